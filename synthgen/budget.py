@@ -1,0 +1,44 @@
+"""--max-cost and --max-requests: stop launching requests once a budget is spent.
+
+Counted over the whole run (every session of it), from the journal at start plus what this
+session pays. In-flight requests are allowed to finish: they are already paid for.
+"""
+
+from __future__ import annotations
+
+from .config import RunConfig
+from .journal import Journal
+from .manifest import cost_of
+
+
+class BudgetGate:
+    def __init__(self, cfg: RunConfig, journal: Journal, max_cost: float | None, max_requests: int | None):
+        self.cfg = cfg
+        self.max_cost = max_cost if max_cost is not None else cfg.budget.max_cost
+        self.max_requests = max_requests if max_requests is not None else cfg.budget.max_requests
+        totals = journal.token_totals()
+        self.requests_so_far = sum(t["responses"] for t in totals.values()) + journal.failure_count()
+        cost, _ = cost_of(cfg, journal)
+        self.priced = cfg.llm.model in cfg.prices
+        self.cost_so_far = cost
+        if self.max_cost is not None and not self.priced:
+            from .pipeline import RunError
+
+            raise RunError(f"--max-cost needs a price for model '{cfg.llm.model}' in the [prices] table")
+        self.sent = 0
+
+    def before_request(self) -> None:
+        from .stages.engine import BudgetExhausted
+
+        if self.max_requests is not None and self.requests_so_far + self.sent >= self.max_requests:
+            raise BudgetExhausted(f"budget reached: max_requests={self.max_requests}")
+        if self.max_cost is not None and (self.cost_so_far or 0.0) >= self.max_cost:
+            raise BudgetExhausted(f"budget reached: max_cost=${self.max_cost:g}")
+        self.sent += 1
+
+    def add(self, response) -> None:
+        if not self.priced:
+            return
+        price = self.cfg.prices[self.cfg.llm.model]
+        self.cost_so_far = (self.cost_so_far or 0.0) + (
+            response.prompt_tokens / 1e6 * price.input_per_1m + response.completion_tokens / 1e6 * price.output_per_1m)

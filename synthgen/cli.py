@@ -1,0 +1,216 @@
+"""The `synthgen` command: a thin Typer layer over synthgen.pipeline and friends.
+
+Each command parses options, calls a plain function, and turns known errors into one line on
+stderr with an exit code (2 for bad usage or config). No traceback reaches the user for bad input.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .config import ConfigError, RunConfig, load_config
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Synthetic training data for text-embedding models (E5-mistral recipe).")
+
+PACKAGED_CONFIGS = ("quickstart", "ci", "paper")
+
+ConfigOpt = typer.Option(None, "--config", "-c", help="run config (TOML path, or a packaged name: quickstart, ci, paper)")
+OutOpt = typer.Option(None, "--out", "-o", help="run directory (default: data/<config name>)")
+ForceOpt = typer.Option(False, "--force", help="resume even though the config changed")
+QuietOpt = typer.Option(False, "--quiet", "-q", help="no progress output")
+ConcOpt = typer.Option(None, "--concurrency", min=1, help="requests in flight (overrides llm.concurrency)")
+CostOpt = typer.Option(None, "--max-cost", min=0.0, help="stop (exit 3) once this many USD are spent")
+ReqOpt = typer.Option(None, "--max-requests", min=1, help="stop (exit 3) after this many requests")
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.echo(f"synthgen: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def configs_dir() -> Path:
+    here = Path(__file__).resolve().parent
+    packaged = here / "_configs"
+    return packaged if packaged.is_dir() else here.parent / "configs"
+
+
+def resolve_config(config: Optional[str]) -> tuple[RunConfig, str]:
+    if config is None:
+        typer.echo("synthgen: no --config given: using the bundled quickstart config (local model)", err=True)
+        config = "quickstart"
+    path = Path(config)
+    if not path.exists() and config in PACKAGED_CONFIGS:
+        path = configs_dir() / f"{config}.toml"
+    cfg = load_config(path)
+    from .prompts import check_templates
+    from .taxonomy import GROUPS
+
+    root = Path(cfg.prompts_dir) if cfg.prompts_dir else None
+    check_templates([GROUPS[g] for g in cfg.active_groups()], root)
+    return cfg, path.stem
+
+
+def _options(out, name, **kw):
+    from .pipeline import RunOptions
+
+    return RunOptions(out=Path(out) if out else Path("data") / name, **kw)
+
+
+def _run(fn) -> None:
+    """Call fn, mapping user-facing errors to one line and an exit code."""
+    from .llm.connect import EndpointError
+    from .pipeline import RunError
+    from .prompts import PromptError
+
+    try:
+        fn()
+    except RunError as exc:
+        _fail(str(exc), exc.code)
+    except (ConfigError, EndpointError, PromptError) as exc:
+        _fail(str(exc))
+    except RuntimeError as exc:
+        if type(exc).__name__ in ("LocalBackendError", "FatalLLMError"):
+            _fail(str(exc), 1)
+        raise
+
+
+def _finish(outcomes) -> None:
+    for o in outcomes:
+        typer.echo(o.message, err=True)
+    code = next((o.code for o in outcomes if o.code != 0), 0)
+    raise typer.Exit(code)
+
+
+@app.command()
+def brainstorm(config: Optional[str] = ConfigOpt, out: Optional[Path] = OutOpt, force: bool = ForceOpt,
+               quiet: bool = QuietOpt, concurrency: Optional[int] = ConcOpt,
+               max_cost: Optional[float] = CostOpt, max_requests: Optional[int] = ReqOpt,
+               limit: Optional[int] = typer.Option(None, "--limit", min=0, help="only the first N calls")) -> None:
+    """Stage 1: brainstorm retrieval tasks for each group that has a brainstorm step."""
+    def go():
+        from .pipeline import run_stage
+
+        cfg, name = resolve_config(config)
+        opts = _options(out, name, force=force, quiet=quiet, concurrency=concurrency,
+                        max_cost=max_cost, max_requests=max_requests, limit=limit)
+        _finish([run_stage("brainstorm", cfg, opts)])
+    _run(go)
+
+
+def _shard(text):
+    from .plan import Shard
+
+    try:
+        return Shard.parse(text)
+    except ValueError as exc:
+        _fail(str(exc))
+
+
+ShardOpt = typer.Option(None, "--shard", help="K/N: take this shard of the plan (items whose index is K mod N)")
+LimitOpt = typer.Option(None, "--limit", min=0, help="only the first N examples of the plan (a quick slice)")
+TasksFromOpt = typer.Option(None, "--tasks-from", help="use stage 1 tasks from another run directory")
+
+
+@app.command()
+def generate(config: Optional[str] = ConfigOpt, out: Optional[Path] = OutOpt, force: bool = ForceOpt,
+             quiet: bool = QuietOpt, concurrency: Optional[int] = ConcOpt,
+             max_cost: Optional[float] = CostOpt, max_requests: Optional[int] = ReqOpt,
+             limit: Optional[int] = LimitOpt, shard: Optional[str] = ShardOpt,
+             tasks_from: Optional[Path] = TasksFromOpt) -> None:
+    """Stage 2: expand tasks into examples; validate, dedup, write JSONL shards."""
+    def go():
+        from .pipeline import run_stage
+
+        cfg, name = resolve_config(config)
+        opts = _options(out, name, force=force, quiet=quiet, concurrency=concurrency, max_cost=max_cost,
+                        max_requests=max_requests, limit=limit, shard=_shard(shard), tasks_from=tasks_from)
+        _finish([run_stage("generate", cfg, opts)])
+    _run(go)
+
+
+@app.command()
+def run(config: Optional[str] = ConfigOpt, out: Optional[Path] = OutOpt, force: bool = ForceOpt,
+        quiet: bool = QuietOpt, concurrency: Optional[int] = ConcOpt,
+        max_cost: Optional[float] = CostOpt, max_requests: Optional[int] = ReqOpt,
+        limit: Optional[int] = LimitOpt, shard: Optional[str] = ShardOpt,
+        tasks_from: Optional[Path] = TasksFromOpt) -> None:
+    """Both stages in order (stage 1 always in full; --limit and --shard apply to stage 2)."""
+    def go():
+        from .pipeline import run_all
+
+        cfg, name = resolve_config(config)
+        opts = _options(out, name, force=force, quiet=quiet, concurrency=concurrency, max_cost=max_cost,
+                        max_requests=max_requests, limit=limit, shard=_shard(shard), tasks_from=tasks_from)
+        _finish(run_all(cfg, opts))
+    _run(go)
+
+
+@app.command()
+def stats(run_dir: Path = typer.Argument(..., help="a run directory"),
+          as_json: bool = typer.Option(False, "--json", help="print JSON (for CI)")) -> None:
+    """Counts per group, rejects by reason, tokens and cost of a run."""
+    from .report import load_report, render_text
+
+    def go():
+        report = load_report(run_dir)
+        if as_json:
+            typer.echo(json.dumps(report, indent=2, ensure_ascii=False))
+        else:
+            render_text(report)
+    _run(go)
+
+
+@app.command()
+def estimate(config: Optional[str] = ConfigOpt,
+             tasks_from: Optional[Path] = typer.Option(None, "--tasks-from", help="use real stage 1 tasks"),
+             as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
+    """Calls and prompt tokens a run will make, before spending anything."""
+    from .estimate import estimate_run, render_estimate
+
+    def go():
+        cfg, _ = resolve_config(config)
+        est = estimate_run(cfg, tasks_from)
+        typer.echo(json.dumps(est, indent=2)) if as_json else render_estimate(est)
+    _run(go)
+
+
+@app.command("fake-server")
+def fake_server(port: int = typer.Option(8000, help="port on 127.0.0.1 (0: any free port)"),
+                latency_ms: float = typer.Option(0.0, help="delay before each answer"),
+                rate_429: float = typer.Option(0.0, help="share of requests answered 429 once"),
+                rate_500: float = typer.Option(0.0, help="share answered 500 once"),
+                rate_truncate: float = typer.Option(0.0, help="share cut mid-JSON"),
+                rate_length: float = typer.Option(0.0, help="share cut with finish_reason=length"),
+                quota_rpm: Optional[float] = typer.Option(None, help="requests/minute quota (429 beyond)"),
+                idle_exit: Optional[float] = typer.Option(None, help="exit after this many idle seconds")) -> None:
+    """The scripted OpenAI-compatible server: try synthgen without a key (127.0.0.1 only)."""
+    from .testing.options import FakeServerOptions
+    from .testing.server import run_server
+
+    opts = FakeServerOptions(latency_ms=latency_ms, rate_429=rate_429, rate_500=rate_500,
+                             rate_truncate=rate_truncate, rate_length=rate_length, quota_rpm=quota_rpm,
+                             idle_exit_seconds=idle_exit)
+    try:
+        run_server("127.0.0.1", port, opts)
+    except OSError as exc:
+        _fail(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}")
+    except KeyboardInterrupt:
+        pass
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        typer.echo("synthgen: interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

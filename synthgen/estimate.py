@@ -1,0 +1,84 @@
+"""`synthgen estimate`: calls, prompt tokens and a cost range before spending anything."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+from .config import RunConfig
+from .llm.tokens import count_message_tokens
+from .plan import brainstorm_items, generate_items
+from .taxonomy import GROUPS
+
+SAMPLE = 2000  # items per group counted exactly; the rest are extrapolated
+PLACEHOLDER_TASK = "Retrieve documents that answer a question about a topic in a given domain."
+
+
+def _sum_tokens(items, model: str, n_total: int) -> tuple[int, bool]:
+    sample = list(itertools.islice(items, SAMPLE))
+    if not sample:
+        return 0, False
+    tokens = sum(count_message_tokens(i.messages, model) for i in sample)
+    if len(sample) >= n_total:
+        return tokens, False
+    return round(tokens / len(sample) * n_total), True
+
+
+def estimate_run(cfg: RunConfig, tasks_from: Path | None = None) -> dict:
+    model = cfg.llm.model
+    groups = {}
+    b_calls = b_tokens = 0
+    for g in cfg.active_groups():
+        if GROUPS[g].brainstorm:
+            calls = cfg.brainstorm_calls(g)
+            items = (i for i in brainstorm_items(cfg) if i.group == g)
+            tok, _ = _sum_tokens(items, model, calls)
+            b_calls += calls
+            b_tokens += tok
+    if tasks_from is not None:
+        from .pipeline import load_tasks
+
+        tasks = load_tasks(Path(tasks_from))
+    else:
+        tasks = {g: [PLACEHOLDER_TASK] for g in cfg.active_groups()}
+    g_calls = g_tokens = 0
+    extrapolated = False
+    for g in cfg.active_groups():
+        n = cfg.groups[g].examples
+        sub = cfg.model_copy(update={"groups": {g: cfg.groups[g]}})
+        tok, extra = _sum_tokens(generate_items(sub, tasks), model, n)
+        extrapolated |= extra
+        groups[g] = {"calls": n, "prompt_tokens": tok}
+        g_calls += n
+        g_tokens += tok
+    calls = b_calls + g_calls
+    est = {
+        "model": model,
+        "brainstorm": {"calls": b_calls, "prompt_tokens": b_tokens},
+        "generate": {"calls": g_calls, "prompt_tokens": g_tokens, "by_group": groups},
+        "calls": calls,
+        "prompt_tokens": b_tokens + g_tokens,
+        "max_completion_tokens": calls * cfg.llm.max_tokens,
+        "extrapolated_from_sample": extrapolated,
+        "placeholder_tasks": tasks_from is None,
+    }
+    price = cfg.prices.get(model)
+    if price is not None:
+        low = est["prompt_tokens"] / 1e6 * price.input_per_1m
+        est["cost_usd_prompt"] = round(low, 4)
+        est["cost_usd_max"] = round(low + est["max_completion_tokens"] / 1e6 * price.output_per_1m, 4)
+    return est
+
+
+def render_estimate(est: dict) -> None:
+    import typer
+
+    typer.echo(f"model {est['model']}: {est['calls']} calls, {est['prompt_tokens']} prompt tokens, "
+               f"at most {est['max_completion_tokens']} completion tokens")
+    typer.echo(f"  stage 1: {est['brainstorm']['calls']} calls, {est['brainstorm']['prompt_tokens']} prompt tokens")
+    for g, v in est["generate"]["by_group"].items():
+        typer.echo(f"  stage 2 {g}: {v['calls']} calls, {v['prompt_tokens']} prompt tokens")
+    if "cost_usd_prompt" in est:
+        typer.echo(f"  cost: ${est['cost_usd_prompt']} for prompts, at most ${est['cost_usd_max']} in all")
+    if est["placeholder_tasks"]:
+        typer.echo("  (stage 2 prompts counted with a typical task; pass --tasks-from RUN for real ones)")

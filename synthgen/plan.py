@@ -1,0 +1,178 @@
+"""Deterministic work items: a pure function of (config, seed, tasks).
+
+Every item draws its placeholders from its own RNG, seeded by (seed, stage, group, k), so item k
+is the same whether the plan is walked whole, sliced with --limit or split with --shard K/N, on
+any machine. Items are yielded lazily: a 500k-example plan never sits in memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import json
+import random
+from dataclasses import dataclass, field
+from typing import Iterator
+
+from .config import RunConfig
+from .prompts import Template, load_template
+from .taxonomy import GROUPS
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    id: str
+    index: int  # position in the stage's full plan (before sharding or limits)
+    stage: str  # "brainstorm" | "generate"
+    group: str
+    k: int  # position within the group
+    messages: list[dict] = field(hash=False)
+    seed: int = 0
+    task: str | None = None
+    placeholders: dict[str, str] = field(default_factory=dict, hash=False)
+
+
+@dataclass(frozen=True)
+class Shard:
+    """`--shard K/N`: this process takes the items whose plan index is K modulo N."""
+
+    k: int = 0
+    n: int = 1
+
+    @classmethod
+    def parse(cls, text: str | None) -> "Shard":
+        if not text:
+            return cls()
+        try:
+            k, n = (int(x) for x in text.split("/"))
+        except ValueError:
+            raise ValueError(f"--shard expects K/N like 0/4, got '{text}'") from None
+        if n < 1 or not 0 <= k < n:
+            raise ValueError(f"--shard {text}: need 0 <= K < N")
+        return cls(k, n)
+
+    def takes(self, index: int) -> bool:
+        return index % self.n == self.k
+
+    def __str__(self) -> str:
+        return f"{self.k}/{self.n}"
+
+
+def _rng(*parts: object) -> random.Random:
+    digest = hashlib.sha256(":".join(map(str, parts)).encode()).digest()
+    return random.Random(int.from_bytes(digest[:8], "big"))
+
+
+def _item_id(stage: str, group: str, k: int, messages: list[dict], seed: int) -> str:
+    blob = json.dumps([stage, group, k, messages, seed], ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+class LanguageSampler:
+    """Weighted language draws (the paper's figure 2 by default); bitext pairs with src != tgt."""
+
+    def __init__(self, weights: dict[str, float]):
+        self.names = sorted(weights)
+        self.weights = [weights[n] for n in self.names]
+
+    def one(self, rng: random.Random) -> str:
+        return rng.choices(self.names, self.weights)[0]
+
+    def pair(self, rng: random.Random) -> tuple[str, str]:
+        if len(self.names) < 2:
+            raise ValueError("bitext needs at least two languages with weight > 0")
+        src = self.one(rng)
+        others = [(n, w) for n, w in zip(self.names, self.weights) if n != src]
+        if not any(w > 0 for _, w in others):
+            raise ValueError("bitext needs at least two languages with weight > 0")
+        tgt = rng.choices([n for n, _ in others], [w for _, w in others])[0]
+        return src, tgt
+
+
+def sample_placeholders(group: str, rng: random.Random, langs: LanguageSampler) -> dict[str, str]:
+    g = GROUPS[group]
+    values = {name: rng.choice(options) for name, options in g.placeholders.items()}
+    if g.language_slots == ("src_lang", "tgt_lang"):
+        values["src_lang"], values["tgt_lang"] = langs.pair(rng)
+    else:
+        values["language"] = langs.one(rng)
+    return values
+
+
+def _request_seed(rng: random.Random) -> int:
+    return rng.randrange(1, 2**31 - 1)
+
+
+def _templates(cfg: RunConfig, stage: str, groups: list[str]) -> dict[str, Template]:
+    from pathlib import Path
+
+    root = Path(cfg.prompts_dir) if cfg.prompts_dir else None
+    return {g: load_template(stage, g, root) for g in groups}
+
+
+def brainstorm_items(cfg: RunConfig) -> Iterator[WorkItem]:
+    """Stage 1: `ceil(tasks / tasks_per_call)` calls per group that brainstorms."""
+    groups = [g for g in cfg.active_groups() if GROUPS[g].brainstorm]
+    templates = _templates(cfg, "brainstorm", groups)
+    index = 0
+    for group in groups:
+        for k in range(cfg.brainstorm_calls(group)):
+            rng = _rng(cfg.seed, "brainstorm", group, k)
+            text = templates[group].render({"num_tasks": str(cfg.brainstorm.tasks_per_call)})
+            messages = [{"role": "user", "content": text}]
+            seed = _request_seed(rng)
+            yield WorkItem(
+                id=_item_id("brainstorm", group, k, messages, seed), index=index,
+                stage="brainstorm", group=group, k=k, messages=messages, seed=seed,
+            )
+            index += 1
+
+
+def _interleaved(counts: dict[str, int]) -> Iterator[tuple[str, int]]:
+    """Merge groups so any prefix of the plan holds each group in proportion to its size."""
+    order = {g: i for i, g in enumerate(counts)}
+
+    def one(group: str, n: int) -> Iterator[tuple[float, int, str, int]]:
+        for k in range(n):
+            yield ((k + 0.5) / n, order[group], group, k)
+
+    for _, _, group, k in heapq.merge(*(one(g, n) for g, n in counts.items() if n > 0)):
+        yield group, k
+
+
+def generate_items(cfg: RunConfig, tasks: dict[str, list[str]]) -> Iterator[WorkItem]:
+    """Stage 2: example k of a brainstorming group uses task k mod len(tasks)."""
+    groups = cfg.active_groups()
+    for g in groups:
+        if GROUPS[g].brainstorm and not tasks.get(g):
+            raise ValueError(f"no brainstormed tasks for group '{g}': run `synthgen brainstorm` first")
+    templates = _templates(cfg, "generate", groups)
+    langs = LanguageSampler(cfg.language_weights())
+    counts = {g: cfg.groups[g].examples for g in groups}
+    for index, (group, k) in enumerate(_interleaved(counts)):
+        rng = _rng(cfg.seed, "generate", group, k)
+        values = sample_placeholders(group, rng, langs)
+        task = None
+        if GROUPS[group].brainstorm:
+            task = tasks[group][k % len(tasks[group])]
+            values_for_prompt = {**values, "task": task}
+        else:
+            values_for_prompt = values
+        messages = [{"role": "user", "content": templates[group].render(values_for_prompt)}]
+        seed = _request_seed(rng)
+        yield WorkItem(
+            id=_item_id("generate", group, k, messages, seed), index=index, stage="generate",
+            group=group, k=k, messages=messages, seed=seed, task=task, placeholders=values,
+        )
+
+
+def select(items: Iterator[WorkItem], shard: Shard, limit: int | None) -> Iterator[WorkItem]:
+    """Apply --shard then --limit (the limit counts this shard's items)."""
+    taken = 0
+    for item in items:
+        if not shard.takes(item.index):
+            continue
+        if limit is not None and taken >= limit:
+            return
+        taken += 1
+        yield item

@@ -1,0 +1,1 @@
+"""Data-quality gates: normalisation, near-duplicates, language identity."""

@@ -1,0 +1,1 @@
+"""The two stages: brainstorm (tasks per group) and generate (examples per task)."""

@@ -1,0 +1,53 @@
+"""What both stages share: their output writers and the dedup hash."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from ..journal import Journal
+from ..quality.textnorm import normalize
+from ..shards import ShardWriter
+
+
+def text_hash(text: str) -> int:
+    """64-bit signed hash of the normalised text (SQLite integers are signed)."""
+    digest = hashlib.blake2b(normalize(text).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+class OutputStage:
+    name = ""
+    kinds: tuple[str, ...] = ()
+
+    def __init__(self, run_dir: Path, journal: Journal, shard_size: int):
+        self.journal = journal
+        counts = journal.counters().get(self.name, {})
+        self.accepted_total = sum(c.get("accepted", 0) for c in counts.values())
+        self.rejected_total = sum(n for c in counts.values() for k, n in c.items() if k.startswith("rejected:"))
+        self.writers = {k: ShardWriter(run_dir, k, journal, shard_size) for k in self.kinds}
+
+    def count(self, group: str, key: str) -> None:
+        """Bump a counter inside the open commit transaction (and the live totals)."""
+        self.journal.bump(self.name, group, key)
+        if key == "accepted":
+            self.accepted_total += 1
+        elif key.startswith("rejected:"):
+            self.rejected_total += 1
+
+    def flush_needed(self) -> bool:
+        return any(w.full for w in self.writers.values())
+
+    def flush(self) -> bool:
+        for w in self.writers.values():
+            w.flush()
+        return self.flush_needed()
+
+    def finalize_full(self) -> None:
+        for w in self.writers.values():
+            if w.full:
+                w.finalize()
+
+    def finalize_all(self) -> None:
+        for w in self.writers.values():
+            w.finalize()

@@ -1,0 +1,71 @@
+"""Stage 1: parse each brainstormed list, keep distinct tasks up to the group's quota."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..config import RunConfig
+from ..journal import Journal
+from ..parse import parse_task_list
+from ..plan import WorkItem
+from ..prompts import brainstorm_schema
+from ..records import RejectRecord, TaskRecord
+from ..validate import count_words
+from .base import OutputStage, text_hash
+from .engine import ItemResult
+
+
+class BrainstormStage(OutputStage):
+    name = "brainstorm"
+    kinds = ("tasks", "rejects")
+
+    def __init__(self, cfg: RunConfig, run_dir: Path, journal: Journal):
+        super().__init__(run_dir, journal, cfg.output.shard_size)
+        self.cfg = cfg
+        self._schema = brainstorm_schema()
+        counts = journal.counters().get(self.name, {})
+        self.kept = {g: c.get("accepted", 0) for g, c in counts.items()}
+
+    def schema(self, item: WorkItem) -> tuple[dict | None, str]:
+        return self._schema, "tasks"
+
+    def parse(self, content: str) -> object:
+        return parse_task_list(content)
+
+    def _reject(self, result: ItemResult, reason: str, detail: str, rid: str, **kw) -> None:
+        item = result.item
+        rec = RejectRecord(id=rid, stage="brainstorm", group=item.group, reason=reason, detail=detail,
+                           model=self.cfg.llm.model, item_index=item.index, attempts=result.attempts, **kw)
+        self.writers["rejects"].add(rec.model_dump(exclude_none=True))
+        # surplus tasks are good ones past the group's quota: kept in rejects, not counted as bad
+        self.count(item.group, "surplus" if reason == "surplus" else f"rejected:{reason}")
+
+    def commit(self, result: ItemResult) -> None:
+        item = result.item
+        self.count(item.group, "items")
+        if result.error:
+            self._reject(result, result.error, result.detail, item.id, raw=result.content)
+            return
+        quota = self.cfg.groups[item.group].tasks or 0
+        for i, task in enumerate(result.parsed):  # type: ignore[arg-type]
+            rid = f"{item.id}-{i}"
+            if not isinstance(task, str):
+                self._reject(result, "wrong_type", f"task is {type(task).__name__}", rid, output=task)
+                continue
+            task = " ".join(task.split())
+            if count_words(task) < self.cfg.brainstorm.min_task_words:
+                self._reject(result, "too_short", f"task has fewer than {self.cfg.brainstorm.min_task_words} words",
+                             rid, output=task)
+                continue
+            prior = self.journal.seen_or_add(f"task/{item.group}", text_hash(task), rid)
+            if prior is not None:
+                self._reject(result, "duplicate", "same task brainstormed before", rid, output=task,
+                             duplicate_of=prior)
+                continue
+            if self.kept.get(item.group, 0) >= quota:
+                self._reject(result, "surplus", f"group already has its {quota} tasks", rid, output=task)
+                continue
+            rec = TaskRecord(id=rid, group=item.group, task=task, item_id=item.id, model=self.cfg.llm.model)
+            self.writers["tasks"].add(rec.model_dump())
+            self.kept[item.group] = self.kept.get(item.group, 0) + 1
+            self.count(item.group, "accepted")

@@ -1,0 +1,22 @@
+"""A scripted OpenAI-compatible server for tests, benchmarks and trying synthgen without a key.
+
+It reads synthgen's prompts like an LLM would and answers with deterministic word salad in the
+requested shape and language, with optional, deterministic faults (429, 500, hangs, cut or
+malformed content) and quotas. See FakeServerOptions for every knob.
+"""
+
+from synthgen.testing.options import (FakeServerOptions, ServerCommand, build_arg_parser,
+                                      options_from_cli_args)
+from synthgen.testing.server import FakeLLMServer, run_server
+from synthgen.testing.state import content_digest, request_key
+
+__all__ = [
+    "FakeLLMServer",
+    "FakeServerOptions",
+    "ServerCommand",
+    "build_arg_parser",
+    "content_digest",
+    "options_from_cli_args",
+    "request_key",
+    "run_server",
+]

@@ -1,0 +1,207 @@
+"""The HTTP layer of the scripted server: aiohttp handlers for the OpenAI routes and /_stats.
+
+Answers are pure functions of the request (see state.request_digest), so two servers, or one
+server restarted, give the same bytes; faults and quotas are layered on top per the options.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from typing import Any
+
+from aiohttp import web
+
+from synthgen.testing.options import FakeServerOptions
+from synthgen.testing.reading import message_text, read_request, schema_of
+from synthgen.testing.state import (ServerState, content_digest, content_faults,
+                                    request_digest, transient_fault)
+from synthgen.testing.textgen import cut, write_text
+
+_JSON = "application/json"
+_CREATED_BASE = 1_700_000_000
+
+
+def _error(status: int, message: str, kind: str, code: str | None = None,
+           headers: dict[str, str] | None = None, param: str | None = None) -> web.Response:
+    body = {"error": {"message": message, "type": kind, "param": param, "code": code}}
+    return web.Response(status=status, body=json.dumps(body).encode(), content_type=_JSON,
+                        headers=headers)
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.3f}".rstrip("0").rstrip(".") or "0"
+
+
+def _duration(value: float) -> str:
+    """OpenAI's reset header style: '20ms', '1.5s', '1m0s'."""
+    if value < 1:
+        return f"{round(value * 1000)}ms"
+    minutes, secs = divmod(value, 60)
+    return f"{int(minutes)}m{_seconds(secs)}s" if minutes else f"{_seconds(secs)}s"
+
+
+def _tokens(text: str) -> int:
+    return len(text) // 4 + 1
+
+
+class FakeApp:
+    """Handlers bound to one ServerState; also tracks the last request for idle exit."""
+
+    def __init__(self, options: FakeServerOptions) -> None:
+        self.options = options
+        self.state = ServerState(options)
+        self.last_activity = time.monotonic()
+
+    def make(self) -> web.Application:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_post("/v1/chat/completions", self.chat)
+        app.router.add_get("/v1/models", self.models)
+        for prefix in ("", "/v1"):
+            app.router.add_get(prefix + "/_stats", self.stats)
+            app.router.add_post(prefix + "/_reset", self.reset)
+        return app
+
+    async def models(self, request: web.Request) -> web.Response:
+        self.last_activity = time.monotonic()
+        denied = self._auth(request)
+        if denied is not None:
+            return denied
+        data = [{"id": "synthgen-fake", "object": "model", "created": _CREATED_BASE,
+                 "owned_by": "synthgen"}]
+        return web.Response(body=json.dumps({"object": "list", "data": data}).encode(),
+                            content_type=_JSON)
+
+    async def stats(self, request: web.Request) -> web.Response:
+        self.last_activity = time.monotonic()
+        with_keys = request.query.get("by_key", "1") not in ("0", "false", "no")
+        return web.Response(body=json.dumps(self.state.snapshot(with_keys)).encode(),
+                            content_type=_JSON)
+
+    async def reset(self, request: web.Request) -> web.Response:
+        self.last_activity = time.monotonic()
+        self.state.reset()
+        return web.Response(body=b'{"ok": true}', content_type=_JSON)
+
+    def _auth(self, request: web.Request) -> web.Response | None:
+        key = self.options.api_key
+        if key is not None and request.headers.get("Authorization") != f"Bearer {key}":
+            return _error(401, "Incorrect API key provided.", "invalid_request_error",
+                          "invalid_api_key")
+        return None
+
+    async def chat(self, request: web.Request) -> web.Response:
+        self.last_activity = time.monotonic()
+        self.state.requests += 1
+        response = await self._chat(request)
+        self.state.by_status[response.status] += 1
+        return response
+
+    async def _chat(self, request: web.Request) -> web.Response:
+        opts, state = self.options, self.state
+        denied = self._auth(request)
+        if denied is not None:
+            return denied
+        try:
+            body = json.loads(await request.read())
+        except ValueError:
+            return _error(400, "Request body is not valid JSON.", "invalid_request_error")
+        if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
+            return _error(400, "'messages' is a required list.", "invalid_request_error",
+                          param="messages")
+        if body.get("stream"):
+            return _error(400, "Streaming is not supported by this server.",
+                          "invalid_request_error", param="stream")
+        if not opts.json_schema and schema_of(body.get("response_format")) is not None:
+            return _error(400, "response_format of type json_schema is not supported.",
+                          "invalid_request_error", param="response_format")
+        digest = request_digest(body)
+        state.by_key[digest.hex()] += 1
+        prompt_tokens = sum(_tokens(message_text(m)) for m in body["messages"]
+                            if isinstance(m, dict))
+        now = time.monotonic()
+        limited = self._check_quota(now, prompt_tokens)
+        if limited is not None:
+            state.faults["quota"] += 1
+            return limited
+        if opts.rate_429 or opts.rate_500 or opts.rate_hang:
+            cdigest = content_digest(body)
+            fault = transient_fault(opts, cdigest) if state.first_sight(cdigest) else None
+            if fault is not None:
+                state.faults[fault] += 1
+            if fault == "429":
+                headers = {"Retry-After": _seconds(opts.retry_after),
+                           "retry-after-ms": str(round(opts.retry_after * 1000))}
+                return _error(429, "Rate limit reached (scripted fault). Please retry.",
+                              "rate_limit_error", "rate_limit_exceeded", headers)
+            if fault == "500":
+                return _error(500, "The server had an error (scripted fault).", "server_error")
+            if fault == "hang":
+                await asyncio.sleep(opts.hang_seconds)
+        if opts.latency_ms:
+            await asyncio.sleep(opts.latency_ms / 1000)
+        payload = self._completion(body, digest, prompt_tokens)
+        return web.Response(body=payload, content_type=_JSON, headers=self._quota_headers(now))
+
+    def _completion(self, body: dict[str, Any], digest: bytes, prompt_tokens: int) -> bytes:
+        opts, state = self.options, self.state
+        faults = content_faults(opts, digest)
+        rng = random.Random(int.from_bytes(digest, "big"))
+        text = write_text(read_request(body), rng, faults)
+        finish = "stop"
+        if faults.length or faults.truncate:
+            text = cut(text, rng)
+            finish = "length" if faults.length else "stop"
+        limit = body.get("max_completion_tokens") or body.get("max_tokens")
+        if opts.honor_max_tokens and isinstance(limit, int) and _tokens(text) > limit:
+            text, finish = text[: max(1, limit * 4)], "length"
+        for name in ("truncate", "length", "wrong_language", "short", "copy_query",
+                     "near_duplicate", "fenced"):
+            if getattr(faults, name):
+                state.faults[name] += 1
+        completion_tokens = _tokens(text)
+        if state.tpm is not None:
+            state.tpm.spend(time.monotonic(), prompt_tokens + completion_tokens)
+        hexd = digest.hex()
+        out: dict[str, Any] = {
+            "id": "chatcmpl-" + hexd[:24],
+            "object": "chat.completion",
+            "created": _CREATED_BASE + int(hexd[:5], 16),
+            "model": body.get("model") or "synthgen-fake",
+            "system_fingerprint": "fp_synthgen_fake",
+            "choices": [{"index": 0, "finish_reason": finish, "logprobs": None,
+                         "message": {"role": "assistant", "content": text}}],
+        }
+        if opts.usage:
+            out["usage"] = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                            "total_tokens": prompt_tokens + completion_tokens}
+        return json.dumps(out, ensure_ascii=False).encode()
+
+    def _check_quota(self, now: float, prompt_tokens: int) -> web.Response | None:
+        """A 429 if the request or token quota is spent; otherwise take a request slot."""
+        state = self.state
+        wait = 0.0
+        if state.rpm is not None:
+            wait = state.rpm.wait_time(now, 1)
+        if state.tpm is not None:
+            wait = max(wait, state.tpm.wait_time(now, prompt_tokens))
+        if wait > 0:
+            headers = self._quota_headers(now)
+            headers["Retry-After"] = _seconds(wait)
+            headers["retry-after-ms"] = str(round(wait * 1000))
+            return _error(429, f"Rate limit reached; retry in {_seconds(wait)}s.",
+                          "rate_limit_error", "rate_limit_exceeded", headers)
+        if state.rpm is not None:
+            state.rpm.spend(now, 1)
+        return None
+
+    def _quota_headers(self, now: float) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        for window, unit in ((self.state.rpm, "requests"), (self.state.tpm, "tokens")):
+            if window is not None:
+                headers[f"x-ratelimit-limit-{unit}"] = str(window.limit)
+                headers[f"x-ratelimit-remaining-{unit}"] = str(window.remaining())
+                headers[f"x-ratelimit-reset-{unit}"] = _duration(window.reset_in(now))
+        return headers

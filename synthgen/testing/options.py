@@ -1,0 +1,104 @@
+"""What the scripted server does: faults, quotas, latency, and the CLI flags that set them.
+
+The flags are derived from the dataclass fields, so a new option is a CLI flag at once and the
+two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any, Sequence
+
+
+def _opt(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass
+class FakeServerOptions:
+    """Behaviour of FakeLLMServer. Every rate is a probability in [0, 1], drawn from a hash."""
+
+    # transient faults: only the first request seen for a content key (messages + model)
+    rate_429: float = _opt(0.0, "answer HTTP 429 with Retry-After")
+    retry_after: float = _opt(0.05, "seconds in Retry-After for rate_429 (fractional allowed)")
+    rate_500: float = _opt(0.0, "answer HTTP 500")
+    rate_hang: float = _opt(0.0, "sleep hang_seconds before answering")
+    hang_seconds: float = _opt(30.0, "how long a hanging request sleeps")
+    # content faults: chosen by hash of the full request, seed included
+    rate_truncate: float = _opt(0.0, "cut the content mid-JSON, finish_reason stop")
+    rate_length: float = _opt(0.0, "cut the content, finish_reason length")
+    rate_wrong_language: float = _opt(0.0, "write fields in another language than asked")
+    rate_short: float = _opt(0.0, "documents of only 3-5 words")
+    rate_copy_query: float = _opt(0.0, "copy the query (or label) into the document")
+    rate_near_duplicate: float = _opt(0.0, "answer a near-copy from a small fixed pool")
+    rate_fenced: float = _opt(0.0, "wrap the JSON in ```json fences with chatter around")
+    rate_repeat_task: float = _opt(0.0, "chance that a brainstormed task repeats an earlier one")
+    # quotas over all requests, in a sliding window
+    quota_rpm: int | None = _opt(None, "requests allowed per window (default window 60 s)")
+    quota_tpm: int | None = _opt(None, "tokens (prompt + completion) allowed per window")
+    quota_window_seconds: float = _opt(60.0, "length of the quota window")
+    latency_ms: float = _opt(0.0, "sleep this long before every answer")
+    usage: bool = _opt(True, "report usage in responses")
+    json_schema: bool = _opt(True, "accept response_format json_schema (else HTTP 400)")
+    honor_max_tokens: bool = _opt(False, "cut answers longer than max_tokens, finish_reason length")
+    api_key: str | None = _opt(None, "require Authorization: Bearer <key>")
+    idle_exit_seconds: float | None = _opt(None, "stop after this long without a request")
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name.startswith("rate_") and not 0.0 <= value <= 1.0:
+                raise ValueError(f"{f.name} must be between 0 and 1, got {value}")
+        transient = self.rate_429 + self.rate_500 + self.rate_hang
+        if transient > 1.0:
+            raise ValueError(f"rate_429 + rate_500 + rate_hang must not exceed 1, got {transient}")
+        for name in ("retry_after", "hang_seconds", "latency_ms"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative")
+        for name in ("quota_rpm", "quota_tpm", "quota_window_seconds", "idle_exit_seconds"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ValueError(f"{name} must be positive, got {value}")
+
+
+@dataclass
+class ServerCommand:
+    """Everything `python -m synthgen.testing` needs: where to listen and how to behave."""
+
+    host: str
+    port: int
+    options: FakeServerOptions
+
+
+_TYPES = {"float": float, "int": int, "str": str}
+
+
+def build_arg_parser(prog: str = "python -m synthgen.testing") -> argparse.ArgumentParser:
+    """argparse flags for every option: --rate-429, --latency-ms, --no-usage, ..."""
+    parser = argparse.ArgumentParser(prog=prog, description="Scripted OpenAI-compatible server.")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help="port; 0 picks a free one")
+    for f in fields(FakeServerOptions):
+        flag = "--" + f.name.replace("_", "-")
+        help_text = f.metadata.get("help", "")
+        annotation = str(f.type)
+        if annotation == "bool":
+            if f.default is True:
+                parser.add_argument("--no-" + f.name.replace("_", "-"), dest=f.name,
+                                    action="store_false", help="do not " + help_text)
+            else:
+                parser.add_argument(flag, dest=f.name, action="store_true", help=help_text)
+            continue
+        kind = _TYPES[annotation.split("|")[0].strip()]
+        default = None if f.default is MISSING else f.default
+        parser.add_argument(flag, dest=f.name, type=kind, default=default,
+                            metavar=kind.__name__.upper(), help=f"{help_text} (default {default})")
+    return parser
+
+
+def options_from_cli_args(argv: Sequence[str] | None = None) -> ServerCommand:
+    """Parse CLI flags into host, port and FakeServerOptions; a bad value raises ValueError."""
+    parsed = vars(build_arg_parser().parse_args(argv))
+    host, port = parsed.pop("host"), parsed.pop("port")
+    return ServerCommand(host=host, port=port, options=FakeServerOptions(**parsed))

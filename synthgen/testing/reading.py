@@ -1,0 +1,170 @@
+"""Read a chat request the way an LLM would: what kind of answer, which keys, languages, lengths.
+
+The result is a Plan, a plain description that textgen turns into text. Everything here is
+string matching on fragments synthgen's prompt templates are agreed to contain:
+"python list", keys quoted like "user_query", "must be in <Language>", "at least <N> words".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from synthgen.taxonomy import ALL_LANGUAGES, GROUPS, QUERY_LENGTHS
+
+DOC_KEYS = ("input_text", "input")
+SHORT_KEYS = ("user_query", "label", "misleading_label")
+SENTENCE_KEYS = ("S1", "S2", "S3")
+DEFAULT_DOC_WORDS = (40, 80)
+_KNOWN_LANGUAGES = {lang.lower() for lang in ALL_LANGUAGES}
+_LANG = r"([A-Z][\w-]*(?: [A-Z][\w-]*)?)"
+_MUST_BE_IN = re.compile(r"must be in " + _LANG)
+_S1_IN = re.compile(r"S1 must be in " + _LANG)
+_S23_IN = re.compile(r"S2 and S3 must be in " + _LANG)
+_AT_LEAST = re.compile(r"at least (\d+) words")
+_LESS_THAN = re.compile(r"less than (\d+) words")
+# the query_length placeholder values and the query word counts they ask for
+_QUERY_WORDS = dict(zip(QUERY_LENGTHS, ((2, 4), (5, 10), (10, 10))))
+
+
+@dataclass
+class FieldSpec:
+    """One key of the JSON object to write: what sort of value, in which language, how long."""
+
+    key: str
+    kind: str  # doc | short | sentence | number | integer | boolean | list
+    language: str = "English"
+    words: tuple[int, int] = (8, 20)
+
+
+@dataclass
+class Plan:
+    """What to answer: a task list (brainstorm), a JSON object (fields), or plain text."""
+
+    kind: str  # brainstorm | object | text
+    fields: list[FieldSpec] = field(default_factory=list)
+    wrap_tasks: bool = False  # brainstorm answer as {"tasks": [...]} instead of a bare list
+    task_style: str = "retrieval"  # retrieval | classification | matching
+
+
+def message_text(message: dict[str, Any]) -> str:
+    content = message.get("content") or ""
+    if isinstance(content, list):  # content parts
+        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return str(content)
+
+
+def prompt_of(messages: list[dict[str, Any]]) -> str:
+    """The last user message, which carries the instructions in synthgen's templates."""
+    for message in reversed(messages):
+        if isinstance(message, dict) and message.get("role") == "user":
+            return message_text(message)
+    return "\n".join(message_text(m) for m in messages if isinstance(m, dict))
+
+
+def schema_of(response_format: Any) -> dict[str, Any] | None:
+    """The JSON schema of a response_format of type json_schema, else None."""
+    if not isinstance(response_format, dict) or response_format.get("type") != "json_schema":
+        return None
+    schema = (response_format.get("json_schema") or {}).get("schema")
+    return schema if isinstance(schema, dict) else None
+
+
+def _language(name: str | None, default: str = "English") -> str:
+    if not name:
+        return default
+    if name.lower() in _KNOWN_LANGUAGES:
+        return name
+    return name.split(" ")[0]  # "German Please" -> "German"
+
+
+def languages(prompt: str) -> tuple[str, str, str]:
+    """(language, source language, target language) asked for by the prompt."""
+    general = _MUST_BE_IN.search(prompt)
+    lang = _language(general.group(1) if general else None)
+    s1, s23 = _S1_IN.search(prompt), _S23_IN.search(prompt)
+    src = _language(s1.group(1), lang) if s1 else lang
+    tgt = _language(s23.group(1), lang) if s23 else lang
+    return lang, src, tgt
+
+
+def doc_words(prompt: str) -> tuple[int, int]:
+    """Word count range for documents: N..1.3N for "at least N words"."""
+    at_least = [int(n) for n in _AT_LEAST.findall(prompt)]
+    if at_least:
+        n = min(max(at_least), 5000)  # the largest is the document's; smaller ones the query's
+        return n, max(n, int(n * 1.3))
+    less = [int(n) for n in _LESS_THAN.findall(prompt)]
+    if less:
+        n = max(less)
+        return max(1, n // 2), max(1, n - 1)
+    return DEFAULT_DOC_WORDS
+
+
+def query_words(prompt: str) -> tuple[int, int]:
+    for phrase, words in _QUERY_WORDS.items():
+        if phrase in prompt:
+            return words
+    return (2, 10)
+
+
+def _quoted(prompt: str, key: str) -> bool:
+    return f'"{key}"' in prompt or f"'{key}'" in prompt or f"`{key}`" in prompt
+
+
+def detect_keys(prompt: str) -> tuple[str, ...] | None:
+    """Output keys of the group whose keys all appear quoted in the prompt (most keys wins)."""
+    best: tuple[str, ...] | None = None
+    for group in GROUPS.values():
+        keys = group.output_keys
+        if all(_quoted(prompt, k) for k in keys) and (best is None or len(keys) > len(best)):
+            best = keys
+    return best
+
+
+def _kind(key: str, schema_type: Any = "string") -> str:
+    if isinstance(schema_type, list):  # ["string", "null"]
+        schema_type = next((t for t in schema_type if t != "null"), "string")
+    if schema_type in ("number", "integer", "boolean"):
+        return schema_type
+    if schema_type == "array":
+        return "list"
+    if "document" in key or key in DOC_KEYS:
+        return "doc"
+    if key in SHORT_KEYS or "query" in key or "label" in key:
+        return "short"
+    return "sentence"
+
+
+def read_request(body: dict[str, Any]) -> Plan:
+    """Decide what to answer from the request body alone (pure, so answers are reproducible)."""
+    messages = body.get("messages") or []
+    prompt = prompt_of(messages)
+    schema = schema_of(body.get("response_format"))
+    props = schema.get("properties") if schema and schema.get("type", "object") == "object" else None
+    if "python list" in prompt.lower():
+        low = prompt.lower()
+        style = ("classification" if "classification" in low
+                 else "matching" if "matching" in low else "retrieval")
+        tasks = (props or {}).get("tasks")
+        wrap = isinstance(tasks, dict) and tasks.get("type") == "array"
+        return Plan("brainstorm", wrap_tasks=wrap, task_style=style)
+    if isinstance(props, dict) and props:
+        typed = [(k, v.get("type", "string") if isinstance(v, dict) else "string")
+                 for k, v in props.items()]
+    else:
+        keys = detect_keys(prompt)
+        if keys is None:
+            kind = "object" if "json" in prompt.lower() else "text"
+            return Plan(kind, [FieldSpec("answer", "sentence")] if kind == "object" else [])
+        typed = [(k, "string") for k in keys]
+    lang, src, tgt = languages(prompt)
+    docs, queries = doc_words(prompt), query_words(prompt)
+    specs = []
+    for key, schema_type in typed:
+        kind = _kind(key, schema_type)
+        language = src if key == "S1" else tgt if key in ("S2", "S3") else lang
+        words = {"doc": docs, "short": queries if key == "user_query" else (2, 4)}.get(kind, (8, 20))
+        specs.append(FieldSpec(key, kind, language, words))
+    return Plan("object", specs)

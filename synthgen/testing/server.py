@@ -1,0 +1,162 @@
+"""Running the scripted server: in a background thread (tests) or blocking (CLI, subprocess)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import threading
+import time
+from typing import Any, Callable
+
+from aiohttp import web
+
+from synthgen.testing.app import FakeApp
+from synthgen.testing.options import FakeServerOptions
+
+
+async def serve(host: str, port: int, options: FakeServerOptions, stop: asyncio.Event,
+                on_ready: Callable[[str, FakeApp], None]) -> None:
+    """Serve until `stop` is set or the server sits idle for options.idle_exit_seconds."""
+    handlers = FakeApp(options)
+    # handler_cancellation: a client that times out on a hanging request frees its handler
+    runner = web.AppRunner(handlers.make(), access_log=None, handler_cancellation=True,
+                           shutdown_timeout=0.5)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        bound = runner.addresses[0][1]
+        on_ready(f"http://{host}:{bound}/v1", handlers)
+        idle = options.idle_exit_seconds
+        while not stop.is_set():
+            tick = 1.0 if idle is None else min(1.0, idle / 4)
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=tick)
+            except asyncio.TimeoutError:
+                pass
+            if idle is not None and time.monotonic() - handlers.last_activity > idle:
+                break
+    finally:
+        await runner.cleanup()
+
+
+def run_server(host: str, port: int, options: FakeServerOptions) -> None:
+    """Blocking: serve until SIGINT/SIGTERM or idle exit; print the URL once listening."""
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, stop.set)
+            except (NotImplementedError, RuntimeError):  # not main thread / Windows
+                pass
+
+        def ready(url: str, _: FakeApp) -> None:
+            print(f"listening on {url}", flush=True)
+
+        await serve(host, port, options, stop, ready)
+
+    asyncio.run(main())
+
+
+class FakeLLMServer:
+    """The scripted server on its own event loop in a background thread.
+
+    with FakeLLMServer(FakeServerOptions(rate_429=0.1)) as srv:
+        client = openai.OpenAI(base_url=srv.base_url, api_key="test", max_retries=0)
+    """
+
+    def __init__(self, options: FakeServerOptions | None = None, host: str = "127.0.0.1",
+                 port: int = 0) -> None:
+        self.options = options or FakeServerOptions()
+        self.host, self.port = host, port
+        self.base_url: str | None = None
+        self.app: FakeApp | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+
+    def start(self, timeout: float = 10.0) -> str:
+        """Start serving; returns the base URL, e.g. http://127.0.0.1:PORT/v1."""
+        if self._thread is not None:
+            raise RuntimeError("FakeLLMServer is already started")
+        self._ready.clear()
+        self._thread = threading.Thread(target=self._run, name="synthgen-fake-llm", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise RuntimeError("FakeLLMServer did not start in time")
+        if self._error is not None:
+            self._thread = None
+            raise RuntimeError(f"FakeLLMServer failed to start: {self._error}") from self._error
+        assert self.base_url is not None
+        return self.base_url
+
+    def _run(self) -> None:
+        async def main() -> None:
+            self._loop = asyncio.get_running_loop()
+            self._stop = asyncio.Event()
+            await serve(self.host, self.port, self.options, self._stop, self._on_ready)
+
+        try:
+            asyncio.run(main())
+        except BaseException as exc:  # reported to start(); a thread has no one else to tell
+            self._error = exc
+        finally:
+            self._ready.set()
+
+    def _on_ready(self, url: str, app: FakeApp) -> None:
+        self.base_url, self.app = url, app
+        self.port = int(url.rsplit(":", 1)[1].split("/", 1)[0])
+        self._ready.set()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop serving and join the thread; safe to call twice or after an idle exit."""
+        thread, loop, stop = self._thread, self._loop, self._stop
+        self._thread = None
+        if thread is None:
+            return
+        if loop is not None and stop is not None and thread.is_alive():
+            try:
+                loop.call_soon_threadsafe(stop.set)
+            except RuntimeError:  # loop already closed by idle exit
+                pass
+        thread.join(timeout)
+
+    def __enter__(self) -> "FakeLLMServer":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def _call(self, fn: Callable[[], Any]) -> Any:
+        """Run fn on the server's loop, so counters are never read mid-update."""
+        if self.app is None:
+            raise RuntimeError("FakeLLMServer is not started")
+        if not self.running or self._loop is None:
+            return fn()  # stopped: nothing else touches the state any more
+
+        async def call() -> Any:
+            return fn()
+
+        return asyncio.run_coroutine_threadsafe(call(), self._loop).result(timeout=10)
+
+    def stats(self, by_key: bool = True) -> dict[str, Any]:
+        """Counts: requests, by_status, faults, by_key (request_key -> arrivals)."""
+        return self._call(lambda: self.app.state.snapshot(by_key))  # type: ignore[union-attr]
+
+    def reset(self) -> None:
+        """Forget counts, first sights and quota windows, as if freshly started."""
+        self._call(lambda: self.app.state.reset())  # type: ignore[union-attr]
+
+    @property
+    def requests(self) -> int:
+        """Chat completion requests received so far."""
+        return self.stats(by_key=False)["requests"]

@@ -1,0 +1,154 @@
+"""The server's memory: request keys, counters, the first-sight set for transient faults, quotas.
+
+Kept apart from the HTTP layer so the rules (what counts, when a quota frees a slot) read plainly.
+All of it is touched only from the server's event loop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from synthgen.testing.options import FakeServerOptions
+from synthgen.testing.textgen import ContentFaults
+
+# request fields that change the answer; everything else (max_tokens, user, ...) does not
+_CONTENT_FIELDS = ("messages", "model")
+_FULL_FIELDS = ("messages", "model", "seed", "temperature", "top_p", "response_format")
+
+
+def _digest(body: dict[str, Any], names: tuple[str, ...]) -> bytes:
+    canon = json.dumps({n: body.get(n) for n in names}, sort_keys=True, separators=(",", ":"),
+                       ensure_ascii=False)
+    return hashlib.blake2b(canon.encode(), digest_size=16).digest()
+
+
+def content_digest(body: dict[str, Any]) -> bytes:
+    """Messages + model: what a retry with a new seed still shares with the first attempt."""
+    return _digest(body, _CONTENT_FIELDS)
+
+
+def request_digest(body: dict[str, Any]) -> bytes:
+    """Everything that decides the answer, the seed included."""
+    return _digest(body, _FULL_FIELDS)
+
+
+def request_key(body: dict[str, Any]) -> str:
+    """The key under which stats()["by_key"] counts this exact request."""
+    return request_digest(body).hex()
+
+
+def _unit(digest: bytes, salt: int = 0) -> float:
+    """A uniform number in [0, 1) read off the hash, so fault choice survives restarts."""
+    return int.from_bytes(digest[salt * 4 : salt * 4 + 4], "big") / 2**32
+
+
+def transient_fault(opts: FakeServerOptions, digest: bytes) -> str | None:
+    """'429', '500', 'hang' or None; the rates split [0, 1) so at most one applies."""
+    u = _unit(digest)
+    for name, rate in (("429", opts.rate_429), ("500", opts.rate_500), ("hang", opts.rate_hang)):
+        if u < rate:
+            return name
+        u -= rate
+    return None
+
+
+def content_faults(opts: FakeServerOptions, digest: bytes) -> ContentFaults:
+    """Independent draws per fault from the full request hash."""
+    faults = ContentFaults(repeat_task=opts.rate_repeat_task)
+    rates = (opts.rate_truncate, opts.rate_length, opts.rate_wrong_language, opts.rate_short,
+             opts.rate_copy_query, opts.rate_near_duplicate, opts.rate_fenced)
+    if not any(rates):
+        return faults
+    rng = random.Random(b"faults:" + digest)
+    names = ("truncate", "length", "wrong_language", "short", "copy_query", "near_duplicate",
+             "fenced")
+    for name, rate in zip(names, rates):
+        setattr(faults, name, rng.random() < rate)
+    return faults
+
+
+class SlidingWindow:
+    """Amounts spent in the last `window` seconds; answers how long until `need` fits."""
+
+    def __init__(self, limit: int, window: float) -> None:
+        self.limit, self.window = limit, window
+        self.events: deque[tuple[float, int]] = deque()
+        self.used = 0
+
+    def _expire(self, now: float) -> None:
+        while self.events and self.events[0][0] <= now - self.window:
+            self.used -= self.events.popleft()[1]
+
+    def wait_time(self, now: float, need: int) -> float:
+        """0 if `need` fits now, else seconds until enough old events expire."""
+        self._expire(now)
+        if self.used + need <= self.limit:
+            return 0.0
+        freed = self.used
+        for t, amount in self.events:
+            freed -= amount
+            if freed + need <= self.limit:
+                return max(0.001, t + self.window - now)
+        return self.window  # need alone exceeds the limit
+
+    def spend(self, now: float, amount: int) -> None:
+        self.events.append((now, amount))
+        self.used += amount
+
+    def remaining(self) -> int:
+        return max(0, self.limit - self.used)
+
+    def reset_in(self, now: float) -> float:
+        """Seconds until the oldest event leaves the window."""
+        return max(0.0, self.events[0][0] + self.window - now) if self.events else 0.0
+
+
+@dataclass
+class ServerState:
+    """Counters and memory of one server; reset() makes it behave as freshly started."""
+
+    options: FakeServerOptions
+    requests: int = 0
+    by_status: Counter = field(default_factory=Counter)
+    by_key: Counter = field(default_factory=Counter)
+    faults: Counter = field(default_factory=Counter)
+    seen_content: set = field(default_factory=set)
+    rpm: SlidingWindow | None = None
+    tpm: SlidingWindow | None = None
+
+    def __post_init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.requests = 0
+        self.by_status.clear()
+        self.by_key.clear()
+        self.faults.clear()
+        self.seen_content.clear()
+        o = self.options
+        self.rpm = SlidingWindow(o.quota_rpm, o.quota_window_seconds) if o.quota_rpm else None
+        self.tpm = SlidingWindow(o.quota_tpm, o.quota_window_seconds) if o.quota_tpm else None
+
+    def first_sight(self, digest: bytes) -> bool:
+        """True the first time this content key arrives (transient faults hit only then)."""
+        if digest in self.seen_content:
+            return False
+        self.seen_content.add(digest)
+        return True
+
+    def snapshot(self, with_keys: bool = True) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "requests": self.requests,
+            "by_status": {str(k): v for k, v in sorted(self.by_status.items())},
+            "faults": dict(sorted(self.faults.items())),
+            "distinct_requests": len(self.by_key),
+            "repeated_requests": sum(v - 1 for v in self.by_key.values()),
+        }
+        if with_keys:
+            out["by_key"] = dict(self.by_key)
+        return out

@@ -1,0 +1,185 @@
+"""Write the scripted answer for a Plan: word salad that keeps the rules a validator checks.
+
+Same Plan + same Random state -> same text, so answers are reproducible across restarts.
+Content faults (short documents, copied query, wrong language, near-duplicates, fences, cuts)
+are applied here, from flags the server draws by hashing the request.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from synthgen.testing.reading import FieldSpec, Plan
+from synthgen.testing.salad import mutate, phrase, prose, sentence
+from synthgen.testing.vocab import Vocab, vocab_for, wrong_vocab
+from synthgen.testing.words import chatter, task_sentence
+
+NEAR_DUPLICATE_POOL = 4
+
+
+@dataclass
+class ContentFaults:
+    """Which content faults hit one request."""
+
+    truncate: bool = False
+    length: bool = False
+    wrong_language: bool = False
+    short: bool = False
+    copy_query: bool = False
+    near_duplicate: bool = False
+    fenced: bool = False
+    repeat_task: float = 0.0  # per-task chance, not a flag
+
+
+def _value(spec: FieldSpec, vocab: Vocab, rng: random.Random, short: bool) -> Any:
+    if spec.kind == "number":
+        return round(rng.uniform(1, 5), 1)
+    if spec.kind == "integer":
+        return rng.randint(1, 5)
+    if spec.kind == "boolean":
+        return rng.random() < 0.5
+    if spec.kind == "list":
+        return [sentence(vocab, rng.randint(8, 15), rng) for _ in range(rng.randint(2, 5))]
+    if spec.kind == "short":
+        return phrase(vocab, *spec.words, rng)
+    if spec.kind == "doc":
+        lo, hi = (3, 5) if short else spec.words
+        return prose(vocab, rng.randint(lo, hi), rng, hi)
+    return sentence(vocab, rng.randint(8, 20), rng)
+
+
+def _contained(needle: str, haystacks: list[str]) -> bool:
+    low = needle.lower()
+    return any(low in h.lower() for h in haystacks)
+
+
+def write_object(plan: Plan, rng: random.Random, faults: ContentFaults) -> dict[str, Any]:
+    """The JSON object for a generation prompt, keeping the guidelines unless a fault says not."""
+    vocabs = {}
+    for spec in plan.fields:
+        v = vocab_for(spec.language)
+        vocabs[spec.key] = wrong_vocab(spec.language, rng.randrange(3)) if faults.wrong_language else v
+    gen = rng
+    if faults.near_duplicate:
+        # a small fixed pool per (keys, languages, lengths): different requests collide
+        sig = [(s.key, s.kind, vocabs[s.key].name, s.words) for s in plan.fields]
+        gen = random.Random(f"pool:{rng.randrange(NEAR_DUPLICATE_POOL)}:{sig}")
+    out: dict[str, Any] = {}
+    for spec in plan.fields:
+        out[spec.key] = _value(spec, vocabs[spec.key], gen, faults.short)
+    _keep_guidelines(plan, out, vocabs, gen)
+    if faults.near_duplicate:
+        texts = [s for s in plan.fields if isinstance(out[s.key], str)]
+        if texts:
+            spec = texts[rng.randrange(len(texts))]
+            out[spec.key] = mutate(out[spec.key], vocabs[spec.key], rng)
+    if faults.copy_query:
+        _copy_query(out, rng)
+    return out
+
+
+def _keep_guidelines(plan: Plan, out: dict[str, Any], vocabs: dict[str, Vocab],
+                     rng: random.Random) -> None:
+    """Queries and labels must not occur in documents; paired fields must differ."""
+    # documents first, so queries are checked against the final documents
+    ordered = sorted(plan.fields, key=lambda s: s.kind != "doc")
+    docs: list[str] = []
+    seen: list[str] = []
+    for spec in ordered:
+        value = out[spec.key]
+        if not isinstance(value, str):
+            continue
+        for _ in range(50):
+            clash = value in seen or (spec.kind == "short" and _contained(value, docs))
+            if not clash:
+                break
+            value = _value(spec, vocabs[spec.key], rng, short=False)
+        out[spec.key] = value
+        seen.append(value)
+        if spec.kind == "doc":
+            docs.append(value)
+    _sts_overlap(plan, out, vocabs, rng)
+
+
+def _sts_overlap(plan: Plan, out: dict[str, Any], vocabs: dict[str, Vocab],
+                 rng: random.Random) -> None:
+    """STS triples share words: S2 is S1 lightly edited, S3 borrows a few of S1's words."""
+    keys = [s.key for s in plan.fields]
+    if keys != ["S1", "S2", "S3"] or len({vocabs[k].name for k in keys}) != 1:
+        return
+    vocab = vocabs["S1"]
+    if vocab.sep != " ":
+        return
+    s1 = out["S1"].rstrip(".").split(" ")
+    s2 = list(s1)
+    for _ in range(max(1, len(s2) // 4)):
+        s2[rng.randrange(1, len(s2))] = rng.choice(vocab.words)
+    s3 = out["S3"].rstrip(".").split(" ")
+    for _ in range(2):
+        s3[rng.randrange(1, len(s3))] = rng.choice(s1[1:] or s1)
+    s2_text, s3_text = " ".join(s2) + ".", " ".join(s3) + "."
+    if len({out["S1"], s2_text, s3_text}) == 3:
+        out["S2"], out["S3"] = s2_text, s3_text
+
+
+def _copy_query(out: dict[str, Any], rng: random.Random) -> None:
+    """Plant the query (or a label) verbatim in the document it must stay out of."""
+    for src, dst in (("user_query", "positive_document"), ("label", "input_text"),
+                     ("input", "positive_document")):
+        if isinstance(out.get(src), str) and isinstance(out.get(dst), str):
+            words = out[dst].split(" ")
+            words.insert(rng.randrange(len(words) + 1), out[src])
+            out[dst] = " ".join(words)
+            return
+
+
+def write_tasks(plan: Plan, rng: random.Random, faults: ContentFaults) -> list[str]:
+    """About 20 distinct one-sentence task definitions, some repeated if the fault says so."""
+    tasks: list[str] = []
+    for _ in range(rng.randint(18, 22)):
+        if tasks and faults.repeat_task and rng.random() < faults.repeat_task:
+            tasks.append(rng.choice(tasks))
+            continue
+        task = task_sentence(plan.task_style, rng)
+        while task in tasks:
+            task = task_sentence(plan.task_style, rng)
+        tasks.append(task)
+    return tasks
+
+
+def write_text(plan: Plan, rng: random.Random, faults: ContentFaults) -> str:
+    """The message content, before any cut."""
+    if plan.kind == "brainstorm":
+        tasks = write_tasks(plan, rng, faults)
+        body: Any = {"tasks": tasks} if plan.wrap_tasks else tasks
+    elif plan.kind == "object":
+        body = write_object(plan, rng, faults)
+    else:
+        return prose(vocab_for("English"), rng.randint(20, 40), rng)
+    text = pretty_json(body)
+    if faults.fenced and not (faults.truncate or faults.length):
+        before, after = chatter(rng)
+        text = f"{before}\n```json\n{text}\n```\n{after}"
+    return text
+
+
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def pretty_json(body: Any) -> str:
+    """Two-space indented JSON as models print it; the C encoder per value (indent= is slow)."""
+    if isinstance(body, dict):
+        items = [f"  {_ENCODE(k)}: {_ENCODE(v)}" for k, v in body.items()]
+        return "{\n" + ",\n".join(items) + "\n}" if items else "{}"
+    if isinstance(body, list):
+        items = ["  " + _ENCODE(v) for v in body]
+        return "[\n" + ",\n".join(items) + "\n]" if items else "[]"
+    return _ENCODE(body)
+
+
+def cut(text: str, rng: random.Random) -> str:
+    """A prefix of 30-90% of the text; any proper prefix of JSON fails to parse."""
+    return text[: max(1, int(len(text) * rng.uniform(0.3, 0.9)))]

@@ -1,0 +1,134 @@
+"""Checks on generated examples; each failure is a reason code, never a bare False.
+
+Reason codes (stable: they appear in rejects files, run.json and `synthgen stats`):
+  bad_json        output held no JSON object (after retries)
+  truncated       the answer was cut by the token limit (finish_reason=length, after retries)
+  missing_key     a key the group requires is absent
+  extra_key       the object has keys the group does not define
+  wrong_type      a value is not a string
+  empty_field     a value is empty or whitespace
+  too_short       a text has fewer words than the prompt asked for (times min_words_ratio)
+  copied_query    the query (or input) appears verbatim inside a document
+  same_positive_negative  positive and hard negative documents are the same text
+  same_labels     label and misleading_label are the same
+  identical_sentences     two of S1/S2/S3 are the same text
+  duplicate       exact duplicate (normalised) of an earlier query/document/task
+  request_failed  the request kept failing after every retry (network, 5xx, timeouts)
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .config import ValidationConfig
+from .quality.textnorm import normalize
+from .taxonomy import GROUPS
+
+
+@dataclass(frozen=True)
+class Finding:
+    reason: str
+    detail: str
+    field: str | None = None
+
+
+_CJK = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_SCRIPT_NO_SPACES = r"\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff"  # Thai, Lao, Myanmar, Khmer
+_TOKEN = re.compile(rf"[{_CJK}]|[{_SCRIPT_NO_SPACES}]+|[^\s{_CJK}{_SCRIPT_NO_SPACES}]+")
+
+
+def count_words(text: str) -> int:
+    """Whitespace words; a CJK character counts as a word, an unspaced Thai-like run per 4 chars."""
+    n = 0
+    for tok in _TOKEN.findall(text):
+        if re.match(rf"[{_SCRIPT_NO_SPACES}]", tok):
+            n += max(1, len(tok) // 4)
+        else:
+            n += 1
+    return n
+
+
+_AT_LEAST = re.compile(r"at least (\d+)")
+
+
+def required_words(group: str, key: str, placeholders: dict[str, str]) -> int | None:
+    """Words the prompt asked for in this field, or None where it asked for no length."""
+    g = GROUPS[group]
+    if g.min_words and key in ("input", "positive_document"):
+        return g.min_words
+    if group == "short-long" and key.endswith("_document"):
+        return int(placeholders["num_words"])
+    if group == "long-short" and key == "input_text":
+        m = _AT_LEAST.match(placeholders.get("num_words", ""))
+        return int(m.group(1)) if m else None
+    return None
+
+
+def check_shape(group: str, obj: dict) -> Finding | None:
+    keys = GROUPS[group].output_keys
+    for key in keys:
+        if key not in obj:
+            return Finding("missing_key", f"no '{key}' in output", key)
+    extra = sorted(set(obj) - set(keys))
+    if extra:
+        return Finding("extra_key", f"unexpected key(s) {extra}", extra[0])
+    for key in keys:
+        if not isinstance(obj[key], str):
+            return Finding("wrong_type", f"'{key}' is {type(obj[key]).__name__}, not a string", key)
+        if not obj[key].strip():
+            return Finding("empty_field", f"'{key}' is empty", key)
+    return None
+
+
+def check_lengths(group: str, obj: dict, placeholders: dict[str, str], cfg: ValidationConfig) -> Finding | None:
+    for key in GROUPS[group].output_keys:
+        need = required_words(group, key, placeholders)
+        floor = need * cfg.min_words_ratio if need else cfg.min_field_words
+        have = count_words(obj[key])
+        if have < floor:
+            asked = f" (asked for {need})" if need else ""
+            return Finding("too_short", f"'{key}' has {have} words, needs {floor:g}{asked}", key)
+    return None
+
+
+def check_content(group: str, obj: dict) -> Finding | None:
+    n = {k: normalize(v) for k, v in obj.items()}
+    if group == "short-long":
+        for doc in ("positive_document", "hard_negative_document"):
+            if n["user_query"] and n["user_query"] in n[doc]:
+                return Finding("copied_query", f"user_query appears verbatim in {doc}", doc)
+        if n["positive_document"] == n["hard_negative_document"]:
+            return Finding("same_positive_negative", "positive and hard negative are identical",
+                           "hard_negative_document")
+    elif group == "long-short":
+        if n["label"] == n["misleading_label"]:
+            return Finding("same_labels", "label equals misleading_label", "misleading_label")
+    elif group in ("short-short", "long-long"):
+        if n["input"] == n["positive_document"]:
+            return Finding("copied_query", "positive_document repeats the input", "positive_document")
+    elif group in ("sts", "bitext"):
+        for a, b in (("S1", "S2"), ("S1", "S3"), ("S2", "S3")):
+            if n[a] == n[b]:
+                return Finding("identical_sentences", f"{a} and {b} are identical", b)
+    return None
+
+
+def validate_example(group: str, obj: dict, placeholders: dict[str, str], cfg: ValidationConfig) -> Finding | None:
+    """The first failed check, or None when the example is acceptable."""
+    return (
+        check_shape(group, obj)
+        or check_lengths(group, obj, placeholders, cfg)
+        or check_content(group, obj)
+    )
+
+
+# Which fields are deduplicated, and in which namespace (exact, normalised text).
+DEDUP_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
+    "short-long": (("user_query", "query"), ("positive_document", "document")),
+    "long-short": (("input_text", "query"),),
+    "short-short": (("input", "query"), ("positive_document", "document")),
+    "long-long": (("input", "query"), ("positive_document", "document")),
+    "sts": (("S1", "query"), ("S2", "document")),
+    "bitext": (("S1", "query"), ("S2", "document")),
+}

@@ -1,0 +1,111 @@
+"""Endpoint pool: balanced, routes around failures, never stuck."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+import pytest
+
+from synthgen.llm.endpoints import EndpointPool
+
+A, B, C = "http://127.0.0.1:8001/v1", "http://127.0.0.1:8002/v1", "http://127.0.0.1:8003/v1"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_idle_pool_goes_round_robin() -> None:
+    pool = EndpointPool([A, B, C])
+    picks = []
+    for _ in range(6):
+        with pool.lease() as url:
+            picks.append(url)
+    assert picks == [A, B, C, A, B, C]
+
+
+def test_least_in_flight_wins() -> None:
+    pool = EndpointPool([A, B, C])
+    held = [pool.pick() for _ in range(6)]
+    assert Counter(held) == {A: 2, B: 2, C: 2}
+    pool.release(B)
+    pool.release(B)
+    assert pool.pick() == B  # B now has the fewest requests in flight
+
+
+def test_faster_server_gets_more_work() -> None:
+    latency = {A: 0.002, B: 0.02}
+
+    async def main() -> Counter[str]:
+        pool = EndpointPool([A, B])
+        served: Counter[str] = Counter()
+        sem = asyncio.Semaphore(8)
+
+        async def request() -> None:
+            async with sem:
+                with pool.lease() as url:
+                    await asyncio.sleep(latency[url])
+                    served[url] += 1
+
+        await asyncio.gather(*(request() for _ in range(200)))
+        return served
+
+    served = asyncio.run(main())
+    assert served[A] > 2 * served[B]
+
+
+def test_failed_endpoint_sits_out_a_doubling_cooldown() -> None:
+    clock = Clock()
+    pool = EndpointPool([A, B], cooldown_s=10, max_cooldown_s=35, clock=clock)
+    assert [pool.mark_failed(A) for _ in range(4)] == [10, 20, 35, 35]
+    assert pool.healthy() == [B]
+    assert {pool.pick() for _ in range(5)} == {B}
+    clock.t += 34.9
+    assert pool.healthy() == [B]
+    clock.t += 0.2
+    assert pool.healthy() == [A, B]  # back after its cooldown, without anyone calling mark_ok
+
+
+def test_mark_ok_restores_and_resets_the_backoff() -> None:
+    clock = Clock()
+    pool = EndpointPool([A, B], cooldown_s=10, clock=clock)
+    pool.mark_failed(A)
+    pool.mark_failed(A)
+    pool.mark_ok(A)
+    assert pool.healthy() == [A, B]
+    assert pool.mark_failed(A) == 10
+
+
+def test_all_cooling_uses_the_one_that_recovers_first() -> None:
+    clock = Clock()
+    pool = EndpointPool([A, B, C], cooldown_s=10, clock=clock)
+    pool.mark_failed(A)
+    pool.mark_failed(A)  # 20 s
+    pool.mark_failed(B)  # 10 s
+    clock.t += 1
+    pool.mark_failed(C)  # 10 s, but ends a second after B's
+    assert pool.healthy() == []
+    assert [pool.pick() for _ in range(3)] == [B, B, B]
+
+
+def test_stats() -> None:
+    clock = Clock()
+    pool = EndpointPool([A, B + "/"], cooldown_s=5, clock=clock)
+    url = pool.pick()
+    pool.mark_failed(B)
+    stats = {s["url"]: s for s in pool.stats()}
+    assert stats[url]["in_flight"] == 1 and stats[url]["requests"] == 1
+    assert stats[B]["healthy"] is False and stats[B]["cooling_for_s"] == 5
+    assert stats[B]["failures"] == 1 and stats[B]["consecutive_failures"] == 1
+
+
+def test_bad_input_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="base URL"):
+        EndpointPool(["", "  "])
+    with pytest.raises(ValueError, match="unknown endpoint"):
+        EndpointPool([A]).mark_failed(B)

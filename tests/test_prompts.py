@@ -1,0 +1,191 @@
+"""The shipped prompt templates and their loader: what a user editing prompts/ relies on."""
+
+from __future__ import annotations
+
+import random
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from synthgen.prompts import (
+    PromptError,
+    Template,
+    brainstorm_schema,
+    check_templates,
+    generate_schema,
+    load_template,
+    prompts_dir,
+)
+from synthgen.taxonomy import ALL_LANGUAGES, GROUPS
+
+LEFTOVER = re.compile(r"\{[a-z_]+\}")
+TASK = "Given a question about bread baking, retrieve recipes that answer it."
+
+
+def sample_values(group: str, rng: random.Random) -> dict[str, str]:
+    """One full set of the values the pipeline would supply to a generation template."""
+    g = GROUPS[group]
+    values = {name: rng.choice(choices) for name, choices in g.placeholders.items()}
+    langs = rng.sample(ALL_LANGUAGES, len(g.language_slots))  # src != tgt for bitext
+    values.update(zip(g.language_slots, langs))
+    if g.brainstorm:
+        values["task"] = TASK
+    return values
+
+
+def every_value_set(group: str) -> list[dict[str, str]]:
+    """Seeded samples plus one set per value of each placeholder, so every value is rendered."""
+    rng = random.Random(group)
+    sets = [sample_values(group, rng) for _ in range(5)]
+    for name, choices in GROUPS[group].placeholders.items():
+        for choice in choices:
+            sets.append({**sample_values(group, rng), name: choice})
+    return sets
+
+
+def test_prompts_dir_holds_both_stages() -> None:
+    root = prompts_dir()
+    assert (root / "generate").is_dir() and (root / "brainstorm").is_dir()
+
+
+def test_shipped_templates_pass_the_check() -> None:
+    check_templates(GROUPS)
+
+
+@pytest.mark.parametrize("group", [g for g in GROUPS if GROUPS[g].brainstorm])
+def test_brainstorm_renders_without_values(group: str) -> None:
+    text = load_template("brainstorm", group).render({})
+    assert "python list" in text
+    assert "about 20 elements" in text
+    assert not LEFTOVER.search(text)
+    assert "about 7 elements" in load_template("brainstorm", group).render({"num_tasks": "7"})
+
+
+def test_only_asymmetric_groups_have_brainstorm_templates() -> None:
+    for name, g in GROUPS.items():
+        assert (prompts_dir() / "brainstorm" / f"{name}.txt").exists() == g.brainstorm
+
+
+@pytest.mark.parametrize("group", list(GROUPS))
+def test_generate_renders_every_value(group: str) -> None:
+    g = GROUPS[group]
+    template = load_template("generate", group)
+    for values in every_value_set(group):
+        text = template.render(values)
+        assert not LEFTOVER.search(text), LEFTOVER.search(text).group(0)
+        assert "JSON object only" in text
+        for key in g.output_keys:
+            assert f'"{key}"' in text
+        if g.language_slots == ("language",):
+            assert f"must be in {values['language']}." in text
+        else:
+            assert f"S1 must be in {values['src_lang']}." in text
+            assert f"S2 and S3 must be in {values['tgt_lang']}." in text
+        if g.brainstorm:
+            assert TASK in text
+        for name in g.placeholders:
+            assert values[name] in text
+
+
+def test_length_phrasing_matches_each_group() -> None:
+    rng = random.Random(0)
+    for n in GROUPS["short-long"].placeholders["num_words"]:
+        text = load_template("generate", "short-long").render(
+            {**sample_values("short-long", rng), "num_words": n})
+        assert f"at least {n} words" in text
+    for n in GROUPS["long-short"].placeholders["num_words"]:
+        text = load_template("generate", "long-short").render(
+            {**sample_values("long-short", rng), "num_words": n})
+        assert f'"input_text" should be {n} words long' in text
+        # "at least <N> words" would wrongly turn "less than 10" into a minimum
+        if not n.startswith("at least"):
+            assert not re.search(r"at least \d+ words", text)
+    text = load_template("generate", "long-long").render(sample_values("long-long", rng))
+    assert "at least 300 words" in text
+
+
+def test_literal_json_braces_survive_rendering() -> None:
+    text = load_template("generate", "sts").render(sample_values("sts", random.Random(1)))
+    assert '{"S1": "...", "S2": "...", "S3": "..."}' in text
+
+
+def test_missing_value_names_template_and_placeholder() -> None:
+    values = sample_values("short-long", random.Random(2))
+    del values["clarity"]
+    with pytest.raises(PromptError, match=r"generate/short-long.*\{clarity\}"):
+        load_template("generate", "short-long").render(values)
+
+
+def test_values_are_not_expanded_twice() -> None:
+    t = Template.from_text("t", "A {a} B {b}")
+    assert t.render({"a": "{b}", "b": "x"}) == "A {b} B x"
+    assert t.placeholders == ("a", "b")
+
+
+def test_sha_changes_with_text() -> None:
+    assert Template.from_text("t", "a").sha256 != Template.from_text("t", "b").sha256
+
+
+@pytest.fixture
+def edited_prompts(tmp_path: Path) -> Path:
+    """A copy of the shipped templates that a test may edit like a user would."""
+    root = tmp_path / "prompts"
+    shutil.copytree(prompts_dir(), root)
+    return root
+
+
+def test_typo_in_edited_template_is_caught(edited_prompts: Path) -> None:
+    path = edited_prompts / "generate" / "short-long.txt"
+    path.write_text(path.read_text() + "\nWrite in {langauge}.\n")
+    with pytest.raises(PromptError, match=r"generate/short-long.*\{langauge\}"):
+        check_templates(["short-long"], root=edited_prompts)
+    check_templates(["sts", "long-short"], root=edited_prompts)  # other groups unaffected
+
+
+def test_placeholder_of_another_group_is_refused(edited_prompts: Path) -> None:
+    # sts has no brainstormed task, so {task} would stay unfilled at run time
+    path = edited_prompts / "generate" / "sts.txt"
+    path.write_text("Task: {task}\n" + path.read_text())
+    with pytest.raises(PromptError, match=r"\{task\}"):
+        check_templates(["sts"], root=edited_prompts)
+
+
+def test_brainstorm_template_may_not_take_sampled_values(edited_prompts: Path) -> None:
+    path = edited_prompts / "brainstorm" / "long-short.txt"
+    path.write_text(path.read_text() + "\nWrite them in {language}.\n")
+    with pytest.raises(PromptError, match=r"brainstorm/long-short.*\{language\}"):
+        check_templates(["long-short"], root=edited_prompts)
+
+
+def test_missing_file_names_the_path(edited_prompts: Path) -> None:
+    (edited_prompts / "generate" / "bitext.txt").unlink()
+    with pytest.raises(PromptError, match="bitext.txt") as exc:
+        check_templates(["bitext"], root=edited_prompts)
+    assert "\n" not in str(exc.value)
+
+
+def test_unknown_group_and_stage_are_refused() -> None:
+    with pytest.raises(PromptError, match="nope"):
+        load_template("generate", "nope")
+    with pytest.raises(PromptError, match="judge"):
+        load_template("judge", "sts")
+
+
+def test_brainstorm_schema() -> None:
+    schema = brainstorm_schema()
+    assert schema["required"] == ["tasks"]
+    assert schema["properties"]["tasks"] == {"type": "array", "items": {"type": "string"}}
+    assert schema["additionalProperties"] is False
+
+
+@pytest.mark.parametrize("group", list(GROUPS))
+def test_generate_schema_lists_exactly_the_taxonomy_keys(group: str) -> None:
+    keys = GROUPS[group].output_keys
+    schema = generate_schema(group)
+    assert schema["type"] == "object"
+    assert list(schema["properties"]) == list(keys)
+    assert all(p == {"type": "string"} for p in schema["properties"].values())
+    assert schema["required"] == list(keys)
+    assert schema["additionalProperties"] is False
