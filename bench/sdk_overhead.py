@@ -135,7 +135,13 @@ async def run_load(call: Call, n: int, concurrency: int) -> None:
 def sdk_client(base_url: str, transport: str) -> Any:
     import openai
 
-    http_client = openai.DefaultAioHttpClient() if transport == "aiohttp" else openai.DefaultAsyncHttpxClient()
+    from synthgen.llm.fastpath import FastAioHttpClient
+
+    http_client = {
+        "aiohttp": openai.DefaultAioHttpClient,
+        "fast-aiohttp": FastAioHttpClient,
+        "httpx": openai.DefaultAsyncHttpxClient,
+    }[transport]()
     return openai.AsyncOpenAI(api_key="sk-bench", base_url=base_url, max_retries=0, http_client=http_client)
 
 
@@ -159,7 +165,7 @@ async def make_variant(name: str, base_url: str) -> tuple[Call, Callable[[], Awa
 
     from synthgen.llm.fastpath import post_chat
 
-    transport = "httpx" if "httpx" in name else "aiohttp"
+    transport = name.split(": ", 1)[0].removeprefix("SDK+")
     client = sdk_client(base_url, transport)
     completions = client.chat.completions
     calls: dict[str, Call] = {
@@ -205,6 +211,8 @@ VARIANTS = [
     "SDK+aiohttp: post cast_to=ChatCompletion",
     "SDK+aiohttp: post cast_to=httpx2.Response",
     "SDK+aiohttp: fastpath.post_chat",
+    "SDK+fast-aiohttp: create",
+    "SDK+fast-aiohttp: fastpath.post_chat",
 ]
 
 

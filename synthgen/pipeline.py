@@ -194,6 +194,11 @@ async def _run_stage(stage_name: str, cfg: RunConfig, opts: RunOptions, journal:
     done_before = sum(g.get("items", 0) for g in already.values())
     if done_before >= total:
         stage.finalize_all()
+        if journal.get_meta(f"status:{stage_name}") == "failed":
+            return StageOutcome(stage_name, EXIT_FAILED, f"{stage_name} already failed in {out}: see run.json and rejects/")
+        if limit is None:
+            journal.set_meta(f"status:{stage_name}", "complete")
+        write_manifest(cfg, journal, out, 0.0)
         return StageOutcome(stage_name, EXIT_OK, f"{stage_name}: nothing to do ({done_before} items already done)")
 
     session_start = time.monotonic()
@@ -267,6 +272,19 @@ async def _run_stage(stage_name: str, cfg: RunConfig, opts: RunOptions, journal:
                             f"{stage_name} stopped: {engine.stop_reason}; {c.done}/{total} items done; "
                             "rerun with a higher budget to continue", stats.committed, stats.requests)
     msg = f"{stage_name}: {c.done}/{total} items, {c.accepted} accepted, {c.rejected} rejected"
+    if stage_name == "brainstorm" and complete:
+        kept = getattr(stage, "kept", {})
+        short = [g for g in cfg.active_groups() if GROUPS[g].brainstorm and kept.get(g, 0) == 0]
+        if short:
+            journal.set_meta("status:brainstorm", "failed")
+            write_manifest(cfg, journal, out, 0.0)
+            return StageOutcome(stage_name, EXIT_FAILED,
+                                msg + f"; no usable task for {', '.join(short)} (see rejects/); "
+                                "try another model or prompts with a new --out", stats.committed, stats.requests)
+        fewer = [f"{g} {kept.get(g, 0)}/{cfg.groups[g].tasks}" for g in cfg.active_groups()
+                 if GROUPS[g].brainstorm and kept.get(g, 0) < (cfg.groups[g].tasks or 0)]
+        if fewer:
+            msg += "; fewer distinct tasks than asked: " + ", ".join(fewer)
     if stats.failed:
         return StageOutcome(stage_name, EXIT_FAILED,
                             msg + f"; {stats.failed} requests failed after every retry (rejects: request_failed)",

@@ -141,11 +141,18 @@ def _interleaved(counts: dict[str, int]) -> Iterator[tuple[str, int]]:
 
 
 def generate_items(cfg: RunConfig, tasks: dict[str, list[str]]) -> Iterator[WorkItem]:
-    """Stage 2: example k of a brainstorming group uses task k mod len(tasks)."""
+    """Stage 2: example k of a brainstorming group uses task k mod len(tasks).
+
+    Checks eagerly (raising ValueError here, not at the first next()), then yields lazily.
+    """
     groups = cfg.active_groups()
     for g in groups:
         if GROUPS[g].brainstorm and not tasks.get(g):
-            raise ValueError(f"no brainstormed tasks for group '{g}': run `synthgen brainstorm` first")
+            raise ValueError(f"no brainstormed tasks for group '{g}': stage 1 made none that passed its checks")
+    return _generate_items(cfg, tasks, groups)
+
+
+def _generate_items(cfg: RunConfig, tasks: dict[str, list[str]], groups: list[str]) -> Iterator[WorkItem]:
     templates = _templates(cfg, "generate", groups)
     langs = LanguageSampler(cfg.language_weights())
     counts = {g: cfg.groups[g].examples for g in groups}

@@ -220,12 +220,14 @@ class LLMClient:
         url = self.pool.pick()
         try:
             while True:
+                mode = self.mode
                 body = self.build_body(messages, seed, schema, schema_name)
                 started = time.perf_counter()
                 try:
                     raw = await post_chat(self.clients[url], body, self.cfg.timeout_s)
                 except openai.BadRequestError as exc:
-                    if "response_format" in body and self._downgrade(exc):
+                    # another request may have stepped down already while this one was in flight
+                    if "response_format" in body and (mode != self.mode or self._downgrade(exc)):
                         continue
                     raise
                 except (openai.APIConnectionError, openai.InternalServerError):

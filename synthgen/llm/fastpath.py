@@ -1,21 +1,36 @@
-"""Chat completions through the openai SDK without its per-request typing work.
+"""Chat completions through the openai SDK without its per-request typing and stream machinery.
 
-`chat.completions.create` spends most of its client CPU on `async_maybe_transform` (walking the
-request against TypedDict annotations) and on building pydantic models from the response. At
-high concurrency that CPU, not the network, sets the pace (see /work/notes/throughput.md). The
-SDK's generic `client.post(..., cast_to=httpx2.Response)` keeps everything that matters - base URL,
-auth and default headers, timeout, the transport, status-code -> exception mapping - and returns
-the raw response, which we decode once with `json.loads`.
+At high concurrency the client's CPU per request, not the network, sets the pace (figures in
+/work/notes/throughput.md). Two costs are avoidable while still using the real SDK client:
+
+* `chat.completions.create` walks the request against TypedDict annotations
+  (`async_maybe_transform`) and builds pydantic models from the response. The SDK's generic
+  `client.post(..., cast_to=httpx2.Response)` keeps what matters - base URL, auth hooks, default
+  headers, timeout, status code -> exception mapping - and hands back the raw response, which we
+  decode once with `json.loads`.
+* httpx2 wraps every aiohttp response in its auth/redirect/stream layers. `FastAioHttpClient` is
+  the SDK's own aiohttp client with a short road for the common case (buffered request, no custom
+  auth, no proxy, no hooks): one aiohttp call, body read at once. Anything else takes the SDK's
+  usual road, so behaviour only differs in speed.
 """
 
 from __future__ import annotations
 
+import datetime
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import httpx2
 import openai
+from httpx2._client import ClientState, UseClientDefault
+
+from openai._vendor.httpx_aiohttp.transport import AiohttpTransport, map_aiohttp_exceptions
+
+_HTTP11 = b"HTTP/1.1"
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
 @dataclass(frozen=True)
@@ -26,10 +41,12 @@ class RawChatResponse:
 
 
 async def post_chat(client: openai.AsyncOpenAI, body: dict[str, Any], timeout: float) -> RawChatResponse:
-    """POST /chat/completions with `body` as given. Errors are the SDK's own: RateLimitError and
-    other APIStatusError subclasses (with `.response.headers`), APITimeoutError,
-    APIConnectionError, and APIResponseValidationError for a 2xx body that is not a JSON object.
-    The SDK's own retries are off for this call: one retry layer, the caller's."""
+    """POST /chat/completions with `body` as given (no client-side schema checks).
+
+    Errors are the SDK's own: RateLimitError and the other APIStatusError subclasses (headers,
+    e.g. Retry-After, on `exc.response.headers`), APITimeoutError, APIConnectionError, and
+    APIResponseValidationError for a 2xx body that is not a JSON object. The SDK's retries are
+    off for this call whatever the client says: there is one retry layer, the caller's."""
     response = await client.post(
         "/chat/completions",
         body=body,
@@ -43,3 +60,84 @@ async def post_chat(client: openai.AsyncOpenAI, body: dict[str, Any], timeout: f
     if not isinstance(data, dict):
         raise openai.APIResponseValidationError(response, response.text, message="response body is not a JSON object")
     return RawChatResponse(response.status_code, dict(response.headers), data)
+
+
+class FastAioHttpClient(openai.DefaultAioHttpClient):  # type: ignore[misc, valid-type]
+    """`openai.DefaultAioHttpClient` with a direct path for plain buffered requests.
+
+    Pass it as `http_client=` to `openai.AsyncOpenAI`. Streaming, custom httpx auth (Azure AD,
+    workload identity), event hooks, proxies and redirects all fall back to the inherited path."""
+
+    async def send(
+        self,
+        request: httpx2.Request,
+        *,
+        stream: bool = False,
+        auth: Any = httpx2.USE_CLIENT_DEFAULT,
+        follow_redirects: Any = httpx2.USE_CLIENT_DEFAULT,
+    ) -> httpx2.Response:
+        transport = self._transport_for_url(request.url)
+        plain = (
+            not stream
+            and isinstance(auth, UseClientDefault)
+            and self._auth is None
+            and not self._event_hooks["request"]
+            and not self._event_hooks["response"]
+            and type(transport) is AiohttpTransport
+            and transport.proxy is None
+            and self._state is not ClientState.CLOSED
+            and not request.url.userinfo
+            and isinstance(request.stream, httpx2.ByteStream)
+        )
+        if not plain:
+            return await super().send(request, stream=stream, auth=auth, follow_redirects=follow_redirects)
+        self._state = ClientState.OPENED
+        response = await _send_buffered(transport, request)
+        if response.status_code in _REDIRECTS and "location" in response.headers:
+            follow = self.follow_redirects if isinstance(follow_redirects, UseClientDefault) else follow_redirects
+            if follow:  # rare for an API: let httpx apply its redirect rules
+                return await super().send(request, stream=stream, auth=auth, follow_redirects=follow_redirects)
+        if "set-cookie" in response.headers:
+            self.cookies.extract_cookies(response)
+        return response
+
+
+_timeouts: dict[tuple[Any, ...], aiohttp.ClientTimeout] = {}
+
+
+def _client_timeout(request: httpx2.Request) -> aiohttp.ClientTimeout:
+    # Same mapping as the SDK's aiohttp transport; cached since a run uses one or two timeouts.
+    t = request.extensions.get("timeout") or {}
+    key = (t.get("connect"), t.get("read"), t.get("pool"))
+    timeout = _timeouts.get(key)
+    if timeout is None:
+        timeout = _timeouts[key] = aiohttp.ClientTimeout(sock_connect=key[0], sock_read=key[1], connect=key[2])
+    return timeout
+
+
+async def _send_buffered(transport: AiohttpTransport, request: httpx2.Request) -> httpx2.Response:
+    if not isinstance(transport.client, aiohttp.ClientSession):
+        transport.client = transport.get_client()
+    session = transport.client
+    start = time.perf_counter()
+    with map_aiohttp_exceptions():
+        async with session.request(
+            request.method,
+            str(request.url),
+            headers=request.headers.multi_items(),
+            data=request.content or None,
+            allow_redirects=False,
+            auto_decompress=False,  # httpx2.Response decodes Content-Encoding, as on the usual path
+            compress=False,
+            timeout=_client_timeout(request),
+            server_hostname=request.extensions.get("sni_hostname"),
+        ) as resp:
+            body = await resp.read()
+    extensions: dict[str, Any] = {"http_version": _HTTP11}
+    if resp.reason:
+        extensions["reason_phrase"] = resp.reason.encode()
+    response = httpx2.Response(
+        resp.status, headers=resp.raw_headers, content=body, request=request, extensions=extensions
+    )
+    response.elapsed = datetime.timedelta(seconds=time.perf_counter() - start)
+    return response

@@ -16,11 +16,12 @@ from aiohttp import web
 
 from synthgen.testing.options import FakeServerOptions
 from synthgen.testing.reading import message_text, read_request, schema_of
-from synthgen.testing.state import (ServerState, content_digest, content_faults,
-                                    request_digest, transient_fault)
+from synthgen.testing.state import (ServerState, content_faults, request_digests,
+                                    transient_fault)
 from synthgen.testing.textgen import cut, write_text
 
 _JSON = "application/json"
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode
 _CREATED_BASE = 1_700_000_000
 
 
@@ -117,7 +118,7 @@ class FakeApp:
         if not opts.json_schema and schema_of(body.get("response_format")) is not None:
             return _error(400, "response_format of type json_schema is not supported.",
                           "invalid_request_error", param="response_format")
-        digest = request_digest(body)
+        cdigest, digest = request_digests(body)
         state.by_key[digest.hex()] += 1
         prompt_tokens = sum(_tokens(message_text(m)) for m in body["messages"]
                             if isinstance(m, dict))
@@ -127,7 +128,6 @@ class FakeApp:
             state.faults["quota"] += 1
             return limited
         if opts.rate_429 or opts.rate_500 or opts.rate_hang:
-            cdigest = content_digest(body)
             fault = transient_fault(opts, cdigest) if state.first_sight(cdigest) else None
             if fault is not None:
                 state.faults[fault] += 1
@@ -177,7 +177,7 @@ class FakeApp:
         if opts.usage:
             out["usage"] = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                             "total_tokens": prompt_tokens + completion_tokens}
-        return json.dumps(out, ensure_ascii=False).encode()
+        return _ENCODE(out).encode()
 
     def _check_quota(self, now: float, prompt_tokens: int) -> web.Response | None:
         """A 429 if the request or token quota is spent; otherwise take a request slot."""

@@ -109,18 +109,18 @@ def query_words(prompt: str) -> tuple[int, int]:
     return (2, 10)
 
 
-def _quoted(prompt: str, key: str) -> bool:
-    return f'"{key}"' in prompt or f"'{key}'" in prompt or f"`{key}`" in prompt
+# longest first, ties in taxonomy order (sorted is stable; no set, whose order varies by process)
+_GROUP_KEYS = sorted(dict.fromkeys(g.output_keys for g in GROUPS.values()), key=len, reverse=True)
 
 
 def detect_keys(prompt: str) -> tuple[str, ...] | None:
     """Output keys of the group whose keys all appear quoted in the prompt (most keys wins)."""
-    best: tuple[str, ...] | None = None
-    for group in GROUPS.values():
-        keys = group.output_keys
-        if all(_quoted(prompt, k) for k in keys) and (best is None or len(keys) > len(best)):
-            best = keys
-    return best
+    # plain substring tests are far cheaper than one regex pass over a long prompt
+    for quote in ('"', "'", "`"):
+        for keys in _GROUP_KEYS:
+            if all(f"{quote}{k}{quote}" in prompt for k in keys):
+                return keys
+    return None
 
 
 def _kind(key: str, schema_type: Any = "string") -> str:
@@ -143,8 +143,8 @@ def read_request(body: dict[str, Any]) -> Plan:
     prompt = prompt_of(messages)
     schema = schema_of(body.get("response_format"))
     props = schema.get("properties") if schema and schema.get("type", "object") == "object" else None
-    if "python list" in prompt.lower():
-        low = prompt.lower()
+    low = prompt.lower()
+    if "python list" in low:
         style = ("classification" if "classification" in low
                  else "matching" if "matching" in low else "retrieval")
         tasks = (props or {}).get("tasks")
@@ -156,7 +156,7 @@ def read_request(body: dict[str, Any]) -> Plan:
     else:
         keys = detect_keys(prompt)
         if keys is None:
-            kind = "object" if "json" in prompt.lower() else "text"
+            kind = "object" if "json" in low else "text"
             return Plan(kind, [FieldSpec("answer", "sentence")] if kind == "object" else [])
         typed = [(k, "string") for k in keys]
     lang, src, tgt = languages(prompt)

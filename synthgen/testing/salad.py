@@ -8,12 +8,26 @@ rather than word by word.
 from __future__ import annotations
 
 import random
+import sys
+from array import array
+from bisect import bisect_left
+from dataclasses import dataclass
+from itertools import accumulate
 from operator import itemgetter
 
 from synthgen.testing.vocab import Vocab
 
-POOL_BITS = 13  # 8192 sentences per language: random documents rarely share one
-_POOLS: dict[str, tuple[tuple[str, ...], tuple[int, ...]]] = {}
+POOL_SIZE = 4096  # sentences per language: two random documents rarely share one
+_REPEAT = 65536 // POOL_SIZE  # tables repeated so any 2-byte index is valid
+
+
+@dataclass(frozen=True)
+class _Pool:
+    texts: tuple[str, ...]  # POOL_SIZE sentences, repeated _REPEAT times
+    lengths: bytes  # word count of each entry of texts
+
+
+_POOLS: dict[str, _Pool] = {}
 
 
 def words(vocab: Vocab, n: int, rng: random.Random) -> list[str]:
@@ -36,32 +50,38 @@ def phrase(vocab: Vocab, lo: int, hi: int, rng: random.Random) -> str:
     return vocab.sep.join(words(vocab, rng.randint(lo, hi), rng))
 
 
-def _pool(vocab: Vocab) -> tuple[tuple[str, ...], tuple[int, ...]]:
+def _pool(vocab: Vocab) -> _Pool:
     pool = _POOLS.get(vocab.name)
     if pool is None:
         rng = random.Random(f"sentences:{vocab.name}")
-        lengths = tuple(rng.randint(8, 20) for _ in range(1 << POOL_BITS))
-        pool = _POOLS[vocab.name] = (tuple(sentence(vocab, n, rng) for n in lengths), lengths)
+        lengths = bytes(rng.randint(8, 20) for _ in range(POOL_SIZE))
+        texts = tuple(sentence(vocab, n, rng) for n in lengths)
+        pool = _POOLS[vocab.name] = _Pool(texts * _REPEAT, lengths * _REPEAT)
     return pool
+
+
+def _indexes(rng: random.Random, k: int) -> array:
+    idx = array("H", rng.randbytes(2 * k))
+    if sys.byteorder == "big":  # same documents on every machine
+        idx.byteswap()
+    return idx
 
 
 def prose(vocab: Vocab, n: int, rng: random.Random, hi: int | None = None) -> str:
     """Sentences of 8-20 words adding up to between n and hi (default n) words."""
+    # all per-sentence work happens in C (itemgetter, accumulate, bisect): no Python loop
     hi = max(n, hi or n)
-    texts, lengths = _pool(vocab)
-    bits = rng.getrandbits
-    picked = [bits(POOL_BITS) for _ in range(n // 14 + 1)]
-    total = sum(map(lengths.__getitem__, picked))
-    while total < n:
-        i = bits(POOL_BITS)
-        picked.append(i)
-        total += lengths[i]
-    while total > hi:  # the last sentences overshoot: drop them, then fill the gap exactly
-        total -= lengths[picked.pop()]
-    out = [texts[i] for i in picked]
-    if total < n:
-        out.append(sentence(vocab, n - total, rng))
-    return vocab.sep.join(out)
+    pool = _pool(vocab)
+    idx = _indexes(rng, n // 8 + 2)  # sentences have >= 8 words: enough to reach n
+    get = itemgetter(*idx)
+    cum = list(accumulate(get(pool.lengths)))
+    end = bisect_left(cum, n)  # first sentence count reaching n words
+    texts = get(pool.texts)
+    if cum[end] <= hi:
+        return vocab.sep.join(texts[: end + 1])
+    # the last sentence overshoots: end with one of exactly the missing length instead
+    have = cum[end - 1] if end else 0
+    return vocab.sep.join((*texts[:end], sentence(vocab, n - have, rng)))
 
 
 def mutate(text: str, vocab: Vocab, rng: random.Random) -> str:

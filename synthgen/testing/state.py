@@ -16,25 +16,40 @@ from typing import Any
 from synthgen.testing.options import FakeServerOptions
 from synthgen.testing.textgen import ContentFaults
 
-# request fields that change the answer; everything else (max_tokens, user, ...) does not
-_CONTENT_FIELDS = ("messages", "model")
-_FULL_FIELDS = ("messages", "model", "seed", "temperature", "top_p", "response_format")
+_ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
 
 
-def _digest(body: dict[str, Any], names: tuple[str, ...]) -> bytes:
-    canon = json.dumps({n: body.get(n) for n in names}, sort_keys=True, separators=(",", ":"),
-                       ensure_ascii=False)
-    return hashlib.blake2b(canon.encode(), digest_size=16).digest()
+def request_digests(body: dict[str, Any]) -> tuple[bytes, bytes]:
+    """(content digest, request digest) in one pass over the messages.
+
+    The content digest covers messages + model: what a retry with a new seed still shares with
+    the first attempt. The request digest adds everything else that decides the answer (seed,
+    temperature, top_p, response_format); fields like max_tokens or user do not count.
+    """
+    h = hashlib.blake2b(digest_size=16)
+    h.update(repr(body.get("model")).encode())
+    for m in body.get("messages") or ():
+        content = m.get("content") if isinstance(m, dict) else None
+        if isinstance(content, str) and len(m) == 2:  # the common {role, content} shape
+            h.update(f"\x00{m.get('role')}\x01{content}".encode())
+        else:
+            h.update(b"\x00" + _ENCODE(m).encode())
+    content = h.digest()
+    # repr of int/float/None is stable; only a response_format needs real canonical JSON
+    fmt = body.get("response_format")
+    tail = (body.get("seed"), body.get("temperature"), body.get("top_p"))
+    h.update(f"\x02{tail!r}\x03{'' if fmt is None else _ENCODE(fmt)}".encode())
+    return content, h.digest()
 
 
 def content_digest(body: dict[str, Any]) -> bytes:
     """Messages + model: what a retry with a new seed still shares with the first attempt."""
-    return _digest(body, _CONTENT_FIELDS)
+    return request_digests(body)[0]
 
 
 def request_digest(body: dict[str, Any]) -> bytes:
     """Everything that decides the answer, the seed included."""
-    return _digest(body, _FULL_FIELDS)
+    return request_digests(body)[1]
 
 
 def request_key(body: dict[str, Any]) -> str:

@@ -51,9 +51,9 @@ def _value(spec: FieldSpec, vocab: Vocab, rng: random.Random, short: bool) -> An
     return sentence(vocab, rng.randint(8, 20), rng)
 
 
-def _contained(needle: str, haystacks: list[str]) -> bool:
+def _contained(needle: str, lowered: list[str]) -> bool:
     low = needle.lower()
-    return any(low in h.lower() for h in haystacks)
+    return any(low in h for h in lowered)
 
 
 def write_object(plan: Plan, rng: random.Random, faults: ContentFaults) -> dict[str, Any]:
@@ -100,7 +100,7 @@ def _keep_guidelines(plan: Plan, out: dict[str, Any], vocabs: dict[str, Vocab],
         out[spec.key] = value
         seen.append(value)
         if spec.kind == "doc":
-            docs.append(value)
+            docs.append(value.lower())
     _sts_overlap(plan, out, vocabs, rng)
 
 

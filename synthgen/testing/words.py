@@ -63,10 +63,13 @@ _AFTER = ("Let me know if you need anything else.", "I hope this helps!",
 
 def task_sentence(style: str, rng: random.Random) -> str:
     """One task definition sentence in the brainstorm style asked for."""
-    template = rng.choice(_TEMPLATES.get(style, _TEMPLATES["retrieval"]))
-    return template.format(adj=rng.choice(ADJECTIVES), docs=rng.choice(DOCUMENTS),
-                           docs2=rng.choice(DOCUMENTS), verb=rng.choice(VERBS),
-                           query=rng.choice(QUERIES), attr=rng.choice(ATTRIBUTES))
+    # one call for seven draws; the small modulo bias does not matter here
+    b = rng.randbytes(7)
+    templates = _TEMPLATES.get(style, _TEMPLATES["retrieval"])
+    return templates[b[0] % len(templates)].format(
+        adj=ADJECTIVES[b[1] % len(ADJECTIVES)], docs=DOCUMENTS[b[2] % len(DOCUMENTS)],
+        docs2=DOCUMENTS[b[3] % len(DOCUMENTS)], verb=VERBS[b[4] % len(VERBS)],
+        query=QUERIES[b[5] % len(QUERIES)], attr=ATTRIBUTES[b[6] % len(ATTRIBUTES)])
 
 
 def chatter(rng: random.Random) -> tuple[str, str]:

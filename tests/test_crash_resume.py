@@ -1,0 +1,112 @@
+"""SIGKILL a real `synthgen generate` midway, rerun it, and compare with an uninterrupted run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from synthgen.config import load_config
+from synthgen.journal import Journal
+from synthgen.llm.client import LLMClient
+from synthgen.pipeline import load_tasks
+from synthgen.plan import generate_items
+from synthgen.prompts import generate_schema
+from synthgen.testing.state import request_key
+
+from helpers import examples, read_jsonl, rejects
+
+CONFIG = """
+seed = 11
+[llm]
+model = "scripted"
+base_url = "{url}"
+concurrency = 16
+timeout_s = 20
+[groups.short-long]
+tasks = 6
+examples = 240
+[groups.sts]
+examples = 60
+[output]
+shard_size = 25
+"""
+
+
+def synthgen(*args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "synthgen", *args, "--quiet"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def journaled_request_keys(cfg_path: Path, run: Path) -> list[str]:
+    """The server-side key of every request whose response the killed run had journaled."""
+    cfg = load_config(cfg_path)
+    j = Journal(run)
+    client_body = LLMClient.__new__(LLMClient)
+    client_body.cfg, client_body.model, client_body.mode = cfg.llm, cfg.llm.model, "json_schema"
+    from synthgen.llm.client import _openai_response_format
+
+    client_body._response_format = _openai_response_format
+    keys = []
+    for item in generate_items(cfg, load_tasks(run)):
+        for r in j.responses_for(item.id):
+            body = client_body.build_body(item.messages, item.seed + r.attempt, generate_schema(item.group),
+                                          item.group.replace("-", "_"))
+            keys.append(request_key(body))
+    j.close()
+    return keys
+
+
+def test_sigkill_midway_then_resume_matches_uninterrupted_run(make_server, tmp_path):
+    crash_srv = make_server(latency_ms=15, rate_truncate=0.05)
+    clean_srv = make_server(latency_ms=0, rate_truncate=0.05)
+    crash_cfg = tmp_path / "crash.toml"
+    crash_cfg.write_text(CONFIG.format(url=crash_srv.base_url))
+    clean_cfg = tmp_path / "clean.toml"
+    clean_cfg.write_text(CONFIG.format(url=clean_srv.base_url))
+
+    p = synthgen("run", "--config", str(clean_cfg), "--out", str(tmp_path / "clean"))
+    assert p.wait(timeout=120) == 0, p.stderr.read()
+
+    p = synthgen("brainstorm", "--config", str(crash_cfg), "--out", str(tmp_path / "crash"))
+    assert p.wait(timeout=60) == 0, p.stderr.read()
+    start = crash_srv.requests
+    p = synthgen("generate", "--config", str(crash_cfg), "--out", str(tmp_path / "crash"))
+    deadline = time.time() + 60
+    published = lambda: list((tmp_path / "crash" / "examples").glob("part-*.jsonl"))  # noqa: E731
+    while len(published()) < 2 and time.time() < deadline:
+        time.sleep(0.005)
+    assert crash_srv.requests - start < 300, "the run finished before it could be killed"
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait(timeout=10)
+    assert p.returncode == -signal.SIGKILL
+
+    # at the moment of the crash every published file holds whole lines only
+    killed = tmp_path / "crash"
+    partial = examples(killed)
+    assert 0 < len(partial) < 300
+    for path in (killed / "examples").glob("part-*.jsonl"):
+        assert sum(1 for _ in open(path)) == 25  # published parts are full and final
+    keys_before_resume = journaled_request_keys(crash_cfg, killed)
+    assert keys_before_resume, "the killed run journaled nothing"
+
+    p = synthgen("generate", "--config", str(crash_cfg), "--out", str(killed))
+    assert p.wait(timeout=120) == 0, p.stderr.read()
+
+    by_id = lambda recs: sorted(recs, key=lambda r: r["id"])  # noqa: E731
+    assert by_id(examples(killed)) == by_id(examples(tmp_path / "clean"))
+    gen_rejects = lambda run: [r for r in rejects(run) if r["stage"] == "generate"]  # noqa: E731
+    assert by_id(gen_rejects(killed)) == by_id(gen_rejects(tmp_path / "clean"))
+    ids = [r["id"] for r in examples(killed)]
+    assert len(ids) == len(set(ids))
+
+    # server side: no response the killed run had received was asked for again ...
+    counts = crash_srv.stats()["by_key"]
+    assert all(counts[k] == 1 for k in keys_before_resume)
+    # ... and only the requests in flight at the kill were sent twice
+    assert crash_srv.stats()["repeated_requests"] <= 16
+    assert not list(killed.glob("*/*.tmp"))
+    assert read_jsonl(killed / "tasks") == read_jsonl(tmp_path / "clean" / "tasks")

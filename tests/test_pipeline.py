@@ -1,0 +1,193 @@
+"""The whole pipeline against the scripted server, through the real openai SDK."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from synthgen.config import load_config
+from synthgen.pipeline import RunOptions, run_all, run_stage
+from synthgen.plan import Shard
+from synthgen.taxonomy import GROUPS
+
+from helpers import examples, manifest, read_jsonl, rejects
+
+
+def _run(cfg_path: Path, out: Path, **kw):
+    cfg = load_config(cfg_path)
+    return run_all(cfg, RunOptions(out=out, quiet=True, **kw))
+
+
+def test_full_run_writes_every_group_with_provenance(server, write_config, tmp_path):
+    outcomes = _run(write_config(server.base_url), tmp_path / "run")
+    assert [o.code for o in outcomes] == [0, 0]
+    recs = examples(tmp_path / "run")
+    assert {r["group"] for r in recs} == set(GROUPS)
+    for r in recs:
+        for key in GROUPS[r["group"]].output_keys:
+            assert isinstance(r[key], str) and r[key].strip()
+        assert r["model"] == "scripted" and r["id"] and r["task"]
+        assert r["usage"]["prompt_tokens"] > 0 and r["usage"]["completion_tokens"] > 0
+        if r["group"] == "bitext":
+            assert r["placeholders"]["src_lang"] != r["placeholders"]["tgt_lang"]
+        if GROUPS[r["group"]].brainstorm:
+            assert "language" in r["placeholders"]
+    m = manifest(tmp_path / "run")
+    gen = m["stages"]["generate"]
+    assert gen["status"] == "complete"
+    assert gen["items_committed"] == 10 + 6 + 3 + 3 + 4 + 4
+    assert gen["accepted"] == len(recs)
+    assert gen["accepted"] + gen["rejected"] == gen["items_committed"]
+    assert m["tokens"]["responses"] == server.requests
+    tasks = read_jsonl(tmp_path / "run" / "tasks")
+    assert {t["group"] for t in tasks} == {"short-long", "long-short", "short-short", "long-long"}
+    assert len(tasks) == 4 + 3 + 2 + 2
+    # no in-progress files are left once a stage completes
+    assert not list((tmp_path / "run").glob("*/*.tmp"))
+
+
+def test_same_config_same_output(make_server, write_config, tmp_path):
+    a, b = make_server(), make_server()
+    _run(write_config(a.base_url, name="a.toml"), tmp_path / "a")
+    _run(write_config(b.base_url, name="b.toml"), tmp_path / "b")
+    strip = lambda recs: [{k: v for k, v in r.items()} for r in recs]  # noqa: E731
+    assert strip(examples(tmp_path / "a")) == strip(examples(tmp_path / "b"))
+
+
+def test_shards_rotate_at_exact_size(server, write_config, tmp_path):
+    _run(write_config(server.base_url, shard_size=7), tmp_path / "run")
+    parts = sorted((tmp_path / "run" / "examples").glob("part-*.jsonl"))
+    sizes = [sum(1 for _ in open(p)) for p in parts]
+    assert all(s == 7 for s in sizes[:-1]) and 1 <= sizes[-1] <= 7
+
+
+def test_limit_then_resume_equals_full_run(make_server, write_config, tmp_path):
+    full_srv, part_srv = make_server(), make_server()
+    _run(write_config(full_srv.base_url, name="f.toml"), tmp_path / "full")
+    cfg = write_config(part_srv.base_url, name="p.toml")
+    _run(cfg, tmp_path / "part", limit=5)
+    assert manifest(tmp_path / "part")["stages"]["generate"]["items_committed"] == 5
+    assert manifest(tmp_path / "part")["stages"]["generate"]["status"] == "partial"
+    _run(cfg, tmp_path / "part")
+    assert examples(tmp_path / "part") == examples(tmp_path / "full")
+    # nothing was requested twice
+    assert part_srv.stats()["repeated_requests"] == 0
+    assert part_srv.requests == full_srv.requests
+
+
+def test_rerun_of_finished_run_requests_nothing(server, write_config, tmp_path):
+    cfg = write_config(server.base_url)
+    _run(cfg, tmp_path / "run")
+    before = server.requests
+    outcomes = _run(cfg, tmp_path / "run")
+    assert all(o.code == 0 for o in outcomes)
+    assert server.requests == before
+
+
+def test_changed_config_is_refused_unless_forced(server, write_config, tmp_path):
+    from synthgen.pipeline import RunError
+
+    _run(write_config(server.base_url), tmp_path / "run", limit=3)
+    changed = write_config(server.base_url, name="changed.toml", seed=8)
+    with pytest.raises(RunError, match="different config.*seed"):
+        _run(changed, tmp_path / "run")
+    # throughput settings may change freely
+    _run(write_config(server.base_url, name="faster.toml", concurrency=3), tmp_path / "run", limit=4)
+    outcomes = _run(changed, tmp_path / "run", force=True)
+    assert outcomes[-1].code == 0
+
+
+def test_shards_split_the_plan_disjointly(make_server, write_config, tmp_path):
+    srv = make_server()
+    cfg = write_config(srv.base_url)
+    _run(cfg, tmp_path / "full")
+    stage1 = tmp_path / "full"
+    for k in range(3):
+        o = run_stage("generate", load_config(cfg), RunOptions(out=tmp_path / f"s{k}", quiet=True,
+                                                               shard=Shard(k, 3), tasks_from=stage1))
+        assert o.code == 0
+    parts = [examples(tmp_path / f"s{k}") + rejects(tmp_path / f"s{k}") for k in range(3)]
+    ids = [{r["id"] for r in p} for p in parts]
+    assert not (ids[0] & ids[1]) and not (ids[0] & ids[2]) and not (ids[1] & ids[2])
+    full_ids = {r["id"] for r in examples(stage1) + rejects(stage1) if r.get("stage", "generate") == "generate"}
+    assert ids[0] | ids[1] | ids[2] == full_ids
+
+
+def test_transient_faults_are_retried(make_server, write_config, tmp_path):
+    srv = make_server(rate_429=0.3, rate_500=0.2, retry_after=0.01)
+    outcomes = _run(write_config(srv.base_url), tmp_path / "run")
+    assert [o.code for o in outcomes] == [0, 0]
+    m = manifest(tmp_path / "run")
+    assert m["stages"]["generate"]["items_committed"] == 30
+    assert "request_failed" not in m["stages"]["generate"]["rejected_by_reason"]
+    assert srv.stats()["by_status"].get("429", 0) > 0
+
+
+def test_hung_request_times_out_and_is_retried(make_server, write_config, tmp_path):
+    srv = make_server(rate_hang=0.1, hang_seconds=30)
+    cfg = write_config(srv.base_url, timeout=1)
+    outcomes = _run(cfg, tmp_path / "run")
+    assert [o.code for o in outcomes] == [0, 0]
+    assert manifest(tmp_path / "run")["stages"]["generate"]["items_committed"] == 30
+
+
+def test_cut_answers_are_retried_then_rejected_with_reason(make_server, write_config, tmp_path):
+    srv = make_server(rate_length=1.0)
+    outcomes = _run(write_config(srv.base_url), tmp_path / "run")
+    assert len(outcomes) == 1 and outcomes[0].code == 1 and "no usable task" in outcomes[0].message
+    rej = [r for r in rejects(tmp_path / "run") if r["stage"] == "brainstorm"]
+    assert rej and all(r["reason"] == "truncated" for r in rej)
+    # 1 attempt + max_output_retries (2) per item, every one journaled
+    assert all(r["attempts"] == 3 for r in rej)
+    assert srv.requests == 4 * 3
+
+
+def test_server_without_json_schema_falls_back(make_server, write_config, tmp_path):
+    srv = make_server(json_schema=False)
+    outcomes = _run(write_config(srv.base_url), tmp_path / "run")
+    assert [o.code for o in outcomes] == [0, 0]
+    assert len(examples(tmp_path / "run")) > 20
+
+
+def test_bad_outputs_land_in_rejects_with_reasons(make_server, write_config, tmp_path):
+    srv = make_server(rate_short=0.3, rate_copy_query=0.3, rate_truncate=0.2)
+    cfg = write_config(srv.base_url, sl=30, extra="")
+    _run(cfg, tmp_path / "run")
+    rej = [r for r in rejects(tmp_path / "run") if r["stage"] == "generate"]
+    reasons = {r["reason"] for r in rej}
+    assert "too_short" in reasons and "copied_query" in reasons
+    for r in rej:
+        assert r["detail"] and (r.get("output") is not None or r.get("raw") is not None)
+    m = manifest(tmp_path / "run")["stages"]["generate"]
+    assert sum(m["rejected_by_reason"].values()) == len(rej)
+    assert m["accepted"] == len(examples(tmp_path / "run"))
+
+
+def test_api_key_never_written(make_server, write_config, tmp_path, monkeypatch):
+    secret = "sk-test-SECRET-value-123456"
+    srv = make_server(api_key=secret)
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
+    _run(write_config(srv.base_url), tmp_path / "run")
+    assert len(examples(tmp_path / "run")) > 0
+    for path in (tmp_path / "run").rglob("*"):
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes(), path
+
+
+def test_exact_duplicates_rejected_and_survive_resume(make_server, write_config, tmp_path):
+    srv = make_server(rate_near_duplicate=0.0)
+    cfg_path = write_config(srv.base_url)
+    cfg = load_config(cfg_path)
+    run_all(cfg, RunOptions(out=tmp_path / "run", quiet=True, limit=6))
+    # feed a record's text back through the dedup index: the same query must be refused
+    from synthgen.journal import Journal
+    from synthgen.stages.base import text_hash
+
+    first = examples(tmp_path / "run")[0]
+    key = "user_query" if first["group"] == "short-long" else GROUPS[first["group"]].output_keys[0]
+    j = Journal(tmp_path / "run")
+    ns = "query"
+    assert j.seen_or_add(ns, text_hash("  " + first[key].upper() + " "), "other") == first["id"]
+    j.close()
