@@ -68,6 +68,43 @@ class FastAioHttpClient(openai.DefaultAioHttpClient):  # type: ignore[misc, vali
     Pass it as `http_client=` to `openai.AsyncOpenAI`. Streaming, custom httpx auth (Azure AD,
     workload identity), event hooks, proxies and redirects all fall back to the inherited path."""
 
+    def build_request(  # type: ignore[override]
+        self,
+        method: str,
+        url: httpx2.URL | str,
+        *,
+        content: Any = None,
+        data: Any = None,
+        files: Any = None,
+        json: Any = None,
+        params: Any = None,
+        headers: Any = None,
+        cookies: Any = None,
+        timeout: Any = httpx2.USE_CLIENT_DEFAULT,
+        extensions: Any = None,
+    ) -> httpx2.Request:
+        # The SDK always hands over an absolute URL string, a header list and bytes; httpx2's
+        # general merge parses the URL and normalises every header twice more than needed.
+        if (
+            data is not None or files is not None or json is not None or params or cookies or extensions
+            or not isinstance(url, str) or not url.startswith(("http://", "https://"))
+            or not isinstance(content, (bytes, type(None))) or self._cookies or self._params
+        ):
+            return super().build_request(
+                method, url, content=content, data=data, files=files, json=json, params=params,
+                headers=headers, cookies=cookies, timeout=timeout, extensions=extensions,
+            )
+        merged = {k.lower(): (k, v) for k, v in self._headers.multi_items()}
+        if headers:
+            items = headers.multi_items() if isinstance(headers, httpx2.Headers) else (
+                headers.items() if hasattr(headers, "items") else headers)
+            for k, v in items:
+                merged[k.lower()] = (k, v)
+        t = self.timeout if isinstance(timeout, UseClientDefault) else httpx2.Timeout(timeout)
+        return httpx2.Request(
+            method, url, headers=list(merged.values()), content=content, extensions={"timeout": t.as_dict()}
+        )
+
     async def send(
         self,
         request: httpx2.Request,

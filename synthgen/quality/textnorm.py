@@ -1,11 +1,36 @@
-"""Text normalisation shared by exact and near-duplicate detection."""
+"""Text normalisation shared by exact and near-duplicate detection.
+
+Two outputs that differ only in case, Unicode width/compatibility forms or whitespace are the
+same example for training purposes, so both dedup gates compare normalised text.
+"""
+
+from __future__ import annotations
 
 import re
 import unicodedata
 
 _WS = re.compile(r"\s+")
 
+# Scripts written without spaces between words: each character counts as one word, so a Chinese
+# or Thai passage gets character n-gram shingles instead of being a single "word".
+_NO_SPACE_CHARS = (
+    "\u0e00-\u0eff"  # Thai, Lao
+    "\u1000-\u109f"  # Burmese
+    "\u1780-\u17ff"  # Khmer
+    "\u3040-\u30ff"  # Hiragana, Katakana
+    "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # CJK ideographs
+)
+_WORD = re.compile(f"[{_NO_SPACE_CHARS}]|[^\\s{_NO_SPACE_CHARS}]+")
+
 
 def normalize(text: str) -> str:
-    """NFKC, casefold, collapse whitespace: 'Ｈｅｌｌｏ\n World' and 'hello world' compare equal."""
+    """NFKC, casefold, collapse whitespace, strip: 'Ｈｅｌｌｏ\\n World ' -> 'hello world'."""
     return _WS.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
+
+
+def words(text: str) -> list[str]:
+    """The words of normalised text: whitespace-separated, one per character in space-less scripts."""
+    norm = normalize(text)
+    if norm.isascii():
+        return norm.split()
+    return _WORD.findall(norm)

@@ -30,6 +30,11 @@ class _Pool:
 _POOLS: dict[str, _Pool] = {}
 
 
+def between(rng: random.Random, lo: int, hi: int) -> int:
+    """lo..hi inclusive; cheaper than rng.randint (negligible modulo bias)."""
+    return lo + rng.getrandbits(32) % (hi - lo + 1)
+
+
 def words(vocab: Vocab, n: int, rng: random.Random) -> list[str]:
     """n random words; one random byte per word is several times faster than rng.choices."""
     if n <= 0:
@@ -47,14 +52,14 @@ def sentence(vocab: Vocab, n: int, rng: random.Random) -> str:
 
 def phrase(vocab: Vocab, lo: int, hi: int, rng: random.Random) -> str:
     """A query or label: lowercase words, no final stop."""
-    return vocab.sep.join(words(vocab, rng.randint(lo, hi), rng))
+    return vocab.sep.join(words(vocab, between(rng, lo, hi), rng))
 
 
 def _pool(vocab: Vocab) -> _Pool:
     pool = _POOLS.get(vocab.name)
     if pool is None:
         rng = random.Random(f"sentences:{vocab.name}")
-        lengths = bytes(rng.randint(8, 20) for _ in range(POOL_SIZE))
+        lengths = bytes(between(rng, 8, 20) for _ in range(POOL_SIZE))
         texts = tuple(sentence(vocab, n, rng) for n in lengths)
         pool = _POOLS[vocab.name] = _Pool(texts * _REPEAT, lengths * _REPEAT)
     return pool

@@ -84,6 +84,7 @@ def content_faults(opts: FakeServerOptions, digest: bytes) -> ContentFaults:
              "fenced")
     for name, rate in zip(names, rates):
         setattr(faults, name, rng.random() < rate)
+    faults.active = tuple(n for n in names if getattr(faults, n))
     return faults
 
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import random
+from json.encoder import encode_basestring  # the C function when available
 from dataclasses import dataclass
 from typing import Any
 
 from synthgen.testing.reading import FieldSpec, Plan
-from synthgen.testing.salad import mutate, phrase, prose, sentence
+from synthgen.testing.salad import between, mutate, phrase, prose, sentence
 from synthgen.testing.vocab import Vocab, vocab_for, wrong_vocab
 from synthgen.testing.words import chatter, task_sentence
 
@@ -32,6 +33,7 @@ class ContentFaults:
     near_duplicate: bool = False
     fenced: bool = False
     repeat_task: float = 0.0  # per-task chance, not a flag
+    active: tuple[str, ...] = ()  # names of the flags set, for counting
 
 
 def _value(spec: FieldSpec, vocab: Vocab, rng: random.Random, short: bool) -> Any:
@@ -42,13 +44,13 @@ def _value(spec: FieldSpec, vocab: Vocab, rng: random.Random, short: bool) -> An
     if spec.kind == "boolean":
         return rng.random() < 0.5
     if spec.kind == "list":
-        return [sentence(vocab, rng.randint(8, 15), rng) for _ in range(rng.randint(2, 5))]
+        return [sentence(vocab, between(rng, 8, 15), rng) for _ in range(between(rng, 2, 5))]
     if spec.kind == "short":
         return phrase(vocab, *spec.words, rng)
     if spec.kind == "doc":
         lo, hi = (3, 5) if short else spec.words
-        return prose(vocab, rng.randint(lo, hi), rng, hi)
-    return sentence(vocab, rng.randint(8, 20), rng)
+        return prose(vocab, between(rng, lo, hi), rng, hi)
+    return sentence(vocab, between(rng, 8, 20), rng)
 
 
 def _contained(needle: str, lowered: list[str]) -> bool:
@@ -139,7 +141,7 @@ def _copy_query(out: dict[str, Any], rng: random.Random) -> None:
 def write_tasks(plan: Plan, rng: random.Random, faults: ContentFaults) -> list[str]:
     """About 20 distinct one-sentence task definitions, some repeated if the fault says so."""
     tasks: list[str] = []
-    for _ in range(rng.randint(18, 22)):
+    for _ in range(between(rng, 18, 22)):
         if tasks and faults.repeat_task and rng.random() < faults.repeat_task:
             tasks.append(rng.choice(tasks))
             continue
@@ -158,7 +160,7 @@ def write_text(plan: Plan, rng: random.Random, faults: ContentFaults) -> str:
     elif plan.kind == "object":
         body = write_object(plan, rng, faults)
     else:
-        return prose(vocab_for("English"), rng.randint(20, 40), rng)
+        return prose(vocab_for("English"), between(rng, 20, 40), rng)
     text = pretty_json(body)
     if faults.fenced and not (faults.truncate or faults.length):
         before, after = chatter(rng)
@@ -169,13 +171,17 @@ def write_text(plan: Plan, rng: random.Random, faults: ContentFaults) -> str:
 _ENCODE = json.JSONEncoder(ensure_ascii=False).encode
 
 
+def _encode(value: Any) -> str:
+    return encode_basestring(value) if type(value) is str else _ENCODE(value)
+
+
 def pretty_json(body: Any) -> str:
     """Two-space indented JSON as models print it; the C encoder per value (indent= is slow)."""
     if isinstance(body, dict):
-        items = [f"  {_ENCODE(k)}: {_ENCODE(v)}" for k, v in body.items()]
+        items = [f"  {encode_basestring(k)}: {_encode(v)}" for k, v in body.items()]
         return "{\n" + ",\n".join(items) + "\n}" if items else "{}"
     if isinstance(body, list):
-        items = ["  " + _ENCODE(v) for v in body]
+        items = ["  " + _encode(v) for v in body]
         return "[\n" + ",\n".join(items) + "\n]" if items else "[]"
     return _ENCODE(body)
 
