@@ -2,6 +2,7 @@
 
     python bench/langid_compare.py                # every detector that is installed
     python bench/langid_compare.py --only checker
+    python bench/langid_compare.py --sweep       # error rate by letter count (sets MIN_LETTERS)
 
 Each detector runs in its own subprocess so load time and peak RSS are its own. Samples are cut
 from bench/langid_texts.py: 5-word and 15-word windows (8 and 25 characters for Chinese and
@@ -126,6 +127,35 @@ def run_one(name: str) -> dict:
     return out
 
 
+def sweep() -> None:
+    """Confident wrong answers by letter count: where the checker's minimum length comes from."""
+    from synthgen.quality import langid as lg
+
+    checker = lg.LanguageChecker()
+    friends = {n: s for s in lg.CONFUSABLE for n in s}
+    stats: dict[int, dict[str, int]] = {}
+    for lang, text in PASSAGES.items():
+        if lang in _NO_SPACES:
+            flat = re.sub(r"\s", "", text)
+            windows = [flat[i : i + n] for n in range(2, 14) for i in range(0, len(flat) - n, n)]
+        else:
+            w = text.split()
+            windows = [" ".join(w[i : i + n]) for n in range(1, 9) for i in range(0, len(w) - n, n)]
+        for window in windows:
+            letters = lg.letter_count(window)
+            name, conf = checker._classify(window, min_letters=0)
+            st = stats.setdefault(min(letters // 4 * 4, 48), {"n": 0, "wrong": 0, "right": 0})
+            st["n"] += 1
+            right = name == lang or name in friends.get(lang, ())
+            st["right"] += right and conf >= lg.MIN_CONFIDENCE
+            st["wrong"] += (not right) and name is not None and conf >= lg.MIN_CONFIDENCE
+    print(f"confidence threshold {lg.MIN_CONFIDENCE}; 'wrong' is what check() would call a mismatch")
+    for b, st in sorted(stats.items()):
+        n = st["n"]
+        print(f"  letters {b:2}-{b + 3:2}  n={n:4}  confident-wrong={st['wrong'] / n:.4f}  "
+              f"confident-right={st['right'] / n:.3f}")
+
+
 def _print(res: dict) -> None:
     print(
         f"{res['detector']}: {res['languages']} languages, load+first call {res['load_s'] * 1000:.0f} ms, "
@@ -142,8 +172,12 @@ def _print(res: dict) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", choices=DETECTORS)
+    ap.add_argument("--sweep", action="store_true", help="error rate by text length")
     ap.add_argument("--child", choices=DETECTORS, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.sweep:
+        sweep()
+        return
     if args.child:
         print(json.dumps(run_one(args.child)))
         return

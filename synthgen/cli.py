@@ -153,12 +153,19 @@ def run(config: Optional[str] = ConfigOpt, out: Optional[Path] = OutOpt, force: 
 
 @app.command()
 def stats(run_dir: Path = typer.Argument(..., help="a run directory"),
-          as_json: bool = typer.Option(False, "--json", help="print JSON (for CI)")) -> None:
-    """Counts per group, rejects by reason, tokens and cost of a run."""
+          as_json: bool = typer.Option(False, "--json", help="print the full report as JSON (for CI)"),
+          html: Optional[Path] = typer.Option(None, "--html", help="also write a self-contained HTML report with charts")) -> None:
+    """Quality report of a run: counts per group and language, rejects by reason, guideline
+    adherence, lengths, duplicates, language checks, tokens and cost."""
     from .report import load_report, render_text
 
     def go():
         report = load_report(run_dir)
+        if html is not None:
+            from .quality.html_report import write_html
+
+            write_html(report, html)
+            typer.echo(f"synthgen: wrote {html}", err=True)
         if as_json:
             typer.echo(json.dumps(report, indent=2, ensure_ascii=False))
         else:

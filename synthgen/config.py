@@ -91,11 +91,46 @@ class OutputConfig(_Strict):
     shard_size: int = Field(10000, ge=1)
 
 
+Policy = Literal["reject", "flag", "off"]
+
+# guideline checks a user may turn into flags or switch off; shape checks always reject
+RULE_DEFAULTS: dict[str, str] = {
+    "too_short": "reject",
+    "copied_query": "reject",
+    "same_positive_negative": "reject",
+    "same_labels": "reject",
+    "identical_sentences": "reject",
+    "label_in_input": "reject",
+    "query_length": "flag",
+    "hard_negative_closer": "flag",
+    "sts_order": "flag",
+    "wrong_language": "reject",
+    "near_duplicate": "reject",
+}
+
+
 class ValidationConfig(_Strict):
     # a document must have at least this share of the words the prompt asked for
     min_words_ratio: float = Field(0.5, ge=0.0, le=2.0)
     # floor for any text field, in words, when no length was asked for
     min_field_words: int = Field(1, ge=0)
+    # slack in words around the sampled query_length ("less than 5 words", "5 to 15 words", ...)
+    query_length_tolerance: int = Field(2, ge=0)
+    # estimated Jaccard similarity (word 3-gram MinHash) at which two texts are near-duplicates
+    near_duplicate_threshold: float = Field(0.85, ge=0.5, le=1.0)
+    # what each guideline check does: "reject", "flag" (kept, listed in the record's flags) or "off"
+    rules: dict[str, Policy] = Field(default_factory=dict)
+
+    @field_validator("rules")
+    @classmethod
+    def _known_rules(cls, rules: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(rules) - set(RULE_DEFAULTS))
+        if unknown:
+            raise ValueError(f"unknown rule(s) {unknown}; known: {sorted(RULE_DEFAULTS)}")
+        return rules
+
+    def policy(self, rule: str) -> str:
+        return self.rules.get(rule, RULE_DEFAULTS[rule])
 
 
 class Price(_Strict):

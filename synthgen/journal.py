@@ -10,6 +10,7 @@ Tables
   failures   transport failures per attempt (for stats; they cost no tokens)
   progress   per stage: plan index of the last item committed to the output files
   seen       exact-dedup hashes (namespace, 64-bit hash) -> first item id
+  neardup    MinHash signatures of accepted texts, in insertion order, to rebuild the LSH index
   counters   per stage/group/key counts (accepted, rejected:<reason>, ...)
   writers    per output kind: open part number, committed byte offset and record count
 
@@ -46,6 +47,9 @@ CREATE TABLE IF NOT EXISTS counters (
   stage TEXT NOT NULL, grp TEXT NOT NULL, key TEXT NOT NULL, n INTEGER NOT NULL,
   PRIMARY KEY (stage, grp, key)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS neardup (
+  seq INTEGER PRIMARY KEY, ns TEXT NOT NULL, key TEXT NOT NULL, sig BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS writers (
   kind TEXT PRIMARY KEY, part INTEGER NOT NULL, offset INTEGER NOT NULL, records INTEGER NOT NULL
 );
@@ -157,6 +161,16 @@ class Journal:
             return row[0]
         self.db.execute("INSERT INTO seen VALUES (?,?,?)", (ns, h, item_id))
         return None
+
+    def seen(self, ns: str, h: int) -> str | None:
+        row = self.db.execute("SELECT item_id FROM seen WHERE ns=? AND h=?", (ns, h)).fetchone()
+        return row[0] if row else None
+
+    def add_signature(self, ns: str, key: str, sig: bytes) -> None:
+        self.db.execute("INSERT INTO neardup (ns, key, sig) VALUES (?,?,?)", (ns, key, sig))
+
+    def iter_signatures(self) -> Iterator[tuple[str, str, bytes]]:
+        yield from self.db.execute("SELECT ns, key, sig FROM neardup ORDER BY seq")
 
     def bump(self, stage: str, group: str, key: str, n: int = 1) -> None:
         self.db.execute(

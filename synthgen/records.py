@@ -29,6 +29,8 @@ class RecordBase(BaseModel):
     item_index: int
     attempts: int
     usage: Usage
+    flags: list[str] = Field(default_factory=list, description="guideline checks set to 'flag' that failed")
+    langid: str = Field("ok", description="ok | unchecked (a text the detector cannot judge) | off")
 
 
 def _record_model(group: str) -> type[RecordBase]:

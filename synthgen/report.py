@@ -1,61 +1,215 @@
-"""`synthgen stats`: what a run made, what it rejected and why, what it cost."""
+"""`synthgen stats`: what a run made, what it rejected and why, how well it kept the guidelines,
+what it cost. Counts come from the published files (one streaming pass, see
+synthgen.quality.summary); run.json adds tokens, cost, status and timing, and any disagreement
+between the two is reported as a warning rather than hidden.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-
-class ReportError(ValueError):
-    pass
+REPORT_VERSION = 1
 
 
-def load_report(run_dir: Path) -> dict:
+def _read_manifest(run_dir: Path) -> dict:
     from .pipeline import RunError
 
-    path = Path(run_dir) / "run.json"
+    if not run_dir.is_dir():
+        raise RunError(f"{run_dir} is not a synthgen run directory (not a directory)")
+    path = run_dir / "run.json"
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise RunError(f"{run_dir} is not a synthgen run directory (no run.json)") from None
-    except (OSError, ValueError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise RunError(f"cannot read {path}: {exc}") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("stages", {}), dict):
+        raise RunError(f"cannot read {path}: not a synthgen run.json")
+    return manifest
+
+
+def _ratio(a: float | None, b: float | None, digits: int = 4) -> float | None:
+    return round(a / b, digits) if a is not None and b else None
+
+
+def _warnings(manifest: dict, summary: dict) -> list[str]:
+    out = []
+    stages = manifest.get("stages", {})
+    for stage in ("brainstorm", "generate"):
+        status = stages.get(stage, {}).get("status")
+        if status not in (None, "complete", "not started"):
+            out.append(f"{stage} is {status}: the counts cover what it finished")
+    parts = summary["files"]["open_parts_ignored"]
+    if parts:
+        out.append(f"{len(parts)} unpublished part(s) not counted ({', '.join(parts[:3])}"
+                   f"{', ...' if len(parts) > 3 else ''}): the run is in progress or was interrupted")
+    gen, m_gen = summary["generate"], stages.get("generate", {})
+    for key, m_key in (("items", "items_committed"), ("accepted", "accepted"), ("rejected", "rejected")):
+        if m_key in m_gen and m_gen[m_key] != gen[key]:
+            out.append(f"generate {key}: the files hold {gen[key]}, run.json counts {m_gen[m_key]}")
+    m_bs = stages.get("brainstorm", {})
+    kept = summary["brainstorm_files"]["tasks_kept"]
+    if "accepted" in m_bs and m_bs["accepted"] != kept:
+        out.append(f"brainstorm tasks: tasks/ holds {kept}, run.json counts {m_bs['accepted']}")
+    out += [f"{what}: {n}" for what, n in summary["files"]["problems"].items()]
+    return out
+
+
+def load_report(run_dir: Path) -> dict:
+    """The full report as a JSON-able dict with stable keys (see `synthgen stats --json`)."""
+    from .quality.summary import summarize
+
+    run_dir = Path(run_dir)
+    manifest = _read_manifest(run_dir)
+    config = manifest.get("config") if isinstance(manifest.get("config"), dict) else {}
+    policies = (config.get("validation") or {}).get("rules") or {}
+    summary = summarize(run_dir, policies)
+    stages = manifest.get("stages", {})
+    gen = summary["generate"]
+    tokens = manifest.get("tokens", {}) or {}
+    total_tokens = (tokens.get("prompt_tokens") or 0) + (tokens.get("completion_tokens") or 0)
+    cost = manifest.get("cost_usd")
+    bs_files, m_bs = summary["brainstorm_files"], stages.get("brainstorm", {})
     return {
+        "report_version": REPORT_VERSION,
         "run_dir": str(run_dir),
         "fingerprint": manifest.get("fingerprint"),
         "shard": manifest.get("shard"),
-        "stages": manifest.get("stages", {}),
-        "tokens": manifest.get("tokens", {}),
-        "cost_usd": manifest.get("cost_usd"),
-        "request_failures": manifest.get("request_failures", 0),
+        "updated": manifest.get("updated"),
         "elapsed_s": manifest.get("elapsed_s"),
+        "request_failures": manifest.get("request_failures", 0),
+        "status": {s: stages.get(s, {}).get("status", "not started") for s in ("brainstorm", "generate")},
+        "generate": gen,
+        "adherence": summary["adherence"],
+        "lengths": summary["lengths"],
+        "duplicates": summary["duplicates"],
+        "language_check": summary["language_check"],
+        "tokens": {
+            "prompt_tokens": tokens.get("prompt_tokens", 0),
+            "completion_tokens": tokens.get("completion_tokens", 0),
+            "total": total_tokens,
+            "responses": tokens.get("responses", 0),
+            "by_stage": {s: stages.get(s, {}).get("tokens", {}) for s in ("brainstorm", "generate")},
+            "per_accepted": _ratio(total_tokens, gen["accepted"], 1),
+            "in_accepted_examples": summary["accepted_usage"],
+            "cost_usd": cost,
+            "cost_per_accepted_usd": _ratio(cost, gen["accepted"], 8),
+            "cost_by_model": manifest.get("cost_by_model", {}),
+        },
+        "brainstorm": {
+            "status": m_bs.get("status", "not started"),
+            "calls": m_bs.get("items_committed", 0),
+            **{k: bs_files[k] for k in ("tasks_kept", "surplus", "rejected", "rejected_by_reason", "by_group")},
+        },
+        "files": summary["files"],
+        "warnings": _warnings(manifest, summary),
+        # run.json's own counters, unchanged (what the journal says)
+        "stages": stages,
     }
 
 
-def render_text(report: dict) -> None:
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def _top(d: dict, n: int = 3) -> str:
+    items = list(d.items())
+    more = f", +{len(items) - n} more" if len(items) > n else ""
+    return ", ".join(f"{k} {v}" for k, v in items[:n]) + more
+
+
+def render_text(report: dict, console=None, max_languages: int = 15) -> None:
+    """Rich tables on the terminal, one per question a reader asks of a run."""
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
-    console.print(f"[bold]{report['run_dir']}[/bold]  fingerprint {report['fingerprint']}  shard {report['shard']}")
-    for stage, s in report["stages"].items():
-        table = Table(title=f"{stage} ({s.get('status')})")
-        table.add_column("group")
-        table.add_column("items", justify="right")
-        table.add_column("accepted", justify="right")
-        table.add_column("rejected", justify="right")
-        table.add_column("top reasons")
-        for group, c in s.get("by_group", {}).items():
-            reasons = {k[9:]: n for k, n in c.items() if k.startswith("rejected:")}
-            top = ", ".join(f"{k} {n}" for k, n in sorted(reasons.items(), key=lambda kv: -kv[1])[:3])
-            table.add_row(group, str(c.get("items", 0)), str(c.get("accepted", 0)), str(sum(reasons.values())), top)
-        table.add_row("[bold]all[/bold]", str(s.get("items_committed", 0)), str(s.get("accepted", 0)),
-                      str(s.get("rejected", 0)), "")
-        console.print(table)
-        if s.get("rejected_by_reason"):
-            console.print("  rejected by reason: " + ", ".join(f"{k}={n}" for k, n in s["rejected_by_reason"].items()))
-    t = report["tokens"]
-    cost = report.get("cost_usd")
-    console.print(f"tokens: {t.get('prompt_tokens', 0)} prompt + {t.get('completion_tokens', 0)} completion "
-                  f"in {t.get('responses', 0)} responses; cost: {'$%.4f' % cost if cost is not None else 'n/a (no price)'}; "
-                  f"request failures: {report.get('request_failures', 0)}; elapsed {report.get('elapsed_s')}s")
+    console = console or Console()
+    st = report["status"]
+    console.print(f"[bold]{report['run_dir']}[/bold]  fingerprint {report['fingerprint']}  shard {report['shard']}  "
+                  f"brainstorm: {st['brainstorm']}  generate: {st['generate']}  elapsed {report['elapsed_s']}s")
+    for w in report["warnings"]:
+        console.print(f"[yellow]warning:[/yellow] {w}")
+    gen = report["generate"]
+
+    t = Table(title="generate: examples per group", title_justify="left")
+    for col, j in (("group", "left"), ("items", "right"), ("accepted", "right"), ("rejected", "right"),
+                   ("accept", "right"), ("flagged", "right"), ("top reject reasons", "left")):
+        t.add_column(col, justify=j)
+    for g, c in gen["by_group"].items():
+        t.add_row(g, str(c["items"]), str(c["accepted"]), str(c["rejected"]), _pct(c["acceptance_rate"]),
+                  str(c["flagged"]), _top(c["rejected_by_reason"]))
+    t.add_row("[bold]all[/bold]", str(gen["items"]), str(gen["accepted"]), str(gen["rejected"]),
+              _pct(gen["acceptance_rate"]), str(gen["flagged"]), "", end_section=True)
+    console.print(t)
+
+    if gen["rejected_by_reason"]:
+        t = Table(title="generate: rejects by reason", title_justify="left")
+        t.add_column("reason")
+        t.add_column("rejected", justify="right")
+        t.add_column("of items", justify="right")
+        for reason, n in gen["rejected_by_reason"].items():
+            t.add_row(reason, str(n), _pct(n / gen["items"]))
+        console.print(t)
+
+    t = Table(title="guideline adherence (share of validated items that passed)", title_justify="left")
+    for col, j in (("rule", "left"), ("policy", "left"), ("validated", "right"), ("rejected", "right"),
+                   ("flagged", "right"), ("adherence", "right")):
+        t.add_column(col, justify=j)
+    for rule, r in report["adherence"]["rules"].items():
+        t.add_row(rule, r["policy"], str(r["validated"]), str(r["rejected"]), str(r["flagged"]),
+                  _pct(r["adherence"]) if r["policy"] != "off" else "off")
+    console.print(t)
+    console.print(f"  [dim]note: {report['adherence']['note']}[/dim]")
+
+    t = Table(title="words per field (accepted examples)", title_justify="left")
+    for col, j in (("group", "left"), ("field", "left"), ("n", "right"), ("min", "right"), ("median", "right"),
+                   ("max", "right"), ("below asked", "right")):
+        t.add_column(col, justify=j)
+    for g, fields in report["lengths"].items():
+        for key, s in fields.items():
+            asked = s["asked"]
+            below = f"{asked['below']}/{asked['checked']} ({_pct(asked['share_below'])})" if asked else "-"
+            t.add_row(g, key, str(s["count"]), str(s["min"]), f"{s['median']:g}", str(s["max"]), below)
+    console.print(t)
+
+    langs = list(gen["by_language"].items())
+    t = Table(title=f"languages ({len(langs)})", title_justify="left")
+    for col, j in (("language", "left"), ("items", "right"), ("accepted", "right"), ("rejected", "right"),
+                   ("top reject reasons", "left")):
+        t.add_column(col, justify=j)
+    for lang, c in langs[:max_languages]:
+        t.add_row(lang, str(c["items"]), str(c["accepted"]), str(c["rejected"]), _top(c["rejected_by_reason"], 2))
+    if len(langs) > max_languages:
+        rest = langs[max_languages:]
+        t.add_row(f"[dim]{len(rest)} more[/dim]", str(sum(c["items"] for _, c in rest)),
+                  str(sum(c["accepted"] for _, c in rest)), str(sum(c["rejected"] for _, c in rest)), "")
+    console.print(t)
+
+    d, lc = report["duplicates"], report["language_check"]
+    unchecked = (f"{lc['unchecked_texts']} of {lc['texts_checked']} texts not checked by langid"
+                 if lc["langid_field_seen"] else "langid verdicts not recorded in examples")
+    console.print(f"duplicates: exact {d['exact']['count']} ({_pct(d['exact']['rate'])}), "
+                  f"near {d['near']['count']} ({_pct(d['near']['rate'])}); wrong language "
+                  f"{lc['wrong_language']['count']} ({_pct(lc['wrong_language']['rate'])}); {unchecked}")
+
+    bs = report["brainstorm"]
+    if bs["calls"] or bs["by_group"]:
+        t = Table(title=f"brainstorm ({bs['status']}): {bs['calls']} calls", title_justify="left")
+        for col, j in (("group", "left"), ("kept", "right"), ("surplus", "right"), ("rejected", "right"),
+                       ("reasons", "left")):
+            t.add_column(col, justify=j)
+        for g, c in bs["by_group"].items():
+            t.add_row(g, str(c["kept"]), str(c["surplus"]), str(c["rejected"]), _top(c["rejected_by_reason"]))
+        t.add_row("[bold]all[/bold]", str(bs["tasks_kept"]), str(bs["surplus"]), str(bs["rejected"]), "",
+                  end_section=True)
+        console.print(t)
+        console.print("  [dim]surplus: good tasks past the group's quota, kept in rejects/ (not defects)[/dim]")
+
+    tk = report["tokens"]
+    cost = tk["cost_usd"]
+    console.print(f"tokens: {tk['prompt_tokens']} prompt + {tk['completion_tokens']} completion in "
+                  f"{tk['responses']} responses; {tk['per_accepted'] or '-'} per accepted example; cost: "
+                  + (f"${cost:.4f} (${tk['cost_per_accepted_usd'] or 0:.6f} per accepted)" if cost is not None
+                     else "n/a (no price)")
+                  + f"; request failures: {report['request_failures']}")

@@ -7,13 +7,20 @@ Reason codes (stable: they appear in rejects files, run.json and `synthgen stats
   extra_key       the object has keys the group does not define
   wrong_type      a value is not a string
   empty_field     a value is empty or whitespace
-  too_short       a text has fewer words than the prompt asked for (times min_words_ratio)
-  copied_query    the query (or input) appears verbatim inside a document
-  same_positive_negative  positive and hard negative documents are the same text
-  same_labels     label and misleading_label are the same
-  identical_sentences     two of S1/S2/S3 are the same text
   duplicate       exact duplicate (normalised) of an earlier query/document/task
   request_failed  the request kept failing after every retry (network, 5xx, timeouts)
+Guideline checks, each "reject", "flag" or "off" by `[validation.rules]`:
+  too_short       a text has fewer words than the prompt asked for (times min_words_ratio)
+  query_length    user_query outside the sampled query_length (+- query_length_tolerance)
+  copied_query    the query (or input) appears verbatim inside a document
+  same_positive_negative  positive and hard negative documents are the same text
+  hard_negative_closer    the hard negative shares more words with the query than the positive
+  same_labels     label and misleading_label are the same
+  label_in_input  label or misleading_label appears in input_text
+  identical_sentences     two of S1/S2/S3 are the same text
+  sts_order       STS: S3 (low score) overlaps S1 more than S2 (high score) does
+  wrong_language  a text is not in the sampled language (see synthgen.quality.langid)
+  near_duplicate  MinHash-estimated near copy of an earlier query or document
 """
 
 from __future__ import annotations
@@ -81,46 +88,99 @@ def check_shape(group: str, obj: dict) -> Finding | None:
     return None
 
 
-def check_lengths(group: str, obj: dict, placeholders: dict[str, str], cfg: ValidationConfig) -> Finding | None:
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"\w+", normalize(text)))
+
+
+def overlap(a: str, b: str) -> float:
+    """Jaccard overlap of word sets: a cheap lexical similarity for ordering checks."""
+    wa, wb = _words(a), _words(b)
+    return len(wa & wb) / len(wa | wb) if wa and wb else 0.0
+
+
+_QUERY_LENGTH = {
+    "less than 5 words": (0, 4),
+    "5 to 15 words": (5, 15),
+    "at least 10 words": (10, None),
+}
+
+
+def check_lengths(group: str, obj: dict, placeholders: dict[str, str], cfg: ValidationConfig) -> list[Finding]:
+    out = []
     for key in GROUPS[group].output_keys:
         need = required_words(group, key, placeholders)
         floor = need * cfg.min_words_ratio if need else cfg.min_field_words
         have = count_words(obj[key])
         if have < floor:
             asked = f" (asked for {need})" if need else ""
-            return Finding("too_short", f"'{key}' has {have} words, needs {floor:g}{asked}", key)
-    return None
+            out.append(Finding("too_short", f"'{key}' has {have} words, needs {floor:g}{asked}", key))
+            break
+    if group == "short-long" and placeholders.get("query_length") in _QUERY_LENGTH:
+        lo, hi = _QUERY_LENGTH[placeholders["query_length"]]
+        n, tol = count_words(obj["user_query"]), cfg.query_length_tolerance
+        if n < lo - tol or (hi is not None and n > hi + tol):
+            out.append(Finding("query_length", f"user_query has {n} words, asked for "
+                                               f"{placeholders['query_length']}", "user_query"))
+    return out
 
 
-def check_content(group: str, obj: dict) -> Finding | None:
+def _contains_phrase(haystack: str, needle: str) -> bool:
+    return bool(needle) and re.search(rf"(?<!\w){re.escape(needle)}(?!\w)", haystack) is not None
+
+
+def check_content(group: str, obj: dict) -> list[Finding]:
     n = {k: normalize(v) for k, v in obj.items()}
+    out = []
     if group == "short-long":
         for doc in ("positive_document", "hard_negative_document"):
             if n["user_query"] and n["user_query"] in n[doc]:
-                return Finding("copied_query", f"user_query appears verbatim in {doc}", doc)
+                out.append(Finding("copied_query", f"user_query appears verbatim in {doc}", doc))
+                break
         if n["positive_document"] == n["hard_negative_document"]:
-            return Finding("same_positive_negative", "positive and hard negative are identical",
-                           "hard_negative_document")
+            out.append(Finding("same_positive_negative", "positive and hard negative are identical",
+                               "hard_negative_document"))
+        elif overlap(obj["user_query"], obj["hard_negative_document"]) > overlap(obj["user_query"], obj["positive_document"]):
+            out.append(Finding("hard_negative_closer", "hard negative shares more words with the query than the "
+                                                       "positive does", "hard_negative_document"))
     elif group == "long-short":
         if n["label"] == n["misleading_label"]:
-            return Finding("same_labels", "label equals misleading_label", "misleading_label")
+            out.append(Finding("same_labels", "label equals misleading_label", "misleading_label"))
+        for key in ("label", "misleading_label"):
+            if _contains_phrase(n["input_text"], n[key]):
+                out.append(Finding("label_in_input", f"{key} appears in input_text", key))
+                break
     elif group in ("short-short", "long-long"):
-        if n["input"] == n["positive_document"]:
-            return Finding("copied_query", "positive_document repeats the input", "positive_document")
+        if n["input"] == n["positive_document"] or (n["input"] and n["input"] in n["positive_document"]):
+            out.append(Finding("copied_query", "positive_document repeats the input", "positive_document"))
     elif group in ("sts", "bitext"):
         for a, b in (("S1", "S2"), ("S1", "S3"), ("S2", "S3")):
             if n[a] == n[b]:
-                return Finding("identical_sentences", f"{a} and {b} are identical", b)
-    return None
+                out.append(Finding("identical_sentences", f"{a} and {b} are identical", b))
+                break
+        if group == "sts" and overlap(obj["S1"], obj["S3"]) > overlap(obj["S1"], obj["S2"]):
+            out.append(Finding("sts_order", "S3 (low score) is closer to S1 than S2 (high score) is", "S3"))
+    return out
 
 
-def validate_example(group: str, obj: dict, placeholders: dict[str, str], cfg: ValidationConfig) -> Finding | None:
-    """The first failed check, or None when the example is acceptable."""
-    return (
-        check_shape(group, obj)
-        or check_lengths(group, obj, placeholders, cfg)
-        or check_content(group, obj)
-    )
+def apply_policy(findings: list[Finding], cfg: ValidationConfig) -> tuple[Finding | None, list[str]]:
+    """The first finding whose rule rejects, and the codes of those that only flag."""
+    reject, flags = None, []
+    for f in findings:
+        policy = cfg.policy(f.reason)
+        if policy == "reject" and reject is None:
+            reject = f
+        elif policy == "flag" and f.reason not in flags:
+            flags.append(f.reason)
+    return reject, flags
+
+
+def validate_example(group: str, obj: dict, placeholders: dict[str, str],
+                     cfg: ValidationConfig) -> tuple[Finding | None, list[str]]:
+    """(the finding that rejects the example or None, the guideline codes it is flagged with)."""
+    shape = check_shape(group, obj)
+    if shape:
+        return shape, []
+    return apply_policy(check_lengths(group, obj, placeholders, cfg) + check_content(group, obj), cfg)
 
 
 # Which fields are deduplicated, and in which namespace (exact, normalised text).

@@ -78,7 +78,10 @@ MIN_CONFIDENCE = 0.5
 # cost is linear in bytes (a pure-Python DFA walk), so this keeps a check under a millisecond.
 MAX_BYTES = 400
 
-_NON_LETTERS = re.compile(r"[\W\d_]+")
+# Not letters: digits, punctuation, spaces, symbols. Brahmic and Southeast Asian vowel signs are
+# combining marks (not \w), yet half of what is written in those scripts, so they count too.
+_INDIC_SEA = "\u0900-\u0dff\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff"
+_NON_LETTERS = re.compile(f"(?:[^\\w{_INDIC_SEA}]|[\\d_\u0964\u0965])+")
 _DENSE = re.compile(r"[\u1100-\u11ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 
 _model = None
@@ -138,10 +141,10 @@ class LanguageChecker:
         """True when `check(text, lang)` can answer something other than "unchecked"."""
         return lang in self._checked
 
-    def _classify(self, text: str) -> tuple[str | None, float] | None:
+    def _classify(self, text: str, min_letters: int = MIN_LETTERS) -> tuple[str | None, float] | None:
         """(taxonomy name or None for non-language, confidence); None if the text is too short."""
         head = _head(text)
-        if letter_count(head) < MIN_LETTERS:
+        if letter_count(head) < min_letters:
             return None
         code, conf = _load_model().classify(head)
         return self._code_to_name.get(code), conf

@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 import random
 import struct
+from collections.abc import Iterable
 
 import numpy as np
 from rensa import RMinHash
@@ -102,12 +103,15 @@ class NearDupIndex:
         return self._header + self._digest(text).astype("<u4").tobytes()
 
     def _parse(self, sig: bytes) -> np.ndarray:
+        self._validate(sig)
+        return np.frombuffer(sig, dtype="<u4", offset=_HEADER.size).astype(np.uint32)
+
+    def _validate(self, sig: bytes) -> None:
         if len(sig) != _HEADER.size + 4 * self.num_perm or sig[: _HEADER.size] != self._header:
             raise ValueError(
                 "signature was made with other ngram/num_perm/seed settings or another rensa "
                 "hashing version: rebuild the signatures from the texts"
             )
-        return np.frombuffer(sig, dtype="<u4", offset=_HEADER.size).astype(np.uint32)
 
     # -- public operations --------------------------------------------------------------------
 
@@ -123,6 +127,20 @@ class NearDupIndex:
         """Add without checking: rebuilding the index from stored signatures on resume."""
         digest = self._parse(sig)
         self._insert(key, digest, self._band_hashes(digest))
+
+    def add_signatures(self, items: Iterable[tuple[str, bytes]]) -> None:
+        """add_signature for many (key, signature) pairs, vectorised: the fast way to resume."""
+        batch = np.empty((_CHUNK, self.num_perm), dtype=np.uint32)
+        keys: list[str] = []
+        for key, sig in items:
+            self._validate(sig)
+            batch[len(keys)] = np.frombuffer(sig, dtype="<u4", offset=_HEADER.size)
+            keys.append(key)
+            if len(keys) == _CHUNK:
+                self._add_batch(keys, batch)
+                keys = []
+        if keys:
+            self._add_batch(keys, batch[: len(keys)])
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -140,11 +158,14 @@ class NearDupIndex:
 
     def _candidates(self, hashes: np.ndarray) -> set[int]:
         rows: set[int] = set()
-        if len(self._sorted_hashes):
-            lo = np.searchsorted(self._sorted_hashes, hashes, side="left")
-            hi = np.searchsorted(self._sorted_hashes, hashes, side="right")
-            for i in np.flatnonzero(hi > lo):
-                rows.update(self._sorted_rows[lo[i] : hi[i]].tolist())
+        stored = self._sorted_hashes
+        if len(stored):
+            at = np.minimum(np.searchsorted(stored, hashes), len(stored) - 1)
+            for i in np.flatnonzero(stored[at] == hashes).tolist():
+                j, h = int(at[i]), hashes[i]
+                while j < len(stored) and stored[j] == h:  # equal hashes sit side by side
+                    rows.add(int(self._sorted_rows[j]))
+                    j += 1
         for h in hashes.tolist():
             found = self._recent.get(h)
             if found is None:
@@ -186,20 +207,42 @@ class NearDupIndex:
         if self._recent_count >= _BUFFER_MAX:
             self._merge()
 
+    def _add_batch(self, keys: list[str], digests: np.ndarray) -> None:
+        self._merge()  # keep row order: anything pending goes in first
+        start, n = len(self._keys), len(keys)
+        low = (digests & 0xFFFF).astype(np.uint16)
+        done = 0
+        while done < n:
+            row = start + done
+            if row % _CHUNK == 0:
+                self._chunks.append(np.empty((_CHUNK, self.num_perm), dtype=np.uint16))
+            take = min(_CHUNK - row % _CHUNK, n - done)
+            self._chunks[-1][row % _CHUNK : row % _CHUNK + take] = low[done : done + take]
+            done += take
+        self._keys.extend(keys)
+        width = self._bands * self._rows
+        bands = digests[:, :width].reshape(n, self._bands, self._rows).astype(np.uint64)
+        hashes = (bands * self._mult).sum(axis=2, dtype=np.uint64)
+        rows = np.repeat(np.arange(start, start + n, dtype=np.uint32), self._bands)
+        self._merge_sorted(hashes.ravel(), rows)
+
     def _merge(self) -> None:
         """Move the recent dict into the sorted arrays (one O(n) insert per batch)."""
+        if not self._recent:
+            return
         hashes: list[int] = []
         rows: list[int] = []
         for h, found in self._recent.items():
             for row in [found] if isinstance(found, int) else found:
                 hashes.append(h)
                 rows.append(row)
-        new_h = np.array(hashes, dtype=np.uint64)
-        new_r = np.array(rows, dtype=np.uint32)
+        self._recent.clear()
+        self._recent_count = 0
+        self._merge_sorted(np.array(hashes, dtype=np.uint64), np.array(rows, dtype=np.uint32))
+
+    def _merge_sorted(self, new_h: np.ndarray, new_r: np.ndarray) -> None:
         order = np.argsort(new_h, kind="stable")
         new_h, new_r = new_h[order], new_r[order]
         at = np.searchsorted(self._sorted_hashes, new_h, side="right")
         self._sorted_hashes = np.insert(self._sorted_hashes, at, new_h)
         self._sorted_rows = np.insert(self._sorted_rows, at, new_r)
-        self._recent.clear()
-        self._recent_count = 0

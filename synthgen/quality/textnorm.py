@@ -9,8 +9,6 @@ from __future__ import annotations
 import re
 import unicodedata
 
-_WS = re.compile(r"\s+")
-
 # Scripts written without spaces between words: each character counts as one word, so a Chinese
 # or Thai passage gets character n-gram shingles instead of being a single "word".
 _NO_SPACE_CHARS = (
@@ -23,14 +21,19 @@ _NO_SPACE_CHARS = (
 _WORD = re.compile(f"[{_NO_SPACE_CHARS}]|[^\\s{_NO_SPACE_CHARS}]+")
 
 
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
 def normalize(text: str) -> str:
     """NFKC, casefold, collapse whitespace, strip: 'Ｈｅｌｌｏ\\n World ' -> 'hello world'."""
-    return _WS.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
+    # str.split() splits on exactly the characters re's \s matches, about 10x faster than re.sub
+    return " ".join(_fold(text).split())
 
 
 def words(text: str) -> list[str]:
-    """The words of normalised text: whitespace-separated, one per character in space-less scripts."""
-    norm = normalize(text)
-    if norm.isascii():
-        return norm.split()
-    return _WORD.findall(norm)
+    """The words of normalize(text): split on whitespace, one per character in space-less scripts."""
+    folded = _fold(text)
+    if folded.isascii():
+        return folded.split()
+    return _WORD.findall(folded)

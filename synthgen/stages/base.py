@@ -1,19 +1,12 @@
-"""What both stages share: their output writers and the dedup hash."""
+"""What both stages share: their output writers and live counts."""
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from ..journal import Journal
-from ..quality.textnorm import normalize
+from ..quality.gate import text_hash  # noqa: F401  (re-exported for stages)
 from ..shards import ShardWriter
-
-
-def text_hash(text: str) -> int:
-    """64-bit signed hash of the normalised text (SQLite integers are signed)."""
-    digest = hashlib.blake2b(normalize(text).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
 
 
 class OutputStage:

@@ -11,7 +11,8 @@ from ..plan import WorkItem
 from ..prompts import brainstorm_schema
 from ..records import RejectRecord, TaskRecord
 from ..validate import count_words
-from .base import OutputStage, text_hash
+from ..quality.gate import QualityGate, text_hash
+from .base import OutputStage
 from .engine import ItemResult
 
 
@@ -23,6 +24,7 @@ class BrainstormStage(OutputStage):
         super().__init__(run_dir, journal, cfg.output.shard_size)
         self.cfg = cfg
         self._schema = brainstorm_schema()
+        self.gate = QualityGate(cfg.validation, journal)
         counts = journal.counters().get(self.name, {})
         self.kept = {g: c.get("accepted", 0) for g, c in counts.items()}
 
@@ -57,7 +59,8 @@ class BrainstormStage(OutputStage):
                 self._reject(result, "too_short", f"task has fewer than {self.cfg.brainstorm.min_task_words} words",
                              rid, output=task)
                 continue
-            prior = self.journal.seen_or_add(f"task/{item.group}", text_hash(task), rid)
+            ns = f"task/{item.group}"
+            prior = self.journal.seen(ns, text_hash(task))
             if prior is not None:
                 self._reject(result, "duplicate", "same task brainstormed before", rid, output=task,
                              duplicate_of=prior)
@@ -65,6 +68,13 @@ class BrainstormStage(OutputStage):
             if self.kept.get(item.group, 0) >= quota:
                 self._reject(result, "surplus", f"group already has its {quota} tasks", rid, output=task)
                 continue
+            if self.gate.near_on:
+                prior = self.gate.near_duplicate(ns, rid, task)
+                if prior is not None and self.cfg.validation.policy("near_duplicate") == "reject":
+                    self._reject(result, "near_duplicate", "near-copy of an earlier task", rid, output=task,
+                                 duplicate_of=prior)
+                    continue
+            self.journal.seen_or_add(ns, text_hash(task), rid)
             rec = TaskRecord(id=rid, group=item.group, task=task, item_id=item.id, model=self.cfg.llm.model)
             self.writers["tasks"].add(rec.model_dump())
             self.kept[item.group] = self.kept.get(item.group, 0) + 1

@@ -11,8 +11,9 @@ from ..plan import WorkItem
 from ..prompts import generate_schema
 from ..records import RECORD_TYPES, RejectRecord
 from ..taxonomy import GROUPS
-from ..validate import DEDUP_FIELDS, Finding, validate_example
-from .base import OutputStage, text_hash
+from ..quality.gate import QualityGate
+from ..validate import Finding
+from .base import OutputStage
 from .engine import ItemResult
 
 
@@ -24,6 +25,7 @@ class GenerateStage(OutputStage):
         super().__init__(run_dir, journal, cfg.output.shard_size)
         self.cfg = cfg
         self._schemas = {g: generate_schema(g) for g in GROUPS}
+        self.gate = QualityGate(cfg.validation, journal)
 
     def schema(self, item: WorkItem) -> tuple[dict | None, str]:
         return self._schemas[item.group], item.group.replace("-", "_")
@@ -46,17 +48,6 @@ class GenerateStage(OutputStage):
         self.writers["rejects"].add(rec.model_dump(exclude_none=True))
         self.count(item.group, f"rejected:{finding.reason}")
 
-    def _duplicate(self, item: WorkItem, obj: dict) -> tuple[Finding, str] | None:
-        """Exact dedup (first in plan order wins); claims the hashes only if all are new."""
-        hashes = [(f, ns, text_hash(obj[f])) for f, ns in DEDUP_FIELDS[item.group]]
-        for f, ns, h in hashes:
-            row = self.journal.db.execute("SELECT item_id FROM seen WHERE ns=? AND h=?", (ns, h)).fetchone()
-            if row:
-                return Finding("duplicate", f"'{f}' duplicates an earlier {ns}", f), row[0]
-        for f, ns, h in hashes:
-            self.journal.seen_or_add(ns, h, item.id)
-        return None
-
     def commit(self, result: ItemResult) -> None:
         item = result.item
         self.count(item.group, "items")
@@ -65,19 +56,19 @@ class GenerateStage(OutputStage):
             return
         obj = result.parsed
         assert isinstance(obj, dict)
-        finding = validate_example(item.group, obj, item.placeholders, self.cfg.validation)
-        if finding:
-            self._reject(result, finding)
-            return
-        dup = self._duplicate(item, obj)
-        if dup:
-            self._reject(result, dup[0], duplicate_of=dup[1])
+        verdict = self.gate.check_example(item.group, obj, item.placeholders, item.id)
+        flags = verdict.flags
+        if verdict.finding:
+            self._reject(result, verdict.finding, duplicate_of=verdict.duplicate_of)
             return
         record = RECORD_TYPES[item.group](
             id=item.id, task=self.task_of(item), placeholders=item.placeholders,
             model=self.cfg.llm.model, item_index=item.index, attempts=result.attempts,
             usage={"prompt_tokens": result.prompt_tokens, "completion_tokens": result.completion_tokens},
+            flags=flags, langid=verdict.langid,
             **{k: obj[k] for k in GROUPS[item.group].output_keys},
         )
         self.writers["examples"].add(record.model_dump())
         self.count(item.group, "accepted")
+        for flag in flags:
+            self.count(item.group, f"flagged:{flag}")

@@ -1,4 +1,4 @@
-"""python -m synthgen.testing --port N [--latency-ms ..] [--rate-429 ..]: run the scripted server."""
+"""`python -m synthgen.testing --port N [--latency-ms ..] [--rate-429 ..]`: the scripted server."""
 
 from __future__ import annotations
 

@@ -10,15 +10,19 @@ import asyncio
 import json
 import random
 import time
-from json.encoder import encode_basestring  # the C function when available
 from typing import Any
 
 from aiohttp import web
 
 from synthgen.testing.options import FakeServerOptions
 from synthgen.testing.reading import message_text, read_request, schema_of
-from synthgen.testing.state import (ServerState, content_faults, request_digests,
-                                    transient_fault)
+from synthgen.testing.render import json_string
+from synthgen.testing.state import (
+    ServerState,
+    content_faults,
+    request_digests,
+    transient_fault,
+)
 from synthgen.testing.textgen import cut, write_text
 
 _JSON = "application/json"
@@ -153,14 +157,14 @@ class FakeApp:
         opts, state = self.options, self.state
         faults = content_faults(opts, digest)
         rng = random.Random(int.from_bytes(digest, "big"))
-        text = write_text(read_request(body), rng, faults)
+        text, escaped = write_text(read_request(body), rng, faults)
         finish = "stop"
         if faults.length or faults.truncate:
-            text = cut(text, rng)
+            text, escaped = cut(text, rng), None
             finish = "length" if faults.length else "stop"
         limit = body.get("max_completion_tokens") or body.get("max_tokens")
         if opts.honor_max_tokens and isinstance(limit, int) and _tokens(text) > limit:
-            text, finish = text[: max(1, limit * 4)], "length"
+            text, escaped, finish = text[: max(1, limit * 4)], None, "length"
         for name in faults.active:
             state.faults[name] += 1
         completion_tokens = _tokens(text)
@@ -178,7 +182,7 @@ class FakeApp:
                 f'"created":{_CREATED_BASE + int(hexd[:5], 16)},"model":{_ENCODE(model)},'
                 f'"system_fingerprint":"fp_synthgen_fake","choices":[{{"index":0,'
                 f'"finish_reason":"{finish}","logprobs":null,"message":{{"role":"assistant",'
-                f'"content":{encode_basestring(text)}}}}}]{usage}}}').encode()
+                f'"content":{escaped or json_string(text)}}}}}]{usage}}}').encode()
 
     def _check_quota(self, now: float, prompt_tokens: int) -> web.Response | None:
         """A 429 if the request or token quota is spent; otherwise take a request slot."""

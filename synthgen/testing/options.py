@@ -7,8 +7,9 @@ two cannot drift apart.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from dataclasses import MISSING, dataclass, field, fields
-from typing import Any, Sequence
+from typing import Any
 
 
 def _opt(default: Any, help: str) -> Any:

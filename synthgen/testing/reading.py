@@ -17,15 +17,23 @@ DOC_KEYS = ("input_text", "input")
 SHORT_KEYS = ("user_query", "label", "misleading_label")
 SENTENCE_KEYS = ("S1", "S2", "S3")
 DEFAULT_DOC_WORDS = (40, 80)
+# short-short asks for "a phrase, or one or two sentences" and states no word count
+SHORT_PAIR_KEYS = ("input", "positive_document")
+SHORT_PAIR_WORDS = (8, 30)
+DEFAULT_TASKS = 20
 _KNOWN_LANGUAGES = {lang.lower() for lang in ALL_LANGUAGES}
 _LANG = r"([A-Z][\w-]*(?: [A-Z][\w-]*)?)"
-_MUST_BE_IN = re.compile(r"must be in " + _LANG)
-_S1_IN = re.compile(r"S1 must be in " + _LANG)
-_S23_IN = re.compile(r"S2 and S3 must be in " + _LANG)
-_AT_LEAST = re.compile(r"at least (\d+) words")
-_LESS_THAN = re.compile(r"less than (\d+) words")
+# templates wrap lines anywhere, so every space in a fragment matches any whitespace
+_MUST_BE_IN = re.compile(r"must\s+be\s+in\s+" + _LANG)
+_S1_IN = re.compile(r"S1\s+must\s+be\s+in\s+" + _LANG)
+_S23_IN = re.compile(r"S2\s+and\s+S3\s+must\s+be\s+in\s+" + _LANG)
+_AT_LEAST = re.compile(r"at\s+least\s+(\d+)\s+words")
+_LESS_THAN = re.compile(r"less\s+than\s+(\d+)\s+words")
+_PYTHON_LIST = re.compile(r"python\s+list")  # searched in the lower-cased prompt
+_ABOUT_N = re.compile(r"about\s+(\d+)\s+(?:elements|items|tasks)")
 # the query_length placeholder values and the query word counts they ask for
-_QUERY_WORDS = dict(zip(QUERY_LENGTHS, ((2, 4), (5, 10), (10, 10))))
+_QUERY_WORDS = [(re.compile(r"\s+".join(phrase.split())), words)
+                for phrase, words in zip(QUERY_LENGTHS, ((2, 4), (5, 10), (10, 10)), strict=True)]
 
 
 @dataclass
@@ -46,6 +54,7 @@ class Plan:
     fields: list[FieldSpec] = field(default_factory=list)
     wrap_tasks: bool = False  # brainstorm answer as {"tasks": [...]} instead of a bare list
     task_style: str = "retrieval"  # retrieval | classification | matching
+    num_tasks: int = DEFAULT_TASKS  # "about N elements"
 
 
 def message_text(message: dict[str, Any]) -> str:
@@ -71,25 +80,27 @@ def schema_of(response_format: Any) -> dict[str, Any] | None:
     return schema if isinstance(schema, dict) else None
 
 
-def _language(name: str | None, default: str = "English") -> str:
-    if not name:
-        return default
-    if name.lower() in _KNOWN_LANGUAGES:
-        return name
-    return name.split(" ")[0]  # "German Please" -> "German"
+def _language(pattern: re.Pattern[str], prompt: str, default: str) -> str:
+    """The first stated language we know ("must be in JSON" is not one), else the first stated."""
+    found = []
+    for match in pattern.finditer(prompt):
+        name = match.group(1)
+        if name.lower() in _KNOWN_LANGUAGES:
+            return name
+        first = name.split(" ")[0]  # "German Please" -> "German"
+        if first.lower() in _KNOWN_LANGUAGES:
+            return first
+        found.append(first)
+    return found[0] if found else default
 
 
 def languages(prompt: str) -> tuple[str, str, str]:
     """(language, source language, target language) asked for by the prompt."""
-    general = _MUST_BE_IN.search(prompt)
-    lang = _language(general.group(1) if general else None)
-    s1, s23 = _S1_IN.search(prompt), _S23_IN.search(prompt)
-    src = _language(s1.group(1), lang) if s1 else lang
-    tgt = _language(s23.group(1), lang) if s23 else lang
-    return lang, src, tgt
+    lang = _language(_MUST_BE_IN, prompt, "English")
+    return lang, _language(_S1_IN, prompt, lang), _language(_S23_IN, prompt, lang)
 
 
-def doc_words(prompt: str) -> tuple[int, int]:
+def doc_words(prompt: str, default: tuple[int, int] = DEFAULT_DOC_WORDS) -> tuple[int, int]:
     """Word count range for documents: N..1.3N for "at least N words"."""
     at_least = [int(n) for n in _AT_LEAST.findall(prompt)]
     if at_least:
@@ -99,12 +110,12 @@ def doc_words(prompt: str) -> tuple[int, int]:
     if less:
         n = max(less)
         return max(1, n // 2), max(1, n - 1)
-    return DEFAULT_DOC_WORDS
+    return default
 
 
 def query_words(prompt: str) -> tuple[int, int]:
-    for phrase, words in _QUERY_WORDS.items():
-        if phrase in prompt:
+    for pattern, words in _QUERY_WORDS:
+        if pattern.search(prompt):
             return words
     return (2, 10)
 
@@ -142,14 +153,17 @@ def read_request(body: dict[str, Any]) -> Plan:
     messages = body.get("messages") or []
     prompt = prompt_of(messages)
     schema = schema_of(body.get("response_format"))
-    props = schema.get("properties") if schema and schema.get("type", "object") == "object" else None
+    is_object = schema is not None and schema.get("type", "object") == "object"
+    props = schema.get("properties") if is_object else None
     low = prompt.lower()
-    if "python list" in low:
+    if "python" in low and _PYTHON_LIST.search(low):  # a literal test first: 10x cheaper
         style = ("classification" if "classification" in low
                  else "matching" if "matching" in low else "retrieval")
         tasks = (props or {}).get("tasks")
         wrap = isinstance(tasks, dict) and tasks.get("type") == "array"
-        return Plan("brainstorm", wrap_tasks=wrap, task_style=style)
+        about = _ABOUT_N.search(low)
+        num = min(max(1, int(about.group(1))), 500) if about else DEFAULT_TASKS
+        return Plan("brainstorm", wrap_tasks=wrap, task_style=style, num_tasks=num)
     if isinstance(props, dict) and props:
         typed = [(k, v.get("type", "string") if isinstance(v, dict) else "string")
                  for k, v in props.items()]
@@ -160,11 +174,15 @@ def read_request(body: dict[str, Any]) -> Plan:
             return Plan(kind, [FieldSpec("answer", "sentence")] if kind == "object" else [])
         typed = [(k, "string") for k in keys]
     lang, src, tgt = languages(prompt)
-    docs, queries = doc_words(prompt), query_words(prompt)
+    keys = tuple(k for k, _ in typed)
+    docs = doc_words(prompt, SHORT_PAIR_WORDS if keys == SHORT_PAIR_KEYS else DEFAULT_DOC_WORDS)
+    queries = query_words(prompt)
     specs = []
     for key, schema_type in typed:
         kind = _kind(key, schema_type)
         language = src if key == "S1" else tgt if key in ("S2", "S3") else lang
-        words = {"doc": docs, "short": queries if key == "user_query" else (2, 4)}.get(kind, (8, 20))
+        words = docs if kind == "doc" else (8, 20)
+        if kind == "short":
+            words = queries if key == "user_query" else (2, 4)  # labels stay short
         specs.append(FieldSpec(key, kind, language, words))
     return Plan("object", specs)

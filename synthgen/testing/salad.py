@@ -24,6 +24,7 @@ _REPEAT = 65536 // POOL_SIZE  # tables repeated so any 2-byte index is valid
 @dataclass(frozen=True)
 class _Pool:
     texts: tuple[str, ...]  # POOL_SIZE sentences, repeated _REPEAT times
+    lowered: tuple[str, ...]  # the same, lower-cased
     lengths: bytes  # word count of each entry of texts
 
 
@@ -61,7 +62,9 @@ def _pool(vocab: Vocab) -> _Pool:
         rng = random.Random(f"sentences:{vocab.name}")
         lengths = bytes(between(rng, 8, 20) for _ in range(POOL_SIZE))
         texts = tuple(sentence(vocab, n, rng) for n in lengths)
-        pool = _POOLS[vocab.name] = _Pool(texts * _REPEAT, lengths * _REPEAT)
+        lowered = tuple(t.lower() for t in texts)
+        pool = _POOLS[vocab.name] = _Pool(texts * _REPEAT, lowered * _REPEAT,
+                                          lengths * _REPEAT)
     return pool
 
 
@@ -74,6 +77,12 @@ def _indexes(rng: random.Random, k: int) -> array:
 
 def prose(vocab: Vocab, n: int, rng: random.Random, hi: int | None = None) -> str:
     """Sentences of 8-20 words adding up to between n and hi (default n) words."""
+    return prose_and_lower(vocab, n, rng, hi)[0]
+
+
+def prose_and_lower(vocab: Vocab, n: int, rng: random.Random,
+                    hi: int | None = None) -> tuple[str, str]:
+    """prose() and its lower() for substring checks; lower() of long non-ASCII text is slow."""
     # all per-sentence work happens in C (itemgetter, accumulate, bisect): no Python loop
     hi = max(n, hi or n)
     pool = _pool(vocab)
@@ -81,12 +90,13 @@ def prose(vocab: Vocab, n: int, rng: random.Random, hi: int | None = None) -> st
     get = itemgetter(*idx)
     cum = list(accumulate(get(pool.lengths)))
     end = bisect_left(cum, n)  # first sentence count reaching n words
-    texts = get(pool.texts)
+    texts, lowered = get(pool.texts), get(pool.lowered)
+    sep = vocab.sep
     if cum[end] <= hi:
-        return vocab.sep.join(texts[: end + 1])
+        return sep.join(texts[: end + 1]), sep.join(lowered[: end + 1])
     # the last sentence overshoots: end with one of exactly the missing length instead
-    have = cum[end - 1] if end else 0
-    return vocab.sep.join((*texts[:end], sentence(vocab, n - have, rng)))
+    last = sentence(vocab, n - (cum[end - 1] if end else 0), rng)
+    return sep.join((*texts[:end], last)), sep.join((*lowered[:end], last.lower()))
 
 
 def mutate(text: str, vocab: Vocab, rng: random.Random) -> str:

@@ -6,7 +6,8 @@ import asyncio
 import signal
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -26,7 +27,8 @@ async def serve(host: str, port: int, options: FakeServerOptions, stop: asyncio.
         site = web.TCPSite(runner, host, port)
         await site.start()
         bound = runner.addresses[0][1]
-        on_ready(f"http://{host}:{bound}/v1", handlers)
+        shown = f"[{host}]" if ":" in host else host  # IPv6 literal
+        on_ready(f"http://{shown}:{bound}/v1", handlers)
         idle = options.idle_exit_seconds
         while not stop.is_set():
             tick = 1.0 if idle is None else min(1.0, idle / 4)
@@ -129,7 +131,7 @@ class FakeLLMServer:
                 pass
         thread.join(timeout)
 
-    def __enter__(self) -> "FakeLLMServer":
+    def __enter__(self) -> FakeLLMServer:
         self.start()
         return self
 

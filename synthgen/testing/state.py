@@ -82,7 +82,7 @@ def content_faults(opts: FakeServerOptions, digest: bytes) -> ContentFaults:
     rng = random.Random(b"faults:" + digest)
     names = ("truncate", "length", "wrong_language", "short", "copy_query", "near_duplicate",
              "fenced")
-    for name, rate in zip(names, rates):
+    for name, rate in zip(names, rates, strict=True):
         setattr(faults, name, rng.random() < rate)
     faults.active = tuple(n for n in names if getattr(faults, n))
     return faults

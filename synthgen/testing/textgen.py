@@ -7,16 +7,22 @@ are applied here, from flags the server draws by hashing the request.
 
 from __future__ import annotations
 
-import json
 import random
-from json.encoder import encode_basestring  # the C function when available
 from dataclasses import dataclass
 from typing import Any
 
 from synthgen.testing.reading import FieldSpec, Plan
-from synthgen.testing.salad import between, mutate, phrase, prose, sentence
+from synthgen.testing.render import render
+from synthgen.testing.salad import (
+    between,
+    mutate,
+    phrase,
+    prose,
+    prose_and_lower,
+    sentence,
+)
 from synthgen.testing.vocab import Vocab, vocab_for, wrong_vocab
-from synthgen.testing.words import chatter, task_sentence
+from synthgen.testing.words import chatter, task_sentences
 
 NEAR_DUPLICATE_POOL = 4
 
@@ -36,7 +42,9 @@ class ContentFaults:
     active: tuple[str, ...] = ()  # names of the flags set, for counting
 
 
-def _value(spec: FieldSpec, vocab: Vocab, rng: random.Random, short: bool) -> Any:
+def _value(spec: FieldSpec, vocab: Vocab, rng: random.Random, short: bool,
+           lowered: dict[str, str]) -> Any:
+    """A value for one field; documents also leave their lower-case form in `lowered`."""
     if spec.kind == "number":
         return round(rng.uniform(1, 5), 1)
     if spec.kind == "integer":
@@ -49,7 +57,8 @@ def _value(spec: FieldSpec, vocab: Vocab, rng: random.Random, short: bool) -> An
         return phrase(vocab, *spec.words, rng)
     if spec.kind == "doc":
         lo, hi = (3, 5) if short else spec.words
-        return prose(vocab, between(rng, lo, hi), rng, hi)
+        text, lowered[spec.key] = prose_and_lower(vocab, between(rng, lo, hi), rng, hi)
+        return text
     return sentence(vocab, between(rng, 8, 20), rng)
 
 
@@ -63,16 +72,19 @@ def write_object(plan: Plan, rng: random.Random, faults: ContentFaults) -> dict[
     vocabs = {}
     for spec in plan.fields:
         v = vocab_for(spec.language)
-        vocabs[spec.key] = wrong_vocab(spec.language, rng.randrange(3)) if faults.wrong_language else v
+        if faults.wrong_language:
+            v = wrong_vocab(spec.language, rng.randrange(3))
+        vocabs[spec.key] = v
     gen = rng
     if faults.near_duplicate:
         # a small fixed pool per (keys, languages, lengths): different requests collide
         sig = [(s.key, s.kind, vocabs[s.key].name, s.words) for s in plan.fields]
         gen = random.Random(f"pool:{rng.randrange(NEAR_DUPLICATE_POOL)}:{sig}")
     out: dict[str, Any] = {}
+    lowered: dict[str, str] = {}
     for spec in plan.fields:
-        out[spec.key] = _value(spec, vocabs[spec.key], gen, faults.short)
-    _keep_guidelines(plan, out, vocabs, gen)
+        out[spec.key] = _value(spec, vocabs[spec.key], gen, faults.short, lowered)
+    _keep_guidelines(plan, out, vocabs, gen, lowered)
     if faults.near_duplicate:
         texts = [s for s in plan.fields if isinstance(out[s.key], str)]
         if texts:
@@ -84,7 +96,7 @@ def write_object(plan: Plan, rng: random.Random, faults: ContentFaults) -> dict[
 
 
 def _keep_guidelines(plan: Plan, out: dict[str, Any], vocabs: dict[str, Vocab],
-                     rng: random.Random) -> None:
+                     rng: random.Random, lowered: dict[str, str]) -> None:
     """Queries and labels must not occur in documents; paired fields must differ."""
     # documents first, so queries are checked against the final documents
     ordered = sorted(plan.fields, key=lambda s: s.kind != "doc")
@@ -98,11 +110,11 @@ def _keep_guidelines(plan: Plan, out: dict[str, Any], vocabs: dict[str, Vocab],
             clash = value in seen or (spec.kind == "short" and _contained(value, docs))
             if not clash:
                 break
-            value = _value(spec, vocabs[spec.key], rng, short=False)
+            value = _value(spec, vocabs[spec.key], rng, False, lowered)
         out[spec.key] = value
         seen.append(value)
         if spec.kind == "doc":
-            docs.append(value.lower())
+            docs.append(lowered[spec.key])
     _sts_overlap(plan, out, vocabs, rng)
 
 
@@ -139,51 +151,32 @@ def _copy_query(out: dict[str, Any], rng: random.Random) -> None:
 
 
 def write_tasks(plan: Plan, rng: random.Random, faults: ContentFaults) -> list[str]:
-    """About 20 distinct one-sentence task definitions, some repeated if the fault says so."""
-    tasks: list[str] = []
-    for _ in range(between(rng, 18, 22)):
-        if tasks and faults.repeat_task and rng.random() < faults.repeat_task:
-            tasks.append(rng.choice(tasks))
-            continue
-        task = task_sentence(plan.task_style, rng)
-        while task in tasks:
-            task = task_sentence(plan.task_style, rng)
-        tasks.append(task)
+    """About num_tasks distinct one-sentence task definitions (repeats only as a fault)."""
+    n = plan.num_tasks
+    tasks = task_sentences(plan.task_style, rng, between(rng, max(1, n - n // 10), n + n // 10))
+    if faults.repeat_task:
+        for i in range(1, len(tasks)):
+            if rng.random() < faults.repeat_task:
+                tasks[i] = tasks[rng.randrange(i)]
     return tasks
 
 
-def write_text(plan: Plan, rng: random.Random, faults: ContentFaults) -> str:
-    """The message content, before any cut."""
+def write_text(plan: Plan, rng: random.Random,
+               faults: ContentFaults) -> tuple[str, str | None]:
+    """The message content, and the same as a JSON string literal (None: not built)."""
     if plan.kind == "brainstorm":
         tasks = write_tasks(plan, rng, faults)
         body: Any = {"tasks": tasks} if plan.wrap_tasks else tasks
     elif plan.kind == "object":
         body = write_object(plan, rng, faults)
     else:
-        return prose(vocab_for("English"), between(rng, 20, 40), rng)
-    text = pretty_json(body)
+        text = prose(vocab_for("English"), between(rng, 20, 40), rng)
+        return text, f'"{text}"'
+    text, escaped = render(body)
     if faults.fenced and not (faults.truncate or faults.length):
         before, after = chatter(rng)
-        text = f"{before}\n```json\n{text}\n```\n{after}"
-    return text
-
-
-_ENCODE = json.JSONEncoder(ensure_ascii=False).encode
-
-
-def _encode(value: Any) -> str:
-    return encode_basestring(value) if type(value) is str else _ENCODE(value)
-
-
-def pretty_json(body: Any) -> str:
-    """Two-space indented JSON as models print it; the C encoder per value (indent= is slow)."""
-    if isinstance(body, dict):
-        items = [f"  {encode_basestring(k)}: {_encode(v)}" for k, v in body.items()]
-        return "{\n" + ",\n".join(items) + "\n}" if items else "{}"
-    if isinstance(body, list):
-        items = ["  " + _encode(v) for v in body]
-        return "[\n" + ",\n".join(items) + "\n]" if items else "[]"
-    return _ENCODE(body)
+        return f"{before}\n```json\n{text}\n```\n{after}", None
+    return text, escaped
 
 
 def cut(text: str, rng: random.Random) -> str:

@@ -171,6 +171,10 @@ class Vocab:
 
 def _make(name: str, words: list[str], latin: bool) -> Vocab:
     words = list(dict.fromkeys(words))  # drop repeats, keep order
+    for w in words:
+        # textgen writes JSON strings without escaping, which relies on this
+        if not w.isprintable() or '"' in w or "\\" in w:
+            raise ValueError(f"word list {name}: {w!r} would need JSON escaping")
     rng = random.Random(name)
     table = [words[i % len(words)] for i in range(256)]
     rng.shuffle(table)

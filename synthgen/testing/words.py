@@ -37,21 +37,22 @@ ATTRIBUTES = ("sentiment", "topic", "urgency", "intent", "genre", "political lea
               "credibility", "register", "main theme", "customer intent", "spam likelihood",
               "toxicity", "writing style", "humor type")
 
+# {0} adjective, {1} documents, {2} other documents, {3} verb, {4} query, {5} attribute
 _TEMPLATES = {
     "retrieval": (
-        "Retrieve {adj} {docs} that {verb} a given {query}.",
-        "Given a {query}, find {adj} {docs} that {verb} it.",
-        "Search for {adj} {docs} that {verb} a user's {query}.",
+        "Retrieve {0} {1} that {3} a given {4}.",
+        "Given a {4}, find {0} {1} that {3} it.",
+        "Search for {0} {1} that {3} a user's {4}.",
     ),
     "classification": (
-        "Classify {adj} {docs} about a {query} by their {attr}.",
-        "Determine the {attr} of {adj} {docs} about a given {query}.",
-        "Identify the {attr} expressed in {adj} {docs} that {verb} a {query}.",
+        "Classify {0} {1} about a {4} by their {5}.",
+        "Determine the {5} of {0} {1} about a given {4}.",
+        "Identify the {5} expressed in {0} {1} that {3} a {4}.",
     ),
     "matching": (
-        "Given a {query}, retrieve {adj} {docs} with the same meaning.",
-        "Match {adj} {docs} to other {docs2} that {verb} the same {query}.",
-        "Find {adj} {docs} that paraphrase a given {query}.",
+        "Given a {4}, retrieve {0} {1} with the same meaning.",
+        "Match {0} {1} to other {2} that {3} the same {4}.",
+        "Find {0} {1} that paraphrase a given {4}.",
     ),
 }
 
@@ -61,15 +62,26 @@ _AFTER = ("Let me know if you need anything else.", "I hope this helps!",
           "Feel free to ask for more examples.")
 
 
-def task_sentence(style: str, rng: random.Random) -> str:
-    """One task definition sentence in the brainstorm style asked for."""
-    # one call for seven draws; the small modulo bias does not matter here
-    b = rng.randbytes(7)
+def task_sentences(style: str, rng: random.Random, k: int) -> list[str]:
+    """k distinct task definition sentences in the brainstorm style asked for."""
     templates = _TEMPLATES.get(style, _TEMPLATES["retrieval"])
-    return templates[b[0] % len(templates)].format(
-        adj=ADJECTIVES[b[1] % len(ADJECTIVES)], docs=DOCUMENTS[b[2] % len(DOCUMENTS)],
-        docs2=DOCUMENTS[b[3] % len(DOCUMENTS)], verb=VERBS[b[4] % len(VERBS)],
-        query=QUERIES[b[5] % len(QUERIES)], attr=ATTRIBUTES[b[6] % len(ATTRIBUTES)])
+    nt, na, nd, nv, nq, nat = (len(templates), len(ADJECTIVES), len(DOCUMENTS), len(VERBS),
+                               len(QUERIES), len(ATTRIBUTES))
+    out: list[str] = []
+    seen: set[str] = set()
+    while len(out) < k:
+        # one call for all draws; the small modulo bias does not matter here
+        b = rng.randbytes(7 * k)
+        for i in range(0, 7 * k, 7):
+            task = templates[b[i] % nt].format(
+                ADJECTIVES[b[i + 1] % na], DOCUMENTS[b[i + 2] % nd], DOCUMENTS[b[i + 3] % nd],
+                VERBS[b[i + 4] % nv], QUERIES[b[i + 5] % nq], ATTRIBUTES[b[i + 6] % nat])
+            if task not in seen:
+                seen.add(task)
+                out.append(task)
+                if len(out) == k:
+                    break
+    return out
 
 
 def chatter(rng: random.Random) -> tuple[str, str]:

@@ -1,0 +1,234 @@
+"""`synthgen stats RUN --html FILE`: the report as one self-contained page a user can look at.
+
+Inline CSS and inline SVG (synthgen.quality.charts): the file opens offline, from an email
+attachment or a CI artifact, with nothing to fetch.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from pathlib import Path
+
+from .charts import histogram, legend, stacked_bars
+from .summary import UNTESTED_REASONS
+
+GREEN, AMBER, RED, GREY, BLUE = "#2f9e44", "#f2a93b", "#e03131", "#adb5bd", "#4c78a8"
+REASON_COLORS = {"format": "#868e96", "guideline": "#f08c00", "duplicate": "#7048e8", "language": "#1098ad"}
+MAX_LANGUAGES = 20
+
+CSS = """
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Liberation Sans",sans-serif;color:#212529;
+ background:#f4f5f7;margin:0}
+main{max-width:1120px;margin:0 auto;padding:24px}
+h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:0 0 4px}
+.sub{color:#6c757d;font-size:13px}.note{color:#6c757d;font-size:12px;margin:6px 0 0}
+section{background:#fff;border:1px solid #e3e6ea;border-radius:8px;padding:16px 18px;margin:16px 0}
+.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(150px,1fr));gap:12px;margin:16px 0}
+.card{background:#fff;border:1px solid #e3e6ea;border-radius:8px;padding:12px 14px}
+.card b{display:block;font-size:22px}.card span{color:#6c757d;font-size:12px}
+.warn{background:#fff8e1;border:1px solid #f2a93b;border-radius:8px;padding:8px 14px;margin:12px 0}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(320px,1fr));gap:14px}
+.hist h3{font-size:13px;margin:0}h3.group{font-size:14px;margin:14px 0 6px;padding-top:8px;border-top:1px solid #eef0f2}.hist .sub{font-size:12px}
+.legend{display:flex;flex-wrap:wrap;gap:14px;font-size:12px;margin:4px 0 8px}
+.legend i{display:inline-block;width:11px;height:11px;border-radius:2px;margin-right:5px;vertical-align:-1px}
+table{border-collapse:collapse;font-size:13px;margin-top:8px}
+th,td{padding:3px 10px;border-bottom:1px solid #eef0f2;text-align:right}
+th.t,td.t{text-align:left}th{color:#495057;font-weight:600}
+svg.chart{display:block;max-width:100%;height:auto}
+svg .lbl{font-size:12px;fill:#343a40}svg .val{font-size:12px;fill:#495057}
+svg .tick{font-size:10px;fill:#6c757d}svg .axis{stroke:#ced4da}svg .track{fill:#f1f3f5}
+.empty{color:#adb5bd}
+"""
+
+
+def _pct(x: float | None) -> str:
+    return "\u2013" if x is None else f"{100 * x:.1f}%"
+
+
+def _int(n: float | int | None) -> str:
+    return "\u2013" if n is None else f"{n:,}"
+
+
+def reason_kind(reason: str) -> str:
+    if reason in UNTESTED_REASONS:
+        return "format"
+    if reason in ("duplicate", "near_duplicate"):
+        return "duplicate"
+    return "language" if reason == "wrong_language" else "guideline"
+
+
+def _cell(text: str, tag: str = "td") -> str:
+    # numbers line up on the right, words read from the left
+    numeric = text[:1].isdigit() or text[:1] in "$\u2013-"
+    return f'<{tag}{"" if numeric else " class=t"}>{escape(text)}</{tag}>'
+
+
+def _table(head: list[str], rows: list[list[str]]) -> str:
+    kinds = [all(_cell(r[i]).startswith("<td>") for r in rows) for i in range(len(head))]
+    heads = "".join(f'<th{"" if num else " class=t"}>{escape(h)}</th>' for h, num in zip(head, kinds))
+    return ("<table><tr>" + heads + "</tr>" + "".join("<tr>" + "".join(_cell(c) for c in r) + "</tr>"
+                                                      for r in rows) + "</table>")
+
+
+def _section(title: str, body: str, sub: str = "") -> str:
+    return f'<section><h2>{escape(title)}</h2>{f"<div class=sub>{escape(sub)}</div>" if sub else ""}{body}</section>'
+
+
+def _cards(r: dict) -> str:
+    gen, tk, bs = r["generate"], r["tokens"], r["brainstorm"]
+    cost = tk["cost_usd"]
+    cards = [
+        (_int(gen["accepted"]), f"accepted of {_int(gen['items'])} items ({_pct(gen['acceptance_rate'])})"),
+        (_int(gen["rejected"]), "rejected (kept in rejects/)"),
+        (_int(gen["flagged"]), "accepted with guideline flags"),
+        (_int(bs["tasks_kept"]), f"brainstormed tasks kept ({_int(bs['surplus'])} surplus)"),
+        (_int(round(tk["per_accepted"])) if tk["per_accepted"] else "\u2013", "tokens per accepted example"),
+        (f"${cost:,.4f}" if cost is not None else "n/a",
+         f"cost (${tk['cost_per_accepted_usd']:.6f} per accepted)" if cost is not None else "cost: no price configured"),
+    ]
+    return '<div class="cards">' + "".join(f'<div class="card"><b>{escape(v)}</b><span>{escape(t)}</span></div>'
+                                           for v, t in cards) + "</div>"
+
+
+def _groups(gen: dict) -> str:
+    series = [("accepted", GREEN), ("accepted, flagged", AMBER), ("rejected", RED)]
+    rows = [(g, [c["accepted"] - c["flagged"], c["flagged"], c["rejected"]]) for g, c in gen["by_group"].items()]
+    chart = stacked_bars(rows, series, aria="accepted vs rejected per group",
+                         value_text=lambda g, v: f"{int(v[0] + v[1])}/{int(sum(v))} ({_pct((v[0] + v[1]) / sum(v)) if sum(v) else '-'})")
+    return _section("Accepted vs rejected per group", legend(series) + chart,
+                    "each bar is one group's stage 2 items; the label is accepted/items")
+
+
+def _reasons(gen: dict) -> str:
+    reasons = gen["rejected_by_reason"]
+    if not reasons:
+        return _section("Rejects by reason", '<p class="empty">no rejects</p>')
+    rows = [(k, [n]) for k, n in reasons.items()]
+    colors = [[REASON_COLORS[reason_kind(k)]] for k in reasons]
+    items = gen["items"] or 1
+    chart = stacked_bars(rows, [("rejected", GREY)], colors=colors, aria="rejects by reason",
+                         value_text=lambda k, v: f"{int(v[0])} ({_pct(v[0] / items)})")
+    present = {reason_kind(k) for k in reasons}
+    kinds = [(k, c) for k, c in REASON_COLORS.items() if k in present]
+    return _section("Rejects by reason", legend(kinds) + chart, "share of all stage 2 items in brackets")
+
+
+def _adherence(adh: dict) -> str:
+    rows, colors, texts = [], [], {}
+    for rule, a in adh["rules"].items():
+        if a["adherence"] is None:
+            rows.append((rule, [0.0]))
+            colors.append([GREY])
+            texts[rule] = "off" if a["policy"] == "off" else "not tested"
+            continue
+        v = a["adherence"]
+        rows.append((rule, [v]))
+        colors.append([GREEN if v >= 0.95 else AMBER if v >= 0.8 else RED])
+        texts[rule] = f"{_pct(v)} ({a['policy']})"
+    chart = stacked_bars(rows, [("passed", GREEN)], colors=colors, max_value=1.0, aria="adherence per rule",
+                         value_text=lambda rule, v: texts[rule])
+    table = _table(["rule", "policy", "groups", "validated", "rejected", "flagged", "adherence"],
+                   [[k, a["policy"], ", ".join(a["groups"]) if len(a["groups"]) < 6 else "all", _int(a["validated"]),
+                     _int(a["rejected"]), _int(a["flagged"]), _pct(a["adherence"])] for k, a in adh["rules"].items()])
+    key = legend([("\u2265 95%", GREEN), ("80\u201395%", AMBER), ("< 80%", RED), ("off / not tested", GREY)])
+    return _section("Guideline adherence", key + chart + f'<p class="note">Note: {escape(adh["note"])}.</p>' + table,
+                    "share of the items that reached validation which passed each rule")
+
+
+def _lengths(lengths: dict) -> str:
+    blocks = []
+    for group, fields in lengths.items():
+        cells = []
+        for key, s in fields.items():
+            h = s["histogram"]
+            asked = s["asked"]
+            below = f"; below asked length: {asked['below']}/{asked['checked']} ({_pct(asked['share_below'])})" if asked else ""
+            color = RED if asked and (asked["share_below"] or 0) > 0.1 else BLUE
+            cells.append(f'<div class="hist"><h3>{escape(key)}</h3>'
+                         f'<div class="sub">n={s["count"]}, min {s["min"]}, median {s["median"]:g}, max {s["max"]}'
+                         f'{escape(below)}</div>'
+                         + histogram(h["edges"], h["counts"], color=color, aria=f"words in {group} {key}") + "</div>")
+        blocks.append(f'<h3 class="group">{escape(group)}</h3><div class="grid">{"".join(cells)}</div>')
+    body = "".join(blocks) or '<p class="empty">no accepted examples</p>'
+    return _section("Words per field (accepted examples)", body,
+                    "red: more than 10% of texts shorter than the num_words the prompt asked for")
+
+
+def _languages(gen: dict) -> str:
+    langs = list(gen["by_language"].items())
+    rows = [(lang, [c["accepted"], c["rejected"]]) for lang, c in langs[:MAX_LANGUAGES]]
+    if len(langs) > MAX_LANGUAGES:
+        rest = langs[MAX_LANGUAGES:]
+        rows.append((f"{len(rest)} other languages", [sum(c["accepted"] for _, c in rest),
+                                                      sum(c["rejected"] for _, c in rest)]))
+    series = [("accepted", GREEN), ("rejected", RED)]
+    items = gen["items"] or 1
+    chart = stacked_bars(rows, series, aria="language distribution",
+                         value_text=lambda lang, v: f"{int(sum(v))} ({_pct(sum(v) / items)})")
+    return _section(f"Languages ({len(langs)})", legend(series) + chart,
+                    "items per sampled language (bitext: source->target), share of all items in brackets")
+
+
+def _gates(r: dict) -> str:
+    d, lc = r["duplicates"], r["language_check"]
+    unchecked = (f"{_int(lc['unchecked_texts'])} of {_int(lc['texts_checked'])} texts" if lc["langid_field_seen"]
+                 else "not recorded")
+    rows = [["exact duplicates", _int(d["exact"]["count"]), _pct(d["exact"]["rate"])],
+            ["near duplicates", _int(d["near"]["count"]), _pct(d["near"]["rate"])],
+            ["wrong language", _int(lc["wrong_language"]["count"]), _pct(lc["wrong_language"]["rate"])],
+            ["language not checked (langid unchecked)", unchecked, ""]]
+    return _section("Duplicates and language", _table(["gate", "count", "of items"], rows))
+
+
+def _brainstorm(bs: dict) -> str:
+    if not bs["by_group"]:
+        return ""
+    series = [("kept", GREEN), ("surplus (good, past quota)", GREY), ("rejected", RED)]
+    rows = [(g, [c["kept"], c["surplus"], c["rejected"]]) for g, c in bs["by_group"].items()]
+    chart = stacked_bars(rows, series, aria="brainstorm tasks per group",
+                         value_text=lambda g, v: f"{int(v[0])} kept")
+    reasons = ", ".join(f"{k} {n}" for k, n in bs["rejected_by_reason"].items()) or "none"
+    return _section(f"Brainstorm ({bs['status']}, {bs['calls']} calls)", legend(series) + chart
+                    + f'<p class="note">Rejected tasks by reason: {escape(reasons)}.</p>')
+
+
+def _tokens(tk: dict) -> str:
+    rows = [[stage, _int(t.get("responses")), _int(t.get("prompt_tokens")), _int(t.get("completion_tokens"))]
+            for stage, t in tk["by_stage"].items() if t]
+    rows.append(["all", _int(tk["responses"]), _int(tk["prompt_tokens"]), _int(tk["completion_tokens"])])
+    cost = "n/a (no price configured)" if tk["cost_usd"] is None else (
+        f"${tk['cost_usd']:,.4f} total, ${tk['cost_per_accepted_usd']:.6f} per accepted example")
+    return _section("Tokens and cost", _table(["stage", "responses", "prompt tokens", "completion tokens"], rows)
+                    + f'<p class="note">{_int(tk["total"])} tokens in all, {tk["per_accepted"] or "-"} per accepted '
+                      f'example (rejects and retries included); cost: {escape(cost)}.</p>')
+
+
+def render_html(report: dict) -> str:
+    gen = report["generate"]
+    st = report["status"]
+    warnings = "".join(f"<div>\u26a0 {escape(w)}</div>" for w in report["warnings"])
+    head = (f"<h1>synthgen run report</h1><div class=sub>{escape(report['run_dir'])} \u00b7 fingerprint "
+            f"{escape(str(report['fingerprint']))} \u00b7 shard {escape(str(report['shard']))} \u00b7 brainstorm "
+            f"{escape(str(st['brainstorm']))} \u00b7 generate {escape(str(st['generate']))} \u00b7 updated "
+            f"{escape(str(report['updated']))} \u00b7 elapsed {report['elapsed_s']}s</div>")
+    body = (head + (f'<div class="warn">{warnings}</div>' if warnings else "") + _cards(report)
+            + _groups(gen) + _reasons(gen) + _adherence(report["adherence"]) + _lengths(report["lengths"])
+            + _languages(gen) + _gates(report) + _brainstorm(report["brainstorm"]) + _tokens(report["tokens"]))
+    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width,initial-scale=1">'
+            f"<title>synthgen report: {escape(Path(report['run_dir']).name)}</title><style>{CSS}</style></head>"
+            f"<body><main>{body}</main></body></html>\n")
+
+
+def write_html(report: dict, path: Path) -> Path:
+    """Write the page atomically (tmp + rename) so a browser never opens half a file."""
+    from ..pipeline import RunError
+
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_text(render_html(report), encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        raise RunError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return path

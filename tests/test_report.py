@@ -1,0 +1,321 @@
+"""`synthgen stats`: the quality report agrees with the files, reads on a terminal, as JSON and in
+a browser, and says no more than one line for bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tracemalloc
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from synthgen.config import RULE_DEFAULTS, load_config
+from synthgen.pipeline import RunError, RunOptions, run_all
+from synthgen.quality.html_report import render_html
+from synthgen.quality.summary import language_of, summarize, words_in
+from synthgen.report import load_report
+from synthgen.testing.options import FakeServerOptions
+from synthgen.testing.server import FakeLLMServer
+from synthgen.validate import count_words, required_words
+
+from helpers import examples, manifest, read_jsonl, rejects
+
+FAULTS = dict(rate_short=0.2, rate_copy_query=0.1, rate_wrong_language=0.1, rate_near_duplicate=0.1,
+              rate_truncate=0.05, rate_repeat_task=0.3)
+
+CONFIG = """
+seed = 11
+[llm]
+model = "scripted"
+base_url = "{base_url}"
+concurrency = 8
+timeout_s = 10
+[groups.short-long]
+tasks = 4
+examples = 30
+[groups.long-short]
+tasks = 3
+examples = 8
+[groups.short-short]
+tasks = 2
+examples = 4
+[groups.long-long]
+tasks = 2
+examples = 3
+[groups.sts]
+examples = 5
+[groups.bitext]
+examples = 5
+[output]
+shard_size = 7
+[prices.scripted]
+input_per_1m = 1.0
+output_per_1m = 2.0
+"""
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    """One small run with injected faults, shared by the tests that only read it."""
+    root = tmp_path_factory.mktemp("report")
+    with FakeLLMServer(FakeServerOptions(idle_exit_seconds=120, **FAULTS)) as srv:
+        cfg_path = root / "cfg.toml"
+        cfg_path.write_text(CONFIG.format(base_url=srv.base_url))
+        outcomes = run_all(load_config(cfg_path), RunOptions(out=root / "run", quiet=True))
+    assert [o.code for o in outcomes] == [0, 0], [o.message for o in outcomes]
+    return root / "run"
+
+
+def stats_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "synthgen", "stats", *args], capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_json_counts_match_the_files(run_dir):
+    r = stats_cli(str(run_dir), "--json")
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    recs, rejs = examples(run_dir), rejects(run_dir)
+    gen_rejs = [x for x in rejs if x["stage"] == "generate"]
+    gen = report["generate"]
+    # the injected faults really produced rejects, so the comparisons below are not vacuous
+    assert gen["rejected_by_reason"].get("too_short", 0) > 0 and gen["rejected_by_reason"].get("copied_query", 0) > 0
+    assert gen["accepted"] == len(recs) and gen["rejected"] == len(gen_rejs)
+    assert gen["rejected_by_reason"] == dict(Counter(x["reason"] for x in gen_rejs))
+    for group, c in gen["by_group"].items():
+        assert c["accepted"] == sum(1 for x in recs if x["group"] == group)
+        assert c["rejected_by_reason"] == dict(Counter(x["reason"] for x in gen_rejs if x["group"] == group))
+        assert c["flagged_by_rule"] == dict(Counter(f for x in recs if x["group"] == group for f in x["flags"]))
+    assert {k: v["items"] for k, v in gen["by_language"].items()} == dict(
+        Counter(language_of(x["placeholders"]) for x in recs + gen_rejs))
+    assert any("->" in lang for lang in gen["by_language"])  # bitext pairs
+    # and the files agree with run.json, so a complete run has nothing to warn about
+    m = manifest(run_dir)
+    assert report["warnings"] == []
+    assert gen["items"] == m["stages"]["generate"]["items_committed"]
+    assert report["stages"] == m["stages"]
+
+    bs = report["brainstorm"]
+    bs_rejs = [x for x in rejs if x["stage"] == "brainstorm"]
+    assert bs["tasks_kept"] == len(read_jsonl(run_dir / "tasks"))
+    assert bs["surplus"] == sum(1 for x in bs_rejs if x["reason"] == "surplus") > 0
+    assert bs["rejected_by_reason"] == dict(Counter(x["reason"] for x in bs_rejs if x["reason"] != "surplus"))
+
+    tk = report["tokens"]
+    assert tk["total"] == m["tokens"]["prompt_tokens"] + m["tokens"]["completion_tokens"]
+    assert tk["per_accepted"] == pytest.approx(tk["total"] / len(recs), abs=0.1)
+    assert tk["cost_usd"] == m["cost_usd"] and tk["cost_per_accepted_usd"] == pytest.approx(m["cost_usd"] / len(recs))
+
+
+def test_lengths_and_asked_words_match_the_files(run_dir):
+    report = load_report(run_dir)
+    recs = examples(run_dir)
+    for group, fields in report["lengths"].items():
+        for key, s in fields.items():
+            words = [count_words(x[key]) for x in recs if x["group"] == group]
+            assert (s["count"], s["min"], s["max"]) == (len(words), min(words), max(words))
+            assert s["median"] == statistics.median(words)
+            assert sum(s["histogram"]["counts"]) == len(words)
+            need = [(count_words(x[key]), required_words(group, key, x["placeholders"]))
+                    for x in recs if x["group"] == group]
+            asked = [(have, n) for have, n in need if n]
+            if asked:
+                assert s["asked"]["checked"] == len(asked)
+                assert s["asked"]["below"] == sum(1 for have, n in asked if have < n)
+            else:
+                assert s["asked"] is None
+
+
+def test_adherence_counts_rejects_and_flags(run_dir):
+    report = load_report(run_dir)
+    rules = report["adherence"]["rules"]
+    assert set(rules) == set(RULE_DEFAULTS)
+    assert "not tested" in report["adherence"]["note"]
+    gen = report["generate"]
+    for rule, a in rules.items():
+        assert a["rejected"] == gen["rejected_by_reason"].get(rule, 0)
+        assert a["flagged"] == gen["flagged_by_rule"].get(rule, 0)
+        assert a["adherence"] == pytest.approx(1 - (a["rejected"] + a["flagged"]) / a["validated"], abs=1e-4)
+    sl = gen["by_group"]["short-long"]
+    assert rules["hard_negative_closer"]["validated"] == sl["items"] - sum(
+        n for r, n in sl["rejected_by_reason"].items() if r in ("bad_json", "truncated", "request_failed"))
+
+
+def test_text_tables(run_dir):
+    r = stats_cli(str(run_dir))
+    assert r.returncode == 0, r.stderr
+    for text in ("examples per group", "short-long", "rejects by reason", "too_short", "adherence",
+                 "words per field", "languages", "brainstorm", "surplus", "tokens"):
+        assert text in r.stdout, text
+
+
+def test_open_parts_are_ignored_and_reported(run_dir, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    before = load_report(copy)["generate"]
+    # a stage in progress: its open part is not published (it may be cut back on resume)
+    line = (copy / "examples" / "part-00000.jsonl").read_text().splitlines()[0]
+    (copy / "examples" / "part-00099.jsonl.tmp").write_text(line + "\n" + line[:40])
+    report = load_report(copy)
+    assert report["generate"]["accepted"] == before["accepted"]
+    assert any("unpublished" in w for w in report["warnings"])
+
+
+def _write_jsonl(path: Path, records: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+
+
+def _example(i: int, **kw) -> dict:
+    rec = {"id": f"e{i}", "group": "sts", "task": "t", "placeholders": {"language": "English"}, "model": "m",
+           "item_index": i, "attempts": 1, "usage": {"prompt_tokens": 10, "completion_tokens": 5}, "flags": [],
+           "S1": "one two three", "S2": "one two", "S3": "four"}
+    rec.update(kw)
+    return rec
+
+
+def test_gates_langid_and_rule_policies_from_a_hand_made_run(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "run.json").write_text(json.dumps({
+        "stages": {"generate": {"status": "complete"}}, "tokens": {"prompt_tokens": 60, "completion_tokens": 40},
+        "cost_usd": None, "config": {"validation": {"rules": {"sts_order": "off"}}}}))
+    _write_jsonl(run / "examples" / "part-00000.jsonl", [
+        _example(0, langid={"S1": "ok", "S2": "unchecked", "S3": "unchecked"}),
+        _example(1, langid="unchecked", flags=["wrong_language"]),
+        _example(2, placeholders={"src_lang": "German", "tgt_lang": "French"}, group="bitext")])
+    rej = {"stage": "generate", "group": "sts", "placeholders": {"language": "English"}}
+    _write_jsonl(run / "rejects" / "part-00000.jsonl", [
+        {**rej, "id": "r1", "reason": "near_duplicate"}, {**rej, "id": "r2", "reason": "duplicate"},
+        {**rej, "id": "r3", "reason": "wrong_language"}, {**rej, "id": "r4", "reason": "request_failed"},
+        {"id": "b1", "stage": "brainstorm", "group": "short-long", "reason": "surplus"},
+        {"id": "b2", "stage": "brainstorm", "group": "short-long", "reason": "duplicate"}])
+    report = load_report(run)
+    assert report["generate"]["items"] == 7
+    assert report["duplicates"] == {"exact": {"count": 1, "rate": round(1 / 7, 4)},
+                                    "near": {"count": 1, "rate": round(1 / 7, 4)}}
+    lc = report["language_check"]
+    assert lc["wrong_language"]["count"] == 2 and lc["unchecked_texts"] == 3 and lc["texts_checked"] == 4
+    assert report["generate"]["by_language"]["German->French"]["accepted"] == 1
+    wl = report["adherence"]["rules"]["wrong_language"]
+    assert (wl["items"], wl["validated"], wl["failed"]) == (7, 6, 2)  # request_failed never reached the check
+    assert report["adherence"]["rules"]["sts_order"]["adherence"] is None  # switched off in the config
+    assert report["brainstorm"]["surplus"] == 1 and report["brainstorm"]["rejected_by_reason"] == {"duplicate": 1}
+    # without a langid field there is nothing to count, and the report says so rather than 0
+    (run / "examples" / "part-00000.jsonl").write_text(json.dumps(_example(0)) + "\n")
+    assert load_report(run)["language_check"]["unchecked_texts"] is None
+    assert "<svg" in render_html(load_report(run))
+
+
+def test_word_count_fast_path_agrees_with_validate():
+    for text in ("", "  a  b\u3000c\u00a0d\n", "日本語のテキスト abc", "ภาษาไทยยาวมาก test", "a\x1cb\x1fc\x85d",
+                 "Ünïcödé wörds\u2003here", "mixed 中文 and ខ្មែរ", "ok. fine, (really)?"):
+        assert words_in(text) == count_words(text), text
+
+
+def _synthetic_run(root: Path, n: int) -> Path:
+    langs = ("English", "French", "Japanese")
+    recs = (_example(i, placeholders={"language": langs[i % 3]}, S1=" ".join(["w"] * (5 + i % 300)))
+            for i in range(n))
+    (root / "examples").mkdir(parents=True)
+    with open(root / "examples" / "part-00000.jsonl", "w") as f:
+        for rec in recs:
+            f.write(json.dumps(rec) + "\n")
+    return root
+
+
+def test_memory_does_not_grow_with_the_number_of_records(tmp_path):
+    peaks = []
+    for n in (600, 6000):
+        run = _synthetic_run(tmp_path / str(n), n)
+        tracemalloc.start()
+        out = summarize(run)
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+        assert out["generate"]["accepted"] == n
+    assert peaks[1] < peaks[0] * 1.3 + 32_000, peaks
+
+
+@pytest.mark.parametrize("setup, message", [
+    (lambda p: None, "no run.json"),
+    (lambda p: (p / "run.json").write_text("{not json"), "cannot read"),
+    (lambda p: (p / "run.json").write_text("[1, 2]"), "not a synthgen run.json"),
+])
+def test_bad_run_directory_is_one_line_exit_2(tmp_path, setup, message):
+    run = tmp_path / "r"
+    run.mkdir()
+    setup(run)
+    r = stats_cli(str(run), "--json")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.strip().count("\n") == 0 and message in r.stderr
+    with pytest.raises(RunError):
+        load_report(run)
+
+
+def test_stats_on_a_file_and_unwritable_html(tmp_path, run_dir):
+    (tmp_path / "f").write_text("x")
+    r = stats_cli(str(tmp_path / "f"))
+    assert r.returncode == 2 and "not a synthgen run directory" in r.stderr and "Traceback" not in r.stderr
+    r = stats_cli(str(run_dir), "--html", str(tmp_path / "missing" / "r.html"))
+    assert r.returncode == 2 and "cannot write" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.fixture(scope="module")
+def html_file(run_dir, tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("html") / "report.html"
+    r = stats_cli(str(run_dir), "--html", str(path), "--json")
+    assert r.returncode == 0, r.stderr
+    json.loads(r.stdout)  # --json still prints the report
+    return path
+
+
+def test_html_is_one_self_contained_file(html_file):
+    page = html_file.read_text(encoding="utf-8")
+    assert page.count("<svg") >= 5
+    for chart in ("accepted vs rejected per group", "rejects by reason", "adherence per rule",
+                  "words in short-long positive_document", "language distribution"):
+        assert f'aria-label="{chart}"' in page, chart
+    # nothing to fetch: no scripts, stylesheets, images or fonts from anywhere
+    for needle in ("<script", "<link", "<img", "src=", "@import", "url(", "https://"):
+        assert needle not in page, needle
+
+
+def _chromium() -> str | None:
+    return next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
+
+
+def _headless(binary: str, profile: Path, *args: str) -> subprocess.CompletedProcess:
+    cmd = [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           f"--user-data-dir={profile}", *args]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=90)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # the browser's own process group, which we started
+        proc.communicate()
+        raise
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
+def test_html_renders_in_a_headless_browser(html_file, tmp_path):
+    binary = _chromium()
+    if binary is None:
+        pytest.skip("no chromium binary found (Debian: apt-get install chromium)")
+    shot = tmp_path / "report.png"
+    r = _headless(binary, tmp_path / "profile", f"--screenshot={shot}", "--window-size=1200,2000",
+                  f"file://{html_file}")
+    assert shot.exists() and shot.stat().st_size > 20_000, r.stderr[-2000:]
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    dom = _headless(binary, tmp_path / "profile", "--dump-dom", f"file://{html_file}").stdout
+    assert dom.count("<svg") >= 5 and dom.count("<rect") > 50
+    for title in ("Accepted vs rejected per group", "Rejects by reason", "Guideline adherence",
+                  "Words per field", "Languages"):
+        assert title in dom, title
