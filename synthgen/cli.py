@@ -211,6 +211,47 @@ def fake_server(port: int = typer.Option(8000, help="port on 127.0.0.1 (0: any f
         pass
 
 
+@app.command()
+def validate(run_dir: Path = typer.Argument(..., help="a run directory"),
+             config: Optional[str] = typer.Option(None, "--config", "-c",
+                                                  help="take [validation] from this config instead of the run's"),
+             out: Optional[Path] = typer.Option(None, "--out", "-o", help="write the filtered copy here (a new directory)"),
+             check: bool = typer.Option(False, "--check", help="exit 1 if any example fails (a CI gate)"),
+             as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
+    """Re-check a run's examples with the current rules, without calling the LLM."""
+    from .recheck import recheck
+
+    def go():
+        cfg_path = None
+        if config is not None:
+            path = Path(config)
+            cfg_path = path if path.exists() or config not in PACKAGED_CONFIGS else configs_dir() / f"{config}.toml"
+        report = recheck(run_dir, cfg_path, out)
+        if as_json:
+            typer.echo(json.dumps(report, indent=2))
+        else:
+            reasons = ", ".join(f"{k}={v}" for k, v in report["failed_by_reason"].items()) or "none"
+            typer.echo(f"{report['checked']} examples checked: {report['passed']} pass, {report['failed']} fail "
+                       f"({reasons})" + (f"; filtered copy in {out}" if out else ""))
+        if check and report["failed"]:
+            raise typer.Exit(1)
+    _run(go)
+
+
+@app.command()
+def merge(out: Path = typer.Argument(..., help="new directory for the merged run"),
+          parts: list[Path] = typer.Argument(..., help="run directories made with generate --shard K/N"),
+          allow_partial: bool = typer.Option(False, "--allow-partial", help="merge even if shards are missing or unfinished")) -> None:
+    """Join the shards of one run (made on several machines) into one, dedup across them."""
+    from .merge import merge as do_merge
+
+    def go():
+        s = do_merge(out, parts, allow_partial)
+        typer.echo(f"merged {len(parts)} parts into {out}: {s['accepted']} examples, "
+                   f"{s['cross_part_rejects']} duplicates across parts rejected")
+    _run(go)
+
+
 def main() -> None:
     try:
         app()

@@ -58,7 +58,7 @@ class RejectRecord(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     id: str
-    stage: Literal["brainstorm", "generate"]
+    stage: Literal["brainstorm", "generate", "validate", "merge"]
     group: str
     reason: str
     detail: str = ""

@@ -435,3 +435,35 @@ def test_every_fault_mix_gives_wellformed_responses():
                 assert resp.choices[0].finish_reason in ("stop", "length")
                 assert resp.choices[0].message.content
         assert server.stats()["by_status"] == {"200": 48}
+
+
+def _render(stage: str, group: str, **values: str) -> str:
+    from synthgen.prompts import load_template
+
+    return load_template(stage, group).render(values)
+
+
+def test_answers_follow_the_project_prompt_templates(client):
+    common = {"task": "Retrieve news reports about a given company.", "language": "German",
+              "clarity": "clear", "difficulty": "college", "unit": "sentence",
+              "high_score": "4.5", "low_score": "2.5"}
+    sl = _obj(client, _render("generate", "short-long", **common, query_type="common",
+                              query_length="less than 5 words", num_words="50"))
+    assert tuple(sl) == GROUPS["short-long"].output_keys
+    assert 2 <= len(sl["user_query"].split()) <= 4
+    for doc in (sl["positive_document"], sl["hard_negative_document"]):
+        assert 50 <= len(doc.split()) <= 65 and sl["user_query"].lower() not in doc.lower()
+        assert re.search(r"\b(der|die|und|das|nicht)\b", doc)
+    ls = _obj(client, _render("generate", "long-short", **common, num_words="less than 10"))
+    assert len(ls["input_text"].split()) < 10 and ls["label"] != ls["misleading_label"]
+    ll = _obj(client, _render("generate", "long-long", **common))
+    assert all(len(ll[k].split()) >= 300 for k in ("input", "positive_document"))
+    ss = _obj(client, _render("generate", "short-short", **common))
+    assert all(len(ss[k].split()) <= 30 for k in ("input", "positive_document"))
+    bt = _obj(client, _render("generate", "bitext", **common, src_lang="French",
+                              tgt_lang="Russian"))
+    assert not re.search(r"[\u0400-\u04ff]", bt["S1"])
+    assert all(re.search(r"[\u0400-\u04ff]", bt[k]) for k in ("S2", "S3"))
+    tasks = _obj(client, _render("brainstorm", "long-short", num_tasks="8"))
+    assert isinstance(tasks, list) and len(tasks) == 8
+    assert all(t.startswith(("Classify", "Determine", "Identify")) for t in tasks)

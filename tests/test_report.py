@@ -16,6 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from typer.testing import CliRunner
+
+from synthgen.cli import app
 from synthgen.config import RULE_DEFAULTS, load_config
 from synthgen.pipeline import RunError, RunOptions, run_all
 from synthgen.quality.html_report import render_html
@@ -73,14 +76,17 @@ def run_dir(tmp_path_factory) -> Path:
     return root / "run"
 
 
-def stats_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "synthgen", "stats", *args], capture_output=True, text=True,
-                          timeout=120)
+def stats_cli(*args: str):
+    """The command in-process (a fresh interpreter costs seconds of imports per call)."""
+    r = CliRunner().invoke(app, ["stats", *args])
+    if r.exception is not None and not isinstance(r.exception, SystemExit):
+        raise r.exception
+    return r
 
 
 def test_json_counts_match_the_files(run_dir):
     r = stats_cli(str(run_dir), "--json")
-    assert r.returncode == 0, r.stderr
+    assert r.exit_code == 0, r.stderr
     report = json.loads(r.stdout)
     recs, rejs = examples(run_dir), rejects(run_dir)
     gen_rejs = [x for x in rejs if x["stage"] == "generate"]
@@ -150,7 +156,7 @@ def test_adherence_counts_rejects_and_flags(run_dir):
 
 def test_text_tables(run_dir):
     r = stats_cli(str(run_dir))
-    assert r.returncode == 0, r.stderr
+    assert r.exit_code == 0, r.stderr
     for text in ("examples per group", "short-long", "rejects by reason", "too_short", "adherence",
                  "words per field", "languages", "brainstorm", "surplus", "tokens"):
         assert text in r.stdout, text
@@ -253,7 +259,7 @@ def test_bad_run_directory_is_one_line_exit_2(tmp_path, setup, message):
     run.mkdir()
     setup(run)
     r = stats_cli(str(run), "--json")
-    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.exit_code == 2 and "Traceback" not in r.stderr
     assert r.stderr.strip().count("\n") == 0 and message in r.stderr
     with pytest.raises(RunError):
         load_report(run)
@@ -262,16 +268,16 @@ def test_bad_run_directory_is_one_line_exit_2(tmp_path, setup, message):
 def test_stats_on_a_file_and_unwritable_html(tmp_path, run_dir):
     (tmp_path / "f").write_text("x")
     r = stats_cli(str(tmp_path / "f"))
-    assert r.returncode == 2 and "not a synthgen run directory" in r.stderr and "Traceback" not in r.stderr
+    assert r.exit_code == 2 and "not a synthgen run directory" in r.stderr and "Traceback" not in r.stderr
     r = stats_cli(str(run_dir), "--html", str(tmp_path / "missing" / "r.html"))
-    assert r.returncode == 2 and "cannot write" in r.stderr and "Traceback" not in r.stderr
+    assert r.exit_code == 2 and "cannot write" in r.stderr and "Traceback" not in r.stderr
 
 
 @pytest.fixture(scope="module")
 def html_file(run_dir, tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("html") / "report.html"
     r = stats_cli(str(run_dir), "--html", str(path), "--json")
-    assert r.returncode == 0, r.stderr
+    assert r.exit_code == 0, r.stderr
     json.loads(r.stdout)  # --json still prints the report
     return path
 

@@ -2,10 +2,11 @@
 
 Detector: py3langid (pip ``py3langid``, model shipped in the wheel, works offline). Chosen over
 lingua-language-detector after measuring both on hand-written passages in 25 languages
-(bench/langid_compare.py, notes in quality-measurements.md): equal accuracy from one sentence up,
-about the same on 5-word snippets, but it knows 90 of the paper's 93 languages (lingua: 64), loads
-in about 1 s to about 130 MB (lingua's accurate mode: about 1.1 GB) and classifies a 100-word text
-in a few hundred microseconds (lingua: 4-6 ms).
+(bench/langid_compare.py, figures in quality-measurements.md): both perfect from 15 words up and
+about 96% exact on 5-word snippets, but py3langid knows 90 of the paper's 93 languages (lingua:
+64), loads in about 1 s to about 130 MB (lingua's accurate mode: 20 s and 1.1 GB; its low-accuracy
+mode errs on whole sentences), and this checker takes about 0.2 ms CPU per sentence and 0.45 ms
+per 100-word text (lingua: 2-5 ms).
 
 Checks are tolerant by design: a check only says "mismatch" when the text is long enough, the
 detector is confident, and the detected language is not a close neighbour of the expected one that
@@ -66,10 +67,11 @@ CONFUSABLE: tuple[frozenset[str], ...] = (
     frozenset({"Macedonian", "Bulgarian"}),
 )
 
-# Below this many letters a detector guesses: on the hand-written samples 0.5-1.5% of its
-# confident answers under 22 letters were wrong (Ukrainian read as Russian, a Dutch loanword as
-# Latin), none above. 24 letters is about five English words. Ideographs, kana and Hangul
-# syllables count _DENSE_WEIGHT letters each, so about eight CJK characters qualify.
+# Below this many letters a detector guesses: on the hand-written samples 0.4-1.4% of snippets
+# shorter than 24 letters got a confident wrong answer (Ukrainian read as Russian, a Dutch loanword
+# as Latin), none of the 1,735 of 24 letters or more. 24 letters is about five English words.
+# Ideographs, kana and Hangul syllables count _DENSE_WEIGHT letters each (about eight CJK
+# characters qualify). `python bench/langid_compare.py --sweep` reproduces the table.
 MIN_LETTERS = 24
 _DENSE_WEIGHT = 3
 # A confident top answer needs at least this (py3langid's length-calibrated probability).
@@ -89,7 +91,7 @@ _model_lock = threading.Lock()
 
 
 def _load_model():
-    """The py3langid identifier, loaded once per process (about 1 s, about 120 MB)."""
+    """The py3langid identifier, loaded once per process (about 1 s, about 125 MB)."""
     global _model
     with _model_lock:
         if _model is None:

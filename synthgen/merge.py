@@ -1,0 +1,123 @@
+"""`synthgen merge OUT PART...`: join the shards of one run made on several machines.
+
+Each part is a run directory made with `generate --shard K/N` (same config, same stage 1 tasks).
+Examples are merged in plan order (each part is already in plan order, so a k-way merge streams
+them) and judged again for duplicates across parts, so the merged set obeys the same first-wins
+dedup as a single-machine run. Rejects of every part are kept; cross-part duplicates are added
+as rejects with stage "merge".
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import shutil
+from pathlib import Path
+
+from .config import RunConfig
+from .journal import Journal
+from .manifest import atomic_write_json
+from .quality.gate import QualityGate
+from .records import RejectRecord
+from .recheck import _fresh_out
+from .shards import ShardWriter, iter_records
+from .taxonomy import GROUPS
+
+
+def _read_manifest(part: Path) -> dict:
+    from .pipeline import RunError
+
+    try:
+        return json.loads((part / "run.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunError(f"{part} is not a synthgen run directory (no run.json)") from None
+    except (OSError, ValueError) as exc:
+        raise RunError(f"cannot read {part}/run.json: {exc}") from None
+
+
+def _check_parts(parts: list[Path], allow_partial: bool) -> tuple[list[dict], RunConfig]:
+    from .pipeline import RunError
+
+    manifests = [_read_manifest(p) for p in parts]
+    fps = {m["fingerprint"] for m in manifests}
+    if len(fps) != 1:
+        raise RunError(f"parts come from different configs (fingerprints {sorted(fps)})")
+    shards = [m.get("shard", "0/1") for m in manifests]
+    if len(set(shards)) != len(shards):
+        raise RunError(f"the same shard is given twice: {sorted(shards)}")
+    ns = {int(s.split("/")[1]) for s in shards}
+    if len(ns) != 1:
+        raise RunError(f"parts were split different ways: {sorted(shards)}")
+    n = ns.pop()
+    if len(parts) != n and not allow_partial:
+        missing = sorted(set(range(n)) - {int(s.split("/")[0]) for s in shards})
+        raise RunError(f"shards {missing} of {n} are missing (use --allow-partial to merge anyway)")
+    for p, m in zip(parts, manifests):
+        status = m.get("stages", {}).get("generate", {}).get("status")
+        if status != "complete" and not allow_partial:
+            raise RunError(f"{p}: stage 2 is '{status}', not complete (finish it or use --allow-partial)")
+    return manifests, RunConfig.model_validate(manifests[0]["config"])
+
+
+def merge(out: Path, parts: list[Path], allow_partial: bool = False) -> dict:
+    parts = [Path(p) for p in parts]
+    manifests, cfg = _check_parts(parts, allow_partial)
+    out = Path(out)
+    _fresh_out(out)
+    journal = Journal(out)
+    gate = QualityGate(cfg.validation, journal)
+    writers = {k: ShardWriter(out, k, journal, cfg.output.shard_size) for k in ("examples", "rejects")}
+    streams = [iter_records(p / "examples", include_open=False) for p in parts]
+    accepted = cross = 0
+
+    def add(kind: str, rec: dict) -> None:
+        writers[kind].add(rec)
+        if writers[kind].full:  # publish parts of exactly shard_size records
+            _checkpoint(journal, writers)
+
+    journal.begin()
+    for rec in heapq.merge(*streams, key=lambda r: r["item_index"]):
+        obj = {k: rec[k] for k in GROUPS[rec["group"]].output_keys}
+        verdict = gate.check_example(rec["group"], obj, rec["placeholders"], rec["id"])
+        if verdict.finding is None:
+            add("examples", rec)
+            accepted += 1
+        else:
+            cross += 1
+            add("rejects", RejectRecord(
+                id=rec["id"], stage="merge", group=rec["group"], reason=verdict.finding.reason,
+                detail=verdict.finding.detail, field=verdict.finding.field, duplicate_of=verdict.duplicate_of,
+                task=rec.get("task"), placeholders=rec["placeholders"], output=obj, model=rec.get("model"),
+                item_index=rec.get("item_index"), attempts=rec.get("attempts", 0)).model_dump(exclude_none=True))
+    for p in parts:
+        for rec in iter_records(p / "rejects", include_open=False):
+            add("rejects", rec)
+    _checkpoint(journal, writers, final=True)
+    journal.close()
+    tasks_dir = parts[0] / "tasks"
+    if tasks_dir.is_dir():
+        shutil.copytree(tasks_dir, out / "tasks", ignore=shutil.ignore_patterns("*.tmp"))
+    summary = {
+        "synthgen_manifest": 1, "merged_from": [str(p) for p in parts],
+        "fingerprint": manifests[0]["fingerprint"], "shard": "merged",
+        "accepted": accepted, "cross_part_rejects": cross,
+        "tokens": {k: sum(m.get("tokens", {}).get(k, 0) for m in manifests)
+                   for k in ("prompt_tokens", "completion_tokens", "responses")},
+        "cost_usd": None if any(m.get("cost_usd") is None for m in manifests)
+        else round(sum(m["cost_usd"] for m in manifests), 6),
+        "stages": {"generate": {"status": "complete" if not allow_partial else "partial", "accepted": accepted}},
+        "config": manifests[0]["config"],
+    }
+    atomic_write_json(out / "run.json", summary)
+    return summary
+
+
+def _checkpoint(journal: Journal, writers: dict[str, ShardWriter], final: bool = False) -> None:
+    for w in writers.values():
+        w.flush()
+    journal.commit()
+    for w in writers.values():
+        if final or w.full:
+            w.finalize()
+    if not final:
+        journal.begin()

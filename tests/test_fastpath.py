@@ -1,0 +1,223 @@
+"""post_chat through the real openai SDK against a real local HTTP server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import time
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator, Callable
+
+import openai
+import pytest
+from aiohttp import web
+
+from synthgen.llm.fastpath import FastAioHttpClient, RawChatResponse, post_chat
+
+COMPLETION = {
+    "id": "chatcmpl-1",
+    "object": "chat.completion",
+    "created": 1,
+    "model": "m",
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "{\"q\": \"héllo\"}"},
+                 "finish_reason": "stop"}],
+    "usage": {"prompt_tokens": 9, "completion_tokens": 4, "total_tokens": 13},
+}
+
+HTTP_CLIENTS: dict[str, Callable[[], Any]] = {
+    "fast-aiohttp": FastAioHttpClient,
+    "sdk-aiohttp": openai.DefaultAioHttpClient,
+    "sdk-httpx": openai.DefaultAsyncHttpxClient,
+}
+
+
+class Server:
+    """Behaviour chosen by the request's model name; records what it received."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, dict[str, str], dict[str, Any]]] = []
+
+    async def chat(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        self.seen.append((request.path, {k.lower(): v for k, v in request.headers.items()}, body))
+        model = body["model"]
+        if model == "ratelimit":
+            return web.json_response({"error": {"message": "slow down", "type": "rate_limit"}}, status=429,
+                                     headers={"Retry-After": "7", "x-ratelimit-remaining-requests": "0"})
+        if model == "boom":
+            return web.json_response({"error": {"message": "internal"}}, status=500)
+        if model == "slow":
+            await asyncio.sleep(5)
+        if model == "html":
+            return web.Response(text="<html>proxy page</html>", content_type="text/html")
+        if body.get("stream"):
+            resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+            await resp.prepare(request)
+            for piece in ("hel", "lo"):
+                chunk = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": model,
+                         "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}
+                await resp.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            await resp.write(b"data: [DONE]\n\n")
+            return resp
+        return web.json_response(COMPLETION, headers={"x-ratelimit-remaining-requests": "99"})
+
+
+@asynccontextmanager
+async def serve() -> AsyncIterator[tuple[Server, str]]:
+    server = Server()
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", server.chat)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2, handler_cancellation=True)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield server, f"http://127.0.0.1:{port}/v1"
+    finally:
+        await runner.cleanup()
+
+
+def make_client(base_url: str, kind: str, max_retries: int = 2) -> openai.AsyncOpenAI:
+    # max_retries=2 on purpose: post_chat must still make exactly one attempt
+    return openai.AsyncOpenAI(api_key="sk-test", base_url=base_url, max_retries=max_retries,
+                              default_headers={"X-Run": "r1"}, http_client=HTTP_CLIENTS[kind]())
+
+
+def body(model: str, **extra: Any) -> dict[str, Any]:
+    return {"model": model, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5,
+            "custom_server_field": [1, 2], **extra}
+
+
+@pytest.mark.parametrize("kind", HTTP_CLIENTS)
+def test_success_returns_status_headers_and_json(kind: str) -> None:
+    async def main() -> tuple[RawChatResponse, Server]:
+        async with serve() as (server, url):
+            client = make_client(url, kind)
+            try:
+                return await post_chat(client, body("ok"), timeout=5), server
+            finally:
+                await client.close()
+
+    result, server = asyncio.run(main())
+    assert result.status == 200
+    assert result.data == COMPLETION
+    assert result.headers["x-ratelimit-remaining-requests"] == "99"
+    path, headers, sent = server.seen[0]
+    assert path == "/v1/chat/completions"
+    assert headers["authorization"] == "Bearer sk-test" and headers["x-run"] == "r1"
+    assert sent == body("ok")  # sent as given, unknown fields included
+
+
+@pytest.mark.parametrize("kind", HTTP_CLIENTS)
+def test_429_raises_rate_limit_error_with_retry_after(kind: str) -> None:
+    async def main() -> tuple[openai.RateLimitError, int]:
+        async with serve() as (server, url):
+            client = make_client(url, kind)
+            try:
+                with pytest.raises(openai.RateLimitError) as info:
+                    await post_chat(client, body("ratelimit"), timeout=5)
+                return info.value, len(server.seen)
+            finally:
+                await client.close()
+
+    exc, hits = asyncio.run(main())
+    assert hits == 1, "the SDK's own retries must stay off"
+    assert exc.status_code == 429
+    assert exc.response.headers["retry-after"] == "7"
+    assert "slow down" in str(exc)
+
+
+@pytest.mark.parametrize("kind", HTTP_CLIENTS)
+def test_500_raises_api_status_error(kind: str) -> None:
+    async def main() -> openai.APIStatusError:
+        async with serve() as (_, url):
+            client = make_client(url, kind)
+            try:
+                with pytest.raises(openai.InternalServerError) as info:
+                    await post_chat(client, body("boom"), timeout=5)
+                return info.value
+            finally:
+                await client.close()
+
+    exc = asyncio.run(main())
+    assert isinstance(exc, openai.APIStatusError) and exc.status_code == 500
+
+
+@pytest.mark.parametrize("kind", HTTP_CLIENTS)
+def test_timeout_raises_api_timeout_error_promptly(kind: str) -> None:
+    async def main() -> float:
+        async with serve() as (_, url):
+            client = make_client(url, kind)
+            try:
+                start = time.monotonic()
+                with pytest.raises(openai.APITimeoutError):
+                    await post_chat(client, body("slow"), timeout=0.3)
+                return time.monotonic() - start
+            finally:
+                await client.close()
+
+    assert asyncio.run(main()) < 2.0
+
+
+def test_refused_connection_raises_api_connection_error() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+
+    async def main() -> None:
+        client = make_client(f"http://127.0.0.1:{port}/v1", "fast-aiohttp")
+        try:
+            with pytest.raises(openai.APIConnectionError):
+                await post_chat(client, body("ok"), timeout=2)
+        finally:
+            await client.close()
+
+    asyncio.run(main())
+
+
+def test_non_json_success_body_is_a_validation_error() -> None:
+    async def main() -> None:
+        async with serve() as (_, url):
+            client = make_client(url, "fast-aiohttp")
+            try:
+                with pytest.raises(openai.APIResponseValidationError):
+                    await post_chat(client, body("html"), timeout=5)
+            finally:
+                await client.close()
+
+    asyncio.run(main())
+
+
+def test_fast_client_keeps_the_sdk_working_for_typed_and_streaming_calls() -> None:
+    # everything the fast road does not cover (here: streaming) goes the SDK's usual way
+    async def main() -> tuple[str | None, str]:
+        async with serve() as (_, url):
+            client = make_client(url, "fast-aiohttp")
+            try:
+                typed = await client.chat.completions.create(model="ok", messages=[{"role": "user", "content": "x"}])
+                stream = await client.chat.completions.create(
+                    model="ok", messages=[{"role": "user", "content": "x"}], stream=True)
+                text = "".join([c.choices[0].delta.content or "" async for c in stream])
+                return typed.choices[0].message.content, text
+            finally:
+                await client.close()
+
+    typed, streamed = asyncio.run(main())
+    assert typed == '{"q": "héllo"}'
+    assert streamed == "hello"
+
+
+def test_many_concurrent_requests_share_one_client() -> None:
+    async def main() -> int:
+        async with serve() as (server, url):
+            client = make_client(url, "fast-aiohttp")
+            try:
+                results = await asyncio.gather(*(post_chat(client, body("ok"), timeout=5) for _ in range(200)))
+                assert all(r.data["usage"]["total_tokens"] == 13 for r in results)
+                return len(server.seen)
+            finally:
+                await client.close()
+
+    assert asyncio.run(main()) == 200

@@ -1,0 +1,86 @@
+"""`synthgen validate` (re-check without the LLM) and `synthgen merge` (join shards)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from synthgen.config import load_config
+from synthgen.pipeline import RunOptions, run_all, run_stage
+from synthgen.plan import Shard
+
+from helpers import examples, read_jsonl, rejects
+
+
+def synthgen(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "synthgen", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_validate_with_tighter_rule_filters_a_copy(tmp_path, server, write_config):
+    cfg = write_config(server.base_url, sl=20)
+    run_all(load_config(cfg), RunOptions(out=tmp_path / "run", quiet=True))
+    before = sorted(p.read_bytes() for p in (tmp_path / "run" / "examples").glob("*.jsonl"))
+    n = len(examples(tmp_path / "run"))
+
+    # same rules: everything passes, --check exits 0
+    r = synthgen("validate", str(tmp_path / "run"), "--check", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["passed"] == n
+
+    # documents must now be three times as long as asked: most short-long examples fail
+    tight = write_config(server.base_url, name="tight.toml", sl=20,
+                         extra="[validation]\nmin_words_ratio = 1.5\n")
+    r = synthgen("validate", str(tmp_path / "run"), "--config", str(tight), "--out", str(tmp_path / "filtered"), "--check")
+    assert r.returncode == 1
+    kept = examples(tmp_path / "filtered")
+    dropped = read_jsonl(tmp_path / "filtered" / "rejects")
+    assert len(kept) + len(dropped) == n and dropped
+    assert {d["reason"] for d in dropped} == {"too_short"}
+    assert all(d["stage"] == "validate" for d in dropped)
+    # the run itself is untouched, and no LLM call was made
+    assert sorted(p.read_bytes() for p in (tmp_path / "run" / "examples").glob("*.jsonl")) == before
+
+
+def test_validate_refuses_existing_output(tmp_path, server, write_config):
+    run_all(load_config(write_config(server.base_url)), RunOptions(out=tmp_path / "run", quiet=True))
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "x").write_text("keep me")
+    r = synthgen("validate", str(tmp_path / "run"), "--out", str(tmp_path / "busy"))
+    assert r.returncode == 2 and "not empty" in r.stderr and "Traceback" not in r.stderr
+    assert (tmp_path / "busy" / "x").read_text() == "keep me"
+
+
+def test_merge_of_shards_equals_single_machine_run(tmp_path, make_server, write_config):
+    srv = make_server(rate_near_duplicate=0.2)
+    cfg = load_config(write_config(srv.base_url, sl=40))
+    run_all(cfg, RunOptions(out=tmp_path / "single", quiet=True))
+    parts = []
+    for k in range(3):
+        out = tmp_path / f"part{k}"
+        assert run_stage("generate", cfg, RunOptions(out=out, quiet=True, shard=Shard(k, 3),
+                                                     tasks_from=tmp_path / "single")).code == 0
+        parts.append(str(out))
+    r = synthgen("merge", str(tmp_path / "merged"), *parts)
+    assert r.returncode == 0, r.stderr
+    merged = examples(tmp_path / "merged")
+    single = examples(tmp_path / "single")
+    assert [m["id"] for m in merged] == [s["id"] for s in single]
+    ids = [m["id"] for m in merged]
+    assert len(ids) == len(set(ids))
+    # every generate item is accounted for, once, as an example or a reject
+    gen_rejects = [r for r in rejects(tmp_path / "merged") if r["stage"] in ("generate", "merge")]
+    assert len(merged) + len(gen_rejects) == 40 + 6 + 3 + 3 + 4 + 4
+
+
+def test_merge_refuses_incomplete_or_mixed_parts(tmp_path, make_server, write_config):
+    srv = make_server()
+    cfg = load_config(write_config(srv.base_url))
+    run_all(cfg, RunOptions(out=tmp_path / "single", quiet=True))
+    run_stage("generate", cfg, RunOptions(out=tmp_path / "p0", quiet=True, shard=Shard(0, 2), tasks_from=tmp_path / "single"))
+    r = synthgen("merge", str(tmp_path / "m"), str(tmp_path / "p0"))
+    assert r.returncode == 2 and "missing" in r.stderr
+    other = load_config(write_config(srv.base_url, name="other.toml", seed=99))
+    run_all(other, RunOptions(out=tmp_path / "o", quiet=True, shard=Shard(1, 2)))
+    r = synthgen("merge", str(tmp_path / "m"), str(tmp_path / "p0"), str(tmp_path / "o"))
+    assert r.returncode == 2 and "different configs" in r.stderr
