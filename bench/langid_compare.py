@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
-from langid_texts import PASSAGES  # noqa: E402
+from langid_texts import PASSAGES
 
 _NO_SPACES = {"Japanese", "Chinese"}
 BUCKETS = ("5w", "15w", "sentence", "100w")
@@ -35,15 +35,15 @@ DETECTORS = ("py3langid", "lingua", "lingua-low", "checker")
 def samples(lang: str, text: str) -> dict[str, list[str]]:
     """Non-overlapping windows of the passage, by bucket."""
     if lang in _NO_SPACES:
-        flat = re.sub(r"\s", "", text)
-        cut = lambda n: [flat[i : i + n] for i in range(0, len(flat) - n, n)]  # noqa: E731
-        short, mid = cut(8), cut(25)
+        units, sep, short, mid = list(re.sub(r"\s", "", text)), "", 8, 25
     else:
-        words = text.split()
-        cut = lambda n: [" ".join(words[i : i + n]) for i in range(0, len(words) - n, n)]  # noqa: E731
-        short, mid = cut(5), cut(15)
+        units, sep, short, mid = text.split(), " ", 5, 15
+
+    def cut(n: int) -> list[str]:
+        return [sep.join(units[i : i + n]) for i in range(0, len(units) - n, n)]
+
     sentences = [s.strip() for s in re.split(r"(?<=[.!?。！？।])\s*", text) if len(s.strip()) > 3]
-    return {"5w": short, "15w": mid, "sentence": sentences, "100w": [text]}
+    return {"5w": cut(short), "15w": cut(mid), "sentence": sentences, "100w": [text]}
 
 
 def _raw_detector(name: str):

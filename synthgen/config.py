@@ -76,6 +76,9 @@ class LanguagesConfig(_Strict):
 
     @model_validator(mode="after")
     def _check(self) -> "LanguagesConfig":
+        if self.mode == "paper" and self.weights:
+            # silently sampling the paper's mix instead of the user's table would be a costly surprise
+            raise ValueError("[languages.weights] is only used with mode = 'custom' (mode is 'paper')")
         if self.mode == "custom":
             if not self.weights:
                 raise ValueError("languages.mode = 'custom' needs a [languages.weights] table")
@@ -174,6 +177,9 @@ class RunConfig(_Strict):
                 raise ValueError(f"groups.{name}.tasks is required (this group brainstorms tasks)")
             if g.tasks is not None and not GROUPS[name].brainstorm:
                 raise ValueError(f"groups.{name}.tasks: group '{name}' has no brainstorm step")
+        # checked here, not at the first bitext item, which may come after paid requests
+        if "bitext" in self.active_groups() and len(self.language_weights()) < 2:
+            raise ValueError("groups.bitext needs at least two languages with weight > 0 in [languages.weights]")
         return self
 
     def active_groups(self) -> list[str]:
@@ -210,13 +216,16 @@ class RunConfig(_Strict):
 
 
 def _first_error_line(err: ValidationError) -> str:
-    e = err.errors()[0]
-    where = ".".join(str(p) for p in e["loc"]) or "config"
+    errors = err.errors()
+    # a misspelt key also shows up as a missing required one; the misspelling is the useful news
+    e = next((x for x in errors if x["type"] == "extra_forbidden"), errors[0])
+    where = ".".join(str(p) for p in e["loc"])
     if e["type"] == "extra_forbidden":
         return f"unknown config key '{where}'"
     msg = e["msg"].removeprefix("Value error, ")
     more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
-    return f"{where}: {msg}{more}"
+    # whole-config checks have no location; their message names the keys itself
+    return f"{where}: {msg}{more}" if where else f"{msg}{more}"
 
 
 def parse_config(data: dict, source: str = "config") -> RunConfig:

@@ -13,6 +13,13 @@ import re
 
 _FENCE = re.compile(r"```(?:json|python|JSON)?\s*\n?(.*?)```", re.DOTALL)
 _DECODER = json.JSONDecoder()
+# Where a JSON value or a Python list of strings can start. Trying only these keeps a degenerate
+# answer ("{{{{..." from a looping small model) fast: every failed json decode costs O(offset).
+_STARTS = {"{": re.compile(r'\{\s*["}]'), "[": re.compile(r'\[\s*["\[{\]\d\-tfn]')}
+_PY_LIST_START = re.compile(r"""\[\s*['"\]]""")
+# Chatter holds a few stray brackets, not hundreds; past these, the text is not an answer.
+_MAX_FAILED_DECODES = 64
+_MAX_LITERAL_TRIES = 8
 
 
 class ParseError(ValueError):
@@ -25,19 +32,63 @@ def _candidates(text: str):
         yield m.group(1).strip()
 
 
-def _raw_decode_from(text: str, opener: str):
-    start = text.find(opener)
-    while start != -1:
+def _json_values(text: str, opener: str) -> tuple[list[tuple[int, object]], int]:
+    """Complete top-level JSON values starting at `opener` as (span, value), and where a value
+    that runs off the end of the text starts (len(text) if none does).
+
+    Openers inside a value already decoded are skipped, so an inner object never competes with
+    the one holding it; once a value runs off the end, every later opener is inside it.
+    """
+    found: list[tuple[int, object]] = []
+    starts = _STARTS[opener]
+    m, failures = starts.search(text), 0
+    while m and failures < _MAX_FAILED_DECODES:
+        start = m.start()
         try:
-            value, _ = _DECODER.raw_decode(text, start)
-            return value
-        except json.JSONDecodeError:
-            start = text.find(opener, start + 1)
-    raise ParseError("no JSON value found")
+            value, end = _DECODER.raw_decode(text, start)
+        except RecursionError:
+            return found, start  # nested deeper than any answer we could use
+        except json.JSONDecodeError as err:
+            if err.msg.startswith("Unterminated string") or err.pos >= len(text):
+                return found, start  # truncated: the answer was cut here
+            failures += 1
+            m = starts.search(text, start + 1)  # a brace in the chatter
+            continue
+        found.append((end - start, value))
+        m = starts.search(text, end)
+    return found, len(text)
+
+
+def _python_lists(text: str) -> list[tuple[int, object]]:
+    """Brainstorm prompts ask for a *python* list: accept single-quoted literals too."""
+    ends = [text.rfind("]")]  # the last three "]": chatter after the list may hold some
+    while len(ends) < 3 and ends[-1] > 0:
+        ends.append(text.rfind("]", 0, ends[-1]))
+    found: list[tuple[int, object]] = []
+    tries = 0
+    for m in _PY_LIST_START.finditer(text):
+        for end in ends:
+            if end <= m.start():
+                break
+            if tries >= _MAX_LITERAL_TRIES:
+                return found
+            tries += 1
+            try:
+                value = ast.literal_eval(text[m.start() : end + 1])
+            except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                continue
+            if isinstance(value, list):
+                found.append((end + 1 - m.start(), value))
+                break
+    return found
 
 
 def parse_json_value(text: str, want: type) -> object:
-    """Return the first JSON value of type `want` (dict or list) found in `text`."""
+    """Return the JSON value of type `want` (dict or list) that makes up the answer in `text`.
+
+    That is the largest complete one (so "Here are [20] tasks: [...]" yields the list of tasks),
+    unless a larger value was cut off at the end: then the answer itself is truncated.
+    """
     text = text.strip()
     opener = "{" if want is dict else "["
     for cand in _candidates(text):
@@ -45,31 +96,16 @@ def parse_json_value(text: str, want: type) -> object:
             value = json.loads(cand)
             if isinstance(value, want):
                 return value
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             pass
-        try:
-            value = _raw_decode_from(cand, opener)
-            if isinstance(value, want):
-                return value
-        except ParseError:
-            pass
+        found, cut = _json_values(cand, opener)
         if want is list:
-            value = _python_list(cand)
-            if value is not None:
+            found += _python_lists(cand[:cut])
+        if found:
+            span, value = max(found, key=lambda f: f[0])
+            if span > len(cand) - cut:
                 return value
     raise ParseError(f"no JSON {'object' if want is dict else 'list'} in output")
-
-
-def _python_list(text: str) -> list | None:
-    """Brainstorm prompts ask for a *python* list: accept single-quoted literals too."""
-    start, end = text.find("["), text.rfind("]")
-    if start == -1 or end <= start:
-        return None
-    try:
-        value = ast.literal_eval(text[start : end + 1])
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
-        return None
-    return value if isinstance(value, list) else None
 
 
 def parse_object(text: str) -> dict:

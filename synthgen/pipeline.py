@@ -271,6 +271,12 @@ async def _run_stage(stage_name: str, cfg: RunConfig, opts: RunOptions, journal:
         return StageOutcome(stage_name, EXIT_BUDGET,
                             f"{stage_name} stopped: {engine.stop_reason}; {c.done}/{total} items done; "
                             "rerun with a higher budget to continue", stats.committed, stats.requests)
+    if engine.stop_reason == "request_failed":
+        return StageOutcome(stage_name, EXIT_FAILED,
+                            f"{stage_name} stopped: {stats.failed} request(s) still failing after "
+                            f"{cfg.llm.max_attempts} attempts ({engine.last_failure}); {c.done}/{total} items done, "
+                            "every response received is saved: rerun the same command to continue",
+                            stats.committed, stats.requests)
     msg = f"{stage_name}: {c.done}/{total} items, {c.accepted} accepted, {c.rejected} rejected"
     if stage_name == "brainstorm" and complete:
         kept = getattr(stage, "kept", {})
@@ -285,10 +291,8 @@ async def _run_stage(stage_name: str, cfg: RunConfig, opts: RunOptions, journal:
                  if GROUPS[g].brainstorm and kept.get(g, 0) < (cfg.groups[g].tasks or 0)]
         if fewer:
             msg += "; fewer distinct tasks than asked: " + ", ".join(fewer)
-    if stats.failed:
-        return StageOutcome(stage_name, EXIT_FAILED,
-                            msg + f"; {stats.failed} requests failed after every retry (rejects: request_failed)",
-                            stats.committed, stats.requests)
+    if stats.rejected_failed:
+        msg += f"; {stats.rejected_failed} request(s) refused by the server (rejects: request_failed)"
     return StageOutcome(stage_name, EXIT_OK, msg, stats.committed, stats.requests)
 
 

@@ -119,6 +119,10 @@ def _top(d: dict, n: int = 3) -> str:
     return ", ".join(f"{k} {v}" for k, v in items[:n]) + more
 
 
+def _verdicts(v: dict) -> str:
+    return ", ".join(f"{k} {n}" for k, n in v.items()) or "none"
+
+
 def render_text(report: dict, console=None, max_languages: int = 15) -> None:
     """Rich tables on the terminal, one per question a reader asks of a run."""
     from rich.console import Console
@@ -187,7 +191,7 @@ def render_text(report: dict, console=None, max_languages: int = 15) -> None:
     console.print(t)
 
     d, lc = report["duplicates"], report["language_check"]
-    unchecked = (f"{lc['unchecked_texts']} of {lc['texts_checked']} texts not checked by langid"
+    unchecked = (f"langid unchecked {lc['unchecked_texts']} ({_verdicts(lc['langid_verdicts'])})"
                  if lc["langid_field_seen"] else "langid verdicts not recorded in examples")
     console.print(f"duplicates: exact {d['exact']['count']} ({_pct(d['exact']['rate'])}), "
                   f"near {d['near']['count']} ({_pct(d['near']['rate'])}); wrong language "

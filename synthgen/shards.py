@@ -46,10 +46,15 @@ class ShardWriter:
             # the part was finalized but the crash came before the journal moved on
             if final.stat().st_size == self.offset:
                 self._advance_part()
-                return
-            os.replace(final, self.tmp_path)
+            else:
+                os.replace(final, self.tmp_path)
         if self.tmp_path.exists():
-            if self.tmp_path.stat().st_size != self.offset:
+            size = self.tmp_path.stat().st_size
+            if size < self.offset:
+                # truncate() would pad with NUL bytes: a line no reader could parse
+                raise RuntimeError(f"{self.tmp_path} holds {size} bytes but the journal committed "
+                                   f"{self.offset}: the file lost data the journal cannot restore")
+            if size > self.offset:
                 with open(self.tmp_path, "r+b") as f:
                     f.truncate(self.offset)
         elif self.offset:

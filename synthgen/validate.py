@@ -88,8 +88,13 @@ def check_shape(group: str, obj: dict) -> Finding | None:
     return None
 
 
+# a letter or digit of a script written with spaces; space-less scripts count per character
+_SPACED = rf"[^\W{_CJK}{_SCRIPT_NO_SPACES}]"
+_LEXEME = re.compile(rf"[{_CJK}{_SCRIPT_NO_SPACES}]|{_SPACED}+")
+
+
 def _words(text: str) -> set[str]:
-    return set(re.findall(r"\w+", normalize(text)))
+    return set(_LEXEME.findall(normalize(text)))
 
 
 def overlap(a: str, b: str) -> float:
@@ -125,7 +130,13 @@ def check_lengths(group: str, obj: dict, placeholders: dict[str, str], cfg: Vali
 
 
 def _contains_phrase(haystack: str, needle: str) -> bool:
-    return bool(needle) and re.search(rf"(?<!\w){re.escape(needle)}(?!\w)", haystack) is not None
+    """Whole words only ("art" is not in "party"); no boundary in space-less scripts (体育 is in
+    关于体育的文章), where a word has no spaces around it."""
+    if not needle:
+        return False
+    left = rf"(?<!{_SPACED})" if re.match(_SPACED, needle[0]) else ""
+    right = rf"(?!{_SPACED})" if re.match(_SPACED, needle[-1]) else ""
+    return re.search(left + re.escape(needle) + right, haystack) is not None
 
 
 def check_content(group: str, obj: dict) -> list[Finding]:
@@ -133,7 +144,7 @@ def check_content(group: str, obj: dict) -> list[Finding]:
     out = []
     if group == "short-long":
         for doc in ("positive_document", "hard_negative_document"):
-            if n["user_query"] and n["user_query"] in n[doc]:
+            if _contains_phrase(n[doc], n["user_query"]):
                 out.append(Finding("copied_query", f"user_query appears verbatim in {doc}", doc))
                 break
         if n["positive_document"] == n["hard_negative_document"]:
@@ -150,7 +161,7 @@ def check_content(group: str, obj: dict) -> list[Finding]:
                 out.append(Finding("label_in_input", f"{key} appears in input_text", key))
                 break
     elif group in ("short-short", "long-long"):
-        if n["input"] == n["positive_document"] or (n["input"] and n["input"] in n["positive_document"]):
+        if _contains_phrase(n["positive_document"], n["input"]):
             out.append(Finding("copied_query", "positive_document repeats the input", "positive_document"))
     elif group in ("sts", "bitext"):
         for a, b in (("S1", "S2"), ("S1", "S3"), ("S2", "S3")):

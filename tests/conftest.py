@@ -78,6 +78,22 @@ examples = 4
 [groups.bitext]
 examples = 4
 
+[languages]
+mode = "custom"
+
+[languages.weights]
+English = 4
+German = 1
+French = 1
+Spanish = 1
+Italian = 1
+Portuguese = 1
+Dutch = 1
+Polish = 1
+Russian = 1
+Japanese = 1
+Chinese = 1
+
 [output]
 shard_size = {shard_size}
 """

@@ -21,14 +21,22 @@ PASSAGE = (
     "weekend classes where retired fishermen teach children how to tie knots and read the tides."
 )
 OTHERS = [
-    "Quantum error correction protects fragile qubits by spreading one logical bit of information "
-    "across many physical qubits, so that a single flipped qubit can be detected and undone.",
-    "To bake a dense rye loaf, mix the sourdough starter with warm water, add coarse flour and salt, "
-    "and leave the dough to rise overnight in a covered tin before baking it slowly.",
-    "The committee reviewed the budget line by line and postponed the vote on the new stadium until "
-    "an independent audit of the construction costs has been published.",
-    "Migratory birds use the earth's magnetic field, the position of the sun and familiar landmarks "
-    "to find their way across thousands of kilometres every spring and autumn.",
+    (
+        "Quantum error correction protects fragile qubits by spreading one logical bit of information "
+        "across many physical qubits, so that a single flipped qubit can be detected and undone."
+    ),
+    (
+        "To bake a dense rye loaf, mix the sourdough starter with warm water, add coarse flour and salt, "
+        "and leave the dough to rise overnight in a covered tin before baking it slowly."
+    ),
+    (
+        "The committee reviewed the budget line by line and postponed the vote on the new stadium until "
+        "an independent audit of the construction costs has been published."
+    ),
+    (
+        "Migratory birds use the earth's magnetic field, the position of the sun and familiar landmarks "
+        "to find their way across thousands of kilometres every spring and autumn."
+    ),
 ]
 CHINESE = (
     "这座海边小镇依靠渔船队为生，渔船每天黎明前出港，下午满载鳕鱼、鲭鱼和螃蟹归来。过去十年里渔获不断减少，"

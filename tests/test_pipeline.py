@@ -191,3 +191,31 @@ def test_exact_duplicates_rejected_and_survive_resume(make_server, write_config,
     ns = "query"
     assert j.seen_or_add(ns, text_hash("  " + first[key].upper() + " "), "other") == first["id"]
     j.close()
+
+
+def test_outage_stops_the_run_and_a_rerun_finishes_it(make_server, write_config, tmp_path):
+    clean, flaky = make_server(), make_server(rate_500=0.3)
+    _run(write_config(clean.base_url, name="c.toml"), tmp_path / "clean")
+    cfg = write_config(flaky.base_url, name="f.toml", max_attempts=1)
+    outcomes = _run(cfg, tmp_path / "run")
+    assert outcomes[-1].code == 1 and "rerun the same command" in outcomes[-1].message
+    # nothing was rejected for the outage: the failed items are simply not done yet
+    assert all(r["reason"] != "request_failed" for r in rejects(tmp_path / "run"))
+    for _ in range(5):
+        outcomes = _run(cfg, tmp_path / "run")
+        if outcomes[-1].code == 0:
+            break
+    assert outcomes[-1].code == 0
+    assert examples(tmp_path / "run") == examples(tmp_path / "clean")
+
+
+def test_unreachable_endpoint_fails_with_one_clear_message(write_config, tmp_path):
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cfg = write_config(f"http://127.0.0.1:{port}/v1", max_attempts=2)
+    outcomes = _run(cfg, tmp_path / "run")
+    assert outcomes[-1].code == 1
+    assert "connection error" in outcomes[-1].message and "still failing" in outcomes[-1].message

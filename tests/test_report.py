@@ -9,20 +9,19 @@ import shutil
 import signal
 import statistics
 import subprocess
-import sys
 import tracemalloc
 from collections import Counter
 from pathlib import Path
 
 import pytest
-
 from typer.testing import CliRunner
 
 from synthgen.cli import app
 from synthgen.config import RULE_DEFAULTS, load_config
 from synthgen.pipeline import RunError, RunOptions, run_all
 from synthgen.quality.html_report import render_html
-from synthgen.quality.summary import language_of, summarize, words_in
+from synthgen.quality.lengths import words_in
+from synthgen.quality.summary import language_of, summarize
 from synthgen.report import load_report
 from synthgen.testing.options import FakeServerOptions
 from synthgen.testing.server import FakeLLMServer
@@ -30,8 +29,8 @@ from synthgen.validate import count_words, required_words
 
 from helpers import examples, manifest, read_jsonl, rejects
 
-FAULTS = dict(rate_short=0.2, rate_copy_query=0.1, rate_wrong_language=0.1, rate_near_duplicate=0.1,
-              rate_truncate=0.05, rate_repeat_task=0.3)
+FAULTS = {"rate_short": 0.2, "rate_copy_query": 0.1, "rate_wrong_language": 0.1, "rate_near_duplicate": 0.1,
+          "rate_truncate": 0.05, "rate_repeat_task": 0.3}
 
 CONFIG = """
 seed = 11
@@ -117,7 +116,7 @@ def test_json_counts_match_the_files(run_dir):
     tk = report["tokens"]
     assert tk["total"] == m["tokens"]["prompt_tokens"] + m["tokens"]["completion_tokens"]
     assert tk["per_accepted"] == pytest.approx(tk["total"] / len(recs), abs=0.1)
-    assert tk["cost_usd"] == m["cost_usd"] and tk["cost_per_accepted_usd"] == pytest.approx(m["cost_usd"] / len(recs))
+    assert tk["cost_usd"] == m["cost_usd"] and tk["cost_per_accepted_usd"] == pytest.approx(m["cost_usd"] / len(recs), abs=1e-7)
 
 
 def test_lengths_and_asked_words_match_the_files(run_dir):
@@ -208,12 +207,17 @@ def test_gates_langid_and_rule_policies_from_a_hand_made_run(tmp_path):
     assert report["duplicates"] == {"exact": {"count": 1, "rate": round(1 / 7, 4)},
                                     "near": {"count": 1, "rate": round(1 / 7, 4)}}
     lc = report["language_check"]
-    assert lc["wrong_language"]["count"] == 2 and lc["unchecked_texts"] == 3 and lc["texts_checked"] == 4
+    assert lc["wrong_language"]["count"] == 2 and lc["unchecked_texts"] == 3
+    assert lc["langid_verdicts"] == {"ok": 1, "unchecked": 3}
     assert report["generate"]["by_language"]["German->French"]["accepted"] == 1
     wl = report["adherence"]["rules"]["wrong_language"]
     assert (wl["items"], wl["validated"], wl["failed"]) == (7, 6, 2)  # request_failed never reached the check
     assert report["adherence"]["rules"]["sts_order"]["adherence"] is None  # switched off in the config
     assert report["brainstorm"]["surplus"] == 1 and report["brainstorm"]["rejected_by_reason"] == {"duplicate": 1}
+    # a damaged line is skipped and named, not a crash
+    with open(run / "rejects" / "part-00000.jsonl", "a") as f:
+        f.write("{not json\n")
+    assert load_report(run)["warnings"] == ["invalid JSON lines in rejects/: 1"]
     # without a langid field there is nothing to count, and the report says so rather than 0
     (run / "examples" / "part-00000.jsonl").write_text(json.dumps(_example(0)) + "\n")
     assert load_report(run)["language_check"]["unchecked_texts"] is None
@@ -232,8 +236,7 @@ def _synthetic_run(root: Path, n: int) -> Path:
             for i in range(n))
     (root / "examples").mkdir(parents=True)
     with open(root / "examples" / "part-00000.jsonl", "w") as f:
-        for rec in recs:
-            f.write(json.dumps(rec) + "\n")
+        f.writelines(json.dumps(rec) + "\n" for rec in recs)
     return root
 
 

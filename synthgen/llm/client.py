@@ -46,7 +46,16 @@ class FatalLLMError(RuntimeError):
 
 
 class RequestFailed(RuntimeError):
-    """One request kept failing after every retry."""
+    """One request kept failing after every retry.
+
+    `permanent`: the server refused this very request (HTTP 400, 413, 422): asking again cannot
+    help, so the item is rejected. Otherwise (timeouts, 5xx, connection trouble, 429) the run
+    stops and a rerun asks again.
+    """
+
+    def __init__(self, message: str, permanent: bool = False):
+        super().__init__(message)
+        self.permanent = permanent
 
 
 @dataclass(frozen=True)
@@ -112,6 +121,10 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, openai.APIStatusError):
         return f"HTTP {exc.status_code}: {str(exc.message)[:200]}"
     if isinstance(exc, openai.APITimeoutError):
+        cause = str(exc.__cause__ or "")
+        if "Cannot connect" in cause or "Connect call failed" in cause:
+            # the aiohttp transport reports a refused connection as a connect timeout
+            return "connection error: " + cause.split(" [")[0].replace("Cannot connect", "cannot connect")
         return "timeout"
     if isinstance(exc, openai.APIConnectionError):
         return f"connection error: {exc.__cause__ or exc}"[:200]
@@ -180,8 +193,8 @@ class LLMClient:
                     return await self._limited(messages, seed, schema, schema_name)
         except (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError) as exc:
             raise FatalLLMError(describe(exc)) from None
-        except openai.BadRequestError as exc:
-            raise RequestFailed(describe(exc)) from None
+        except openai.APIStatusError as exc:
+            raise RequestFailed(describe(exc), permanent=not _is_transient(exc)) from None
         except (openai.APIError, OSError) as exc:
             raise RequestFailed(describe(exc)) from None
         raise RequestFailed("no attempt was made")  # pragma: no cover

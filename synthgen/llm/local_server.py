@@ -195,8 +195,8 @@ class LocalServer:
                "--host", "127.0.0.1", "--port", str(self.port),
                "--n_ctx", str(self.n_ctx),
                "--n_threads", str(self.n_threads), "--n_threads_batch", str(self.n_threads),
-               # logits for every position cost n_ctx x vocab floats (~400 MB at 2048) and
-               # only serve `logprobs`, which synthgen never asks for.
+               # logits for every position fill an n_ctx x vocab float array (up to 400 MB at
+               # n_ctx 2048 as the context fills) and only serve `logprobs`, never asked for.
                "--logits_all", "False",
                # By default a queued request cancels a streaming one mid-answer.
                "--interrupt_requests", "False"]

@@ -53,8 +53,16 @@ class QualityGate:
         self.near_on = cfg.policy("near_duplicate") != "off"
         self.lang_on = cfg.policy("wrong_language") != "off"
         if self.near_on:
+            by_ns: dict[str, list[tuple[str, bytes]]] = {}
             for ns, key, sig in journal.iter_signatures():
-                self._index(ns).add_signature(key, sig)
+                rows = by_ns.setdefault(ns, [])
+                rows.append((key, sig))
+                if len(rows) >= 10000:
+                    self._index(ns).add_signatures(rows)
+                    rows.clear()
+            for ns, rows in by_ns.items():
+                if rows:
+                    self._index(ns).add_signatures(rows)
 
     def _index(self, ns: str):
         idx = self._near.get(ns)

@@ -45,7 +45,7 @@ def _pct(x: float | None) -> str:
     return "\u2013" if x is None else f"{100 * x:.1f}%"
 
 
-def _int(n: float | int | None) -> str:
+def _int(n: float | None) -> str:
     return "\u2013" if n is None else f"{n:,}"
 
 
@@ -93,10 +93,10 @@ def _cards(r: dict) -> str:
 def _groups(gen: dict) -> str:
     series = [("accepted", GREEN), ("accepted, flagged", AMBER), ("rejected", RED)]
     rows = [(g, [c["accepted"] - c["flagged"], c["flagged"], c["rejected"]]) for g, c in gen["by_group"].items()]
-    chart = stacked_bars(rows, series, aria="accepted vs rejected per group",
+    chart = stacked_bars(rows, series, aria="accepted vs rejected per group", normalize=True,
                          value_text=lambda g, v: f"{int(v[0] + v[1])}/{int(sum(v))} ({_pct((v[0] + v[1]) / sum(v)) if sum(v) else '-'})")
     return _section("Accepted vs rejected per group", legend(series) + chart,
-                    "each bar is one group's stage 2 items; the label is accepted/items")
+                    "each bar is one group's stage 2 items as shares; the label is accepted/items")
 
 
 def _reasons(gen: dict) -> str:
@@ -171,13 +171,18 @@ def _languages(gen: dict) -> str:
 
 def _gates(r: dict) -> str:
     d, lc = r["duplicates"], r["language_check"]
-    unchecked = (f"{_int(lc['unchecked_texts'])} of {_int(lc['texts_checked'])} texts" if lc["langid_field_seen"]
-                 else "not recorded")
+    verdicts = lc["langid_verdicts"] or {}
+    unchecked = _int(lc["unchecked_texts"]) if lc["langid_field_seen"] else "not recorded"
+    of_all = _pct(lc["unchecked_texts"] / sum(verdicts.values())) if verdicts else ""
     rows = [["exact duplicates", _int(d["exact"]["count"]), _pct(d["exact"]["rate"])],
             ["near duplicates", _int(d["near"]["count"]), _pct(d["near"]["rate"])],
             ["wrong language", _int(lc["wrong_language"]["count"]), _pct(lc["wrong_language"]["rate"])],
-            ["language not checked (langid unchecked)", unchecked, ""]]
-    return _section("Duplicates and language", _table(["gate", "count", "of items"], rows))
+            ["language not judged (langid unchecked)", unchecked, of_all]]
+    detail = ", ".join(f"{k} {n:,}" for k, n in verdicts.items())
+    note = (f'<p class="note">Language verdicts of accepted examples: {escape(detail)}. "unchecked": a text too '
+            'short or too ambiguous for the detector; "off": the check was switched off.</p>') if verdicts else ""
+    return _section("Duplicates and language", _table(["gate", "count", "share"], rows) + note,
+                    "rates are shares of all stage 2 items; langid shares of accepted examples")
 
 
 def _brainstorm(bs: dict) -> str:

@@ -5,8 +5,8 @@ lingua-language-detector after measuring both on hand-written passages in 25 lan
 (bench/langid_compare.py, figures in quality-measurements.md): both perfect from 15 words up and
 about 96% exact on 5-word snippets, but py3langid knows 90 of the paper's 93 languages (lingua:
 64), loads in about 1 s to about 130 MB (lingua's accurate mode: 20 s and 1.1 GB; its low-accuracy
-mode errs on whole sentences), and this checker takes about 0.2 ms CPU per sentence and 0.45 ms
-per 100-word text (lingua: 2-5 ms).
+mode errs on whole sentences), and this checker takes about 0.2 ms CPU per sentence and 0.4 ms
+per 100-word text, up to ~1 ms on a busy machine (lingua: 2-5 ms).
 
 Checks are tolerant by design: a check only says "mismatch" when the text is long enough, the
 detector is confident, and the detected language is not a close neighbour of the expected one that

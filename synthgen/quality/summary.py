@@ -1,22 +1,22 @@
 """One streaming pass over a run's published files: the counts behind `synthgen stats`.
 
 Memory does not grow with the number of records: everything is a counter keyed by group,
-language, reason or word count (word counts are capped, so a length histogram holds at most
-LENGTH_CAP + 1 bins). Only finished parts (`part-*.jsonl`) are read; the open `.jsonl.tmp` part
-of a running stage is not published yet and may be cut back on resume.
+language, reason or word count (synthgen.quality.lengths caps word counts, so a length histogram
+has a bounded number of bins). Only finished parts (`part-*.jsonl`) are read; the open
+`.jsonl.tmp` part of a running stage is not published yet and may be cut back on resume.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
 from ..config import RULE_DEFAULTS
 from ..taxonomy import GROUPS
-from ..validate import _CJK, _SCRIPT_NO_SPACES, count_words, required_words
+from ..validate import required_words
+from .lengths import WordCounts, words_in
 
 # Reasons an item is rejected for before any guideline rule looks at it.
 UNTESTED_REASONS = frozenset({"bad_json", "truncated", "missing_key", "extra_key", "wrong_type",
@@ -35,8 +35,6 @@ RULE_GROUPS: dict[str, tuple[str, ...]] = {
     "sts_order": ("sts",),
 }
 
-LENGTH_CAP = 20_000  # words; longer texts share the last bin (min/max stay exact)
-
 ADHERENCE_NOTE = ("adherence = 1 - (rejected + flagged) / validated, over the groups a rule applies to; "
                   "an item rejected by an earlier check was not tested by later ones (they count it as "
                   "passed), and items rejected before validation (bad_json, missing_key, ...) are left out")
@@ -51,113 +49,42 @@ def language_of(placeholders: dict) -> str:
     return str(placeholders.get("language", "?"))
 
 
-_SPECIAL_SCRIPT = re.compile(f"[{_CJK}{_SCRIPT_NO_SPACES}]")
-
-
-def words_in(text: str) -> int:
-    """synthgen.validate.count_words, about 50x faster on the common case: text without CJK or
-    unspaced scripts has exactly one word per whitespace-separated run (str.split and re's \\s
-    agree on whitespace), and a report may count millions of texts."""
-    if text.isascii() or not _SPECIAL_SCRIPT.search(text):
-        return len(text.split())
-    return count_words(text)
-
-
-def _round_widths() -> Iterator[int]:
-    """1, 2, 5, 10, 20, 50, ...: bin widths a reader can add up in their head."""
-    scale = 1
-    while True:
-        for step in (1, 2, 5):
-            yield step * scale
-        scale *= 10
-
-
-class WordCounts:
-    """Exact histogram of word counts (bin width 1 up to LENGTH_CAP): exact min, median and max."""
-
-    def __init__(self) -> None:
-        self.bins: Counter[int] = Counter()
-        self.n = 0
-        self.total = 0
-        self.min: int | None = None
-        self.max: int | None = None
-
-    def add(self, words: int) -> None:
-        self.bins[min(words, LENGTH_CAP)] += 1
-        self.n += 1
-        self.total += words
-        self.min = words if self.min is None else min(self.min, words)
-        self.max = words if self.max is None else max(self.max, words)
-
-    def median(self) -> float | None:
-        if not self.n:
-            return None
-        lo_rank, hi_rank = (self.n - 1) // 2, self.n // 2
-        seen, lo = 0, None
-        for value in sorted(self.bins):
-            seen += self.bins[value]
-            if lo is None and seen > lo_rank:
-                lo = value
-            if seen > hi_rank:
-                return (lo + value) / 2  # type: ignore[operator]
-        return float(self.max or 0)
-
-    def histogram(self, max_bins: int = 12) -> dict:
-        """Equal-width bins with a round width (1, 2, 5 x 10^k), at most max_bins of them."""
-        if not self.n:
-            return {"edges": [], "counts": []}
-        lo, hi = self.min or 0, min(self.max or 0, LENGTH_CAP)
-        width = next(w for w in _round_widths() if hi // w - lo // w + 1 <= max_bins)
-        start = lo // width * width
-        nbins = hi // width - lo // width + 1
-        counts = [0] * nbins
-        for value, n in self.bins.items():
-            counts[min((value - start) // width, nbins - 1)] += n
-        return {"edges": [start + i * width for i in range(nbins + 1)], "counts": counts}
-
-    def summary(self) -> dict:
-        return {"count": self.n, "min": self.min, "median": self.median(),
-                "mean": round(self.total / self.n, 1) if self.n else None, "max": self.max,
-                "histogram": self.histogram()}
-
-
 def _lines(directory: Path, problems: Counter) -> Iterator[dict]:
     """Records of the published parts, in order; unreadable lines are counted, not fatal."""
     if not directory.is_dir():
         return
     for path in sorted(directory.glob("part-*.jsonl")):
         try:
-            f = open(path, "rb")
-        except OSError:
-            problems[f"unreadable file {path.name}"] += 1
+            with open(path, "rb") as f:
+                yield from _records(f, f"{directory.name}/{path.name}", problems)
+        except OSError as exc:
+            problems[f"unreadable {directory.name}/{path.name} ({exc.strerror})"] += 1
+
+
+def _records(f, where: str, problems: Counter) -> Iterator[dict]:
+    for line in f:
+        if not line.endswith(b"\n"):
+            problems[f"torn last line in {where}"] += 1
             continue
-        with f:
-            for line in f:
-                if not line.endswith(b"\n"):
-                    problems[f"torn last line in {directory.name}/{path.name}"] += 1
-                    continue
-                try:
-                    rec = json.loads(line)
-                except ValueError:
-                    problems[f"invalid JSON lines in {directory.name}/"] += 1
-                    continue
-                if isinstance(rec, dict):
-                    yield rec
-                else:
-                    problems[f"non-object lines in {directory.name}/"] += 1
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            problems[f"invalid JSON lines in {where.split('/')[0]}/"] += 1
+            continue
+        if isinstance(rec, dict):
+            yield rec
+        else:
+            problems[f"non-object lines in {where.split('/')[0]}/"] += 1
 
 
-def _langid_unchecked(value: object) -> tuple[int, int]:
-    """(texts with a verdict, texts 'unchecked') in a record's optional langid field."""
-    if isinstance(value, str):
-        return 1, int(value == "unchecked")
+def _langid_verdicts(value: object) -> list[str]:
+    """Verdicts in a record's langid field: "ok" | "unchecked" | "off" for the record (what the
+    pipeline writes), or one per text when a tool stores a {field: verdict} map or a list."""
     if isinstance(value, dict):
-        values = list(value.values())
-    elif isinstance(value, list):
-        values = value
-    else:
-        return 0, 0
-    return len(values), sum(1 for v in values if v == "unchecked")
+        value = list(value.values())
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    return [str(value)] if value is not None else []
 
 
 class RunScan:
@@ -170,6 +97,8 @@ class RunScan:
         self.asked: defaultdict[tuple[str, str], Counter] = defaultdict(Counter)
         self.usage: Counter = Counter()
         self.langid: Counter = Counter()
+        self.langid_seen = 0
+        self.reject_stages: Counter = Counter()
         self.brainstorm: defaultdict[str, Counter] = defaultdict(Counter)
         self.problems: Counter = Counter()
         self.open_parts: list[str] = []
@@ -190,10 +119,8 @@ class RunScan:
         self.usage["prompt_tokens"] += int(usage.get("prompt_tokens") or 0)
         self.usage["completion_tokens"] += int(usage.get("completion_tokens") or 0)
         if "langid" in rec:
-            checked, unchecked = _langid_unchecked(rec["langid"])
-            self.langid["records"] += 1
-            self.langid["texts"] += checked
-            self.langid["unchecked"] += unchecked
+            self.langid_seen += 1
+            self.langid.update(_langid_verdicts(rec["langid"]))
         if group not in GROUPS:
             return
         for key in GROUPS[group].output_keys:
@@ -213,6 +140,8 @@ class RunScan:
 
     def add_reject(self, rec: dict) -> None:
         group, reason = str(rec.get("group", "?")), str(rec.get("reason", "?"))
+        self.reject_stages[str(rec.get("stage", "?"))] += 1
+        # stage "validate" or "merge" (re-checked or merged runs) rejects examples like stage 2 does
         if rec.get("stage") == "brainstorm":
             self.brainstorm[group]["surplus" if reason == "surplus" else f"rejected:{reason}"] += 1
             return
@@ -303,9 +232,9 @@ def summarize(run_dir: Path, policies: dict[str, str] | None = None) -> dict:
                        "near": rate(reasons.get("near_duplicate", 0))},
         "language_check": {
             "wrong_language": rate(reasons.get("wrong_language", 0) + total["flagged:wrong_language"]),
-            "langid_field_seen": s.langid["records"] > 0,
-            "texts_checked": s.langid["texts"] if s.langid["records"] else None,
-            "unchecked_texts": s.langid["unchecked"] if s.langid["records"] else None},
+            "langid_field_seen": s.langid_seen > 0,
+            "langid_verdicts": dict(sorted(s.langid.items())) if s.langid_seen else None,
+            "unchecked_texts": s.langid["unchecked"] if s.langid_seen else None},
         "accepted_usage": {"prompt_tokens": s.usage["prompt_tokens"],
                            "completion_tokens": s.usage["completion_tokens"]},
         "brainstorm_files": {"tasks_kept": sum(g["kept"] for g in bs_groups.values()),
@@ -314,5 +243,6 @@ def summarize(run_dir: Path, policies: dict[str, str] | None = None) -> dict:
                              "rejected_by_reason": dict(sorted(bs_reasons.items())),
                              "by_group": bs_groups},
         "files": {"open_parts_ignored": s.open_parts,
+                  "rejects_by_stage": dict(sorted(s.reject_stages.items())),
                   "problems": dict(sorted(s.problems.items()))},
     }

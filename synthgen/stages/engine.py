@@ -18,6 +18,10 @@ from ..llm.client import ChatResult, FatalLLMError, LLMClient, RequestFailed
 from ..plan import WorkItem
 
 
+class StillFailing(Exception):
+    """A request failed for a transient reason after every retry: stop; a rerun asks again."""
+
+
 class BudgetExhausted(Exception):
     """A --max-cost or --max-requests budget was reached: stop launching, keep what we have."""
 
@@ -65,7 +69,8 @@ class EngineStats:
     committed: int = 0
     requests: int = 0
     replayed: int = 0
-    failed: int = 0
+    failed: int = 0  # transient failures left uncommitted (a rerun retries them)
+    rejected_failed: int = 0  # requests the server refused as such (HTTP 400): rejected
     in_flight: int = 0
 
 
@@ -83,6 +88,7 @@ class Engine:
         self.commit_every = commit_every
         self.stats = EngineStats()
         self.stop_reason: str | None = None
+        self.last_failure = ""
         self.fatal: BaseException | None = None
         self._stopping = False
 
@@ -121,6 +127,8 @@ class Engine:
                     r = await self.client.chat(item.messages, item.seed + attempt, schema, schema_name)
                 except RequestFailed as exc:
                     self.journal.record_failure(item.id, attempt, "request_failed", str(exc))
+                    if not exc.permanent:
+                        raise StillFailing(str(exc)) from None
                     result.error, result.detail = "request_failed", str(exc)
                     result.attempts = attempt + 1
                     return result
@@ -189,6 +197,11 @@ class Engine:
                 if isinstance(exc, BudgetExhausted):
                     self.request_stop(str(exc) or "budget")
                     continue
+                if isinstance(exc, StillFailing):
+                    self.stats.failed += 1
+                    self.last_failure = str(exc)
+                    self.request_stop("request_failed")
+                    continue
                 if exc is not None:
                     if isinstance(exc, FatalLLMError):
                         self.fatal = exc
@@ -210,7 +223,7 @@ class Engine:
                     self.stats.committed += 1
                     self.stats.replayed += result.replayed
                     if result.error == "request_failed":
-                        self.stats.failed += 1
+                        self.stats.rejected_failed += 1
                     if self.on_commit:
                         self.on_commit(result)
                     if since_flush >= self.commit_every or self.stage.flush_needed():

@@ -8,27 +8,69 @@ rather than word by word.
 from __future__ import annotations
 
 import random
-import sys
-from array import array
 from bisect import bisect_left
 from dataclasses import dataclass
+from functools import reduce
 from itertools import accumulate
-from operator import itemgetter
+from operator import itemgetter, or_
 
 from synthgen.testing.vocab import Vocab
 
-POOL_SIZE = 4096  # sentences per language: two random documents rarely share one
-_REPEAT = 65536 // POOL_SIZE  # tables repeated so any 2-byte index is valid
+# A document draws its sentences from one window of 256 (one random byte per sentence) out of
+# 16 windows per language: random documents rarely share a sentence, and a document's lookups
+# stay within a few kilobytes, which matters for speed more than anything else here.
+WINDOW = 256
+WINDOWS = 16
 
 
 @dataclass(frozen=True)
-class _Pool:
-    texts: tuple[str, ...]  # POOL_SIZE sentences, repeated _REPEAT times
+class _Window:
+    texts: tuple[str, ...]
     lowered: tuple[str, ...]  # the same, lower-cased
-    lengths: bytes  # word count of each entry of texts
+    masks: tuple[int, ...]  # the same, as bit sets of their words (see unit_mask)
+    lengths: bytes  # word count of each sentence
 
 
-_POOLS: dict[str, _Pool] = {}
+@dataclass(frozen=True)
+class Doc:
+    """A generated document with what the guideline checks need, computed at C speed."""
+
+    text: str
+    lower: str  # lower() of long non-ASCII text is slow; the pool has it ready
+    mask: int  # unit_mask(text): the word set as bits, for cheap Jaccard overlaps
+
+
+_POOLS: dict[str, tuple[_Window, ...]] = {}
+_UNIT_BITS: dict[str, dict[str, int]] = {}
+
+
+def _unit_bits(vocab: Vocab) -> dict[str, int]:
+    bits = _UNIT_BITS.get(vocab.name)
+    if bits is None:
+        units = {u for w in vocab.words for u in _units(w.lower(), vocab)}
+        bits = _UNIT_BITS[vocab.name] = {u: 1 << i for i, u in enumerate(sorted(units))}
+    return bits
+
+
+def _units(lowered: str, vocab: Vocab) -> list[str]:
+    text = lowered.replace(vocab.stop, "")
+    # words, or characters in scripts written without spaces (as synthgen.validate counts them)
+    return text.split() if vocab.sep else list(text)
+
+
+def unit_mask(vocab: Vocab, text: str) -> int:
+    """The set of text's lower-cased words as an int with one bit per vocabulary word."""
+    bits = _unit_bits(vocab)
+    mask = 0
+    for unit in _units(text.lower(), vocab):
+        mask |= bits.get(unit, 0)
+    return mask
+
+
+def jaccard(a: int, b: int) -> float:
+    """Jaccard overlap of two unit masks."""
+    union = (a | b).bit_count()
+    return (a & b).bit_count() / union if union else 0.0
 
 
 def between(rng: random.Random, lo: int, hi: int) -> int:
@@ -56,47 +98,52 @@ def phrase(vocab: Vocab, lo: int, hi: int, rng: random.Random) -> str:
     return vocab.sep.join(words(vocab, between(rng, lo, hi), rng))
 
 
-def _pool(vocab: Vocab) -> _Pool:
+def _pool(vocab: Vocab) -> tuple[_Window, ...]:
     pool = _POOLS.get(vocab.name)
     if pool is None:
         rng = random.Random(f"sentences:{vocab.name}")
-        lengths = bytes(between(rng, 8, 20) for _ in range(POOL_SIZE))
-        texts = tuple(sentence(vocab, n, rng) for n in lengths)
-        lowered = tuple(t.lower() for t in texts)
-        pool = _POOLS[vocab.name] = _Pool(texts * _REPEAT, lowered * _REPEAT,
-                                          lengths * _REPEAT)
+        windows = []
+        for _ in range(WINDOWS):
+            lengths = bytes(between(rng, 8, 20) for _ in range(WINDOW))
+            texts = tuple(sentence(vocab, n, rng) for n in lengths)
+            lowered = tuple(t.lower() for t in texts)
+            windows.append(_Window(texts, lowered, tuple(unit_mask(vocab, t) for t in lowered),
+                                   lengths))
+        pool = _POOLS[vocab.name] = tuple(windows)
     return pool
-
-
-def _indexes(rng: random.Random, k: int) -> array:
-    idx = array("H", rng.randbytes(2 * k))
-    if sys.byteorder == "big":  # same documents on every machine
-        idx.byteswap()
-    return idx
 
 
 def prose(vocab: Vocab, n: int, rng: random.Random, hi: int | None = None) -> str:
     """Sentences of 8-20 words adding up to between n and hi (default n) words."""
-    return prose_and_lower(vocab, n, rng, hi)[0]
+    return document(vocab, n, rng, hi).text
 
 
-def prose_and_lower(vocab: Vocab, n: int, rng: random.Random,
-                    hi: int | None = None) -> tuple[str, str]:
-    """prose() and its lower() for substring checks; lower() of long non-ASCII text is slow."""
-    # all per-sentence work happens in C (itemgetter, accumulate, bisect): no Python loop
+def document(vocab: Vocab, n: int, rng: random.Random, hi: int | None = None) -> Doc:
+    """prose() with its lower-cased text and word mask."""
+    # all per-sentence work happens in C (itemgetter, accumulate, bisect, reduce): no Python loop
     hi = max(n, hi or n)
-    pool = _pool(vocab)
-    idx = _indexes(rng, n // 8 + 2)  # sentences have >= 8 words: enough to reach n
-    get = itemgetter(*idx)
-    cum = list(accumulate(get(pool.lengths)))
-    end = bisect_left(cum, n)  # first sentence count reaching n words
-    texts, lowered = get(pool.texts), get(pool.lowered)
+    window = _pool(vocab)[rng.getrandbits(4)]
+    idx = rng.randbytes(n // 8 + 2)  # sentences have >= 8 words: enough to reach n
+    cum = list(accumulate(itemgetter(*idx)(window.lengths)))
+    end = bisect_left(cum, n)  # sentences [0, end] reach n words
+    if cum[end] > hi:  # the last one overshoots: end with one of the missing length instead
+        last = sentence(vocab, n - (cum[end - 1] if end else 0), rng)
+        last_doc = Doc(last, last.lower(), unit_mask(vocab, last))
+        if not end:
+            return last_doc
+        picked = idx[:end]
+    else:
+        last_doc, picked = None, idx[: end + 1]
+    get = itemgetter(*picked)
+    if len(picked) == 1:
+        texts, lowered, masks = (get(window.texts),), (get(window.lowered),), (get(window.masks),)
+    else:
+        texts, lowered, masks = get(window.texts), get(window.lowered), get(window.masks)
     sep = vocab.sep
-    if cum[end] <= hi:
-        return sep.join(texts[: end + 1]), sep.join(lowered[: end + 1])
-    # the last sentence overshoots: end with one of exactly the missing length instead
-    last = sentence(vocab, n - (cum[end - 1] if end else 0), rng)
-    return sep.join((*texts[:end], last)), sep.join((*lowered[:end], last.lower()))
+    if last_doc is None:
+        return Doc(sep.join(texts), sep.join(lowered), reduce(or_, masks))
+    return Doc(sep.join((*texts, last_doc.text)), sep.join((*lowered, last_doc.lower)),
+               reduce(or_, masks, last_doc.mask))
 
 
 def mutate(text: str, vocab: Vocab, rng: random.Random) -> str:

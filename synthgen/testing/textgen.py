@@ -13,14 +13,8 @@ from typing import Any
 
 from synthgen.testing.reading import FieldSpec, Plan
 from synthgen.testing.render import render
-from synthgen.testing.salad import (
-    between,
-    mutate,
-    phrase,
-    prose,
-    prose_and_lower,
-    sentence,
-)
+from synthgen.testing.salad import (Doc, between, document, jaccard, mutate, phrase, prose,
+                                    sentence, unit_mask)
 from synthgen.testing.vocab import Vocab, vocab_for, wrong_vocab
 from synthgen.testing.words import chatter, task_sentences
 
@@ -43,8 +37,8 @@ class ContentFaults:
 
 
 def _value(spec: FieldSpec, vocab: Vocab, rng: random.Random, short: bool,
-           lowered: dict[str, str]) -> Any:
-    """A value for one field; documents also leave their lower-case form in `lowered`."""
+           docs: dict[str, Doc]) -> Any:
+    """A value for one field; documents also leave their Doc (lower case, word mask) in docs."""
     if spec.kind == "number":
         return round(rng.uniform(1, 5), 1)
     if spec.kind == "integer":
@@ -57,8 +51,8 @@ def _value(spec: FieldSpec, vocab: Vocab, rng: random.Random, short: bool,
         return phrase(vocab, *spec.words, rng)
     if spec.kind == "doc":
         lo, hi = (3, 5) if short else spec.words
-        text, lowered[spec.key] = prose_and_lower(vocab, between(rng, lo, hi), rng, hi)
-        return text
+        doc = docs[spec.key] = document(vocab, between(rng, lo, hi), rng, hi)
+        return doc.text
     return sentence(vocab, between(rng, 8, 20), rng)
 
 
@@ -81,10 +75,10 @@ def write_object(plan: Plan, rng: random.Random, faults: ContentFaults) -> dict[
         sig = [(s.key, s.kind, vocabs[s.key].name, s.words) for s in plan.fields]
         gen = random.Random(f"pool:{rng.randrange(NEAR_DUPLICATE_POOL)}:{sig}")
     out: dict[str, Any] = {}
-    lowered: dict[str, str] = {}
+    docs: dict[str, Doc] = {}
     for spec in plan.fields:
-        out[spec.key] = _value(spec, vocabs[spec.key], gen, faults.short, lowered)
-    _keep_guidelines(plan, out, vocabs, gen, lowered)
+        out[spec.key] = _value(spec, vocabs[spec.key], gen, faults.short, docs)
+    _keep_guidelines(plan, out, vocabs, gen, docs)
     if faults.near_duplicate:
         texts = [s for s in plan.fields if isinstance(out[s.key], str)]
         if texts:
@@ -96,26 +90,48 @@ def write_object(plan: Plan, rng: random.Random, faults: ContentFaults) -> dict[
 
 
 def _keep_guidelines(plan: Plan, out: dict[str, Any], vocabs: dict[str, Vocab],
-                     rng: random.Random, lowered: dict[str, str]) -> None:
+                     rng: random.Random, docs: dict[str, Doc]) -> None:
     """Queries and labels must not occur in documents; paired fields must differ."""
     # documents first, so queries are checked against the final documents
     ordered = sorted(plan.fields, key=lambda s: s.kind != "doc")
-    docs: list[str] = []
+    doc_lower: list[str] = []
     seen: list[str] = []
     for spec in ordered:
         value = out[spec.key]
         if not isinstance(value, str):
             continue
         for _ in range(50):
-            clash = value in seen or (spec.kind == "short" and _contained(value, docs))
+            clash = value in seen or (spec.kind == "short" and _contained(value, doc_lower))
             if not clash:
                 break
-            value = _value(spec, vocabs[spec.key], rng, False, lowered)
+            value = _value(spec, vocabs[spec.key], rng, False, docs)
         out[spec.key] = value
         seen.append(value)
         if spec.kind == "doc":
-            docs.append(lowered[spec.key])
+            doc_lower.append(docs[spec.key].lower)
+    _positive_closer(out, docs, vocabs)
     _sts_overlap(plan, out, vocabs, rng)
+
+
+def _units(text: str, vocab: Vocab) -> list[str]:
+    text = text.removesuffix(vocab.stop)
+    return text.split(" ") if vocab.sep else list(text)
+
+
+def _positive_closer(out: dict[str, Any], docs: dict[str, Doc],
+                     vocabs: dict[str, Vocab]) -> None:
+    """The hard negative must not share more of the query's words than the positive does.
+
+    Both documents come from the same generator, so swapping them costs nothing and keeps the
+    Jaccard order a validator checks (synthgen.validate: hard_negative_closer).
+    """
+    q, pos, neg = "user_query", "positive_document", "hard_negative_document"
+    if not (isinstance(out.get(q), str) and pos in docs and neg in docs):
+        return
+    query = unit_mask(vocabs[pos], out[q])
+    if jaccard(query, docs[neg].mask) > jaccard(query, docs[pos].mask):
+        out[pos], out[neg] = out[neg], out[pos]
+        docs[pos], docs[neg] = docs[neg], docs[pos]
 
 
 def _sts_overlap(plan: Plan, out: dict[str, Any], vocabs: dict[str, Vocab],
@@ -125,16 +141,14 @@ def _sts_overlap(plan: Plan, out: dict[str, Any], vocabs: dict[str, Vocab],
     if keys != ["S1", "S2", "S3"] or len({vocabs[k].name for k in keys}) != 1:
         return
     vocab = vocabs["S1"]
-    if vocab.sep != " ":
-        return
-    s1 = out["S1"].rstrip(".").split(" ")
+    # the unit a validator compares: words, or characters in scripts written without spaces
+    s1, s3 = _units(out["S1"], vocab), _units(out["S3"], vocab)
     s2 = list(s1)
     for _ in range(max(1, len(s2) // 4)):
-        s2[rng.randrange(1, len(s2))] = rng.choice(vocab.words)
-    s3 = out["S3"].rstrip(".").split(" ")
+        s2[rng.randrange(1, len(s2))] = rng.choice(_units(rng.choice(vocab.words), vocab))
     for _ in range(2):
         s3[rng.randrange(1, len(s3))] = rng.choice(s1[1:] or s1)
-    s2_text, s3_text = " ".join(s2) + ".", " ".join(s3) + "."
+    s2_text, s3_text = vocab.sep.join(s2) + vocab.stop, vocab.sep.join(s3) + vocab.stop
     if len({out["S1"], s2_text, s3_text}) == 3:
         out["S2"], out["S3"] = s2_text, s3_text
 
@@ -153,7 +167,8 @@ def _copy_query(out: dict[str, Any], rng: random.Random) -> None:
 def write_tasks(plan: Plan, rng: random.Random, faults: ContentFaults) -> list[str]:
     """About num_tasks distinct one-sentence task definitions (repeats only as a fault)."""
     n = plan.num_tasks
-    tasks = task_sentences(plan.task_style, rng, between(rng, max(1, n - n // 10), n + n // 10))
+    # at least as many as asked (a stage may count on its quota), sometimes a few more
+    tasks = task_sentences(plan.task_style, rng, between(rng, n, n + n // 10))
     if faults.repeat_task:
         for i in range(1, len(tasks)):
             if rng.random() < faults.repeat_task:

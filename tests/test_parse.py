@@ -1,0 +1,123 @@
+"""The tolerant parser: what a model's reply may look like, and what must count as bad_json."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from synthgen.parse import ParseError, parse_object, parse_task_list
+
+EXAMPLE = {"user_query": "why do cats purr", "positive_document": "Cats purr when content {or stressed}.",
+           "hard_negative_document": "Dogs wag their tails."}
+TASKS = ["Retrieve news articles about a company", "Find recipes that use a given ingredient"]
+
+
+def test_bare_json_object():
+    assert parse_object('{"user_query": "why do cats purr", "positive_document": "Cats purr when content '
+                        '{or stressed}.", "hard_negative_document": "Dogs wag their tails."}') == EXAMPLE
+
+
+def test_fenced_json_block():
+    text = 'Here you go:\n```json\n{"a": "b", "n": [1, 2]}\n```\nLet me know if you need more.'
+    assert parse_object(text) == {"a": "b", "n": [1, 2]}
+    assert parse_task_list('```python\n["t one", "t two"]\n```') == ["t one", "t two"]
+    assert parse_task_list("```\n['t one', 't two']\n```") == ["t one", "t two"]
+
+
+def test_chatter_before_and_after_the_json():
+    text = 'Sure! Here is the example you asked for:\n{"S1": "a", "S2": "b", "S3": "c"}\nI hope this helps.'
+    assert parse_object(text) == {"S1": "a", "S2": "b", "S3": "c"}
+    assert parse_task_list(f"Tasks:\n{TASKS!r}\nThat is all.".replace("'", '"')) == TASKS
+
+
+def test_braces_inside_strings_do_not_confuse_the_parser():
+    obj = {"input": "use {name} and } or { freely", "positive_document": "a [list] ] of [ things"}
+    import json
+
+    assert parse_object("Answer: " + json.dumps(obj) + " (done)") == obj
+
+
+def test_stray_brace_in_chatter_before_the_answer():
+    assert parse_object('Format is {like this}. Result: {"label": "x"}') == {"label": "x"}
+
+
+def test_python_list_with_single_quotes():
+    text = "['Retrieve news articles about a company', \"Find a user's saved recipes\"]"
+    assert parse_task_list(text) == ["Retrieve news articles about a company", "Find a user's saved recipes"]
+
+
+def test_python_list_followed_by_chatter_with_brackets():
+    text = "Here: ['task one', 'task two']\nNote [1]: tasks are broad [as asked]."
+    assert parse_task_list(text) == ["task one", "task two"]
+
+
+def test_a_small_list_in_the_chatter_does_not_hide_the_task_list():
+    # "[20]" decodes as JSON on its own; the answer is the big list after it
+    assert parse_task_list('Here are [20] tasks:\n["task one", "task two"]') == ["task one", "task two"]
+    assert parse_task_list("Here are [20] tasks:\n['task one', 'task two']") == ["task one", "task two"]
+
+
+def test_structured_output_object_holding_the_list():
+    assert parse_task_list('{"tasks": ["task one", "task two"]}') == ["task one", "task two"]
+    assert parse_task_list('{\n  "count": 2,\n  "tasks": [\n    "task one",\n    "task two"\n  ]\n}') == [
+        "task one", "task two"]
+
+
+@pytest.mark.parametrize("text", [
+    "", "   ", "I cannot help with that.", "null", "42", '"just a string"', "{not json at all}",
+    "{'single': 'quoted'}",
+])
+def test_garbage_is_a_parse_error(text):
+    with pytest.raises(ParseError):
+        parse_object(text)
+    with pytest.raises(ParseError):
+        parse_task_list(text)
+
+
+def test_a_list_is_not_an_object_and_vice_versa():
+    with pytest.raises(ParseError):
+        parse_object('["a", "b"]')
+    with pytest.raises(ParseError):
+        parse_task_list('{"label": "x"}')
+
+
+@pytest.mark.parametrize("text", [
+    '{"user_query": "why do cats purr", "positive_document": "Cats pu',
+    '{"user_query": "why do cats purr", "positive_document": ',
+    '{"user_query": "why do cats purr"',
+    '```json\n{"user_query": "why do cats purr", "positive',
+])
+def test_truncated_object_is_a_parse_error(text):
+    with pytest.raises(ParseError):
+        parse_object(text)
+
+
+def test_truncated_object_does_not_yield_an_inner_object():
+    # the cut outer object must not be replaced by the complete object nested in it
+    with pytest.raises(ParseError):
+        parse_object('{"meta": {"lang": "en"}, "user_query": "why do cats pu')
+    with pytest.raises(ParseError):
+        parse_object('Example: {"a": 1}. Output: {"user_query": "what", "positive_document": "cut here')
+
+
+def test_a_complete_answer_survives_a_cut_quote_in_trailing_chatter():
+    text = '{"S1": "a", "S2": "b", "S3": "c"}\nNote: keys look like {"'
+    assert parse_object(text) == {"S1": "a", "S2": "b", "S3": "c"}
+
+
+@pytest.mark.parametrize("text", ['["task one", "task two", "task th', "['task one', 'task two", '[["a"], ["b"'])
+def test_truncated_list_is_a_parse_error(text):
+    with pytest.raises(ParseError):
+        parse_task_list(text)
+
+
+def test_degenerate_output_is_a_parse_error_not_a_crash():
+    # a looping small model: json alone raises RecursionError on deep nesting
+    for text in ("[" * 5000, '{"a": ' + "[" * 5000, "{" * 20000, "[a]" * 5000):
+        start = time.perf_counter()
+        with pytest.raises(ParseError):
+            parse_object(text)
+        with pytest.raises(ParseError):
+            parse_task_list(text)
+        assert time.perf_counter() - start < 2.0, text[:10]

@@ -1,0 +1,187 @@
+"""JSONL shards with a real journal: readers see only whole lines, and recovery cuts what was not committed."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from synthgen.journal import Journal
+from synthgen.shards import ShardWriter, dumps, iter_records, part_name
+
+
+def rec(i: int) -> dict:
+    return {"id": f"r{i}", "text": f"record {i} — ünïcode"}
+
+
+def open_writer(run: Path, shard_size: int = 100) -> tuple[Journal, ShardWriter]:
+    journal = Journal(run)
+    return journal, ShardWriter(run, "examples", journal, shard_size)
+
+
+def commit(journal: Journal, writer: ShardWriter, records) -> None:
+    """What the engine does: one journal transaction per flush."""
+    journal.begin()
+    for r in records:
+        writer.add(r)
+    writer.flush()
+    journal.commit()
+
+
+def visible(directory: Path) -> list[Path]:
+    return sorted(directory.glob("part-*.jsonl"))
+
+
+def lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_lines_become_visible_only_after_finalize(tmp_path):
+    journal, w = open_writer(tmp_path)
+    d = tmp_path / "examples"
+    commit(journal, w, [rec(0), rec(1), rec(2)])
+    assert visible(d) == []
+    assert list(iter_records(d, include_open=False)) == []
+    assert list(iter_records(d)) == [rec(0), rec(1), rec(2)]  # the open part, for resume
+    w.finalize()
+    assert visible(d) == [d / "part-00000.jsonl"]
+    assert lines(d / "part-00000.jsonl") == [rec(0), rec(1), rec(2)]
+    assert not (d / "part-00000.jsonl.tmp").exists()
+    assert journal.writer_state("examples") == (1, 0, 0)
+    commit(journal, w, [rec(3)])
+    w.finalize()
+    assert visible(d) == [d / "part-00000.jsonl", d / "part-00001.jsonl"]
+    assert [r["id"] for r in iter_records(d)] == ["r0", "r1", "r2", "r3"]
+    journal.close()
+
+
+def test_finalize_without_records_makes_no_empty_part(tmp_path):
+    journal, w = open_writer(tmp_path)
+    w.finalize()
+    commit(journal, w, [])
+    w.finalize()
+    assert list((tmp_path / "examples").iterdir()) == []
+    journal.close()
+
+
+def test_full_follows_shard_size(tmp_path):
+    journal, w = open_writer(tmp_path, shard_size=2)
+    w.add(rec(0))
+    assert not w.full
+    w.add(rec(1))
+    assert w.full  # pending records count
+    journal.begin()
+    w.flush()
+    journal.commit()
+    assert w.full
+    w.finalize()
+    assert not w.full
+    journal.close()
+
+
+def test_recover_cuts_bytes_past_the_committed_offset(tmp_path):
+    journal, w = open_writer(tmp_path)
+    commit(journal, w, [rec(0), rec(1)])
+    committed = w.tmp_path.stat().st_size
+    # crash mid-batch: lines written and staged, then garbage, and the commit never comes
+    journal.begin()
+    w.add(rec(2))
+    w.flush()
+    with open(w.tmp_path, "ab") as f:
+        f.write(b'{"id": "torn", "te')
+    assert w.tmp_path.stat().st_size > committed
+    journal.close()  # closing with the transaction open rolls it back, as a killed process would
+
+    journal, w = open_writer(tmp_path)
+    assert w.tmp_path.stat().st_size == committed
+    assert (w.part, w.offset, w.records) == (0, committed, 2)
+    assert list(iter_records(tmp_path / "examples")) == [rec(0), rec(1)]
+    commit(journal, w, [rec(2)])
+    w.finalize()
+    assert lines(tmp_path / "examples" / "part-00000.jsonl") == [rec(0), rec(1), rec(2)]
+    journal.close()
+
+
+def test_a_part_finalized_before_the_journal_moved_on_is_kept(tmp_path):
+    journal, w = open_writer(tmp_path)
+    commit(journal, w, [rec(0), rec(1)])
+    d = tmp_path / "examples"
+    # finalize's rename happened; the crash came before the journal recorded the next part
+    os.replace(w.tmp_path, d / part_name(0))
+    journal.close()
+
+    journal, w = open_writer(tmp_path)
+    assert (w.part, w.offset, w.records) == (1, 0, 0)
+    assert journal.writer_state("examples") == (1, 0, 0)
+    assert lines(d / "part-00000.jsonl") == [rec(0), rec(1)]
+    commit(journal, w, [rec(2)])
+    w.finalize()
+    assert visible(d) == [d / "part-00000.jsonl", d / "part-00001.jsonl"]
+    assert [r["id"] for r in iter_records(d)] == ["r0", "r1", "r2"]
+    journal.close()
+
+
+def test_a_renamed_part_with_uncommitted_bytes_is_reopened_and_cut(tmp_path):
+    journal, w = open_writer(tmp_path)
+    commit(journal, w, [rec(0)])
+    committed = w.offset
+    with open(w.tmp_path, "ab") as f:
+        f.write(dumps(rec(1)))
+    d = tmp_path / "examples"
+    os.replace(w.tmp_path, d / part_name(0))
+    journal.close()
+
+    journal, w = open_writer(tmp_path)
+    assert (w.part, w.offset) == (0, committed)
+    assert visible(d) == []  # back to the open part, holding only what was committed
+    assert list(iter_records(d)) == [rec(0)]
+    journal.close()
+
+
+def test_parts_past_the_open_one_are_removed_on_recovery(tmp_path):
+    journal, w = open_writer(tmp_path)
+    commit(journal, w, [rec(0)])
+    d = tmp_path / "examples"
+    (d / part_name(1)).write_bytes(dumps(rec(9)))
+    (d / (part_name(2) + ".tmp")).write_bytes(dumps(rec(8)))
+    (d / "notes.txt").write_text("not a part")
+    journal.close()
+
+    journal, w = open_writer(tmp_path)
+    assert sorted(p.name for p in d.iterdir()) == ["notes.txt", "part-00000.jsonl.tmp"]
+    assert list(iter_records(d)) == [rec(0)]
+    journal.close()
+
+
+def test_a_missing_or_shortened_open_part_is_an_error_not_silent_padding(tmp_path):
+    journal, w = open_writer(tmp_path)
+    commit(journal, w, [rec(0), rec(1)])
+    path = w.tmp_path
+    journal.close()
+    data = path.read_bytes()
+    path.write_bytes(data[:-5])  # e.g. a power cut lost the tail the journal had committed
+    with pytest.raises(RuntimeError, match="journal"):
+        open_writer(tmp_path)
+    assert path.read_bytes() == data[:-5]  # not padded with NUL bytes
+    path.unlink()
+    with pytest.raises(RuntimeError, match="missing"):
+        open_writer(tmp_path)
+
+
+def test_iter_records_skips_a_torn_last_line(tmp_path):
+    d = tmp_path / "examples"
+    d.mkdir()
+    (d / "part-00000.jsonl").write_bytes(dumps(rec(0)) + dumps(rec(1)))
+    (d / "part-00001.jsonl.tmp").write_bytes(dumps(rec(2)) + b'{"id": "r3", "te')
+    assert list(iter_records(d)) == [rec(0), rec(1), rec(2)]
+    assert list(iter_records(d, include_open=False)) == [rec(0), rec(1)]
+    assert list(iter_records(tmp_path / "nothing-here")) == []
+
+
+def test_dumps_is_one_utf8_line():
+    line = dumps({"text": "line one\nline two", "lang": "日本語"})
+    assert line.endswith(b"\n") and line.count(b"\n") == 1
+    assert "日本語".encode() in line
+    assert json.loads(line) == {"text": "line one\nline two", "lang": "日本語"}
