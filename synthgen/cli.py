@@ -187,28 +187,17 @@ def estimate(config: Optional[str] = ConfigOpt,
     _run(go)
 
 
-@app.command("fake-server")
-def fake_server(port: int = typer.Option(8000, help="port on 127.0.0.1 (0: any free port)"),
-                latency_ms: float = typer.Option(0.0, help="delay before each answer"),
-                rate_429: float = typer.Option(0.0, help="share of requests answered 429 once"),
-                rate_500: float = typer.Option(0.0, help="share answered 500 once"),
-                rate_truncate: float = typer.Option(0.0, help="share cut mid-JSON"),
-                rate_length: float = typer.Option(0.0, help="share cut with finish_reason=length"),
-                quota_rpm: Optional[float] = typer.Option(None, help="requests/minute quota (429 beyond)"),
-                idle_exit: Optional[float] = typer.Option(None, help="exit after this many idle seconds")) -> None:
-    """The scripted OpenAI-compatible server: try synthgen without a key (127.0.0.1 only)."""
-    from .testing.options import FakeServerOptions
-    from .testing.server import run_server
+@app.command("fake-server", add_help_option=False,
+             context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def fake_server(ctx: typer.Context) -> None:
+    """The scripted OpenAI-compatible server: try synthgen without a key (see --help for faults)."""
+    from .testing.__main__ import main as serve
 
-    opts = FakeServerOptions(latency_ms=latency_ms, rate_429=rate_429, rate_500=rate_500,
-                             rate_truncate=rate_truncate, rate_length=rate_length, quota_rpm=quota_rpm,
-                             idle_exit_seconds=idle_exit)
     try:
-        run_server("127.0.0.1", port, opts)
-    except OSError as exc:
-        _fail(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}")
+        code = serve(list(ctx.args), prog="synthgen fake-server")
     except KeyboardInterrupt:
-        pass
+        code = 0
+    raise typer.Exit(code)
 
 
 @app.command()

@@ -40,7 +40,7 @@ class Server:
 
     async def chat(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
-        self.seen.append((request.path, {k.lower(): v for k, v in request.headers.items()}, body))
+        self.seen.append((request.path_qs, {k.lower(): v for k, v in request.headers.items()}, body))
         model = body["model"]
         if model == "ratelimit":
             return web.json_response({"error": {"message": "slow down", "type": "rate_limit"}}, status=429,
@@ -68,6 +68,7 @@ async def serve() -> AsyncIterator[tuple[Server, str]]:
     server = Server()
     app = web.Application()
     app.router.add_post("/v1/chat/completions", server.chat)
+    app.router.add_post("/openai/deployments/{deployment}/chat/completions", server.chat)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2, handler_cancellation=True)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -221,3 +222,37 @@ def test_many_concurrent_requests_share_one_client() -> None:
                 await client.close()
 
     assert asyncio.run(main()) == 200
+
+
+def test_follows_a_changed_base_url() -> None:
+    async def main() -> tuple[int, int]:
+        async with serve() as (first, url1), serve() as (second, url2):
+            client = make_client(url1, "fast-aiohttp")
+            try:
+                await post_chat(client, body("ok"), timeout=5)
+                client.base_url = url2
+                await post_chat(client, body("ok"), timeout=5)
+                return len(first.seen), len(second.seen)
+            finally:
+                await client.close()
+
+    assert asyncio.run(main()) == (1, 1)
+
+
+def test_azure_client_keeps_its_deployment_routing() -> None:
+    async def main() -> str:
+        async with serve() as (server, url):
+            client = openai.AsyncAzureOpenAI(
+                api_key="az-key", api_version="2024-10-21", azure_endpoint=url.removesuffix("/v1"),
+                max_retries=0, http_client=FastAioHttpClient(),
+            )
+            try:
+                result = await post_chat(client, body("my-deployment"), timeout=5)
+                assert result.data == COMPLETION
+                path, headers, _ = server.seen[0]
+                assert headers["api-key"] == "az-key"
+                return path
+            finally:
+                await client.close()
+
+    assert asyncio.run(main()) == "/openai/deployments/my-deployment/chat/completions?api-version=2024-10-21"

@@ -225,3 +225,18 @@ def test_parse_duration(text: str, seconds: float | None) -> None:
 def test_bad_budgets_are_clear_errors(bad: float) -> None:
     with pytest.raises(ValueError, match="rpm"):
         RateLimiter(bad, None)
+
+
+def test_a_raised_server_limit_wakes_a_waiter() -> None:
+    async def main() -> float:
+        limiter = RateLimiter(None, None, burst_s=1.0)
+        limiter.update_from_headers({"x-ratelimit-limit-requests": "60", "x-ratelimit-remaining-requests": "0"})
+        start = time.monotonic()
+        waiter = asyncio.ensure_future(limiter.acquire())
+        await asyncio.sleep(0.1)
+        assert not waiter.done()  # 60/min: the next request is a second away
+        limiter.update_from_headers({"x-ratelimit-limit-requests": "6000"})  # e.g. a tier upgrade
+        await waiter
+        return time.monotonic() - start
+
+    assert run(main()) < 0.3

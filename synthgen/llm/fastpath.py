@@ -1,17 +1,17 @@
-"""Chat completions through the openai SDK without its per-request typing and stream machinery.
+"""Chat completions through the real openai SDK client, minus the work a pipeline does not need.
 
-At high concurrency the client's CPU per request, not the network, sets the pace (figures in
-/work/notes/throughput.md). Two costs are avoidable while still using the real SDK client:
+At concurrency 64 the client's CPU per request, not the network, sets the pace (measure it with
+`python bench/sdk_overhead.py`). What costs, and what we do about it:
 
-* `chat.completions.create` walks the request against TypedDict annotations
-  (`async_maybe_transform`) and builds pydantic models from the response. The SDK's generic
-  `client.post(..., cast_to=httpx2.Response)` keeps what matters - base URL, auth hooks, default
-  headers, timeout, status code -> exception mapping - and hands back the raw response, which we
-  decode once with `json.loads`.
-* httpx2 wraps every aiohttp response in its auth/redirect/stream layers. `FastAioHttpClient` is
-  the SDK's own aiohttp client with a short road for the common case (buffered request, no custom
-  auth, no proxy, no hooks): one aiohttp call, body read at once. Anything else takes the SDK's
-  usual road, so behaviour only differs in speed.
+* `chat.completions.create` checks the request against TypedDict annotations and builds pydantic
+  models from the response (~2/3 of its CPU). `post_chat` goes through the SDK's generic
+  `client.request(..., cast_to=httpx2.Response)` instead: same base URL, auth hooks, default
+  headers, timeout and status -> exception mapping; the raw body is decoded once with `json.loads`.
+  Its request options are copied from a template rather than built by pydantic per call.
+* httpx2 parses URLs and normalises headers several times per request and wraps each aiohttp
+  response in its auth/redirect/stream layers. `FastAioHttpClient` is the SDK's own aiohttp
+  client with a short road for the common case (buffered, no custom auth, proxy or hooks); every
+  other case takes the inherited road, so only speed differs.
 """
 
 from __future__ import annotations

@@ -206,9 +206,12 @@ class RateLimiter:
         if not lower:
             return
         now = time.monotonic()
+        old = (self.rpm, self.tpm)
         self._req = self._apply(self._req, self._rpm_cfg, lower, "requests", now)
         self._tok = self._apply(self._tok, self._tpm_cfg, lower, "tokens", now)
-        self._kick()
+        # headers only tighten, except a server limit that went up: only then can a waiter go sooner
+        if any(a is not None and b is not None and b > a for a, b in zip(old, (self.rpm, self.tpm))):
+            self._kick()
 
     def _apply(
         self, bucket: _Bucket | None, configured: float | None, h: Mapping[str, Any], kind: str, now: float

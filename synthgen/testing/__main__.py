@@ -8,9 +8,9 @@ from synthgen.testing.options import options_from_cli_args
 from synthgen.testing.server import run_server
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = "python -m synthgen.testing") -> int:
     try:
-        command = options_from_cli_args(argv)
+        command = options_from_cli_args(argv, prog=prog)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -98,8 +98,9 @@ def build_arg_parser(prog: str = "python -m synthgen.testing") -> argparse.Argum
     return parser
 
 
-def options_from_cli_args(argv: Sequence[str] | None = None) -> ServerCommand:
+def options_from_cli_args(argv: Sequence[str] | None = None,
+                          prog: str = "python -m synthgen.testing") -> ServerCommand:
     """Parse CLI flags into host, port and FakeServerOptions; a bad value raises ValueError."""
-    parsed = vars(build_arg_parser().parse_args(argv))
+    parsed = vars(build_arg_parser(prog).parse_args(argv))
     host, port = parsed.pop("host"), parsed.pop("port")
     return ServerCommand(host=host, port=port, options=FakeServerOptions(**parsed))
