@@ -67,6 +67,8 @@ class GroupConfig(_Strict):
 class BrainstormConfig(_Strict):
     tasks_per_call: int = Field(20, ge=1, le=200)
     min_task_words: int = Field(4, ge=1)
+    # extra rounds of calls for groups that got fewer distinct usable tasks than `tasks`
+    max_rounds: int = Field(3, ge=0, le=20)
 
 
 class LanguagesConfig(_Strict):

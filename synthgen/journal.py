@@ -80,6 +80,7 @@ class Journal:
         # only a power cut can lose the last commits, and those are re-requested on resume.
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(_SCHEMA)
+        self._pending_counts: dict[tuple[str, str, str], int] = {}
 
     def close(self) -> None:
         self.db.close()
@@ -145,11 +146,16 @@ class Journal:
         self.db.execute("BEGIN IMMEDIATE")
 
     def commit(self) -> None:
+        self._write_counts()
         self.db.execute("COMMIT")
 
     def rollback(self) -> None:
+        self._pending_counts.clear()
         if self.db.in_transaction:
             self.db.execute("ROLLBACK")
+
+    def has_responses(self, stage: str) -> bool:
+        return self.db.execute("SELECT 1 FROM responses WHERE stage=? LIMIT 1", (stage,)).fetchone() is not None
 
     def set_last_index(self, stage: str, index: int) -> None:
         self.db.execute("INSERT OR REPLACE INTO progress VALUES (?, ?)", (stage, index))
@@ -173,12 +179,19 @@ class Journal:
         yield from self.db.execute("SELECT ns, key, sig FROM neardup ORDER BY seq")
 
     def bump(self, stage: str, group: str, key: str, n: int = 1) -> None:
-        self.db.execute(
-            "INSERT INTO counters VALUES (?,?,?,?) ON CONFLICT(stage,grp,key) DO UPDATE SET n=n+excluded.n",
-            (stage, group, key, n),
-        )
+        """Count inside the open commit transaction (written by `commit`, in the same txn)."""
+        k = (stage, group, key)
+        self._pending_counts[k] = self._pending_counts.get(k, 0) + n
+
+    def _write_counts(self) -> None:
+        if self._pending_counts:
+            self.db.executemany(
+                "INSERT INTO counters VALUES (?,?,?,?) ON CONFLICT(stage,grp,key) DO UPDATE SET n=n+excluded.n",
+                [(*k, n) for k, n in self._pending_counts.items()])
+            self._pending_counts.clear()
 
     def counters(self) -> dict[str, dict[str, dict[str, int]]]:
+        self._write_counts() if not self.db.in_transaction else None
         out: dict[str, dict[str, dict[str, int]]] = {}
         for stage, grp, key, n in self.db.execute("SELECT stage, grp, key, n FROM counters"):
             out.setdefault(stage, {}).setdefault(grp, {})[key] = n

@@ -192,7 +192,9 @@ async def _run_stage(stage_name: str, cfg: RunConfig, opts: RunOptions, journal:
     todo = (it for it in select(items, opts.shard, limit) if it.index > last)
     already = journal.counters().get(stage_name, {})
     done_before = sum(g.get("items", 0) for g in already.values())
-    if done_before >= total:
+    status_now = journal.get_meta(f"status:{stage_name}")
+    if done_before >= total and (stage_name != "brainstorm" or status_now in ("complete", "failed")
+                                 or limit is not None):
         stage.finalize_all()
         if journal.get_meta(f"status:{stage_name}") == "failed":
             return StageOutcome(stage_name, EXIT_FAILED, f"{stage_name} already failed in {out}: see run.json and rejects/")
@@ -246,6 +248,24 @@ async def _run_stage(stage_name: str, cfg: RunConfig, opts: RunOptions, journal:
             loop.add_signal_handler(sig, on_signal, sig.name)
         try:
             stats = await engine.run(todo)
+            if stage_name == "brainstorm" and limit is None:
+                for r in range(1, cfg.brainstorm.max_rounds + 1):
+                    if engine.stop_reason is not None or engine.fatal is not None:
+                        break
+                    calls = _round_calls(cfg, journal, stage, r)
+                    if not calls:
+                        break
+                    key = f"brainstorm#{r}"
+                    done_r = journal.last_index(key)
+                    c.total = (c.total or 0) + sum(len(v) for v in calls.values())
+                    engine = Engine(stage, journal, client, cfg.llm.max_output_retries, client.max_concurrency,
+                                    gate=gate, on_commit=on_commit, on_response=on_response,
+                                    checkpoint=checkpoint, progress_key=key)
+                    more = await engine.run(i for i in brainstorm_items(cfg, calls) if i.index > done_r)
+                    stats.committed += more.committed
+                    stats.requests += more.requests
+                    stats.failed += more.failed
+                total = c.total or total
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
@@ -294,6 +314,23 @@ async def _run_stage(stage_name: str, cfg: RunConfig, opts: RunOptions, journal:
     if stats.rejected_failed:
         msg += f"; {stats.rejected_failed} request(s) refused by the server (rejects: request_failed)"
     return StageOutcome(stage_name, EXIT_OK, msg, stats.committed, stats.requests)
+
+
+def _round_calls(cfg: RunConfig, journal: Journal, stage, r: int) -> dict[str, range]:
+    """Stage 1 top-up round r: more calls for groups short of tasks (fixed once decided)."""
+    key = f"brainstorm_round:{r}"
+    saved = journal.get_meta(key)
+    if saved is None:
+        missing = stage.missing()
+        start = {g: cfg.brainstorm_calls(g) for g in missing}
+        for prev in range(1, r):
+            for g, (k0, n) in json.loads(journal.get_meta(f"brainstorm_round:{prev}") or "{}").items():
+                if g in start:
+                    start[g] = max(start[g], k0 + n)
+        plan = {g: [start[g], math.ceil(n / cfg.brainstorm.tasks_per_call)] for g, n in missing.items()}
+        journal.set_meta(key, json.dumps(plan, sort_keys=True))
+        saved = journal.get_meta(key)
+    return {g: range(k0, k0 + n) for g, (k0, n) in json.loads(saved or "{}").items()}
 
 
 def _elapsed(start: float) -> float:

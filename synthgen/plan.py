@@ -110,13 +110,19 @@ def _templates(cfg: RunConfig, stage: str, groups: list[str]) -> dict[str, Templ
     return {g: load_template(stage, g, root) for g in groups}
 
 
-def brainstorm_items(cfg: RunConfig) -> Iterator[WorkItem]:
-    """Stage 1: `ceil(tasks / tasks_per_call)` calls per group that brainstorms."""
+def brainstorm_items(cfg: RunConfig, calls: dict[str, range] | None = None) -> Iterator[WorkItem]:
+    """Stage 1: `ceil(tasks / tasks_per_call)` calls per group that brainstorms.
+
+    `calls` picks other call numbers per group: the top-up rounds that ask again for groups
+    whose calls gave fewer distinct, usable tasks than the config wants.
+    """
     groups = [g for g in cfg.active_groups() if GROUPS[g].brainstorm]
+    if calls is not None:
+        groups = [g for g in groups if g in calls]
     templates = _templates(cfg, "brainstorm", groups)
     index = 0
     for group in groups:
-        for k in range(cfg.brainstorm_calls(group)):
+        for k in (calls[group] if calls is not None else range(cfg.brainstorm_calls(group))):
             rng = _rng(cfg.seed, "brainstorm", group, k)
             text = templates[group].render({"num_tasks": str(cfg.brainstorm.tasks_per_call)})
             messages = [{"role": "user", "content": text}]

@@ -45,11 +45,21 @@ _SCRIPT_NO_SPACES = r"\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff"  # Thai, Lao, Mya
 _TOKEN = re.compile(rf"[{_CJK}]|[{_SCRIPT_NO_SPACES}]+|[^\s{_CJK}{_SCRIPT_NO_SPACES}]+")
 
 
+_SPECIAL = re.compile(f"[{_CJK}{_SCRIPT_NO_SPACES}]")
+_NO_SPACES_START = re.compile(f"[{_SCRIPT_NO_SPACES}]")
+
+
 def count_words(text: str) -> int:
-    """Whitespace words; a CJK character counts as a word, an unspaced Thai-like run per 4 chars."""
+    """Whitespace words; a CJK character counts as a word, an unspaced Thai-like run per 4 chars.
+
+    Runs for every text of every example: the common case (no CJK or unspaced script) is one
+    str.split, which agrees with the token regex there and is ~50x faster.
+    """
+    if text.isascii() or not _SPECIAL.search(text):
+        return len(text.split())
     n = 0
     for tok in _TOKEN.findall(text):
-        if re.match(rf"[{_SCRIPT_NO_SPACES}]", tok):
+        if _NO_SPACES_START.match(tok):
             n += max(1, len(tok) // 4)
         else:
             n += 1
@@ -129,14 +139,26 @@ def check_lengths(group: str, obj: dict, placeholders: dict[str, str], cfg: Vali
     return out
 
 
+_SPACED_RE = re.compile(_SPACED)
+
+
 def _contains_phrase(haystack: str, needle: str) -> bool:
     """Whole words only ("art" is not in "party"); no boundary in space-less scripts (体育 is in
     关于体育的文章), where a word has no spaces around it."""
     if not needle:
         return False
-    left = rf"(?<!{_SPACED})" if re.match(_SPACED, needle[0]) else ""
-    right = rf"(?!{_SPACED})" if re.match(_SPACED, needle[-1]) else ""
-    return re.search(left + re.escape(needle) + right, haystack) is not None
+    # str.find plus boundary checks: a regex per (needle) would be compiled for every example
+    check_left = _SPACED_RE.match(needle[0]) is not None
+    check_right = _SPACED_RE.match(needle[-1]) is not None
+    start = haystack.find(needle)
+    while start != -1:
+        end = start + len(needle)
+        ok_left = not check_left or start == 0 or not _SPACED_RE.match(haystack[start - 1])
+        ok_right = not check_right or end == len(haystack) or not _SPACED_RE.match(haystack[end])
+        if ok_left and ok_right:
+            return True
+        start = haystack.find(needle, start + 1)
+    return False
 
 
 def check_content(group: str, obj: dict) -> list[Finding]:

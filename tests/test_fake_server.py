@@ -467,3 +467,11 @@ def test_answers_follow_the_project_prompt_templates(client):
     tasks = _obj(client, _render("brainstorm", "long-short", num_tasks="8"))
     assert isinstance(tasks, list) and len(tasks) == 8
     assert all(t.startswith(("Classify", "Determine", "Identify")) for t in tasks)
+
+
+def test_fault_free_answers_do_not_repeat_across_requests(client):
+    # exact dedup runs on queries and short texts: word salad must not collide by chance
+    inputs = {_obj(client, SHORT, seed)["input"] for seed in range(150)}
+    queries = {_obj(client, RETRIEVAL.format(n=50, lang="English"), seed)["user_query"]
+               for seed in range(150)}
+    assert len(inputs) == 150 and len(queries) == 150

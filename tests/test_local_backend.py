@@ -153,6 +153,24 @@ def test_body_raising_still_stops_the_server():
     assert _gone(pid)
 
 
+def test_without_the_package_the_error_says_how_to_install():
+    """A Python with no site-packages (-S): only the stdlib and our source tree are importable."""
+    code = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(REPO)!r})
+        from synthgen.llm.local_server import LocalBackendError, bundled_model_path
+        try:
+            bundled_model_path()
+        except LocalBackendError as exc:
+            print(exc)
+    """)
+    out = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "pip install 'synthgen[local]'" in out.stdout
+    assert len(out.stdout.strip().splitlines()) == 1
+
+
 def test_missing_model_file_is_a_clear_error(tmp_path):
     missing = tmp_path / "nope.gguf"
     with pytest.raises(LocalBackendError, match="nope.gguf"):
@@ -171,10 +189,10 @@ def test_server_that_dies_at_startup_reports_its_log(tmp_path):
 
 
 def test_child_dies_when_parent_is_sigkilled(tmp_path):
-    parent_code = textwrap.dedent("""
+    parent_code = textwrap.dedent(f"""
         import sys, time
         from synthgen.llm.local_server import LocalServer
-        with LocalServer(n_ctx=512) as srv:
+        with LocalServer(n_ctx=512, log_path={str(tmp_path / "server.log")!r}) as srv:
             print(srv.pid, flush=True)
             time.sleep(600)
     """)

@@ -139,9 +139,11 @@ def test_cut_answers_are_retried_then_rejected_with_reason(make_server, write_co
     assert len(outcomes) == 1 and outcomes[0].code == 1 and "no usable task" in outcomes[0].message
     rej = [r for r in rejects(tmp_path / "run") if r["stage"] == "brainstorm"]
     assert rej and all(r["reason"] == "truncated" for r in rej)
-    # 1 attempt + max_output_retries (2) per item, every one journaled
+    # 1 attempt + max_output_retries (2) per item, every one journaled; one call per group and
+    # then max_rounds (3) top-up rounds for the groups still without tasks
     assert all(r["attempts"] == 3 for r in rej)
-    assert srv.requests == 4 * 3
+    assert len(rej) == 4 * (1 + 3)
+    assert srv.requests == 4 * (1 + 3) * 3
 
 
 def test_server_without_json_schema_falls_back(make_server, write_config, tmp_path):

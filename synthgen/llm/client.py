@@ -21,20 +21,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 
 from ..config import LLMConfig
 from .concurrency import AdaptiveConcurrency
-try:
-    from .fastpath import post_chat
-except ImportError:  # pragma: no cover - until fastpath lands
-    from dataclasses import dataclass as _dc
-
-    @_dc
-    class _Raw:
-        headers: dict
-        data: dict
-
-    async def post_chat(client, body, timeout):
-        import json as _json
-        r = await client.chat.completions.with_raw_response.create(**body, timeout=timeout)
-        return _Raw(dict(r.headers), _json.loads(r.http_response.content))
+from .fastpath import FastAioHttpClient, post_chat
 from .ratelimit import RateLimiter
 from .tokens import count_message_tokens, count_tokens
 
@@ -144,7 +131,7 @@ class LLMClient:
         self.pool = EndpointPool(base_urls)
         self.clients = {
             url: openai.AsyncOpenAI(api_key=api_key, base_url=url, max_retries=0,
-                                    timeout=cfg.timeout_s, http_client=openai.DefaultAioHttpClient())
+                                    timeout=cfg.timeout_s, http_client=FastAioHttpClient())
             for url in self.pool.urls
         }
         self.on_retry: Callable[[BaseException], None] | None = None

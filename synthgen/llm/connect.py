@@ -51,6 +51,20 @@ def redact_url(url: str) -> str:
     return url
 
 
+def _longer_tasks(schema: dict, min_words: int) -> dict:
+    """Small local models answer "Python" for a task: the grammar makes them write a sentence.
+
+    Only for the local backend, whose grammar compiler honours minLength; hosted APIs differ.
+    """
+    items = schema.get("properties", {}).get("tasks", {}).get("items")
+    if not isinstance(items, dict):
+        return schema
+    out = {**schema, "properties": {**schema["properties"]}}
+    out["properties"]["tasks"] = {**schema["properties"]["tasks"],
+                                  "items": {**items, "minLength": 6 * min_words}, "minItems": 2}
+    return out
+
+
 @asynccontextmanager
 async def connect(cfg: RunConfig, concurrency: int | None = None):
     llm = cfg.llm
@@ -63,7 +77,8 @@ async def connect(cfg: RunConfig, concurrency: int | None = None):
             update={"concurrency": min(llm.concurrency, LocalServer.recommended_concurrency)})
         with LocalServer(llm.model_path, n_ctx=llm.n_ctx) as server:
             client = LLMClient(local_llm, [server.base_url], "local",
-                               response_format=lambda schema, name, mode: response_format_for(schema, name),
+                               response_format=lambda schema, name, mode: response_format_for(
+                                   _longer_tasks(schema, cfg.brainstorm.min_task_words), name),
                                model_override=server.model)
             try:
                 yield client

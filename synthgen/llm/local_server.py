@@ -252,9 +252,13 @@ class LocalServer:
         while True:
             code = self._proc.poll()
             if code is not None:
+                # First line alone is enough for a CLI (usually the server's exception); the
+                # tail below it helps when that line is not.
+                tail = _tail(self.log_path)
+                last = next((ln.strip() for ln in reversed(tail.splitlines()) if ln.strip()), "")
                 raise LocalBackendError(
-                    f"local server exited with code {code} before it was ready "
-                    f"(log: {self.log_path}):\n{_tail(self.log_path)}")
+                    f"local server exited with code {code} before it was ready: {last} "
+                    f"(log: {self.log_path})\n{tail}")
             try:
                 with urllib.request.urlopen(url, timeout=2) as resp:
                     if resp.status == 200:

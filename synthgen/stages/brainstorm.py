@@ -28,6 +28,14 @@ class BrainstormStage(OutputStage):
         counts = journal.counters().get(self.name, {})
         self.kept = {g: c.get("accepted", 0) for g, c in counts.items()}
 
+    def missing(self) -> dict[str, int]:
+        """Groups still short of their `tasks` quota, with how many tasks they lack."""
+        out = {}
+        for g, gc in self.cfg.groups.items():
+            if gc.examples and gc.tasks and self.kept.get(g, 0) < gc.tasks:
+                out[g] = gc.tasks - self.kept.get(g, 0)
+        return out
+
     def schema(self, item: WorkItem) -> tuple[dict | None, str]:
         return self._schema, "tasks"
 

@@ -79,13 +79,16 @@ class Engine:
                  max_output_retries: int, concurrency_limit: int, gate: Gate | None = None,
                  on_commit: Callable[[ItemResult], None] | None = None,
                  on_response: Callable[[ChatResult], None] | None = None,
-                 checkpoint: Callable[[], None] | None = None, commit_every: int = 64):
+                 checkpoint: Callable[[], None] | None = None, commit_every: int = 64,
+                 progress_key: str | None = None):
         self.stage, self.journal, self.client = stage, journal, client
         self.max_output_retries = max_output_retries
         self.window = max(256, 4 * concurrency_limit)
         self.gate = gate
         self.on_commit, self.on_response, self.checkpoint = on_commit, on_response, checkpoint
         self.commit_every = commit_every
+        # where the commit point is kept: the stage name, or one per stage-1 top-up round
+        self.progress_key = progress_key or stage.name
         self.stats = EngineStats()
         self.stop_reason: str | None = None
         self.last_failure = ""
@@ -103,7 +106,8 @@ class Engine:
             self.stop_reason = reason
 
     async def _process(self, item: WorkItem) -> ItemResult:
-        stored = self.journal.responses_for(item.id)
+        # a fresh stage has nothing to replay: skip the look-up (one query per item saved)
+        stored = self.journal.responses_for(item.id) if self._may_replay else []
         schema, schema_name = self.stage.schema(item)
         responses: list[ChatResult | None] = []
         result = ItemResult(item, responses, None, None, None, None)
@@ -161,6 +165,8 @@ class Engine:
         ready: dict[int, ItemResult] = {}
         tasks: dict[int, asyncio.Task] = {}
         self._tasks = tasks
+        self._may_replay = self.journal.has_responses(self.stage.name)
+        last_committed: int | None = None
         it = iter(items)
         next_pos = 0  # next position to launch
         commit_pos = 0  # next position to commit
@@ -217,7 +223,7 @@ class Engine:
                         self.journal.begin()
                     result = ready.pop(commit_pos)
                     self.stage.commit(result)
-                    self.journal.set_last_index(self.stage.name, result.item.index)
+                    last_committed = result.item.index
                     commit_pos += 1
                     since_flush += 1
                     self.stats.committed += 1
@@ -227,22 +233,24 @@ class Engine:
                     if self.on_commit:
                         self.on_commit(result)
                     if since_flush >= self.commit_every or self.stage.flush_needed():
-                        self._flush()
+                        self._flush(last_committed)
                         since_flush = 0
                 if since_flush and (queue.empty() or since_flush >= self.commit_every):
-                    self._flush()
+                    self._flush(last_committed)
                     since_flush = 0
         except BaseException:
             for t in tasks.values():
                 t.cancel()
             if since_flush:
-                self._flush()
+                self._flush(last_committed)
             raise
         if since_flush:
-            self._flush()
+            self._flush(last_committed)
         return self.stats
 
-    def _flush(self) -> None:
+    def _flush(self, last_committed: int | None) -> None:
+        if last_committed is not None:
+            self.journal.set_last_index(self.progress_key, last_committed)
         full = self.stage.flush()
         self.journal.commit()
         if full:

@@ -5,12 +5,8 @@ requested shape and language, with optional, deterministic faults (429, 500, han
 malformed content) and quotas. See FakeServerOptions for every knob.
 """
 
-from synthgen.testing.options import (
-                                      FakeServerOptions,
-                                      ServerCommand,
-                                      build_arg_parser,
-                                      options_from_cli_args,
-)
+from synthgen.testing.options import (FakeServerOptions, ServerCommand, build_arg_parser,
+                                      options_from_cli_args)
 from synthgen.testing.server import FakeLLMServer, run_server
 from synthgen.testing.state import content_digest, request_key
 

@@ -49,6 +49,11 @@ def _duration(value: float) -> str:
     return f"{int(minutes)}m{_seconds(secs)}s" if minutes else f"{_seconds(secs)}s"
 
 
+def _count(value: float) -> str:
+    """A quota number as OpenAI prints it; a CLI may pass 100.0 for 100."""
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
 def _tokens(text: str) -> int:
     return len(text) // 4 + 1
 
@@ -206,7 +211,7 @@ class FakeApp:
         headers: dict[str, str] = {}
         for window, unit in ((self.state.rpm, "requests"), (self.state.tpm, "tokens")):
             if window is not None:
-                headers[f"x-ratelimit-limit-{unit}"] = str(window.limit)
-                headers[f"x-ratelimit-remaining-{unit}"] = str(window.remaining())
+                headers[f"x-ratelimit-limit-{unit}"] = _count(window.limit)
+                headers[f"x-ratelimit-remaining-{unit}"] = _count(window.remaining())
                 headers[f"x-ratelimit-reset-{unit}"] = _duration(window.reset_in(now))
         return headers

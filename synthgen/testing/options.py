@@ -36,8 +36,8 @@ class FakeServerOptions:
     rate_fenced: float = _opt(0.0, "wrap the JSON in ```json fences with chatter around")
     rate_repeat_task: float = _opt(0.0, "chance that a brainstormed task repeats an earlier one")
     # quotas over all requests, in a sliding window
-    quota_rpm: int | None = _opt(None, "requests allowed per window (default window 60 s)")
-    quota_tpm: int | None = _opt(None, "tokens (prompt + completion) allowed per window")
+    quota_rpm: float | None = _opt(None, "requests allowed per window (default window 60 s)")
+    quota_tpm: float | None = _opt(None, "tokens (prompt + completion) allowed per window")
     quota_window_seconds: float = _opt(60.0, "length of the quota window")
     latency_ms: float = _opt(0.0, "sleep this long before every answer")
     usage: bool = _opt(True, "report usage in responses")

@@ -1,8 +1,9 @@
 """Read a chat request the way an LLM would: what kind of answer, which keys, languages, lengths.
 
 The result is a Plan, a plain description that textgen turns into text. Everything here is
-string matching on fragments synthgen's prompt templates are agreed to contain:
-"python list", keys quoted like "user_query", "must be in <Language>", "at least <N> words".
+string matching on fragments synthgen's prompt templates (prompts/) are agreed to contain:
+"python list" and "about N elements", keys quoted like "user_query", "must be in <Language>"
+("S1 must be in ...", "S2 and S3 must be in ..." for bitext), "at least N words".
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from synthgen.taxonomy import ALL_LANGUAGES, GROUPS, QUERY_LENGTHS
 
 DOC_KEYS = ("input_text", "input")
 SHORT_KEYS = ("user_query", "label", "misleading_label")
-SENTENCE_KEYS = ("S1", "S2", "S3")
 DEFAULT_DOC_WORDS = (40, 80)
 # short-short asks for "a phrase, or one or two sentences" and states no word count
 SHORT_PAIR_KEYS = ("input", "positive_document")
@@ -33,7 +33,7 @@ _PYTHON_LIST = re.compile(r"python\s+list")  # searched in the lower-cased promp
 _ABOUT_N = re.compile(r"about\s+(\d+)\s+(?:elements|items|tasks)")
 # the query_length placeholder values and the query word counts they ask for
 _QUERY_WORDS = [(re.compile(r"\s+".join(phrase.split())), words)
-                for phrase, words in zip(QUERY_LENGTHS, ((2, 4), (5, 10), (10, 10)), strict=True)]
+                for phrase, words in zip(QUERY_LENGTHS, ((3, 4), (5, 10), (10, 10)), strict=True)]
 
 
 @dataclass
@@ -117,7 +117,7 @@ def query_words(prompt: str) -> tuple[int, int]:
     for pattern, words in _QUERY_WORDS:
         if pattern.search(prompt):
             return words
-    return (2, 10)
+    return (3, 10)
 
 
 # longest first, ties in taxonomy order (sorted is stable; no set, whose order varies by process)

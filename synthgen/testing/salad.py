@@ -21,6 +21,9 @@ from synthgen.testing.vocab import Vocab
 # stay within a few kilobytes, which matters for speed more than anything else here.
 WINDOW = 256
 WINDOWS = 16
+# Shorter documents are written word by word: drawn from the pool they would be one or two pooled
+# sentences, which different requests would repeat verbatim and dedup would reject.
+FRESH_BELOW = 40
 
 
 @dataclass(frozen=True)
@@ -118,10 +121,24 @@ def prose(vocab: Vocab, n: int, rng: random.Random, hi: int | None = None) -> st
     return document(vocab, n, rng, hi).text
 
 
+def _fresh(vocab: Vocab, n: int, rng: random.Random) -> Doc:
+    """n words in new sentences of 8-20 words (a short final one where n demands)."""
+    parts = []
+    while n > 0:
+        size = min(n, between(rng, 8, 20))
+        parts.append(sentence(vocab, size, rng))
+        n -= size
+    text = vocab.sep.join(parts)
+    return Doc(text, text.lower(), unit_mask(vocab, text))
+
+
 def document(vocab: Vocab, n: int, rng: random.Random, hi: int | None = None) -> Doc:
     """prose() with its lower-cased text and word mask."""
-    # all per-sentence work happens in C (itemgetter, accumulate, bisect, reduce): no Python loop
     hi = max(n, hi or n)
+    if n < FRESH_BELOW:
+        # one or two pooled sentences would repeat verbatim across requests (duplicates)
+        return _fresh(vocab, n, rng)
+    # all per-sentence work happens in C (itemgetter, accumulate, bisect, reduce): no Python loop
     window = _pool(vocab)[rng.getrandbits(4)]
     idx = rng.randbytes(n // 8 + 2)  # sentences have >= 8 words: enough to reach n
     cum = list(accumulate(itemgetter(*idx)(window.lengths)))

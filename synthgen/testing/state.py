@@ -57,9 +57,9 @@ def request_key(body: dict[str, Any]) -> str:
     return request_digest(body).hex()
 
 
-def _unit(digest: bytes, salt: int = 0) -> float:
+def _unit(digest: bytes) -> float:
     """A uniform number in [0, 1) read off the hash, so fault choice survives restarts."""
-    return int.from_bytes(digest[salt * 4 : salt * 4 + 4], "big") / 2**32
+    return int.from_bytes(digest[:4], "big") / 2**32
 
 
 def transient_fault(opts: FakeServerOptions, digest: bytes) -> str | None:
@@ -91,7 +91,7 @@ def content_faults(opts: FakeServerOptions, digest: bytes) -> ContentFaults:
 class SlidingWindow:
     """Amounts spent in the last `window` seconds; answers how long until `need` fits."""
 
-    def __init__(self, limit: int, window: float) -> None:
+    def __init__(self, limit: float, window: float) -> None:
         self.limit, self.window = limit, window
         self.events: deque[tuple[float, int]] = deque()
         self.used = 0
@@ -100,7 +100,7 @@ class SlidingWindow:
         while self.events and self.events[0][0] <= now - self.window:
             self.used -= self.events.popleft()[1]
 
-    def wait_time(self, now: float, need: int) -> float:
+    def wait_time(self, now: float, need: float) -> float:
         """0 if `need` fits now, else seconds until enough old events expire."""
         self._expire(now)
         if self.used + need <= self.limit:
@@ -116,7 +116,7 @@ class SlidingWindow:
         self.events.append((now, amount))
         self.used += amount
 
-    def remaining(self) -> int:
+    def remaining(self) -> float:
         return max(0, self.limit - self.used)
 
     def reset_in(self, now: float) -> float:

@@ -1,0 +1,181 @@
+"""Throughput and memory of `synthgen generate` against a bare aiohttp loop, in the same run.
+
+    python bench/throughput.py                     # 2000 items, concurrency 64, 50 ms latency
+    python bench/throughput.py --scale 10000 100000   # zero latency: overhead and peak RSS vs N
+
+Both clients send the very same request bodies (built from synthgen's own plan) to the same
+scripted server, started once in a subprocess so it runs on the other core. synthgen runs as a
+real `synthgen generate` process; the bare loop is aiohttp with json.dumps/json.loads and a
+semaphore, nothing else (no journal, validation or output files). Figures: wall time of the
+request phase (synthgen: the stage's own elapsed time, so interpreter start-up is not counted;
+it is printed separately), req/s, CPU ms per item, peak RSS, and the ratio synthgen/bare.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def start_server(latency_ms: float) -> tuple[subprocess.Popen, str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "synthgen.testing", "--port", "0", "--latency-ms", str(latency_ms),
+         "--idle-exit-seconds", "120"], stdout=subprocess.PIPE, text=True)
+    line = proc.stdout.readline().strip()
+    if "http://" not in line:
+        proc.kill()
+        raise SystemExit(f"scripted server did not start: {line!r}")
+    return proc, line.split()[-1]
+
+
+def write_config(path: Path, url: str, n: int, concurrency: int) -> None:
+    path.write_text(textwrap.dedent(f"""
+        seed = 5
+        [llm]
+        model = "scripted"
+        base_url = "{url}"
+        concurrency = {concurrency}
+        timeout_s = 60
+        [groups.short-long]
+        tasks = 20
+        examples = {n}
+        [languages]
+        mode = "custom"
+        [languages.weights]
+        English = 1
+        [output]
+        shard_size = 10000
+        [validation.rules]
+        wrong_language = "reject"
+        near_duplicate = "reject"
+    """))
+
+
+def synthgen(*args: str) -> tuple[float, float, int]:
+    """Run a synthgen command; returns (wall s, child CPU s, child peak RSS bytes)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "synthgen", *args, "--quiet"], capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        raise SystemExit(f"synthgen {' '.join(args)} failed: {proc.stderr.strip()[-500:]}")
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return wall, cpu, after.ru_maxrss * 1024
+
+
+def request_bodies(cfg_path: Path, run: Path) -> list[dict]:
+    from synthgen.config import load_config
+    from synthgen.llm.client import _openai_response_format
+    from synthgen.pipeline import load_tasks
+    from synthgen.plan import generate_items
+    from synthgen.prompts import generate_schema
+
+    cfg = load_config(cfg_path)
+    bodies = []
+    for item in generate_items(cfg, load_tasks(run)):
+        bodies.append({"model": cfg.llm.model, "messages": item.messages, "temperature": 1.0, "top_p": 1.0,
+                       "max_tokens": cfg.llm.max_tokens, "seed": item.seed,
+                       "response_format": _openai_response_format(generate_schema(item.group), "short_long",
+                                                                  "json_schema")})
+    return bodies
+
+
+BARE = r"""
+import asyncio, json, sys, time, resource
+import aiohttp
+url, concurrency = sys.argv[1], int(sys.argv[2])
+bodies = json.load(open(sys.argv[3]))
+async def main():
+    sem = asyncio.Semaphore(concurrency)
+    conn = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=conn) as s:
+        async def one(b):
+            async with sem:
+                async with s.post(url + "/chat/completions", data=json.dumps(b),
+                                  headers={"Content-Type": "application/json", "Authorization": "Bearer x"}) as r:
+                    data = json.loads(await r.read())
+                    return data["choices"][0]["message"]["content"]
+        t0 = time.perf_counter()
+        out = await asyncio.gather(*(one(b) for b in bodies))
+        return time.perf_counter() - t0, len(out)
+wall, n = asyncio.run(main())
+ru = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"wall": wall, "n": n, "cpu": ru.ru_utime + ru.ru_stime, "rss": ru.ru_maxrss * 1024}))
+"""
+
+
+def bare_loop(url: str, bodies: list[dict], concurrency: int, work: Path) -> dict:
+    path = work / "bodies.json"
+    path.write_text(json.dumps(bodies))
+    out = subprocess.run([sys.executable, "-c", BARE, url, str(concurrency), str(path)],
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def one_run(n: int, concurrency: int, latency_ms: float, compare: bool) -> dict:
+    server, url = start_server(latency_ms)
+    try:
+        with tempfile.TemporaryDirectory(prefix="synthgen-bench-") as tmp:
+            work = Path(tmp)
+            cfg = work / "bench.toml"
+            write_config(cfg, url, n, concurrency)
+            run = work / "run"
+            synthgen("brainstorm", "--config", str(cfg), "--out", str(run))
+            stage1 = json.loads((run / "run.json").read_text())["elapsed_s"]
+            wall, cpu, rss = synthgen("generate", "--config", str(cfg), "--out", str(run))
+            manifest = json.loads((run / "run.json").read_text())
+            stage_wall = manifest["elapsed_s"] - stage1
+            accepted = manifest["stages"]["generate"]["accepted"]
+            result = {"n": n, "concurrency": concurrency, "latency_ms": latency_ms,
+                      "synthgen": {"wall_s": round(stage_wall, 3), "process_wall_s": round(wall, 3),
+                                   "req_per_s": round(n / stage_wall, 1), "cpu_ms_per_item": round(cpu / n * 1000, 3),
+                                   "peak_rss_mb": round(rss / 2**20, 1), "accepted": accepted}}
+            if compare:
+                bodies = request_bodies(cfg, run)
+                bare = bare_loop(url, bodies, concurrency, work)
+                result["bare_aiohttp"] = {"wall_s": round(bare["wall"], 3), "req_per_s": round(n / bare["wall"], 1),
+                                          "cpu_ms_per_item": round(bare["cpu"] / n * 1000, 3),
+                                          "peak_rss_mb": round(bare["rss"] / 2**20, 1)}
+                result["ratio_wall_synthgen_over_bare"] = round(stage_wall / bare["wall"], 2)
+            return result
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=2000)
+    ap.add_argument("--concurrency", type=int, default=64)
+    ap.add_argument("--latency-ms", type=float, default=50.0)
+    ap.add_argument("--scale", type=int, nargs="*", help="zero-latency runs at these sizes (memory vs N)")
+    args = ap.parse_args()
+    os.chdir(ROOT)
+    if args.scale:
+        rows = [one_run(n, args.concurrency, 0.0, compare=False) for n in args.scale]
+        for r in rows:
+            print(json.dumps(r))
+        base = rows[0]["synthgen"]["peak_rss_mb"]
+        for r in rows[1:]:
+            print(f"peak RSS {r['n']} items / {rows[0]['n']} items = {r['synthgen']['peak_rss_mb'] / base:.3f} "
+                  f"({r['synthgen']['peak_rss_mb']} MB vs {base} MB)")
+        return
+    r = one_run(args.n, args.concurrency, args.latency_ms, compare=True)
+    print(json.dumps(r, indent=2))
+    print(f"synthgen/bare wall ratio: {r['ratio_wall_synthgen_over_bare']} (target <= 1.5)")
+
+
+if __name__ == "__main__":
+    main()
