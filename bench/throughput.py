@@ -39,7 +39,7 @@ def start_server(latency_ms: float) -> tuple[subprocess.Popen, str]:
     return proc, line.split()[-1]
 
 
-def write_config(path: Path, url: str, n: int, concurrency: int) -> None:
+def write_config(path: Path, url: str, n: int, concurrency: int, gates: str = "reject") -> None:
     path.write_text(textwrap.dedent(f"""
         seed = 5
         [llm]
@@ -57,8 +57,8 @@ def write_config(path: Path, url: str, n: int, concurrency: int) -> None:
         [output]
         shard_size = 10000
         [validation.rules]
-        wrong_language = "reject"
-        near_duplicate = "reject"
+        wrong_language = "{gates}"
+        near_duplicate = "{gates}"
     """))
 
 
@@ -124,13 +124,13 @@ def bare_loop(url: str, bodies: list[dict], concurrency: int, work: Path) -> dic
     return json.loads(out.stdout)
 
 
-def one_run(n: int, concurrency: int, latency_ms: float, compare: bool) -> dict:
+def one_run(n: int, concurrency: int, latency_ms: float, compare: bool, gates: str = "reject") -> dict:
     server, url = start_server(latency_ms)
     try:
         with tempfile.TemporaryDirectory(prefix="synthgen-bench-") as tmp:
             work = Path(tmp)
             cfg = work / "bench.toml"
-            write_config(cfg, url, n, concurrency)
+            write_config(cfg, url, n, concurrency, gates)
             run = work / "run"
             synthgen("brainstorm", "--config", str(cfg), "--out", str(run))
             stage1 = json.loads((run / "run.json").read_text())["elapsed_s"]
@@ -139,6 +139,7 @@ def one_run(n: int, concurrency: int, latency_ms: float, compare: bool) -> dict:
             stage_wall = manifest["elapsed_s"] - stage1
             accepted = manifest["stages"]["generate"]["accepted"]
             result = {"n": n, "concurrency": concurrency, "latency_ms": latency_ms,
+                      "language_and_near_dup_checks": gates,
                       "synthgen": {"wall_s": round(stage_wall, 3), "process_wall_s": round(wall, 3),
                                    "req_per_s": round(n / stage_wall, 1), "cpu_ms_per_item": round(cpu / n * 1000, 3),
                                    "peak_rss_mb": round(rss / 2**20, 1), "accepted": accepted}}
@@ -161,10 +162,13 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=64)
     ap.add_argument("--latency-ms", type=float, default=50.0)
     ap.add_argument("--scale", type=int, nargs="*", help="zero-latency runs at these sizes (memory vs N)")
+    ap.add_argument("--gates-off", action="store_true",
+                    help="switch the language and near-duplicate checks off (client overhead alone)")
     args = ap.parse_args()
     os.chdir(ROOT)
     if args.scale:
-        rows = [one_run(n, args.concurrency, 0.0, compare=False) for n in args.scale]
+        gates = "off" if args.gates_off else "reject"
+        rows = [one_run(n, args.concurrency, 0.0, compare=False, gates=gates) for n in args.scale]
         for r in rows:
             print(json.dumps(r))
         base = rows[0]["synthgen"]["peak_rss_mb"]
@@ -172,7 +176,7 @@ def main() -> None:
             print(f"peak RSS {r['n']} items / {rows[0]['n']} items = {r['synthgen']['peak_rss_mb'] / base:.3f} "
                   f"({r['synthgen']['peak_rss_mb']} MB vs {base} MB)")
         return
-    r = one_run(args.n, args.concurrency, args.latency_ms, compare=True)
+    r = one_run(args.n, args.concurrency, args.latency_ms, compare=True, gates="off" if args.gates_off else "reject")
     print(json.dumps(r, indent=2))
     print(f"synthgen/bare wall ratio: {r['ratio_wall_synthgen_over_bare']} (target <= 1.5)")
 

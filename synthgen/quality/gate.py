@@ -135,5 +135,5 @@ class QualityGate:
                     flags += more
                     break
         for f, ns, h in hashes:
-            self.journal.seen_or_add(ns, h, item_id)
+            self.journal.claim(ns, h, item_id)
         return Verdict(None, flags, langid)
