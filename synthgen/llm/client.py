@@ -135,6 +135,7 @@ class LLMClient:
             for url in self.pool.urls
         }
         self.on_retry: Callable[[BaseException], None] | None = None
+        self.before_send: Callable[[], None] | None = None
         self.max_concurrency = cfg.concurrency
         initial = cfg.concurrency
         self.limiter = AdaptiveConcurrency(initial, minimum=1, maximum=cfg.concurrency) \
@@ -195,6 +196,8 @@ class LLMClient:
     async def _limited(self, messages, seed, schema, schema_name) -> ChatResult:
         """One attempt under the concurrency window and the requests/tokens per minute budget."""
         async with self.limiter.slot() as slot:
+            if self.before_send is not None:
+                self.before_send()  # budgets are checked when a request is really about to go
             estimate = 0
             if self.rate.tpm is not None:
                 estimate = count_message_tokens(messages, self.model) + self.cfg.max_tokens

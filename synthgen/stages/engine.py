@@ -123,9 +123,9 @@ class Engine:
             else:
                 if self._stopping:
                     raise asyncio.CancelledError()
-                if self.gate is not None:
-                    self.gate.before_request()
                 assert self.client is not None
+                if self.gate is not None:
+                    self.client.before_send = self.gate.before_request
                 self.stats.requests += 1
                 try:
                     r = await self.client.chat(item.messages, item.seed + attempt, schema, schema_name)

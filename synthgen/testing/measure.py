@@ -29,8 +29,8 @@ def sample_prompt(i: int) -> str:
     lang, kind = rng.choice(_LANGS), rng.random()
     pad = " Guideline text that real templates carry." * 20
     if kind < 0.1:
-        return "Brainstorm text retrieval tasks. Answer with a python list of strings only, " \
-               "with about 20 elements." + pad
+        return ("Brainstorm text retrieval tasks. Answer with a python list of strings only, "
+                "with about 20 elements." + pad)
     if kind < 0.55:
         n = rng.choice((50, 100, 200, 300, 400, 500))
         return (f'Task {i}. Keys: "user_query", "positive_document", "hard_negative_document". '
@@ -39,7 +39,8 @@ def sample_prompt(i: int) -> str:
     if kind < 0.8:
         return (f'Task {i}. Keys: "input_text", "label", "misleading_label". "input_text" '
                 f"should be at least 50 words long. It must be in {lang}." + pad)
-    return f'Write "S1", "S2", "S3" ({i}). S1 must be in {lang}. S2 and S3 must be in English.' + pad
+    return (f'Write "S1", "S2", "S3" ({i}). S1 must be in {lang}. S2 and S3 must be in '
+            "English." + pad)
 
 
 def _cpu_seconds(pid: int) -> float:
