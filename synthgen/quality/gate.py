@@ -2,8 +2,9 @@
 
 Shared by stage 2 (`GenerateStage`), stage 1's task dedup, `synthgen validate` and `synthgen
 merge`, so a run, a re-check and a merge judge records the same way. Dedup state lives in the
-run's journal (SQLite): exact hashes in `seen`, MinHash signatures in `neardup`, from which the
-in-memory LSH index is rebuilt on resume. First in plan order wins, so answers are repeatable.
+run's journal (SQLite): exact hashes in `seen`, MinHash signatures in `neardup` and their LSH
+band hashes in `lsh` (quality/lsh_store.py), so memory stays flat and a resume rebuilds nothing.
+First in plan order wins, so answers are repeatable.
 """
 
 from __future__ import annotations
@@ -48,29 +49,14 @@ class QualityGate:
     def __init__(self, cfg: ValidationConfig, journal: Journal):
         self.cfg = cfg
         self.journal = journal
-        self._near: dict[str, object] = {}
         self._lang = None
         self.near_on = cfg.policy("near_duplicate") != "off"
         self.lang_on = cfg.policy("wrong_language") != "off"
+        self._near = None
         if self.near_on:
-            by_ns: dict[str, list[tuple[str, bytes]]] = {}
-            for ns, key, sig in journal.iter_signatures():
-                rows = by_ns.setdefault(ns, [])
-                rows.append((key, sig))
-                if len(rows) >= 10000:
-                    self._index(ns).add_signatures(rows)
-                    rows.clear()
-            for ns, rows in by_ns.items():
-                if rows:
-                    self._index(ns).add_signatures(rows)
+            from .lsh_store import DiskNearDup
 
-    def _index(self, ns: str):
-        idx = self._near.get(ns)
-        if idx is None:
-            from .neardup import NearDupIndex
-
-            idx = self._near[ns] = NearDupIndex(threshold=self.cfg.near_duplicate_threshold)
-        return idx
+            self._near = DiskNearDup(journal.db, threshold=cfg.near_duplicate_threshold)
 
     @property
     def lang(self):
@@ -96,12 +82,7 @@ class QualityGate:
 
     def near_duplicate(self, ns: str, key: str, text: str) -> str | None:
         """The key of an earlier near-copy in namespace `ns`, else None (and `text` is indexed)."""
-        idx = self._index(ns)
-        sig = idx.signature(text)
-        prior = idx.check_signature(key, sig)
-        if prior is None:
-            self.journal.add_signature(ns, key, sig)
-        return prior
+        return self._near.check_and_add(ns, key, text)
 
     def exact_duplicate(self, hashes: list[tuple[str, str, int]]) -> tuple[str, str] | None:
         for f, ns, h in hashes:

@@ -107,6 +107,9 @@ def _load_model():
             # float16 matrix products are slow in numpy; float32 halves the scoring time.
             if getattr(ident, "nb_ptc", None) is not None:
                 ident.nb_ptc = np.ascontiguousarray(ident.nb_ptc, dtype=np.float32)
+            # the unrestricted model is only kept for another set_languages(): 28 MB we never use
+            if hasattr(ident, "_full_model"):
+                ident._full_model = None
             _model = ident
     return _model
 
