@@ -10,7 +10,8 @@ Tables
   failures   transport failures per attempt (for stats; they cost no tokens)
   progress   per stage: plan index of the last item committed to the output files
   seen       exact-dedup hashes (namespace, 64-bit hash) -> first item id
-  neardup    MinHash signatures of accepted texts, in insertion order, to rebuild the LSH index
+  neardup    MinHash signatures of accepted texts (seq = insertion order); `lsh` (created by
+             quality/lsh_store.py) maps their band hashes back to them
   counters   per stage/group/key counts (accepted, rejected:<reason>, ...)
   writers    per output kind: open part number, committed byte offset and record count
 
@@ -175,12 +176,6 @@ class Journal:
     def claim(self, ns: str, h: int, item_id: str) -> None:
         """Record a hash already checked with `seen` (one statement instead of two)."""
         self.db.execute("INSERT OR IGNORE INTO seen VALUES (?,?,?)", (ns, h, item_id))
-
-    def add_signature(self, ns: str, key: str, sig: bytes) -> None:
-        self.db.execute("INSERT INTO neardup (ns, key, sig) VALUES (?,?,?)", (ns, key, sig))
-
-    def iter_signatures(self) -> Iterator[tuple[str, str, bytes]]:
-        yield from self.db.execute("SELECT ns, key, sig FROM neardup ORDER BY seq")
 
     def bump(self, stage: str, group: str, key: str, n: int = 1) -> None:
         """Count inside the open commit transaction (written by `commit`, in the same txn)."""

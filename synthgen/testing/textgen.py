@@ -80,10 +80,11 @@ def write_object(plan: Plan, rng: random.Random, faults: ContentFaults) -> dict[
         out[spec.key] = _value(spec, vocabs[spec.key], gen, faults.short, docs)
     _keep_guidelines(plan, out, vocabs, gen, docs)
     if faults.near_duplicate:
-        texts = [s for s in plan.fields if isinstance(out[s.key], str)]
-        if texts:
-            spec = texts[rng.randrange(len(texts))]
-            out[spec.key] = mutate(out[spec.key], vocabs[spec.key], rng)
+        # every text gets a small edit, so the copy is near, never exact: exact dedup must not
+        # be what catches it
+        for spec in plan.fields:
+            if isinstance(out[spec.key], str):
+                out[spec.key] = mutate(out[spec.key], vocabs[spec.key], rng)
     if faults.copy_query:
         _copy_query(out, rng)
     return out

@@ -1,0 +1,58 @@
+"""Injected near-duplicates, wrong-language outputs and short documents: each rejected with the
+right reason, and the quality report shows the rates."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from synthgen.config import parse_config
+from synthgen.pipeline import RunOptions, run_all
+
+from helpers import examples, rejects
+
+
+def _cfg(url: str, **validation) -> dict:
+    return {"seed": 3, "llm": {"model": "scripted", "base_url": url},
+            "groups": {"short-long": {"tasks": 5, "examples": 150}, "sts": {"examples": 50},
+                       "long-short": {"tasks": 3, "examples": 50}},
+            "languages": {"mode": "custom", "weights": {"English": 3, "German": 1, "French": 1}},
+            "validation": validation}
+
+
+def test_injected_faults_get_the_right_reasons_and_rates(make_server, tmp_path):
+    srv = make_server(rate_near_duplicate=0.2, rate_wrong_language=0.15, rate_short=0.15)
+    run_all(parse_config(_cfg(srv.base_url)), RunOptions(out=tmp_path / "run", quiet=True))
+    rej = [r for r in rejects(tmp_path / "run") if r["stage"] == "generate"]
+    by_reason: dict[str, list[dict]] = {}
+    for r in rej:
+        by_reason.setdefault(r["reason"], []).append(r)
+    assert {"near_duplicate", "wrong_language", "too_short"} <= set(by_reason)
+    accepted_ids = {e["id"] for e in examples(tmp_path / "run")}
+    for r in by_reason["near_duplicate"]:
+        assert r["duplicate_of"] in accepted_ids  # points at the example it copies
+    for r in by_reason["wrong_language"]:
+        expected = r["placeholders"]["language"]
+        assert f"not {expected}" in r["detail"]
+    for r in by_reason["too_short"]:
+        assert "words, needs" in r["detail"]
+
+    out = subprocess.run([sys.executable, "-m", "synthgen", "stats", str(tmp_path / "run"), "--json"],
+                         capture_output=True, text=True, timeout=120)
+    report = json.loads(out.stdout)
+    items = report["generate"]["items"]
+    assert report["duplicates"]["near"]["count"] == len(by_reason["near_duplicate"])
+    assert report["duplicates"]["near"]["rate"] == round(len(by_reason["near_duplicate"]) / items, 6) or \
+        abs(report["duplicates"]["near"]["rate"] - len(by_reason["near_duplicate"]) / items) < 1e-3
+    assert report["language_check"]["wrong_language"]["count"] == len(by_reason["wrong_language"])
+    assert report["generate"]["rejected_by_reason"]["too_short"] == len(by_reason["too_short"])
+
+
+def test_rules_set_to_flag_keep_the_examples(make_server, tmp_path):
+    srv = make_server(rate_wrong_language=0.15)
+    cfg = _cfg(srv.base_url, rules={"wrong_language": "flag"})
+    run_all(parse_config(cfg), RunOptions(out=tmp_path / "run", quiet=True))
+    assert not [r for r in rejects(tmp_path / "run") if r["reason"] == "wrong_language"]
+    flagged = [e for e in examples(tmp_path / "run") if "wrong_language" in e["flags"]]
+    assert flagged
