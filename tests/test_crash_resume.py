@@ -110,3 +110,34 @@ def test_sigkill_midway_then_resume_matches_uninterrupted_run(make_server, tmp_p
     assert crash_srv.stats()["repeated_requests"] <= 16
     assert not list(killed.glob("*/*.tmp"))
     assert read_jsonl(killed / "tasks") == read_jsonl(tmp_path / "clean" / "tasks")
+
+
+def test_ctrl_c_stops_cleanly_and_the_rerun_finishes(make_server, tmp_path):
+    srv = make_server(latency_ms=30)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(CONFIG.format(url=srv.base_url))
+    p = synthgen("run", "--config", str(cfg), "--out", str(tmp_path / "run"))
+    deadline = time.time() + 60
+    while srv.requests < 60 and time.time() < deadline:
+        time.sleep(0.01)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 130, err
+    assert "interrupted" in err and "rerun the same command" in err and "Traceback" not in err
+    p = synthgen("run", "--config", str(cfg), "--out", str(tmp_path / "run"))
+    assert p.wait(timeout=120) == 0
+    assert len(examples(tmp_path / "run")) + len([r for r in rejects(tmp_path / "run") if r["stage"] == "generate"]) == 300
+
+
+def test_a_second_process_on_the_same_run_is_refused(make_server, tmp_path):
+    srv = make_server(latency_ms=50)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(CONFIG.format(url=srv.base_url))
+    first = synthgen("run", "--config", str(cfg), "--out", str(tmp_path / "run"))
+    deadline = time.time() + 60
+    while srv.requests < 5 and time.time() < deadline:
+        time.sleep(0.01)
+    second = synthgen("generate", "--config", str(cfg), "--out", str(tmp_path / "run"))
+    _, err = second.communicate(timeout=60)
+    assert second.returncode == 2 and "in use by another synthgen process" in err
+    assert first.wait(timeout=120) == 0

@@ -221,3 +221,13 @@ def test_unreachable_endpoint_fails_with_one_clear_message(write_config, tmp_pat
     outcomes = _run(cfg, tmp_path / "run")
     assert outcomes[-1].code == 1
     assert "connection error" in outcomes[-1].message and "still failing" in outcomes[-1].message
+
+
+def test_server_without_usage_gets_offline_token_estimates(make_server, write_config, tmp_path):
+    srv = make_server(usage=False)
+    _run(write_config(srv.base_url), tmp_path / "run")
+    gen = manifest(tmp_path / "run")["stages"]["generate"]["tokens"]
+    assert gen["responses"] == 30 and gen["estimated_usage_responses"] == 30
+    assert gen["prompt_tokens"] > 30 * 100 and gen["completion_tokens"] > 30 * 10
+    rec = examples(tmp_path / "run")[0]
+    assert rec["usage"]["prompt_tokens"] > 100
