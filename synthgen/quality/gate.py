@@ -46,13 +46,20 @@ class Verdict:
 
 
 class QualityGate:
-    def __init__(self, cfg: ValidationConfig, journal: Journal):
+    def __init__(self, cfg: ValidationConfig, journal: Journal, preload_language: bool = True):
         self.cfg = cfg
         self.journal = journal
         self._lang = None
         self.near_on = cfg.policy("near_duplicate") != "off"
         self.lang_on = cfg.policy("wrong_language") != "off"
         self._near = None
+        if self.lang_on and preload_language:
+            # load the ~100 MB model while the first requests are in flight, not at the first check
+            import threading
+
+            from .langid import _load_model
+
+            threading.Thread(target=_load_model, name="langid-load", daemon=True).start()
         if self.near_on:
             from .lsh_store import DiskNearDup
 

@@ -24,7 +24,7 @@ class BrainstormStage(OutputStage):
         super().__init__(run_dir, journal, cfg.output.shard_size)
         self.cfg = cfg
         self._schema = brainstorm_schema()
-        self.gate = QualityGate(cfg.validation, journal)
+        self.gate = QualityGate(cfg.validation, journal, preload_language=False)  # tasks: dedup only
         counts = journal.counters().get(self.name, {})
         self.kept = {g: c.get("accepted", 0) for g, c in counts.items()}
 
