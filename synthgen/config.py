@@ -199,21 +199,38 @@ class RunConfig(_Strict):
             return paper_language_weights()
         return {k: v for k, v in self.languages.weights.items() if v > 0}
 
-    def fingerprint(self) -> str:
-        """Hash of everything that changes what a run produces.
+    def fingerprint_data(self) -> dict:
+        """Everything that changes what a run produces, as plain JSON data.
 
         Throughput and budget settings (concurrency, rate limits, endpoints, timeouts, budgets,
         prices) are left out on purpose: changing them on resume is safe and common.
         """
-        llm = self.llm.model_dump(
+        data = json.loads(self.model_dump_json(
+            include={"seed", "groups", "brainstorm", "languages", "validation", "prompts_dir"}))
+        data["llm"] = json.loads(self.llm.model_dump_json(
             include={"backend", "model", "temperature", "top_p", "max_tokens", "max_output_retries",
-                     "extra_body", "model_path"}
-        )
-        data = self.model_dump(
-            include={"seed", "groups", "brainstorm", "languages", "validation", "prompts_dir"}
-        )
-        data["llm"] = llm
-        blob = json.dumps(data, sort_keys=True, default=str).encode()
+                     "extra_body", "model_path"}))
+        data["prompts"] = self._template_hashes()
+        return data
+
+    def _template_hashes(self) -> dict[str, str]:
+        """An edited prompt template changes every item made from it: part of the fingerprint."""
+        from pathlib import Path
+
+        from .prompts import PromptError, load_template
+
+        root = Path(self.prompts_dir) if self.prompts_dir else None
+        out = {}
+        for g in self.active_groups():
+            for stage in (("brainstorm", "generate") if GROUPS[g].brainstorm else ("generate",)):
+                try:
+                    out[f"{stage}/{g}"] = load_template(stage, g, root).sha256[:16]
+                except PromptError:
+                    out[f"{stage}/{g}"] = "missing"
+        return out
+
+    def fingerprint(self) -> str:
+        blob = json.dumps(self.fingerprint_data(), sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
 

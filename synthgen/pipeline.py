@@ -63,15 +63,6 @@ class StageOutcome:
 
 # -- run directory ---------------------------------------------------------------------------
 
-def _fingerprinted(cfg: RunConfig) -> dict:
-    data = json.loads(cfg.model_dump_json(include={"seed", "groups", "brainstorm", "languages",
-                                                   "validation", "prompts_dir"}))
-    data["llm"] = json.loads(cfg.llm.model_dump_json(include={"backend", "model", "temperature", "top_p",
-                                                              "max_tokens", "max_output_retries",
-                                                              "extra_body", "model_path"}))
-    return data
-
-
 def _flatten(d: object, prefix: str = "") -> dict[str, object]:
     if isinstance(d, dict):
         out: dict[str, object] = {}
@@ -108,7 +99,7 @@ def open_run(cfg: RunConfig, opts: RunOptions, stage: str = "generate"):
         old_fp = journal.get_meta("fingerprint")
         if old_fp is not None and old_fp != fp and not opts.force:
             old_cfg = json.loads(journal.get_meta("fingerprinted_config", "{}") or "{}")
-            changed = _config_changes(old_cfg, _fingerprinted(cfg))[:6]
+            changed = _config_changes(old_cfg, cfg.fingerprint_data())[:6]
             raise RunError(
                 f"{out} was started with a different config (changed: {', '.join(changed) or 'prompts'}); "
                 "use the original config, a new --out, or --force to continue anyway")
@@ -118,7 +109,7 @@ def open_run(cfg: RunConfig, opts: RunOptions, stage: str = "generate"):
                 raise RunError(f"{out} holds shard {old_shard}, not {opts.shard}; use a separate --out per shard")
             journal.set_meta("shard", str(opts.shard))
         journal.set_meta("fingerprint", fp)
-        journal.set_meta("fingerprinted_config", json.dumps(_fingerprinted(cfg), sort_keys=True))
+        journal.set_meta("fingerprinted_config", json.dumps(cfg.fingerprint_data(), sort_keys=True))
         yield journal
     finally:
         journal.close()

@@ -231,3 +231,22 @@ def test_server_without_usage_gets_offline_token_estimates(make_server, write_co
     assert gen["prompt_tokens"] > 30 * 100 and gen["completion_tokens"] > 30 * 10
     rec = examples(tmp_path / "run")[0]
     assert rec["usage"]["prompt_tokens"] > 100
+
+
+def test_edited_prompt_template_is_a_config_change(server, write_config, tmp_path):
+    import shutil
+
+    from synthgen.pipeline import RunError
+    from synthgen.prompts import prompts_dir
+
+    mine = tmp_path / "prompts"
+    shutil.copytree(prompts_dir(), mine)
+    cfg = write_config(server.base_url, extra=f'prompts_dir = "{mine}"\n'.replace("\\", "/"))
+    # prompts_dir is a top-level key: put it before the first table
+    text = cfg.read_text()
+    cfg.write_text(f'prompts_dir = "{mine}"\n' + text.replace(f'prompts_dir = "{mine}"\n', ""))
+    _run(cfg, tmp_path / "run", limit=3)
+    path = mine / "generate" / "sts.txt"
+    path.write_text(path.read_text() + "\nKeep it short.\n")
+    with pytest.raises(RunError, match="prompts/generate/sts|generate/sts"):
+        _run(cfg, tmp_path / "run")
