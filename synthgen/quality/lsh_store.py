@@ -41,18 +41,19 @@ class DiskNearDup:
         digest = idx._parse(sig)
         hashes = idx._band_hashes(digest).astype(np.int64).tolist()  # SQLite integers are signed
         nid = _ns_id(ns)
-        values = ",".join("(?,?)" for _ in hashes)
-        params: list[int] = [nid]
+        # one primary-key look-up per band (a row-value IN list would scan the whole table)
+        union = " UNION ".join(["SELECT seq FROM lsh WHERE ns=? AND band=? AND h=?"] * len(hashes))
+        params: list[int] = []
         for band, h in enumerate(hashes):
-            params += [band, h]
-        rows = self.db.execute(
-            f"SELECT DISTINCT seq FROM lsh WHERE ns=? AND (band, h) IN (VALUES {values}) ORDER BY seq",
-            params).fetchall()
-        if rows:
+            params += [nid, band, h]
+        seqs = [r[0] for r in self.db.execute(union, params)]
+        if seqs:
+            marks = ",".join("?" * len(seqs))
+            rows = self.db.execute(f"SELECT seq, key, sig FROM neardup WHERE seq IN ({marks}) ORDER BY seq",
+                                   seqs).fetchall()
             low = (digest & 0xFFFF).astype(np.uint16)
             best, best_equal = None, self._need - 1
-            for (seq,) in rows:
-                k, stored = self.db.execute("SELECT key, sig FROM neardup WHERE seq=?", (seq,)).fetchone()
+            for _, k, stored in rows:
                 other = (idx._parse(stored) & 0xFFFF).astype(np.uint16)
                 equal = int(np.count_nonzero(other == low))
                 if equal > best_equal:
