@@ -78,7 +78,7 @@ _DENSE_WEIGHT = 3
 MIN_CONFIDENCE = 0.5
 # Only the head of a long text is classified: accuracy is already perfect on one sentence, and the
 # cost is linear in bytes (a pure-Python DFA walk), so this keeps a check under a millisecond.
-MAX_BYTES = 400
+MAX_BYTES = 256  # ~40 English words, ~85 CJK characters
 
 # Not letters: digits, punctuation, spaces, symbols. Brahmic and Southeast Asian vowel signs are
 # combining marks (not \w), yet half of what is written in those scripts, so they count too.
