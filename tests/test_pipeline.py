@@ -250,3 +250,14 @@ def test_edited_prompt_template_is_a_config_change(server, write_config, tmp_pat
     path.write_text(path.read_text() + "\nKeep it short.\n")
     with pytest.raises(RunError, match="prompts/generate/sts|generate/sts"):
         _run(cfg, tmp_path / "run")
+
+
+def test_endpoint_refusing_every_request_stops_the_run(make_server, write_config, tmp_path):
+    # a server that rejects the JSON-schema format is handled; one that rejects everything else
+    # (here: an unknown parameter in extra_body) must stop the run, not reject every item
+    srv = make_server()
+    cfg = write_config(srv.base_url)
+    cfg.write_text(cfg.read_text().replace("max_attempts = 6", 'max_attempts = 6\nextra_body = { stream = true }'))
+    outcomes = _run(cfg, tmp_path / "run")
+    assert outcomes[-1].code == 1 and "refuses the requests" in outcomes[-1].message
+    assert srv.requests < 10

@@ -136,6 +136,10 @@ class LLMClient:
         }
         self.on_retry: Callable[[BaseException], None] | None = None
         self.before_send: Callable[[], None] | None = None
+        # newer OpenAI models (o-series, gpt-5) refuse max_tokens: switched on their 400
+        self._max_tokens_key = "max_tokens"
+        self.succeeded = 0
+        self.refused = 0
         self.max_concurrency = cfg.concurrency
         initial = cfg.concurrency
         self.limiter = AdaptiveConcurrency(initial, minimum=1, maximum=cfg.concurrency) \
@@ -159,7 +163,7 @@ class LLMClient:
     def build_body(self, messages: list[dict], seed: int, schema: dict | None, schema_name: str) -> dict:
         body = {
             "model": self.model, "messages": messages, "temperature": self.cfg.temperature,
-            "top_p": self.cfg.top_p, "max_tokens": self.cfg.max_tokens, "seed": seed,
+            "top_p": self.cfg.top_p, self._max_tokens_key: self.cfg.max_tokens, "seed": seed,
         }
         if schema is not None and self.mode != "off":
             rf = self._response_format(schema, schema_name, self.mode)
@@ -182,6 +186,11 @@ class LLMClient:
         except (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError) as exc:
             raise FatalLLMError(describe(exc)) from None
         except openai.APIStatusError as exc:
+            if not _is_transient(exc) and self.succeeded == 0:
+                self.refused += 1
+                if self.refused >= 3:
+                    # refused again and again before anything worked: the config is wrong
+                    raise FatalLLMError(f"the endpoint refuses the requests ({describe(exc)})") from None
             raise RequestFailed(describe(exc), permanent=not _is_transient(exc)) from None
         except (openai.APIError, OSError) as exc:
             raise RequestFailed(describe(exc)) from None
@@ -232,6 +241,12 @@ class LLMClient:
                     # another request may have stepped down already while this one was in flight
                     if "response_format" in body and (mode != self.mode or self._downgrade(exc)):
                         continue
+                    if self._max_tokens_key in body and "max_completion_tokens" in str(exc.message) \
+                            and self._max_tokens_key == "max_tokens":
+                        self._max_tokens_key = "max_completion_tokens"
+                        continue
+                    if self._max_tokens_key not in body:  # another request switched it meanwhile
+                        continue
                     raise
                 except (openai.APIConnectionError, openai.InternalServerError):
                     if len(self.clients) > 1:
@@ -241,6 +256,7 @@ class LLMClient:
         finally:
             self.pool.release(url)
         self.pool.mark_ok(url)
+        self.succeeded += 1
         self.rate.update_from_headers(raw.headers)
         return self._result(raw.data, messages, time.perf_counter() - started, url)
 
