@@ -203,6 +203,7 @@ async def _run_stage(stage_name: str, cfg: RunConfig, opts: RunOptions, journal:
         c.cost = gate.cost_so_far
 
         def on_response(r) -> None:
+            c.retries, c.rate_limited = client.retries, client.rate_limited
             c.prompt_tokens += r.prompt_tokens
             c.completion_tokens += r.completion_tokens
             c.requests += 1
@@ -262,6 +263,7 @@ async def _run_stage(stage_name: str, cfg: RunConfig, opts: RunOptions, journal:
                 loop.remove_signal_handler(sig)
             prior = float(journal.get_meta("elapsed_s", "0") or 0)
             journal.set_meta("elapsed_s", str(prior + _elapsed(session_start)))
+            c.retries, c.rate_limited, c.in_flight = client.retries, client.rate_limited, client.in_flight
             progress.stop()
 
     complete = engine.stop_reason is None and c.done >= total
