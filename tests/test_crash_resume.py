@@ -47,6 +47,7 @@ def journaled_request_keys(cfg_path: Path, run: Path) -> list[str]:
     j = Journal(run)
     client_body = LLMClient.__new__(LLMClient)
     client_body.cfg, client_body.model, client_body.mode = cfg.llm, cfg.llm.model, "json_schema"
+    client_body._max_tokens_key = "max_tokens"
     from synthgen.llm.client import _openai_response_format
 
     client_body._response_format = _openai_response_format
