@@ -28,10 +28,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def start_server(latency_ms: float) -> tuple[subprocess.Popen, str]:
+def start_server(latency_ms: float, quota_rpm: float | None = None) -> tuple[subprocess.Popen, str]:
+    # a real per-minute window: x-ratelimit-limit-requests then means what it means at OpenAI
+    extra = ["--quota-rpm", str(quota_rpm)] if quota_rpm else []
     proc = subprocess.Popen(
         [sys.executable, "-m", "synthgen.testing", "--port", "0", "--latency-ms", str(latency_ms),
-         "--idle-exit-seconds", "120"], stdout=subprocess.PIPE, text=True)
+         "--idle-exit-seconds", "120", *extra], stdout=subprocess.PIPE, text=True)
     line = proc.stdout.readline().strip()
     if "http://" not in line:
         proc.kill()
@@ -156,16 +158,50 @@ def one_run(n: int, concurrency: int, latency_ms: float, compare: bool, gates: s
         server.wait(timeout=10)
 
 
+def quota_run(n: int, concurrency: int, quota_rpm: float) -> dict:
+    """Sustained rate against a server quota the client is not told about (it reads the
+    x-ratelimit-* headers and 429 + Retry-After), and the share of requests answered 429."""
+    import urllib.request
+
+    server, url = start_server(20.0, quota_rpm)
+    try:
+        with tempfile.TemporaryDirectory(prefix="synthgen-bench-") as tmp:
+            cfg = Path(tmp) / "bench.toml"
+            write_config(cfg, url, n, concurrency, "off")
+            run = Path(tmp) / "run"
+            synthgen("brainstorm", "--config", str(cfg), "--out", str(run))
+            stage1 = json.loads((run / "run.json").read_text())["elapsed_s"]
+            synthgen("generate", "--config", str(cfg), "--out", str(run))
+            wall = json.loads((run / "run.json").read_text())["elapsed_s"] - stage1
+            stats = json.loads(urllib.request.urlopen(url.rsplit("/v1", 1)[0] + "/_stats?by_key=0").read())
+        answered = stats["requests"]
+        limited = stats["by_status"].get("429", 0)
+        steady = n / wall * 60
+        return {"n": n, "quota_rpm": quota_rpm, "wall_s": round(wall, 1),
+                "sustained_rpm": round(steady, 1), "share_of_quota": round(steady / quota_rpm, 3),
+                "requests": answered, "answered_429": limited, "share_429": round(limited / answered, 4)}
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=2000)
     ap.add_argument("--concurrency", type=int, default=64)
     ap.add_argument("--latency-ms", type=float, default=50.0)
     ap.add_argument("--scale", type=int, nargs="*", help="zero-latency runs at these sizes (memory vs N)")
+    ap.add_argument("--quota-rpm", type=float, help="run against a server quota of this many requests/min")
     ap.add_argument("--gates-off", action="store_true",
                     help="switch the language and near-duplicate checks off (client overhead alone)")
     args = ap.parse_args()
     os.chdir(ROOT)
+    if args.quota_rpm:
+        r = quota_run(args.n, args.concurrency, args.quota_rpm)
+        print(json.dumps(r, indent=2))
+        print(f"sustained {r['sustained_rpm']} req/min = {r['share_of_quota']:.1%} of the quota "
+              f"(target >= 90%), {r['share_429']:.2%} answered 429 (target < 2%)")
+        return
     if args.scale:
         gates = "off" if args.gates_off else "reject"
         rows = [one_run(n, args.concurrency, 0.0, compare=False, gates=gates) for n in args.scale]
