@@ -170,3 +170,26 @@ def test_stats_and_arguments() -> None:
                 dict(initial=3, minimum=3, maximum=2)]:
         with pytest.raises(ValueError, match="concurrency"):
             AdaptiveConcurrency(**bad)
+
+
+def test_urgent_waiters_go_first() -> None:
+    # a retry must not queue behind every first attempt: commits wait for it in plan order
+    async def main() -> list[str]:
+        lim = AdaptiveConcurrency(1, minimum=1, maximum=1)
+        order: list[str] = []
+        held = await lim.acquire()
+
+        async def one(name: str, urgent: bool) -> None:
+            async with lim.slot(urgent):
+                order.append(name)
+
+        tasks = [asyncio.ensure_future(one(f"first{i}", False)) for i in range(3)]
+        await asyncio.sleep(0)
+        tasks.append(asyncio.ensure_future(one("retry", True)))
+        await asyncio.sleep(0)
+        del held
+        lim.release()
+        await asyncio.gather(*tasks)
+        return order
+
+    assert asyncio.run(main()) == ["retry", "first0", "first1", "first2"]

@@ -256,3 +256,77 @@ def test_azure_client_keeps_its_deployment_routing() -> None:
                 await client.close()
 
     assert asyncio.run(main()) == "/openai/deployments/my-deployment/chat/completions?api-version=2024-10-21"
+
+
+def test_plain_client_posts_directly_with_the_headers_the_sdk_sends() -> None:
+    # the direct route must be invisible to the server: same URL, auth and SDK headers as `create`
+    from synthgen.llm import fastpath
+
+    async def main() -> tuple[dict[str, str], dict[str, str], bool]:
+        async with serve() as (server, url):
+            client = make_client(url, "fast-aiohttp")
+            try:
+                await client.chat.completions.create(model="ok", messages=[{"role": "user", "content": "hi"}],
+                                                     timeout=5)
+                await post_chat(client, body("ok"), timeout=5)
+                await post_chat(client, body("ok"), timeout=5)
+                direct = fastpath._routes.get(client) is not None
+                return server.seen[0][1], server.seen[2][1], direct
+            finally:
+                await client.close()
+
+    typed, direct_headers, took_direct = asyncio.run(main())
+    assert took_direct
+    same = {k: v for k, v in typed.items() if k not in ("content-length", "accept-encoding", "host")}
+    assert same and {k: direct_headers.get(k) for k in same} == same
+
+
+def test_direct_route_follows_a_changed_api_key() -> None:
+    async def main() -> list[str]:
+        async with serve() as (server, url):
+            client = make_client(url, "fast-aiohttp")
+            try:
+                await post_chat(client, body("ok"), timeout=5)
+                client.api_key = "sk-rotated"
+                await post_chat(client, body("ok"), timeout=5)
+                return [h["authorization"] for _, h, _ in server.seen]
+            finally:
+                await client.close()
+
+    assert asyncio.run(main()) == ["Bearer sk-test", "Bearer sk-rotated"]
+
+
+def test_gzip_answers_are_decoded_on_the_direct_route() -> None:
+    import gzip
+
+    async def handler(request: web.Request) -> web.Response:
+        await request.read()
+        status = 200 if request.headers.get("x-want") != "error" else 503
+        payload = COMPLETION if status == 200 else {"error": {"message": "overloaded"}}
+        return web.Response(body=gzip.compress(json.dumps(payload).encode()), status=status,
+                            headers={"Content-Encoding": "gzip", "Content-Type": "application/json"})
+
+    async def main() -> tuple[RawChatResponse, openai.APIStatusError]:
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", handler)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        ok_client = make_client(f"http://127.0.0.1:{port}/v1", "fast-aiohttp")
+        bad_client = openai.AsyncOpenAI(api_key="k", base_url=f"http://127.0.0.1:{port}/v1", max_retries=0,
+                                        default_headers={"x-want": "error"}, http_client=FastAioHttpClient())
+        try:
+            ok = await post_chat(ok_client, body("ok"), timeout=5)
+            with pytest.raises(openai.InternalServerError) as info:
+                await post_chat(bad_client, body("ok"), timeout=5)
+            return ok, info.value
+        finally:
+            await ok_client.close()
+            await bad_client.close()
+            await runner.cleanup()
+
+    ok, err = asyncio.run(main())
+    assert ok.data == COMPLETION
+    assert err.status_code == 503 and "overloaded" in str(err)

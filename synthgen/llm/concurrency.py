@@ -33,15 +33,16 @@ class Slot:
 
 
 class _SlotContext:
-    __slots__ = ("_limiter", "_slot", "_token")
+    __slots__ = ("_limiter", "_slot", "_token", "_urgent")
 
-    def __init__(self, limiter: AdaptiveConcurrency) -> None:
+    def __init__(self, limiter: AdaptiveConcurrency, urgent: bool = False) -> None:
         self._limiter = limiter
         self._slot: Slot | None = None
         self._token: contextvars.Token[Slot | None] | None = None
+        self._urgent = urgent
 
     async def __aenter__(self) -> Slot:
-        self._slot = await self._limiter.acquire()
+        self._slot = await self._limiter.acquire(self._urgent)
         self._token = _current_slot.set(self._slot)
         return self._slot
 
@@ -84,16 +85,22 @@ class AdaptiveConcurrency:
     def waiting(self) -> int:
         return sum(1 for w in self._waiters if not w.done())
 
-    def slot(self) -> _SlotContext:
-        """`async with limiter.slot() as slot:` holds one place for the duration of a request."""
-        return _SlotContext(self)
+    def slot(self, urgent: bool = False) -> _SlotContext:
+        """`async with limiter.slot() as slot:` holds one place for the duration of a request.
 
-    async def acquire(self) -> Slot:
+        `urgent` (a retry) queues ahead of first attempts: results are committed in plan order,
+        so an item asking again holds up every later item until it is answered."""
+        return _SlotContext(self, urgent)
+
+    async def acquire(self, urgent: bool = False) -> Slot:
         if not self._waiters and self.in_flight < self._limit:
             self.in_flight += 1
             return Slot(self, self.cuts)
         fut = asyncio.get_running_loop().create_future()
-        self._waiters.append(fut)
+        if urgent:
+            self._waiters.appendleft(fut)
+        else:
+            self._waiters.append(fut)
         try:
             await fut
         except asyncio.CancelledError:
