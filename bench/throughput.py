@@ -64,17 +64,42 @@ def write_config(path: Path, url: str, n: int, concurrency: int, gates: str = "r
     """))
 
 
+def _tree_rss(pid: int) -> int:
+    """Resident bytes of a process and all its descendants (the check worker included)."""
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            for line in open(f"/proc/{p}/status"):
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+            for task in os.listdir(f"/proc/{p}/task"):
+                todo += [int(c) for c in open(f"/proc/{p}/task/{task}/children").read().split()]
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            continue
+    return total
+
+
 def synthgen(*args: str) -> tuple[float, float, int]:
-    """Run a synthgen command; returns (wall s, child CPU s, child peak RSS bytes)."""
+    """Run a synthgen command; returns (wall s, CPU s of it and its children, peak RSS bytes).
+
+    Peak RSS is the peak of the sum over the process and its children (sampled every 20 ms), so
+    a check worker's memory counts; getrusage alone reports only the largest single process."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "synthgen", *args, "--quiet"], capture_output=True, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "synthgen", *args, "--quiet"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = 0
+    while proc.poll() is None:
+        peak = max(peak, _tree_rss(proc.pid))
+        time.sleep(0.02)
+    _, err = proc.communicate()
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
-        raise SystemExit(f"synthgen {' '.join(args)} failed: {proc.stderr.strip()[-500:]}")
+        raise SystemExit(f"synthgen {' '.join(args)} failed: {err.strip()[-500:]}")
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-    return wall, cpu, after.ru_maxrss * 1024
+    return wall, cpu, max(peak, after.ru_maxrss * 1024)
 
 
 def request_bodies(cfg_path: Path, run: Path) -> list[dict]:

@@ -125,6 +125,10 @@ class ValidationConfig(_Strict):
     near_duplicate_threshold: float = Field(0.85, ge=0.5, le=1.0)
     # what each guideline check does: "reject", "flag" (kept, listed in the record's flags) or "off"
     rules: dict[str, Policy] = Field(default_factory=dict)
+    # where the per-example checks (validation, language, hashing) run: "on" in a worker process
+    # beside the one sending requests, "off" in it, "auto" in a worker for 1000+ examples on 2+ cores.
+    # Same answers either way: not part of the run's fingerprint.
+    check_worker: Literal["auto", "on", "off"] = "auto"
 
     @field_validator("rules")
     @classmethod
@@ -206,7 +210,8 @@ class RunConfig(_Strict):
         prices) are left out on purpose: changing them on resume is safe and common.
         """
         data = json.loads(self.model_dump_json(
-            include={"seed", "groups", "brainstorm", "languages", "validation", "prompts_dir"}))
+            include={"seed", "groups", "brainstorm", "languages", "validation", "prompts_dir"},
+            exclude={"validation": {"check_worker"}}))
         data["llm"] = json.loads(self.llm.model_dump_json(
             include={"backend", "model", "temperature", "top_p", "max_tokens", "max_output_retries",
                      "extra_body", "model_path"}))

@@ -147,6 +147,17 @@ def _count_selected(total: int, shard: Shard, limit: int | None) -> int:
     return min(n, limit) if limit is not None else n
 
 
+def _use_check_worker(cfg: RunConfig, todo: int) -> bool:
+    """validation.check_worker: "auto" takes a worker process when it pays for its start-up
+    (about a second of CPU): 1000+ examples to check, two or more cores, and language or
+    near-duplicate checks switched on."""
+    mode = cfg.validation.check_worker
+    if mode != "auto":
+        return mode == "on"
+    heavy = cfg.validation.policy("wrong_language") != "off" or cfg.validation.policy("near_duplicate") != "off"
+    return heavy and todo >= 1000 and (os.cpu_count() or 1) >= 2
+
+
 def plan_size(cfg: RunConfig, stage: str) -> int:
     if stage == "brainstorm":
         return sum(cfg.brainstorm_calls(g) for g in cfg.active_groups() if GROUPS[g].brainstorm)
@@ -172,7 +183,6 @@ async def _run_stage(stage_name: str, cfg: RunConfig, opts: RunOptions, journal:
         tasks_dir = Path(opts.tasks_from) if opts.tasks_from else out
         if any(GROUPS[g].brainstorm for g in cfg.active_groups()):
             _check_stage1(cfg, tasks_dir, journal if tasks_dir == out else None)
-        stage = GenerateStage(cfg, out, journal)
         try:
             items = generate_items(cfg, load_tasks(tasks_dir))
         except ValueError as exc:
@@ -180,12 +190,16 @@ async def _run_stage(stage_name: str, cfg: RunConfig, opts: RunOptions, journal:
         limit = opts.limit
     total = _count_selected(plan_size(cfg, stage_name), opts.shard, limit)
     last = journal.last_index(stage_name)
+    if stage_name != "brainstorm":
+        already_done = sum(g.get("items", 0) for g in journal.counters().get(stage_name, {}).values())
+        stage = GenerateStage(cfg, out, journal, use_worker=_use_check_worker(cfg, total - already_done))
     todo = (it for it in select(items, opts.shard, limit) if it.index > last)
     already = journal.counters().get(stage_name, {})
     done_before = sum(g.get("items", 0) for g in already.values())
     status_now = journal.get_meta(f"status:{stage_name}")
     if done_before >= total and (stage_name != "brainstorm" or status_now in ("complete", "failed")
                                  or limit is not None):
+        stage.close()
         stage.finalize_all()
         if journal.get_meta(f"status:{stage_name}") == "failed":
             return StageOutcome(stage_name, EXIT_FAILED, f"{stage_name} already failed in {out}: see run.json and rejects/")
@@ -259,6 +273,7 @@ async def _run_stage(stage_name: str, cfg: RunConfig, opts: RunOptions, journal:
                     stats.failed += more.failed
                 total = c.total or total
         finally:
+            stage.close()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
             prior = float(journal.get_meta("elapsed_s", "0") or 0)

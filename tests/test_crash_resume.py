@@ -41,6 +41,21 @@ def synthgen(*args: str) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def children(pid: int) -> list[int]:
+    out = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        out += [int(c) for c in (task / "children").read_text().split()]
+    return out
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
 def journaled_request_keys(cfg_path: Path, run: Path) -> list[str]:
     """The server-side key of every request whose response the killed run had journaled."""
     cfg = load_config(cfg_path)
@@ -62,10 +77,11 @@ def journaled_request_keys(cfg_path: Path, run: Path) -> list[str]:
 
 
 def test_sigkill_midway_then_resume_matches_uninterrupted_run(make_server, tmp_path):
-    crash_srv = make_server(latency_ms=15, rate_truncate=0.05)
+    crash_srv = make_server(latency_ms=100, rate_truncate=0.05)  # slow enough to kill mid-run
     clean_srv = make_server(latency_ms=0, rate_truncate=0.05)
     crash_cfg = tmp_path / "crash.toml"
-    crash_cfg.write_text(CONFIG.format(url=crash_srv.base_url))
+    # the killed run checks answers in a worker process; the clean one in-process
+    crash_cfg.write_text(CONFIG.format(url=crash_srv.base_url) + '[validation]\ncheck_worker = "on"\n')
     clean_cfg = tmp_path / "clean.toml"
     clean_cfg.write_text(CONFIG.format(url=clean_srv.base_url))
 
@@ -81,9 +97,15 @@ def test_sigkill_midway_then_resume_matches_uninterrupted_run(make_server, tmp_p
     while len(published()) < 2 and time.time() < deadline:
         time.sleep(0.005)
     assert crash_srv.requests - start < 300, "the run finished before it could be killed"
+    workers = children(p.pid)
+    assert workers, "the check worker was not running"
     os.kill(p.pid, signal.SIGKILL)
     p.wait(timeout=10)
     assert p.returncode == -signal.SIGKILL
+    deadline = time.time() + 10
+    while any(alive(w) for w in workers) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not any(alive(w) for w in workers), "a worker outlived the killed run"
 
     # at the moment of the crash every published file holds whole lines only
     killed = tmp_path / "crash"

@@ -76,3 +76,35 @@ def test_restricted_checker_still_recognises_other_languages() -> None:
 def test_unknown_language_name_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="Klingon"):
         LanguageChecker(["English", "Klingon"])
+
+
+def _variants() -> list[str]:
+    texts = []
+    for s in SENTENCES.values():
+        words = s.split()
+        texts += [s, s * 4, s.upper(), " ".join(words[:3]), s[: len(s) // 2]]
+    return texts + ["", "12345 678", "<div class='x'>y</div>", "ÉCOLE FERMÉE"]
+
+
+def test_batched_classifier_answers_exactly_as_py3langid() -> None:
+    # our loader and batched DFA walk must give py3langid's own answers, not "close" ones
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    from synthgen.quality import langid
+
+    model = langid._load_model()
+    reference = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    reference.set_languages(sorted(set(model.classes)))
+    texts = [langid._head(t) for t in _variants()]
+    assert len(texts) >= langid._VECTOR_MIN  # the vectorised walk is the one exercised
+    expected = [reference.classify(t) for t in texts]
+    for got in (model.classify_many(texts), [model.classify(t) for t in texts]):
+        assert [g[0] for g in got] == [e[0] for e in expected]
+        assert [round(g[1], 4) for g in got] == [round(e[1], 4) for e in expected]
+
+
+def test_check_many_matches_one_by_one(checker: LanguageChecker) -> None:
+    pairs = [(t, lang) for t in _variants() for lang in ("English", "German")]
+    batch = checker.check_many(pairs)
+    assert [v for v, _ in batch] == [checker.check(t, lang) for t, lang in pairs]
+    assert {v for v, _ in batch} == {"ok", "mismatch", "unchecked"}

@@ -56,3 +56,53 @@ def test_rules_set_to_flag_keep_the_examples(make_server, tmp_path):
     assert not [r for r in rejects(tmp_path / "run") if r["reason"] == "wrong_language"]
     flagged = [e for e in examples(tmp_path / "run") if "wrong_language" in e["flags"]]
     assert flagged
+
+
+def _files(run) -> dict[str, bytes]:
+    return {p.relative_to(run).as_posix(): p.read_bytes()
+            for p in sorted(run.glob("*/*.jsonl")) if p.parent.name in ("examples", "rejects")}
+
+
+def test_check_worker_gives_the_same_answers_as_checking_in_process(make_server, tmp_path):
+    # the order-free checks in a worker process, batched, must not change a single byte
+    srv = make_server(rate_near_duplicate=0.2, rate_wrong_language=0.15, rate_short=0.1)
+    outs = {}
+    for mode in ("off", "on"):
+        run = tmp_path / mode
+        run_all(parse_config(_cfg(srv.base_url, check_worker=mode)), RunOptions(out=run, quiet=True))
+        outs[mode] = _files(run)
+    assert outs["on"] == outs["off"]
+    reasons = {json.loads(line)["reason"] for name, data in outs["on"].items() if name.startswith("rejects/")
+               for line in data.splitlines()}
+    assert {"near_duplicate", "wrong_language", "too_short"} <= reasons
+
+
+def test_check_worker_killed_mid_run_falls_back_and_the_run_completes(make_server, tmp_path):
+    # a worker that dies (OOM killer, kill -9) costs speed, not the run or its answers
+    import asyncio
+    import os
+    import signal
+
+    from synthgen.config import ValidationConfig
+    from synthgen.quality.precheck import PrecheckPool, Prechecker
+
+    example = ("sts", {"S1": "The cat sat on the mat today.", "S2": "A cat was sitting on the mat.",
+                       "S3": "Stock markets fell sharply."}, {"language": "English"})
+
+    async def main():
+        pool = PrecheckPool(ValidationConfig())
+        try:
+            first = await pool.check(example)
+            pids = list(pool._pool._processes)
+            for pid in pids:
+                os.kill(pid, signal.SIGKILL)
+            await asyncio.sleep(0.5)
+            again = await asyncio.gather(*(pool.check(example) for _ in range(5)))
+            return first, again, pool.broken
+        finally:
+            pool.close()
+
+    first, again, broken = asyncio.run(main())
+    assert broken  # it noticed
+    expected = Prechecker(ValidationConfig()).run([example])[0]
+    assert first == expected and all(a == expected for a in again)

@@ -38,15 +38,20 @@ class DiskNearDup:
         """The key of the earliest near-copy of `text` in `ns`, else None (and `text` is stored)."""
         idx = self._idx
         sig = idx.signature(text)
+        hashes = idx._band_hashes(idx._parse(sig)).astype(np.int64).tolist()  # SQLite integers are signed
+        return self.check_prepared(ns, key, sig, hashes)
+
+    def check_prepared(self, ns: str, key: str, sig: bytes, hashes: list[int]) -> str | None:
+        """check_and_add for a signature and band hashes made elsewhere (precheck.py)."""
+        idx = self._idx
         digest = idx._parse(sig)
-        hashes = idx._band_hashes(digest).astype(np.int64).tolist()  # SQLite integers are signed
         nid = _ns_id(ns)
         # one primary-key look-up per band (a row-value IN list would scan the whole table)
-        union = " UNION ".join(["SELECT seq FROM lsh WHERE ns=? AND band=? AND h=?"] * len(hashes))
+        union = " UNION ALL ".join(["SELECT seq FROM lsh WHERE ns=? AND band=? AND h=?"] * len(hashes))
         params: list[int] = []
         for band, h in enumerate(hashes):
             params += [nid, band, h]
-        seqs = [r[0] for r in self.db.execute(union, params)]
+        seqs = sorted({r[0] for r in self.db.execute(union, params)})
         if seqs:
             marks = ",".join("?" * len(seqs))
             rows = self.db.execute(f"SELECT seq, key, sig FROM neardup WHERE seq IN ({marks}) ORDER BY seq",

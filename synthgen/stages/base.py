@@ -41,6 +41,9 @@ class OutputStage:
             if w.full:
                 w.finalize()
 
+    def close(self) -> None:
+        """Release what the stage started (worker processes); output files are not touched."""
+
     def finalize_all(self) -> None:
         for w in self.writers.values():
             w.finalize()

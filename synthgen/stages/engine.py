@@ -39,6 +39,7 @@ class ItemResult:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     replayed: int = 0
+    pre: object | None = None  # the stage's order-free checks, done as the response arrived
 
 
 class Stage(Protocol):
@@ -83,7 +84,10 @@ class Engine:
                  progress_key: str | None = None):
         self.stage, self.journal, self.client = stage, journal, client
         self.max_output_retries = max_output_retries
-        self.window = max(256, 4 * concurrency_limit)
+        # launched but not yet committed: bounds memory. A stage that checks answers elsewhere
+        # (prepare) holds more, so a slow-starting checker does not stall the requests.
+        self._prepare = getattr(stage, "prepare", None)
+        self.window = max(256, 4 * concurrency_limit) * (8 if self._prepare is not None else 1)
         self.gate = gate
         self.on_commit, self.on_response, self.checkpoint = on_commit, on_response, checkpoint
         self.commit_every = commit_every
@@ -128,7 +132,8 @@ class Engine:
                     self.client.before_send = self.gate.before_request
                 self.stats.requests += 1
                 try:
-                    r = await self.client.chat(item.messages, item.seed + attempt, schema, schema_name)
+                    r = await self.client.chat(item.messages, item.seed + attempt, schema, schema_name,
+                                               urgent=attempt > 0)
                 except RequestFailed as exc:
                     self.journal.record_failure(item.id, attempt, "request_failed", str(exc))
                     if not exc.permanent:
@@ -153,6 +158,8 @@ class Engine:
                 try:
                     result.parsed = self.stage.parse(content or "")
                     result.error, result.detail = None, ""
+                    if self._prepare is not None:
+                        result.pre = await self._prepare(result)
                     return result
                 except ValueError as exc:
                     result.error, result.detail = "bad_json", str(exc)[:200]

@@ -1,4 +1,8 @@
-"""Stage 2: validate each example, drop exact duplicates, write records or rejects."""
+"""Stage 2: validate each example, drop exact duplicates, write records or rejects.
+
+With a check worker (validation.check_worker), each answer's order-free checks run in a worker
+process as it arrives (`prepare`); `commit` then only does the dedup look-ups, in plan order.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from ..prompts import generate_schema
 from ..records import RECORD_TYPES, RejectRecord
 from ..taxonomy import GROUPS
 from ..quality.gate import QualityGate
+from ..quality.precheck import Precheck, PrecheckPool
 from ..validate import Finding
 from .base import OutputStage
 from .engine import ItemResult
@@ -21,11 +26,27 @@ class GenerateStage(OutputStage):
     name = "generate"
     kinds = ("examples", "rejects")
 
-    def __init__(self, cfg: RunConfig, run_dir: Path, journal: Journal):
+    def __init__(self, cfg: RunConfig, run_dir: Path, journal: Journal, use_worker: bool = False):
         super().__init__(run_dir, journal, cfg.output.shard_size)
         self.cfg = cfg
         self._schemas = {g: generate_schema(g) for g in GROUPS}
-        self.gate = QualityGate(cfg.validation, journal)
+        self.pool: PrecheckPool | None = None
+        self.gate = QualityGate(cfg.validation, journal, preload_language=not use_worker)
+        if use_worker:
+            self.pool = PrecheckPool(cfg.validation)  # its worker starts with the first answer
+            self.prepare = self._prepare
+
+    async def _prepare(self, result: ItemResult) -> Precheck | None:
+        """Order-free checks in the worker as each answer arrives; commit does the rest."""
+        obj, item = result.parsed, result.item
+        if not isinstance(obj, dict) or self.pool is None:
+            return None
+        return await self.pool.check((item.group, obj, item.placeholders))
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
+            self.pool = None
 
     def schema(self, item: WorkItem) -> tuple[dict | None, str]:
         return self._schemas[item.group], item.group.replace("-", "_")
@@ -56,7 +77,8 @@ class GenerateStage(OutputStage):
             return
         obj = result.parsed
         assert isinstance(obj, dict)
-        verdict = self.gate.check_example(item.group, obj, item.placeholders, item.id)
+        pre = result.pre if isinstance(result.pre, Precheck) else None
+        verdict = self.gate.check_example(item.group, obj, item.placeholders, item.id, pre)
         flags = verdict.flags
         if verdict.finding:
             self._reject(result, verdict.finding, duplicate_of=verdict.duplicate_of)
