@@ -163,7 +163,7 @@ def phase_disk(n: int, seed: int, db: str) -> dict:
     from synthgen.quality.lsh_store import DiskNearDup
 
     journal = Journal(Path(db))
-    store = DiskNearDup(journal.db, threshold=0.9)
+    store = DiskNearDup(journal, threshold=0.9)
     base, cpu, wall, dups = _rss_mb(), 0.0, 0.0, 0
     journal.begin()
     for i, (key, text, _, _) in enumerate(records(n, seed)):

@@ -11,6 +11,8 @@ import ast
 import json
 import re
 
+import orjson
+
 _FENCE = re.compile(r"```(?:json|python|JSON)?\s*\n?(.*?)```", re.DOTALL)
 _DECODER = json.JSONDecoder()
 # Where a JSON value or a Python list of strings can start. Trying only these keeps a degenerate
@@ -92,12 +94,17 @@ def parse_json_value(text: str, want: type) -> object:
     text = text.strip()
     opener = "{" if want is dict else "["
     for cand in _candidates(text):
-        try:
-            value = json.loads(cand)
+        try:  # orjson first (the common, well-formed answer); json takes what it refuses
+            value = orjson.loads(cand)
             if isinstance(value, want):
                 return value
-        except (json.JSONDecodeError, RecursionError):
-            pass
+        except (ValueError, RecursionError):
+            try:
+                value = json.loads(cand)
+                if isinstance(value, want):
+                    return value
+            except (json.JSONDecodeError, RecursionError):
+                pass
         found, cut = _json_values(cand, opener)
         if want is list:
             found += _python_lists(cand[:cut])

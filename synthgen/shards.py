@@ -12,6 +12,8 @@ import json
 import os
 from pathlib import Path
 
+import orjson
+
 from .journal import Journal
 
 
@@ -20,7 +22,14 @@ def part_name(part: int) -> str:
 
 
 def dumps(record: dict) -> bytes:
-    return (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+    """One JSONL line: compact UTF-8 (orjson, ~5x json's speed, the same bytes for our records).
+
+    A text orjson refuses (a lone surrogate from a model's "\\ud83d" escape, an int beyond 64
+    bits) is written by json with \\u escapes instead: still one valid line, never a crash."""
+    try:
+        return orjson.dumps(record) + b"\n"
+    except TypeError:
+        return (json.dumps(record, ensure_ascii=True, separators=(",", ":")) + "\n").encode()
 
 
 class ShardWriter:

@@ -153,7 +153,7 @@ def test_ctrl_c_stops_cleanly_and_the_rerun_finishes(make_server, tmp_path):
 
 
 def test_a_second_process_on_the_same_run_is_refused(make_server, tmp_path):
-    srv = make_server(latency_ms=50)
+    srv = make_server(latency_ms=300)  # the first run must still be going when the second starts
     cfg = tmp_path / "c.toml"
     cfg.write_text(CONFIG.format(url=srv.base_url))
     first = synthgen("run", "--config", str(cfg), "--out", str(tmp_path / "run"))

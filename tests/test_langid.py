@@ -100,7 +100,7 @@ def test_batched_classifier_answers_exactly_as_py3langid() -> None:
     expected = [reference.classify(t) for t in texts]
     for got in (model.classify_many(texts), [model.classify(t) for t in texts]):
         assert [g[0] for g in got] == [e[0] for e in expected]
-        assert [round(g[1], 4) for g in got] == [round(e[1], 4) for e in expected]
+        assert all(abs(g[1] - e[1]) < 1e-4 for g, e in zip(got, expected))
 
 
 def test_check_many_matches_one_by_one(checker: LanguageChecker) -> None:
@@ -108,3 +108,36 @@ def test_check_many_matches_one_by_one(checker: LanguageChecker) -> None:
     batch = checker.check_many(pairs)
     assert [v for v, _ in batch] == [checker.check(t, lang) for t, lang in pairs]
     assert {v for v, _ in batch} == {"ok", "mismatch", "unchecked"}
+
+
+_PROBE = ("import json, numpy as np; from synthgen.quality import langid; m = langid._load_model(); "
+          "print(json.dumps([isinstance(m.nextmove.base, np.memmap), m.classify_many({texts!r})]))")
+
+
+def _probe(cache: str, texts: list[str]) -> tuple[bool, list]:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _PROBE.format(texts=texts)], capture_output=True, text=True,
+                         env={**os.environ, "SYNTHGEN_CACHE_DIR": cache}, timeout=120, check=True)
+    mapped, answers = json.loads(out.stdout)
+    return mapped, [tuple(a) for a in answers]
+
+
+def test_model_is_unpacked_once_then_mapped_with_the_same_answers(tmp_path) -> None:
+    texts = [SENTENCES["German"], SENTENCES["Korean"], SENTENCES["English"] * 3]
+    first_mapped, first = _probe(str(tmp_path / "cache"), texts)
+    assert not first_mapped and list((tmp_path / "cache").glob("langid-*/ptc.npy"))
+    second_mapped, second = _probe(str(tmp_path / "cache"), texts)
+    assert second_mapped and second == first
+    assert [code for code, _ in first] == ["de", "ko", "en"]
+
+
+def test_unwritable_or_disabled_cache_still_works(tmp_path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    for cache in (str(blocker / "cache"), ""):
+        mapped, answers = _probe(cache, [SENTENCES["French"]])
+        assert not mapped and answers[0][0] == "fr"

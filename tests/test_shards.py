@@ -185,3 +185,16 @@ def test_dumps_is_one_utf8_line():
     assert line.endswith(b"\n") and line.count(b"\n") == 1
     assert "日本語".encode() in line
     assert json.loads(line) == {"text": "line one\nline two", "lang": "日本語"}
+
+
+def test_a_lone_surrogate_from_the_model_is_written_as_an_escape_not_a_crash():
+    import json
+
+    from synthgen.shards import dumps
+
+    record = {"id": "x", "text": json.loads('"broken \\ud83d emoji"'), "ok": "héllo 日本"}
+    line = dumps(record)
+    assert line.endswith(b"\n") and line.count(b"\n") == 1
+    line.decode("utf-8")  # valid UTF-8
+    assert json.loads(line) == record
+    assert dumps({"ok": "héllo 日本"}) == '{"ok":"héllo 日本"}\n'.encode()

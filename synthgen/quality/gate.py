@@ -41,7 +41,7 @@ class QualityGate:
         if self.near_on:
             from .lsh_store import DiskNearDup
 
-            self._near = DiskNearDup(journal.db, threshold=cfg.near_duplicate_threshold)
+            self._near = DiskNearDup(journal, threshold=cfg.near_duplicate_threshold)
 
     def near_duplicate(self, ns: str, key: str, text: str) -> str | None:
         """The key of an earlier near-copy in namespace `ns`, else None (and `text` is indexed)."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import re
+from pathlib import Path
 import threading
 import unicodedata
 from collections.abc import Iterable
@@ -90,6 +91,27 @@ _DENSE = re.compile(r"[\u1100-\u11ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac0
 
 _model = None
 _model_lock = threading.Lock()
+_CACHE_FORMAT = 1
+
+
+def _cache_dir():
+    """Where the unpacked model is kept: $SYNTHGEN_CACHE_DIR, else $XDG_CACHE_HOME/synthgen, else
+    ~/.cache/synthgen; keyed by the py3langid model file so an upgrade unpacks afresh. None
+    disables the cache (SYNTHGEN_CACHE_DIR="")."""
+    import os
+
+    from py3langid.langid import MODEL_DIR, MODEL_FILE
+
+    root = os.environ.get("SYNTHGEN_CACHE_DIR")
+    if root == "":
+        return None
+    if root is None:
+        root = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "synthgen")
+    try:
+        st = (MODEL_DIR / MODEL_FILE).stat()
+    except OSError:
+        return None
+    return Path(root) / f"langid-{_CACHE_FORMAT}-{st.st_size}-{int(st.st_mtime)}"
 
 
 def _load_model() -> "_Model":
@@ -112,10 +134,48 @@ class _Model:
     py3langid keeps the full 142-class float16 table, our float32 copy of the taxonomy's
     columns and the DFA as a Python array: ~110 MB, and a text at a time. This holds the DFA as
     numpy arrays (memoryviews for the scalar walk), the table for the taxonomy's classes only
-    (~40 MB), and classifies a batch of texts with one vectorised DFA walk.
+    (~40 MB), and classifies a batch of texts with one vectorised DFA walk. The first process to
+    load it unpacks it once into the user's cache (~80 MB of .npy files); later ones map those
+    files: no 1 s LZMA decode per process, and only the pages a text touches become resident.
     """
 
+    _ARRAYS = ("ptc", "pc", "nextmove", "rowbase", "out")
+
     def __init__(self) -> None:
+        import json
+
+        import numpy as np
+
+        cache = _cache_dir()
+        loaded = False
+        if cache is not None and (cache / "classes.json").exists():
+            try:  # memory-mapped: loads in milliseconds, and only the pages a text touches are read
+                for name in self._ARRAYS:
+                    mapped = np.load(cache / f"{name}.npy", mmap_mode="r", allow_pickle=False)
+                    setattr(self, name, mapped.view(np.ndarray))  # plain arrays: memmap ops are slower
+                self.classes = json.loads((cache / "classes.json").read_text())
+                loaded = True
+            except (OSError, ValueError):
+                loaded = False
+        if not loaded:
+            self._from_py3langid()
+            if cache is not None:
+                self._save(cache)
+        first: dict[str, int] = {}
+        self.alias_pairs = []
+        for i, c in enumerate(self.classes):
+            if c in first:
+                self.alias_pairs.append((first[c], i))
+            else:
+                first[c] = i
+        # the scalar walk indexes memoryviews: plain ints back, no copy of the arrays
+        self._nm = memoryview(self.nextmove)
+        self._rb = self.rowbase.tolist()
+        self._out = memoryview(self.out)
+        self._np = np
+
+    def _from_py3langid(self) -> None:
+        """Read py3langid's LZMA-compressed npz (about 1 s) and keep the taxonomy's classes."""
         import lzma
         import shutil
         import tempfile
@@ -141,18 +201,28 @@ class _Model:
                 self.nextmove = np.ascontiguousarray(data["nextmove"])
                 self.rowbase = data["nextmove_row"].astype(np.int64) << 8
                 self.out = np.ascontiguousarray(data["out_feat"], dtype=np.int32)
-        first: dict[str, int] = {}
-        self.alias_pairs = []
-        for i, c in enumerate(self.classes):
-            if c in first:
-                self.alias_pairs.append((first[c], i))
-            else:
-                first[c] = i
-        # the scalar walk indexes memoryviews: plain ints back, no copy of the arrays
-        self._nm = memoryview(self.nextmove)
-        self._rb = self.rowbase.tolist()
-        self._out = memoryview(self.out)
-        self._np = np
+
+    def _save(self, cache) -> None:
+        """Write the arrays for the next process to map; best effort (a read-only home is fine)."""
+        import json
+        import os
+        import shutil
+        import tempfile
+
+        import numpy as np
+
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=cache.name + ".", dir=cache.parent))
+            for name in self._ARRAYS:
+                np.save(tmp / f"{name}.npy", getattr(self, name), allow_pickle=False)
+            (tmp / "classes.json").write_text(json.dumps(self.classes))
+            try:
+                os.rename(tmp, cache)  # atomic: readers see all files or none
+            except OSError:  # another process won the race: theirs is as good
+                shutil.rmtree(tmp, ignore_errors=True)
+        except OSError:
+            pass
 
     @staticmethod
     def encode(text: str) -> bytes:
@@ -196,35 +266,48 @@ class _Model:
             result[i] = f[f >= 0]
         return result
 
-    def _probabilities(self, feats, nbytes: int):
+    def _probabilities(self, walked: list, nbytes: list[int]):
+        """py3langid's norm_probs scores for many texts at once: (texts x classes) float32."""
         np = self._np
-        if len(feats):
-            idx, counts = np.unique(np.asarray(feats, dtype=np.intp), return_counts=True)
-            scores = np.log1p(counts.astype(np.float32)) @ np.take(self.ptc, idx, axis=0) + self.pc
-        else:  # no features: uniform, as py3langid's norm_probs does
-            scores = np.zeros(len(self.classes), dtype=np.float32)
+        n_feats = len(self.ptc)
+        scores = np.zeros((len(walked), len(self.classes)), dtype=np.float32)
+        have = [i for i, f in enumerate(walked) if len(f)]
+        if have:  # texts with no features keep zeros: uniform, as py3langid's norm_probs does
+            sizes = [len(walked[i]) for i in have]
+            feats = np.concatenate([np.asarray(walked[i], dtype=np.int64) for i in have])
+            owner = np.repeat(np.arange(len(have), dtype=np.int64), sizes)
+            keys, counts = np.unique(owner * n_feats + feats, return_counts=True)  # one sort for all
+            weights = np.log1p(counts.astype(np.float32))
+            rows = keys % n_feats
+            bounds = np.searchsorted(keys // n_feats, np.arange(len(have) + 1)).tolist()
+            ptc = self.ptc
+            for r, i in enumerate(have):  # a small matrix-vector product per text (BLAS)
+                a, b = bounds[r], bounds[r + 1]
+                scores[i] = weights[a:b] @ np.take(ptc, rows[a:b], axis=0)
+            scores[have] += self.pc
         # T = sqrt(bytes) keeps the softmax calibrated across lengths (py3langid's norm_probs)
-        scores *= 1.0 / math.sqrt(nbytes or 1)
-        np.exp(scores - scores.max(), out=scores)
-        scores /= scores.sum()
+        scores *= (1.0 / np.sqrt(np.maximum(np.asarray(nbytes, dtype=np.float32), 1.0)))[:, None]
+        scores -= scores.max(axis=1, keepdims=True)
+        np.exp(scores, out=scores)
+        scores /= scores.sum(axis=1, keepdims=True)
         for i, j in self.alias_pairs:  # script aliases (srl -> sr) count as one label
-            scores[i] += scores[j]
-            scores[j] = 0.0
+            scores[:, i] += scores[:, j]
+            scores[:, j] = 0.0
         return scores
 
     def classify_many(self, texts: list[str]) -> list[tuple[str, float]]:
         """(code, probability) per text, as py3langid's `classify` with norm_probs answers."""
+        if not texts:
+            return []
         raws = [self.encode(t) for t in texts]
         if len(raws) >= _VECTOR_MIN:
             walked = self._walk_many(raws)
         else:
             walked = [self._walk_one(r) for r in raws]
-        out = []
-        for feats, raw in zip(walked, raws):
-            scores = self._probabilities(feats, len(raw))
-            i = int(scores.argmax())
-            out.append((self.classes[i], float(scores[i])))
-        return out
+        scores = self._probabilities(walked, [len(r) for r in raws])
+        best = scores.argmax(axis=1)
+        conf = scores[self._np.arange(len(raws)), best]
+        return [(self.classes[b], c) for b, c in zip(best.tolist(), conf.tolist())]
 
     def classify(self, text: str) -> tuple[str, float]:
         return self.classify_many([text])[0]

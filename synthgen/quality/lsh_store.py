@@ -1,13 +1,27 @@
-"""Near-duplicate search whose state lives in the run's SQLite file, not in memory.
+"""Near-duplicate search whose state lives on disk, not in memory.
 
 Same answers as `NearDupIndex` (same MinHash signatures, band layout and verification: the
-earliest stored text with the most equal signature slots, if it reaches the threshold), but the
-band hashes sit in an index-organised SQLite table. Memory stays flat however long the run (a
-500k-example run holds about a million texts), and a resume has nothing to rebuild.
+earliest stored text with the most equal signature slots, if it reaches the threshold), but:
+
+- the signatures sit in the run journal's `neardup` table, committed with the examples they
+  belong to (the journal is the truth);
+- the LSH band hashes sit in `journal/lsh.sqlite`, an index *derived* from those signatures.
+  Each text adds 21 rows at random places in a B-tree; inserted one text at a time and committed
+  with every journal commit, that cost ~270 us per text (most of the table's pages rewritten into
+  the WAL at each commit). So new rows wait in a bounded in-memory buffer (searched like the
+  table) and go to disk sorted, in bulk, every BUFFER_ROWS rows, always right after a journal
+  commit so the file never holds a text the journal does not; no fsync. A writer thread stores
+  them (SQLite releases the GIL) while the buffer, frozen, still answers look-ups. After a crash the file
+  lacks at most the buffered texts; opening it re-adds them from the journal's signatures.
+
+Memory stays flat however long the run (a 500k-example run holds about a million texts: the
+buffer is capped), and a resume rebuilds at most one buffer's worth.
 """
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 import zlib
 
 import numpy as np
@@ -19,39 +33,217 @@ CREATE TABLE IF NOT EXISTS lsh (
   ns INTEGER NOT NULL, band INTEGER NOT NULL, h INTEGER NOT NULL, seq INTEGER NOT NULL,
   PRIMARY KEY (ns, band, h, seq)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+BUFFER_ROWS = 50_000  # band rows held in memory before a sorted bulk write (~8 MB)
+_M1, _M2, _MASK = 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, (1 << 64) - 1
 
 
 def _ns_id(ns: str) -> int:
     return zlib.crc32(ns.encode())
 
 
+class _LshFile:
+    """The band table of one journal, shared by every DiskNearDup on it in this process."""
+
+    def __init__(self, journal, idx: NearDupIndex) -> None:
+        self.journal = journal
+        self.idx = idx
+        self.layout = self.layout_of(idx)
+        self.max_seq = 0
+        self.disk_rows = 0  # rows on disk (0: skip the look-ups on a fresh run)
+        self.rows: list[tuple[int, int, int, int]] = []  # buffered (ns, band, h, seq)
+        self.buf: dict[int, int | list[int]] = {}  # mixed (ns, band, h) -> seq(s) of buffered rows
+        self.frozen: dict[int, int | list[int]] | None = None  # the buffer a writer thread is storing
+        self.writer: threading.Thread | None = None
+        self.writer_error: BaseException | None = None
+        self.writing = 0
+        self.path = path = journal.path.with_name("lsh.sqlite")
+        self.con = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.con.execute("PRAGMA journal_mode=WAL")
+        self.con.execute("PRAGMA synchronous=OFF")  # derived data: rebuilt from the journal if lost
+        self.con.execute("PRAGMA cache_size=-16384")  # 16 MB: the hot part of the B-tree
+        self.con.executescript(_SCHEMA)
+        self._catch_up()
+        journal.on_change(self._on_journal)
+
+    @staticmethod
+    def layout_of(idx: NearDupIndex) -> str:
+        return f"{idx._bands}x{idx._rows}/{idx.num_perm}/{idx.ngram}/{idx.seed}"
+
+    def _meta(self, key: str) -> str | None:
+        row = self.con.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def _catch_up(self) -> None:
+        """Make the table hold exactly the journal's committed signatures."""
+        con = self.con
+        con.execute("BEGIN")
+        upto = int(self._meta("upto") or 0)
+        if self._meta("layout") != self.layout:  # another threshold: band hashes differ
+            con.execute("DELETE FROM lsh")
+            upto = 0
+        newest = self.journal.db.execute("SELECT COALESCE(MAX(seq), 0) FROM neardup").fetchone()[0]
+        if upto > newest:  # cannot happen by design; keep the table a subset of the journal
+            con.execute("DELETE FROM lsh WHERE seq > ?", (newest,))
+            upto = newest
+        self.max_seq = upto
+        con.execute("INSERT OR REPLACE INTO meta VALUES ('layout', ?)", (self.layout,))
+        con.execute("COMMIT")
+        rows = self.journal.db.execute("SELECT seq, ns, sig FROM neardup WHERE seq > ? ORDER BY seq", (upto,))
+        for seq, ns, sig in rows:
+            self.add(seq, _ns_id(ns), self.bands(sig))
+            if len(self.rows) >= BUFFER_ROWS:
+                self._write()
+        self._write()
+        self.disk_rows = con.execute("SELECT EXISTS (SELECT 1 FROM lsh)").fetchone()[0]
+
+    def bands(self, sig: bytes) -> list[int]:
+        idx = self.idx
+        return idx._band_hashes(idx._parse(sig)).astype(np.int64).tolist()  # SQLite integers are signed
+
+    @staticmethod
+    def _key(nid: int, band: int, h: int) -> int:
+        # one int instead of a tuple: a collision only adds a candidate, which verification drops
+        return (h ^ (nid * _M1) ^ (band * _M2)) & _MASK
+
+    def candidates(self, nid: int, hashes: list[int]) -> list[int]:
+        found: set[int] = set()
+        if self.disk_rows or self.writer is not None:
+            # one primary-key look-up per band (a row-value IN list would scan the whole table)
+            union = " UNION ALL ".join(["SELECT seq FROM lsh WHERE ns=? AND band=? AND h=?"] * len(hashes))
+            params: list[int] = []
+            for band, h in enumerate(hashes):
+                params += [nid, band, h]
+            found.update(r[0] for r in self.con.execute(union, params))
+        for buf in (self.buf, self.frozen):
+            if buf:
+                key, get = self._key, buf.get
+                for band, h in enumerate(hashes):
+                    hit = get(key(nid, band, h))
+                    if hit is not None:
+                        if isinstance(hit, int):
+                            found.add(hit)
+                        else:
+                            found.update(hit)
+        return sorted(found)
+
+    def add(self, seq: int, nid: int, hashes: list[int]) -> None:
+        for band, h in enumerate(hashes):
+            self._buffer(nid, band, h, seq)
+        self.max_seq = max(self.max_seq, seq)
+
+    def _buffer(self, nid: int, band: int, h: int, seq: int) -> None:
+        self.rows.append((nid, band, h, seq))
+        k = self._key(nid, band, h)
+        had = self.buf.get(k)
+        if had is None:
+            self.buf[k] = seq
+        elif isinstance(had, int):
+            self.buf[k] = [had, seq]
+        else:
+            had.append(seq)
+
+    def _write(self) -> None:
+        """The buffer to disk, sorted (neighbouring rows share pages), in one transaction."""
+        self.rows.sort()
+        con = self.con
+        con.execute("BEGIN")
+        con.executemany("INSERT OR IGNORE INTO lsh VALUES (?,?,?,?)", self.rows)
+        con.execute("INSERT OR REPLACE INTO meta VALUES ('upto', ?)", (str(self.max_seq),))
+        con.execute("COMMIT")
+        self.disk_rows += len(self.rows)
+        self.rows, self.buf = [], {}
+
+    def _write_behind(self) -> None:
+        """Store the buffer from a writer thread (SQLite releases the GIL while it works); the
+        buffer stays searchable, frozen, until the thread has committed it."""
+        self._join_writer()
+        rows, self.rows = self.rows, []
+        self.frozen, self.buf = self.buf, {}
+        self.writing, upto, path = len(rows), self.max_seq, self.path
+
+        def work() -> None:
+            try:
+                con = sqlite3.connect(path, isolation_level=None)
+                try:
+                    con.execute("PRAGMA synchronous=OFF")
+                    con.execute("PRAGMA cache_size=-16384")
+                    rows.sort()
+                    con.execute("BEGIN IMMEDIATE")
+                    con.executemany("INSERT OR IGNORE INTO lsh VALUES (?,?,?,?)", rows)
+                    con.execute("INSERT OR REPLACE INTO meta VALUES ('upto', ?)", (str(upto),))
+                    con.execute("COMMIT")
+                finally:
+                    con.close()
+            except BaseException as exc:  # reported on the pipeline's thread at the next join
+                self.writer_error = exc
+
+        self.writer = threading.Thread(target=work, name="lsh-write", daemon=True)
+        self.writer.start()
+
+    def _join_writer(self) -> None:
+        if self.writer is None:
+            return
+        self.writer.join()
+        self.writer = None
+        if self.writer_error is not None:
+            error, self.writer_error = self.writer_error, None
+            raise RuntimeError(f"could not write the near-duplicate index {self.path}: {error}")
+        self.frozen = None
+        self.disk_rows += self.writing
+        self.writing = 0
+
+    def _on_journal(self, event: str) -> None:
+        """Called by the journal after it commits, rolls back or closes."""
+        if self.con is None:
+            return
+        if event == "commit":
+            if self.writer is not None and not self.writer.is_alive():
+                self._join_writer()
+            if len(self.rows) >= BUFFER_ROWS:
+                self._write_behind()
+        elif event == "rollback":
+            # texts of the rolled-back transaction are gone from the journal: drop their bands
+            newest = self.journal.db.execute("SELECT COALESCE(MAX(seq), 0) FROM neardup").fetchone()[0]
+            if self.max_seq > newest:
+                kept = [r for r in self.rows if r[3] <= newest]
+                self.rows, self.buf = [], {}
+                for row in kept:
+                    self._buffer(*row)
+                self.max_seq = newest
+        elif event == "close":
+            self._join_writer()
+            self._write()
+            self.con.close()
+            self.con = None
+
+
 class DiskNearDup:
-    def __init__(self, db, threshold: float, num_perm: int = 128, ngram: int = 3, seed: int = 1):
-        self.db = db
-        db.executescript(_SCHEMA)
+    def __init__(self, journal, threshold: float, num_perm: int = 128, ngram: int = 3, seed: int = 1):
+        self.db = journal.db
         # an empty in-memory index lends its hashing (signature, band hashes) and threshold maths
         self._idx = NearDupIndex(threshold=threshold, num_perm=num_perm, ngram=ngram, seed=seed)
         self._need = self._idx._need
+        shared = getattr(journal, "_lsh_file", None)
+        if shared is None or shared.con is None or shared.layout != _LshFile.layout_of(self._idx):
+            if shared is not None:
+                shared._on_journal("close")
+            shared = journal._lsh_file = _LshFile(journal, self._idx)
+        self._lsh = shared
 
     def check_and_add(self, ns: str, key: str, text: str) -> str | None:
         """The key of the earliest near-copy of `text` in `ns`, else None (and `text` is stored)."""
         idx = self._idx
         sig = idx.signature(text)
-        hashes = idx._band_hashes(idx._parse(sig)).astype(np.int64).tolist()  # SQLite integers are signed
-        return self.check_prepared(ns, key, sig, hashes)
+        return self.check_prepared(ns, key, sig, self._lsh.bands(sig))
 
     def check_prepared(self, ns: str, key: str, sig: bytes, hashes: list[int]) -> str | None:
         """check_and_add for a signature and band hashes made elsewhere (precheck.py)."""
         idx = self._idx
         digest = idx._parse(sig)
         nid = _ns_id(ns)
-        # one primary-key look-up per band (a row-value IN list would scan the whole table)
-        union = " UNION ALL ".join(["SELECT seq FROM lsh WHERE ns=? AND band=? AND h=?"] * len(hashes))
-        params: list[int] = []
-        for band, h in enumerate(hashes):
-            params += [nid, band, h]
-        seqs = sorted({r[0] for r in self.db.execute(union, params)})
+        seqs = self._lsh.candidates(nid, hashes)
         if seqs:
             marks = ",".join("?" * len(seqs))
             rows = self.db.execute(f"SELECT seq, key, sig FROM neardup WHERE seq IN ({marks}) ORDER BY seq",
@@ -66,7 +258,5 @@ class DiskNearDup:
             if best is not None:
                 return best
         cur = self.db.execute("INSERT INTO neardup (ns, key, sig) VALUES (?,?,?)", (ns, key, sig))
-        seq = cur.lastrowid
-        self.db.executemany("INSERT INTO lsh VALUES (?,?,?,?)",
-                            [(nid, band, h, seq) for band, h in enumerate(hashes)])
+        self._lsh.add(cur.lastrowid, nid, hashes)
         return None

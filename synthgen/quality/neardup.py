@@ -29,7 +29,6 @@ import struct
 from collections.abc import Iterable
 
 import numpy as np
-from rensa import RMinHash
 
 from synthgen.quality.textnorm import words
 
@@ -39,6 +38,20 @@ _HEADER = struct.Struct("<2sBBHI")
 _MAGIC = b"MH"
 _CHUNK = 4096  # signature rows per storage block: growth never copies what is stored
 _BUFFER_MAX = 1 << 16  # band entries held in a dict before merging into the sorted arrays
+
+
+def _rensa():
+    """rensa's RMinHash, imported on first use: a process that only looks signatures up (the
+    pipeline's main process when a check worker hashes) never pays its ~0.3 s import."""
+    global _RMinHash
+    if _RMinHash is None:
+        from rensa import RMinHash
+
+        _RMinHash = RMinHash
+    return _RMinHash
+
+
+_RMinHash = None
 
 
 def band_layout(threshold: float, num_perm: int) -> tuple[int, int]:
@@ -76,7 +89,7 @@ class NearDupIndex:
         self.threshold, self.num_perm, self.ngram, self.seed = threshold, num_perm, ngram, seed
         self._bands, self._rows = band_layout(threshold, num_perm)
         self._need = math.ceil(threshold * num_perm - 1e-9)  # equal slots for a match
-        self._header = _HEADER.pack(_MAGIC, RMinHash.ALGORITHM_VERSION, ngram, num_perm, seed)
+        self._header = _HEADER.pack(_MAGIC, _rensa().ALGORITHM_VERSION, ngram, num_perm, seed)
         rng = random.Random(0x5EED)  # fixed odd multipliers: band hashes identical in every process
         self._mult = np.array(
             [[rng.getrandbits(64) | 1 for _ in range(self._rows)] for _ in range(self._bands)],
@@ -102,7 +115,7 @@ class NearDupIndex:
     # -- signatures ---------------------------------------------------------------------------
 
     def _digest(self, text: str) -> np.ndarray:
-        m = RMinHash(self.num_perm, self.seed)
+        m = _rensa()(self.num_perm, self.seed)
         m.update(shingles(text, self.ngram))
         return np.array(m.digest(), dtype=np.uint32)
 

@@ -201,6 +201,8 @@ class Engine:
                 self.stats.in_flight = len(tasks)
                 if not tasks:
                     break
+                if queue.empty():  # about to wait: put the responses received so far on disk
+                    self.journal.flush_responses()
                 pos, task = await queue.get()
                 tasks.pop(pos, None)
                 if task.cancelled():
@@ -250,9 +252,11 @@ class Engine:
                 t.cancel()
             if since_flush:
                 self._flush(last_committed)
+            self.journal.flush_responses()
             raise
         if since_flush:
             self._flush(last_committed)
+        self.journal.flush_responses()
         return self.stats
 
     def _flush(self, last_committed: int | None) -> None:
