@@ -26,7 +26,7 @@ import zlib
 
 import numpy as np
 
-from .neardup import NearDupIndex
+from .neardup import NearDupIndex, multimap_add
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS lsh (
@@ -135,14 +135,7 @@ class _LshFile:
 
     def _buffer(self, nid: int, band: int, h: int, seq: int) -> None:
         self.rows.append((nid, band, h, seq))
-        k = self._key(nid, band, h)
-        had = self.buf.get(k)
-        if had is None:
-            self.buf[k] = seq
-        elif isinstance(had, int):
-            self.buf[k] = [had, seq]
-        else:
-            had.append(seq)
+        multimap_add(self.buf, self._key(nid, band, h), seq)
 
     def _write(self) -> None:
         """The buffer to disk, sorted (neighbouring rows share pages), in one transaction."""

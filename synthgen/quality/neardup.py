@@ -54,6 +54,18 @@ def _rensa():
 _RMinHash = None
 
 
+def multimap_add(d: dict, key: int, value: int) -> None:
+    """d[key] is one int, or a list once a key has several: most keys have one, and an int costs
+    far less memory than a one-element list."""
+    had = d.get(key)
+    if had is None:
+        d[key] = value
+    elif isinstance(had, int):
+        d[key] = [had, value]
+    else:
+        had.append(value)
+
+
 def band_layout(threshold: float, num_perm: int) -> tuple[int, int]:
     """(bands, rows per band) such that any pair at the threshold shares a whole band."""
     max_unequal = math.floor((1.0 - threshold) * num_perm + 1e-9)
@@ -217,13 +229,7 @@ class NearDupIndex:
         self._chunks[-1][row % _CHUNK] = digest & 0xFFFF
         self._keys.append(key)
         for h in hashes.tolist():
-            found = self._recent.get(h)
-            if found is None:
-                self._recent[h] = row
-            elif isinstance(found, int):
-                self._recent[h] = [found, row]
-            else:
-                found.append(row)
+            multimap_add(self._recent, h, row)
         self._recent_count += len(hashes)
         if self._recent_count >= _BUFFER_MAX:
             self._merge()
