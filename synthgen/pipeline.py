@@ -199,7 +199,7 @@ async def _run_stage(stage_name: str, cfg: RunConfig, opts: RunOptions, journal:
     status_now = journal.get_meta(f"status:{stage_name}")
     if done_before >= total and (stage_name != "brainstorm" or status_now in ("complete", "failed")
                                  or limit is not None):
-        stage.close()
+        await stage.aclose()
         stage.finalize_all()
         if journal.get_meta(f"status:{stage_name}") == "failed":
             return StageOutcome(stage_name, EXIT_FAILED, f"{stage_name} already failed in {out}: see run.json and rejects/")
@@ -273,7 +273,7 @@ async def _run_stage(stage_name: str, cfg: RunConfig, opts: RunOptions, journal:
                     stats.failed += more.failed
                 total = c.total or total
         finally:
-            stage.close()
+            await stage.aclose()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
             prior = float(journal.get_meta("elapsed_s", "0") or 0)

@@ -77,8 +77,8 @@ def test_check_worker_gives_the_same_answers_as_checking_in_process(make_server,
     assert {"near_duplicate", "wrong_language", "too_short"} <= reasons
 
 
-def test_check_worker_killed_mid_run_falls_back_and_the_run_completes(make_server, tmp_path):
-    # a worker that dies (OOM killer, kill -9) costs speed, not the run or its answers
+def test_check_worker_killed_mid_run_falls_back_with_the_same_answers(tmp_path):
+    # a worker that dies (OOM killer, kill -9) with batches inside costs speed, not answers
     import asyncio
     import os
     import signal
@@ -86,23 +86,24 @@ def test_check_worker_killed_mid_run_falls_back_and_the_run_completes(make_serve
     from synthgen.config import ValidationConfig
     from synthgen.quality.precheck import PrecheckPool, Prechecker
 
-    example = ("sts", {"S1": "The cat sat on the mat today.", "S2": "A cat was sitting on the mat.",
-                       "S3": "Stock markets fell sharply."}, {"language": "English"})
+    examples = [("sts", {"S1": f"The cat sat on mat number {i} today.", "S2": "A cat was sitting on the mat.",
+                         "S3": "Stock markets fell sharply."}, {"language": "English"}) for i in range(300)]
 
     async def main():
         pool = PrecheckPool(ValidationConfig())
         try:
-            first = await pool.check(example)
-            pids = list(pool._pool._processes)
-            for pid in pids:
-                os.kill(pid, signal.SIGKILL)
-            await asyncio.sleep(0.5)
-            again = await asyncio.gather(*(pool.check(example) for _ in range(5)))
-            return first, again, pool.broken
+            first = await pool.check(examples[0])
+            pid = pool.pid
+            assert pid is not None and pid != os.getpid()
+            tasks = [asyncio.ensure_future(pool.check(e)) for e in examples]
+            await asyncio.sleep(0)  # the first batch goes out
+            os.kill(pid, signal.SIGKILL)
+            answers = await asyncio.gather(*tasks)
+            return first, answers, pool.broken
         finally:
-            pool.close()
+            await pool.aclose()
 
-    first, again, broken = asyncio.run(main())
-    assert broken  # it noticed
-    expected = Prechecker(ValidationConfig()).run([example])[0]
-    assert first == expected and all(a == expected for a in again)
+    first, answers, broken = asyncio.run(main())
+    assert broken and "worker" in broken  # it noticed
+    expected = Prechecker(ValidationConfig()).run(examples)
+    assert first == expected[0] and answers == expected

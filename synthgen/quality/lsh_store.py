@@ -35,7 +35,7 @@ CREATE TABLE IF NOT EXISTS lsh (
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
-BUFFER_ROWS = 50_000  # band rows held in memory before a sorted bulk write (~8 MB)
+BUFFER_ROWS = 20_000  # band rows held in memory before a sorted bulk write (~4 MB)
 _M1, _M2, _MASK = 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, (1 << 64) - 1
 
 
@@ -62,7 +62,7 @@ class _LshFile:
         self.con = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.con.execute("PRAGMA journal_mode=WAL")
         self.con.execute("PRAGMA synchronous=OFF")  # derived data: rebuilt from the journal if lost
-        self.con.execute("PRAGMA cache_size=-16384")  # 16 MB: the hot part of the B-tree
+        self.con.execute("PRAGMA cache_size=-4096")  # 4 MB: the upper levels of the B-tree
         self.con.executescript(_SCHEMA)
         self._catch_up()
         journal.on_change(self._on_journal)
@@ -161,7 +161,7 @@ class _LshFile:
                 con = sqlite3.connect(path, isolation_level=None)
                 try:
                     con.execute("PRAGMA synchronous=OFF")
-                    con.execute("PRAGMA cache_size=-16384")
+                    con.execute("PRAGMA cache_size=-4096")
                     rows.sort()
                     con.execute("BEGIN IMMEDIATE")
                     con.executemany("INSERT OR IGNORE INTO lsh VALUES (?,?,?,?)", rows)

@@ -6,20 +6,18 @@ wins, in plan order) depends on everything committed before it. `precheck_batch`
 half for many examples at once (the language model classifies a batch in one vectorised pass);
 `QualityGate.check_example` does the second half at commit time, in plan order.
 
-At 64 requests in flight the first half is about half of the client's CPU, so `PrecheckPool`
-runs it in a separate process (spawned, so no fork of a threaded parent) and the main process
-only sends requests, journals and commits. The answers are the same wherever it runs: the same
-function, the same inputs (tested by running a pipeline both ways). If the worker dies, the pool
-falls back to checking in-process and the run goes on.
+At 64 requests in flight the first half was about half of the client's CPU, so `PrecheckPool`
+runs it in a separate process (a fresh interpreter, not a fork of the threaded parent) and the
+main process only sends requests, journals and commits. The answers are the same wherever it
+runs: the same function, the same inputs (tested by running a pipeline both ways). If the worker
+dies, the pool checks in-process from then on and the run goes on (tested with kill -9).
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import multiprocessing
-import os
-from concurrent.futures import ProcessPoolExecutor
+import struct
 from dataclasses import dataclass, field
 
 from ..config import ValidationConfig
@@ -143,41 +141,44 @@ class Prechecker:
 
 
 # -- the worker process ----------------------------------------------------------------------
+#
+# A plain child process (`_worker_main`) talking over its stdin/stdout:
+# frames of a 4-byte length and a pickle. No multiprocessing machinery: no resource tracker
+# process, no feeder threads in the parent competing for the GIL. The child exits when its stdin
+# closes, so a killed parent (kill -9, OOM) leaves nothing behind.
 
-_worker: Prechecker | None = None
-
-
-def _init_worker(cfg_json: str, parent: int) -> None:
-    global _worker
-    _watch_parent(parent)
-    _worker = Prechecker(ValidationConfig.model_validate_json(cfg_json))
-    _worker.warm()
+_FRAME = struct.Struct("<I")
 
 
-def _watch_parent(parent: int) -> None:
-    """Exit when the parent is gone: a killed `synthgen` (kill -9, OOM) leaves no worker behind."""
-    import os
-    import threading
-    import time
+def _worker_main() -> None:
+    import pickle
+    import signal
+    import sys
 
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(0)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
-
-def _run_in_worker(examples: list[Example]) -> list[Precheck]:
-    assert _worker is not None
-    return _worker.run(examples)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    checker = Prechecker(ValidationConfig.model_validate_json(sys.argv[1]))
+    checker.warm()
+    while True:
+        head = stdin.read(_FRAME.size)
+        if len(head) < _FRAME.size:
+            return  # the parent closed the pipe or is gone
+        examples = pickle.loads(stdin.read(_FRAME.unpack(head)[0]))
+        try:
+            reply = ("ok", checker.run(examples))
+        except Exception as exc:  # reported to the parent, which checks in-process from then on
+            reply = ("error", f"{type(exc).__name__}: {exc}")
+        data = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
+        stdout.write(_FRAME.pack(len(data)) + data)
+        stdout.flush()
 
 
 class PrecheckPool:
     """Prechecks in a worker process, batched: whatever arrives while a batch is out goes next.
 
     `await pool.check(example)` from any task; at most two batches are in the worker at a time,
-    so batches grow with the load and the per-batch cost of crossing processes stays small.
+    so batches grow with the load and the per-batch cost of crossing processes stays small. If
+    the worker cannot start or dies, the pool checks in-process from then on (`broken` says why).
     """
 
     MAX_BATCH = 256
@@ -187,28 +188,48 @@ class PrecheckPool:
         self.cfg = cfg
         self._local: Prechecker | None = None
         self._pending: list[tuple[Example, asyncio.Future]] = []
-        self._out = 0
+        self._sent: list[list[tuple[Example, asyncio.Future]]] = []  # batches in the worker, in order
         self._scheduled = False
         self.broken: str | None = None
-        self._pool: ProcessPoolExecutor | None = None
+        self._proc: asyncio.subprocess.Process | None = None
+        self._reader: asyncio.Task | None = None
+        self._starting: asyncio.Task | None = None
         self._closed = False
-
-    def start(self) -> None:
-        """Start the worker (imports, language model: about a second) if it is not running."""
-        if self._pool is None and not self._closed and self.broken is None:
-            ctx = multiprocessing.get_context("spawn")
-            self._pool = ProcessPoolExecutor(1, mp_context=ctx, initializer=_init_worker,
-                                             initargs=(self.cfg.model_dump_json(), os.getpid()))
-            self._pool.submit(_run_in_worker, [])
 
     def local(self) -> Prechecker:
         if self._local is None:
             self._local = Prechecker(self.cfg)
         return self._local
 
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    async def start(self) -> None:
+        """Start the worker (imports, language model: well under a second once cached)."""
+        if self._proc is not None or self._closed or self.broken is not None:
+            return
+        if self._starting is None:
+            self._starting = asyncio.ensure_future(self._spawn())
+        await asyncio.shield(self._starting)
+
+    async def _spawn(self) -> None:
+        import sys
+
+        try:
+            self._proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-c", "from synthgen.quality.precheck import _worker_main; _worker_main()",
+                self.cfg.model_dump_json(),
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.DEVNULL, limit=1 << 24)
+        except OSError as exc:
+            self.broken = f"could not start the check worker: {exc}"
+            return
+        self._reader = asyncio.ensure_future(self._read())
+
     async def check(self, example: Example) -> Precheck:
-        self.start()
-        if self._pool is None:
+        await self.start()
+        if self._proc is None or self.broken is not None:
             return self.local().run([example])[0]
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
@@ -219,33 +240,48 @@ class PrecheckPool:
         return await fut
 
     def _flush(self) -> None:
+        import pickle
+
         self._scheduled = False
-        while self._pending and self._out < self.MAX_OUT:
+        while self._pending and len(self._sent) < self.MAX_OUT:
             batch = self._pending[: self.MAX_BATCH]
             del self._pending[: self.MAX_BATCH]
-            if self._pool is None:
+            if self.broken is not None or self._proc is None or self._proc.stdin is None:
                 self._resolve_locally(batch)
                 continue
+            data = pickle.dumps([e for e, _ in batch], protocol=pickle.HIGHEST_PROTOCOL)
             try:
-                cf = self._pool.submit(_run_in_worker, [e for e, _ in batch])
-            except Exception as exc:  # the pool broke (worker killed): check here from now on
-                self._give_up(exc)
+                self._proc.stdin.write(_FRAME.pack(len(data)) + data)
+            except (ConnectionError, RuntimeError) as exc:
+                self._give_up(f"the check worker stopped: {exc}")
                 self._resolve_locally(batch)
                 continue
-            self._out += 1
-            asyncio.wrap_future(cf).add_done_callback(lambda f, b=batch: self._done(f, b))
+            self._sent.append(batch)
 
-    def _done(self, f: asyncio.Future, batch: list[tuple[Example, asyncio.Future]]) -> None:
-        self._out -= 1
-        if f.cancelled() or f.exception() is not None:
-            self._give_up(f.exception() if not f.cancelled() else None)
-            self._resolve_locally(batch)
-        else:
-            for (_, fut), result in zip(batch, f.result()):
-                if not fut.done():
-                    fut.set_result(result)
-        if self._pending:
-            self._flush()
+    async def _read(self) -> None:
+        import pickle
+
+        assert self._proc is not None and self._proc.stdout is not None
+        out = self._proc.stdout
+        try:
+            while True:
+                head = await out.readexactly(_FRAME.size)
+                status, payload = pickle.loads(await out.readexactly(_FRAME.unpack(head)[0]))
+                batch = self._sent.pop(0)
+                if status != "ok":
+                    self._give_up(f"the check worker failed: {payload}")
+                    self._resolve_locally(batch)
+                    return
+                for (_, fut), result in zip(batch, payload):
+                    if not fut.done():
+                        fut.set_result(result)
+                if self._pending:
+                    self._flush()
+        except (asyncio.IncompleteReadError, ConnectionError) as exc:
+            if not self._closed:
+                self._give_up(f"the check worker exited ({type(exc).__name__})")
+        except asyncio.CancelledError:
+            return
 
     def _resolve_locally(self, batch: list[tuple[Example, asyncio.Future]]) -> None:
         live = [(e, fut) for e, fut in batch if not fut.done()]
@@ -253,17 +289,38 @@ class PrecheckPool:
             for (_, fut), result in zip(live, self.local().run([e for e, _ in live])):
                 fut.set_result(result)
 
-    def _give_up(self, exc: BaseException | None) -> None:
-        if self._pool is not None:
-            self.broken = f"{type(exc).__name__}: {exc}" if exc else "cancelled"
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+    def _give_up(self, why: str) -> None:
+        """Check in-process from now on; what the worker held is checked here instead."""
+        if self.broken is None:
+            self.broken = why
+        sent, self._sent = self._sent, []
+        for batch in sent:
+            self._resolve_locally(batch)
+        pending, self._pending = self._pending, []
+        self._resolve_locally(pending)
+        if self._proc is not None and self._proc.returncode is None:
+            try:
+                self._proc.kill()
+            except ProcessLookupError:
+                pass
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
+        """Stop the worker: its stdin closes, it exits; killed if it has not within 5 s."""
         self._closed = True
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        if self._starting is not None and not self._starting.done():
+            await asyncio.shield(self._starting)
         for _, fut in self._pending:
             fut.cancel()
         self._pending.clear()
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        if proc.stdin is not None:
+            proc.stdin.close()
+        try:
+            await asyncio.wait_for(proc.wait(), 5.0)
+        except asyncio.TimeoutError:
+            proc.kill()
+            await proc.wait()
+        if self._reader is not None:
+            self._reader.cancel()

@@ -41,7 +41,7 @@ class OutputStage:
             if w.full:
                 w.finalize()
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
         """Release what the stage started (worker processes); output files are not touched."""
 
     def finalize_all(self) -> None:

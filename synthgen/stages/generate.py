@@ -43,9 +43,9 @@ class GenerateStage(OutputStage):
             return None
         return await self.pool.check((item.group, obj, item.placeholders))
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
         if self.pool is not None:
-            self.pool.close()
+            await self.pool.aclose()
             self.pool = None
 
     def schema(self, item: WorkItem) -> tuple[dict | None, str]:
