@@ -64,34 +64,40 @@ def write_config(path: Path, url: str, n: int, concurrency: int, gates: str = "r
     """))
 
 
-def _tree_rss(pid: int) -> int:
-    """Resident bytes of a process and all its descendants (the check worker included)."""
-    total, todo = 0, [pid]
+def _tree_memory(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) in bytes of a process and all its descendants (the check worker included).
+
+    The RSS sum counts shared pages (libpython, numpy's BLAS) once per process; PSS splits them
+    between the processes that share them, so its sum is what the run really holds."""
+    rss = pss = 0
+    todo = [pid]
     while todo:
         p = todo.pop()
         try:
             for line in open(f"/proc/{p}/status"):
                 if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) * 1024
+                    rss += int(line.split()[1]) * 1024
+            for line in open(f"/proc/{p}/smaps_rollup"):
+                if line.startswith("Pss:"):
+                    pss += int(line.split()[1]) * 1024
             for task in os.listdir(f"/proc/{p}/task"):
                 todo += [int(c) for c in open(f"/proc/{p}/task/{task}/children").read().split()]
-        except (FileNotFoundError, ProcessLookupError, ValueError):
+        except (FileNotFoundError, ProcessLookupError, PermissionError, ValueError):
             continue
-    return total
+    return rss, pss
 
 
-def synthgen(*args: str) -> tuple[float, float, int]:
-    """Run a synthgen command; returns (wall s, CPU s of it and its children, peak RSS bytes).
-
-    Peak RSS is the peak of the sum over the process and its children (sampled every 20 ms), so
-    a check worker's memory counts; getrusage alone reports only the largest single process."""
+def synthgen(*args: str) -> tuple[float, float, int, int]:
+    """Run a synthgen command; returns (wall s, CPU s of it and its children, peak RSS bytes,
+    peak PSS bytes), both peaks over the process tree, sampled every 20 ms."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "synthgen", *args, "--quiet"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    peak = 0
+    peak_rss = peak_pss = 0
     while proc.poll() is None:
-        peak = max(peak, _tree_rss(proc.pid))
+        rss, pss = _tree_memory(proc.pid)
+        peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, pss)
         time.sleep(0.02)
     _, err = proc.communicate()
     wall = time.perf_counter() - t0
@@ -99,7 +105,7 @@ def synthgen(*args: str) -> tuple[float, float, int]:
     if proc.returncode != 0:
         raise SystemExit(f"synthgen {' '.join(args)} failed: {err.strip()[-500:]}")
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-    return wall, cpu, max(peak, after.ru_maxrss * 1024)
+    return wall, cpu, max(peak_rss, after.ru_maxrss * 1024), peak_pss
 
 
 def request_bodies(cfg_path: Path, run: Path) -> list[dict]:
@@ -161,7 +167,7 @@ def one_run(n: int, concurrency: int, latency_ms: float, compare: bool, gates: s
             run = work / "run"
             synthgen("brainstorm", "--config", str(cfg), "--out", str(run))
             stage1 = json.loads((run / "run.json").read_text())["elapsed_s"]
-            wall, cpu, rss = synthgen("generate", "--config", str(cfg), "--out", str(run))
+            wall, cpu, rss, pss = synthgen("generate", "--config", str(cfg), "--out", str(run))
             manifest = json.loads((run / "run.json").read_text())
             stage_wall = manifest["elapsed_s"] - stage1
             accepted = manifest["stages"]["generate"]["accepted"]
@@ -169,7 +175,8 @@ def one_run(n: int, concurrency: int, latency_ms: float, compare: bool, gates: s
                       "language_and_near_dup_checks": gates,
                       "synthgen": {"wall_s": round(stage_wall, 3), "process_wall_s": round(wall, 3),
                                    "req_per_s": round(n / stage_wall, 1), "cpu_ms_per_item": round(cpu / n * 1000, 3),
-                                   "peak_rss_mb": round(rss / 2**20, 1), "accepted": accepted}}
+                                   "peak_rss_mb": round(rss / 2**20, 1), "peak_pss_mb": round(pss / 2**20, 1),
+                                   "accepted": accepted}}
             if compare:
                 bodies = request_bodies(cfg, run)
                 bare = bare_loop(url, bodies, concurrency, work)
@@ -232,10 +239,11 @@ def main() -> None:
         rows = [one_run(n, args.concurrency, 0.0, compare=False, gates=gates) for n in args.scale]
         for r in rows:
             print(json.dumps(r))
-        base = rows[0]["synthgen"]["peak_rss_mb"]
-        for r in rows[1:]:
-            print(f"peak RSS {r['n']} items / {rows[0]['n']} items = {r['synthgen']['peak_rss_mb'] / base:.3f} "
-                  f"({r['synthgen']['peak_rss_mb']} MB vs {base} MB)")
+        for key, label in (("peak_rss_mb", "RSS (sum over processes)"), ("peak_pss_mb", "PSS (sum over processes)")):
+            base = rows[0]["synthgen"][key]
+            for r in rows[1:]:
+                print(f"peak {label} {r['n']} items / {rows[0]['n']} items = {r['synthgen'][key] / base:.3f} "
+                      f"({r['synthgen'][key]} MB vs {base} MB)")
         return
     r = one_run(args.n, args.concurrency, args.latency_ms, compare=True, gates="off" if args.gates_off else "reject")
     print(json.dumps(r, indent=2))

@@ -91,7 +91,7 @@ _DENSE = re.compile(r"[\u1100-\u11ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac0
 
 _model = None
 _model_lock = threading.Lock()
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 2
 
 
 def _cache_dir():
@@ -126,6 +126,7 @@ def _load_model() -> "_Model":
 # Below this many texts a batch walks the DFA text by text in Python; from here on it walks all
 # texts at once, one numpy step per byte position (~1.5 ms a batch, ~20 us a text at 64 texts).
 _VECTOR_MIN = 24
+_CHUNK = 96  # texts classified together
 
 
 class _Model:
@@ -133,8 +134,8 @@ class _Model:
 
     py3langid keeps the full 142-class float16 table, our float32 copy of the taxonomy's
     columns and the DFA as a Python array: ~110 MB, and a text at a time. This holds the DFA as
-    numpy arrays (memoryviews for the scalar walk), the table for the taxonomy's classes only
-    (~40 MB), and classifies a batch of texts with one vectorised DFA walk. The first process to
+    numpy arrays (memoryviews for the scalar walk), the float16 table for the taxonomy's classes
+    only (~20 MB), and classifies a batch of texts with one vectorised DFA walk. The first process to
     load it unpacks it once into the user's cache (~80 MB of .npy files); later ones map those
     files: no 1 s LZMA decode per process, and only the pages a text touches become resident.
     """
@@ -142,25 +143,13 @@ class _Model:
     _ARRAYS = ("ptc", "pc", "nextmove", "rowbase", "out")
 
     def __init__(self) -> None:
-        import json
-
         import numpy as np
 
         cache = _cache_dir()
-        loaded = False
-        if cache is not None and (cache / "classes.json").exists():
-            try:  # memory-mapped: loads in milliseconds, and only the pages a text touches are read
-                for name in self._ARRAYS:
-                    mapped = np.load(cache / f"{name}.npy", mmap_mode="r", allow_pickle=False)
-                    setattr(self, name, mapped.view(np.ndarray))  # plain arrays: memmap ops are slower
-                self.classes = json.loads((cache / "classes.json").read_text())
-                loaded = True
-            except (OSError, ValueError):
-                loaded = False
-        if not loaded:
-            self._from_py3langid()
-            if cache is not None:
-                self._save(cache)
+        if cache is not None and not (cache / "classes.json").exists():
+            self._unpack_to(cache)  # one array at a time: the unpacking never holds the whole model
+        if not (cache is not None and self._map(cache)):
+            self._unpack()  # no usable cache: the arrays stay in this process's memory
         first: dict[str, int] = {}
         self.alias_pairs = []
         for i, c in enumerate(self.classes):
@@ -174,8 +163,24 @@ class _Model:
         self._out = memoryview(self.out)
         self._np = np
 
-    def _from_py3langid(self) -> None:
-        """Read py3langid's LZMA-compressed npz (about 1 s) and keep the taxonomy's classes."""
+    def _map(self, cache) -> bool:
+        """Memory-map the unpacked arrays: milliseconds, and only pages a text touches are read."""
+        import json
+
+        import numpy as np
+
+        try:
+            for name in self._ARRAYS:
+                mapped = np.load(cache / f"{name}.npy", mmap_mode="r", allow_pickle=False)
+                setattr(self, name, mapped.view(np.ndarray))  # plain arrays: memmap ops are slower
+            self.classes = json.loads((cache / "classes.json").read_text())
+            return True
+        except (OSError, ValueError):
+            return False
+
+    def _arrays(self):
+        """(name, array) from py3langid's LZMA-compressed npz (about 1 s), one at a time, for the
+        taxonomy's classes; sets self.classes first."""
         import lzma
         import shutil
         import tempfile
@@ -195,15 +200,20 @@ class _Model:
                 # German or Catalan text from being "detected" as a regional neighbour.
                 keep = [i for i, c in enumerate(classes) if c in wanted and c in known]
                 self.classes = [classes[i] for i in keep]
-                # float32: numpy converts float16 in software, 3x slower than the whole product
-                self.ptc = np.ascontiguousarray(data["ptc"][:, keep], dtype=np.float32)
-                self.pc = np.ascontiguousarray(data["pc"][keep], dtype=np.float32)
-                self.nextmove = np.ascontiguousarray(data["nextmove"])
-                self.rowbase = data["nextmove_row"].astype(np.int64) << 8
-                self.out = np.ascontiguousarray(data["out_feat"], dtype=np.int32)
+                # float16, as py3langid keeps it (20 MB): rows are widened per batch, exactly
+                yield "ptc", np.ascontiguousarray(data["ptc"][:, keep])
+                yield "pc", np.ascontiguousarray(data["pc"][keep], dtype=np.float32)
+                yield "nextmove", np.ascontiguousarray(data["nextmove"])
+                yield "rowbase", data["nextmove_row"].astype(np.int64) << 8
+                yield "out", np.ascontiguousarray(data["out_feat"], dtype=np.int32)
 
-    def _save(self, cache) -> None:
-        """Write the arrays for the next process to map; best effort (a read-only home is fine)."""
+    def _unpack(self) -> None:
+        for name, array in self._arrays():
+            setattr(self, name, array)
+
+    def _unpack_to(self, cache) -> None:
+        """Write the arrays for this and later processes to map; best effort (a read-only home
+        only costs memory and a second of start-up per process)."""
         import json
         import os
         import shutil
@@ -214,15 +224,16 @@ class _Model:
         try:
             cache.parent.mkdir(parents=True, exist_ok=True)
             tmp = Path(tempfile.mkdtemp(prefix=cache.name + ".", dir=cache.parent))
-            for name in self._ARRAYS:
-                np.save(tmp / f"{name}.npy", getattr(self, name), allow_pickle=False)
-            (tmp / "classes.json").write_text(json.dumps(self.classes))
-            try:
-                os.rename(tmp, cache)  # atomic: readers see all files or none
-            except OSError:  # another process won the race: theirs is as good
-                shutil.rmtree(tmp, ignore_errors=True)
         except OSError:
-            pass
+            return
+        try:
+            for name, array in self._arrays():
+                np.save(tmp / f"{name}.npy", array, allow_pickle=False)
+                del array
+            (tmp / "classes.json").write_text(json.dumps(self.classes))
+            os.rename(tmp, cache)  # atomic: readers see all files or none
+        except OSError:  # disk full, or another process won the race (theirs is as good)
+            shutil.rmtree(tmp, ignore_errors=True)
 
     @staticmethod
     def encode(text: str) -> bytes:
@@ -280,10 +291,11 @@ class _Model:
             weights = np.log1p(counts.astype(np.float32))
             rows = keys % n_feats
             bounds = np.searchsorted(keys // n_feats, np.arange(len(have) + 1)).tolist()
-            ptc = self.ptc
+            # the batch's rows, widened once: float16 x float32 products have no BLAS path
+            table = np.take(self.ptc, rows, axis=0).astype(np.float32)
             for r, i in enumerate(have):  # a small matrix-vector product per text (BLAS)
                 a, b = bounds[r], bounds[r + 1]
-                scores[i] = weights[a:b] @ np.take(ptc, rows[a:b], axis=0)
+                scores[i] = weights[a:b] @ table[a:b]
             scores[have] += self.pc
         # T = sqrt(bytes) keeps the softmax calibrated across lengths (py3langid's norm_probs)
         scores *= (1.0 / np.sqrt(np.maximum(np.asarray(nbytes, dtype=np.float32), 1.0)))[:, None]
@@ -297,17 +309,18 @@ class _Model:
 
     def classify_many(self, texts: list[str]) -> list[tuple[str, float]]:
         """(code, probability) per text, as py3langid's `classify` with norm_probs answers."""
-        if not texts:
-            return []
-        raws = [self.encode(t) for t in texts]
-        if len(raws) >= _VECTOR_MIN:
-            walked = self._walk_many(raws)
-        else:
-            walked = [self._walk_one(r) for r in raws]
-        scores = self._probabilities(walked, [len(r) for r in raws])
-        best = scores.argmax(axis=1)
-        conf = scores[self._np.arange(len(raws)), best]
-        return [(self.classes[b], c) for b, c in zip(best.tolist(), conf.tolist())]
+        out: list[tuple[str, float]] = []
+        for start in range(0, len(texts), _CHUNK):  # bounded temporaries (~4 MB a chunk)
+            raws = [self.encode(t) for t in texts[start : start + _CHUNK]]
+            if len(raws) >= _VECTOR_MIN:
+                walked = self._walk_many(raws)
+            else:
+                walked = [self._walk_one(r) for r in raws]
+            scores = self._probabilities(walked, [len(r) for r in raws])
+            best = scores.argmax(axis=1)
+            conf = scores[self._np.arange(len(raws)), best]
+            out += [(self.classes[b], c) for b, c in zip(best.tolist(), conf.tolist())]
+        return out
 
     def classify(self, text: str) -> tuple[str, float]:
         return self.classify_many([text])[0]

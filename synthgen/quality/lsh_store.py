@@ -161,7 +161,7 @@ class _LshFile:
                 con = sqlite3.connect(path, isolation_level=None)
                 try:
                     con.execute("PRAGMA synchronous=OFF")
-                    con.execute("PRAGMA cache_size=-4096")
+                    con.execute("PRAGMA cache_size=-1024")  # sorted rows: a small cache does
                     rows.sort()
                     con.execute("BEGIN IMMEDIATE")
                     con.executemany("INSERT OR IGNORE INTO lsh VALUES (?,?,?,?)", rows)

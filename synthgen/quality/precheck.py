@@ -181,7 +181,7 @@ class PrecheckPool:
     the worker cannot start or dies, the pool checks in-process from then on (`broken` says why).
     """
 
-    MAX_BATCH = 256
+    MAX_BATCH = 128
     MAX_OUT = 2
 
     def __init__(self, cfg: ValidationConfig) -> None:

@@ -87,7 +87,7 @@ class Engine:
         # launched but not yet committed: bounds memory. A stage that checks answers elsewhere
         # (prepare) holds more, so a slow-starting checker does not stall the requests.
         self._prepare = getattr(stage, "prepare", None)
-        self.window = max(256, 4 * concurrency_limit) * (4 if self._prepare is not None else 1)
+        self.window = max(256, 4 * concurrency_limit) * (2 if self._prepare is not None else 1)
         self.gate = gate
         self.on_commit, self.on_response, self.checkpoint = on_commit, on_response, checkpoint
         self.commit_every = commit_every
