@@ -306,6 +306,8 @@ async def _run_stage(stage_name: str, cfg: RunConfig, opts: RunOptions, journal:
                             "every response received is saved: rerun the same command to continue",
                             stats.committed, stats.requests)
     msg = f"{stage_name}: {c.done}/{total} items, {c.accepted} accepted, {c.rejected} rejected"
+    if getattr(stage, "notice", ""):
+        msg += f"; note: {stage.notice}"
     if stage_name == "brainstorm" and complete:
         kept = getattr(stage, "kept", {})
         short = [g for g in cfg.active_groups() if GROUPS[g].brainstorm and kept.get(g, 0) == 0]

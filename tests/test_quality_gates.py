@@ -107,3 +107,41 @@ def test_check_worker_killed_mid_run_falls_back_with_the_same_answers(tmp_path):
     assert broken and "worker" in broken  # it noticed
     expected = Prechecker(ValidationConfig()).run(examples)
     assert first == expected[0] and answers == expected
+
+
+def test_run_goes_on_when_its_check_worker_is_killed(make_server, tmp_path):
+    # kill -9 the worker of a real `synthgen run`: same output as checking in-process, exit 0,
+    # and the last line says what happened
+    import os
+    import signal
+    import time
+    from pathlib import Path
+
+    srv = make_server(latency_ms=150, rate_near_duplicate=0.2, rate_wrong_language=0.15)
+    outs = {}
+    for mode in ("off", "on"):
+        cfg = tmp_path / f"{mode}.toml"
+        lines = ["seed = 3", "[llm]", 'model = "scripted"', f'base_url = "{srv.base_url}"',
+                 "concurrency = 16", "[groups.short-long]", "tasks = 5", "examples = 150", "[groups.sts]",
+                 "examples = 50", "[languages]", 'mode = "custom"', "[languages.weights]", "English = 3",
+                 "German = 1", "[validation]", f'check_worker = "{mode}"']
+        cfg.write_text("\n".join(lines) + "\n")
+        run = tmp_path / mode
+        proc = subprocess.Popen([sys.executable, "-m", "synthgen", "run", "--config", str(cfg), "--out", str(run),
+                                 "--quiet"], stderr=subprocess.PIPE, text=True)
+        if mode == "on":
+            worker, deadline = None, time.time() + 60
+            while worker is None and time.time() < deadline and proc.poll() is None:
+                for task in Path(f"/proc/{proc.pid}/task").iterdir():
+                    for child in (task / "children").read_text().split():
+                        if "_worker_main" in Path(f"/proc/{child}/cmdline").read_text():
+                            worker = int(child)
+                time.sleep(0.05)
+            assert worker is not None, "no check worker started"
+            time.sleep(0.5)  # let it take a few batches
+            os.kill(worker, signal.SIGKILL)
+        _, err = proc.communicate(timeout=180)
+        assert proc.returncode == 0, err
+        outs[mode] = (_files(run), err)
+    assert outs["on"][0] == outs["off"][0]
+    assert "check worker stopped" in outs["on"][1] and "Traceback" not in outs["on"][1]

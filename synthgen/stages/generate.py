@@ -31,6 +31,7 @@ class GenerateStage(OutputStage):
         self.cfg = cfg
         self._schemas = {g: generate_schema(g) for g in GROUPS}
         self.pool: PrecheckPool | None = None
+        self.notice = ""
         self.gate = QualityGate(cfg.validation, journal, preload_language=not use_worker)
         if use_worker:
             self.pool = PrecheckPool(cfg.validation)  # its worker starts with the first answer
@@ -45,6 +46,8 @@ class GenerateStage(OutputStage):
 
     async def aclose(self) -> None:
         if self.pool is not None:
+            if self.pool.broken:  # said in the stage's last line: the run went on, more slowly
+                self.notice = f"check worker stopped ({self.pool.broken}); checked in-process instead"
             await self.pool.aclose()
             self.pool = None
 
