@@ -52,7 +52,8 @@ class _LshFile:
         self.layout = self.layout_of(idx)
         self.max_seq = 0
         self.disk_rows = 0  # rows on disk (0: skip the look-ups on a fresh run)
-        self.rows: list[tuple[int, int, int, int]] = []  # buffered (ns, band, h, seq)
+        self.texts: list[tuple[int, list[int], int]] = []  # buffered (ns, band hashes, seq)
+        self.nrows = 0  # band rows in self.texts
         self.buf: dict[int, int | list[int]] = {}  # mixed (ns, band, h) -> seq(s) of buffered rows
         self.frozen: dict[int, int | list[int]] | None = None  # the buffer a writer thread is storing
         self.writer: threading.Thread | None = None
@@ -93,7 +94,7 @@ class _LshFile:
         rows = self.journal.db.execute("SELECT seq, ns, sig FROM neardup WHERE seq > ? ORDER BY seq", (upto,))
         for seq, ns, sig in rows:
             self.add(seq, _ns_id(ns), self.bands(sig))
-            if len(self.rows) >= BUFFER_ROWS:
+            if self.nrows >= BUFFER_ROWS:
                 self._write()
         self._write()
         self.disk_rows = con.execute("SELECT EXISTS (SELECT 1 FROM lsh)").fetchone()[0]
@@ -103,9 +104,11 @@ class _LshFile:
         return idx._band_hashes(idx._parse(sig)).astype(np.int64).tolist()  # SQLite integers are signed
 
     @staticmethod
-    def _key(nid: int, band: int, h: int) -> int:
-        # one int instead of a tuple: a collision only adds a candidate, which verification drops
-        return (h ^ (nid * _M1) ^ (band * _M2)) & _MASK
+    def _keys(nid: int, hashes: list[int]) -> list[int]:
+        # one int per (ns, band, h) instead of a tuple: a collision only adds a candidate, which
+        # the signature check drops
+        m = nid * _M1
+        return [(h ^ m ^ (band * _M2)) & _MASK for band, h in enumerate(hashes)]
 
     def candidates(self, nid: int, hashes: list[int]) -> list[int]:
         found: set[int] = set()
@@ -116,11 +119,11 @@ class _LshFile:
             for band, h in enumerate(hashes):
                 params += [nid, band, h]
             found.update(r[0] for r in self.con.execute(union, params))
+        keys = None
         for buf in (self.buf, self.frozen):
             if buf:
-                key, get = self._key, buf.get
-                for band, h in enumerate(hashes):
-                    hit = get(key(nid, band, h))
+                keys = keys or self._keys(nid, hashes)
+                for hit in map(buf.get, keys):
                     if hit is not None:
                         if isinstance(hit, int):
                             found.add(hit)
@@ -129,30 +132,42 @@ class _LshFile:
         return sorted(found)
 
     def add(self, seq: int, nid: int, hashes: list[int]) -> None:
-        for band, h in enumerate(hashes):
-            self._buffer(nid, band, h, seq)
+        self.texts.append((nid, hashes, seq))
+        self.nrows += len(hashes)
+        self._index(nid, hashes, seq)
         self.max_seq = max(self.max_seq, seq)
 
-    def _buffer(self, nid: int, band: int, h: int, seq: int) -> None:
-        self.rows.append((nid, band, h, seq))
-        multimap_add(self.buf, self._key(nid, band, h), seq)
+    def _index(self, nid: int, hashes: list[int], seq: int) -> None:
+        keys, buf = self._keys(nid, hashes), self.buf
+        if buf.keys().isdisjoint(keys):  # the common case: no band shared with a buffered text
+            buf.update(dict.fromkeys(keys, seq))
+        else:
+            for k in keys:
+                multimap_add(buf, k, seq)
+
+    def _take_rows(self) -> list[tuple[int, int, int, int]]:
+        """The buffered texts as (ns, band, h, seq) rows; the buffer starts afresh."""
+        rows = [(nid, band, h, seq) for nid, hashes, seq in self.texts for band, h in enumerate(hashes)]
+        self.texts, self.nrows = [], 0
+        return rows
 
     def _write(self) -> None:
         """The buffer to disk, sorted (neighbouring rows share pages), in one transaction."""
-        self.rows.sort()
+        rows = self._take_rows()
+        rows.sort()
         con = self.con
         con.execute("BEGIN")
-        con.executemany("INSERT OR IGNORE INTO lsh VALUES (?,?,?,?)", self.rows)
+        con.executemany("INSERT OR IGNORE INTO lsh VALUES (?,?,?,?)", rows)
         con.execute("INSERT OR REPLACE INTO meta VALUES ('upto', ?)", (str(self.max_seq),))
         con.execute("COMMIT")
-        self.disk_rows += len(self.rows)
-        self.rows, self.buf = [], {}
+        self.disk_rows += len(rows)
+        self.buf = {}
 
     def _write_behind(self) -> None:
         """Store the buffer from a writer thread (SQLite releases the GIL while it works); the
         buffer stays searchable, frozen, until the thread has committed it."""
         self._join_writer()
-        rows, self.rows = self.rows, []
+        rows = self._take_rows()
         self.frozen, self.buf = self.buf, {}
         self.writing, upto, path = len(rows), self.max_seq, self.path
 
@@ -194,16 +209,16 @@ class _LshFile:
         if event == "commit":
             if self.writer is not None and not self.writer.is_alive():
                 self._join_writer()
-            if len(self.rows) >= BUFFER_ROWS:
+            if self.nrows >= BUFFER_ROWS:
                 self._write_behind()
         elif event == "rollback":
             # texts of the rolled-back transaction are gone from the journal: drop their bands
             newest = self.journal.db.execute("SELECT COALESCE(MAX(seq), 0) FROM neardup").fetchone()[0]
             if self.max_seq > newest:
-                kept = [r for r in self.rows if r[3] <= newest]
-                self.rows, self.buf = [], {}
-                for row in kept:
-                    self._buffer(*row)
+                kept = [t for t in self.texts if t[2] <= newest]
+                self.texts, self.nrows, self.buf = kept, sum(len(t[1]) for t in kept), {}
+                for nid, hashes, seq in kept:
+                    self._index(nid, hashes, seq)
                 self.max_seq = newest
         elif event == "close":
             self._join_writer()
