@@ -151,12 +151,18 @@ _FRAME = struct.Struct("<I")
 
 
 def _worker_main() -> None:
+    import os
     import pickle
     import signal
     import sys
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    # frames go to a private copy of stdout; fd 1 itself becomes stderr, so a library that
+    # prints cannot corrupt the protocol
+    stdout = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    stdin = sys.stdin.buffer
     checker = Prechecker(ValidationConfig.model_validate_json(sys.argv[1]))
     checker.warm()
     while True:
@@ -215,11 +221,15 @@ class PrecheckPool:
 
     async def _spawn(self) -> None:
         import sys
+        from pathlib import Path
 
+        # run from the directory this synthgen was imported from: `python -c` puts the working
+        # directory first on sys.path, and the user's may hold another `synthgen`
+        home = Path(__file__).resolve().parent.parent.parent
         try:
             self._proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-c", "from synthgen.quality.precheck import _worker_main; _worker_main()",
-                self.cfg.model_dump_json(),
+                self.cfg.model_dump_json(), cwd=str(home),
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.DEVNULL, limit=1 << 24)
         except OSError as exc:
@@ -277,11 +287,11 @@ class PrecheckPool:
                         fut.set_result(result)
                 if self._pending:
                     self._flush()
-        except (asyncio.IncompleteReadError, ConnectionError) as exc:
-            if not self._closed:
-                self._give_up(f"the check worker exited ({type(exc).__name__})")
         except asyncio.CancelledError:
             return
+        except Exception as exc:  # exited, killed, or sent something that is not a frame
+            if not self._closed:
+                self._give_up(f"the check worker exited ({type(exc).__name__})")
 
     def _resolve_locally(self, batch: list[tuple[Example, asyncio.Future]]) -> None:
         live = [(e, fut) for e, fut in batch if not fut.done()]
