@@ -330,3 +330,21 @@ def test_gzip_answers_are_decoded_on_the_direct_route() -> None:
     ok, err = asyncio.run(main())
     assert ok.data == COMPLETION
     assert err.status_code == 503 and "overloaded" in str(err)
+
+
+def test_a_client_without_the_private_methods_takes_the_sdk_road() -> None:
+    # if an SDK release renames what the direct route uses, requests still go out (slower)
+    from synthgen.llm import fastpath
+
+    async def main() -> tuple[RawChatResponse, object]:
+        async with serve() as (_, url):
+            client = make_client(url, "fast-aiohttp")
+            client._make_status_error_from_response = None  # type: ignore[assignment]
+            try:
+                return await post_chat(client, body("ok"), timeout=5), fastpath._routes.get(client, "unset")
+            finally:
+                await client.close()
+
+    result, route = asyncio.run(main())
+    assert result.data == COMPLETION
+    assert route is None

@@ -341,13 +341,19 @@ async def _route_for(client: openai.AsyncOpenAI, body: dict[str, Any], timeout: 
     if (type(client) is openai.AsyncOpenAI and getattr(client, "_provider_runtime", None) is None
             and getattr(client, "_workload_identity_auth", None) is None and client.custom_auth is None
             and transport is not None and isinstance(client.api_key, str)):
-        if client._platform is None:  # as `client.request` does before its first call
-            client._platform = await asyncify(get_platform)()
-        options = _options_for(client).model_copy(update={"json_data": body, "timeout": timeout})
-        options = await client._prepare_options(options)
-        request = client._build_request(options, retries_taken=0)
-        await client._prepare_request(request)
-        if not request.url.userinfo and request.url.scheme in ("http", "https") and not request.url.query:
+        try:  # private SDK methods: if a release changes them, the SDK road is taken instead
+            if client._platform is None:  # as `client.request` does before its first call
+                client._platform = await asyncify(get_platform)()
+            options = _options_for(client).model_copy(update={"json_data": body, "timeout": timeout})
+            options = await client._prepare_options(options)
+            request = client._build_request(options, retries_taken=0)
+            await client._prepare_request(request)
+            usable = (callable(getattr(client, "_make_status_error_from_response", None))
+                      and not request.url.userinfo and request.url.scheme in ("http", "https")
+                      and not request.url.query)
+        except Exception:
+            usable = False
+        if usable:
             route = _DirectRoute(client, request, timeout, transport)
     _routes[client] = route
     return route
