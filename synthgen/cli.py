@@ -125,9 +125,10 @@ def generate(config: Optional[str] = ConfigOpt, out: Optional[Path] = OutOpt, fo
              tasks_from: Optional[Path] = TasksFromOpt) -> None:
     """Stage 2: expand tasks into examples; validate, dedup, write JSONL shards."""
     def go():
-        from .pipeline import run_stage
+        from .pipeline import prespawn_check_worker, run_stage
 
         cfg, name = resolve_config(config)
+        prespawn_check_worker(cfg, limit)
         opts = _options(out, name, force=force, quiet=quiet, concurrency=concurrency, max_cost=max_cost,
                         max_requests=max_requests, limit=limit, shard=_shard(shard), tasks_from=tasks_from)
         _finish([run_stage("generate", cfg, opts)])

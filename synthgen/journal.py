@@ -39,6 +39,10 @@ CREATE TABLE IF NOT EXISTS responses (
 -- rows are appended in arrival order; only the small key index takes random inserts
 -- (a WITHOUT ROWID table keyed by item id moved ~2 KB rows around: 2.5x the cost per response)
 CREATE UNIQUE INDEX IF NOT EXISTS responses_key ON responses (item_id, attempt);
+-- covers the token and cost totals the manifest recomputes every couple of seconds: without it
+-- each checkpoint read the whole table (~2 KB a row: a gigabyte per read at 500k responses)
+CREATE INDEX IF NOT EXISTS responses_usage
+  ON responses (stage, model, prompt_tokens, completion_tokens, usage_estimated);
 CREATE TABLE IF NOT EXISTS failures (
   item_id TEXT NOT NULL, attempt INTEGER NOT NULL, kind TEXT NOT NULL, message TEXT,
   created REAL NOT NULL

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import itertools
 import json
 import random
 from dataclasses import dataclass, field
@@ -74,9 +75,11 @@ class LanguageSampler:
     def __init__(self, weights: dict[str, float]):
         self.names = sorted(weights)
         self.weights = [weights[n] for n in self.names]
+        # what `choices(names, weights)` computes on every call: same draws, once
+        self.cum_weights = list(itertools.accumulate(self.weights))
 
     def one(self, rng: random.Random) -> str:
-        return rng.choices(self.names, self.weights)[0]
+        return rng.choices(self.names, cum_weights=self.cum_weights)[0]
 
     def pair(self, rng: random.Random) -> tuple[str, str]:
         if len(self.names) < 2:

@@ -148,3 +148,71 @@ def test_run_goes_on_when_its_check_worker_is_killed(make_server, tmp_path):
     assert outs["on"][0] == outs["off"][0]
     assert "check worker stopped" in outs["on"][1], outs["on"][1]
     assert "Traceback" not in outs["on"][1]
+
+
+def test_examples_waiting_for_a_busy_worker_can_be_checked_in_process(tmp_path):
+    # the engine hands waiting examples to the main process when it would idle: same answers
+    import asyncio
+
+    from synthgen.config import ValidationConfig
+    from synthgen.quality.precheck import PrecheckPool, Prechecker
+
+    examples = [("sts", {"S1": f"Bird {i} sings on the old oak tree.", "S2": "A bird is singing in a tree.",
+                         "S3": "Interest rates rose again."}, {"language": "English"}) for i in range(400)]
+
+    async def main():
+        pool = PrecheckPool(ValidationConfig())
+        try:
+            await pool.start()
+            assert not pool.steal()  # nothing waiting yet
+            tasks = [asyncio.ensure_future(pool.check(e)) for e in examples]
+            await asyncio.sleep(0)  # two batches go to the worker, the rest wait
+            stolen = 0
+            while pool.steal(16):
+                stolen += 1
+            return await asyncio.gather(*tasks), stolen
+        finally:
+            await pool.aclose()
+
+    answers, stolen = asyncio.run(main())
+    assert stolen >= (400 - 2 * 128) // 16  # everything beyond the two batches was taken
+    assert answers == Prechecker(ValidationConfig()).run(examples)
+
+
+def test_a_worker_started_early_is_claimed_and_an_unclaimed_one_exits_with_its_parent(tmp_path):
+    import asyncio
+    import os
+    import time
+
+    from synthgen.config import ValidationConfig
+    from synthgen.quality import precheck
+
+    cfg = ValidationConfig()
+    precheck.prespawn(cfg)
+    early = precheck._PRESPAWNED[cfg.model_dump_json()].pid
+
+    async def main():
+        pool = precheck.PrecheckPool(cfg)
+        try:
+            await pool.start()
+            return pool.pid
+        finally:
+            await pool.aclose()
+
+    assert asyncio.run(main()) == early
+    assert not precheck._PRESPAWNED
+
+    # a command that starts one and never uses it (a resume with little left) leaves nothing behind
+    code = ("from synthgen.config import ValidationConfig; from synthgen.quality import precheck; "
+            "c = ValidationConfig(); precheck.prespawn(c); print(precheck._PRESPAWNED[c.model_dump_json()].pid)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    orphan = int(out.stdout.strip())
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            os.kill(orphan, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError(f"unclaimed check worker {orphan} still running")

@@ -23,7 +23,7 @@ import openai
 
 from ..config import LLMConfig
 from .concurrency import AdaptiveConcurrency
-from .fastpath import FastAioHttpClient, post_chat
+from .fastpath import FastAioHttpClient, post_chat, tls_context
 from .ratelimit import RateLimiter
 from .tokens import count_message_tokens, count_tokens
 
@@ -129,9 +129,10 @@ class LLMClient:
         self.mode = "json_schema" if cfg.structured_output == "auto" else cfg.structured_output
         self._response_format = response_format or _openai_response_format
         self.pool = EndpointPool(base_urls)
+        tls = tls_context(self.pool.urls)
         self.clients = {
             url: openai.AsyncOpenAI(api_key=api_key, base_url=url, max_retries=0,
-                                    timeout=cfg.timeout_s, http_client=FastAioHttpClient())
+                                    timeout=cfg.timeout_s, http_client=FastAioHttpClient(verify=tls))
             for url in self.pool.urls
         }
         self.on_retry: Callable[[BaseException], None] | None = None

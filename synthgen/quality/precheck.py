@@ -16,8 +16,13 @@ dies, the pool checks in-process from then on and the run goes on (tested with k
 from __future__ import annotations
 
 import asyncio
+import atexit
 import hashlib
 import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
 from dataclasses import dataclass, field
 
 from ..config import ValidationConfig
@@ -197,7 +202,9 @@ class PrecheckPool:
         self._sent: list[list[tuple[Example, asyncio.Future]]] = []  # batches in the worker, in order
         self._scheduled = False
         self.broken: str | None = None
-        self._proc: asyncio.subprocess.Process | None = None
+        self._proc: subprocess.Popen | None = None
+        self._stdin: asyncio.WriteTransport | None = None
+        self._stdout: asyncio.StreamReader | None = None
         self._reader: asyncio.Task | None = None
         self._starting: asyncio.Task | None = None
         self._closed = False
@@ -220,21 +227,21 @@ class PrecheckPool:
         await asyncio.shield(self._starting)
 
     async def _spawn(self) -> None:
-        import sys
-        from pathlib import Path
-
-        # run from the directory this synthgen was imported from: `python -c` puts the working
-        # directory first on sys.path, and the user's may hold another `synthgen`
-        home = Path(__file__).resolve().parent.parent.parent
+        key = self.cfg.model_dump_json()
+        proc = _PRESPAWNED.pop(key, None)
         try:
-            self._proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-c", "from synthgen.quality.precheck import _worker_main; _worker_main()",
-                self.cfg.model_dump_json(), cwd=str(home),
-                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.DEVNULL, limit=1 << 24)
+            if proc is None or proc.poll() is not None:
+                proc = _popen(key)
+            loop = asyncio.get_running_loop()
+            reader = asyncio.StreamReader(limit=1 << 24)
+            await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), proc.stdout)
+            self._stdin, _ = await loop.connect_write_pipe(asyncio.Protocol, proc.stdin)
         except OSError as exc:
             self.broken = f"could not start the check worker: {exc}"
+            if proc is not None and proc.poll() is None:
+                proc.kill()
             return
+        self._proc, self._stdout = proc, reader
         self._reader = asyncio.ensure_future(self._read())
 
     async def check(self, example: Example) -> Precheck:
@@ -249,6 +256,19 @@ class PrecheckPool:
             loop.call_soon(self._flush)  # everything that arrives in this loop turn goes together
         return await fut
 
+    def steal(self, n: int = 16) -> bool:
+        """Check up to `n` of the examples still waiting for the worker here, now.
+
+        Called by the engine when it would otherwise sit idle: examples wait only while the
+        worker is busy with earlier batches, so taking some of them keeps both processes
+        working. Same function, same answers. False when nothing was waiting."""
+        if not self._pending:
+            return False
+        batch = self._pending[:n]
+        del self._pending[:n]
+        self._resolve_locally(batch)
+        return True
+
     def _flush(self) -> None:
         import pickle
 
@@ -256,13 +276,17 @@ class PrecheckPool:
         while self._pending and len(self._sent) < self.MAX_OUT:
             batch = self._pending[: self.MAX_BATCH]
             del self._pending[: self.MAX_BATCH]
-            if self.broken is not None or self._proc is None or self._proc.stdin is None:
+            if self.broken is not None or self._stdin is None:
+                self._resolve_locally(batch)
+                continue
+            if self._stdin.is_closing():
+                self._give_up("the check worker stopped")
                 self._resolve_locally(batch)
                 continue
             data = pickle.dumps([e for e, _ in batch], protocol=pickle.HIGHEST_PROTOCOL)
             try:
-                self._proc.stdin.write(_FRAME.pack(len(data)) + data)
-            except (ConnectionError, RuntimeError) as exc:
+                self._stdin.write(_FRAME.pack(len(data)) + data)
+            except (OSError, RuntimeError) as exc:
                 self._give_up(f"the check worker stopped: {exc}")
                 self._resolve_locally(batch)
                 continue
@@ -271,8 +295,8 @@ class PrecheckPool:
     async def _read(self) -> None:
         import pickle
 
-        assert self._proc is not None and self._proc.stdout is not None
-        out = self._proc.stdout
+        out = self._stdout
+        assert out is not None
         try:
             while True:
                 head = await out.readexactly(_FRAME.size)
@@ -308,7 +332,7 @@ class PrecheckPool:
             self._resolve_locally(batch)
         pending, self._pending = self._pending, []
         self._resolve_locally(pending)
-        if self._proc is not None and self._proc.returncode is None:
+        if self._proc is not None and self._proc.poll() is None:
             try:
                 self._proc.kill()
             except ProcessLookupError:
@@ -325,12 +349,62 @@ class PrecheckPool:
         proc, self._proc = self._proc, None
         if proc is None:
             return
-        if proc.stdin is not None:
-            proc.stdin.close()
-        try:
-            await asyncio.wait_for(proc.wait(), 5.0)
-        except asyncio.TimeoutError:
-            proc.kill()
-            await proc.wait()
+        if self._stdin is not None:
+            self._stdin.close()  # EOF: the worker exits
+        deadline = time.monotonic() + 5.0
+        while proc.poll() is None:
+            if time.monotonic() > deadline:
+                proc.kill()
+                proc.wait()
+                break
+            await asyncio.sleep(0.005)
         if self._reader is not None:
             self._reader.cancel()
+            try:
+                await self._reader
+            except BaseException:
+                pass
+        for pipe in (proc.stdin, proc.stdout):
+            try:
+                pipe.close()
+            except OSError:
+                pass
+
+
+_PRESPAWNED: dict[str, subprocess.Popen] = {}  # started early, not yet claimed by a pool
+
+
+def _popen(cfg_json: str) -> subprocess.Popen:
+    # run from the directory this synthgen was imported from: `python -c` puts the working
+    # directory first on sys.path, and the user's may hold another `synthgen`
+    home = Path(__file__).resolve().parent.parent.parent
+    return subprocess.Popen(
+        [sys.executable, "-c", "from synthgen.quality.precheck import _worker_main; _worker_main()", cfg_json],
+        cwd=str(home), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, bufsize=0)
+
+
+def prespawn(cfg: ValidationConfig) -> None:
+    """Start a check worker now, for a PrecheckPool of this config to claim later.
+
+    Called while the command is still importing its way up (~1-2 s): the worker's own start
+    (an interpreter, numpy, the language model) then overlaps ours instead of holding up the
+    first commits. A worker nobody claims exits with this process (EOF on its stdin)."""
+    key = cfg.model_dump_json()
+    if key in _PRESPAWNED:
+        return
+    try:
+        _PRESPAWNED[key] = _popen(key)
+    except OSError:
+        return  # the pool will try again, and fall back in-process if it cannot
+    if len(_PRESPAWNED) == 1:
+        atexit.register(_release_prespawned)
+
+
+def _release_prespawned() -> None:
+    for proc in _PRESPAWNED.values():
+        try:
+            proc.stdin.close()  # type: ignore[union-attr]
+            proc.stdout.close()  # type: ignore[union-attr]
+        except OSError:
+            pass
+    _PRESPAWNED.clear()

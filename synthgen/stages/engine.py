@@ -87,6 +87,8 @@ class Engine:
         # launched but not yet committed: bounds memory. A stage that checks answers elsewhere
         # (prepare) holds more, so a slow-starting checker does not stall the requests.
         self._prepare = getattr(stage, "prepare", None)
+        # work the stage can do whenever the engine would wait (checks queued for a busy worker)
+        self._idle_work = getattr(stage, "idle_work", None)
         self.window = max(256, 4 * concurrency_limit) * (2 if self._prepare is not None else 1)
         self.gate = gate
         self.on_commit, self.on_response, self.checkpoint = on_commit, on_response, checkpoint
@@ -203,6 +205,9 @@ class Engine:
                     break
                 if queue.empty():  # about to wait: put the responses received so far on disk
                     self.journal.flush_responses()
+                    if self._idle_work is not None:
+                        while queue.empty() and self._idle_work():
+                            await asyncio.sleep(0)  # answers that arrived meanwhile go first
                 pos, task = await queue.get()
                 tasks.pop(pos, None)
                 if task.cancelled():

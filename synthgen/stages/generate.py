@@ -36,6 +36,7 @@ class GenerateStage(OutputStage):
         if use_worker:
             self.pool = PrecheckPool(cfg.validation)  # its worker starts with the first answer
             self.prepare = self._prepare
+            self.idle_work = self.pool.steal
 
     async def _prepare(self, result: ItemResult) -> Precheck | None:
         """Order-free checks in the worker as each answer arrives; commit does the rest."""
