@@ -250,3 +250,35 @@ def test_plain_http_endpoints_get_a_verifying_context_without_the_certificate_st
     assert plain_ctx.cert_store_stats()["x509_ca"] == 0  # nothing loaded: nothing trusted
     tls_ctx = tls_context(["http://127.0.0.1:8000/v1", "https://api.openai.com/v1"])
     assert tls_ctx.verify_mode == ssl.CERT_REQUIRED and tls_ctx.cert_store_stats()["x509_ca"] > 0
+
+
+def test_a_proxy_from_the_environment_is_used(monkeypatch) -> None:
+    # proxies are the SDK transport's business: with one configured the request must reach it
+    # (the direct connections would bypass it)
+    seen: list[str] = []
+
+    async def proxy(reader, writer) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        seen.append(head.split(b"\r\n", 1)[0].decode())
+        length = next(int(ln.split(b":")[1]) for ln in head.split(b"\r\n") if ln.lower().startswith(b"content-length"))
+        await reader.readexactly(length)
+        writer.write(answer(extra="Connection: close\r\n"))
+        await writer.drain()
+        writer.close()
+
+    async def main():
+        server = await asyncio.start_server(proxy, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        client = client_for("http://upstream.example/v1")
+        try:
+            return await post_chat(client, {"model": "m", "messages": []}, timeout=5)
+        finally:
+            await client.close()
+            server.close()
+
+    out = asyncio.run(main())
+    assert out.data == COMPLETION
+    assert seen == ["POST http://upstream.example/v1/chat/completions HTTP/1.1"]
