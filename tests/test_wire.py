@@ -282,3 +282,68 @@ def test_a_proxy_from_the_environment_is_used(monkeypatch) -> None:
     out = asyncio.run(main())
     assert out.data == COMPLETION
     assert seen == ["POST http://upstream.example/v1/chat/completions HTTP/1.1"]
+
+
+def _self_signed(tmp_path):
+    import shutil
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command to make a test certificate")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
+                    str(cert), "-days", "1", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    return key, cert
+
+
+def _https_exchange(key, cert, trusted: bool):
+    seen: list[str] = []
+
+    async def handle(reader, writer) -> None:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+            return
+        seen.append(head.split(b"\r\n", 1)[0].decode())
+        length = next(int(ln.split(b":")[1]) for ln in head.split(b"\r\n") if ln.lower().startswith(b"content-length"))
+        await reader.readexactly(length)
+        writer.write(answer())
+        await writer.drain()
+        writer.close()
+
+    async def main():
+        server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        server_ctx.load_cert_chain(cert, key)
+        server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=server_ctx)
+        port = server.sockets[0].getsockname()[1]
+        client_ctx = ssl.create_default_context(cafile=str(cert)) if trusted else tls_context(["https://x"])
+        client = openai.AsyncOpenAI(api_key="sk-wire", base_url=f"https://localhost:{port}/v1", max_retries=0,
+                                    http_client=FastAioHttpClient(verify=client_ctx))
+        try:
+            return await post_chat(client, {"model": "m", "messages": []}, timeout=5)
+        except Exception as exc:  # noqa: BLE001 - the test inspects it
+            return exc
+        finally:
+            await client.close()
+            server.close()
+
+    return asyncio.run(main()), seen
+
+
+def test_https_endpoints_are_reached_over_verified_tls(tmp_path) -> None:
+    key, cert = _self_signed(tmp_path)
+    out, seen = _https_exchange(key, cert, trusted=True)
+    assert out.data == COMPLETION
+    assert seen == ["POST /v1/chat/completions HTTP/1.1"]
+
+
+def test_an_untrusted_certificate_is_refused(tmp_path) -> None:
+    key, cert = _self_signed(tmp_path)
+    out, seen = _https_exchange(key, cert, trusted=False)
+    assert isinstance(out, openai.APIConnectionError) and seen == []
+    from synthgen.llm.client import describe
+
+    assert "certificate" in describe(out).lower()
