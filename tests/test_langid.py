@@ -138,6 +138,19 @@ def test_model_is_unpacked_once_then_mapped_with_the_same_answers(tmp_path) -> N
     assert [code for code, _ in first] == ["de", "ko", "en"]
 
 
+def test_unpacking_removes_copies_left_by_other_model_versions(tmp_path) -> None:
+    cache = tmp_path / "cache"
+    stale = cache / "langid-1-4586720-1700000000"
+    stale.mkdir(parents=True)
+    (stale / "ptc.npy").write_bytes(b"x" * 1000)
+    unrelated = cache / "notes"
+    unrelated.mkdir()
+    mapped, answers = _probe(str(cache), [SENTENCES["German"]])
+    assert mapped and answers[0][0] == "de"
+    assert not stale.exists() and unrelated.exists()
+    assert len(list(cache.glob("langid-*"))) == 1  # only the copy in use
+
+
 def test_unwritable_or_disabled_cache_still_works(tmp_path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")

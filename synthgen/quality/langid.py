@@ -234,6 +234,12 @@ class _Model:
             os.rename(tmp, cache)  # atomic: readers see all files or none
         except OSError:  # disk full, or another process won the race (theirs is as good)
             shutil.rmtree(tmp, ignore_errors=True)
+            return
+        # unpacked copies of other model files or formats (~70 MB each) are never read again;
+        # a process still mapping one keeps its pages (Linux frees them when it unmaps)
+        for old in cache.parent.glob("langid-*"):
+            if old != cache and old.is_dir() and re.fullmatch(r"langid-\d+-\d+-\d+", old.name):
+                shutil.rmtree(old, ignore_errors=True)
 
     @staticmethod
     def encode(text: str) -> bytes:
