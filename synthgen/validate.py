@@ -175,8 +175,9 @@ def _contains_phrase(haystack: str, needle: str) -> bool:
     return False
 
 
-def check_content(group: str, obj: dict) -> list[Finding]:
-    n = {k: normalize(v) for k, v in obj.items()}
+def check_content(group: str, obj: dict, normalized: dict[str, str] | None = None) -> list[Finding]:
+    """`normalized`: normalize() of the fields, when the caller has it already."""
+    n = normalized if normalized is not None else {k: normalize(v) for k, v in obj.items()}
     out = []
     if group == "short-long":
         for doc in ("positive_document", "hard_negative_document"):
@@ -222,13 +223,15 @@ def apply_policy(findings: list[Finding], cfg: ValidationConfig) -> tuple[Findin
     return reject, flags
 
 
-def validate_example(group: str, obj: dict, placeholders: dict[str, str],
-                     cfg: ValidationConfig) -> tuple[Finding | None, list[str]]:
-    """(the finding that rejects the example or None, the guideline codes it is flagged with)."""
+def validate_example(group: str, obj: dict, placeholders: dict[str, str], cfg: ValidationConfig,
+                     normalized: dict[str, str] | None = None) -> tuple[Finding | None, list[str]]:
+    """(the finding that rejects the example or None, the guideline codes it is flagged with).
+
+    `normalized`: normalize() of the object's string fields, when the caller has it already."""
     shape = check_shape(group, obj)
     if shape:
         return shape, []
-    return apply_policy(check_lengths(group, obj, placeholders, cfg) + check_content(group, obj), cfg)
+    return apply_policy(check_lengths(group, obj, placeholders, cfg) + check_content(group, obj, normalized), cfg)
 
 
 # Which fields are deduplicated, and in which namespace (exact, normalised text).

@@ -224,6 +224,34 @@ def test_many_concurrent_requests_share_one_client() -> None:
     assert asyncio.run(main()) == 200
 
 
+def test_the_first_requests_of_a_run_build_one_direct_route(monkeypatch) -> None:
+    # a run starts with `concurrency` requests at once: one of them builds the route (a thread
+    # hop and ~3 ms), the others wait for it, instead of each building and discarding its own
+    from synthgen.llm import fastpath
+
+    built: list[object] = []
+
+    class Counted(fastpath._DirectRoute):
+        def __init__(self, *args: Any) -> None:
+            built.append(self)
+            super().__init__(*args)
+
+    monkeypatch.setattr(fastpath, "_DirectRoute", Counted)
+
+    async def main() -> tuple[int, bool]:
+        async with serve() as (server, url):
+            client = make_client(url, "fast-aiohttp")
+            try:
+                results = await asyncio.gather(*(post_chat(client, body("ok"), timeout=5) for _ in range(64)))
+                assert all(r.data == COMPLETION for r in results)
+                return len(server.seen), fastpath._routes.get(client) is built[0]
+            finally:
+                await client.close()
+
+    assert asyncio.run(main()) == (64, True)
+    assert len(built) == 1
+
+
 def test_follows_a_changed_base_url() -> None:
     async def main() -> tuple[int, int]:
         async with serve() as (first, url1), serve() as (second, url2):

@@ -113,3 +113,60 @@ def test_buffer_written_behind_in_bulk_gives_the_same_answers(tmp_path, monkeypa
     j = Journal(tmp_path)  # and what was written is what a reopened store finds
     assert DiskNearDup(j, 0.85).check_and_add("document", "again", texts[0]) is not None
     j.close()
+
+
+def test_the_bit_filter_never_hides_a_near_copy_and_gives_way_when_full(tmp_path, monkeypatch):
+    # the filter skips the table search only when no band key was ever stored; once it holds more
+    # keys than it can answer for cheaply it is dropped, and answers stay those of the memory index
+    from synthgen.quality import lsh_store
+
+    monkeypatch.setattr(lsh_store._BitFilter, "MAX_KEYS", 21 * 150)
+    monkeypatch.setattr(lsh_store, "BUFFER_ROWS", 21 * 40)  # most look-ups reach the disk table
+    texts = _texts(400, seed=11)
+    mem = NearDupIndex(threshold=0.85)
+    j = Journal(tmp_path)
+    disk = DiskNearDup(j, threshold=0.85)
+    answers = []
+    for i, t in enumerate(texts[:100]):
+        j.begin()
+        answers.append(disk.check_and_add("document", f"k{i}", t))
+        j.commit()
+    assert j._lsh_file.filter is not None  # 100 texts: still filtering
+    j.close()
+    j = Journal(tmp_path)  # a resume learns the keys on disk and goes on filtering
+    disk = DiskNearDup(j, threshold=0.85)
+    assert j._lsh_file.filter is not None
+    for i, t in enumerate(texts[100:], 100):
+        j.begin()
+        answers.append(disk.check_and_add("document", f"k{i}", t))
+        j.commit()
+    assert j._lsh_file.filter is None  # past 150 texts it gave way
+    j.close()
+    j = Journal(tmp_path)  # and a resume past that size starts without one
+    assert DiskNearDup(j, threshold=0.85).check_and_add("document", "again", texts[0]) is not None
+    assert j._lsh_file.filter is None
+    j.close()
+    assert answers == [mem.check_and_add(f"k{i}", t) for i, t in enumerate(texts)]
+    assert sum(a is not None for a in answers) > 50
+
+
+def test_signatures_made_in_a_batch_equal_those_made_one_at_a_time():
+    # the check worker signs a batch at once; the commit and a resume sign one text at a time:
+    # both must give the same signature and band keys, in every script
+    from synthgen.quality.lsh_store import band_keys, band_keys_many
+    from synthgen.quality.textnorm import normalize
+
+    texts = _texts(20) + [
+        "Ｈｅｌｌｏ  Wörld\u00a0again and\u2028again",  # full-width, NBSP, line separator
+        "东京是日本的首都，也是世界上最大的城市之一。", "กรุงเทพมหานคร เป็นเมืองหลวงของประเทศไทย",
+        "Привет мир, это проверка", "two words", "", "ΣΊΣΥΦΟΣ και άλλοι ήρωες της μυθολογίας",
+    ]
+    namespaces = ["query" if i % 3 else "document" for i in range(len(texts))]
+    idx = NearDupIndex(threshold=0.85)
+    sigs, hashes = idx.signatures_normalized([normalize(t) for t in texts])
+    keys = band_keys_many(namespaces, hashes)
+    for t, ns, sig, k in zip(texts, namespaces, sigs, keys):
+        one = idx.signature(t)
+        assert sig == one
+        assert k == band_keys(ns, idx._band_hashes(idx._parse(one)).astype("int64").tolist())
+        assert all(0 <= x < 2**63 for x in k)

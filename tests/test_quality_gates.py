@@ -150,33 +150,38 @@ def test_run_goes_on_when_its_check_worker_is_killed(make_server, tmp_path):
     assert "Traceback" not in outs["on"][1]
 
 
-def test_examples_waiting_for_a_busy_worker_can_be_checked_in_process(tmp_path):
-    # the engine hands waiting examples to the main process when it would idle: same answers
+def test_examples_waiting_for_a_busy_worker_go_to_it_earliest_plan_position_first(tmp_path):
+    # answers arrive in any order but commit in plan order: what waits for the worker is sent
+    # lowest position first, so the example the commit needs is not stuck behind later ones
     import asyncio
 
     from synthgen.config import ValidationConfig
     from synthgen.quality.precheck import PrecheckPool, Prechecker
 
     examples = [("sts", {"S1": f"Bird {i} sings on the old oak tree.", "S2": "A bird is singing in a tree.",
-                         "S3": "Interest rates rose again."}, {"language": "English"}) for i in range(400)]
+                         "S3": "Interest rates rose again."}, {"language": "English"}) for i in range(300)]
+    positions = list(range(len(examples)))[::-1]  # they arrive latest position first
 
     async def main():
         pool = PrecheckPool(ValidationConfig())
+        pool.MAX_BATCH, pool.MAX_OUT = 20, 1
+        done: list[int] = []
         try:
             await pool.start()
-            assert not pool.steal()  # nothing waiting yet
-            tasks = [asyncio.ensure_future(pool.check(e)) for e in examples]
-            await asyncio.sleep(0)  # two batches go to the worker, the rest wait
-            stolen = 0
-            while pool.steal(16):
-                stolen += 1
-            return await asyncio.gather(*tasks), stolen
+
+            async def one(e, pos):
+                r = await pool.check(e, pos)
+                done.append(pos)
+                return r
+
+            answers = await asyncio.gather(*(one(e, p) for e, p in zip(examples, positions)))
+            return answers, done
         finally:
             await pool.aclose()
 
-    answers, stolen = asyncio.run(main())
-    assert stolen >= (400 - 2 * 128) // 16  # everything beyond the two batches was taken
-    assert answers == Prechecker(ValidationConfig()).run(examples)
+    answers, done = asyncio.run(main())
+    assert answers == Prechecker(ValidationConfig()).run(examples)  # same answers as in-process
+    assert done == sorted(positions)  # checked strictly by plan position, not by arrival
 
 
 def test_a_worker_started_early_is_claimed_and_an_unclaimed_one_exits_with_its_parent(tmp_path):

@@ -28,6 +28,7 @@ At concurrency 64 the client's CPU per request, not the network, sets the pace (
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import json
 import ssl
@@ -397,6 +398,7 @@ class _DirectRoute:
 
 
 _routes: weakref.WeakKeyDictionary[Any, _DirectRoute | None] = weakref.WeakKeyDictionary()
+_building: weakref.WeakKeyDictionary[Any, asyncio.Future] = weakref.WeakKeyDictionary()
 
 
 def _plain_http(http: Any) -> AiohttpTransport | None:
@@ -415,6 +417,22 @@ async def _route_for(client: openai.AsyncOpenAI, body: dict[str, Any], timeout: 
     route = _routes.get(client, False)
     if route is not False and (route is None or route.fits(client, timeout)):
         return route
+    # one build per client: the first 64 requests of a run arrive together, and each build
+    # costs a thread hop and ~3 ms (get_platform); the others wait for that one and re-check
+    building = _building.get(client)
+    if building is not None:
+        await asyncio.shield(building)
+        return await _route_for(client, body, timeout)
+    done = asyncio.get_running_loop().create_future()
+    _building[client] = done
+    try:
+        return await _build_route(client, body, timeout)
+    finally:
+        _building.pop(client, None)
+        done.set_result(None)
+
+
+async def _build_route(client: openai.AsyncOpenAI, body: dict[str, Any], timeout: float) -> _DirectRoute | None:
     route = None
     transport = _plain_http(client._client)
     if (type(client) is openai.AsyncOpenAI and getattr(client, "_provider_runtime", None) is None

@@ -51,6 +51,55 @@ def _ns_id(ns: str) -> int:
     return zlib.crc32(ns.encode())
 
 
+def band_keys(ns: str, hashes: list[int]) -> list[int]:
+    """The table keys of a text's band hashes in namespace `ns` (made where the signature is)."""
+    return _LshFile.keys(_ns_id(ns), hashes)
+
+
+def band_keys_many(namespaces: list[str], hashes: np.ndarray) -> list[list[int]]:
+    """band_keys for many texts at once: `hashes` is (texts x bands) uint64; the same keys."""
+    u64 = (1 << 64) - 1
+    rows = np.array([(_ns_id(ns) * _M1) & u64 for ns in namespaces], dtype=np.uint64)
+    cols = np.array([(b * _M2) & u64 for b in range(hashes.shape[1])], dtype=np.uint64)
+    return ((hashes ^ rows[:, None] ^ cols[None, :]) & np.uint64(_MASK)).astype(np.int64).tolist()
+
+
+class _BitFilter:
+    """A fixed-size bit set over the band keys stored so far (a Bloom filter, one bit per key).
+
+    Most texts share no band with any earlier text; when none of a text's 21 keys has its bit
+    set, that is certain and the table is not searched (~60-100 us a text saved). Its size never
+    changes; once so many bits are set that most texts would search anyway (past ~50k texts),
+    it is dropped and every text searches, as without it.
+    """
+
+    BITS = 1 << 25  # 4 MB
+    MAX_KEYS = 1_100_000  # then ~3% of bits set: a text's 21 keys all miss about half the time
+
+    def __init__(self) -> None:
+        self.bits = bytearray(self.BITS >> 3)
+        self.keys = 0
+
+    @property
+    def full(self) -> bool:
+        return self.keys > self.MAX_KEYS
+
+    def add(self, keys: list[int]) -> None:
+        bits = self.bits
+        for k in keys:
+            k &= self.BITS - 1
+            bits[k >> 3] |= 1 << (k & 7)
+        self.keys += len(keys)
+
+    def may_hold(self, keys: list[int]) -> bool:
+        bits = self.bits
+        for k in keys:
+            k &= self.BITS - 1
+            if bits[k >> 3] >> (k & 7) & 1:
+                return True
+        return False
+
+
 class _LshFile:
     """The band table of one journal, shared by every DiskNearDup on it in this process."""
 
@@ -67,6 +116,8 @@ class _LshFile:
         self.writer: threading.Thread | None = None
         self.writer_error: BaseException | None = None
         self.writing = 0
+        # every stored key, when there are few enough of them to be worth it (None: search always)
+        self.filter: _BitFilter | None = _BitFilter()
         self.path = path = journal.path.with_name("lsh.sqlite")
         self.con = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.con.execute("PRAGMA journal_mode=WAL")
@@ -99,13 +150,25 @@ class _LshFile:
         self.max_seq = upto
         con.execute("INSERT OR REPLACE INTO meta VALUES ('layout', ?)", (self.layout,))
         con.execute("COMMIT")
+        self._fill_filter()
         rows = self.journal.db.execute("SELECT seq, ns, sig FROM neardup WHERE seq > ? ORDER BY seq", (upto,))
         for seq, ns, sig in rows:
-            self.add(seq, self.keys(_ns_id(ns), self.bands(sig)))
+            self.add(seq, band_keys(ns, self.bands(sig)))
             if self.nrows >= BUFFER_ROWS:
                 self._write()
         self._write()
         self.disk_rows = con.execute("SELECT EXISTS (SELECT 1 FROM bands)").fetchone()[0]
+
+    def _fill_filter(self) -> None:
+        """On a resume, the filter learns the keys already on disk, unless they are too many."""
+        filt = self.filter
+        assert filt is not None
+        if self.max_seq * self.idx._bands > filt.MAX_KEYS:  # seq numbers texts: 21 rows each
+            self.filter = None
+            return
+        cur = self.con.execute("SELECT k FROM bands")
+        while rows := cur.fetchmany(4096):
+            filt.add([r[0] for r in rows])
 
     def bands(self, sig: bytes) -> list[int]:
         idx = self.idx
@@ -118,6 +181,8 @@ class _LshFile:
         return [(h ^ m ^ (band * _M2)) & _MASK for band, h in enumerate(hashes)]
 
     def candidates(self, keys: list[int]) -> list[int]:
+        if self.filter is not None and not self.filter.may_hold(keys):
+            return []
         found: set[int] = set()
         if self.disk_rows or self.writer is not None:
             marks = _MARKS.get(len(keys)) or _MARKS.setdefault(len(keys), ",".join("?" * len(keys)))
@@ -133,6 +198,10 @@ class _LshFile:
         return sorted(found)
 
     def add(self, seq: int, keys: list[int]) -> None:
+        if self.filter is not None:
+            self.filter.add(keys)
+            if self.filter.full:
+                self.filter = None
         self.texts.append((keys, seq))
         self.nrows += len(keys)
         self._index(keys, seq)
@@ -251,15 +320,14 @@ class DiskNearDup:
         """The key of the earliest near-copy of `text` in `ns`, else None (and `text` is stored)."""
         idx = self._idx
         sig = idx.signature(text)
-        return self.check_prepared(ns, key, sig, self._lsh.bands(sig))
+        return self.check_prepared(ns, key, sig, band_keys(ns, self._lsh.bands(sig)))
 
-    def check_prepared(self, ns: str, key: str, sig: bytes, hashes: list[int]) -> str | None:
-        """check_and_add for a signature and band hashes made elsewhere (precheck.py)."""
+    def check_prepared(self, ns: str, key: str, sig: bytes, keys: list[int]) -> str | None:
+        """check_and_add for a signature and band keys (`band_keys`) made elsewhere (precheck.py)."""
         idx = self._idx
-        digest = idx._parse(sig)
-        keys = self._lsh.keys(_ns_id(ns), hashes)
         seqs = self._lsh.candidates(keys)
         if seqs:
+            digest = idx._parse(sig)
             marks = ",".join("?" * len(seqs))
             rows = self.db.execute(f"SELECT seq, key, sig FROM neardup WHERE seq IN ({marks}) ORDER BY seq",
                                    seqs).fetchall()

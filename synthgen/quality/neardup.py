@@ -30,7 +30,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from synthgen.quality.textnorm import words
+from synthgen.quality.textnorm import words, words_of_normalized
 
 # magic, rensa algorithm version, ngram, num_perm, seed: a signature made with other settings or
 # by another rensa hashing version is refused instead of silently never matching.
@@ -75,7 +75,10 @@ def band_layout(threshold: float, num_perm: int) -> tuple[int, int]:
 
 def shingles(text: str, ngram: int) -> list[str]:
     """Word n-grams of the normalised text; word unigrams when it has fewer than `ngram` words."""
-    w = words(text)
+    return _grams(words(text), ngram)
+
+
+def _grams(w: list[str], ngram: int) -> list[str]:
     if ngram == 1 or len(w) < ngram:
         return w
     return list(map(" ".join, zip(*(w[i:] for i in range(ngram)))))
@@ -134,6 +137,21 @@ class NearDupIndex:
     def signature(self, text: str) -> bytes:
         """The text's MinHash signature as bytes (10-byte header + 4 bytes per permutation)."""
         return self._header + self._digest(text).astype("<u4").tobytes()
+
+    def signatures_normalized(self, texts: list[str]) -> tuple[list[bytes], np.ndarray]:
+        """(signature(t), band hashes) for many texts already passed through normalize(): the
+        same values as one text at a time, with the band arithmetic done once for all of them."""
+        new = _rensa()
+        digests = np.empty((len(texts), self.num_perm), dtype=np.uint32)
+        for row, text in enumerate(texts):
+            m = new(self.num_perm, self.seed)
+            m.update(_grams(words_of_normalized(text), self.ngram))
+            digests[row] = m.digest()
+        body = digests.astype("<u4", copy=False)
+        sigs = [self._header + r.tobytes() for r in body]
+        cut = digests[:, : self._bands * self._rows].reshape(len(texts), self._bands, self._rows)
+        hashes = (cut.astype(np.uint64) * self._mult).sum(axis=2, dtype=np.uint64)  # wraps by design
+        return sigs, hashes
 
     def _parse(self, sig: bytes) -> np.ndarray:
         self._validate(sig)

@@ -36,7 +36,12 @@ Example = tuple[str, dict, dict]
 
 def text_hash(text: str) -> int:
     """64-bit signed hash of the normalised text (SQLite integers are signed)."""
-    digest = hashlib.blake2b(normalize(text).encode(), digest_size=8).digest()
+    return normalized_hash(normalize(text))
+
+
+def normalized_hash(normalized: str) -> int:
+    """text_hash for a text already passed through normalize()."""
+    digest = hashlib.blake2b(normalized.encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
 
 
@@ -60,7 +65,7 @@ class Precheck:
     flags: list[str] = field(default_factory=list)
     langid: str = "ok"  # "ok" | "unchecked" (some text could not be judged) | "off"
     hashes: list[tuple[str, str, int]] = field(default_factory=list)  # (field, namespace, exact hash)
-    near: list[tuple[str, str, bytes, list[int]]] = field(default_factory=list)  # (field, ns, sig, bands)
+    near: list[tuple[str, str, bytes, list[int]]] = field(default_factory=list)  # (field, ns, sig, band keys)
 
 
 class Prechecker:
@@ -95,29 +100,31 @@ class Prechecker:
 
     def run(self, examples: list[Example]) -> list[Precheck]:
         out: list[Precheck] = []
+        normalized: list[dict[str, str]] = []  # each text normalised once, for every check below
         for group, obj, placeholders in examples:
-            finding, flags = validate_example(group, obj, placeholders, self.cfg)
+            norm = {k: normalize(v) for k, v in obj.items() if isinstance(v, str)}
+            finding, flags = validate_example(group, obj, placeholders, self.cfg, norm)
             out.append(Precheck(finding, flags))
+            normalized.append(norm)
         if self.lang_on:
             self._languages(examples, out)
         else:
             for p in out:
                 if p.finding is None:
                     p.langid = "off"
-        for (group, obj, _), p in zip(examples, out):
+        near: list[tuple[int, str, str]] = []  # (example, field, namespace) to sign
+        for n, ((group, obj, _), p, norm) in enumerate(zip(examples, out, normalized)):
             if p.finding is None:
-                p.hashes = [(f, ns, text_hash(obj[f])) for f, ns in DEDUP_FIELDS[group]]
-                if self._hasher is not None:
-                    p.near = [(f, ns, *self._near_key(obj[f])) for f, ns in DEDUP_FIELDS[group]]
+                p.hashes = [(f, ns, normalized_hash(norm[f])) for f, ns in DEDUP_FIELDS[group]]
+                near += [(n, f, ns) for f, ns in DEDUP_FIELDS[group]]
+        if self._hasher is not None and near:
+            from .lsh_store import band_keys_many
+
+            sigs, hashes = self._hasher.signatures_normalized([normalized[n][f] for n, f, _ in near])
+            keys = band_keys_many([ns for _, _, ns in near], hashes)
+            for (n, f, ns), sig, k in zip(near, sigs, keys):
+                out[n].near.append((f, ns, sig, k))
         return out
-
-    def _near_key(self, text: str) -> tuple[bytes, list[int]]:
-        import numpy as np
-
-        idx = self._hasher
-        sig = idx.signature(text)
-        bands = idx._band_hashes(idx._parse(sig)).astype(np.int64).tolist()  # SQLite integers are signed
-        return sig, bands
 
     def _languages(self, examples: list[Example], out: list[Precheck]) -> None:
         """One batched language pass over every text of every example still standing."""
@@ -184,6 +191,10 @@ def _worker_main() -> None:
         stdout.flush()
 
 
+def _position(entry: tuple[Example, asyncio.Future, int]) -> int:
+    return entry[2]
+
+
 class PrecheckPool:
     """Prechecks in a worker process, batched: whatever arrives while a batch is out goes next.
 
@@ -198,8 +209,10 @@ class PrecheckPool:
     def __init__(self, cfg: ValidationConfig) -> None:
         self.cfg = cfg
         self._local: Prechecker | None = None
-        self._pending: list[tuple[Example, asyncio.Future]] = []
-        self._sent: list[list[tuple[Example, asyncio.Future]]] = []  # batches in the worker, in order
+        # (example, future, plan position): sent lowest position first, so the example the
+        # ordered commit waits for is not queued behind later ones that happened to answer first
+        self._pending: list[tuple[Example, asyncio.Future, int]] = []
+        self._sent: list[list[tuple[Example, asyncio.Future, int]]] = []  # batches in the worker, in order
         self._scheduled = False
         self.broken: str | None = None
         self._proc: subprocess.Popen | None = None
@@ -244,35 +257,24 @@ class PrecheckPool:
         self._proc, self._stdout = proc, reader
         self._reader = asyncio.ensure_future(self._read())
 
-    async def check(self, example: Example) -> Precheck:
+    async def check(self, example: Example, position: int = 0) -> Precheck:
         await self.start()
         if self._proc is None or self.broken is not None:
             return self.local().run([example])[0]
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
-        self._pending.append((example, fut))
+        self._pending.append((example, fut, position))
         if not self._scheduled:
             self._scheduled = True
             loop.call_soon(self._flush)  # everything that arrives in this loop turn goes together
         return await fut
 
-    def steal(self, n: int = 16) -> bool:
-        """Check up to `n` of the examples still waiting for the worker here, now.
-
-        Called by the engine when it would otherwise sit idle: examples wait only while the
-        worker is busy with earlier batches, so taking some of them keeps both processes
-        working. Same function, same answers. False when nothing was waiting."""
-        if not self._pending:
-            return False
-        batch = self._pending[:n]
-        del self._pending[:n]
-        self._resolve_locally(batch)
-        return True
-
     def _flush(self) -> None:
         import pickle
 
         self._scheduled = False
+        if self._pending and len(self._sent) < self.MAX_OUT:
+            self._pending.sort(key=_position)
         while self._pending and len(self._sent) < self.MAX_OUT:
             batch = self._pending[: self.MAX_BATCH]
             del self._pending[: self.MAX_BATCH]
@@ -283,7 +285,7 @@ class PrecheckPool:
                 self._give_up("the check worker stopped")
                 self._resolve_locally(batch)
                 continue
-            data = pickle.dumps([e for e, _ in batch], protocol=pickle.HIGHEST_PROTOCOL)
+            data = pickle.dumps([e for e, _, _ in batch], protocol=pickle.HIGHEST_PROTOCOL)
             try:
                 self._stdin.write(_FRAME.pack(len(data)) + data)
             except (OSError, RuntimeError) as exc:
@@ -306,7 +308,7 @@ class PrecheckPool:
                     self._give_up(f"the check worker failed: {payload}")
                     self._resolve_locally(batch)
                     return
-                for (_, fut), result in zip(batch, payload):
+                for (_, fut, _), result in zip(batch, payload):
                     if not fut.done():
                         fut.set_result(result)
                 if self._pending:
@@ -317,8 +319,8 @@ class PrecheckPool:
             if not self._closed:
                 self._give_up(f"the check worker exited ({type(exc).__name__})")
 
-    def _resolve_locally(self, batch: list[tuple[Example, asyncio.Future]]) -> None:
-        live = [(e, fut) for e, fut in batch if not fut.done()]
+    def _resolve_locally(self, batch: list[tuple[Example, asyncio.Future, int]]) -> None:
+        live = [(e, fut) for e, fut, _ in batch if not fut.done()]
         if live:
             for (_, fut), result in zip(live, self.local().run([e for e, _ in live])):
                 fut.set_result(result)
@@ -343,7 +345,7 @@ class PrecheckPool:
         self._closed = True
         if self._starting is not None and not self._starting.done():
             await asyncio.shield(self._starting)
-        for _, fut in self._pending:
+        for _, fut, _ in self._pending:
             fut.cancel()
         self._pending.clear()
         proc, self._proc = self._proc, None

@@ -37,3 +37,11 @@ def words(text: str) -> list[str]:
     if folded.isascii():
         return folded.split()
     return _WORD.findall(folded)
+
+
+def words_of_normalized(normalized: str) -> list[str]:
+    """words(text), given normalize(text): the same tokens (only whitespace differs between the
+    two strings, and neither tokenizer keeps whitespace), without folding the text again."""
+    if normalized.isascii():
+        return normalized.split()
+    return _WORD.findall(normalized)

@@ -36,14 +36,13 @@ class GenerateStage(OutputStage):
         if use_worker:
             self.pool = PrecheckPool(cfg.validation)  # its worker starts with the first answer
             self.prepare = self._prepare
-            self.idle_work = self.pool.steal
 
     async def _prepare(self, result: ItemResult) -> Precheck | None:
         """Order-free checks in the worker as each answer arrives; commit does the rest."""
         obj, item = result.parsed, result.item
         if not isinstance(obj, dict) or self.pool is None:
             return None
-        return await self.pool.check((item.group, obj, item.placeholders))
+        return await self.pool.check((item.group, obj, item.placeholders), item.index)
 
     async def aclose(self) -> None:
         if self.pool is not None:

@@ -1,0 +1,90 @@
+"""The ordered executor: a long run of ready items is committed without starving the network."""
+
+from __future__ import annotations
+
+import asyncio
+
+from synthgen.config import load_config
+from synthgen.journal import Journal
+from synthgen.llm.connect import connect
+from synthgen.plan import WorkItem
+from synthgen.stages import engine as engine_mod
+from synthgen.stages.engine import Engine
+
+
+class _Stage:
+    """Commits nothing to disk; notes how far a loop-turn counter had got at each commit."""
+
+    name = "generate"
+
+    def __init__(self, turns: list[int], release: asyncio.Event, others: int) -> None:
+        self.turns, self.release, self.others = turns, release, others
+        self.at_commit: list[int] = []
+        self.prepared = 0
+
+    async def prepare(self, result):
+        # the first item in plan order answers last: everything behind it is then ready at once
+        if result.item.index == 0:
+            await self.release.wait()
+        else:
+            self.prepared += 1
+            if self.prepared == self.others:
+                self.release.set()
+        return None
+
+    def schema(self, item):
+        return None, "output"
+
+    def parse(self, content: str) -> object:
+        return content
+
+    def commit(self, result) -> None:
+        self.at_commit.append(self.turns[0])
+
+    def flush_needed(self) -> bool:
+        return False
+
+    def flush(self) -> bool:
+        return False
+
+    def finalize_full(self) -> None:
+        pass
+
+    def finalize_all(self) -> None:
+        pass
+
+
+def test_a_long_run_of_ready_items_gives_the_event_loop_back_every_slice(tmp_path, server, write_config):
+    n = 200
+    cfg = load_config(write_config(server.base_url, concurrency=64))
+    journal = Journal(tmp_path / "journal")
+    items = [WorkItem(id=f"i{k}", index=k, stage="generate", group="sts", k=k,
+                      messages=[{"role": "user", "content": f"Write sentence {k}."}], seed=k) for k in range(n)]
+
+    async def main() -> _Stage:
+        turns = [0]
+
+        async def probe() -> None:  # counts turns of the event loop
+            while True:
+                turns[0] += 1
+                await asyncio.sleep(0)
+
+        stage = _Stage(turns, asyncio.Event(), n - 1)
+        ticker = asyncio.ensure_future(probe())
+        try:
+            async with connect(cfg) as client:
+                engine = Engine(stage, journal, client, 0, 64, commit_every=1000)
+                stats = await engine.run(iter(items))
+                assert stats.committed == n
+        finally:
+            ticker.cancel()
+        return stage
+
+    stage = asyncio.run(main())
+    journal.close()
+    assert len(stage.at_commit) == n
+    run = stage.at_commit[1:]  # items 1..199 were all waiting for item 0: one run of 199 commits
+    slice_ = engine_mod.COMMIT_SLICE
+    for a, b in zip(run, run[slice_:]):
+        assert b > a, "the loop ran nothing else for a whole slice of commits"
+    assert run[0] == run[slice_ - 2]  # within a slice, commits follow one another directly
