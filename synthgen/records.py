@@ -40,6 +40,15 @@ def _record_model(group: str) -> type[RecordBase]:
 
 
 RECORD_TYPES: dict[str, type[RecordBase]] = {g: _record_model(g) for g in GROUPS}
+_FIELD_ORDER: dict[str, tuple[str, ...]] = {g: tuple(m.model_fields) for g, m in RECORD_TYPES.items()}
+
+
+def example_record(group: str, values: dict) -> dict:
+    """`RECORD_TYPES[group](**values).model_dump()` for values the pipeline made itself.
+
+    The same keys in the same order (so the same JSON line, tested for every group), without
+    building and dumping a validated model for each of 500k examples (~10 us each)."""
+    return {k: values[k] for k in _FIELD_ORDER[group]}
 
 
 class TaskRecord(BaseModel):

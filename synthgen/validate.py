@@ -134,21 +134,31 @@ _QUERY_LENGTH = {
 }
 
 
-def check_lengths(group: str, obj: dict, placeholders: dict[str, str], cfg: ValidationConfig) -> list[Finding]:
+def _counted(text: str, normalized: str | None) -> int:
+    """count_words(text); for an ASCII text, read off normalize(text) when the caller has it (the
+    same whitespace-separated words, now single-spaced: no second split of the text)."""
+    if normalized is not None and text.isascii():
+        return normalized.count(" ") + 1 if normalized else 0
+    return count_words(text)
+
+
+def check_lengths(group: str, obj: dict, placeholders: dict[str, str], cfg: ValidationConfig,
+                  normalized: dict[str, str] | None = None) -> list[Finding]:
     out = []
+    n = normalized or {}
     for key in GROUPS[group].output_keys:
         need = required_words(group, key, placeholders)
         floor = need * cfg.min_words_ratio if need else cfg.min_field_words
-        have = count_words(obj[key])
+        have = _counted(obj[key], n.get(key))
         if have < floor:
             asked = f" (asked for {need})" if need else ""
             out.append(Finding("too_short", f"'{key}' has {have} words, needs {floor:g}{asked}", key))
             break
     if group == "short-long" and placeholders.get("query_length") in _QUERY_LENGTH:
         lo, hi = _QUERY_LENGTH[placeholders["query_length"]]
-        n, tol = count_words(obj["user_query"]), cfg.query_length_tolerance
-        if n < lo - tol or (hi is not None and n > hi + tol):
-            out.append(Finding("query_length", f"user_query has {n} words, asked for "
+        n_words, tol = _counted(obj["user_query"], n.get("user_query")), cfg.query_length_tolerance
+        if n_words < lo - tol or (hi is not None and n_words > hi + tol):
+            out.append(Finding("query_length", f"user_query has {n_words} words, asked for "
                                                f"{placeholders['query_length']}", "user_query"))
     return out
 
@@ -231,7 +241,8 @@ def validate_example(group: str, obj: dict, placeholders: dict[str, str], cfg: V
     shape = check_shape(group, obj)
     if shape:
         return shape, []
-    return apply_policy(check_lengths(group, obj, placeholders, cfg) + check_content(group, obj, normalized), cfg)
+    return apply_policy(check_lengths(group, obj, placeholders, cfg, normalized)
+                        + check_content(group, obj, normalized), cfg)
 
 
 # Which fields are deduplicated, and in which namespace (exact, normalised text).

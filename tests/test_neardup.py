@@ -182,3 +182,21 @@ def test_normalize_folds_case_width_and_whitespace() -> None:
     assert normalize("  Ｈｅｌｌｏ\u3000WORLD\n\t straße ") == "hello world strasse"
     assert normalize("ﬁle №5") == "file no5"
     assert normalize("") == ""
+
+
+def test_normalize_takes_a_short_cut_only_where_it_gives_the_same_text() -> None:
+    # single-spaced ASCII is returned as folded; anything with other whitespace, a double space,
+    # an edge space or a control character goes the long way: both must agree on every string
+    import random
+    import unicodedata
+
+    from synthgen.validate import _counted, count_words
+
+    rng = random.Random(4)
+    alphabet = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x7fabcXY.,-é\u00a0\u2028\u3000東ｆ"
+    texts = ["", " ", "a", "a b", " a", "a ", "a  b", "a\tb", "A\x1cB", "ok. fine!"]
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 14))) for _ in range(20000)]
+    for t in texts:
+        expected = " ".join(unicodedata.normalize("NFKC", t).casefold().split())
+        assert normalize(t) == expected, repr(t)
+        assert _counted(t, expected) == count_words(t), repr(t)  # word counts read off it agree

@@ -244,3 +244,24 @@ def test_items_are_yielded_lazily_from_a_ten_million_example_plan():
     assert last is not None and last.index == 1000
     # 20 million items held at once would take gigabytes; a streamed plan holds about one
     assert peak - before < 1_000_000, peak - before
+
+
+def test_item_ids_hash_the_same_json_as_always():
+    # an id must never change between versions, or a journal written earlier would not resume:
+    # the direct form of the one-message blob must equal json.dumps(sort_keys=True) exactly
+    import hashlib
+    import json
+    import random
+
+    from synthgen.plan import _item_id
+
+    rng = random.Random(3)
+    alphabet = 'ab "\\\n\t\u00e9\u2028\u0000\ud7ff東/<>'
+    for _ in range(5000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
+        stage, group = rng.choice(["generate", "brainstorm"]), rng.choice(["short-long", "sts", "bitext"])
+        k, seed = rng.randint(0, 10**6), rng.randint(0, 2**31)
+        for messages in ([{"role": "user", "content": text}],
+                         [{"role": "system", "content": "s"}, {"role": "user", "content": text}]):
+            blob = json.dumps([stage, group, k, messages, seed], ensure_ascii=False, sort_keys=True)
+            assert _item_id(stage, group, k, messages, seed) == hashlib.sha256(blob.encode()).hexdigest()[:20]

@@ -380,9 +380,28 @@ def _popen(cfg_json: str) -> subprocess.Popen:
     # run from the directory this synthgen was imported from: `python -c` puts the working
     # directory first on sys.path, and the user's may hold another `synthgen`
     home = Path(__file__).resolve().parent.parent.parent
-    return subprocess.Popen(
+    proc = subprocess.Popen(
         [sys.executable, "-c", "from synthgen.quality.precheck import _worker_main; _worker_main()", cfg_json],
         cwd=str(home), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, bufsize=0)
+    _widen_pipes(proc)
+    return proc
+
+
+def _widen_pipes(proc: subprocess.Popen) -> None:
+    """A batch (~400 KB) crosses in one write instead of seven 64 KB rounds of wake-ups.
+
+    Linux only, and up to the system's pipe-max-size (1 MB by default); elsewhere, or if the
+    system says no, the pipes keep their size and work as before."""
+    import fcntl
+
+    size = getattr(fcntl, "F_SETPIPE_SZ", None)
+    if size is None:
+        return
+    for pipe in (proc.stdin, proc.stdout):
+        try:
+            fcntl.fcntl(pipe.fileno(), size, 1 << 20)
+        except OSError:
+            pass
 
 
 def prespawn(cfg: ValidationConfig) -> None:

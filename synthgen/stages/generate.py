@@ -13,7 +13,7 @@ from ..journal import Journal
 from ..parse import parse_object
 from ..plan import WorkItem
 from ..prompts import generate_schema
-from ..records import RECORD_TYPES, RejectRecord
+from ..records import RejectRecord, example_record
 from ..taxonomy import GROUPS
 from ..quality.gate import QualityGate
 from ..quality.precheck import Precheck, PrecheckPool
@@ -86,14 +86,14 @@ class GenerateStage(OutputStage):
         if verdict.finding:
             self._reject(result, verdict.finding, duplicate_of=verdict.duplicate_of)
             return
-        record = RECORD_TYPES[item.group](
-            id=item.id, task=self.task_of(item), placeholders=item.placeholders,
+        values = {k: obj[k] for k in GROUPS[item.group].output_keys}  # strings: check_shape said so
+        values.update(
+            id=item.id, group=item.group, task=self.task_of(item), placeholders=item.placeholders,
             model=self.cfg.llm.model, item_index=item.index, attempts=result.attempts,
             usage={"prompt_tokens": result.prompt_tokens, "completion_tokens": result.completion_tokens},
             flags=flags, langid=verdict.langid,
-            **{k: obj[k] for k in GROUPS[item.group].output_keys},
         )
-        self.writers["examples"].add(record.model_dump())
+        self.writers["examples"].add(example_record(item.group, values))
         self.count(item.group, "accepted")
         for flag in flags:
             self.count(item.group, f"flagged:{flag}")
