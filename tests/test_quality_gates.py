@@ -192,6 +192,39 @@ def test_examples_waiting_for_a_busy_worker_go_to_it_earliest_plan_position_firs
     assert done == sorted(positions)  # checked strictly by plan position, not by arrival
 
 
+def test_a_busy_worker_gets_bigger_batches_and_nothing_is_left_waiting(tmp_path):
+    # while a batch is in the worker, a handful of new examples wait for more to join them; they
+    # go as soon as the worker is back, so a small tail of a run is never stranded
+    import asyncio
+
+    from synthgen.config import ValidationConfig
+    from synthgen.quality.precheck import PrecheckPool, Prechecker
+
+    examples = [("sts", {"S1": f"Bird {i} sings on the old oak tree.", "S2": "A bird is singing in a tree.",
+                         "S3": "Interest rates rose again."}, {"language": "English"}) for i in range(15)]
+
+    async def main():
+        pool = PrecheckPool(ValidationConfig())
+        try:
+            await pool.start()
+            first = [asyncio.ensure_future(pool.check(e, i)) for i, e in enumerate(examples[:10])]
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+            assert [len(b) for b in pool._sent] == [10]  # an idle worker takes what there is
+            later = [asyncio.ensure_future(pool.check(e, i)) for i, e in enumerate(examples[10:], 10)]
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+            held = len(pool._pending)
+            answers = await asyncio.gather(*first, *later)  # and the 5 are not stranded
+            return held, answers
+        finally:
+            await pool.aclose()
+
+    held, answers = asyncio.run(main())
+    assert held == 5
+    assert answers == Prechecker(ValidationConfig()).run(examples)
+
+
 def test_a_worker_started_early_is_claimed_and_an_unclaimed_one_exits_with_its_parent(tmp_path):
     import asyncio
     import os
