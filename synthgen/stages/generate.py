@@ -34,7 +34,9 @@ class GenerateStage(OutputStage):
         self.notice = ""
         self.gate = QualityGate(cfg.validation, journal, preload_language=not use_worker)
         if use_worker:
-            self.pool = PrecheckPool(cfg.validation)  # its worker starts with the first answer
+            # the pipeline starts its worker before the first request (or claims the one
+            # `synthgen generate` started while importing: precheck.prespawn)
+            self.pool = PrecheckPool(cfg.validation)
             self.prepare = self._prepare
 
     async def _prepare(self, result: ItemResult) -> Precheck | None:
