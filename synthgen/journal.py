@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +65,55 @@ CREATE TABLE IF NOT EXISTS writers (
 """
 
 
+class _Checkpointer:
+    """Copies the write-ahead log into the database on a thread of its own.
+
+    SQLite's automatic checkpoint runs inside whichever commit crosses 1000 WAL pages: it copies
+    them into the database file and fsyncs it, 25-35 ms in which the event loop reads no
+    answers and sends no requests (about 0.13 s of a 2000-item run, in stalls of ~30 ms). The
+    sqlite3 module lets go of the GIL while SQLite works, so here it costs the loop nothing.
+    PASSIVE checkpoints never wait for, or block, the writer. The writer's own automatic
+    checkpoint stays on at a high mark, in case this thread falls behind.
+    """
+
+    INTERVAL_S = 0.5  # at most this often; each copies whatever the commits since have added
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._wake = threading.Event()
+        self._halt = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="synthgen-wal-checkpoint", daemon=True)
+        self._thread.start()
+
+    def poke(self) -> None:
+        self._wake.set()
+
+    def _run(self) -> None:
+        try:
+            db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error:
+            return  # the writer's automatic checkpoint does the job, as before
+        try:
+            while True:
+                self._wake.wait()
+                self._wake.clear()
+                if self._halt.is_set():
+                    return
+                try:
+                    db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error:
+                    return
+                if self._halt.wait(self.INTERVAL_S):
+                    return
+        finally:
+            db.close()
+
+    def stop(self) -> None:
+        self._halt.set()
+        self._wake.set()
+        self._thread.join()
+
+
 @dataclass(frozen=True)
 class StoredResponse:
     item_id: str
@@ -87,10 +137,15 @@ class Journal:
         # NORMAL in WAL mode: a commit survives a killed process (it is in the OS cache at once);
         # only a power cut can lose the last commits, and those are re-requested on resume.
         self.db.execute("PRAGMA synchronous=NORMAL")
+        # checkpoints are _Checkpointer's once this journal commits; 16k pages (64 MB) is a
+        # backstop, and a WAL file that grew past 64 MB is cut back once it has been copied
+        self.db.execute("PRAGMA wal_autocheckpoint=16000")
+        self.db.execute(f"PRAGMA journal_size_limit={64 << 20}")
         self.db.executescript(_SCHEMA)
         self._pending_counts: dict[tuple[str, str, str], int] = {}
         self._responses: list[tuple] = []
         self._hooks: list = []
+        self._checkpointer: _Checkpointer | None = None
 
     def on_change(self, hook) -> None:
         """`hook(event)` after every commit, rollback and at close: for files derived from this
@@ -107,6 +162,9 @@ class Journal:
         self.flush_responses()  # but every paid response is kept
         self._notify("close")
         self._hooks.clear()
+        if self._checkpointer is not None:
+            self._checkpointer.stop()  # before the last close, which checkpoints and drops the WAL
+            self._checkpointer = None
         self.db.close()
 
     # -- meta -------------------------------------------------------------------------------
@@ -195,6 +253,9 @@ class Journal:
         self.flush_responses()
         self._write_counts()
         self.db.execute("COMMIT")
+        if self._checkpointer is None:
+            self._checkpointer = _Checkpointer(self.path)
+        self._checkpointer.poke()
         self._notify("commit")
 
     def rollback(self) -> None:

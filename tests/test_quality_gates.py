@@ -262,3 +262,24 @@ def test_a_worker_started_early_is_claimed_and_an_unclaimed_one_exits_with_its_p
         time.sleep(0.1)
     else:
         raise AssertionError(f"unclaimed check worker {orphan} still running")
+
+
+def test_the_check_worker_exits_by_itself_when_its_pool_closes(tmp_path):
+    # EOF on its stdin ends the worker at once (exit code 0): the pool never has to kill it
+    import asyncio
+
+    from synthgen.config import ValidationConfig
+    from synthgen.quality.precheck import PrecheckPool
+
+    example = ("sts", {"S1": "The cat sat on the old mat today.", "S2": "A cat was sitting on the mat.",
+                       "S3": "Stock markets fell sharply."}, {"language": "English"})
+
+    async def main():
+        pool = PrecheckPool(ValidationConfig())
+        await pool.check(example)
+        proc = pool._proc
+        await pool.aclose()
+        return proc
+
+    proc = asyncio.run(main())
+    assert proc is not None and proc.returncode == 0

@@ -43,6 +43,14 @@ import openai
 
 from .wire import Answer, WireError, WirePool, WireTimeout
 
+try:
+    # The SDK's aiohttp transport imports httpcore2 (and trio, where installed) when the first
+    # client is made: ~0.1-0.2 s inside the run's first requests. Importing it with this module
+    # makes it start-up, like every other import.
+    import httpcore2  # noqa: F401
+except ImportError:  # pragma: no cover - depends on the SDK release
+    pass
+
 try:  # private SDK names: if a release moves them we lose speed, not function
     from openai._models import FinalRequestOptions
 
