@@ -223,6 +223,7 @@ async def _run_stage(stage_name: str, cfg: RunConfig, opts: RunOptions, journal:
         write_manifest(cfg, journal, out, 0.0)
         return StageOutcome(stage_name, EXIT_OK, f"{stage_name}: nothing to do ({done_before} items already done)")
 
+    _settle_heap()
     session_start = time.monotonic()
     async with connect(cfg, concurrency=opts.concurrency) as client:
         gate = BudgetGate(cfg, journal, opts.max_cost, opts.max_requests)
@@ -356,6 +357,20 @@ def _round_calls(cfg: RunConfig, journal: Journal, stage, r: int) -> dict[str, r
         journal.set_meta(key, json.dumps(plan, sort_keys=True))
         saved = journal.get_meta(key)
     return {g: range(k0, k0 + n) for g, (k0, n) in json.loads(saved or "{}").items()}
+
+
+def _settle_heap() -> None:
+    """Collect once, then freeze what start-up left behind (modules, classes, config).
+
+    A full collection walks every tracked object: after importing the SDK, pydantic and numpy
+    that took ~75 ms, and a run paid it again whenever enough of its own objects had survived
+    to the oldest generation (the first time inside the first 64 requests): about 0.3 s of a
+    2000-item run. Frozen objects are skipped by every collection; the run's own objects are
+    collected as before."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
 
 
 def _elapsed(start: float) -> float:

@@ -96,11 +96,34 @@ def test_batched_classifier_answers_exactly_as_py3langid() -> None:
     reference = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
     reference.set_languages(sorted(set(model.classes)))
     texts = [langid._head(t) for t in _variants()]
-    assert len(texts) >= langid._VECTOR_MIN  # the vectorised walk is the one exercised
     expected = [reference.classify(t) for t in texts]
     for got in (model.classify_many(texts), [model.classify(t) for t in texts]):
         assert [g[0] for g in got] == [e[0] for e in expected]
         assert all(abs(g[1] - e[1]) < 1e-4 for g, e in zip(got, expected))
+
+
+def test_windowed_walk_finds_the_features_of_py3langids_byte_by_byte_walk() -> None:
+    # every position steps over the last `depth` bytes only; the features per text must be the
+    # ones py3langid's own walk counts, for texts shorter than the window, empty ones, any bytes
+    import random
+    from collections import Counter
+
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier, visit_counts
+
+    from synthgen.quality import langid
+
+    model = langid._load_model()
+    assert model.depth == langid._trie_depth(model.nextmove, model.rowbase) >= 2
+    ref = LanguageIdentifier.from_model_file(MODEL_FILE)
+    rng = random.Random(7)
+    raws = [model.encode(t)[:256] for t in _variants()]
+    raws += [bytes(rng.getrandbits(8) for _ in range(rng.randint(0, 40))) for _ in range(150)]
+    raws += [b"", b"a", b"ab", b"\xe3\x81", " ".join(SENTENCES.values()).encode()]
+    owner, feats = model._features(raws)
+    for i, raw in enumerate(raws):
+        got = Counter(feats[owner == i].tolist())
+        want = visit_counts(ref.tk_nextmove, ref._rowbase, ref.tk_output, raw) or Counter()
+        assert got == want, raw
 
 
 def test_check_many_matches_one_by_one(checker: LanguageChecker) -> None:

@@ -177,6 +177,10 @@ def _worker_main() -> None:
     stdin = sys.stdin.buffer
     checker = Prechecker(ValidationConfig.model_validate_json(sys.argv[1]))
     checker.warm()
+    import gc
+
+    gc.collect()
+    gc.freeze()  # start-up's objects are never garbage: later collections skip them
     while True:
         head = stdin.read(_FRAME.size)
         if len(head) < _FRAME.size:
