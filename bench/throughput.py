@@ -1,6 +1,6 @@
 """Throughput and memory of `synthgen generate` against a bare aiohttp loop, in the same run.
 
-    python bench/throughput.py                     # 2000 items, concurrency 64, 50 ms latency
+    python bench/throughput.py                     # 2000 items, concurrency 64, 50 ms latency, 3 pairs
     python bench/throughput.py --scale 10000 100000   # zero latency: overhead and peak RSS vs N
 
 Both clients send the very same request bodies (built from synthgen's own plan) to the same
@@ -101,14 +101,14 @@ def _memory(pids: list[int], field: str) -> int:
     return total
 
 
-def synthgen(*args: str, pss_every: int = 12) -> tuple[float, float, int, int]:
-    """Run a synthgen command; returns (wall s, CPU s of it and its children, peak RSS bytes,
-    peak PSS bytes), both peaks summed over the process tree; RSS sampled every 20 ms, PSS
-    every `pss_every` samples (12: about 4 times a second)."""
+def _sampled(argv: list[str], pss_every: int) -> tuple[float, float, int, int, str]:
+    """Run a command and watch it: (wall s, CPU s of it and its children, peak RSS bytes, peak
+    PSS bytes, stdout). Both peaks are summed over its process tree; RSS sampled every 20 ms,
+    PSS every `pss_every` samples. synthgen and the bare loop are watched the same way, so the
+    sampling costs (and stalls) both alike."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "synthgen", *args, "--quiet"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak_rss = peak_pss = 0
     ticks = 0
     while proc.poll() is None:
@@ -118,13 +118,19 @@ def synthgen(*args: str, pss_every: int = 12) -> tuple[float, float, int, int]:
             peak_pss = max(peak_pss, _memory(pids, "Pss:"))
         ticks += 1
         time.sleep(0.02)
-    _, err = proc.communicate()
+    out, err = proc.communicate()
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
-        raise SystemExit(f"synthgen {' '.join(args)} failed: {err.strip()[-500:]}")
+        raise SystemExit(f"{' '.join(argv[:4])} failed: {err.strip()[-500:]}")
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-    return wall, cpu, max(peak_rss, after.ru_maxrss * 1024), peak_pss
+    return wall, cpu, max(peak_rss, after.ru_maxrss * 1024), peak_pss, out
+
+
+def synthgen(*args: str, pss_every: int = 12) -> tuple[float, float, int, int]:
+    """Run a synthgen command; returns (wall s, CPU s, peak RSS bytes, peak PSS bytes)."""
+    wall, cpu, rss, pss, _ = _sampled([sys.executable, "-m", "synthgen", *args, "--quiet"], pss_every)
+    return wall, cpu, rss, pss
 
 
 def request_bodies(cfg_path: Path, run: Path) -> list[dict]:
@@ -168,42 +174,58 @@ print(json.dumps({"wall": wall, "n": n, "cpu": ru.ru_utime + ru.ru_stime, "rss":
 """
 
 
-def bare_loop(url: str, bodies: list[dict], concurrency: int, work: Path) -> dict:
+def bare_loop(url: str, bodies: list[dict], concurrency: int, work: Path, pss_every: int) -> dict:
     path = work / "bodies.json"
     path.write_text(json.dumps(bodies))
-    out = subprocess.run([sys.executable, "-c", BARE, url, str(concurrency), str(path)],
-                         capture_output=True, text=True, check=True)
-    return json.loads(out.stdout)
+    _, _, rss, _, out = _sampled([sys.executable, "-c", BARE, url, str(concurrency), str(path)], pss_every)
+    return {**json.loads(out), "rss": rss}
 
 
-def one_run(n: int, concurrency: int, latency_ms: float, compare: bool, gates: str = "reject") -> dict:
+def one_run(n: int, concurrency: int, latency_ms: float, compare: bool, gates: str = "reject",
+            repeat: int = 1) -> dict:
+    """One synthgen generate of n items (memory runs), or `repeat` interleaved pairs of
+    synthgen and the bare loop (timed comparison): this VM's timings drift by 10-30% from one
+    minute to the next, so each pair is measured back to back and the median ratio reported."""
+    import shutil
+    import statistics
+
     server, url = start_server(latency_ms)
     try:
         with tempfile.TemporaryDirectory(prefix="synthgen-bench-") as tmp:
             work = Path(tmp)
             cfg = work / "bench.toml"
             write_config(cfg, url, n, concurrency, gates)
-            run = work / "run"
-            synthgen("brainstorm", "--config", str(cfg), "--out", str(run))
-            stage1 = json.loads((run / "run.json").read_text())["elapsed_s"]
-            wall, cpu, rss, pss = synthgen("generate", "--config", str(cfg), "--out", str(run),
-                                           pss_every=50 if compare else 12)
-            manifest = json.loads((run / "run.json").read_text())
-            stage_wall = manifest["elapsed_s"] - stage1
-            accepted = manifest["stages"]["generate"]["accepted"]
+            planned = work / "planned"
+            synthgen("brainstorm", "--config", str(cfg), "--out", str(planned))
+            stage1 = json.loads((planned / "run.json").read_text())["elapsed_s"]
+            bodies = request_bodies(cfg, planned) if compare else []
+            pairs = []
+            for i in range(repeat if compare else 1):
+                run = work / f"run{i}"
+                shutil.copytree(planned, run)
+                wall, cpu, rss, pss = synthgen("generate", "--config", str(cfg), "--out", str(run),
+                                               pss_every=50 if compare else 12)
+                manifest = json.loads((run / "run.json").read_text())
+                stage_wall = manifest["elapsed_s"] - stage1
+                one = {"synthgen": {"wall_s": round(stage_wall, 3), "process_wall_s": round(wall, 3),
+                                    "req_per_s": round(n / stage_wall, 1), "cpu_ms_per_item": round(cpu / n * 1000, 3),
+                                    "peak_rss_mb": round(rss / 2**20, 1), "peak_pss_mb": round(pss / 2**20, 1),
+                                    "accepted": manifest["stages"]["generate"]["accepted"]}}
+                if compare:
+                    bare = bare_loop(url, bodies, concurrency, work, pss_every=50)
+                    one["bare_aiohttp"] = {"wall_s": round(bare["wall"], 3), "req_per_s": round(n / bare["wall"], 1),
+                                           "cpu_ms_per_item": round(bare["cpu"] / n * 1000, 3),
+                                           "peak_rss_mb": round(bare["rss"] / 2**20, 1)}
+                    one["ratio_wall_synthgen_over_bare"] = round(stage_wall / bare["wall"], 2)
+                pairs.append(one)
+                shutil.rmtree(run)
             result = {"n": n, "concurrency": concurrency, "latency_ms": latency_ms,
-                      "language_and_near_dup_checks": gates,
-                      "synthgen": {"wall_s": round(stage_wall, 3), "process_wall_s": round(wall, 3),
-                                   "req_per_s": round(n / stage_wall, 1), "cpu_ms_per_item": round(cpu / n * 1000, 3),
-                                   "peak_rss_mb": round(rss / 2**20, 1), "peak_pss_mb": round(pss / 2**20, 1),
-                                   "accepted": accepted}}
+                      "language_and_near_dup_checks": gates, **pairs[0]}
             if compare:
-                bodies = request_bodies(cfg, run)
-                bare = bare_loop(url, bodies, concurrency, work)
-                result["bare_aiohttp"] = {"wall_s": round(bare["wall"], 3), "req_per_s": round(n / bare["wall"], 1),
-                                          "cpu_ms_per_item": round(bare["cpu"] / n * 1000, 3),
-                                          "peak_rss_mb": round(bare["rss"] / 2**20, 1)}
-                result["ratio_wall_synthgen_over_bare"] = round(stage_wall / bare["wall"], 2)
+                ratios = [p["ratio_wall_synthgen_over_bare"] for p in pairs]
+                result["runs"] = pairs
+                result["ratios"] = ratios
+                result["ratio_wall_synthgen_over_bare"] = round(statistics.median(ratios), 2)
             return result
     finally:
         server.terminate()
@@ -244,6 +266,8 @@ def main() -> None:
     ap.add_argument("--latency-ms", type=float, default=50.0)
     ap.add_argument("--scale", type=int, nargs="*", help="zero-latency runs at these sizes (memory vs N)")
     ap.add_argument("--quota-rpm", type=float, help="run against a server quota of this many requests/min")
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="timed comparison: this many interleaved synthgen/bare pairs (median ratio)")
     ap.add_argument("--gates-off", action="store_true",
                     help="switch the language and near-duplicate checks off (client overhead alone)")
     args = ap.parse_args()
@@ -265,9 +289,11 @@ def main() -> None:
                 print(f"peak {label} {r['n']} items / {rows[0]['n']} items = {r['synthgen'][key] / base:.3f} "
                       f"({r['synthgen'][key]} MB vs {base} MB)")
         return
-    r = one_run(args.n, args.concurrency, args.latency_ms, compare=True, gates="off" if args.gates_off else "reject")
+    r = one_run(args.n, args.concurrency, args.latency_ms, compare=True, gates="off" if args.gates_off else "reject",
+                repeat=args.repeat)
     print(json.dumps(r, indent=2))
-    print(f"synthgen/bare wall ratio: {r['ratio_wall_synthgen_over_bare']} (target <= 1.5)")
+    print(f"synthgen/bare wall ratio: median {r['ratio_wall_synthgen_over_bare']} of {r['ratios']} "
+          f"(target <= 1.5)")
 
 
 if __name__ == "__main__":

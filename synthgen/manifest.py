@@ -6,6 +6,7 @@ reader can open at any moment and find whole.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
@@ -44,7 +45,10 @@ def cost_of(cfg: RunConfig, journal: Journal) -> tuple[float | None, dict[str, f
     return (None if unknown and not per_model else round(total, 6)), per_model
 
 
+@functools.cache
 def _versions() -> dict[str, str]:
+    """Read once per process: importlib.metadata parses each package's METADATA file (~10 ms
+    in all), and the manifest is rewritten every 2 s of a run."""
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"synthgen": __version__, "python": platform.python_version()}
@@ -86,7 +90,7 @@ def build_manifest(cfg: RunConfig, journal: Journal, run_dir: Path, session_elap
         "run_dir": str(run_dir),
         "fingerprint": cfg.fingerprint(),
         "shard": journal.get_meta("shard", "0/1"),
-        "versions": _versions(),
+        "versions": dict(_versions()),
         "stages": stages,
         "tokens": {
             "prompt_tokens": sum(t["prompt_tokens"] for t in tokens.values()),

@@ -109,3 +109,27 @@ def test_max_cost_without_a_price_is_refused(server, write_config, tmp_path):
 
     with pytest.raises(RunError, match="needs a price"):
         _run(write_config(server.base_url), tmp_path / "run", max_cost=1.0)
+
+
+def test_throughput_benchmark_runs_interleaved_pairs_and_reports_the_median_ratio():
+    # bench/throughput.py is how the targets are measured: a small run must work offline, watch
+    # synthgen and the bare loop alike, and report every pair
+    import json
+    import statistics
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    bench = Path(__file__).resolve().parent.parent / "bench" / "throughput.py"
+    out = subprocess.run([sys.executable, str(bench), "--n", "60", "--concurrency", "8", "--latency-ms", "5",
+                          "--repeat", "2"], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    body, _, last = out.stdout.strip().rpartition("\n")
+    r = json.loads(body)
+    assert len(r["runs"]) == 2 and len(r["ratios"]) == 2
+    assert r["ratio_wall_synthgen_over_bare"] == round(statistics.median(r["ratios"]), 2)
+    for pair in r["runs"]:
+        assert pair["synthgen"]["accepted"] > 0
+        assert pair["bare_aiohttp"]["peak_rss_mb"] > 10  # sampled like synthgen, not left at zero
+        assert pair["ratio_wall_synthgen_over_bare"] > 0
+    assert "median" in last
