@@ -185,7 +185,8 @@ def one_run(n: int, concurrency: int, latency_ms: float, compare: bool, gates: s
             repeat: int = 1) -> dict:
     """One synthgen generate of n items (memory runs), or `repeat` interleaved pairs of
     synthgen and the bare loop (timed comparison): this VM's timings drift by 10-30% from one
-    minute to the next, so each pair is measured back to back and the median ratio reported."""
+    minute to the next, so each pair is measured back to back, which one goes first alternates,
+    and the median ratio is reported. An untimed bare pass warms the server up first."""
     import shutil
     import statistics
 
@@ -199,10 +200,14 @@ def one_run(n: int, concurrency: int, latency_ms: float, compare: bool, gates: s
             synthgen("brainstorm", "--config", str(cfg), "--out", str(planned))
             stage1 = json.loads((planned / "run.json").read_text())["elapsed_s"]
             bodies = request_bodies(cfg, planned) if compare else []
+            if compare:  # untimed: the server's own warm-up (imports, first collections) is nobody's
+                bare_loop(url, bodies, concurrency, work, pss_every=50)
             pairs = []
             for i in range(repeat if compare else 1):
                 run = work / f"run{i}"
                 shutil.copytree(planned, run)
+                if compare and i % 2:  # alternate which goes first, so drift favours neither
+                    bare = bare_loop(url, bodies, concurrency, work, pss_every=50)
                 wall, cpu, rss, pss = synthgen("generate", "--config", str(cfg), "--out", str(run),
                                                pss_every=50 if compare else 12)
                 manifest = json.loads((run / "run.json").read_text())
@@ -212,7 +217,8 @@ def one_run(n: int, concurrency: int, latency_ms: float, compare: bool, gates: s
                                     "peak_rss_mb": round(rss / 2**20, 1), "peak_pss_mb": round(pss / 2**20, 1),
                                     "accepted": manifest["stages"]["generate"]["accepted"]}}
                 if compare:
-                    bare = bare_loop(url, bodies, concurrency, work, pss_every=50)
+                    if not i % 2:
+                        bare = bare_loop(url, bodies, concurrency, work, pss_every=50)
                     one["bare_aiohttp"] = {"wall_s": round(bare["wall"], 3), "req_per_s": round(n / bare["wall"], 1),
                                            "cpu_ms_per_item": round(bare["cpu"] / n * 1000, 3),
                                            "peak_rss_mb": round(bare["rss"] / 2**20, 1)}
