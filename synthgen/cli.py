@@ -14,6 +14,7 @@ from typing import Optional
 import typer
 
 from .config import ConfigError, RunConfig, load_config
+from .blas import one_blas_thread
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Synthetic training data for text-embedding models (E5-mistral recipe).")
@@ -243,6 +244,7 @@ def merge(out: Path = typer.Argument(..., help="new directory for the merged run
 
 
 def main() -> None:
+    one_blas_thread()
     try:
         app()
     except KeyboardInterrupt:

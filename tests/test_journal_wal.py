@@ -46,12 +46,12 @@ def test_a_long_run_of_commits_keeps_the_wal_small_and_loses_nothing(tmp_path):
 
 def test_the_checkpoint_thread_stops_with_the_journal(tmp_path):
     j = Journal(tmp_path)
+    before = set(threading.enumerate())  # other tests' journals may still be open
     _commit_batch(j, 0, 5, "{}")
-    names = {t.name for t in threading.enumerate()}
-    assert "synthgen-wal-checkpoint" in names
+    mine = [t for t in set(threading.enumerate()) - before if t.name == "synthgen-wal-checkpoint"]
+    assert len(mine) == 1 and mine[0].is_alive()
     j.close()
-    names = {t.name for t in threading.enumerate()}
-    assert "synthgen-wal-checkpoint" not in names
+    assert not mine[0].is_alive()
 
 
 def test_a_writer_killed_during_checkpoints_leaves_a_journal_that_opens_with_every_commit(tmp_path):

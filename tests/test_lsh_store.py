@@ -153,7 +153,7 @@ def test_the_bit_filter_never_hides_a_near_copy_and_gives_way_when_full(tmp_path
 def test_signatures_made_in_a_batch_equal_those_made_one_at_a_time():
     # the check worker signs a batch at once; the commit and a resume sign one text at a time:
     # both must give the same signature and band keys, in every script
-    from synthgen.quality.lsh_store import band_keys, band_keys_many
+    from synthgen.quality.lsh_store import band_keys, band_keys_many, filter_slots, prepared_many
     from synthgen.quality.textnorm import normalize
 
     texts = _texts(20) + [
@@ -165,8 +165,60 @@ def test_signatures_made_in_a_batch_equal_those_made_one_at_a_time():
     idx = NearDupIndex(threshold=0.85)
     sigs, hashes = idx.signatures_normalized([normalize(t) for t in texts])
     keys = band_keys_many(namespaces, hashes)
-    for t, ns, sig, k in zip(texts, namespaces, sigs, keys):
+    prepared = prepared_many(namespaces, hashes)
+    for t, ns, sig, k, (k2, slots) in zip(texts, namespaces, sigs, keys, prepared):
         one = idx.signature(t)
         assert sig == one
         assert k == band_keys(ns, idx._band_hashes(idx._parse(one)).astype("int64").tolist())
         assert all(0 <= x < 2**63 for x in k)
+        assert k2 == k and slots == filter_slots(k)  # the worker's filter slots: the commit's own
+
+
+def test_the_bit_filter_answers_for_any_number_of_keys():
+    # a layout of one band gives one key per text: the C path (itemgetter) needs two or more
+    from synthgen.quality.lsh_store import _BitFilter, filter_slots
+
+    rng = random.Random(5)
+    for n in (0, 1, 2, 21):
+        filt = _BitFilter()
+        stored = [[rng.getrandbits(63) for _ in range(n)] for _ in range(50)]
+        for keys in stored:
+            filt.add(filter_slots(keys))
+        assert all(filt.may_hold(filter_slots(keys)) for keys in stored if keys)
+        assert not filt.may_hold(filter_slots([]))
+        fresh = [[rng.getrandbits(63) for _ in range(n)] for _ in range(200)]
+        misses = sum(not filt.may_hold(filter_slots(keys)) for keys in fresh)
+        assert misses >= (190 if n else 200)  # 50*n of 2^25 bits set: nearly every fresh text misses
+
+
+def test_dedup_state_waits_for_the_commit_and_is_seen_before_it(tmp_path):
+    # claims and signatures made inside a transaction are found at once, reach the file with its
+    # commit, and vanish with a rollback (a resume then hands out the same seq numbers again)
+    j = Journal(tmp_path)
+    j.begin()
+    assert j.seen("q", 7) is None
+    j.claim("q", 7, "item-a")
+    j.claim("q", 7, "item-b")  # the first claim stands
+    assert j.seen("q", 7) == "item-a" and j.seen("d", 7) is None
+    assert j.seen_or_add("q", 8, "item-c") is None and j.seen_or_add("q", 8, "item-d") == "item-c"
+    assert [j.add_signature("d", f"k{i}", bytes([i]) * 4) for i in range(3)] == [1, 2, 3]
+    assert j.signatures([3, 1]) == [(1, "k0", b"\0" * 4), (3, "k2", b"\2" * 4)]
+    other = Journal(tmp_path)  # another reader sees nothing before the commit
+    assert other.seen("q", 7) is None and other.signatures([1]) == []
+    j.commit()
+    assert other.seen("q", 7) == "item-a" and other.seen("q", 8) == "item-c"
+    assert other.signatures([2]) == [(2, "k1", b"\1" * 4)]
+    other.close()
+    j.begin()
+    j.claim("q", 9, "item-e")
+    assert j.add_signature("d", "k3", b"x") == 4
+    assert j.signatures([1, 4]) == [(1, "k0", b"\0" * 4), (4, "k3", b"x")]  # stored and pending
+    j.rollback()
+    assert j.seen("q", 9) is None and j.signatures([4]) == []
+    assert j.add_signature("d", "k4", b"y") == 4  # outside a transaction: written at once
+    j.claim("q", 10, "item-f")
+    j.close()
+    j = Journal(tmp_path)
+    assert j.seen("q", 10) == "item-f" and j.signatures([4]) == [(4, "k4", b"y")]
+    assert j.add_signature("d", "k5", b"z") == 5
+    j.close()

@@ -4,8 +4,11 @@ right reason, and the quality report shows the rates."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+
+import pytest
 
 from synthgen.config import parse_config
 from synthgen.pipeline import RunOptions, run_all
@@ -283,3 +286,37 @@ def test_the_check_worker_exits_by_itself_when_its_pool_closes(tmp_path):
 
     proc = asyncio.run(main())
     assert proc is not None and proc.returncode == 0
+
+
+def _worker_threads(monkeypatch, blas_threads: str | None) -> int:
+    """Threads of a check worker that has loaded numpy and the language model."""
+    import asyncio
+
+    from synthgen.config import ValidationConfig
+    from synthgen.quality.precheck import PrecheckPool
+
+    for name in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    if blas_threads is not None:
+        monkeypatch.setenv("OPENBLAS_NUM_THREADS", blas_threads)
+    example = ("sts", {"S1": "The cat sat on the old mat today.", "S2": "A cat was sitting on the mat.",
+                       "S3": "Stock markets fell sharply."}, {"language": "English"})
+
+    async def main():
+        pool = PrecheckPool(ValidationConfig())
+        try:
+            await pool.check(example)  # answered: numpy and its BLAS are loaded
+            status = open(f"/proc/{pool.pid}/status").read()
+            return int(status.split("Threads:")[1].split()[0])
+        finally:
+            await pool.aclose()
+
+    return asyncio.run(main())
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or (os.cpu_count() or 1) < 2,
+                    reason="thread counts read from /proc; one core gives one BLAS thread anyway")
+def test_the_check_worker_runs_one_blas_thread_unless_the_user_asks_for_more(monkeypatch):
+    # a BLAS pool of one thread per core only spins in the worker, taking cores from the loop
+    assert _worker_threads(monkeypatch, None) == 1
+    assert _worker_threads(monkeypatch, "2") == 2  # the user's setting is kept

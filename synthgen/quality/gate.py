@@ -69,8 +69,8 @@ class QualityGate:
         if dup:
             return Verdict(Finding("duplicate", f"'{dup[0]}' duplicates an earlier text", dup[0]), flags,
                            pre.langid, dup[1])
-        for f, ns, sig, keys in pre.near:
-            prior = self._near.check_prepared(ns, item_id, sig, keys)
+        for f, ns, sig, keys, slots in pre.near:
+            prior = self._near.check_prepared(ns, item_id, sig, keys, slots)
             if prior is not None:
                 hit = Finding("near_duplicate", f"'{f}' is a near-copy of an earlier {ns}", f)
                 reject, more = apply_policy([hit], self.cfg)

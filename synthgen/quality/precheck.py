@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import hashlib
+import os
 import struct
 import subprocess
 import sys
@@ -25,6 +26,7 @@ import time
 from pathlib import Path
 from dataclasses import dataclass, field
 
+from ..blas import one_blas_thread
 from ..config import ValidationConfig
 from ..taxonomy import GROUPS
 from ..validate import DEDUP_FIELDS, Finding, apply_policy, validate_example
@@ -65,7 +67,8 @@ class Precheck:
     flags: list[str] = field(default_factory=list)
     langid: str = "ok"  # "ok" | "unchecked" (some text could not be judged) | "off"
     hashes: list[tuple[str, str, int]] = field(default_factory=list)  # (field, namespace, exact hash)
-    near: list[tuple[str, str, bytes, list[int]]] = field(default_factory=list)  # (field, ns, sig, band keys)
+    # (field, ns, sig, band keys, their filter slots): lsh_store.prepared_many
+    near: list[tuple[str, str, bytes, list[int], tuple[list[int], list[int]]]] = field(default_factory=list)
 
 
 class Prechecker:
@@ -118,12 +121,12 @@ class Prechecker:
                 p.hashes = [(f, ns, normalized_hash(norm[f])) for f, ns in DEDUP_FIELDS[group]]
                 near += [(n, f, ns) for f, ns in DEDUP_FIELDS[group]]
         if self._hasher is not None and near:
-            from .lsh_store import band_keys_many
+            from .lsh_store import prepared_many
 
             sigs, hashes = self._hasher.signatures_normalized([normalized[n][f] for n, f, _ in near])
-            keys = band_keys_many([ns for _, _, ns in near], hashes)
-            for (n, f, ns), sig, k in zip(near, sigs, keys):
-                out[n].near.append((f, ns, sig, k))
+            prepared = prepared_many([ns for _, _, ns in near], hashes)
+            for (n, f, ns), sig, (keys, slots) in zip(near, sigs, prepared):
+                out[n].near.append((f, ns, sig, keys, slots))
         return out
 
     def _languages(self, examples: list[Example], out: list[Precheck]) -> None:
@@ -397,7 +400,8 @@ def _popen(cfg_json: str) -> subprocess.Popen:
     home = Path(__file__).resolve().parent.parent.parent
     proc = subprocess.Popen(
         [sys.executable, "-c", "from synthgen.quality.precheck import _worker_main; _worker_main()", cfg_json],
-        cwd=str(home), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, bufsize=0)
+        cwd=str(home), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, bufsize=0,
+        env=one_blas_thread(dict(os.environ)))
     _widen_pipes(proc)
     return proc
 
