@@ -320,3 +320,69 @@ def test_the_check_worker_runs_one_blas_thread_unless_the_user_asks_for_more(mon
     # a BLAS pool of one thread per core only spins in the worker, taking cores from the loop
     assert _worker_threads(monkeypatch, None) == 1
     assert _worker_threads(monkeypatch, "2") == 2  # the user's setting is kept
+
+
+def _near_example(rng, s1: str | None = None, s2: str | None = None) -> dict:
+    words = [f"w{i}" for i in range(400)]
+
+    def text() -> str:
+        return " ".join(rng.choice(words) for _ in range(80))
+
+    return {"S1": s1 or text(), "S2": s2 or text(), "S3": "Stock markets fell sharply on Monday."}
+
+
+def _near_copy(text: str, word: str = "changed") -> str:
+    w = text.split()
+    w[len(w) // 2] = word
+    return " ".join(w)
+
+
+def _judge(tmp_path, near_policy: str, examples: list[tuple[str, dict]]):
+    """Verdicts for sts examples judged in order, in one transaction, by a fresh gate."""
+    from synthgen.config import ValidationConfig
+    from synthgen.journal import Journal
+    from synthgen.quality.gate import QualityGate
+
+    cfg = ValidationConfig(rules={"near_duplicate": near_policy, "wrong_language": "off", "sts_order": "off"})
+    journal = Journal(tmp_path)
+    gate = QualityGate(cfg, journal, preload_language=False)
+    journal.begin()
+    verdicts = [gate.check_example("sts", ex, {"language": "English"}, name) for name, ex in examples]
+    journal.commit()
+    journal.close()
+    return verdicts
+
+
+def test_a_rejected_example_leaves_none_of_its_texts_behind_as_an_earlier_copy(tmp_path):
+    # B's query is new but its document copies A's: B is rejected, and C, whose query copies B's,
+    # is judged against what was accepted (A), not against B's never-accepted query
+    import random
+
+    rng = random.Random(4)
+    a = _near_example(rng)
+    b = _near_example(rng, s2=_near_copy(a["S2"]))
+    c = _near_example(rng, s1=_near_copy(b["S1"]))
+    d = _near_example(rng, s1=_near_copy(c["S1"]))
+    verdicts = _judge(tmp_path, "reject", [("A", a), ("B", b), ("C", c), ("D", d)])
+    assert verdicts[0].finding is None
+    assert verdicts[1].finding.reason == "near_duplicate" and verdicts[1].duplicate_of == "A"
+    assert verdicts[2].finding is None  # before: rejected as a near-copy of B
+    assert verdicts[3].duplicate_of == "C"  # C's texts were stored: it has copies
+
+
+def test_a_flagged_example_stores_its_other_texts_for_later_ones(tmp_path):
+    # with near_duplicate = "flag", B is kept (flagged: its query copies A's); its new document
+    # is stored, so C, which copies that document, is flagged too
+    import random
+
+    rng = random.Random(5)
+    a = _near_example(rng)
+    b = _near_example(rng, s1=_near_copy(a["S1"]))
+    c = _near_example(rng, s2=_near_copy(b["S2"]))
+    both = _near_example(rng, s1=_near_copy(a["S1"], "other"), s2=_near_copy(a["S2"], "other"))
+    verdicts = _judge(tmp_path, "flag", [("A", a), ("B", b), ("C", c), ("E", both)])
+    assert [v.finding for v in verdicts] == [None] * 4
+    assert verdicts[0].flags == []
+    assert verdicts[1].flags == ["near_duplicate"]
+    assert verdicts[2].flags == ["near_duplicate"]  # before: B's document was never stored
+    assert verdicts[3].flags == ["near_duplicate"]  # two texts hit: one flag

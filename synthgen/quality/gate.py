@@ -69,15 +69,23 @@ class QualityGate:
         if dup:
             return Verdict(Finding("duplicate", f"'{dup[0]}' duplicates an earlier text", dup[0]), flags,
                            pre.langid, dup[1])
-        for f, ns, sig, keys, slots in pre.near:
-            prior = self._near.check_prepared(ns, item_id, sig, keys, slots)
-            if prior is not None:
-                hit = Finding("near_duplicate", f"'{f}' is a near-copy of an earlier {ns}", f)
-                reject, more = apply_policy([hit], self.cfg)
-                if reject:
-                    return Verdict(reject, flags, pre.langid, prior)
-                flags += more
-                break
+        # every text is looked up before any is stored: a text of a rejected example must not
+        # stay behind as the "earlier copy" of later ones, and a flagged example's other texts
+        # are still stored for later ones to be compared with
+        fresh = []
+        for near in pre.near:
+            f, ns, sig, keys, slots = near
+            prior = self._near.find_prepared(sig, keys, slots)
+            if prior is None:
+                fresh.append(near)
+                continue
+            hit = Finding("near_duplicate", f"'{f}' is a near-copy of an earlier {ns}", f)
+            reject, more = apply_policy([hit], self.cfg)
+            if reject:
+                return Verdict(reject, flags, pre.langid, prior)
+            flags += [m for m in more if m not in flags]
+        for f, ns, sig, keys, slots in fresh:
+            self._near.add_prepared(ns, item_id, sig, keys, slots)
         for f, ns, h in pre.hashes:
             self.journal.claim(ns, h, item_id)
         return Verdict(None, flags, pre.langid)

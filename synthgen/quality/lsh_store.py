@@ -346,19 +346,28 @@ class DiskNearDup:
                        slots: Slots | None = None) -> str | None:
         """check_and_add for a signature, band keys (`band_keys`) and, optionally, their filter
         slots (`prepared_many`) made elsewhere (precheck.py)."""
-        idx = self._idx
+        prior = self.find_prepared(sig, keys, slots)
+        if prior is None:
+            self.add_prepared(ns, key, sig, keys, slots)
+        return prior
+
+    def find_prepared(self, sig: bytes, keys: list[int], slots: Slots | None = None) -> str | None:
+        """The key of the earliest stored near-copy (same namespace: it is in the band keys),
+        else None. Stores nothing: an example with several texts stores them only once none of
+        them rejected it."""
         seqs = self._lsh.candidates(keys, slots)
-        if seqs:
-            digest = idx._parse(sig)
-            rows = self.journal.signatures(seqs)
-            low = (digest & 0xFFFF).astype(np.uint16)
-            best, best_equal = None, self._need - 1
-            for _, k, stored in rows:
-                other = (idx._parse(stored) & 0xFFFF).astype(np.uint16)
-                equal = int(np.count_nonzero(other == low))
-                if equal > best_equal:
-                    best, best_equal = k, equal
-            if best is not None:
-                return best
+        if not seqs:
+            return None
+        idx = self._idx
+        low = (idx._parse(sig) & 0xFFFF).astype(np.uint16)
+        best, best_equal = None, self._need - 1
+        for _, k, stored in self.journal.signatures(seqs):
+            other = (idx._parse(stored) & 0xFFFF).astype(np.uint16)
+            equal = int(np.count_nonzero(other == low))
+            if equal > best_equal:
+                best, best_equal = k, equal
+        return best
+
+    def add_prepared(self, ns: str, key: str, sig: bytes, keys: list[int], slots: Slots | None = None) -> None:
+        """Store a text: its signature in the journal, its band keys (made in `ns`) in the band file."""
         self._lsh.add(self.journal.add_signature(ns, key, sig), keys, slots)
-        return None
