@@ -13,7 +13,8 @@ from typing import Optional
 
 import typer
 
-from .config import ConfigError, RunConfig, load_config
+from .config import RunConfig, load_config
+from .errors import SynthgenError
 from .blas import one_blas_thread
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -65,20 +66,10 @@ def _options(out, name, **kw):
 
 def _run(fn) -> None:
     """Call fn, mapping user-facing errors to one line and an exit code."""
-    from .llm.connect import EndpointError
-    from .pipeline import RunError
-    from .prompts import PromptError
-
     try:
         fn()
-    except RunError as exc:
+    except SynthgenError as exc:
         _fail(str(exc), exc.code)
-    except (ConfigError, EndpointError, PromptError) as exc:
-        _fail(str(exc))
-    except RuntimeError as exc:
-        if type(exc).__name__ in ("LocalBackendError", "FatalLLMError"):
-            _fail(str(exc), 1)
-        raise
 
 
 def _finish(outcomes) -> None:

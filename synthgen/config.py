@@ -16,11 +16,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .errors import ConfigError
 from .taxonomy import ALL_LANGUAGES, GROUPS
-
-
-class ConfigError(ValueError):
-    """A config file is missing, unreadable or invalid; the message is one line for the user."""
 
 
 class _Strict(BaseModel):

@@ -18,7 +18,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import ConfigError, RunConfig
+from .config import RunConfig
+from .errors import (EXIT_BUDGET, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE,  # noqa: F401
+                     ConfigError, RunError)
 from .journal import Journal
 from .manifest import write_manifest
 from .plan import Shard, brainstorm_items, generate_items, select
@@ -26,15 +28,6 @@ from .progress import Progress
 from .shards import iter_records
 from .taxonomy import GROUPS
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUDGET, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
-
-
-class RunError(Exception):
-    """A one-line message for the user and the exit code that goes with it."""
-
-    def __init__(self, message: str, code: int = EXIT_USAGE):
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass

@@ -15,7 +15,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from synthgen.taxonomy import GROUPS, Group
+from .errors import PromptError
+from .taxonomy import GROUPS, Group
 
 STAGES = ("brainstorm", "generate")
 PLACEHOLDER_RE = re.compile(r"\{([a-z_]+)\}")
@@ -23,10 +24,6 @@ PLACEHOLDER_RE = re.compile(r"\{([a-z_]+)\}")
 DEFAULT_NUM_TASKS = 20
 _BRAINSTORM_DEFAULTS: Mapping[str, str] = MappingProxyType({"num_tasks": str(DEFAULT_NUM_TASKS)})
 _NO_DEFAULTS: Mapping[str, str] = MappingProxyType({})
-
-
-class PromptError(ValueError):
-    """A template is missing, unreadable, or asks for a value nobody supplies."""
 
 
 def prompts_dir() -> Path:

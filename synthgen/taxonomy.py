@@ -1,15 +1,15 @@
 """The method's fixed facts: task groups, output keys, placeholder value sets, languages.
 
-Everything here comes from Wang et al. (ACL 2024), Appendix C and figure 2, as summarised in
-shared/REFERENCE.md. Planning, prompts, validation and the scripted server all read from this
-one table so they cannot disagree about what a group produces.
+Everything here comes from Wang et al. (ACL 2024), Appendix C and figure 2 (docs/method.md
+lists them). Planning, prompts, validation, the language check, the report, export and the
+scripted server all read from this one table so they cannot disagree about what a group produces.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# Placeholder value sets (REFERENCE.md, "Placeholder values").
+# Placeholder value sets (docs/method.md, "Placeholder values").
 QUERY_TYPES = ("extremely long-tail", "long-tail", "common")
 QUERY_LENGTHS = ("less than 5 words", "5 to 15 words", "at least 10 words")
 CLARITY = ("clear", "understandable with some effort", "ambiguous")
@@ -37,8 +37,23 @@ class Group:
     language_slots: tuple[str, ...] = ("language",)
     # the training-time instruction for symmetric groups (no brainstormed task)
     instruction: str | None = None
-    # minimum words for both query and document sides, where the method fixes one
-    min_words: int | None = None
+    # training roles: which output key is the query side, the positive and the hard negative
+    query: str = ""
+    positive: str = ""
+    negative: str | None = None
+    # output key -> the language slot it must be written in (the prompt asks for it)
+    languages: dict[str, str] = field(default_factory=dict)
+    # output key -> the words the prompt asks for: a number, or the placeholder that holds it
+    lengths: dict[str, int | str] = field(default_factory=dict)
+
+    @property
+    def text_fields(self) -> tuple[str, ...]:
+        """Every output key holds a text (labels included)."""
+        return self.output_keys
+
+    def language_fields(self, placeholders: dict[str, str]) -> list[tuple[str, str]]:
+        """(field, language) pairs: what each text was asked to be written in."""
+        return [(k, placeholders[slot]) for k, slot in self.languages.items() if placeholders.get(slot)]
 
 
 GROUPS: dict[str, Group] = {
@@ -49,6 +64,9 @@ GROUPS: dict[str, Group] = {
             title="text retrieval",
             brainstorm=True,
             output_keys=("user_query", "positive_document", "hard_negative_document"),
+            query="user_query", positive="positive_document", negative="hard_negative_document",
+            languages={k: "language" for k in ("user_query", "positive_document", "hard_negative_document")},
+            lengths={"positive_document": "num_words", "hard_negative_document": "num_words"},
             placeholders={
                 "query_type": QUERY_TYPES,
                 "query_length": QUERY_LENGTHS,
@@ -62,6 +80,9 @@ GROUPS: dict[str, Group] = {
             title="text classification",
             brainstorm=True,
             output_keys=("input_text", "label", "misleading_label"),
+            query="input_text", positive="label", negative="misleading_label",
+            languages={"input_text": "language"},
+            lengths={"input_text": "num_words"},
             placeholders={
                 "num_words": NUM_WORDS_CLASSIFICATION,
                 "clarity": CLARITY,
@@ -73,19 +94,25 @@ GROUPS: dict[str, Group] = {
             title="text matching (short)",
             brainstorm=True,
             output_keys=("input", "positive_document"),
+            query="input", positive="positive_document",
+            languages={"input": "language", "positive_document": "language"},
         ),
         Group(
             name="long-long",
             title="text matching (long)",
             brainstorm=True,
             output_keys=("input", "positive_document"),
-            min_words=300,
+            query="input", positive="positive_document",
+            languages={"input": "language", "positive_document": "language"},
+            lengths={"input": 300, "positive_document": 300},
         ),
         Group(
             name="sts",
             title="semantic textual similarity",
             brainstorm=False,
             output_keys=("S1", "S2", "S3"),
+            query="S1", positive="S2", negative="S3",
+            languages={"S1": "language", "S2": "language", "S3": "language"},
             placeholders={
                 "unit": UNITS,
                 "high_score": HIGH_SCORES,
@@ -99,6 +126,8 @@ GROUPS: dict[str, Group] = {
             title="bitext retrieval",
             brainstorm=False,
             output_keys=("S1", "S2", "S3"),
+            query="S1", positive="S2", negative="S3",
+            languages={"S1": "src_lang", "S2": "tgt_lang", "S3": "tgt_lang"},
             placeholders={
                 "unit": UNITS,
                 "high_score": HIGH_SCORES,
@@ -113,7 +142,7 @@ GROUPS: dict[str, Group] = {
 
 GROUP_NAMES: tuple[str, ...] = tuple(GROUPS)
 
-# Examples per group in the paper, in thousands (REFERENCE.md, "Scale and results").
+# Examples per group in the paper, in thousands (docs/method.md, "Scale and results").
 PAPER_EXAMPLES_K = {
     "short-long": 167,
     "long-short": 122,

@@ -71,15 +71,14 @@ _AT_LEAST = re.compile(r"at least (\d+)")
 
 def required_words(group: str, key: str, placeholders: dict[str, str]) -> int | None:
     """Words the prompt asked for in this field, or None where it asked for no length."""
-    g = GROUPS[group]
-    if g.min_words and key in ("input", "positive_document"):
-        return g.min_words
-    if group == "short-long" and key.endswith("_document"):
-        return int(placeholders["num_words"])
-    if group == "long-short" and key == "input_text":
-        m = _AT_LEAST.match(placeholders.get("num_words", ""))
-        return int(m.group(1)) if m else None
-    return None
+    rule = GROUPS[group].lengths.get(key)
+    if rule is None or isinstance(rule, int):
+        return rule
+    value = placeholders.get(rule, "")
+    if value.isdigit():
+        return int(value)
+    m = _AT_LEAST.match(value)  # "at least 50"; "less than 10" asks for no minimum
+    return int(m.group(1)) if m else None
 
 
 def check_shape(group: str, obj: dict) -> Finding | None:

@@ -22,16 +22,13 @@ from typing import Callable
 import openai
 
 from ..config import LLMConfig
+from ..errors import FatalLLMError
 from .concurrency import AdaptiveConcurrency
 from .fastpath import FastAioHttpClient, post_chat, tls_context
 from .ratelimit import RateLimiter
 from .tokens import count_message_tokens, count_tokens
 
 _MODES = ("json_schema", "json_object", "off")
-
-
-class FatalLLMError(RuntimeError):
-    """The endpoint refuses every request (auth, model, permissions): stop the run."""
 
 
 class RequestFailed(RuntimeError):

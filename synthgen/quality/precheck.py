@@ -49,14 +49,7 @@ def normalized_hash(normalized: str) -> int:
 
 def language_fields(group: str, placeholders: dict[str, str]) -> list[tuple[str, str]]:
     """(field, expected language) pairs: what each text was asked to be written in."""
-    if group == "bitext":
-        return [("S1", placeholders["src_lang"]), ("S2", placeholders["tgt_lang"]), ("S3", placeholders["tgt_lang"])]
-    lang = placeholders.get("language")
-    if not lang:
-        return []
-    if group == "long-short":  # the prompt fixes the language of input_text only
-        return [("input_text", lang)]
-    return [(k, lang) for k in GROUPS[group].output_keys]
+    return GROUPS[group].language_fields(placeholders)
 
 
 @dataclass
