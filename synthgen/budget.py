@@ -7,8 +7,13 @@ session pays. In-flight requests are allowed to finish: they are already paid fo
 from __future__ import annotations
 
 from .config import RunConfig
+from .errors import RunError
 from .journal import Journal
 from .manifest import cost_of
+
+
+class BudgetExhausted(Exception):
+    """A --max-cost or --max-requests budget was reached: stop launching, keep what we have."""
 
 
 class BudgetGate:
@@ -22,14 +27,10 @@ class BudgetGate:
         self.priced = cfg.llm.model in cfg.prices
         self.cost_so_far = cost
         if self.max_cost is not None and not self.priced:
-            from .pipeline import RunError
-
             raise RunError(f"--max-cost needs a price for model '{cfg.llm.model}' in the [prices] table")
         self.sent = 0
 
     def before_request(self) -> None:
-        from .stages.engine import BudgetExhausted
-
         if self.max_requests is not None and self.requests_so_far + self.sent >= self.max_requests:
             raise BudgetExhausted(f"budget reached: max_requests={self.max_requests}")
         if self.max_cost is not None and (self.cost_so_far or 0.0) >= self.max_cost:

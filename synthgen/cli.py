@@ -117,10 +117,9 @@ def generate(config: Optional[str] = ConfigOpt, out: Optional[Path] = OutOpt, fo
              tasks_from: Optional[Path] = TasksFromOpt) -> None:
     """Stage 2: expand tasks into examples; validate, dedup, write JSONL shards."""
     def go():
-        from .pipeline import prespawn_check_worker, run_stage
+        from .pipeline import run_stage
 
         cfg, name = resolve_config(config)
-        prespawn_check_worker(cfg, limit)
         opts = _options(out, name, force=force, quiet=quiet, concurrency=concurrency, max_cost=max_cost,
                         max_requests=max_requests, limit=limit, shard=_shard(shard), tasks_from=tasks_from)
         _finish([run_stage("generate", cfg, opts)])
@@ -169,13 +168,15 @@ def stats(run_dir: Path = typer.Argument(..., help="a run directory"),
 @app.command()
 def estimate(config: Optional[str] = ConfigOpt,
              tasks_from: Optional[Path] = typer.Option(None, "--tasks-from", help="use real stage 1 tasks"),
-             as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
+             as_json: bool = typer.Option(False, "--json", help="print JSON"),
+             reject_rate: float = typer.Option(0.0, "--reject-rate", min=0.0, max=1.0,
+                                               help="expected share of rejected examples: adds the top-up calls")) -> None:
     """Calls and prompt tokens a run will make, before spending anything."""
     from .estimate import estimate_run, render_estimate
 
     def go():
         cfg, _ = resolve_config(config)
-        est = estimate_run(cfg, tasks_from)
+        est = estimate_run(cfg, tasks_from, reject_rate)
         typer.echo(json.dumps(est, indent=2)) if as_json else render_estimate(est)
     _run(go)
 

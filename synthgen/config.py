@@ -68,6 +68,13 @@ class BrainstormConfig(_Strict):
     max_rounds: int = Field(3, ge=0, le=20)
 
 
+class GenerateConfig(_Strict):
+    # extra rounds of items for groups whose accepted examples are still short of `examples`
+    max_rounds: int = Field(3, ge=0, le=20)
+    # extra items over all rounds, at most this share of the planned ones
+    max_extra_share: float = Field(0.5, ge=0.0, le=10.0)
+
+
 class LanguagesConfig(_Strict):
     # "paper": the paper's 93 XLM-R languages with figure 2's weights; "custom": `weights` below
     mode: Literal["paper", "custom"] = "paper"
@@ -154,6 +161,7 @@ class RunConfig(_Strict):
     llm: LLMConfig = LLMConfig()
     groups: dict[str, GroupConfig]
     brainstorm: BrainstormConfig = BrainstormConfig()
+    generate: GenerateConfig = GenerateConfig()
     languages: LanguagesConfig = LanguagesConfig()
     output: OutputConfig = OutputConfig()
     validation: ValidationConfig = ValidationConfig()
@@ -207,7 +215,7 @@ class RunConfig(_Strict):
         prices) are left out on purpose: changing them on resume is safe and common.
         """
         data = json.loads(self.model_dump_json(
-            include={"seed", "groups", "brainstorm", "languages", "validation", "prompts_dir"},
+            include={"seed", "groups", "brainstorm", "generate", "languages", "validation", "prompts_dir"},
             exclude={"validation": {"check_worker"}}))
         data["llm"] = json.loads(self.llm.model_dump_json(
             include={"backend", "model", "temperature", "top_p", "max_tokens", "max_output_retries",

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import math
 from pathlib import Path
 
 from .config import RunConfig
 from .llm.tokens import count_message_tokens
 from .plan import brainstorm_items, generate_items
+from .run_dir import load_tasks
 from .taxonomy import GROUPS
 
 SAMPLE = 2000  # items per group counted exactly; the rest are extrapolated
@@ -24,7 +26,19 @@ def _sum_tokens(items, model: str, n_total: int) -> tuple[int, bool]:
     return round(tokens / len(sample) * n_total), True
 
 
-def estimate_run(cfg: RunConfig, tasks_from: Path | None = None) -> dict:
+def topup_calls(cfg: RunConfig, planned: int, reject_rate: float) -> int:
+    """Extra stage-2 calls the top-up rounds are expected to make at this reject rate: enough
+    for planned accepted examples (planned / (1 - rate) calls in all), within the configured
+    share of extra calls, and none without rounds."""
+    if cfg.generate.max_rounds == 0 or reject_rate <= 0:
+        return 0
+    cap = math.floor(cfg.generate.max_extra_share * planned)
+    if reject_rate >= 1:
+        return cap
+    return min(cap, math.ceil(planned / (1 - reject_rate) - planned - 1e-9))
+
+
+def estimate_run(cfg: RunConfig, tasks_from: Path | None = None, reject_rate: float = 0.0) -> dict:
     model = cfg.llm.model
     groups = {}
     b_calls = b_tokens = 0
@@ -36,8 +50,6 @@ def estimate_run(cfg: RunConfig, tasks_from: Path | None = None) -> dict:
             b_calls += calls
             b_tokens += tok
     if tasks_from is not None:
-        from .pipeline import load_tasks
-
         tasks = load_tasks(Path(tasks_from))
     else:
         tasks = {g: [PLACEHOLDER_TASK] for g in cfg.active_groups()}
@@ -51,11 +63,15 @@ def estimate_run(cfg: RunConfig, tasks_from: Path | None = None) -> dict:
         groups[g] = {"calls": n, "prompt_tokens": tok}
         g_calls += n
         g_tokens += tok
-    calls = b_calls + g_calls
+    extra = topup_calls(cfg, g_calls, reject_rate)
+    if g_calls:
+        g_tokens += round(g_tokens / g_calls * extra)
+    calls = b_calls + g_calls + extra
     est = {
         "model": model,
         "brainstorm": {"calls": b_calls, "prompt_tokens": b_tokens},
-        "generate": {"calls": g_calls, "prompt_tokens": g_tokens, "by_group": groups},
+        "generate": {"calls": g_calls, "topup_calls": extra, "reject_rate": reject_rate,
+                     "prompt_tokens": g_tokens, "by_group": groups},
         "calls": calls,
         "prompt_tokens": b_tokens + g_tokens,
         "max_completion_tokens": calls * cfg.llm.max_tokens,
@@ -78,6 +94,10 @@ def render_estimate(est: dict) -> None:
     typer.echo(f"  stage 1: {est['brainstorm']['calls']} calls, {est['brainstorm']['prompt_tokens']} prompt tokens")
     for g, v in est["generate"]["by_group"].items():
         typer.echo(f"  stage 2 {g}: {v['calls']} calls, {v['prompt_tokens']} prompt tokens")
+    g = est["generate"]
+    if g["reject_rate"]:
+        typer.echo(f"  stage 2 top-up rounds: {g['topup_calls']} more calls expected at a "
+                   f"{g['reject_rate']:.0%} reject rate (included above)")
     if "cost_usd_prompt" in est:
         typer.echo(f"  cost: ${est['cost_usd_prompt']} for prompts, at most ${est['cost_usd_max']} in all")
     if est["placeholder_tasks"]:

@@ -249,6 +249,10 @@ class Journal:
         row = self.db.execute("SELECT last_index FROM progress WHERE stage=?", (stage,)).fetchone()
         return row[0] if row else -1
 
+    @property
+    def in_transaction(self) -> bool:
+        return self.db.in_transaction
+
     def begin(self) -> None:
         self.db.execute("BEGIN IMMEDIATE")
 

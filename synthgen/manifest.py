@@ -80,6 +80,7 @@ def build_manifest(cfg: RunConfig, journal: Journal, run_dir: Path, session_elap
             "accepted": accepted,
             "rejected": sum(reasons.values()),
             "surplus": sum(g.get("surplus", 0) for g in groups.values()),
+            "shortfall": json.loads(journal.get_meta(f"shortfall:{stage}") or "{}"),
             "rejected_by_reason": dict(sorted(reasons.items())),
             "by_group": {name: dict(sorted(c.items())) for name, c in sorted(groups.items())},
             "tokens": tokens.get(stage, {"responses": 0, "prompt_tokens": 0, "completion_tokens": 0}),

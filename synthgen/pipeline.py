@@ -1,33 +1,37 @@
-"""The plain core the CLI wraps: open a run directory, run a stage, resume, checkpoint.
+"""The plain core the CLI wraps: run a stage of a run directory, resume it, top it up.
 
-Exit codes: 0 done; 1 the run failed (endpoint refused us, requests failed after retries);
-2 bad usage or config; 3 a budget (--max-cost / --max-requests) was reached; 130 interrupted.
-Every path out of here leaves the run directory consistent and resumable.
+Every path out of here leaves the run directory consistent and resumable. Exit codes are in
+synthgen.errors.
 """
 
 from __future__ import annotations
 
 import asyncio
-import fcntl
+import gc
 import json
 import math
-import os
 import signal
 import time
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Iterator
 
+from .budget import BudgetGate
 from .config import RunConfig
-from .errors import (EXIT_BUDGET, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE,  # noqa: F401
-                     ConfigError, RunError)
+from .errors import EXIT_BUDGET, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, RunError
 from .journal import Journal
+from .llm.connect import connect
 from .manifest import write_manifest
-from .plan import Shard, brainstorm_items, generate_items, select
+from .plan import Shard, WorkItem, brainstorm_items, generate_items, select, shard_targets, topup_items
 from .progress import Progress
-from .shards import iter_records
+from .rounds import brainstorm_round, generate_round, shortfall
+from .run_dir import check_stage1, load_tasks, open_run
+from .stages.brainstorm import BrainstormStage
+from .stages.engine import Engine, EngineStats
+from .stages.generate import GenerateStage
 from .taxonomy import GROUPS
 
+__all__ = ["RunOptions", "StageOutcome", "run_stage", "run_all", "load_tasks", "plan_size"]
 
 
 @dataclass
@@ -54,85 +58,10 @@ class StageOutcome:
     requests: int = 0
 
 
-# -- run directory ---------------------------------------------------------------------------
-
-def _flatten(d: object, prefix: str = "") -> dict[str, object]:
-    if isinstance(d, dict):
-        out: dict[str, object] = {}
-        for k, v in d.items():
-            out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
-        return out
-    return {prefix: d}
-
-
-def _config_changes(old: dict, new: dict) -> list[str]:
-    a, b = _flatten(old), _flatten(new)
-    return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
-
-
-@contextmanager
-def open_run(cfg: RunConfig, opts: RunOptions, stage: str = "generate"):
-    """Lock the run directory, check it belongs to this config and shard, yield its journal."""
-    out = Path(opts.out)
-    if out.exists() and not out.is_dir():
-        raise RunError(f"--out {out} exists and is not a directory")
-    try:
-        (out / "journal").mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise RunError(f"cannot create run directory {out}: {exc.strerror}") from None
-    lock = open(out / "journal" / "lock", "a+")
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        lock.close()
-        raise RunError(f"run directory {out} is in use by another synthgen process") from None
-    journal = Journal(out)
-    try:
-        fp = cfg.fingerprint()
-        old_fp = journal.get_meta("fingerprint")
-        if old_fp is not None and old_fp != fp and not opts.force:
-            old_cfg = json.loads(journal.get_meta("fingerprinted_config", "{}") or "{}")
-            changed = _config_changes(old_cfg, cfg.fingerprint_data())[:6]
-            raise RunError(
-                f"{out} was started with a different config (changed: {', '.join(changed) or 'prompts'}); "
-                "use the original config, a new --out, or --force to continue anyway")
-        if stage == "generate":
-            old_shard = journal.get_meta("shard")
-            if old_shard is not None and old_shard != str(opts.shard) and not opts.force:
-                raise RunError(f"{out} holds shard {old_shard}, not {opts.shard}; use a separate --out per shard")
-            journal.set_meta("shard", str(opts.shard))
-        journal.set_meta("fingerprint", fp)
-        journal.set_meta("fingerprinted_config", json.dumps(cfg.fingerprint_data(), sort_keys=True))
-        yield journal
-    finally:
-        journal.close()
-        lock.close()
-
-
-def _check_stage1(cfg: RunConfig, tasks_dir: Path, journal: Journal | None) -> None:
-    """Stage 2 needs stage 1 whole: a partial task list would change every item after it."""
-    if journal is None:
-        manifest = tasks_dir / "run.json"
-        try:
-            data = json.loads(manifest.read_text())
-        except (OSError, ValueError):
-            raise RunError(f"--tasks-from {tasks_dir}: no readable run.json there") from None
-        status = data.get("stages", {}).get("brainstorm", {}).get("status")
-        fp_cfg = data.get("config", {})
-        if fp_cfg.get("seed") != cfg.seed:
-            raise RunError(f"--tasks-from {tasks_dir} was made with seed {fp_cfg.get('seed')}, not {cfg.seed}")
-    else:
-        status = journal.get_meta("status:brainstorm")
-    if status != "complete":
-        where = f"--tasks-from {tasks_dir}" if journal is None else str(tasks_dir)
-        raise RunError(f"stage 1 is not complete in {where}: run `synthgen brainstorm` (same config and --out) first")
-
-
-def load_tasks(run_dir: Path) -> dict[str, list[str]]:
-    tasks: dict[str, list[str]] = {}
-    for rec in iter_records(Path(run_dir) / "tasks"):
-        tasks.setdefault(rec["group"], []).append(rec["task"])
-    return tasks
+def plan_size(cfg: RunConfig, stage: str) -> int:
+    if stage == "brainstorm":
+        return sum(cfg.brainstorm_calls(g) for g in cfg.active_groups() if GROUPS[g].brainstorm)
+    return sum(cfg.groups[g].examples for g in cfg.active_groups())
 
 
 def _count_selected(total: int, shard: Shard, limit: int | None) -> int:
@@ -140,241 +69,262 @@ def _count_selected(total: int, shard: Shard, limit: int | None) -> int:
     return min(n, limit) if limit is not None else n
 
 
-def _use_check_worker(cfg: RunConfig, todo: int) -> bool:
-    """validation.check_worker: "auto" takes a worker process when it pays for its start-up
-    (about a second of CPU): 1000+ examples to check, two or more cores, and language or
-    near-duplicate checks switched on."""
-    mode = cfg.validation.check_worker
-    if mode != "auto":
-        return mode == "on"
-    heavy = cfg.validation.policy("wrong_language") != "off" or cfg.validation.policy("near_duplicate") != "off"
-    return heavy and todo >= 1000 and (os.cpu_count() or 1) >= 2
-
-
-def prespawn_check_worker(cfg: RunConfig, limit: int | None = None) -> None:
-    """Start stage 2's check worker while the command is still starting up; the stage claims it.
-
-    Its start-up (~0.7 s of CPU) then overlaps this process's imports instead of holding up the
-    first commits. If the stage turns out not to want it (a resume with little left), it exits
-    with this process."""
-    todo = plan_size(cfg, "generate")
-    if _use_check_worker(cfg, todo if limit is None else min(todo, limit)):
-        from .quality.precheck import prespawn
-
-        prespawn(cfg.validation)
-
-
-def plan_size(cfg: RunConfig, stage: str) -> int:
-    if stage == "brainstorm":
-        return sum(cfg.brainstorm_calls(g) for g in cfg.active_groups() if GROUPS[g].brainstorm)
-    return sum(cfg.groups[g].examples for g in cfg.active_groups())
-
-
-# -- running a stage -------------------------------------------------------------------------
-
-async def _run_stage(stage_name: str, cfg: RunConfig, opts: RunOptions, journal: Journal,
-                     progress: Progress) -> StageOutcome:
-    from .budget import BudgetGate
-    from .llm.connect import connect
-    from .stages.brainstorm import BrainstormStage
-    from .stages.engine import Engine
-    from .stages.generate import GenerateStage
-
-    out = Path(opts.out)
-    if stage_name == "brainstorm":
-        stage = BrainstormStage(cfg, out, journal)
-        items = brainstorm_items(cfg)
-        limit = opts.limit
-    else:
-        tasks_dir = Path(opts.tasks_from) if opts.tasks_from else out
-        if any(GROUPS[g].brainstorm for g in cfg.active_groups()):
-            _check_stage1(cfg, tasks_dir, journal if tasks_dir == out else None)
-        try:
-            items = generate_items(cfg, load_tasks(tasks_dir))
-        except ValueError as exc:
-            raise RunError(str(exc)) from None
-        limit = opts.limit
-    total = _count_selected(plan_size(cfg, stage_name), opts.shard, limit)
-    last = journal.last_index(stage_name)
-    if stage_name != "brainstorm":
-        already_done = sum(g.get("items", 0) for g in journal.counters().get(stage_name, {}).values())
-        stage = GenerateStage(cfg, out, journal, use_worker=_use_check_worker(cfg, total - already_done))
-        if stage.pool is not None:
-            await stage.pool.start()  # its start-up overlaps ours, not the first commits
-    todo = (it for it in select(items, opts.shard, limit) if it.index > last)
-    already = journal.counters().get(stage_name, {})
-    done_before = sum(g.get("items", 0) for g in already.values())
-    status_now = journal.get_meta(f"status:{stage_name}")
-    if done_before >= total and (stage_name != "brainstorm" or status_now in ("complete", "failed")
-                                 or limit is not None):
-        await stage.aclose()
-        stage.finalize_all()
-        if journal.get_meta(f"status:{stage_name}") == "failed":
-            return StageOutcome(stage_name, EXIT_FAILED, f"{stage_name} already failed in {out}: see run.json and rejects/")
-        if limit is None:
-            journal.set_meta(f"status:{stage_name}", "complete")
-        write_manifest(cfg, journal, out, 0.0)
-        return StageOutcome(stage_name, EXIT_OK, f"{stage_name}: nothing to do ({done_before} items already done)")
-
-    _settle_heap()
-    session_start = time.monotonic()
-    async with connect(cfg, concurrency=opts.concurrency) as client:
-        gate = BudgetGate(cfg, journal, opts.max_cost, opts.max_requests)
-        c = progress.start(stage_name, total, client.concurrency_limit)
-        c.done = done_before
-        c.accepted, c.rejected = stage.accepted_total, stage.rejected_total
-        c.cost = gate.cost_so_far
-
-        def on_response(r) -> None:
-            c.retries, c.rate_limited = client.retries, client.rate_limited
-            c.prompt_tokens += r.prompt_tokens
-            c.completion_tokens += r.completion_tokens
-            c.requests += 1
-            gate.add(r)
-            c.cost = gate.cost_so_far
-
-        def on_commit(res) -> None:
-            c.done += 1
-            c.accepted, c.rejected = stage.accepted_total, stage.rejected_total
-            c.in_flight = client.in_flight
-            c.concurrency = client.concurrency_limit
-            c.rate_limited = client.rate_limited
-            c.retries = client.retries
-            progress.tick()
-
-        last_manifest = [time.monotonic()]
-
-        def checkpoint() -> None:
-            if time.monotonic() - last_manifest[0] >= 2.0:
-                write_manifest(cfg, journal, out, _elapsed(session_start))
-                last_manifest[0] = time.monotonic()
-
-        engine = Engine(stage, journal, client, cfg.llm.max_output_retries, client.max_concurrency,
-                        gate=gate, on_commit=on_commit, on_response=on_response, checkpoint=checkpoint)
-        loop = asyncio.get_running_loop()
-        interrupted = []
-
-        def on_signal(signame: str) -> None:
-            interrupted.append(signame)
-            engine.request_stop("interrupted")
-            engine.cancel_in_flight()
-
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, on_signal, sig.name)
-        try:
-            stats = await engine.run(todo)
-            if stage_name == "brainstorm" and limit is None:
-                for r in range(1, cfg.brainstorm.max_rounds + 1):
-                    if engine.stop_reason is not None or engine.fatal is not None:
-                        break
-                    calls = _round_calls(cfg, journal, stage, r)
-                    if not calls:
-                        break
-                    key = f"brainstorm#{r}"
-                    done_r = journal.last_index(key)
-                    c.total = (c.total or 0) + sum(len(v) for v in calls.values())
-                    engine = Engine(stage, journal, client, cfg.llm.max_output_retries, client.max_concurrency,
-                                    gate=gate, on_commit=on_commit, on_response=on_response,
-                                    checkpoint=checkpoint, progress_key=key)
-                    more = await engine.run(i for i in brainstorm_items(cfg, calls) if i.index > done_r)
-                    stats.committed += more.committed
-                    stats.requests += more.requests
-                    stats.failed += more.failed
-                total = c.total or total
-        finally:
-            await stage.aclose()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(sig)
-            prior = float(journal.get_meta("elapsed_s", "0") or 0)
-            journal.set_meta("elapsed_s", str(prior + _elapsed(session_start)))
-            c.retries, c.rate_limited, c.in_flight = client.retries, client.rate_limited, client.in_flight
-            progress.stop()
-
-    complete = engine.stop_reason is None and c.done >= total
-    if complete:
-        stage.finalize_all()
-    status = "complete" if complete and limit is None else (
-        "partial" if complete else (engine.stop_reason or "stopped"))
-    journal.set_meta(f"status:{stage_name}", status)
-    write_manifest(cfg, journal, out, 0.0)
-    if engine.fatal is not None:
-        return StageOutcome(stage_name, EXIT_FAILED, f"{stage_name} stopped: the endpoint refused the request ({engine.fatal})",
-                            stats.committed, stats.requests)
-    if interrupted:
-        return StageOutcome(stage_name, EXIT_INTERRUPTED,
-                            f"{stage_name} interrupted; {c.done}/{total} items done; rerun the same command to resume",
-                            stats.committed, stats.requests)
-    if engine.stop_reason and engine.stop_reason.startswith("budget"):
-        return StageOutcome(stage_name, EXIT_BUDGET,
-                            f"{stage_name} stopped: {engine.stop_reason}; {c.done}/{total} items done; "
-                            "rerun with a higher budget to continue", stats.committed, stats.requests)
-    if engine.stop_reason == "request_failed":
-        return StageOutcome(stage_name, EXIT_FAILED,
-                            f"{stage_name} stopped: {stats.failed} request(s) still failing after "
-                            f"{cfg.llm.max_attempts} attempts ({engine.last_failure}); {c.done}/{total} items done, "
-                            "every response received is saved: rerun the same command to continue",
-                            stats.committed, stats.requests)
-    msg = f"{stage_name}: {c.done}/{total} items, {c.accepted} accepted, {c.rejected} rejected"
-    if getattr(stage, "notice", ""):
-        msg += f"; note: {stage.notice}"
-    if stage_name == "brainstorm" and complete:
-        kept = getattr(stage, "kept", {})
-        short = [g for g in cfg.active_groups() if GROUPS[g].brainstorm and kept.get(g, 0) == 0]
-        if short:
-            journal.set_meta("status:brainstorm", "failed")
-            write_manifest(cfg, journal, out, 0.0)
-            return StageOutcome(stage_name, EXIT_FAILED,
-                                msg + f"; no usable task for {', '.join(short)} (see rejects/); "
-                                "try another model or prompts with a new --out", stats.committed, stats.requests)
-        fewer = [f"{g} {kept.get(g, 0)}/{cfg.groups[g].tasks}" for g in cfg.active_groups()
-                 if GROUPS[g].brainstorm and kept.get(g, 0) < (cfg.groups[g].tasks or 0)]
-        if fewer:
-            msg += "; fewer distinct tasks than asked: " + ", ".join(fewer)
-    if stats.rejected_failed:
-        msg += f"; {stats.rejected_failed} request(s) refused by the server (rejects: request_failed)"
-    return StageOutcome(stage_name, EXIT_OK, msg, stats.committed, stats.requests)
-
-
-def _round_calls(cfg: RunConfig, journal: Journal, stage, r: int) -> dict[str, range]:
-    """Stage 1 top-up round r: more calls for groups short of tasks (fixed once decided)."""
-    key = f"brainstorm_round:{r}"
-    saved = journal.get_meta(key)
-    if saved is None:
-        missing = stage.missing()
-        start = {g: cfg.brainstorm_calls(g) for g in missing}
-        for prev in range(1, r):
-            for g, (k0, n) in json.loads(journal.get_meta(f"brainstorm_round:{prev}") or "{}").items():
-                if g in start:
-                    start[g] = max(start[g], k0 + n)
-        plan = {g: [start[g], math.ceil(n / cfg.brainstorm.tasks_per_call)] for g, n in missing.items()}
-        journal.set_meta(key, json.dumps(plan, sort_keys=True))
-        saved = journal.get_meta(key)
-    return {g: range(k0, k0 + n) for g, (k0, n) in json.loads(saved or "{}").items()}
-
-
-def _settle_heap() -> None:
+def settle_heap() -> None:
     """Collect once, then freeze what start-up left behind (modules, classes, config).
 
     A full collection walks every tracked object: after importing the SDK, pydantic and numpy
-    that took ~75 ms, and a run paid it again whenever enough of its own objects had survived
-    to the oldest generation (the first time inside the first 64 requests): about 0.3 s of a
-    2000-item run. Frozen objects are skipped by every collection; the run's own objects are
-    collected as before."""
-    import gc
-
+    that took ~75 ms, paid again inside the first requests. Frozen objects are skipped by every
+    collection; the run's own objects are collected as before."""
     gc.collect()
     gc.freeze()
 
 
-def _elapsed(start: float) -> float:
-    return time.monotonic() - start
+class _Session:
+    """One stage in one process: the client, the budget, the live counts, the rounds."""
+
+    def __init__(self, name: str, cfg: RunConfig, opts: RunOptions, journal: Journal, stage,
+                 tasks: dict[str, list[str]], total: int, progress: Progress):
+        self.name, self.cfg, self.opts, self.journal, self.stage = name, cfg, opts, journal, stage
+        self.tasks, self.total, self.progress = tasks, total, progress
+        self.out = Path(opts.out)
+        self.stats = EngineStats()
+        self.engine: Engine | None = None
+        self.interrupted = False
+        self.started = time.monotonic()
+        self.targets = shard_targets(cfg, opts.shard) if name == "generate" else {}
+        stage.targets = self.targets
+        self._last_manifest = time.monotonic()
+
+    # -- callbacks the engine calls ----------------------------------------------------------
+    def _on_response(self, r) -> None:
+        c = self.c
+        c.prompt_tokens += r.prompt_tokens
+        c.completion_tokens += r.completion_tokens
+        c.requests += 1
+        self.gate.add(r)
+        c.cost = self.gate.cost_so_far
+
+    def _on_commit(self, _result) -> None:
+        c, client = self.c, self.client
+        c.done += 1
+        c.accepted, c.rejected = self.stage.accepted_total, self.stage.rejected_total
+        c.in_flight, c.concurrency = client.in_flight, client.concurrency_limit
+        c.rate_limited, c.retries = client.rate_limited, client.retries
+        self.progress.tick()
+
+    def _checkpoint(self) -> None:
+        if time.monotonic() - self._last_manifest >= 2.0:
+            write_manifest(self.cfg, self.journal, self.out, time.monotonic() - self.started)
+            self._last_manifest = time.monotonic()
+
+    def _engine(self, progress_key: str | None = None) -> Engine:
+        client = self.client
+        self.engine = Engine(self.stage, self.journal, client, self.cfg.llm.max_output_retries,
+                             client.max_concurrency, gate=self.gate, on_commit=self._on_commit,
+                             on_response=self._on_response, checkpoint=self._checkpoint,
+                             progress_key=progress_key)
+        return self.engine
+
+    # -- the work ----------------------------------------------------------------------------
+    def _planned(self) -> Iterator[WorkItem]:
+        if self.name == "brainstorm":
+            items = brainstorm_items(self.cfg)
+        else:
+            items = generate_items(self.cfg, self.tasks)
+        last = self.journal.last_index(self.name)
+        return (it for it in select(items, self.opts.shard, self.opts.limit) if it.index > last)
+
+    def _round(self, r: int) -> Iterator[WorkItem] | None:
+        """Items of top-up round r, or None when no group needs one."""
+        if self.name == "brainstorm":
+            calls = brainstorm_round(self.cfg, self.journal, self.stage.missing(), r)
+            items = brainstorm_items(self.cfg, calls) if calls else None
+        else:
+            slots = generate_round(self.cfg, self.journal, self.targets, r)
+            items = topup_items(self.cfg, self.tasks, slots, self.opts.shard) if slots else None
+            calls = slots
+        if items is None:
+            return None
+        self.c.total = (self.c.total or 0) + sum(len(v) for v in calls.values())
+        last = self.journal.last_index(f"{self.name}#{r}")
+        return (it for it in items if it.index > last)
+
+    def _stopped(self) -> bool:
+        e = self.engine
+        return e is not None and (e.stop_reason is not None or e.fatal is not None)
+
+    def _add(self, more: EngineStats) -> None:
+        for f in ("committed", "requests", "failed", "rejected_failed"):
+            setattr(self.stats, f, getattr(self.stats, f) + getattr(more, f))
+
+    async def run(self) -> None:
+        """The planned items, then top-up rounds while groups are short (not with --limit)."""
+        self._add(await self._engine().run(self._planned()))
+        if self.opts.limit is not None:
+            return
+        rounds = self.cfg.brainstorm.max_rounds if self.name == "brainstorm" else self.cfg.generate.max_rounds
+        for r in range(1, rounds + 1):
+            if self._stopped():
+                return
+            items = self._round(r)
+            if items is None:
+                return
+            self._add(await self._engine(f"{self.name}#{r}").run(items))
+
+    async def execute(self) -> None:
+        async with connect(self.cfg, concurrency=self.opts.concurrency) as client:
+            self.client = client
+            self.gate = BudgetGate(self.cfg, self.journal, self.opts.max_cost, self.opts.max_requests)
+            self.c = self.progress.start(self.name, self.total, client.concurrency_limit)
+            self.c.done = self.stage.items_total
+            self.c.accepted, self.c.rejected = self.stage.accepted_total, self.stage.rejected_total
+            self.c.cost = self.gate.cost_so_far
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, self._on_signal)
+            try:
+                await self.run()
+            finally:
+                await self.stage.aclose()
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.remove_signal_handler(sig)
+                prior = float(self.journal.get_meta("elapsed_s", "0") or 0)
+                self.journal.set_meta("elapsed_s", str(prior + time.monotonic() - self.started))
+                self.c.retries, self.c.rate_limited = client.retries, client.rate_limited
+                self.c.in_flight = client.in_flight
+                self.progress.stop()
+
+    def _on_signal(self) -> None:
+        self.interrupted = True
+        if self.engine is not None:
+            self.engine.request_stop("interrupted")
+            self.engine.cancel_in_flight()
+
+
+def _make_stage(name: str, cfg: RunConfig, opts: RunOptions, journal: Journal):
+    """The stage object and the tasks stage 2 works from (checked whole first)."""
+    out = Path(opts.out)
+    if name == "brainstorm":
+        return BrainstormStage(cfg, out, journal), {}
+    tasks_dir = Path(opts.tasks_from) if opts.tasks_from else out
+    if any(GROUPS[g].brainstorm for g in cfg.active_groups()):
+        check_stage1(cfg, tasks_dir, journal if tasks_dir == out else None)
+    tasks = load_tasks(tasks_dir)
+    try:
+        generate_items(cfg, tasks)  # checks that every group has tasks
+    except ValueError as exc:
+        raise RunError(str(exc)) from None
+    total = _count_selected(plan_size(cfg, name), opts.shard, opts.limit)
+    return GenerateStage(cfg, out, journal, todo=total), tasks
+
+
+def _finished_before(name: str, cfg: RunConfig, opts: RunOptions, journal: Journal, stage) -> StageOutcome | None:
+    """A stage already complete (or a --limit slice already done): say so without a client."""
+    status = journal.get_meta(f"status:{name}")
+    total = _count_selected(plan_size(cfg, name), opts.shard, opts.limit)
+    done = status in ("complete", "failed") or (opts.limit is not None and stage.items_total >= total)
+    if not done:
+        return None
+    stage.finalize_all()
+    write_manifest(cfg, journal, Path(opts.out), 0.0)
+    if status == "failed":
+        return StageOutcome(name, EXIT_FAILED, f"{name} already failed in {opts.out}: see run.json and rejects/")
+    return StageOutcome(name, EXIT_OK, f"{name}: nothing to do ({stage.items_total} items already done)")
+
+
+def _status(s: _Session) -> str:
+    e = s.engine
+    if s.interrupted or (e is not None and (e.stop_reason or e.fatal)):
+        return (e.stop_reason if e is not None else None) or "stopped"
+    return "partial" if s.opts.limit is not None else "complete"
+
+
+def _stopped_outcome(s: _Session) -> StageOutcome | None:
+    e, name, done = s.engine, s.name, f"{s.c.done}/{s.c.total} items done"
+    st = s.stats
+    if e is not None and e.fatal is not None:
+        return StageOutcome(name, EXIT_FAILED, f"{name} stopped: the endpoint refused the request ({e.fatal})",
+                            st.committed, st.requests)
+    if s.interrupted:
+        return StageOutcome(name, EXIT_INTERRUPTED, f"{name} interrupted; {done}; rerun the same command to resume",
+                            st.committed, st.requests)
+    reason = e.stop_reason if e is not None else None
+    if reason and reason.startswith("budget"):
+        return StageOutcome(name, EXIT_BUDGET, f"{name} stopped: {reason}; {done}; rerun with a higher budget to continue",
+                            st.committed, st.requests)
+    if reason == "request_failed":
+        return StageOutcome(name, EXIT_FAILED,
+                            f"{name} stopped: {st.failed} request(s) still failing ({e.last_failure}); {done}, "
+                            "every response received is saved: rerun the same command to continue",
+                            st.committed, st.requests)
+    return None
+
+
+def _brainstorm_shortfall(s: _Session, msg: str) -> StageOutcome | None:
+    kept, cfg = s.stage.kept, s.cfg
+    empty = [g for g in cfg.active_groups() if GROUPS[g].brainstorm and kept.get(g, 0) == 0]
+    if empty:
+        s.journal.set_meta("status:brainstorm", "failed")
+        write_manifest(cfg, s.journal, s.out, 0.0)
+        return StageOutcome(s.name, EXIT_FAILED, msg + f"; no usable task for {', '.join(empty)} (see rejects/); "
+                            "try another model or prompts with a new --out", s.stats.committed, s.stats.requests)
+    return None
+
+
+def _summary(s: _Session) -> StageOutcome:
+    c, st = s.c, s.stats
+    msg = f"{s.name}: {c.done}/{c.total} items, {c.accepted} accepted, {c.rejected} rejected"
+    if getattr(s.stage, "notice", ""):
+        msg += f"; note: {s.stage.notice}"
+    if s.name == "brainstorm" and s.opts.limit is None:
+        failed = _brainstorm_shortfall(s, msg)
+        if failed is not None:
+            return failed
+        fewer = [f"{g} {n}/{s.cfg.groups[g].tasks}" for g, n in _tasks_short(s).items()]
+        if fewer:
+            msg += "; fewer distinct tasks than asked: " + ", ".join(fewer)
+    if s.name == "generate" and s.opts.limit is None:
+        short = shortfall(s.journal, s.targets)
+        s.journal.set_meta("shortfall:generate", json.dumps(short, sort_keys=True))
+        if short:
+            msg += "; short of target after the top-up rounds: " + ", ".join(
+                f"{g} {v['accepted']}/{v['target']}" for g, v in short.items())
+    if st.rejected_failed:
+        msg += f"; {st.rejected_failed} request(s) refused by the server (rejects: request_failed)"
+    return StageOutcome(s.name, EXIT_OK, msg, st.committed, st.requests)
+
+
+def _tasks_short(s: _Session) -> dict[str, int]:
+    return {g: s.stage.kept.get(g, 0) for g in s.cfg.active_groups()
+            if GROUPS[g].brainstorm and s.stage.kept.get(g, 0) < (s.cfg.groups[g].tasks or 0)}
+
+
+async def _run_stage(name: str, cfg: RunConfig, opts: RunOptions, journal: Journal,
+                     progress: Progress) -> StageOutcome:
+    stage, tasks = _make_stage(name, cfg, opts, journal)
+    before = _finished_before(name, cfg, opts, journal, stage)
+    if before is not None:
+        await stage.aclose()
+        return before
+    await stage.start()  # a check worker's start-up overlaps ours, not the first commits
+    settle_heap()
+    total = _count_selected(plan_size(cfg, name), opts.shard, opts.limit)
+    session = _Session(name, cfg, opts, journal, stage, tasks, total, progress)
+    await session.execute()
+    status = _status(session)
+    if status in ("complete", "partial"):
+        stage.finalize_all()
+    journal.set_meta(f"status:{name}", status)
+    outcome = _stopped_outcome(session) or _summary(session)
+    write_manifest(cfg, journal, Path(opts.out), 0.0)
+    return outcome
 
 
 def run_stage(stage_name: str, cfg: RunConfig, opts: RunOptions, progress: Progress | None = None) -> StageOutcome:
     progress = progress or Progress(quiet=opts.quiet, interval=opts.progress_interval)
     if stage_name == "brainstorm" and opts.shard.n > 1:
-        opts = RunOptions(**{**opts.__dict__, "shard": Shard()})
-    with open_run(cfg, opts, stage_name) as journal:
+        opts = replace(opts, shard=Shard())
+    with open_run(cfg, opts.out, stage_name, opts.shard, opts.force) as journal:
         return asyncio.run(_run_stage(stage_name, cfg, opts, journal, progress))
 
 
@@ -383,16 +333,8 @@ def run_all(cfg: RunConfig, opts: RunOptions, progress: Progress | None = None) 
     progress = progress or Progress(quiet=opts.quiet, interval=opts.progress_interval)
     outcomes = []
     if opts.tasks_from is None and any(GROUPS[g].brainstorm for g in cfg.active_groups()):
-        b_opts = RunOptions(**{**opts.__dict__, "limit": None})
-        outcomes.append(run_stage("brainstorm", cfg, b_opts, progress))
+        outcomes.append(run_stage("brainstorm", cfg, replace(opts, limit=None), progress))
         if outcomes[-1].code != EXIT_OK:
             return outcomes
     outcomes.append(run_stage("generate", cfg, opts, progress))
     return outcomes
-
-
-def env_api_key(cfg: RunConfig) -> str | None:
-    return os.environ.get(cfg.llm.api_key_env)
-
-
-__all__ = ["RunError", "RunOptions", "StageOutcome", "run_stage", "run_all", "open_run", "ConfigError"]

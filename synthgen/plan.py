@@ -13,6 +13,7 @@ import itertools
 import json
 import random
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Iterator
 
 from .config import RunConfig
@@ -123,8 +124,6 @@ def _request_seed(rng: random.Random) -> int:
 
 
 def _templates(cfg: RunConfig, stage: str, groups: list[str]) -> dict[str, Template]:
-    from pathlib import Path
-
     root = Path(cfg.prompts_dir) if cfg.prompts_dir else None
     return {g: load_template(stage, g, root) for g in groups}
 
@@ -178,24 +177,61 @@ def generate_items(cfg: RunConfig, tasks: dict[str, list[str]]) -> Iterator[Work
 
 
 def _generate_items(cfg: RunConfig, tasks: dict[str, list[str]], groups: list[str]) -> Iterator[WorkItem]:
-    templates = _templates(cfg, "generate", groups)
-    langs = LanguageSampler(cfg.language_weights())
+    make = _ItemMaker(cfg, tasks, groups)
     counts = {g: cfg.groups[g].examples for g in groups}
     for index, (group, k) in enumerate(_interleaved(counts)):
-        rng = _rng(cfg.seed, "generate", group, k)
-        values = sample_placeholders(group, rng, langs)
+        yield make(group, k, index)
+
+
+def topup_items(cfg: RunConfig, tasks: dict[str, list[str]], slots: dict[str, range],
+                shard: Shard) -> Iterator[WorkItem]:
+    """Stage 2 top-up round: `slots[g]` more items of group g, for groups short of their target.
+
+    Slot j of a group is its example k = examples + j * N + K (shard K/N), so the extra items
+    of different shards never coincide, and none repeats a planned one. Indexes count within
+    the round."""
+    make = _ItemMaker(cfg, tasks, list(slots))
+    base = {g: cfg.groups[g].examples for g in slots}
+    counts = {g: len(r) for g, r in slots.items()}
+    for index, (group, j) in enumerate(_interleaved(counts)):
+        k = base[group] + (slots[group].start + j) * shard.n + shard.k
+        yield make(group, k, index)
+
+
+class _ItemMaker:
+    """Example k of a group: placeholders from its own RNG, task k mod len(tasks)."""
+
+    def __init__(self, cfg: RunConfig, tasks: dict[str, list[str]], groups: list[str]):
+        self.cfg, self.tasks = cfg, tasks
+        self.templates = _templates(cfg, "generate", groups)
+        self.langs = LanguageSampler(cfg.language_weights())
+
+    def __call__(self, group: str, k: int, index: int) -> WorkItem:
+        rng = _rng(self.cfg.seed, "generate", group, k)
+        values = sample_placeholders(group, rng, self.langs)
         task = None
+        values_for_prompt = values
         if GROUPS[group].brainstorm:
-            task = tasks[group][k % len(tasks[group])]
+            task = self.tasks[group][k % len(self.tasks[group])]
             values_for_prompt = {**values, "task": task}
-        else:
-            values_for_prompt = values
-        messages = [{"role": "user", "content": templates[group].render(values_for_prompt)}]
+        messages = [{"role": "user", "content": self.templates[group].render(values_for_prompt)}]
         seed = _request_seed(rng)
-        yield WorkItem(
+        return WorkItem(
             id=_item_id("generate", group, k, messages, seed), index=index, stage="generate",
             group=group, k=k, messages=messages, seed=seed, task=task, placeholders=values,
         )
+
+
+def shard_targets(cfg: RunConfig, shard: Shard) -> dict[str, int]:
+    """Planned examples per group in this shard: the accepted counts it should reach."""
+    counts = {g: cfg.groups[g].examples for g in cfg.active_groups()}
+    if shard.n == 1:
+        return counts
+    out = dict.fromkeys(counts, 0)
+    for index, (group, _) in enumerate(_interleaved(counts)):
+        if shard.takes(index):
+            out[group] += 1
+    return out
 
 
 def select(items: Iterator[WorkItem], shard: Shard, limit: int | None) -> Iterator[WorkItem]:

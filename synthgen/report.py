@@ -80,7 +80,7 @@ def load_report(run_dir: Path) -> dict:
         "elapsed_s": manifest.get("elapsed_s"),
         "request_failures": manifest.get("request_failures", 0),
         "status": {s: stages.get(s, {}).get("status", "not started") for s in ("brainstorm", "generate")},
-        "generate": gen,
+        "generate": {**gen, "shortfall": stages.get("generate", {}).get("shortfall", {})},
         "adherence": summary["adherence"],
         "lengths": summary["lengths"],
         "duplicates": summary["duplicates"],
@@ -135,6 +135,9 @@ def render_text(report: dict, console=None, max_languages: int = 15) -> None:
     for w in report["warnings"]:
         console.print(f"[yellow]warning:[/yellow] {w}")
     gen = report["generate"]
+    for g, v in gen.get("shortfall", {}).items():
+        console.print(f"[yellow]short of target:[/yellow] {g} has {v['accepted']} of {v['target']} accepted "
+                      "examples after the top-up rounds")
 
     t = Table(title="generate: examples per group", title_justify="left")
     for col, j in (("group", "left"), ("items", "right"), ("accepted", "right"), ("rejected", "right"),

@@ -76,7 +76,7 @@ def _run_counting_turns(tmp_path, base_url: str, write_config, make_stage, n: in
         ticker = asyncio.ensure_future(probe())
         try:
             async with connect(cfg) as client:
-                engine = Engine(stage, journal, client, 0, window, commit_every=1000)
+                engine = Engine(stage, journal, client, 0, window)
                 stats = await engine.run(iter(_items(n)))
                 assert stats.committed == n
         finally:

@@ -38,6 +38,8 @@ def test_quickstart_runs_offline_on_the_bundled_model(tmp_path):
     rejected = [x for x in rejects(run) if x["stage"] == "generate"]
     assert accepted, "the local model produced no acceptable example"
     assert rejected and all(x["reason"] and x["detail"] for x in rejected)
-    assert len(accepted) + len(rejected) == m["stages"]["generate"]["items_committed"] == 12
+    # 12 planned items; rejects leave groups short, so top-up rounds add up to half as many again
+    assert len(accepted) + len(rejected) == m["stages"]["generate"]["items_committed"]
+    assert 12 <= m["stages"]["generate"]["items_committed"] <= 18
     for rec in accepted:
         assert rec["model"] == "smollm2-135m-instruct" and rec["usage"]["completion_tokens"] > 0

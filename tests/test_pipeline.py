@@ -185,7 +185,7 @@ def test_exact_duplicates_rejected_and_survive_resume(make_server, write_config,
     run_all(cfg, RunOptions(out=tmp_path / "run", quiet=True, limit=6))
     # feed a record's text back through the dedup index: the same query must be refused
     from synthgen.journal import Journal
-    from synthgen.stages.base import text_hash
+    from synthgen.quality.gate import text_hash
 
     first = examples(tmp_path / "run")[0]
     key = "user_query" if first["group"] == "short-long" else GROUPS[first["group"]].output_keys[0]
@@ -269,7 +269,7 @@ def test_settling_the_heap_collects_start_up_garbage_before_freezing_the_rest():
     import gc
     import weakref
 
-    from synthgen.pipeline import _settle_heap
+    from synthgen.pipeline import settle_heap
 
     class Node:
         pass
@@ -280,7 +280,7 @@ def test_settling_the_heap_collects_start_up_garbage_before_freezing_the_rest():
     del lost
     frozen_before = gc.get_freeze_count()
     try:
-        _settle_heap()
+        settle_heap()
         assert gone() is None
         assert gc.get_freeze_count() > frozen_before
     finally:

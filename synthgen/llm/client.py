@@ -172,15 +172,16 @@ class LLMClient:
         return body
 
     async def chat(self, messages: list[dict], seed: int, schema: dict | None = None,
-                   schema_name: str = "output", urgent: bool = False) -> ChatResult:
+                   schema_name: str = "output", urgent: bool = False, before_send=None, on_answer=None) -> ChatResult:
         """One completion. `urgent`: the caller is asking again (e.g. after a truncated answer);
         it and every retry here queue ahead of first attempts for a place in the window."""
+        self.before_send = before_send
         attempt = 0
         try:
             while True:
                 attempt += 1
                 try:
-                    return await self._limited(messages, seed, schema, schema_name, urgent or attempt > 1)
+                    return await self._limited(messages, seed, schema, schema_name, urgent or attempt > 1, on_answer)
                 except Exception as exc:
                     if not _is_transient(exc) or attempt >= self.cfg.max_attempts:
                         raise
@@ -200,7 +201,7 @@ class LLMClient:
         except (openai.APIError, OSError) as exc:
             raise RequestFailed(describe(exc)) from None
 
-    async def _limited(self, messages, seed, schema, schema_name, urgent: bool = False) -> ChatResult:
+    async def _limited(self, messages, seed, schema, schema_name, urgent: bool = False, on_answer=None) -> ChatResult:
         """One attempt under the concurrency window and the requests/tokens per minute budget."""
         async with self.limiter.slot(urgent) as slot:
             if self.before_send is not None:
@@ -224,6 +225,8 @@ class LLMClient:
                 raise
             reservation.settle(result.prompt_tokens + result.completion_tokens)
             slot.success()
+            if on_answer is not None:
+                await on_answer(result)  # journaled while it still holds its place
             return result
 
     async def _once(self, messages, seed, schema, schema_name) -> ChatResult:

@@ -145,6 +145,9 @@ class RunScan:
         if rec.get("stage") == "brainstorm":
             self.brainstorm[group]["surplus" if reason == "surplus" else f"rejected:{reason}"] += 1
             return
+        if reason == "surplus":  # a good example past its group's target: not a defect
+            self._count(group, language_of(rec.get("placeholders") or {}), "items", "surplus")
+            return
         self._count(group, language_of(rec.get("placeholders") or {}), "items", "rejected", f"rejected:{reason}")
 
     def scan(self, run_dir: Path) -> RunScan:

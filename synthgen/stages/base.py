@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..journal import Journal
-from ..quality.gate import text_hash  # noqa: F401  (re-exported for stages)
 from ..shards import ShardWriter
 
 
@@ -17,16 +16,28 @@ class OutputStage:
         self.journal = journal
         counts = journal.counters().get(self.name, {})
         self.accepted_total = sum(c.get("accepted", 0) for c in counts.values())
+        self.items_total = sum(c.get("items", 0) for c in counts.values())
+        self.accepted = {g: c.get("accepted", 0) for g, c in counts.items()}
         self.rejected_total = sum(n for c in counts.values() for k, n in c.items() if k.startswith("rejected:"))
         self.writers = {k: ShardWriter(run_dir, k, journal, shard_size) for k in self.kinds}
 
     def count(self, group: str, key: str) -> None:
         """Bump a counter inside the open commit transaction (and the live totals)."""
         self.journal.bump(self.name, group, key)
-        if key == "accepted":
+        if key == "items":
+            self.items_total += 1
+        elif key == "accepted":
             self.accepted_total += 1
+            self.accepted[group] = self.accepted.get(group, 0) + 1
         elif key.startswith("rejected:"):
             self.rejected_total += 1
+
+    async def start(self) -> None:
+        """Start what the stage needs before the first request (a worker process)."""
+
+    async def prepare(self, result) -> object | None:
+        """Order-free checks as an answer arrives (none by default; commit does them)."""
+        return None
 
     def flush_needed(self) -> bool:
         return any(w.full for w in self.writers.values())

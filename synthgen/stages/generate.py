@@ -6,6 +6,7 @@ process as it arrives (`prepare`); `commit` then only does the dedup look-ups, i
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from ..config import RunConfig
@@ -22,13 +23,27 @@ from .base import OutputStage
 from .engine import ItemResult
 
 
+def use_check_worker(cfg: RunConfig, todo: int) -> bool:
+    """validation.check_worker: "auto" takes a worker process when it pays for its start-up
+    (about a second of CPU): 1000+ examples to check, two or more cores, and language or
+    near-duplicate checks switched on."""
+    mode = cfg.validation.check_worker
+    if mode != "auto":
+        return mode == "on"
+    heavy = cfg.validation.policy("wrong_language") != "off" or cfg.validation.policy("near_duplicate") != "off"
+    return heavy and todo >= 1000 and (os.cpu_count() or 1) >= 2
+
+
 class GenerateStage(OutputStage):
     name = "generate"
     kinds = ("examples", "rejects")
 
-    def __init__(self, cfg: RunConfig, run_dir: Path, journal: Journal, use_worker: bool = False):
+    def __init__(self, cfg: RunConfig, run_dir: Path, journal: Journal, todo: int = 0):
         super().__init__(run_dir, journal, cfg.output.shard_size)
         self.cfg = cfg
+        # accepted examples wanted per group (this shard's share); past it an example is surplus
+        self.targets: dict[str, int] = {}
+        use_worker = use_check_worker(cfg, todo - self.items_total)
         self._schemas = {g: generate_schema(g) for g in GROUPS}
         self.pool: PrecheckPool | None = None
         self.notice = ""
@@ -45,6 +60,10 @@ class GenerateStage(OutputStage):
         if not isinstance(obj, dict) or self.pool is None:
             return None
         return await self.pool.check((item.group, obj, item.placeholders), item.index)
+
+    async def start(self) -> None:
+        if self.pool is not None:
+            await self.pool.start()
 
     async def aclose(self) -> None:
         if self.pool is not None:
@@ -72,13 +91,17 @@ class GenerateStage(OutputStage):
             model=self.cfg.llm.model, item_index=item.index, attempts=result.attempts,
         )
         self.writers["rejects"].add(rec.model_dump(exclude_none=True))
-        self.count(item.group, f"rejected:{finding.reason}")
+        # surplus: a good example past the group's target, kept in rejects, not counted as bad
+        self.count(item.group, "surplus" if finding.reason == "surplus" else f"rejected:{finding.reason}")
 
     def commit(self, result: ItemResult) -> None:
         item = result.item
         self.count(item.group, "items")
         if result.error:
             self._reject(result, Finding(result.error, result.detail))
+            return
+        if self.accepted.get(item.group, 0) >= self.targets.get(item.group, 1 << 62):
+            self._reject(result, Finding("surplus", "group already has its accepted target"))
             return
         obj = result.parsed
         assert isinstance(obj, dict)

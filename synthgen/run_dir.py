@@ -1,0 +1,108 @@
+"""A run directory: locked against a second process, and bound to the config that started it."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+from contextlib import contextmanager
+from pathlib import Path
+
+from .config import RunConfig
+from .errors import RunError
+from .journal import Journal
+from .plan import Shard
+from .shards import iter_records
+
+
+def _flatten(d: object, prefix: str = "") -> dict[str, object]:
+    if isinstance(d, dict):
+        out: dict[str, object] = {}
+        for k, v in d.items():
+            out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    return {prefix: d}
+
+
+def config_changes(old: dict, new: dict) -> list[str]:
+    """Dotted keys whose values differ between two fingerprinted configs."""
+    a, b = _flatten(old), _flatten(new)
+    return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+
+
+def _lock(out: Path):
+    lock = open(out / "journal" / "lock", "a+")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        raise RunError(f"run directory {out} is in use by another synthgen process") from None
+    return lock
+
+
+def _bind(journal: Journal, cfg: RunConfig, out: Path, stage: str, shard: Shard, force: bool) -> None:
+    """Refuse a journal made by another config (or shard) unless forced; then claim it."""
+    fp = cfg.fingerprint()
+    old_fp = journal.get_meta("fingerprint")
+    if old_fp is not None and old_fp != fp and not force:
+        old_cfg = json.loads(journal.get_meta("fingerprinted_config", "{}") or "{}")
+        changed = config_changes(old_cfg, cfg.fingerprint_data())[:6]
+        raise RunError(
+            f"{out} was started with a different config (changed: {', '.join(changed) or 'prompts'}); "
+            "use the original config, a new --out, or --force to continue anyway")
+    if stage == "generate":
+        old_shard = journal.get_meta("shard")
+        if old_shard is not None and old_shard != str(shard) and not force:
+            raise RunError(f"{out} holds shard {old_shard}, not {shard}; use a separate --out per shard")
+        journal.set_meta("shard", str(shard))
+    journal.set_meta("fingerprint", fp)
+    journal.set_meta("fingerprinted_config", json.dumps(cfg.fingerprint_data(), sort_keys=True))
+
+
+@contextmanager
+def open_run(cfg: RunConfig, out: Path, stage: str = "generate", shard: Shard = Shard(), force: bool = False):
+    """Lock the run directory, check it belongs to this config and shard, yield its journal."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise RunError(f"--out {out} exists and is not a directory")
+    try:
+        (out / "journal").mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunError(f"cannot create run directory {out}: {exc.strerror}") from None
+    lock = _lock(out)
+    try:
+        journal = Journal(out)
+    except BaseException:
+        lock.close()
+        raise
+    try:
+        _bind(journal, cfg, out, stage, shard, force)
+        yield journal
+    finally:
+        journal.close()
+        lock.close()
+
+
+def check_stage1(cfg: RunConfig, tasks_dir: Path, journal: Journal | None) -> None:
+    """Stage 2 needs stage 1 whole: a partial task list would change every item after it."""
+    if journal is None:
+        try:
+            data = json.loads((tasks_dir / "run.json").read_text())
+        except (OSError, ValueError):
+            raise RunError(f"--tasks-from {tasks_dir}: no readable run.json there") from None
+        status = data.get("stages", {}).get("brainstorm", {}).get("status")
+        seed = data.get("config", {}).get("seed")
+        if seed != cfg.seed:
+            raise RunError(f"--tasks-from {tasks_dir} was made with seed {seed}, not {cfg.seed}")
+    else:
+        status = journal.get_meta("status:brainstorm")
+    if status != "complete":
+        where = f"--tasks-from {tasks_dir}" if journal is None else str(tasks_dir)
+        raise RunError(f"stage 1 is not complete in {where}: run `synthgen brainstorm` (same config and --out) first")
+
+
+def load_tasks(run_dir: Path) -> dict[str, list[str]]:
+    """Stage 1's tasks per group, in the order they were committed."""
+    tasks: dict[str, list[str]] = {}
+    for rec in iter_records(Path(run_dir) / "tasks"):
+        tasks.setdefault(rec["group"], []).append(rec["task"])
+    return tasks

@@ -1,0 +1,170 @@
+"""`groups.<g>.examples` is the number of ACCEPTED examples wanted: top-up rounds fill the gaps
+rejects leave, within bounds, and a group that cannot reach its target is reported short."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+
+from typer.testing import CliRunner
+
+from synthgen.cli import app
+from synthgen.config import load_config
+from synthgen.estimate import estimate_run
+from synthgen.pipeline import RunOptions, run_all
+
+from helpers import examples, manifest, read_jsonl, rejects
+
+
+def _accepted(run) -> Counter:
+    return Counter(x["group"] for x in examples(run))
+
+
+def test_a_run_with_short_answers_reaches_every_groups_target_exactly(make_server, write_config, tmp_path):
+    srv = make_server(rate_short=0.3)
+    cfg = load_config(write_config(srv.base_url))
+    outcomes = run_all(cfg, RunOptions(out=tmp_path / "run", quiet=True))
+    assert [o.code for o in outcomes] == [0, 0], [o.message for o in outcomes]
+    run = tmp_path / "run"
+    too_short = [x for x in rejects(run) if x["stage"] == "generate" and x["reason"] == "too_short"]
+    assert too_short, "the fault produced no reject: the test would prove nothing"
+    assert _accepted(run) == {g: cfg.groups[g].examples for g in cfg.active_groups()}
+    m = manifest(run)
+    assert m["stages"]["generate"]["items_committed"] > sum(cfg.groups[g].examples for g in cfg.active_groups())
+    assert m["stages"]["generate"]["shortfall"] == {}
+    assert "short of target" not in outcomes[-1].message
+
+
+CONFIG = """
+seed = 3
+[llm]
+model = "scripted"
+base_url = "{url}"
+concurrency = 8
+[groups.short-long]
+tasks = 3
+examples = 10
+[groups.sts]
+examples = 12
+[generate]
+max_rounds = 2
+max_extra_share = {share}
+[output]
+shard_size = 7
+"""
+
+
+def test_a_group_always_rejected_stops_at_the_round_bound_and_is_reported_short(make_server, tmp_path):
+    srv = make_server(rate_copy_query=1.0)  # every short-long answer copies its query: rejected
+    path = tmp_path / "c.toml"
+    path.write_text(CONFIG.format(url=srv.base_url, share=5.0))
+    run = tmp_path / "run"
+    r = CliRunner().invoke(app, ["run", "-c", str(path), "-o", str(run), "-q"])
+    assert r.exit_code == 0, r.output
+    assert "short of target after the top-up rounds: short-long 0/10" in r.output
+    assert _accepted(run) == {"sts": 12}
+    m = manifest(run)
+    assert m["stages"]["generate"]["shortfall"] == {"short-long": {"accepted": 0, "target": 10}}
+    # the planned 10, then rounds sized by the accept rate floor (10%): 100, then the 10 left of
+    # the 110 extra calls the share allows (5.0 x 22 planned)
+    by_group = Counter(x["group"] for x in rejects(run) if x["stage"] == "generate")
+    assert by_group["short-long"] == 10 + 100 + 10
+    stats = CliRunner().invoke(app, ["stats", str(run), "--json"])
+    assert json.loads(stats.stdout)["generate"]["shortfall"] == {"short-long": {"accepted": 0, "target": 10}}
+
+
+def test_extra_calls_are_bounded_by_the_configured_share(make_server, tmp_path):
+    srv = make_server(rate_copy_query=1.0)
+    path = tmp_path / "c.toml"
+    path.write_text(CONFIG.format(url=srv.base_url, share=0.5))
+    run = tmp_path / "run"
+    r = CliRunner().invoke(app, ["run", "-c", str(path), "-o", str(run), "-q"])
+    assert r.exit_code == 0, r.output
+    m = manifest(run)
+    planned = 22
+    assert m["stages"]["generate"]["items_committed"] == planned + 11  # floor(0.5 * 22) extra
+
+
+def test_limit_keeps_its_meaning_no_top_up(make_server, tmp_path):
+    srv = make_server(rate_copy_query=1.0)
+    path = tmp_path / "c.toml"
+    path.write_text(CONFIG.format(url=srv.base_url, share=5.0))
+    run = tmp_path / "run"
+    r = CliRunner().invoke(app, ["run", "-c", str(path), "-o", str(run), "-q", "--limit", "6"])
+    assert r.exit_code == 0, r.output
+    assert manifest(run)["stages"]["generate"]["items_committed"] == 6
+
+
+KILL_CONFIG = """
+seed = 9
+[llm]
+model = "scripted"
+base_url = "{url}"
+concurrency = 4
+[groups.sts]
+examples = 60
+[groups.bitext]
+examples = 40
+[generate]
+max_rounds = 3
+[output]
+shard_size = 9
+"""
+
+
+def _final(run) -> tuple[list, list]:
+    ex = sorted((x["id"], x["S1"]) for x in examples(run))
+    rj = sorted((x["id"], x["reason"]) for x in rejects(run))
+    return ex, rj
+
+
+def test_sigkill_during_a_top_up_round_then_rerun_matches_an_uninterrupted_run(make_server, tmp_path):
+    quick = make_server(rate_wrong_language=0.4)
+    path = tmp_path / "c.toml"
+    path.write_text(KILL_CONFIG.format(url=quick.base_url))
+    ref = tmp_path / "ref"
+    r = CliRunner().invoke(app, ["generate", "-c", str(path), "-o", str(ref), "-q"])
+    assert r.exit_code == 0, r.output
+    planned = 100
+    assert manifest(ref)["stages"]["generate"]["items_committed"] > planned + 5
+
+    slow = make_server(rate_wrong_language=0.4, latency_ms=60)
+    path.write_text(KILL_CONFIG.format(url=slow.base_url))
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "synthgen", "generate", "-c", str(path), "-o", str(run), "-q"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.monotonic() + 120
+    # kill once the server has answered a few of round 1's requests (past the planned 100)
+    while slow.app.state.by_status.get(200, 0) < planned + 3 and time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stderr.read().decode()[-500:]
+        time.sleep(0.002)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    answered_before = slow.app.state.by_status.get(200, 0)
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-1000:]
+    assert _final(run) == _final(ref)
+    # bought twice: at most the requests in flight at the kill (concurrency 4)
+    assert slow.app.state.snapshot()["repeated_requests"] <= 4
+    assert slow.app.state.by_status.get(200, 0) >= answered_before
+    for part in (run / "examples").glob("part-*.jsonl"):
+        assert part.read_bytes().endswith(b"\n")
+    assert read_jsonl(run / "examples") == read_jsonl(ref / "examples")
+
+
+def test_estimate_shows_the_extra_calls_expected_at_a_reject_rate(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text(CONFIG.format(url="http://127.0.0.1:9/v1", share=0.5))
+    est = estimate_run(load_config(path), reject_rate=0.2)
+    # 22 planned; at 20% rejects about 22 / 0.8 - 22 = 5.5 -> 6 more, within the 11 the share allows
+    assert est["generate"]["topup_calls"] == 6
+    est = estimate_run(load_config(path), reject_rate=0.9)
+    assert est["generate"]["topup_calls"] == 11
+    r = CliRunner().invoke(app, ["estimate", "-c", str(path), "--reject-rate", "0.2"])
+    assert r.exit_code == 0, r.output
+    assert "6 more calls" in r.output
