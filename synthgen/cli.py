@@ -235,6 +235,46 @@ def merge(out: Path = typer.Argument(..., help="new directory for the merged run
     _run(go)
 
 
+StageOpt = typer.Option("generate", "--stage", help="brainstorm or generate")
+
+
+@app.command("batch-export")
+def batch_export(directory: Path = typer.Option(..., "--dir", help="where to write the request files"),
+                 config: Optional[str] = ConfigOpt, out: Optional[Path] = OutOpt, stage: str = StageOpt,
+                 shard: Optional[str] = ShardOpt, tasks_from: Optional[Path] = TasksFromOpt,
+                 force: bool = ForceOpt, quiet: bool = QuietOpt) -> None:
+    """Write a stage's next requests as batch input files, for an engine elsewhere (vLLM's run_batch)."""
+    def go():
+        from .pipeline import run_stage
+
+        if stage not in ("brainstorm", "generate"):
+            _fail(f"--stage must be brainstorm or generate, not '{stage}'")
+        cfg, name = resolve_config(config)
+        opts = _options(out, name, force=force, quiet=quiet, shard=_shard(shard), tasks_from=tasks_from,
+                        export_dir=directory)
+        _finish([run_stage(stage, cfg, opts)])
+    _run(go)
+
+
+@app.command("batch-ingest")
+def batch_ingest(files: list[Path] = typer.Argument(..., help="batch output files (one JSON answer a line)"),
+                 config: Optional[str] = ConfigOpt, out: Optional[Path] = OutOpt, stage: str = StageOpt,
+                 shard: Optional[str] = ShardOpt, force: bool = ForceOpt) -> None:
+    """Journal the answers of exported requests; the next run of the stage commits them."""
+    def go():
+        from .batch.offline import ingest_files
+
+        if stage not in ("brainstorm", "generate"):
+            _fail(f"--stage must be brainstorm or generate, not '{stage}'")
+        cfg, name = resolve_config(config)
+        opts = _options(out, name)
+        n = ingest_files(cfg, opts.out, files, stage, _shard(shard), force)
+        typer.echo(f"synthgen: journaled {n.answered} answers from {len(files)} file(s) ({n.refused} refused, "
+                   f"{n.failed} failed, {n.unknown} unreadable or not ours); run `synthgen {stage}` with the same "
+                   "config and --out to commit them", err=True)
+    _run(go)
+
+
 def main() -> None:
     one_blas_thread()
     try:

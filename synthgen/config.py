@@ -24,7 +24,24 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class BatchConfig(_Strict):
+    """llm.mode = "batch": OpenAI-compatible Batch API (files + batches)."""
+
+    # one input file holds at most this many requests and bytes (the documented limits)
+    max_requests: int = Field(50_000, ge=1, le=50_000)
+    max_bytes: int = Field(200 * 1024 * 1024, ge=1024)
+    completion_window: str = "24h"
+    # polling: first interval, growing by half each time up to the cap
+    poll_interval_s: float = Field(10.0, gt=0)
+    max_poll_interval_s: float = Field(120.0, gt=0)
+    # waves: requests without a usable answer go into the next wave, at most this many in all
+    max_waves: int = Field(3, ge=1, le=20)
+
+
 class LLMConfig(_Strict):
+    # "online": one request at a time; "batch": the stage's requests as Batch API jobs
+    mode: Literal["online", "batch"] = "online"
+    batch: BatchConfig = BatchConfig()
     backend: Literal["openai", "local"] = "openai"
     model: str = "gpt-4o-mini"
     # One URL or several (requests are spread across them). None: OPENAI_BASE_URL or OpenAI's.
@@ -149,6 +166,17 @@ class ValidationConfig(_Strict):
 class Price(_Strict):
     input_per_1m: float = Field(ge=0)
     output_per_1m: float = Field(ge=0)
+    # Batch API prices: these, else the online ones times batch_discount
+    batch_input_per_1m: float | None = Field(None, ge=0)
+    batch_output_per_1m: float | None = Field(None, ge=0)
+    batch_discount: float = Field(0.5, ge=0, le=1)
+
+    def rates(self, batch: bool) -> tuple[float, float]:
+        """USD per million (prompt, completion) tokens, online or in a batch."""
+        if not batch:
+            return self.input_per_1m, self.output_per_1m
+        return (self.batch_input_per_1m if self.batch_input_per_1m is not None else self.input_per_1m * self.batch_discount,
+                self.batch_output_per_1m if self.batch_output_per_1m is not None else self.output_per_1m * self.batch_discount)
 
 
 class BudgetConfig(_Strict):

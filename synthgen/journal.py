@@ -42,8 +42,10 @@ CREATE TABLE IF NOT EXISTS responses (
 CREATE UNIQUE INDEX IF NOT EXISTS responses_key ON responses (item_id, attempt);
 -- covers the token and cost totals the manifest recomputes every couple of seconds: without it
 -- each checkpoint read the whole table (~2 KB a row: a gigabyte per read at 500k responses)
-CREATE INDEX IF NOT EXISTS responses_usage
-  ON responses (stage, model, prompt_tokens, completion_tokens, usage_estimated);
+-- (the endpoint tells batch answers, priced apart, from online ones)
+DROP INDEX IF EXISTS responses_usage;
+CREATE INDEX IF NOT EXISTS responses_usage_road
+  ON responses (stage, model, endpoint, prompt_tokens, completion_tokens, usage_estimated);
 CREATE TABLE IF NOT EXISTS failures (
   item_id TEXT NOT NULL, attempt INTEGER NOT NULL, kind TEXT NOT NULL, message TEXT,
   created REAL NOT NULL
@@ -236,9 +238,11 @@ class Journal:
         return out
 
     def tokens_by_model(self) -> Iterator[tuple[str | None, int, int, int]]:
+        """(model, answered in a batch?, prompt tokens, completion tokens) per model and road."""
         self.flush_responses()
         yield from self.db.execute(
-            "SELECT model, COUNT(*), SUM(prompt_tokens), SUM(completion_tokens) FROM responses GROUP BY model"
+            "SELECT model, endpoint LIKE 'batch:%', SUM(prompt_tokens), SUM(completion_tokens)"
+            " FROM responses GROUP BY model, endpoint LIKE 'batch:%'"
         )
 
     def failure_count(self) -> int:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from . import __version__
 from .config import RunConfig
+from .batch.ledger import Ledger
 from .journal import Journal
 
 
@@ -30,17 +31,20 @@ def atomic_write_json(path: Path, data: dict) -> None:
 
 
 def cost_of(cfg: RunConfig, journal: Journal) -> tuple[float | None, dict[str, float]]:
-    """Total cost from the price table; None when the configured model has no price."""
+    """Total cost from the price table (batch answers at batch prices); None when the
+    configured model has no price."""
     if cfg.llm.model not in cfg.prices:
         return None, {}
     total, per_model, unknown = 0.0, {}, False
-    for model, _, prompt, completion in journal.tokens_by_model():
+    for model, batch, prompt, completion in journal.tokens_by_model():
         price = cfg.prices.get(model or cfg.llm.model) or cfg.prices.get(cfg.llm.model)
         if price is None:
             unknown = True
             continue
-        c = (prompt or 0) / 1e6 * price.input_per_1m + (completion or 0) / 1e6 * price.output_per_1m
-        per_model[model or cfg.llm.model] = round(c, 6)
+        rate_in, rate_out = price.rates(bool(batch))
+        c = (prompt or 0) / 1e6 * rate_in + (completion or 0) / 1e6 * rate_out
+        name = model or cfg.llm.model
+        per_model[name] = round(per_model.get(name, 0.0) + c, 6)
         total += c
     return (None if unknown and not per_model else round(total, 6)), per_model
 
@@ -91,6 +95,7 @@ def build_manifest(cfg: RunConfig, journal: Journal, run_dir: Path, session_elap
         "run_dir": str(run_dir),
         "fingerprint": cfg.fingerprint(),
         "shard": journal.get_meta("shard", "0/1"),
+        "batches": Ledger(journal).summary(),
         "versions": dict(_versions()),
         "stages": stages,
         "tokens": {

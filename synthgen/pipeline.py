@@ -16,7 +16,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterator
 
-from .budget import BudgetGate
+from .batch.waves import BatchWaves, Exported
+from .budget import BudgetExhausted, BudgetGate
 from .config import RunConfig
 from .errors import EXIT_BUDGET, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, RunError
 from .journal import Journal
@@ -47,6 +48,8 @@ class RunOptions:
     progress_interval: float = 10.0
     # generate: read stage 1's tasks from another run directory (one brainstorm, many shards)
     tasks_from: Path | None = None
+    # batch export: write the stage's next requests here for an engine elsewhere, send nothing
+    export_dir: Path | None = None
 
 
 @dataclass
@@ -90,6 +93,7 @@ class _Session:
         self.stats = EngineStats()
         self.engine: Engine | None = None
         self.interrupted = False
+        self.exported = ""
         self.started = time.monotonic()
         self.targets = shard_targets(cfg, opts.shard) if name == "generate" else {}
         stage.targets = self.targets
@@ -134,20 +138,21 @@ class _Session:
         last = self.journal.last_index(self.name)
         return (it for it in select(items, self.opts.shard, self.opts.limit) if it.index > last)
 
-    def _round(self, r: int) -> Iterator[WorkItem] | None:
-        """Items of top-up round r, or None when no group needs one."""
+    def _round(self, r: int):
+        """A maker of top-up round r's items, or None when no group needs one."""
         if self.name == "brainstorm":
             calls = brainstorm_round(self.cfg, self.journal, self.stage.missing(), r)
-            items = brainstorm_items(self.cfg, calls) if calls else None
+            if not calls:
+                return None
+            items = lambda: brainstorm_items(self.cfg, calls)  # noqa: E731
         else:
-            slots = generate_round(self.cfg, self.journal, self.targets, r)
-            items = topup_items(self.cfg, self.tasks, slots, self.opts.shard) if slots else None
-            calls = slots
-        if items is None:
-            return None
+            calls = generate_round(self.cfg, self.journal, self.targets, r)
+            if not calls:
+                return None
+            items = lambda: topup_items(self.cfg, self.tasks, calls, self.opts.shard)  # noqa: E731
         self.c.total = (self.c.total or 0) + sum(len(v) for v in calls.values())
         last = self.journal.last_index(f"{self.name}#{r}")
-        return (it for it in items if it.index > last)
+        return lambda: (it for it in items() if it.index > last)
 
     def _stopped(self) -> bool:
         e = self.engine
@@ -157,24 +162,47 @@ class _Session:
         for f in ("committed", "requests", "failed", "rejected_failed"):
             setattr(self.stats, f, getattr(self.stats, f) + getattr(more, f))
 
+    async def _pass(self, make_items, key: str | None = None) -> None:
+        """One run of items: asked online by the engine, or in batch waves and then committed."""
+        engine = self._engine(key)
+        if self.waves is not None:
+            engine.missing = self.waves.missing
+            try:
+                await self.waves.run(key or self.name, make_items)
+            except BudgetExhausted as exc:
+                engine.request_stop(str(exc))
+            except Exported as exc:
+                self.exported = str(exc)
+                engine.request_stop("exported")
+        self._add(await engine.run(make_items()))
+
     async def run(self) -> None:
         """The planned items, then top-up rounds while groups are short (not with --limit)."""
-        self._add(await self._engine().run(self._planned()))
+        await self._pass(self._planned)
         if self.opts.limit is not None:
             return
         rounds = self.cfg.brainstorm.max_rounds if self.name == "brainstorm" else self.cfg.generate.max_rounds
         for r in range(1, rounds + 1):
             if self._stopped():
                 return
-            items = self._round(r)
-            if items is None:
+            make_items = self._round(r)
+            if make_items is None:
                 return
-            self._add(await self._engine(f"{self.name}#{r}").run(items))
+            await self._pass(make_items, f"{self.name}#{r}")
+
+    def _batch_note(self, text: str) -> None:
+        self.c.note = text
+        self.progress.tick(force=True)
 
     async def execute(self) -> None:
-        async with connect(self.cfg, concurrency=self.opts.concurrency) as client:
+        async with connect(self.cfg, concurrency=self.opts.concurrency,
+                           offline=self.opts.export_dir is not None) as client:
             self.client = client
             self.gate = BudgetGate(self.cfg, self.journal, self.opts.max_cost, self.opts.max_requests)
+            self.waves = None
+            if self.cfg.llm.mode == "batch" or self.opts.export_dir is not None:
+                self.waves = BatchWaves(self.cfg, self.journal, self.out, self.stage, client, self.gate,
+                                        on_progress=self._batch_note, export_dir=self.opts.export_dir)
             self.c = self.progress.start(self.name, self.total, client.concurrency_limit)
             self.c.done = self.stage.items_total
             self.c.accepted, self.c.rejected = self.stage.accepted_total, self.stage.rejected_total
@@ -249,6 +277,8 @@ def _stopped_outcome(s: _Session) -> StageOutcome | None:
         return StageOutcome(name, EXIT_INTERRUPTED, f"{name} interrupted; {done}; rerun the same command to resume",
                             st.committed, st.requests)
     reason = e.stop_reason if e is not None else None
+    if reason == "exported":
+        return StageOutcome(name, EXIT_OK, f"{name}: {done}; {s.exported}", st.committed, st.requests)
     if reason and reason.startswith("budget"):
         return StageOutcome(name, EXIT_BUDGET, f"{name} stopped: {reason}; {done}; rerun with a higher budget to continue",
                             st.committed, st.requests)

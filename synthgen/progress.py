@@ -23,6 +23,7 @@ class Counters:
     in_flight: int = 0
     concurrency: int = 0
     cost: float | None = None
+    note: str = ""  # e.g. the state of a stage's batches
     started: float = field(default_factory=time.monotonic)
 
     def line(self) -> str:
@@ -35,7 +36,8 @@ class Counters:
         return (f"{self.stage}: {self.done}{total} done, {self.accepted} accepted, {self.rejected} rejected | "
                 f"{self.requests / el:.1f} req/s, tokens in {self.prompt_tokens / el:.0f}/s "
                 f"out {self.completion_tokens / el:.0f}/s | in flight {self.in_flight}/{self.concurrency}, "
-                f"429s {self.rate_limited}, retries {self.retries}{cost}{proj}, {el:.0f}s")
+                f"429s {self.rate_limited}, retries {self.retries}{cost}{proj}, {el:.0f}s"
+                + (f" | {self.note}" if self.note else ""))
 
 
 class Progress:

@@ -17,8 +17,11 @@ def test_totals_add_up_per_stage_and_model(tmp_path):
     assert totals["generate"] == {"responses": 50, "prompt_tokens": 5000, "completion_tokens": 500,
                                   "estimated_usage_responses": 0}
     assert totals["brainstorm"]["prompt_tokens"] == 7
-    by_model = {m: (n, p, c) for m, n, p, c in j.tokens_by_model()}
-    assert by_model == {"a": (25, 2500, 250), "b": (25, 2500, 250), "m": (1, 7, 3)}
+    j.record_response("z0", 0, "generate", "{}", "stop", 40, 4, False, 0.1, "a", "batch:batch_1")
+    j.flush_responses()
+    by_model = {(m, bool(b)): (p, c) for m, b, p, c in j.tokens_by_model()}
+    assert by_model == {("a", False): (2500, 250), ("b", False): (2500, 250), ("m", False): (7, 3),
+                        ("a", True): (40, 4)}
     j.close()
 
 

@@ -147,6 +147,10 @@ class LLMClient:
         self.retries = 0
         self._wait = _Wait()
 
+    def sdk(self) -> openai.AsyncOpenAI:
+        """The SDK client of the first endpoint: batch mode's files and batches calls."""
+        return self.clients[self.pool.urls[0]]
+
     @property
     def concurrency_limit(self) -> int:
         return self.limiter.limit

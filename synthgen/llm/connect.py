@@ -63,7 +63,9 @@ def _longer_tasks(schema: dict, min_words: int) -> dict:
 
 
 @asynccontextmanager
-async def connect(cfg: RunConfig, concurrency: int | None = None):
+async def connect(cfg: RunConfig, concurrency: int | None = None, offline: bool = False):
+    """A client for the run's endpoint. `offline`: nothing will be sent (batch export), so no
+    key is needed."""
     llm = cfg.llm
     if concurrency is not None:
         llm = llm.model_copy(update={"concurrency": concurrency})
@@ -82,7 +84,7 @@ async def connect(cfg: RunConfig, concurrency: int | None = None):
             finally:
                 await client.aclose()
         return
-    urls, key = resolve_endpoint(cfg)
+    urls, key = (cfg.llm.base_urls() or [OPENAI_URL], "offline") if offline else resolve_endpoint(cfg)
     client = LLMClient(llm, urls, key)
     try:
         yield client

@@ -84,8 +84,11 @@ class Engine:
                  max_output_retries: int, concurrency_limit: int, gate: BudgetGate | None = None,
                  on_commit: Callable[[ItemResult], None] | None = None,
                  on_response: Callable[[ChatResult], None] | None = None,
-                 checkpoint: Callable[[], None] | None = None, progress_key: str | None = None):
+                 checkpoint: Callable[[], None] | None = None, progress_key: str | None = None,
+                 missing: Callable[[WorkItem, int], RequestFailed] | None = None):
         self.stage, self.journal, self.client, self.gate = stage, journal, client, gate
+        # batch mode: answers come from the journal only; `missing` says why one is absent
+        self.missing = missing
         self.max_output_retries = max_output_retries
         self.window = 2 * max(256, 4 * concurrency_limit)  # launched but not committed
         # launched per turn of the loop: the first requests go out after `burst` items are
@@ -139,17 +142,21 @@ class Engine:
     async def _ask(self, item: WorkItem, attempt: int, schema, schema_name, result: ItemResult):
         if self._stopping:
             raise asyncio.CancelledError()
-        assert self.client is not None
-        self.stats.requests += 1
+
         async def journal_it(r: ChatResult) -> None:
             await self._journaled(item, attempt, r)
 
         try:
+            if self.missing is not None:
+                raise self.missing(item, attempt)
+            assert self.client is not None
+            self.stats.requests += 1
             r = await self.client.chat(item.messages, item.seed + attempt, schema, schema_name,
                                        urgent=attempt > 0, on_answer=journal_it,
                                        before_send=self.gate.before_request if self.gate else None)
         except RequestFailed as exc:
-            self.journal.record_failure(item.id, attempt, "request_failed", str(exc))
+            if self.missing is None:
+                self.journal.record_failure(item.id, attempt, "request_failed", str(exc))
             if not exc.permanent:
                 raise StillFailing(str(exc)) from None
             result.error, result.detail = getattr(exc, "reason", "request_failed"), str(exc)

@@ -1,0 +1,83 @@
+"""The batch jobs of a run, in the journal: written the moment the server hands out an id.
+
+One row per batch input file: which stage key and wave it belongs to, its requests, and the
+file id and batch id once the server returned them. A rerun finishes every row that is not yet
+ingested before it looks for new work, so no request is submitted twice.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from ..journal import Journal
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS batch_jobs (
+  name TEXT PRIMARY KEY, key TEXT NOT NULL, wave INTEGER NOT NULL, part INTEGER NOT NULL,
+  path TEXT NOT NULL, requests INTEGER NOT NULL, bytes INTEGER NOT NULL,
+  file_id TEXT, batch_id TEXT, status TEXT NOT NULL, completed INTEGER NOT NULL DEFAULT 0,
+  failed INTEGER NOT NULL DEFAULT 0, ingested INTEGER NOT NULL DEFAULT 0,
+  created REAL NOT NULL, expires_at REAL
+);
+"""
+_COLUMNS = ("name", "key", "wave", "part", "path", "requests", "bytes", "file_id", "batch_id", "status",
+            "completed", "failed", "ingested", "created", "expires_at")
+
+
+@dataclass
+class Job:
+    name: str
+    key: str
+    wave: int
+    part: int
+    path: str
+    requests: int
+    bytes: int
+    file_id: str | None = None
+    batch_id: str | None = None
+    status: str = "written"  # written | exported | the server's batch status
+    completed: int = 0
+    failed: int = 0
+    ingested: int = 0
+    created: float = 0.0
+    expires_at: float | None = None
+
+
+class Ledger:
+    def __init__(self, journal: Journal):
+        self.db = journal.db
+        self.db.execute(_SCHEMA)  # one statement: never commits a transaction that is open
+
+    def add(self, job: Job) -> None:
+        job.created = job.created or time.time()
+        self.db.execute(f"INSERT OR REPLACE INTO batch_jobs VALUES ({','.join('?' * len(_COLUMNS))})",
+                        tuple(getattr(job, c) for c in _COLUMNS))
+
+    def update(self, job: Job, **values) -> None:
+        for k, v in values.items():
+            setattr(job, k, v)
+        sets = ", ".join(f"{k}=?" for k in values)
+        self.db.execute(f"UPDATE batch_jobs SET {sets} WHERE name=?", (*values.values(), job.name))
+
+    def jobs(self, key: str | None = None, open_only: bool = False) -> list[Job]:
+        sql, args = "SELECT * FROM batch_jobs", []
+        where = []
+        if key is not None:
+            where.append("key=?")
+            args.append(key)
+        if open_only:
+            where.append("ingested=0 AND status != 'exported'")
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        return [Job(*row) for row in self.db.execute(sql + " ORDER BY created, name", args)]
+
+    def next_wave(self, key: str) -> int:
+        row = self.db.execute("SELECT MAX(wave) FROM batch_jobs WHERE key=?", (key,)).fetchone()
+        return (row[0] or 0) + 1
+
+    def summary(self) -> list[dict]:
+        """For run.json and `stats`: one entry per job."""
+        return [{c: getattr(j, c) for c in ("name", "key", "wave", "requests", "batch_id", "status",
+                                            "completed", "failed", "expires_at")} | {"ingested": bool(j.ingested)}
+                for j in self.jobs()]
