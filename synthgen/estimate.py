@@ -80,9 +80,11 @@ def estimate_run(cfg: RunConfig, tasks_from: Path | None = None, reject_rate: fl
     }
     price = cfg.prices.get(model)
     if price is not None:
-        low = est["prompt_tokens"] / 1e6 * price.input_per_1m
-        est["cost_usd_prompt"] = round(low, 4)
-        est["cost_usd_max"] = round(low + est["max_completion_tokens"] / 1e6 * price.output_per_1m, 4)
+        for suffix, batch in (("", False), ("_batch", True)):
+            rate_in, rate_out = price.rates(batch)
+            low = est["prompt_tokens"] / 1e6 * rate_in
+            est[f"cost_usd_prompt{suffix}"] = round(low, 4)
+            est[f"cost_usd_max{suffix}"] = round(low + est["max_completion_tokens"] / 1e6 * rate_out, 4)
     return est
 
 
@@ -99,6 +101,8 @@ def render_estimate(est: dict) -> None:
         typer.echo(f"  stage 2 top-up rounds: {g['topup_calls']} more calls expected at a "
                    f"{g['reject_rate']:.0%} reject rate (included above)")
     if "cost_usd_prompt" in est:
-        typer.echo(f"  cost: ${est['cost_usd_prompt']} for prompts, at most ${est['cost_usd_max']} in all")
+        typer.echo(f"  cost online: ${est['cost_usd_prompt']} for prompts, at most ${est['cost_usd_max']} in all")
+        typer.echo(f"  cost with llm.mode = \"batch\": ${est['cost_usd_prompt_batch']} for prompts, "
+                   f"at most ${est['cost_usd_max_batch']} in all")
     if est["placeholder_tasks"]:
         typer.echo("  (stage 2 prompts counted with a typical task; pass --tasks-from RUN for real ones)")

@@ -168,3 +168,13 @@ def test_estimate_shows_the_extra_calls_expected_at_a_reject_rate(tmp_path):
     r = CliRunner().invoke(app, ["estimate", "-c", str(path), "--reject-rate", "0.2"])
     assert r.exit_code == 0, r.output
     assert "6 more calls" in r.output
+
+
+def test_estimate_prints_the_batch_cost_beside_the_online_one(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text(CONFIG.format(url="http://127.0.0.1:9/v1", share=0.5)
+                    + "[prices.scripted]\ninput_per_1m = 1.0\noutput_per_1m = 2.0\n")
+    est = estimate_run(load_config(path))
+    assert est["cost_usd_max_batch"] == round(est["cost_usd_max"] / 2, 4) > 0
+    r = CliRunner().invoke(app, ["estimate", "-c", str(path)])
+    assert f"${est['cost_usd_max_batch']} in all" in r.output and f"${est['cost_usd_max']} in all" in r.output
