@@ -310,8 +310,8 @@ async def _run_stage(stage_name: str, cfg: RunConfig, opts: RunOptions, journal:
                             "rerun with a higher budget to continue", stats.committed, stats.requests)
     if engine.stop_reason == "request_failed":
         return StageOutcome(stage_name, EXIT_FAILED,
-                            f"{stage_name} stopped: {stats.failed} request(s) still failing after "
-                            f"{cfg.llm.max_attempts} attempts ({engine.last_failure}); {c.done}/{total} items done, "
+                            f"{stage_name} stopped: {stats.failed} request(s) still failing "
+                            f"({engine.last_failure}); {c.done}/{total} items done, "
                             "every response received is saved: rerun the same command to continue",
                             stats.committed, stats.requests)
     msg = f"{stage_name}: {c.done}/{total} items, {c.accepted} accepted, {c.rejected} rejected"

@@ -139,12 +139,11 @@ class Engine:
                 if self._stopping:
                     raise asyncio.CancelledError()
                 assert self.client is not None
-                if self.gate is not None:
-                    self.client.before_send = self.gate.before_request
                 self.stats.requests += 1
                 try:
                     r = await self.client.chat(item.messages, item.seed + attempt, schema, schema_name,
-                                               urgent=attempt > 0)
+                                               urgent=attempt > 0,
+                                               before_send=self.gate.before_request if self.gate else None)
                 except RequestFailed as exc:
                     self.journal.record_failure(item.id, attempt, "request_failed", str(exc))
                     if not exc.permanent:
