@@ -46,29 +46,38 @@ class RequestTimeout(Exception):
     """The whole request (connect, send, every byte of the answer) took over `timeout_s`."""
 
 
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    cur: BaseException | None = exc
+    while cur is not None and all(cur is not e for e in seen):
+        seen.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    return seen
+
+
 def tls_failure(exc: BaseException) -> str | None:
     """Why a connection failed TLS in a way no retry can fix, or None."""
-    seen: set[int] = set()
-    cur: BaseException | None = exc
-    while cur is not None and id(cur) not in seen:
-        seen.add(id(cur))
+    chain = _chain(exc)
+    for cur in chain:
         if isinstance(cur, ssl.SSLCertVerificationError):
-            return f"TLS certificate not trusted ({cur.verify_message or cur.reason})"
+            why = getattr(cur, "verify_message", None) or getattr(cur, "reason", None) or cur
+            return f"TLS certificate not trusted ({why})"
+    for cur in chain:
         if isinstance(cur, ssl.SSLError) and not isinstance(
                 cur, (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLSyscallError)):
-            reason = (cur.reason or str(cur)).lower()
-            if "wrong_version" in reason or "record" in reason or "http_request" in reason \
-                    or "unknown_protocol" in reason or "packet_length" in reason:
+            reason = str(getattr(cur, "reason", None) or cur)
+            low = reason.lower()
+            if any(w in low for w in ("wrong_version", "wrong version", "record layer", "http_request",
+                                      "unknown_protocol", "packet_length", "packet length")):
                 return "the server does not speak TLS (is the URL meant to be http://?)"
-            return f"TLS handshake failed ({cur.reason or cur})"
-        cur = cur.__cause__ or cur.__context__
+            return f"TLS handshake failed ({reason})"
     return None
 
 
 def is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, (BadAnswer, RequestTimeout, openai.APITimeoutError)):
+    if isinstance(exc, (BadAnswer, RequestTimeout)):
         return True
-    if isinstance(exc, openai.APIConnectionError):
+    if isinstance(exc, openai.APIConnectionError):  # APITimeoutError included
         return tls_failure(exc) is None
     if isinstance(exc, openai.APIStatusError):
         return exc.status_code in (408, 409, 429) or exc.status_code >= 500
@@ -133,6 +142,8 @@ def describe(exc: BaseException) -> str:
         text = f"HTTP {exc.status_code}: {str(exc.message)[:200]}"
     elif isinstance(exc, RequestTimeout):
         text = str(exc)
+    elif isinstance(exc, openai.APIConnectionError) and tls_failure(exc):
+        text = str(tls_failure(exc))
     elif isinstance(exc, openai.APITimeoutError):
         cause = str(exc.__cause__ or "")
         if "Cannot connect" in cause or "Connect call failed" in cause:
@@ -141,7 +152,7 @@ def describe(exc: BaseException) -> str:
         else:
             text = "timeout"
     elif isinstance(exc, openai.APIConnectionError):
-        text = tls_failure(exc) or f"connection error: {exc.__cause__ or exc}"
+        text = f"connection error: {exc.__cause__ or exc}"
     elif isinstance(exc, (BadAnswer, AnswerTooLarge)):
         text = str(exc)
     else:
