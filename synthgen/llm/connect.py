@@ -15,6 +15,7 @@ from ..config import RunConfig
 from ..errors import EndpointError
 from ..redact import redact, register_secret
 from .client import LLMClient
+from .local_server import LocalServer, response_format_for
 
 OPENAI_URL = "https://api.openai.com/v1"
 
@@ -73,8 +74,6 @@ async def connect(cfg: RunConfig, concurrency: int | None = None):
     if concurrency is not None:
         llm = llm.model_copy(update={"concurrency": concurrency})
     if llm.backend == "local":
-        from .local_server import LocalServer, response_format_for
-
         local_llm = llm if concurrency is not None else llm.model_copy(
             update={"concurrency": min(llm.concurrency, LocalServer.recommended_concurrency)})
         with LocalServer(llm.model_path, n_ctx=llm.n_ctx) as server:
