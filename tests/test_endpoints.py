@@ -26,8 +26,9 @@ def test_idle_pool_goes_round_robin() -> None:
     pool = EndpointPool([A, B, C])
     picks = []
     for _ in range(6):
-        with pool.lease() as url:
-            picks.append(url)
+        url = pool.pick()
+        picks.append(url)
+        pool.release(url)
     assert picks == [A, B, C, A, B, C]
 
 
@@ -50,9 +51,10 @@ def test_faster_server_gets_more_work() -> None:
 
         async def request() -> None:
             async with sem:
-                with pool.lease() as url:
-                    await asyncio.sleep(latency[url])
-                    served[url] += 1
+                url = pool.pick()
+                await asyncio.sleep(latency[url])
+                served[url] += 1
+                pool.release(url)
 
         await asyncio.gather(*(request() for _ in range(200)))
         return served
