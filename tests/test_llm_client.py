@@ -130,3 +130,35 @@ def test_a_400_rejects_the_item_at_once(make_server):
     with pytest.raises(RequestFailed) as err:
         chat(srv.base_url)
     assert err.value.permanent and "HTTP 400" in str(err.value) and srv.requests == 1
+
+
+def test_a_refused_connection_names_the_host_and_not_the_key():
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    sleep = FakeSleep()
+    with pytest.raises(RequestFailed) as err:
+        chat(f"http://127.0.0.1:{port}/v1", sleep=sleep, max_attempts=2)
+    text = str(err.value)
+    assert f"127.0.0.1:{port}" in text and "tried 2 times" in text and "sk-test" not in text
+    assert not err.value.permanent and len(sleep.waits) == 1
+
+
+def test_a_gzip_answer_is_decoded():
+    import gzip
+    import json
+
+    answer = {"id": "x", "object": "chat.completion", "created": 0, "model": "m",
+              "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "ok"}}]}
+
+    async def chat_gz(request: web.Request) -> web.Response:
+        return web.Response(body=gzip.compress(json.dumps(answer).encode()),
+                            headers={"Content-Encoding": "gzip", "Content-Type": "application/json"})
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", chat_gz)
+    with serve_app(app) as url:
+        _, [result] = chat(url)
+    assert result.content == "ok" and result.usage_estimated  # no usage given: counted locally
