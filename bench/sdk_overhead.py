@@ -139,11 +139,8 @@ async def run_load(call: Call, n: int, concurrency: int) -> None:
 def sdk_client(base_url: str, transport: str) -> Any:
     import openai
 
-    from synthgen.llm.fastpath import FastAioHttpClient
-
     http_client = {
         "aiohttp": openai.DefaultAioHttpClient,
-        "fast-aiohttp": FastAioHttpClient,
         "httpx": openai.DefaultAsyncHttpxClient,
     }[transport]()
     return openai.AsyncOpenAI(api_key="sk-bench", base_url=base_url, max_retries=0, http_client=http_client)
@@ -167,7 +164,7 @@ async def make_variant(name: str, base_url: str) -> tuple[Call, Callable[[], Awa
     import httpx2
     import openai
 
-    from synthgen.llm.fastpath import post_chat
+    from synthgen.llm.post import post_chat
 
     transport = name.split(": ", 1)[0].removeprefix("SDK+")
     client = sdk_client(base_url, transport)
@@ -179,7 +176,7 @@ async def make_variant(name: str, base_url: str) -> tuple[Call, Callable[[], Awa
             "/chat/completions", body=REQUEST, cast_to=openai.types.chat.ChatCompletion),
         "post cast_to=httpx2.Response": lambda: _json(client.post(
             "/chat/completions", body=REQUEST, cast_to=httpx2.Response, options={"timeout": 60.0})),
-        "fastpath.post_chat": lambda: post_chat(client, REQUEST, 60.0),
+        "synthgen post_chat": lambda: post_chat(client, REQUEST, 60.0, 8 << 20),
     }
     key = name.split(": ", 1)[1]
     return calls[key], client.close
@@ -214,14 +211,12 @@ VARIANTS = [
     "SDK+aiohttp: with_raw_response.create",
     "SDK+aiohttp: post cast_to=ChatCompletion",
     "SDK+aiohttp: post cast_to=httpx2.Response",
-    "SDK+aiohttp: fastpath.post_chat",
-    "SDK+fast-aiohttp: create",
-    "SDK+fast-aiohttp: fastpath.post_chat",
+    "SDK+aiohttp: synthgen post_chat",
 ]
 
 
 async def bench(args: argparse.Namespace, base_url: str) -> dict[str, list[dict[str, float]]]:
-    names = VARIANTS + (["SDK+httpx: create", "SDK+httpx: fastpath.post_chat"] if args.httpx else [])
+    names = VARIANTS + (["SDK+httpx: create", "SDK+httpx: synthgen post_chat"] if args.httpx else [])
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in names}
     # rounds outside, variants inside: a busy spell on the machine hits every variant alike
     for round_no in range(args.repeat):

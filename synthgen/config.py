@@ -51,6 +51,9 @@ class LLMConfig(_Strict):
     top_p: float = Field(1.0, gt=0.0, le=1.0)
     max_tokens: int = Field(2048, ge=16)
     timeout_s: float = Field(120.0, gt=0)
+    # an answer past this many bytes is not read further and its item is rejected
+    # (response_too_large); 8 MiB is far above what max_tokens lets a model write
+    max_response_bytes: int = Field(8 * 1024 * 1024, ge=1024)
     concurrency: int = Field(16, ge=1, le=4096)
     adaptive_concurrency: bool = True
     # attempts per request for transport trouble (429, 5xx, timeouts, connection errors)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from collections import Counter
 
 import pytest
@@ -24,8 +26,9 @@ def test_idle_pool_goes_round_robin() -> None:
     pool = EndpointPool([A, B, C])
     picks = []
     for _ in range(6):
-        with pool.lease() as url:
-            picks.append(url)
+        url = pool.pick()
+        picks.append(url)
+        pool.release(url)
     assert picks == [A, B, C, A, B, C]
 
 
@@ -48,9 +51,10 @@ def test_faster_server_gets_more_work() -> None:
 
         async def request() -> None:
             async with sem:
-                with pool.lease() as url:
-                    await asyncio.sleep(latency[url])
-                    served[url] += 1
+                url = pool.pick()
+                await asyncio.sleep(latency[url])
+                served[url] += 1
+                pool.release(url)
 
         await asyncio.gather(*(request() for _ in range(200)))
         return served
@@ -109,3 +113,19 @@ def test_bad_input_is_a_clear_error() -> None:
         EndpointPool(["", "  "])
     with pytest.raises(ValueError, match="unknown endpoint"):
         EndpointPool([A]).mark_failed(B)
+
+
+@pytest.mark.parametrize("url,needle", [
+    ("http://[::1/v1", "is not a valid URL"),
+    ("http://user:pw@127.0.0.1:9/v1", "carries user:password@"),
+    ("http://127.0.0.1:99999/v1", "is not a valid URL"),
+    ("ftp://127.0.0.1/v1", "is not an http(s) URL"),
+])
+def test_a_bad_base_url_is_one_line_and_exit_2(tmp_path, write_config, url, needle) -> None:
+    cfg = write_config(url)
+    r = subprocess.run([sys.executable, "-m", "synthgen", "run", "--config", str(cfg), "--out",
+                        str(tmp_path / "run"), "--quiet"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], r.stderr
+    assert "pw@" not in r.stderr

@@ -1,47 +1,50 @@
 """The one place synthgen talks to an LLM: the openai SDK, one retry layer, structured output.
 
-- The SDK's own retries are off (`max_retries=0`); `LLMClient.chat` retries 408/409/429/5xx,
-  timeouts and connection errors, honouring `Retry-After` / `retry-after-ms`, for at most
-  `llm.max_attempts` attempts. Two stacked retry layers would multiply the attempts. (A plain
-  loop, not tenacity: its async iterator machinery cost ~5% of the client's CPU per request.)
+- Each request is one documented SDK call (`post.post_chat`) on `openai.AsyncOpenAI` with
+  `max_retries=0` over `openai.DefaultAioHttpClient`; `timeout_s` bounds the whole attempt, a
+  slowly dripped answer included. Retries, waits and the fatal/permanent/transient split are in
+  `retry.py`; whether a 429 pauses everyone or one request in `pushback.py`.
 - Structured output: `auto` tries a JSON-schema `response_format`, falls back to `json_object`,
-  then to none, when a server answers 400 to it; the fallback is remembered for the run.
-- Errors that retrying cannot fix (bad key, unknown model) raise `FatalLLMError` so the run stops
-  at once instead of burning through every item.
+  then to none, when a server answers 400 to it; the fallback is remembered for the run. The
+  same for `max_tokens`, which newer OpenAI models refuse for `max_completion_tokens`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import email.utils
-import random
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Awaitable, Callable
 
 import openai
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from ..config import LLMConfig
 from ..errors import FatalLLMError
 from .concurrency import AdaptiveConcurrency
-from .fastpath import FastAioHttpClient, post_chat, tls_context
+from .endpoints import EndpointPool
+from .post import post_chat
+from .pushback import Pushback
 from .ratelimit import RateLimiter
+from .retry import (AnswerTooLarge, BadAnswer, Backoff, RequestTimeout, describe, headers_of, is_fatal,
+                    is_transient, retry_after_seconds)
 from .tokens import count_message_tokens, count_tokens
 
 _MODES = ("json_schema", "json_object", "off")
 
 
 class RequestFailed(RuntimeError):
-    """One request kept failing after every retry.
+    """One request could not be answered.
 
-    `permanent`: the server refused this very request (HTTP 400, 413, 422): asking again cannot
-    help, so the item is rejected. Otherwise (timeouts, 5xx, connection trouble, 429) the run
-    stops and a rerun asks again.
+    `permanent`: the server refused this very request (HTTP 400, 413, 422) or its answer was too
+    large: asking again cannot help, so the item is rejected with `reason`. Otherwise (timeouts,
+    5xx, connection trouble, 429 after every attempt) the run stops and a rerun asks again.
     """
 
-    def __init__(self, message: str, permanent: bool = False):
+    def __init__(self, message: str, permanent: bool = False, reason: str = "request_failed"):
         super().__init__(message)
         self.permanent = permanent
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -56,96 +59,33 @@ class ChatResult:
     endpoint: str
 
 
-def _is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, (openai.APITimeoutError, openai.APIConnectionError)):
-        return True
-    if isinstance(exc, openai.APIStatusError):
-        return exc.status_code in (408, 409, 429) or exc.status_code >= 500
-    return False
-
-
-def retry_after_seconds(exc: BaseException) -> float | None:
-    """Seconds the server asked us to wait, from `retry-after-ms` or `Retry-After`."""
-    response = getattr(exc, "response", None)
-    headers = getattr(response, "headers", None)
-    if not headers:
-        return None
-    ms = headers.get("retry-after-ms")
-    if ms:
-        try:
-            return max(0.0, float(ms) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
-
-
-class _Wait:
-    """Retry-After when the server gives one, else capped exponential backoff with jitter."""
-
-    def __init__(self, base: float = 0.5, cap: float = 30.0, max_retry_after: float = 300.0):
-        self.base, self.cap, self.max_retry_after = base, cap, max_retry_after
-
-    def delay(self, exc: BaseException | None, attempt_number: int) -> float:
-        """Seconds to wait after failed attempt number `attempt_number` (1-based)."""
-        told = retry_after_seconds(exc) if exc else None
-        if told is not None:
-            return min(told, self.max_retry_after)
-        return min(self.cap, self.base * 2 ** (attempt_number - 1)) * (0.5 + random.random() / 2)
-
-
-def describe(exc: BaseException) -> str:
-    """One line, never containing the API key (the SDK's messages do not; we add none)."""
-    if isinstance(exc, openai.APIStatusError):
-        return f"HTTP {exc.status_code}: {str(exc.message)[:200]}"
-    if isinstance(exc, openai.APITimeoutError):
-        cause = str(exc.__cause__ or "")
-        if "Cannot connect" in cause or "Connect call failed" in cause:
-            # the aiohttp transport reports a refused connection as a connect timeout
-            return "connection error: " + cause.split(" [")[0].replace("Cannot connect", "cannot connect")
-        return "timeout"
-    if isinstance(exc, openai.APIConnectionError):
-        return f"connection error: {exc.__cause__ or exc}"[:200]
-    return f"{type(exc).__name__}: {exc}"[:200]
-
-
 class LLMClient:
     def __init__(self, cfg: LLMConfig, base_urls: list[str], api_key: str,
                  response_format: Callable[[dict, str, str], dict | None] | None = None,
-                 model_override: str | None = None):
-        from .endpoints import EndpointPool
-
+                 model_override: str | None = None,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep):
         self.cfg = cfg
         self.model = model_override or cfg.model
         self.mode = "json_schema" if cfg.structured_output == "auto" else cfg.structured_output
         self._response_format = response_format or _openai_response_format
         self.pool = EndpointPool(base_urls)
-        tls = tls_context(self.pool.urls)
         self.clients = {
-            url: openai.AsyncOpenAI(api_key=api_key, base_url=url, max_retries=0,
-                                    timeout=cfg.timeout_s, http_client=FastAioHttpClient(verify=tls))
+            url: openai.AsyncOpenAI(api_key=api_key, base_url=url, max_retries=0, timeout=cfg.timeout_s,
+                                    http_client=openai.DefaultAioHttpClient(timeout=cfg.timeout_s))
             for url in self.pool.urls
         }
-        self.on_retry: Callable[[BaseException], None] | None = None
-        self.before_send: Callable[[], None] | None = None
-        # newer OpenAI models (o-series, gpt-5) refuse max_tokens: switched on their 400
         self._max_tokens_key = "max_tokens"
         self.succeeded = 0
         self.refused = 0
         self.max_concurrency = cfg.concurrency
-        initial = cfg.concurrency
-        self.limiter = AdaptiveConcurrency(initial, minimum=1, maximum=cfg.concurrency) \
-            if cfg.adaptive_concurrency else AdaptiveConcurrency(initial, minimum=initial, maximum=initial)
+        low = 1 if cfg.adaptive_concurrency else cfg.concurrency
+        self.limiter = AdaptiveConcurrency(cfg.concurrency, minimum=low, maximum=cfg.concurrency)
         self.rate = RateLimiter(cfg.requests_per_minute, cfg.tokens_per_minute)
+        self.pushback = Pushback()
         self.rate_limited = 0  # 429 answers seen
         self.retries = 0
-        self._wait = _Wait()
+        self._backoff = Backoff()
+        self._sleep = sleep
 
     def sdk(self) -> openai.AsyncOpenAI:
         """The SDK client of the first endpoint: batch mode's files and batches calls."""
@@ -176,62 +116,94 @@ class LLMClient:
         return body
 
     async def chat(self, messages: list[dict], seed: int, schema: dict | None = None,
-                   schema_name: str = "output", urgent: bool = False, before_send=None, on_answer=None) -> ChatResult:
-        """One completion. `urgent`: the caller is asking again (e.g. after a truncated answer);
-        it and every retry here queue ahead of first attempts for a place in the window."""
-        self.before_send = before_send
-        attempt = 0
+                   schema_name: str = "output", urgent: bool = False,
+                   before_send: Callable[[], None] | None = None,
+                   on_answer: Callable[[ChatResult], Awaitable[None]] | None = None) -> ChatResult:
+        """One completion, retried per `retry.py`.
+
+        `urgent`: the caller is asking again (e.g. after a truncated answer); it and every retry
+        here queue ahead of first attempts for a place in the window. `before_send` is called
+        right before each attempt really goes out (a budget check); what it raises propagates.
+        `on_answer` is awaited with the answer while it still holds its place in the window (the
+        engine journals it there), so answered-but-unjournaled requests never exceed the
+        concurrency: a kill costs at most the requests in flight."""
+        retrying = AsyncRetrying(stop=stop_after_attempt(self.cfg.max_attempts), wait=self._backoff,
+                                 retry=retry_if_exception(is_transient), reraise=True,
+                                 sleep=self._sleep, before_sleep=self._count_retry)
+        tried = 0
         try:
-            while True:
-                attempt += 1
-                try:
-                    return await self._limited(messages, seed, schema, schema_name, urgent or attempt > 1, on_answer)
-                except Exception as exc:
-                    if not _is_transient(exc) or attempt >= self.cfg.max_attempts:
-                        raise
-                    self.retries += 1
-                    if self.on_retry:
-                        self.on_retry(exc)
-                    await asyncio.sleep(self._wait.delay(exc, attempt))
-        except (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError) as exc:
-            raise FatalLLMError(describe(exc)) from None
-        except openai.APIStatusError as exc:
-            if not _is_transient(exc) and self.succeeded == 0:
+            async for attempt in retrying:
+                with attempt:
+                    tried = attempt.retry_state.attempt_number
+                    return await self._limited(messages, seed, schema, schema_name,
+                                               urgent or tried > 1, before_send, on_answer)
+        except Exception as exc:
+            failure = self._failure(exc, tried)
+            if failure is None:
+                raise
+            raise failure from None
+        raise AssertionError("tenacity ended without an outcome")  # pragma: no cover
+
+    def _count_retry(self, state: RetryCallState) -> None:
+        self.retries += 1
+
+    def _failure(self, exc: Exception, tried: int) -> Exception | None:
+        """The error the caller sees for `exc`, or None to let it through unchanged."""
+        if is_fatal(exc):
+            return FatalLLMError(describe(exc))
+        if isinstance(exc, AnswerTooLarge):
+            return RequestFailed(describe(exc), permanent=True, reason="response_too_large")
+        if isinstance(exc, openai.APIStatusError) and not is_transient(exc):
+            if self.succeeded == 0:
                 self.refused += 1
                 if self.refused >= 3:
                     # refused again and again before anything worked: the config is wrong
-                    raise FatalLLMError(f"the endpoint refuses the requests ({describe(exc)})") from None
-            raise RequestFailed(describe(exc), permanent=not _is_transient(exc)) from None
-        except (openai.APIError, OSError) as exc:
-            raise RequestFailed(describe(exc)) from None
+                    return FatalLLMError(f"the endpoint refuses the requests ({describe(exc)})")
+            return RequestFailed(describe(exc), permanent=True)
+        if is_transient(exc) or isinstance(exc, (openai.APIError, OSError)):
+            times = "once" if tried == 1 else f"{tried} times"
+            return RequestFailed(f"{describe(exc)} (tried {times})")
+        return None
 
-    async def _limited(self, messages, seed, schema, schema_name, urgent: bool = False, on_answer=None) -> ChatResult:
+    async def _limited(self, messages, seed, schema, schema_name, urgent: bool,
+                       before_send: Callable[[], None] | None, on_answer=None) -> ChatResult:
         """One attempt under the concurrency window and the requests/tokens per minute budget."""
         async with self.limiter.slot(urgent) as slot:
-            if self.before_send is not None:
-                self.before_send()  # budgets are checked when a request is really about to go
+            if before_send is not None:
+                before_send()
             estimate = 0
             if self.rate.tpm is not None:
                 estimate = count_message_tokens(messages, self.model) + self.cfg.max_tokens
             reservation = await self.rate.acquire(estimate)
             try:
-                result = await self._once(messages, seed, schema, schema_name)
-            except openai.RateLimitError as exc:
-                self.rate_limited += 1
-                slot.rate_limited()
+                async with asyncio.timeout(self.cfg.timeout_s):
+                    result = await self._once(messages, seed, schema, schema_name)
+            except TimeoutError:
                 reservation.settle(0)
-                wait = retry_after_seconds(exc)
-                if wait:
-                    self.rate.pause_until(time.monotonic() + min(wait, 300.0))
+                raise RequestTimeout(f"no complete answer within timeout_s ({self.cfg.timeout_s:g} s)") from None
+            except openai.RateLimitError as exc:
+                reservation.settle(0)
+                self._on_429(exc, slot)
                 raise
             except BaseException:
                 reservation.settle(0)
                 raise
             reservation.settle(result.prompt_tokens + result.completion_tokens)
+            self.pushback.answered()
             slot.success()
             if on_answer is not None:
-                await on_answer(result)  # journaled while it still holds its place
+                await on_answer(result)
             return result
+
+    def _on_429(self, exc: openai.RateLimitError, slot) -> None:
+        self.rate_limited += 1
+        headers = headers_of(exc)
+        self.rate.update_from_headers(headers)
+        if self.pushback.rate_limited(headers):
+            slot.rate_limited()
+            wait = retry_after_seconds(headers)
+            if wait:
+                self.rate.pause_until(time.monotonic() + min(wait, 300.0))
 
     async def _once(self, messages, seed, schema, schema_name) -> ChatResult:
         url = self.pool.pick()
@@ -241,19 +213,13 @@ class LLMClient:
                 body = self.build_body(messages, seed, schema, schema_name)
                 started = time.perf_counter()
                 try:
-                    raw = await post_chat(self.clients[url], body, self.cfg.timeout_s)
+                    raw = await post_chat(self.clients[url], body, self.cfg.timeout_s,
+                                          self.cfg.max_response_bytes)
                 except openai.BadRequestError as exc:
-                    # another request may have stepped down already while this one was in flight
-                    if "response_format" in body and (mode != self.mode or self._downgrade(exc)):
-                        continue
-                    if self._max_tokens_key in body and "max_completion_tokens" in str(exc.message) \
-                            and self._max_tokens_key == "max_tokens":
-                        self._max_tokens_key = "max_completion_tokens"
-                        continue
-                    if self._max_tokens_key not in body:  # another request switched it meanwhile
+                    if self._adapted(exc, body, mode):
                         continue
                     raise
-                except (openai.APIConnectionError, openai.InternalServerError):
+                except (openai.APIConnectionError, openai.InternalServerError, BadAnswer):
                     if len(self.clients) > 1:
                         self.pool.mark_failed(url)
                     raise
@@ -264,6 +230,17 @@ class LLMClient:
         self.succeeded += 1
         self.rate.update_from_headers(raw.headers)
         return self._result(raw.data, messages, time.perf_counter() - started, url)
+
+    def _adapted(self, exc: openai.BadRequestError, body: dict, mode: str) -> bool:
+        """True if a 400 was about a parameter we can change (or another request changed already)."""
+        if "response_format" in body and (mode != self.mode or self._downgrade(exc)):
+            return True
+        if self._max_tokens_key not in body:  # another request switched it meanwhile
+            return True
+        if "max_completion_tokens" in str(exc.message) and self._max_tokens_key == "max_tokens":
+            self._max_tokens_key = "max_completion_tokens"
+            return True
+        return False
 
     def _downgrade(self, exc: openai.BadRequestError) -> bool:
         """Step down json_schema -> json_object -> off when the server rejects the format."""
@@ -279,7 +256,7 @@ class LLMClient:
         return True
 
     def _result(self, data: dict, messages: list[dict], latency: float, url: str) -> ChatResult:
-        choice = (data.get("choices") or [{}])[0]
+        choice = data["choices"][0]
         content = (choice.get("message") or {}).get("content")
         usage = data.get("usage") or {}
         p, c = usage.get("prompt_tokens"), usage.get("completion_tokens")

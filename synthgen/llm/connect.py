@@ -1,7 +1,8 @@
 """Resolve where requests go (config, OPENAI_* environment, or the local backend) and open a client.
 
 The API key is read from the environment variable the config names and handed to the SDK only;
-it is never stored in the run directory, logged or echoed in an error message.
+it is registered with `redact` so that no text a server or an exception echoes carries it into
+the run directory, a log or an error message.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from urllib.parse import urlparse
 
 from ..config import RunConfig
 from ..errors import EndpointError
+from ..redact import redact, register_secret
 from .client import LLMClient
+from .local_server import LocalServer, response_format_for
 
 OPENAI_URL = "https://api.openai.com/v1"
 
@@ -22,30 +25,33 @@ def _is_loopback(url: str) -> bool:
     return host in ("localhost", "::1") or host.startswith("127.")
 
 
+def check_url(url: str) -> None:
+    """Refuse, in one line, a URL the HTTP stack would choke on or that carries a password."""
+    try:
+        parts = urlparse(url)
+        parts.port  # noqa: B018 - parsing the port is what raises for "host:99999" or "[::1"
+    except ValueError as exc:
+        raise EndpointError(f"llm.base_url '{redact(url)}' is not a valid URL ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise EndpointError(f"llm.base_url '{redact(url)}' is not an http(s) URL")
+    if parts.username is not None or parts.password is not None:
+        raise EndpointError(f"llm.base_url '{redact(url)}' carries user:password@; put the key in "
+                            "the environment variable that llm.api_key_env names instead")
+
+
 def resolve_endpoint(cfg: RunConfig) -> tuple[list[str], str]:
     urls = cfg.llm.base_urls() or [os.environ.get("OPENAI_BASE_URL") or OPENAI_URL]
     for url in urls:
-        if urlparse(url).scheme not in ("http", "https") or not urlparse(url).hostname:
-            raise EndpointError(f"llm.base_url '{redact_url(url)}' is not an http(s) URL")
+        check_url(url)
     key = os.environ.get(cfg.llm.api_key_env)
     if not key:
         if all(_is_loopback(u) for u in urls):
             key = "no-key"  # local servers (vLLM, llama.cpp, Ollama, the scripted server) need none
         else:
             raise EndpointError(
-                f"no API key: set {cfg.llm.api_key_env} (or llm.api_key_env) for {redact_url(urls[0])}")
+                f"no API key: set {cfg.llm.api_key_env} (or llm.api_key_env) for {urls[0]}")
+    register_secret(key)
     return urls, key
-
-
-def redact_url(url: str) -> str:
-    """Drop user:password@ from a URL before it is shown or stored."""
-    p = urlparse(url)
-    if p.username or p.password:
-        netloc = p.hostname or ""
-        if p.port:
-            netloc += f":{p.port}"
-        return p._replace(netloc=netloc).geturl()
-    return url
 
 
 def _longer_tasks(schema: dict, min_words: int) -> dict:
@@ -70,8 +76,6 @@ async def connect(cfg: RunConfig, concurrency: int | None = None, offline: bool 
     if concurrency is not None:
         llm = llm.model_copy(update={"concurrency": concurrency})
     if llm.backend == "local":
-        from .local_server import LocalServer, response_format_for
-
         local_llm = llm if concurrency is not None else llm.model_copy(
             update={"concurrency": min(llm.concurrency, LocalServer.recommended_concurrency)})
         with LocalServer(llm.model_path, n_ctx=llm.n_ctx) as server:

@@ -9,9 +9,8 @@ when every server is cooling, the one that recovers first is used anyway: a pool
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Callable
 
 
 @dataclass
@@ -80,15 +79,6 @@ class EndpointPool:
     def release(self, url: str) -> None:
         h = self._get(url)
         h.in_flight = max(0, h.in_flight - 1)
-
-    @contextmanager
-    def lease(self) -> Iterator[str]:
-        """`with pool.lease() as url:` picks a server and releases it afterwards."""
-        url = self.pick()
-        try:
-            yield url
-        finally:
-            self.release(url)
 
     def mark_failed(self, url: str) -> float:
         """Take `url` out of rotation; returns the cooldown in seconds (doubling per failure)."""

@@ -117,10 +117,6 @@ class RateLimiter:
     def tpm(self) -> float | None:
         return self._tok.rate * 60.0 if self._tok else None
 
-    @property
-    def paused_until(self) -> float:
-        return self._paused_until
-
     def delay_for(self, tokens: int = 0) -> float:
         """Seconds from now until a request of `tokens` would be admitted, ignoring the queue."""
         now = time.monotonic()

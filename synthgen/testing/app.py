@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from synthgen.testing.options import FakeServerOptions
+from synthgen.testing.options import FIRST_SIGHT, FakeServerOptions
 from synthgen.testing.reading import message_text, read_request, schema_of
 from synthgen.testing.render import json_string
 from synthgen.testing.state import (
@@ -31,10 +31,17 @@ _CREATED_BASE = 1_700_000_000
 
 
 def _error(status: int, message: str, kind: str, code: str | None = None,
-           headers: dict[str, str] | None = None, param: str | None = None) -> web.Response:
+           headers: dict[str, str] | None = None, param: str | None = None,
+           echo: str | None = None) -> web.Response:
+    if echo is not None:  # as some servers do: the request's credentials repeated back
+        message += f" (you sent Authorization: {echo})"
     body = {"error": {"message": message, "type": kind, "param": param, "code": code}}
     return web.Response(status=status, body=json.dumps(body).encode(), content_type=_JSON,
                         headers=headers)
+
+
+_HTML = (b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body>"
+         b"<h1>502 Bad Gateway</h1><p>The upstream server did not answer in time.</p></body></html>")
 
 
 def _seconds(value: float) -> str:
@@ -100,15 +107,44 @@ class FakeApp:
         key = self.options.api_key
         if key is not None and request.headers.get("Authorization") != f"Bearer {key}":
             return _error(401, "Incorrect API key provided.", "invalid_request_error",
-                          "invalid_api_key")
+                          "invalid_api_key", echo=self._echo(request))
         return None
 
-    async def chat(self, request: web.Request) -> web.Response:
+    def _echo(self, request: web.Request) -> str | None:
+        return request.headers.get("Authorization", "") if self.options.echo_auth else None
+
+    async def chat(self, request: web.Request) -> web.StreamResponse:
         self.last_activity = time.monotonic()
         self.state.requests += 1
         response = await self._chat(request)
         self.state.by_status[response.status] += 1
+        opts = self.options
+        if response.status == 200 and (opts.drip_seconds or opts.answer_bytes) and response.body:
+            return await self._stream(request, response)
         return response
+
+    async def _stream(self, request: web.Request, answer: web.Response) -> web.StreamResponse:
+        """Send `answer` in pieces: padded with spaces to answer_bytes, spread over drip_seconds."""
+        body = bytes(answer.body)  # type: ignore[arg-type]
+        head, tail = body[:-1], body[-1:]
+        pad = max(0, self.options.answer_bytes - len(body))
+        out = web.StreamResponse(status=200, headers=answer.headers)
+        out.content_type = _JSON
+        out.enable_chunked_encoding()
+        await out.prepare(request)
+        pieces = 20 if self.options.drip_seconds else 1
+        step = self.options.drip_seconds / pieces
+        chunk = b" " * 65536
+        for i in range(pieces):
+            await out.write(head[i * len(head) // pieces:(i + 1) * len(head) // pieces])
+            if step:
+                await asyncio.sleep(step)
+        while pad > 0:  # written piece by piece: the server never holds the whole answer
+            await out.write(chunk[:pad])
+            pad -= len(chunk)
+        await out.write(tail)
+        await out.write_eof()
+        return out
 
     async def _chat(self, request: web.Request) -> web.Response:
         opts, state = self.options, self.state
@@ -118,7 +154,8 @@ class FakeApp:
         try:
             body = json.loads(await request.read())
         except ValueError:
-            return _error(400, "Request body is not valid JSON.", "invalid_request_error")
+            return _error(400, "Request body is not valid JSON.", "invalid_request_error",
+                          echo=self._echo(request))
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
             return _error(400, "'messages' is a required list.", "invalid_request_error",
                           param="messages")
@@ -127,7 +164,7 @@ class FakeApp:
                           "invalid_request_error", param="stream")
         if not opts.json_schema and schema_of(body.get("response_format")) is not None:
             return _error(400, "response_format of type json_schema is not supported.",
-                          "invalid_request_error", param="response_format")
+                          "invalid_request_error", param="response_format", echo=self._echo(request))
         cdigest, digest = request_digests(body)
         state.by_key[digest.hex()] += 1
         prompt_tokens = 0
@@ -140,23 +177,41 @@ class FakeApp:
         if limited is not None:
             state.faults["quota"] += 1
             return limited
-        if opts.rate_429 or opts.rate_500 or opts.rate_hang:
+        fault = None
+        if any(getattr(opts, f"rate_{name}") for name in FIRST_SIGHT):
             fault = transient_fault(opts, cdigest) if state.first_sight(cdigest) else None
             if fault is not None:
                 state.faults[fault] += 1
-            if fault == "429":
-                headers = {"Retry-After": _seconds(opts.retry_after),
-                           "retry-after-ms": str(round(opts.retry_after * 1000))}
-                return _error(429, "Rate limit reached (scripted fault). Please retry.",
-                              "rate_limit_error", "rate_limit_exceeded", headers)
-            if fault == "500":
-                return _error(500, "The server had an error (scripted fault).", "server_error")
+            refused = self._refusal(fault, request)
+            if refused is not None:
+                return refused
             if fault == "hang":
                 await asyncio.sleep(opts.hang_seconds)
         if opts.latency_ms:
             await asyncio.sleep(opts.latency_ms / 1000)
         payload = self._completion(body, digest, prompt_tokens)
+        if fault == "html":
+            return web.Response(body=_HTML, content_type="text/html")
+        if fault == "empty_body":
+            return web.Response(body=b"", content_type=_JSON)
+        if fault == "cut_envelope":
+            return web.Response(body=payload[: len(payload) // 2], content_type=_JSON)
         return web.Response(body=payload, content_type=_JSON, headers=self._quota_headers(now))
+
+    def _refusal(self, fault: str | None, request: web.Request) -> web.Response | None:
+        """The error answer of a first-sight fault, if it is one."""
+        opts, echo = self.options, self._echo(request)
+        if fault == "429":
+            headers = {"Retry-After": _seconds(opts.retry_after),
+                       "retry-after-ms": str(round(opts.retry_after * 1000))}
+            return _error(429, "Rate limit reached (scripted fault). Please retry.",
+                          "rate_limit_error", "rate_limit_exceeded", headers, echo=echo)
+        if fault == "500":
+            return _error(500, "The server had an error (scripted fault).", "server_error", echo=echo)
+        if fault == "400":
+            return _error(400, "This request was refused (scripted fault).", "invalid_request_error",
+                          echo=echo)
+        return None
 
     def _completion(self, body: dict[str, Any], digest: bytes, prompt_tokens: int) -> bytes:
         opts, state = self.options, self.state

@@ -12,6 +12,10 @@ from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
 
+# faults drawn once per content key, on its first request only: they split [0, 1) between them
+FIRST_SIGHT = ("429", "500", "hang", "html", "empty_body", "cut_envelope", "400")
+
+
 def _opt(default: Any, help: str) -> Any:
     return field(default=default, metadata={"help": help})
 
@@ -20,12 +24,16 @@ def _opt(default: Any, help: str) -> Any:
 class FakeServerOptions:
     """Behaviour of FakeLLMServer. Every rate is a probability in [0, 1], drawn from a hash."""
 
-    # transient faults: only the first request seen for a content key (messages + model)
+    # first-sight faults: only the first request seen for a content key (messages + model)
     rate_429: float = _opt(0.0, "answer HTTP 429 with Retry-After")
     retry_after: float = _opt(0.05, "seconds in Retry-After for rate_429 (fractional allowed)")
     rate_500: float = _opt(0.0, "answer HTTP 500")
     rate_hang: float = _opt(0.0, "sleep hang_seconds before answering")
     hang_seconds: float = _opt(30.0, "how long a hanging request sleeps")
+    rate_html: float = _opt(0.0, "answer 200 with an HTML page (a proxy's error page)")
+    rate_empty_body: float = _opt(0.0, "answer 200 with an empty body")
+    rate_cut_envelope: float = _opt(0.0, "answer 200 with the JSON envelope cut in half")
+    rate_400: float = _opt(0.0, "answer HTTP 400 (the request is refused; clients do not retry)")
     # content faults: chosen by hash of the full request, seed included
     rate_truncate: float = _opt(0.0, "cut the content mid-JSON, finish_reason stop")
     rate_length: float = _opt(0.0, "cut the content, finish_reason length")
@@ -44,6 +52,9 @@ class FakeServerOptions:
     json_schema: bool = _opt(True, "accept response_format json_schema (else HTTP 400)")
     honor_max_tokens: bool = _opt(False, "cut answers longer than max_tokens, finish_reason length")
     api_key: str | None = _opt(None, "require Authorization: Bearer <key>")
+    echo_auth: bool = _opt(False, "repeat the request's Authorization header in every error body")
+    drip_seconds: float = _opt(0.0, "spread each answer's body over this many seconds")
+    answer_bytes: int = _opt(0, "pad each answer with spaces to this many bytes, sent chunked")
     idle_exit_seconds: float | None = _opt(None, "stop after this long without a request")
 
     def __post_init__(self) -> None:
@@ -51,10 +62,11 @@ class FakeServerOptions:
             value = getattr(self, f.name)
             if f.name.startswith("rate_") and not 0.0 <= value <= 1.0:
                 raise ValueError(f"{f.name} must be between 0 and 1, got {value}")
-        transient = self.rate_429 + self.rate_500 + self.rate_hang
-        if transient > 1.0:
-            raise ValueError(f"rate_429 + rate_500 + rate_hang must not exceed 1, got {transient}")
-        for name in ("retry_after", "hang_seconds", "latency_ms"):
+        first = sum(getattr(self, f"rate_{name}") for name in FIRST_SIGHT)
+        if first > 1.0:
+            names = " + ".join(f"rate_{name}" for name in FIRST_SIGHT)
+            raise ValueError(f"{names} must not exceed 1, got {first}")
+        for name in ("retry_after", "hang_seconds", "latency_ms", "drip_seconds", "answer_bytes"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
         for name in ("quota_rpm", "quota_tpm", "quota_window_seconds", "idle_exit_seconds"):

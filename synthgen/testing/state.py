@@ -13,7 +13,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from synthgen.testing.options import FakeServerOptions
+from synthgen.testing.options import FIRST_SIGHT, FakeServerOptions
 from synthgen.testing.textgen import ContentFaults
 
 _ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
@@ -63,9 +63,11 @@ def _unit(digest: bytes) -> float:
 
 
 def transient_fault(opts: FakeServerOptions, digest: bytes) -> str | None:
-    """'429', '500', 'hang' or None; the rates split [0, 1) so at most one applies."""
+    """A name of FIRST_SIGHT ('429', 'html', ...) or None; the rates split [0, 1), so at most
+    one applies."""
     u = _unit(digest)
-    for name, rate in (("429", opts.rate_429), ("500", opts.rate_500), ("hang", opts.rate_hang)):
+    for name in FIRST_SIGHT:
+        rate = getattr(opts, f"rate_{name}")
         if u < rate:
             return name
         u -= rate

@@ -1,0 +1,164 @@
+"""The client against servers that misbehave: bodies that are not JSON, dripped and huge answers,
+budgets checked before each send, and the truth about how many attempts were made."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import tracemalloc
+
+import pytest
+from aiohttp import web
+
+from synthgen.config import LLMConfig
+from synthgen.llm.client import LLMClient, RequestFailed
+
+from helpers_http import serve_app
+
+MESSAGES = [{"role": "user", "content": "write a query"}]
+
+
+class FakeSleep:
+    """Stands in for asyncio.sleep in the retry layer: records each wait, waits for nothing."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+def chat(url: str, *, sleep=None, before_send=None, seeds=(1,), **cfg):
+    cfg.setdefault("model", "scripted")
+
+    async def go():
+        client = LLMClient(LLMConfig(**cfg), [url], "sk-test", sleep=sleep or FakeSleep())
+        try:
+            results = [await client.chat(MESSAGES, seed=s, before_send=before_send) for s in seeds]
+            return client, results
+        finally:
+            await client.aclose()
+
+    return asyncio.run(go())
+
+
+@pytest.mark.parametrize("fault", ["rate_html", "rate_empty_body", "rate_cut_envelope"])
+def test_a_200_that_is_not_a_chat_completion_is_asked_again(make_server, fault):
+    srv = make_server(**{fault: 1.0})  # the first request of each content key gets the bad body
+    client, [result] = chat(srv.base_url, max_attempts=3)
+    assert result.content and result.finish_reason == "stop"
+    assert client.retries == 1 and srv.requests == 2
+
+
+def test_the_failure_says_how_many_attempts_were_really_made():
+    calls = []
+
+    async def html(request: web.Request) -> web.Response:
+        calls.append(1)
+        return web.Response(text="<html><body>Bad Gateway</body></html>", content_type="text/html")
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", html)
+    sleep = FakeSleep()
+    with serve_app(app) as url:
+        with pytest.raises(RequestFailed) as err:
+            chat(url, sleep=sleep, max_attempts=3)
+    assert not err.value.permanent and err.value.reason == "request_failed"
+    assert "text/html" in str(err.value) and "tried 3 times" in str(err.value)
+    assert len(calls) == 3 and len(sleep.waits) == 2
+
+
+def test_timeout_bounds_a_slowly_dripped_answer(make_server):
+    srv = make_server(drip_seconds=30)  # bytes keep coming, so no read timeout would ever fire
+    started = time.monotonic()
+    with pytest.raises(RequestFailed) as err:
+        chat(srv.base_url, timeout_s=0.5, max_attempts=2)
+    assert "timeout_s" in str(err.value) and "tried 2 times" in str(err.value)
+    assert time.monotonic() - started < 10  # two bounded attempts, far from 2 x 30 s
+
+
+def test_a_dripped_answer_inside_the_timeout_is_read_whole(make_server):
+    srv = make_server(drip_seconds=0.3)
+    _, [result] = chat(srv.base_url, timeout_s=10)
+    assert result.content and result.finish_reason == "stop"
+
+
+def test_an_answer_over_the_cap_is_rejected_without_being_held_in_memory(make_server):
+    srv = make_server(answer_bytes=48 * 1024 * 1024)
+    tracemalloc.start()
+    try:
+        with pytest.raises(RequestFailed) as err:
+            chat(srv.base_url, max_response_bytes=1024 * 1024)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert err.value.permanent and err.value.reason == "response_too_large"
+    assert srv.requests == 1  # not asked again: the next answer would be as large
+    assert peak < 12 * 1024 * 1024, peak
+
+
+def test_a_padded_answer_under_the_cap_is_accepted(make_server):
+    srv = make_server(answer_bytes=300_000)
+    _, [result] = chat(srv.base_url, max_response_bytes=1024 * 1024)
+    assert result.content and result.finish_reason == "stop"
+
+
+def test_before_send_runs_before_every_attempt_that_really_goes(make_server):
+    srv = make_server(rate_500=1.0)  # the first request of the prompt fails, later ones do not
+    sent = []
+    client, results = chat(srv.base_url, before_send=lambda: sent.append(srv.requests), seeds=(1, 2))
+    assert len(results) == 2 and client.retries == 1
+    assert sent == [0, 1, 2] and srv.requests == 3
+
+
+def test_what_before_send_raises_stops_the_request_before_it_is_sent(make_server):
+    srv = make_server()
+
+    class Budget(Exception):
+        pass
+
+    def refuse():
+        raise Budget("over budget")
+
+    with pytest.raises(Budget):
+        chat(srv.base_url, before_send=refuse)
+    assert srv.requests == 0
+
+
+def test_a_400_rejects_the_item_at_once(make_server):
+    srv = make_server(rate_400=1.0)
+    with pytest.raises(RequestFailed) as err:
+        chat(srv.base_url)
+    assert err.value.permanent and "HTTP 400" in str(err.value) and srv.requests == 1
+
+
+def test_a_refused_connection_names_the_host_and_not_the_key():
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    sleep = FakeSleep()
+    with pytest.raises(RequestFailed) as err:
+        chat(f"http://127.0.0.1:{port}/v1", sleep=sleep, max_attempts=2)
+    text = str(err.value)
+    assert f"127.0.0.1:{port}" in text and "tried 2 times" in text and "sk-test" not in text
+    assert not err.value.permanent and len(sleep.waits) == 1
+
+
+def test_a_gzip_answer_is_decoded():
+    import gzip
+    import json
+
+    answer = {"id": "x", "object": "chat.completion", "created": 0, "model": "m",
+              "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "ok"}}]}
+
+    async def chat_gz(request: web.Request) -> web.Response:
+        return web.Response(body=gzip.compress(json.dumps(answer).encode()),
+                            headers={"Content-Encoding": "gzip", "Content-Type": "application/json"})
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", chat_gz)
+    with serve_app(app) as url:
+        _, [result] = chat(url)
+    assert result.content == "ok" and result.usage_estimated  # no usage given: counted locally

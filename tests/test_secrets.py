@@ -1,0 +1,52 @@
+"""A server that repeats the Authorization header in its error bodies: the key must end up nowhere,
+neither in stderr nor in any file of the run (rejects/, run.json, journal/state.sqlite)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+KEY = "sk-live-0123456789abcdefSECRET"
+
+
+def run(cfg: Path, out: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OPENAI_API_KEY": KEY}
+    return subprocess.run([sys.executable, "-m", "synthgen", "run", "--config", str(cfg), "--out", str(out),
+                           "--quiet"], capture_output=True, text=True, timeout=300, env=env)
+
+
+def assert_nowhere(r: subprocess.CompletedProcess, out: Path) -> None:
+    assert "Traceback" not in r.stderr
+    for text in (r.stderr, r.stdout):
+        assert KEY not in text and KEY[8:20] not in text
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert any(p.name == "state.sqlite" for p in files)
+    for path in files:
+        data = path.read_bytes()
+        assert KEY.encode() not in data and KEY[8:20].encode() not in data, path
+
+
+def test_a_401_that_echoes_the_key(make_server, write_config, tmp_path):
+    srv = make_server(api_key="the-right-key", echo_auth=True)
+    r = run(write_config(srv.base_url), tmp_path / "run")
+    assert r.returncode == 1 and "401" in r.stderr
+    assert "[redacted]" in r.stderr  # the echo was there, masked
+    assert_nowhere(r, tmp_path / "run")
+
+
+@pytest.mark.parametrize("faults,code", [({"rate_400": 0.3}, 0), ({"rate_500": 0.3}, 1)])
+def test_400_rejects_and_500_failures_that_echo_the_key(make_server, write_config, tmp_path, faults, code):
+    srv = make_server(echo_auth=True, **faults)
+    out = tmp_path / "run"
+    r = run(write_config(srv.base_url, max_attempts=1), out)
+    assert r.returncode == code, r.stderr
+    if code == 0:  # the refused items are rejects whose detail carried the echo
+        rejected = "".join(p.read_text() for p in (out / "rejects").glob("*.jsonl"))
+        assert "HTTP 400" in rejected and "[redacted]" in rejected
+    else:
+        assert "still failing" in r.stderr and "[redacted]" in r.stderr
+    assert_nowhere(r, out)
