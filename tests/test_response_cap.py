@@ -18,6 +18,8 @@ concurrency = 4
 max_response_bytes = 65536
 [groups.sts]
 examples = 8
+[generate]
+max_rounds = 0
 [output]
 shard_size = 10
 """
@@ -43,6 +45,7 @@ def test_over_size_answers_are_rejected_not_journaled_and_not_held(make_server, 
     assert code == 0, stderr
     bad = rejects(out)
     assert len(bad) == 8 and all("max_response_bytes" in r["detail"] for r in bad)
+    assert {r["reason"] for r in bad} == {"response_too_large"}
     assert huge.requests == 8  # each asked once: a retry would be as large
     assert (out / "journal" / "state.sqlite").stat().st_size < 2 * 1024 * 1024
     assert rss_huge < rss_plain + 16 * 1024 * 1024, (rss_plain, rss_huge)  # not 8 x 48 MB
