@@ -22,7 +22,8 @@ __all__ = ["DEFAULT_TEMPLATE", "FORMATS", "Example", "ExportError", "ExportOptio
            "parse_list", "GROUP_NAMES", "LANGUAGE_NAMES"]
 
 
-def _writer(fmt: str):
+def _writer(fmt: str, opts: ExportOptions):
+    """The format's `write`, once its own checks of the options have passed."""
     if fmt == "sentence-transformers":
         from .sentencetransformers import write
     elif fmt == "flagembedding":
@@ -30,7 +31,9 @@ def _writer(fmt: str):
     elif fmt == "mteb":
         from .mteb import write
     elif fmt == "parquet":
-        from .parquet import write
+        from .parquet import check, write
+
+        check(opts)
     else:
         raise ExportError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     return write
@@ -46,7 +49,7 @@ def export_run(run_dir: Path | str, fmt: str, out: Path | str, options: ExportOp
     """Export the run at `run_dir` as `fmt` into the new directory `out`; returns export.json's data."""
     opts = options or ExportOptions()
     run_dir, out = Path(run_dir), Path(out)
-    write = _writer(fmt)
+    write = _writer(fmt, opts)
     manifest = read_manifest(run_dir)
     check_template(opts.query_template, opts.prompt_column)
     if not 0.0 <= opts.eval_fraction < 1.0:

@@ -40,14 +40,20 @@ def _table(examples: list[Example], opts: ExportOptions):
     return pa.Table.from_pylist(rows)
 
 
-def write(out: Path, splits: dict[str, list[Example]], opts: ExportOptions, run: RunInfo) -> list[dict]:
+def check(opts: ExportOptions) -> None:
+    """Refuse before anything is written."""
     try:
-        import pyarrow.parquet as pq
+        import pyarrow.parquet  # noqa: F401
     except ImportError:
         raise ExportError("--format parquet needs pyarrow: pip install 'synthgen[parquet]'") from None
     unknown = sorted(set(opts.metadata) - set(METADATA))
     if unknown:
         raise ExportError(f"unknown --metadata column(s) {unknown}; known: {', '.join(METADATA)}")
+
+
+def write(out: Path, splits: dict[str, list[Example]], opts: ExportOptions, run: RunInfo) -> list[dict]:
+    import pyarrow.parquet as pq
+
     files = []
     for split_name, examples in splits.items():
         by_group: dict[str, list[Example]] = {}
