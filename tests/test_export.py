@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -231,3 +232,19 @@ def test_bad_run_or_out_dir_is_one_line_and_exit_2(run, tmp_path):
     assert r.returncode == 0, r.stderr
     assert read_lines(tmp_path / "ok" / "train" / "pairs.jsonl")[0]["anchor"].startswith("Task: ")
     assert "\nQ: " in read_lines(tmp_path / "ok" / "train" / "pairs.jsonl")[0]["anchor"]
+
+
+def test_docs_name_every_format_and_export_option():
+    import typer.main
+
+    from synthgen.cli import app
+    from synthgen.export import FORMATS
+
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "export.md").read_text()
+    cmd = typer.main.get_command(app).commands["export"]
+    for param in cmd.params:
+        for opt in getattr(param, "opts", []):
+            if opt.startswith("--"):
+                assert f"`{opt}" in docs, opt
+    for fmt in FORMATS:
+        assert f"### `--format {fmt}`" in docs, fmt
