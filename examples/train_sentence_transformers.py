@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
-from synthgen.export import ExportOptions, export_run
+from synthgen.export import ExportError, ExportOptions, export_run
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -56,8 +57,11 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     opts = ExportOptions(eval_fraction=args.eval_fraction, seed=args.seed)
     st_dir, mteb_dir = args.out / "sentence-transformers", args.out / "mteb"
-    export_run(args.run, "sentence-transformers", st_dir, opts)
-    export_run(args.run, "mteb", mteb_dir, opts)
+    try:
+        export_run(args.run, "sentence-transformers", st_dir, opts)
+        export_run(args.run, "mteb", mteb_dir, opts)
+    except ExportError as exc:
+        sys.exit(f"error: {exc}")
 
     from all_minilm_l6_v2 import get_model_path
     from datasets import DatasetDict, load_dataset

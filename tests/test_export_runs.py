@@ -33,11 +33,17 @@ def committed(run) -> list[dict]:
     return out + [json.loads(line) for line in data.splitlines()]
 
 
-def test_unfinished_run_is_refused_unless_allowed_then_read_up_to_the_last_commit(tmp_path, server):
-    cfg = load_config(small_config(tmp_path / "cfg.toml", server.base_url, sl=30, shard_size=100))
+def stopped_run(tmp_path, base_url):
+    """A run stopped by its request budget in stage 2, its only part still open."""
+    cfg = load_config(small_config(tmp_path / "cfg.toml", base_url, sl=30, shard_size=100))
     run = tmp_path / "run"
     assert run_stage("brainstorm", cfg, RunOptions(out=run, quiet=True)).code == 0
     assert run_stage("generate", cfg, RunOptions(out=run, quiet=True, max_requests=20)).code == 3
+    return run
+
+
+def test_unfinished_run_is_refused_unless_allowed_then_read_up_to_the_last_commit(tmp_path, server):
+    run = stopped_run(tmp_path, server.base_url)
     tmp_parts = list((run / "examples").glob("part-*.jsonl.tmp"))
     assert tmp_parts and not list((run / "examples").glob("part-*.jsonl")), "the open part holds everything"
     want = committed(run)
@@ -60,6 +66,22 @@ def test_unfinished_run_is_refused_unless_allowed_then_read_up_to_the_last_commi
     assert len(got) == len(want) == export["examples"]["train"]
     assert "NOT COMMITTED" not in (tmp_path / "fe" / "train" / "short-long.jsonl").read_text()
     assert export["status"] != "complete"
+
+
+def test_partial_export_is_the_journal_snapshot_while_a_writer_moves_on(tmp_path, server):
+    """A live run may publish its open part, and open the next, while the export reads."""
+    run = stopped_run(tmp_path, server.base_url)
+    want = committed(run)
+    (tmp_part,) = (run / "examples").glob("part-*.jsonl.tmp")
+    with open(tmp_part, "a") as f:  # written, not committed
+        f.write(json.dumps(dict(want[0], id="uncommitted", user_query="UNCOMMITTED")) + "\n")
+    tmp_part.rename(tmp_part.with_suffix(""))  # published after the journal's offset was read
+    later = dict(want[0], id="later", user_query="LATER PART")
+    (run / "examples" / "part-00001.jsonl.tmp").write_text(json.dumps(later) + "\n")
+    s = export_run(run, "sentence-transformers", tmp_path / "st", ExportOptions(allow_partial=True))
+    assert s["examples"]["train"] == len(want)
+    text = (tmp_path / "st" / "train" / "triplets.jsonl").read_text()
+    assert "LATER PART" not in text and "UNCOMMITTED" not in text
 
 
 def test_merged_shards_export_the_same_as_the_single_machine_run(tmp_path, make_server):

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from ..errors import SynthgenError
-from ..taxonomy import ALL_LANGUAGES, GROUPS
+from ..taxonomy import ALL_LANGUAGES, GROUP_NAMES, GROUPS
 
 
 class ExportError(SynthgenError):
@@ -101,25 +101,38 @@ def _lines(data: bytes, path: Path) -> Iterator[dict]:
             raise ExportError(f"{path} line {n} is not JSON: the file is damaged") from None
 
 
+def _part_number(path: Path) -> int:
+    return int(path.name[5:10])
+
+
 def iter_run_records(run_dir: Path, allow_partial: bool = False) -> Iterator[dict]:
-    """Every committed example record of the run, in file (plan) order."""
+    """Every committed example record of the run, in file (plan) order.
+
+    For an unfinished run the journal is read first and fixes the snapshot: the parts before its
+    open part are published, and the open part counts up to its committed offset, whether it is
+    still `.tmp` or was published since. Parts a live run opens later are not read."""
     run_dir = Path(run_dir)
     status = generate_status(read_manifest(run_dir))
     if status != "complete" and not allow_partial:
         raise ExportError(f"{run_dir}: stage 2 is '{status}', not complete "
                           "(finish the run, or use --allow-partial to export what is committed)")
     directory = run_dir / "examples"
+    open_part = _committed_open_part(run_dir) if allow_partial else None
     for path in sorted(directory.glob("part-*.jsonl")):
-        yield from _lines(path.read_bytes(), path)
-    if not allow_partial:
+        if open_part is None or _part_number(path) < open_part[0]:
+            yield from _lines(path.read_bytes(), path)
+    if open_part is None or open_part[1] == 0:
         return
-    open_part = _committed_open_part(run_dir)
-    for path in sorted(directory.glob("part-*.jsonl.tmp")):
-        if open_part is None or int(path.name[5:10]) != open_part[0]:
-            continue  # not the part the journal has open: nothing in it is committed
-        with open(path, "rb") as f:
-            data = f.read(open_part[1])
+    name = f"part-{open_part[0]:05d}.jsonl"
+    for path in (directory / f"{name}.tmp", directory / name):
+        try:
+            with open(path, "rb") as f:
+                data = f.read(open_part[1])
+        except FileNotFoundError:
+            continue  # published between the journal read and now: the next name has it
         yield from _lines(data, path)
+        return
+    raise ExportError(f"{directory / name}.tmp is missing but the journal says it holds data")
 
 
 def parse_list(text: str | None, known: Iterable[str], what: str) -> tuple[str, ...] | None:
@@ -152,5 +165,4 @@ def select(records: Iterable[dict], groups: tuple[str, ...] | None = None,
         yield ex
 
 
-GROUP_NAMES = tuple(GROUPS)
 LANGUAGE_NAMES = ALL_LANGUAGES
