@@ -66,8 +66,9 @@ def card_text(splits: dict[str, list[Example]], run: RunInfo, opts: ExportOption
               f"(configured: {configured})",
               f"- Run fingerprint: `{m.get('fingerprint', 'unknown')}` (shard: {m.get('shard', '0/1')})",
               f"- Stage 2 status: {m.get('stages', {}).get('generate', {}).get('status', 'unknown')}",
-              f"- Held out for evaluation: {opts.eval_fraction:g} of each group's tasks (seed {opts.seed}); "
-              "no task is on both sides", ""]
+              f"- Held out for evaluation (the test split): {opts.eval_fraction:g} of each group's tasks, "
+              f"seed {opts.seed}; no task is on both sides (sts and bitext have one fixed instruction: "
+              "their examples are split instead)", ""]
     filters = [f"groups {', '.join(opts.groups)}" if opts.groups else "",
                f"languages {', '.join(opts.languages)}" if opts.languages else "",
                "flagged examples left out" if opts.exclude_flagged else ""]

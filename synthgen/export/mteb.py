@@ -30,9 +30,7 @@ def group_files(examples: list[Example], opts: ExportOptions) -> tuple[list[dict
 
 
 def write(out: Path, splits: dict[str, list[Example]], opts: ExportOptions, run: RunInfo) -> list[dict]:
-    if "eval" not in splits:
-        raise ExportError("--format mteb writes the held-out split: give --eval-fraction (e.g. 0.2)")
-    held = [ex for ex in splits["eval"] if not ex.is_classification]
+    held = [ex for ex in splits.get("eval", []) if not ex.is_classification]
     if not held:
         raise ExportError("the held-out split has no retrieval examples (long-short is not exported "
                           "to mteb); raise --eval-fraction or select more groups")
