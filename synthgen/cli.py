@@ -272,6 +272,40 @@ def batch_ingest(files: list[Path] = typer.Argument(..., help="batch output file
         typer.echo(f"synthgen: journaled {n.answered} answers from {len(files)} file(s) ({n.refused} refused, "
                    f"{n.failed} failed, {n.unknown} unreadable or not ours); run `synthgen {stage}` with the same "
                    "config and --out to commit them", err=True)
+
+@app.command()
+def export(run_dir: Path = typer.Argument(..., help="a run directory"),
+           fmt: str = typer.Option(..., "--format", "-f",
+                                   help="sentence-transformers | flagembedding | mteb | parquet"),
+           out: Path = typer.Option(..., "--out", "-o", help="new (or empty) directory for the files"),
+           eval_fraction: float = typer.Option(0.0, "--eval-fraction",
+                                               help="hold out this share of each group's tasks (0 = no eval split)"),
+           seed: int = typer.Option(0, "--seed", help="seed of the held-out split"),
+           groups: Optional[str] = typer.Option(None, "--groups", help="comma-separated groups to export (default: all)"),
+           languages: Optional[str] = typer.Option(None, "--languages",
+                                                   help="comma-separated languages; an example needs all of its own listed"),
+           exclude_flagged: bool = typer.Option(False, "--exclude-flagged", help="leave out examples with guideline flags"),
+           allow_partial: bool = typer.Option(False, "--allow-partial",
+                                              help="export an unfinished run (up to its last commit)"),
+           query_template: Optional[str] = typer.Option(None, "--query-template",
+                                                        help="the query side's text, with {query} and {task}; \\n is a "
+                                                             "newline (default: Instruct: {task}\\nQuery: {query})"),
+           prompt_column: bool = typer.Option(False, "--prompt-column",
+                                              help="keep the instruction in its own 'prompt' column; raw queries"),
+           metadata: str = typer.Option("id,task,language", "--metadata",
+                                        help="parquet: metadata columns next to the texts")) -> None:
+    """Write a run's examples for a trainer or an evaluator (see docs/export.md)."""
+    from .export import DEFAULT_TEMPLATE, GROUP_NAMES, LANGUAGE_NAMES, ExportOptions, export_run, parse_list
+
+    def go():
+        opts = ExportOptions(
+            eval_fraction=eval_fraction, seed=seed, groups=parse_list(groups, GROUP_NAMES, "group(s)"),
+            languages=parse_list(languages, LANGUAGE_NAMES, "language(s)"), exclude_flagged=exclude_flagged,
+            allow_partial=allow_partial, query_template=(query_template or DEFAULT_TEMPLATE).replace("\\n", "\n"),
+            prompt_column=prompt_column, metadata=tuple(m.strip() for m in metadata.split(",") if m.strip()))
+        s = export_run(run_dir, fmt, out, opts)
+        typer.echo(f"exported {s['examples']['train']} train and {s['examples']['eval']} eval examples "
+                   f"as {fmt} into {out} ({len(s['files'])} files; see {out}/export.json)")
     _run(go)
 
 

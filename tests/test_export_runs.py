@@ -1,0 +1,114 @@
+"""Export of runs that are not one finished single-machine run: unfinished, and merged shards."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from synthgen.config import load_config
+from synthgen.export import ExportOptions, export_run
+from synthgen.merge import merge
+from synthgen.pipeline import RunOptions, run_all, run_stage
+from synthgen.plan import Shard
+
+from export_helpers import read_lines, small_config
+
+
+def synthgen(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "synthgen", *args], capture_output=True, text=True, timeout=300)
+
+
+def committed(run) -> list[dict]:
+    """Records the journal says are committed: published parts, then the open part up to its offset."""
+    import sqlite3
+
+    out = []
+    for path in sorted((run / "examples").glob("part-*.jsonl")):
+        out += read_lines(path)
+    db = sqlite3.connect(run / "journal" / "state.sqlite")
+    part, offset = db.execute("SELECT part, offset FROM writers WHERE kind='examples'").fetchone()
+    db.close()
+    data = (run / "examples" / f"part-{part:05d}.jsonl.tmp").read_bytes()[:offset]
+    return out + [json.loads(line) for line in data.splitlines()]
+
+
+def stopped_run(tmp_path, base_url):
+    """A run stopped by its request budget in stage 2, its only part still open."""
+    cfg = load_config(small_config(tmp_path / "cfg.toml", base_url, sl=30, shard_size=100))
+    run = tmp_path / "run"
+    assert run_stage("brainstorm", cfg, RunOptions(out=run, quiet=True)).code == 0
+    assert run_stage("generate", cfg, RunOptions(out=run, quiet=True, max_requests=20)).code == 3
+    return run
+
+
+def test_unfinished_run_is_refused_unless_allowed_then_read_up_to_the_last_commit(tmp_path, server):
+    run = stopped_run(tmp_path, server.base_url)
+    tmp_parts = list((run / "examples").glob("part-*.jsonl.tmp"))
+    assert tmp_parts and not list((run / "examples").glob("part-*.jsonl")), "the open part holds everything"
+    want = committed(run)
+    assert want
+    # a writer's lines past the committed offset (not yet committed, maybe torn) are never read
+    late = dict(want[0], id="not-committed", user_query="NOT COMMITTED")
+    with open(tmp_parts[0], "ab") as f:
+        f.write((json.dumps(late) + "\n").encode() + b'{"id": "torn", "gro')
+
+    r = synthgen("export", str(run), "--format", "flagembedding", "--out", str(tmp_path / "refused"))
+    assert r.returncode == 2 and "--allow-partial" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "refused").exists()
+
+    r = synthgen("export", str(run), "--format", "flagembedding", "--out", str(tmp_path / "fe"), "--allow-partial")
+    assert r.returncode == 0, r.stderr
+    export = json.loads((tmp_path / "fe" / "export.json").read_text())
+    got = []
+    for f in export["files"]:
+        got += read_lines(tmp_path / "fe" / f["path"])
+    assert len(got) == len(want) == export["examples"]["train"]
+    assert "NOT COMMITTED" not in (tmp_path / "fe" / "train" / "short-long.jsonl").read_text()
+    assert export["status"] != "complete"
+
+
+def test_partial_export_is_the_journal_snapshot_while_a_writer_moves_on(tmp_path, server):
+    """A live run may publish its open part, and open the next, while the export reads."""
+    run = stopped_run(tmp_path, server.base_url)
+    want = committed(run)
+    (tmp_part,) = (run / "examples").glob("part-*.jsonl.tmp")
+    with open(tmp_part, "a") as f:  # written, not committed
+        f.write(json.dumps(dict(want[0], id="uncommitted", user_query="UNCOMMITTED")) + "\n")
+    tmp_part.rename(tmp_part.with_suffix(""))  # published after the journal's offset was read
+    later = dict(want[0], id="later", user_query="LATER PART")
+    (run / "examples" / "part-00001.jsonl.tmp").write_text(json.dumps(later) + "\n")
+    s = export_run(run, "sentence-transformers", tmp_path / "st", ExportOptions(allow_partial=True))
+    assert s["examples"]["train"] == len(want)
+    text = (tmp_path / "st" / "train" / "triplets.jsonl").read_text()
+    assert "LATER PART" not in text and "UNCOMMITTED" not in text
+
+
+def test_merged_shards_export_the_same_as_the_single_machine_run(tmp_path, make_server):
+    srv = make_server(rate_near_duplicate=0.2)
+    cfg = load_config(small_config(tmp_path / "cfg.toml", srv.base_url, sl=30))
+    run_all(cfg, RunOptions(out=tmp_path / "single", quiet=True))
+    parts = []
+    for k in range(2):
+        out = tmp_path / f"part{k}"
+        assert run_stage("generate", cfg, RunOptions(out=out, quiet=True, shard=Shard(k, 2),
+                                                     tasks_from=tmp_path / "single")).code == 0
+        parts.append(out)
+    merge(tmp_path / "merged", parts)
+    opts = ExportOptions(eval_fraction=0.3, seed=5)
+    for fmt in ("sentence-transformers", "flagembedding", "mteb", "parquet"):
+        single = export_run(tmp_path / "single", fmt, tmp_path / f"x-single-{fmt}", opts)
+        merged = export_run(tmp_path / "merged", fmt, tmp_path / f"x-merged-{fmt}", opts)
+        assert single["examples"]["eval"] > 0
+        assert [f["path"] for f in single["files"]] == [f["path"] for f in merged["files"]]
+        for f in single["files"]:
+            if f["path"].endswith("README.md"):  # the card names the shard ("0/1" or "merged")
+                continue
+            a = (tmp_path / f"x-single-{fmt}" / f["path"]).read_bytes()
+            b = (tmp_path / f"x-merged-{fmt}" / f["path"]).read_bytes()
+            if f["path"].endswith(".parquet"):
+                import pyarrow.parquet as pq
+
+                a = pq.read_table(tmp_path / f"x-single-{fmt}" / f["path"]).to_pylist()
+                b = pq.read_table(tmp_path / f"x-merged-{fmt}" / f["path"]).to_pylist()
+            assert a == b, (fmt, f["path"])
