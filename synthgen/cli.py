@@ -272,6 +272,8 @@ def batch_ingest(files: list[Path] = typer.Argument(..., help="batch output file
         typer.echo(f"synthgen: journaled {n.answered} answers from {len(files)} file(s) ({n.refused} refused, "
                    f"{n.failed} failed, {n.unknown} unreadable or not ours); run `synthgen {stage}` with the same "
                    "config and --out to commit them", err=True)
+    _run(go)
+
 
 @app.command()
 def export(run_dir: Path = typer.Argument(..., help="a run directory"),

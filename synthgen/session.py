@@ -1,0 +1,190 @@
+"""One stage in one process: the client, the budget, the live counts, the top-up rounds.
+
+A session runs the stage's planned items, then top-up rounds while groups are short of their
+target (not with --limit). Each run of items is asked online by the engine, or in Batch API
+waves and then committed by the engine from the journal alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from .batch.waves import BatchWaves, Exported
+from .budget import BudgetExhausted, BudgetGate
+from .config import RunConfig
+from .journal import Journal
+from .llm.connect import connect
+from .manifest import write_manifest
+from .plan import Shard, WorkItem, brainstorm_items, generate_items, select, shard_targets, topup_items
+from .progress import Progress
+from .rounds import brainstorm_round, generate_round
+from .stages.engine import Engine, EngineStats
+
+
+@dataclass
+class RunOptions:
+    out: Path
+    limit: int | None = None
+    shard: Shard = field(default_factory=Shard)
+    force: bool = False
+    quiet: bool = False
+    concurrency: int | None = None
+    max_cost: float | None = None
+    max_requests: int | None = None
+    progress_interval: float = 10.0
+    # generate: read stage 1's tasks from another run directory (one brainstorm, many shards)
+    tasks_from: Path | None = None
+    # batch export: write the stage's next requests here for an engine elsewhere, send nothing
+    export_dir: Path | None = None
+
+
+class StageSession:
+    """One stage in one process: the client, the budget, the live counts, the rounds."""
+
+    def __init__(self, name: str, cfg: RunConfig, opts: RunOptions, journal: Journal, stage,
+                 tasks: dict[str, list[str]], total: int, progress: Progress):
+        self.name, self.cfg, self.opts, self.journal, self.stage = name, cfg, opts, journal, stage
+        self.tasks, self.total, self.progress = tasks, total, progress
+        self.out = Path(opts.out)
+        self.stats = EngineStats()
+        self.engine: Engine | None = None
+        self.interrupted = False
+        self.exported = ""
+        self.started = time.monotonic()
+        self.targets = shard_targets(cfg, opts.shard) if name == "generate" else {}
+        stage.targets = self.targets
+        self._last_manifest = time.monotonic()
+
+    # -- callbacks the engine calls ----------------------------------------------------------
+    def _on_response(self, r) -> None:
+        c = self.c
+        c.prompt_tokens += r.prompt_tokens
+        c.completion_tokens += r.completion_tokens
+        c.requests += 1
+        self.gate.add(r)
+        c.cost = self.gate.cost_so_far
+
+    def _on_commit(self, _result) -> None:
+        c, client = self.c, self.client
+        c.done += 1
+        c.accepted, c.rejected = self.stage.accepted_total, self.stage.rejected_total
+        c.in_flight, c.concurrency = client.in_flight, client.concurrency_limit
+        c.rate_limited, c.retries = client.rate_limited, client.retries
+        self.progress.tick()
+
+    def _checkpoint(self) -> None:
+        if time.monotonic() - self._last_manifest >= 2.0:
+            write_manifest(self.cfg, self.journal, self.out, time.monotonic() - self.started)
+            self._last_manifest = time.monotonic()
+
+    def _engine(self, progress_key: str | None = None) -> Engine:
+        client = self.client
+        self.engine = Engine(self.stage, self.journal, client, self.cfg.llm.max_output_retries,
+                             client.max_concurrency, gate=self.gate, on_commit=self._on_commit,
+                             on_response=self._on_response, checkpoint=self._checkpoint,
+                             progress_key=progress_key)
+        return self.engine
+
+    # -- the work ----------------------------------------------------------------------------
+    def _planned(self) -> Iterator[WorkItem]:
+        if self.name == "brainstorm":
+            items = brainstorm_items(self.cfg)
+        else:
+            items = generate_items(self.cfg, self.tasks)
+        last = self.journal.last_index(self.name)
+        return (it for it in select(items, self.opts.shard, self.opts.limit) if it.index > last)
+
+    def _round(self, r: int):
+        """A maker of top-up round r's items, or None when no group needs one."""
+        if self.name == "brainstorm":
+            calls = brainstorm_round(self.cfg, self.journal, self.stage.missing(), r)
+            if not calls:
+                return None
+            items = lambda: brainstorm_items(self.cfg, calls)  # noqa: E731
+        else:
+            calls = generate_round(self.cfg, self.journal, self.targets, r)
+            if not calls:
+                return None
+            items = lambda: topup_items(self.cfg, self.tasks, calls, self.opts.shard)  # noqa: E731
+        self.c.total = (self.c.total or 0) + sum(len(v) for v in calls.values())
+        last = self.journal.last_index(f"{self.name}#{r}")
+        return lambda: (it for it in items() if it.index > last)
+
+    def _stopped(self) -> bool:
+        e = self.engine
+        return e is not None and (e.stop_reason is not None or e.fatal is not None)
+
+    def _add(self, more: EngineStats) -> None:
+        for f in ("committed", "requests", "failed", "rejected_failed"):
+            setattr(self.stats, f, getattr(self.stats, f) + getattr(more, f))
+
+    async def _pass(self, make_items, key: str | None = None) -> None:
+        """One run of items: asked online by the engine, or in batch waves and then committed."""
+        engine = self._engine(key)
+        if self.waves is not None:
+            engine.missing = self.waves.missing
+            try:
+                await self.waves.run(key or self.name, make_items)
+            except BudgetExhausted as exc:
+                engine.request_stop(str(exc))
+            except Exported as exc:
+                self.exported = str(exc)
+                engine.request_stop("exported")
+        self._add(await engine.run(make_items()))
+
+    async def run(self) -> None:
+        """The planned items, then top-up rounds while groups are short (not with --limit)."""
+        await self._pass(self._planned)
+        if self.opts.limit is not None:
+            return
+        rounds = self.cfg.brainstorm.max_rounds if self.name == "brainstorm" else self.cfg.generate.max_rounds
+        for r in range(1, rounds + 1):
+            if self._stopped():
+                return
+            make_items = self._round(r)
+            if make_items is None:
+                return
+            await self._pass(make_items, f"{self.name}#{r}")
+
+    def _batch_note(self, text: str) -> None:
+        self.c.note = text
+        self.progress.tick(force=True)
+
+    async def execute(self) -> None:
+        async with connect(self.cfg, concurrency=self.opts.concurrency,
+                           offline=self.opts.export_dir is not None) as client:
+            self.client = client
+            self.gate = BudgetGate(self.cfg, self.journal, self.opts.max_cost, self.opts.max_requests)
+            self.waves = None
+            if self.cfg.llm.mode == "batch" or self.opts.export_dir is not None:
+                self.waves = BatchWaves(self.cfg, self.journal, self.out, self.stage, client, self.gate,
+                                        on_progress=self._batch_note, export_dir=self.opts.export_dir)
+            self.c = self.progress.start(self.name, self.total, client.concurrency_limit)
+            self.c.done = self.stage.items_total
+            self.c.accepted, self.c.rejected = self.stage.accepted_total, self.stage.rejected_total
+            self.c.cost = self.gate.cost_so_far
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, self._on_signal)
+            try:
+                await self.run()
+            finally:
+                await self.stage.aclose()
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.remove_signal_handler(sig)
+                prior = float(self.journal.get_meta("elapsed_s", "0") or 0)
+                self.journal.set_meta("elapsed_s", str(prior + time.monotonic() - self.started))
+                self.c.retries, self.c.rate_limited = client.retries, client.rate_limited
+                self.c.in_flight = client.in_flight
+                self.progress.stop()
+
+    def _on_signal(self) -> None:
+        self.interrupted = True
+        if self.engine is not None:
+            self.engine.request_stop("interrupted")
+            self.engine.cancel_in_flight()
