@@ -64,7 +64,7 @@ _MATCHING_PAIR: Guidelines = [
 
 GUIDELINES: dict[str, Guidelines] = {
     "brainstorm/short-long": [
-        ("potentially useful text retrieval tasks", "a list of text retrieval tasks that could be useful"),
+        ("potentially useful text retrieval tasks", "a list of text retrieval tasks that might be useful"),
         ("example: keyword web query on the weather",
          "short keyword web search query asking about the weather"),
         ("example: FAQ-style query on children's nutrition",
