@@ -62,7 +62,8 @@ def _json_values(text: str, opener: str) -> tuple[list[tuple[int, object]], int]
 
 
 def _python_lists(text: str) -> list[tuple[int, object]]:
-    """Brainstorm prompts ask for a *python* list: accept single-quoted literals too."""
+    """The paper's brainstorm prompts asked for a *python* list, and models still answer that
+    way: accept single-quoted literals too."""
     ends = [text.rfind("]")]  # the last three "]": chatter after the list may hold some
     while len(ends) < 3 and ends[-1] > 0:
         ends.append(text.rfind("]", 0, ends[-1]))
@@ -120,13 +121,19 @@ def parse_object(text: str) -> dict:
 
 
 def parse_task_list(text: str) -> list:
-    """Brainstorm output: a list, or an object holding one list (structured-output form)."""
+    """Brainstorm output: the {"tasks": [...]} object the prompts ask for, or a bare list.
+
+    The object comes first because the prompt and the structured-output schema ask for it. Any
+    other list is still taken (the largest complete one): models that ignore the format often
+    write the paper's original form, a python list, or put the list under another key.
+    """
+    try:
+        tasks = parse_object(text).get("tasks")
+    except ParseError:
+        tasks = None
+    if isinstance(tasks, list):
+        return tasks
     try:
         return parse_json_value(text, list)  # type: ignore[return-value]
     except ParseError:
-        pass
-    obj = parse_json_value(text, dict)
-    lists = [v for v in obj.values() if isinstance(v, list)]  # type: ignore[union-attr]
-    if len(lists) == 1:
-        return lists[0]
-    raise ParseError("no list of tasks in output")
+        raise ParseError("no list of tasks in output") from None

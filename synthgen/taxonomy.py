@@ -81,7 +81,7 @@ GROUPS: dict[str, Group] = {
             brainstorm=True,
             output_keys=("input_text", "label", "misleading_label"),
             query="input_text", positive="label", negative="misleading_label",
-            languages={"input_text": "language"},
+            languages={k: "language" for k in ("input_text", "label", "misleading_label")},
             lengths={"input_text": "num_words"},
             placeholders={
                 "num_words": NUM_WORDS_CLASSIFICATION,

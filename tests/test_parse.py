@@ -64,6 +64,23 @@ def test_structured_output_object_holding_the_list():
         "task one", "task two"]
 
 
+def test_the_tasks_key_wins_over_other_lists_in_the_object():
+    # the prompt and the schema ask for {"tasks": [...]}; a longer list beside it is not the answer
+    text = '{"tasks": ["task one", "task two"], "notes": ["a", "b", "c", "d", "e", "f", "g"]}'
+    assert parse_task_list(text) == ["task one", "task two"]
+    assert parse_task_list('Here you go:\n```json\n{"tasks": ["task one"]}\n```') == ["task one"]
+
+
+def test_the_papers_bare_list_is_still_accepted():
+    assert parse_task_list('["task one", "task two"]') == ["task one", "task two"]
+    assert parse_task_list('{"retrieval_tasks": ["task one", "task two"]}') == ["task one", "task two"]
+
+
+def test_tasks_that_are_not_a_list_are_a_parse_error():
+    with pytest.raises(ParseError):
+        parse_task_list('{"tasks": "task one; task two"}')
+
+
 @pytest.mark.parametrize("text", [
     "", "   ", "I cannot help with that.", "null", "42", '"just a string"', "{not json at all}",
     "{'single': 'quoted'}",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import json
 import random
 import re
 import shutil
@@ -18,10 +20,12 @@ from synthgen.prompts import (
     load_template,
     prompts_dir,
 )
+from synthgen.parse import parse_task_list
 from synthgen.taxonomy import ALL_LANGUAGES, GROUPS
 
+from prompt_cases import GUIDELINES, TASK, every_combination
+
 LEFTOVER = re.compile(r"\{[a-z_]+\}")
-TASK = "Given a question about bread baking, retrieve recipes that answer it."
 
 
 def sample_values(group: str, rng: random.Random) -> dict[str, str]:
@@ -35,16 +39,6 @@ def sample_values(group: str, rng: random.Random) -> dict[str, str]:
     return values
 
 
-def every_value_set(group: str) -> list[dict[str, str]]:
-    """Seeded samples plus one set per value of each placeholder, so every value is rendered."""
-    rng = random.Random(group)
-    sets = [sample_values(group, rng) for _ in range(5)]
-    for name, choices in GROUPS[group].placeholders.items():
-        for choice in choices:
-            sets.append({**sample_values(group, rng), name: choice})
-    return sets
-
-
 def test_prompts_dir_holds_both_stages() -> None:
     root = prompts_dir()
     assert (root / "generate").is_dir() and (root / "brainstorm").is_dir()
@@ -54,10 +48,14 @@ def test_shipped_templates_pass_the_check() -> None:
     check_templates(GROUPS)
 
 
+def folded(text: str) -> str:
+    return " ".join(text.split())
+
+
 @pytest.mark.parametrize("group", [g for g in GROUPS if GROUPS[g].brainstorm])
 def test_brainstorm_renders_without_values(group: str) -> None:
-    text = load_template("brainstorm", group).render({})
-    assert "python list" in text
+    text = folded(load_template("brainstorm", group).render({}))
+    assert 'JSON object only, with one key "tasks" holding a list of strings' in text
     assert "about 20 elements" in text
     assert not LEFTOVER.search(text)
     assert "about 7 elements" in load_template("brainstorm", group).render({"num_tasks": "7"})
@@ -69,24 +67,81 @@ def test_only_asymmetric_groups_have_brainstorm_templates() -> None:
 
 
 @pytest.mark.parametrize("group", list(GROUPS))
-def test_generate_renders_every_value(group: str) -> None:
+def test_generate_renders_every_combination(group: str) -> None:
     g = GROUPS[group]
     template = load_template("generate", group)
-    for values in every_value_set(group):
-        text = template.render(values)
-        assert not LEFTOVER.search(text), LEFTOVER.search(text).group(0)
-        assert "JSON object only" in text
+    combos = every_combination(group)
+    every = set(itertools.product(*g.placeholders.values()))
+    assert {tuple(v[n] for n in g.placeholders) for v in combos} == every
+    for values in combos:
+        text = folded(template.render(values))
+        assert not LEFTOVER.search(text), (values, LEFTOVER.search(text).group(0))
         for key in g.output_keys:
             assert f'"{key}"' in text
         if g.language_slots == ("language",):
             assert f"must be in {values['language']}." in text
         else:
-            assert f"S1 must be in {values['src_lang']}." in text
-            assert f"S2 and S3 must be in {values['tgt_lang']}." in text
+            src, tgt = values["src_lang"], values["tgt_lang"]
+            assert f'"S1" must be in {src};' in text
+            assert f'"S2" and "S3" must be in {tgt}.' in text
         if g.brainstorm:
             assert TASK in text
         for name in g.placeholders:
             assert values[name] in text
+
+
+TEMPLATES = sorted(GUIDELINES)
+
+
+def test_every_template_has_its_guidelines_listed() -> None:
+    shipped = sorted(f"{p.parent.name}/{p.stem}" for p in prompts_dir().glob("*/*.txt"))
+    assert shipped == TEMPLATES
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_template_carries_every_guideline_of_the_paper(name: str) -> None:
+    text = folded(load_template(*name.split("/")).text)
+    for guideline, phrase in GUIDELINES[name]:
+        if phrase.startswith("!"):
+            assert phrase[1:].lower() not in text.lower(), f"{name}: against guideline '{guideline}'"
+        else:
+            assert phrase in text, f"{name}: guideline '{guideline}' is missing"
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_each_guideline_phrase_occurs_once(name: str) -> None:
+    # a phrase found twice would let the content test pass after one of the two sentences goes
+    text = folded(load_template(*name.split("/")).text)
+    for guideline, phrase in GUIDELINES[name]:
+        if not phrase.startswith("!"):
+            assert text.count(phrase) == 1, f"{name}: phrase of '{guideline}' occurs {text.count(phrase)} times"
+
+
+def test_dropping_a_guideline_fails_the_content_test(edited_prompts: Path) -> None:
+    path = edited_prompts / "generate" / "short-long.txt"
+    path.write_text(path.read_text().replace("and diverse in topic", "and clear"))
+    text = folded(load_template("generate", "short-long", edited_prompts).text)
+    missing = [g for g, phrase in GUIDELINES["generate/short-long"] if phrase not in text]
+    assert missing == ["query diverse in topic"]
+
+
+@pytest.mark.parametrize("group", [g for g in GROUPS if GROUPS[g].brainstorm])
+def test_brainstorm_prompt_and_schema_ask_for_the_same_answer(group: str) -> None:
+    text = folded(load_template("brainstorm", group).render({}))
+    schema = brainstorm_schema()
+    keys = re.findall(r'one key "(\w+)" holding a list of strings', text)
+    assert keys == schema["required"] == list(schema["properties"])
+    assert schema["properties"][keys[0]] == {"type": "array", "items": {"type": "string"}}
+    assert "python list" not in text.lower()
+    answer = json.dumps({keys[0]: ["Find recipes for a dish.", "Match a word to its definition."]})
+    assert parse_task_list(answer) == ["Find recipes for a dish.", "Match a word to its definition."]
+
+
+@pytest.mark.parametrize("group", list(GROUPS))
+def test_generate_answer_shape_matches_the_schema(group: str) -> None:
+    text = load_template("generate", group).text
+    shape = json.loads(text.split("Shape of the answer:\n", 1)[1].splitlines()[0])
+    assert list(shape) == list(generate_schema(group)["properties"])
 
 
 def test_length_phrasing_matches_each_group() -> None:
@@ -98,7 +153,7 @@ def test_length_phrasing_matches_each_group() -> None:
     for n in GROUPS["long-short"].placeholders["num_words"]:
         text = load_template("generate", "long-short").render(
             {**sample_values("long-short", rng), "num_words": n})
-        assert f'"input_text" should be {n} words long' in text
+        assert f'"input_text" is {n} words long' in text
         # "at least <N> words" would wrongly turn "less than 10" into a minimum
         if not n.startswith("at least"):
             assert not re.search(r"at least \d+ words", text)

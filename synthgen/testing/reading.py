@@ -2,8 +2,9 @@
 
 The result is a Plan, a plain description that textgen turns into text. Everything here is
 string matching on fragments synthgen's prompt templates (prompts/) are agreed to contain:
-"python list" and "about N elements", keys quoted like "user_query", "must be in <Language>"
-("S1 must be in ...", "S2 and S3 must be in ..." for bitext), "at least N words".
+"Brainstorm" with a quoted "tasks" key (or the paper's "python list") and "about N elements",
+keys quoted like "user_query", "must be in <Language>" ("S1" must be in ..., "S2" and "S3" must
+be in ... for bitext; quotes optional), "at least N words" / "less than N words".
 """
 
 from __future__ import annotations
@@ -25,11 +26,12 @@ _KNOWN_LANGUAGES = {lang.lower() for lang in ALL_LANGUAGES}
 _LANG = r"([A-Z][\w-]*(?: [A-Z][\w-]*)?)"
 # templates wrap lines anywhere, so every space in a fragment matches any whitespace
 _MUST_BE_IN = re.compile(r"must\s+be\s+in\s+" + _LANG)
-_S1_IN = re.compile(r"S1\s+must\s+be\s+in\s+" + _LANG)
-_S23_IN = re.compile(r"S2\s+and\s+S3\s+must\s+be\s+in\s+" + _LANG)
+_S1_IN = re.compile(r'S1"?\s+must\s+be\s+in\s+' + _LANG)
+_S23_IN = re.compile(r'S2"?\s+and\s+"?S3"?\s+must\s+be\s+in\s+' + _LANG)
 _AT_LEAST = re.compile(r"at\s+least\s+(\d+)\s+words")
 _LESS_THAN = re.compile(r"less\s+than\s+(\d+)\s+words")
 _PYTHON_LIST = re.compile(r"python\s+list")  # searched in the lower-cased prompt
+_TASKS_KEY = '"tasks"'  # the key of the object synthgen's brainstorm prompts ask for
 _ABOUT_N = re.compile(r"about\s+(\d+)\s+(?:elements|items|tasks)")
 # the query_length placeholder values and the query word counts they ask for
 _QUERY_WORDS = [(re.compile(r"\s+".join(phrase.split())), words)
@@ -156,11 +158,12 @@ def read_request(body: dict[str, Any]) -> Plan:
     is_object = schema is not None and schema.get("type", "object") == "object"
     props = schema.get("properties") if is_object else None
     low = prompt.lower()
-    if "python" in low and _PYTHON_LIST.search(low):  # a literal test first: 10x cheaper
+    asks_object = _TASKS_KEY in prompt and "brainstorm" in low
+    if asks_object or ("python" in low and _PYTHON_LIST.search(low)):  # literal tests first
         style = ("classification" if "classification" in low
                  else "matching" if "matching" in low else "retrieval")
         tasks = (props or {}).get("tasks")
-        wrap = isinstance(tasks, dict) and tasks.get("type") == "array"
+        wrap = asks_object or (isinstance(tasks, dict) and tasks.get("type") == "array")
         about = _ABOUT_N.search(low)
         num = min(max(1, int(about.group(1))), 500) if about else DEFAULT_TASKS
         return Plan("brainstorm", wrap_tasks=wrap, task_style=style, num_tasks=num)
