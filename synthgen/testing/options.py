@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
+from synthgen.testing.batch_rules import check_batch_options
+
 
 def _opt(default: Any, help: str) -> Any:
     return field(default=default, metadata={"help": help})
@@ -45,6 +47,13 @@ class FakeServerOptions:
     honor_max_tokens: bool = _opt(False, "cut answers longer than max_tokens, finish_reason length")
     api_key: str | None = _opt(None, "require Authorization: Bearer <key>")
     idle_exit_seconds: float | None = _opt(None, "stop after this long without a request")
+    # batch API
+    batch_delay_s: float = _opt(0.2, "seconds a valid batch spends in_progress, spread over lines")
+    batch_fail_validation: bool = _opt(False, "every batch fails validation")
+    batch_expire_after: int | None = _opt(None, "a batch expires after answering this many lines")
+    batch_rate_line_error: float = _opt(0.0, "share of batch lines answered in the error file")
+    batch_rate_missing: float = _opt(0.0, "share of batch lines left out of both result files")
+    batch_download_drip_s: float = _opt(0.0, "send file content slowly over this many seconds")
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -61,6 +70,7 @@ class FakeServerOptions:
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise ValueError(f"{name} must be positive, got {value}")
+        check_batch_options(self)
 
 
 @dataclass

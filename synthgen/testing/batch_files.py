@@ -1,0 +1,148 @@
+"""The scripted server's /v1/files: uploads and batch results kept in memory, served back raw.
+
+The content route can drip its body over batch_download_drip_s, so a client's download of a
+large result file can be seen to be slow, cut or timed out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from synthgen.testing.app import _error
+
+_JSON = "application/json"
+_PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
+_BATCH_FILE_LIFE_S = 30 * 86400  # OpenAI keeps batch files 30 days unless told otherwise
+_DRIP_CHUNKS = 8
+
+
+def json_response(data: dict[str, Any]) -> web.Response:
+    return web.Response(body=json.dumps(data).encode(), content_type=_JSON)
+
+
+@dataclass
+class StoredFile:
+    id: str
+    filename: str
+    purpose: str
+    data: bytes
+    created_at: int
+
+    def to_json(self) -> dict[str, Any]:
+        expires = self.created_at + _BATCH_FILE_LIFE_S if self.purpose.startswith("batch") else None
+        return {"id": self.id, "object": "file", "bytes": len(self.data),
+                "created_at": self.created_at, "expires_at": expires, "filename": self.filename,
+                "purpose": self.purpose, "status": "processed", "status_details": None}
+
+
+class FileStore:
+    """Every file by id, in upload order; `uploads` counts client uploads only."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, StoredFile] = {}
+        self.uploads = 0
+
+    def add(self, filename: str, purpose: str, data: bytes) -> StoredFile:
+        stored = StoredFile(f"file-{uuid.uuid4().hex[:24]}", filename, purpose, data,
+                            int(time.time()))
+        self.files[stored.id] = stored
+        return stored
+
+    def get(self, file_id: str) -> StoredFile | None:
+        return self.files.get(file_id)
+
+
+def page_of(request: web.Request, items: list[dict[str, Any]], default_limit: int,
+            max_limit: int) -> web.Response:
+    """One page of a list answer with OpenAI's cursor fields (`after`, `limit`, `has_more`)."""
+    try:
+        limit = int(request.query.get("limit", default_limit))
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= max_limit:
+        return _error(400, f"limit must be between 1 and {max_limit}.", "invalid_request_error",
+                      param="limit")
+    after = request.query.get("after")
+    if after is not None:
+        ids = [item["id"] for item in items]
+        items = items[ids.index(after) + 1:] if after in ids else []
+    page = items[:limit]
+    return json_response({"object": "list", "data": page,
+                          "first_id": page[0]["id"] if page else None,
+                          "last_id": page[-1]["id"] if page else None,
+                          "has_more": len(items) > limit})
+
+
+class FileRoutes:
+    """Handlers for /v1/files: upload, list, retrieve, delete, content."""
+
+    def __init__(self, store: FileStore, drip_s: float) -> None:
+        self.store, self.drip_s = store, drip_s
+
+    def _file(self, request: web.Request) -> StoredFile | web.Response:
+        file_id = request.match_info["file_id"]
+        stored = self.store.get(file_id)
+        if stored is None:
+            return _error(404, f"No such File object: {file_id}", "invalid_request_error",
+                          param="id")
+        return stored
+
+    async def upload(self, request: web.Request) -> web.Response:
+        try:
+            form = await request.post()
+        except ValueError:
+            return _error(400, "Expected a multipart/form-data body.", "invalid_request_error")
+        upload, purpose = form.get("file"), form.get("purpose")
+        if not isinstance(upload, web.FileField):
+            return _error(400, "'file' is a required file field.", "invalid_request_error",
+                          "missing_required_parameter", param="file")
+        if purpose not in _PURPOSES:
+            return _error(400, f"'purpose' must be one of {', '.join(_PURPOSES)}.",
+                          "invalid_request_error", param="purpose")
+        self.store.uploads += 1
+        stored = self.store.add(upload.filename or "upload", str(purpose), upload.file.read())
+        return json_response(stored.to_json())
+
+    async def list(self, request: web.Request) -> web.Response:
+        purpose = request.query.get("purpose")
+        items = [f.to_json() for f in self.store.files.values()
+                 if purpose is None or f.purpose == purpose]
+        if request.query.get("order", "desc") == "desc":
+            items.reverse()
+        return page_of(request, items, default_limit=10_000, max_limit=10_000)
+
+    async def retrieve(self, request: web.Request) -> web.Response:
+        stored = self._file(request)
+        return stored if isinstance(stored, web.Response) else json_response(stored.to_json())
+
+    async def delete(self, request: web.Request) -> web.Response:
+        stored = self._file(request)
+        if isinstance(stored, web.Response):
+            return stored
+        del self.store.files[stored.id]
+        return json_response({"id": stored.id, "object": "file", "deleted": True})
+
+    async def content(self, request: web.Request) -> web.StreamResponse:
+        stored = self._file(request)
+        if isinstance(stored, web.Response):
+            return stored
+        data = stored.data
+        if not self.drip_s or not data:
+            return web.Response(body=data, content_type="application/octet-stream")
+        response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
+        response.content_length = len(data)
+        await response.prepare(request)
+        size = -(-len(data) // _DRIP_CHUNKS)
+        chunks = range(0, len(data), size)
+        for start in chunks:
+            await asyncio.sleep(self.drip_s / len(chunks))
+            await response.write(data[start:start + size])
+        await response.write_eof()
+        return response
