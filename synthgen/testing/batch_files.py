@@ -8,55 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-import uuid
-from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
 from synthgen.testing.app import _error
+from synthgen.testing.batch_store import FileStore, StoredFile
 
 _JSON = "application/json"
 _PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
-_BATCH_FILE_LIFE_S = 30 * 86400  # OpenAI keeps batch files 30 days unless told otherwise
 _DRIP_CHUNKS = 8
 
 
 def json_response(data: dict[str, Any]) -> web.Response:
     return web.Response(body=json.dumps(data).encode(), content_type=_JSON)
-
-
-@dataclass
-class StoredFile:
-    id: str
-    filename: str
-    purpose: str
-    data: bytes
-    created_at: int
-
-    def to_json(self) -> dict[str, Any]:
-        expires = self.created_at + _BATCH_FILE_LIFE_S if self.purpose.startswith("batch") else None
-        return {"id": self.id, "object": "file", "bytes": len(self.data),
-                "created_at": self.created_at, "expires_at": expires, "filename": self.filename,
-                "purpose": self.purpose, "status": "processed", "status_details": None}
-
-
-class FileStore:
-    """Every file by id, in upload order; `uploads` counts client uploads only."""
-
-    def __init__(self) -> None:
-        self.files: dict[str, StoredFile] = {}
-        self.uploads = 0
-
-    def add(self, filename: str, purpose: str, data: bytes) -> StoredFile:
-        stored = StoredFile(f"file-{uuid.uuid4().hex[:24]}", filename, purpose, data,
-                            int(time.time()))
-        self.files[stored.id] = stored
-        return stored
-
-    def get(self, file_id: str) -> StoredFile | None:
-        return self.files.get(file_id)
 
 
 def page_of(request: web.Request, items: list[dict[str, Any]], default_limit: int,

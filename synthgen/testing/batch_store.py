@@ -1,6 +1,8 @@
-"""The scripted Batch API's memory: each batch's state and result lines, files, counters.
+"""The scripted Batch API's memory: files, each batch's state and result lines, counters.
 
-Touched only from the server's event loop, like ServerState.
+Part of ServerState (its `batches`), so /_stats shows the counters and /_reset forgets it all.
+Touched only from the server's event loop. Imports nothing of the server, to keep state.py free
+of import cycles.
 """
 
 from __future__ import annotations
@@ -10,13 +12,45 @@ import hashlib
 import time
 import uuid
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
-from synthgen.testing.batch_files import FileStore
-
 ENDPOINT = "/v1/chat/completions"
+_BATCH_FILE_LIFE_S = 30 * 86400  # OpenAI keeps batch files 30 days unless told otherwise
 _TIMES = ("in_progress_at", "expires_at", "finalizing_at", "completed_at", "failed_at",
           "expired_at", "cancelling_at", "cancelled_at")
+
+
+@dataclass
+class StoredFile:
+    id: str
+    filename: str
+    purpose: str
+    data: bytes
+    created_at: int
+
+    def to_json(self) -> dict[str, Any]:
+        expires = self.created_at + _BATCH_FILE_LIFE_S if self.purpose.startswith("batch") else None
+        return {"id": self.id, "object": "file", "bytes": len(self.data),
+                "created_at": self.created_at, "expires_at": expires, "filename": self.filename,
+                "purpose": self.purpose, "status": "processed", "status_details": None}
+
+
+class FileStore:
+    """Every file by id, in upload order; `uploads` counts client uploads only."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, StoredFile] = {}
+        self.uploads = 0
+
+    def add(self, filename: str, purpose: str, data: bytes) -> StoredFile:
+        stored = StoredFile(f"file-{uuid.uuid4().hex[:24]}", filename, purpose, data,
+                            int(time.time()))
+        self.files[stored.id] = stored
+        return stored
+
+    def get(self, file_id: str) -> StoredFile | None:
+        return self.files.get(file_id)
 
 
 class BatchJob:
@@ -69,7 +103,7 @@ class BatchJob:
 
 
 class BatchStore:
-    """Files, batches and the counters tests read (also under "batches" in /_stats)."""
+    """Files, batches and the counters tests read: file_uploads, batch_creations, batch_lines."""
 
     def __init__(self) -> None:
         self.files = FileStore()
@@ -83,11 +117,15 @@ class BatchStore:
     def file_uploads(self) -> int:
         return self.files.uploads
 
-    def reset(self) -> None:
-        """Stop running batches and forget everything, as a fresh server would."""
+    def stop(self) -> None:
+        """Stop the batches still running (the server is shutting down or resetting)."""
         for job in self.batches.values():
             if job.task is not None:
                 job.task.cancel()
+
+    def reset(self) -> None:
+        """Stop running batches and forget everything, as a fresh server would."""
+        self.stop()
         self.files.files.clear()
         self.files.uploads = 0
         self.batches.clear()

@@ -231,9 +231,9 @@ class BatchRoutes:
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def add_batch_routes(app: web.Application, fake: FakeApp) -> BatchStore:
-    """Register /v1/files and /v1/batches on `app`; the store holds their state and counters."""
-    store = BatchStore()
+def add_batch_routes(app: web.Application, fake: FakeApp) -> None:
+    """Register /v1/files and /v1/batches on `app`, kept in `fake.state.batches`."""
+    store = fake.state.batches
     files = FileRoutes(store.files, fake.options.batch_download_drip_s)
     batches = BatchRoutes(fake, store)
 
@@ -254,22 +254,7 @@ def add_batch_routes(app: web.Application, fake: FakeApp) -> BatchStore:
     for method, path, handler in routes:
         app.router.add_route(method, path, guarded(handler))
 
-    @web.middleware
-    async def stats_and_reset(request: web.Request, handler: Handler) -> web.StreamResponse:
-        """/_stats gains a "batches" entry; /_reset also forgets files and batches."""
-        response = await handler(request)
-        if request.path in ("/_reset", "/v1/_reset"):
-            store.reset()
-        if (request.path in ("/_stats", "/v1/_stats") and isinstance(response, web.Response)
-                and response.status == 200 and isinstance(response.body, bytes)):
-            data = json.loads(response.body)
-            data["batches"] = store.snapshot()
-            return json_response(data)
-        return response
-
     async def stop_batches(_: web.Application) -> None:
-        store.reset()
+        store.stop()
 
-    app.middlewares.append(stats_and_reset)
     app.on_cleanup.append(stop_batches)
-    return store
