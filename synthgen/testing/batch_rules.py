@@ -1,4 +1,4 @@
-"""The scripted Batch API's rules: which options are valid, which input files pass, which lines fail.
+"""The scripted Batch API's rules: valid options, valid input files, which lines fail.
 
 Pure functions, kept apart from the HTTP layer (batches.py) so the rules read plainly; nothing here
 imports the server, so options.py can use the option check without an import cycle.
@@ -26,7 +26,8 @@ def check_batch_options(opts: FakeServerOptions) -> None:
             raise ValueError(f"{name} must be between 0 and 1, got {value}")
     share = opts.batch_rate_line_error + opts.batch_rate_missing
     if share > 1.0:
-        raise ValueError(f"batch_rate_line_error + batch_rate_missing must not exceed 1, got {share}")
+        raise ValueError("batch_rate_line_error + batch_rate_missing must not exceed 1, "
+                         f"got {share}")
     for name in ("batch_delay_s", "batch_download_drip_s"):
         if getattr(opts, name) < 0:
             raise ValueError(f"{name} must not be negative")

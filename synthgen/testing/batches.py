@@ -181,31 +181,31 @@ class BatchRoutes:
         if self.store.first_sight(content) and (self.opts.batch_rate_line_error
                                                  or self.opts.batch_rate_missing):
             fault = line_fault(self.opts, line.custom_id, digest)
-        self.store.batch_lines["answered" if fault is None else
-                               "missing" if fault == "missing" else "line_error"] += 1
         line_id, request_id = job.line_ids(line.custom_id)
         result: dict[str, Any] = {"id": line_id, "custom_id": line.custom_id}
         if fault == "missing":  # the server thinks it answered; the line is in neither file
+            self.store.batch_lines["missing"] += 1
             job.counts["completed"] += 1
-            return
-        if fault == "error_500":
-            result["response"] = {"status_code": 500, "request_id": request_id,
-                                  "body": {"error": _ERROR_500}}
-            result["error"] = None
-        elif fault == "error_object":
-            result["response"], result["error"] = None, _ERROR_OBJECT
-        if fault is not None:
+        elif fault is not None:
+            if fault == "error_500":
+                result["response"] = {"status_code": 500, "request_id": request_id,
+                                      "body": {"error": _ERROR_500}}
+                result["error"] = None
+            else:
+                result["response"], result["error"] = None, _ERROR_OBJECT
+            self.store.batch_lines["line_error"] += 1
             job.counts["failed"] += 1
             job.error_lines.append(_dump(result) + "\n")
-            return
-        body = json.loads(online_answer(self.fake, line.body))
-        usage = body.get("usage") or {}
-        job.usage[0] += usage.get("prompt_tokens", 0)
-        job.usage[1] += usage.get("completion_tokens", 0)
-        result["response"] = {"status_code": 200, "request_id": request_id, "body": body}
-        result["error"] = None
-        job.counts["completed"] += 1
-        job.output.append(_dump(result) + "\n")
+        else:
+            body = json.loads(online_answer(self.fake, line.body))
+            usage = body.get("usage") or {}
+            job.usage[0] += usage.get("prompt_tokens", 0)
+            job.usage[1] += usage.get("completion_tokens", 0)
+            result["response"] = {"status_code": 200, "request_id": request_id, "body": body}
+            result["error"] = None
+            self.store.batch_lines["answered"] += 1
+            job.counts["completed"] += 1
+            job.output.append(_dump(result) + "\n")
 
     def _expire(self, job: BatchJob, rest: list[BatchLine]) -> None:
         """Lines not reached go to the error file as batch_expired, as OpenAI writes them."""
@@ -217,14 +217,15 @@ class BatchRoutes:
         self.store.batch_lines["expired"] += len(rest)
 
     def _finish(self, job: BatchJob, status: str) -> None:
+        """Write the result files (none when empty, as OpenAI leaves the id null) and end."""
         job.stamp("finalizing")
-        name = job.id
+        files = self.store.files
         if job.output:
-            job.output_file_id = self.store.files.add(
-                f"{name}_output.jsonl", "batch_output", "".join(job.output).encode()).id
+            job.output_file_id = files.add(f"{job.id}_output.jsonl", "batch_output",
+                                           "".join(job.output).encode()).id
         if job.error_lines:
-            job.error_file_id = self.store.files.add(
-                f"{name}_error.jsonl", "batch_output", "".join(job.error_lines).encode()).id
+            job.error_file_id = files.add(f"{job.id}_error.jsonl", "batch_output",
+                                          "".join(job.error_lines).encode()).id
         job.stamp(status)
 
 
