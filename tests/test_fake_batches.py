@@ -261,7 +261,8 @@ def test_counters_count_uploads_creations_and_repeats(make_server):
         counts = json.load(resp)["batches"]
     assert counts == srv.stats()["batches"]
     assert (counts["file_uploads"], counts["batch_creations"]) == (2, 2)
-    assert counts["repeated_custom_ids"] == 1 and counts["by_status"] == {"completed": 2}
+    assert (counts["submitted_lines"], counts["repeated_custom_ids"]) == (3, 1)
+    assert counts["by_status"] == {"completed": 2}
     assert srv.app.state.batches.submitted == {"a": 2, "b": 1}
     assert srv.stats()["requests"] == 0  # batch lines are not online chat requests
     srv.reset()

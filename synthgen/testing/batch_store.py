@@ -147,5 +147,6 @@ class BatchStore:
             "batch_creations": self.batch_creations,
             "batch_lines": dict(sorted(self.batch_lines.items())),
             "by_status": dict(sorted(Counter(j.status for j in self.batches.values()).items())),
+            "submitted_lines": sum(self.submitted.values()),
             "repeated_custom_ids": sum(n - 1 for n in self.submitted.values()),
         }

@@ -52,7 +52,7 @@ class FakeServerOptions:
     batch_fail_validation: bool = _opt(False, "every batch fails validation")
     batch_expire_after: int | None = _opt(None, "a batch expires after answering this many lines")
     batch_rate_line_error: float = _opt(0.0, "share of batch lines answered in the error file")
-    batch_rate_missing: float = _opt(0.0, "share of batch lines in neither result file (still counted)")
+    batch_rate_missing: float = _opt(0.0, "share of batch lines in neither result file")
     batch_download_drip_s: float = _opt(0.0, "send file content slowly over this many seconds")
 
     def __post_init__(self) -> None:
