@@ -235,9 +235,21 @@ def test_create_refuses_unusable_input(make_server):
     with pytest.raises(openai.BadRequestError, match="chat/completions"):
         client.batches.create(input_file_id=batch_file.id, endpoint="/v1/embeddings",
                               completion_window="24h")
+    for bad in ({"completion_window": "soon"}, {"metadata": {"wave": 1}}):
+        with pytest.raises(openai.BadRequestError):
+            client.batches.create(**{"input_file_id": batch_file.id, "endpoint": ENDPOINT,
+                                     "completion_window": "24h", **bad})
+    with pytest.raises(openai.BadRequestError, match="purpose"):
+        client.files.create(file=("r.jsonl", b"{}"), purpose="bogus")
+    with pytest.raises(openai.BadRequestError, match="limit"):
+        client.batches.list(limit=500)
     with pytest.raises(openai.NotFoundError):
         client.batches.retrieve("batch_nope")
     assert client.batches.list().data == []
+    # other hosts take other windows; the expiry follows the window asked for
+    longer = client.batches.create(input_file_id=batch_file.id, endpoint=ENDPOINT,
+                                   completion_window="48h")
+    assert longer.expires_at - longer.created_at == 48 * 3600
 
 
 def test_batch_routes_need_the_api_key(make_server):
