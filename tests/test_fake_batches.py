@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import urllib.request
@@ -294,3 +295,28 @@ def test_batch_options_are_checked_and_become_flags():
     opts = command.options
     assert (opts.batch_expire_after, opts.batch_fail_validation,
             opts.batch_download_drip_s) == (3, True, 0.5)
+
+
+def test_async_client_over_aiohttp_runs_a_batch(make_server):
+    """synthgen's client is async; the aiohttp transport encodes multipart its own way."""
+    srv = make_server(batch_download_drip_s=0.2)
+    bodies = {"a": _body(0), "b": _body(1)}
+
+    async def run() -> tuple[str, dict[str, dict]]:
+        async with openai.AsyncOpenAI(base_url=srv.base_url, api_key="test", max_retries=0,
+                                      http_client=openai.DefaultAioHttpClient()) as client:
+            upload = await client.files.create(file=("r.jsonl", _requests(bodies)),
+                                               purpose="batch")
+            batch = await client.batches.create(input_file_id=upload.id, endpoint=ENDPOINT,
+                                                completion_window="24h")
+            while batch.status not in DONE:
+                await asyncio.sleep(0.02)
+                batch = await client.batches.retrieve(batch.id)
+            content = await client.files.content(batch.output_file_id)
+            rows = [json.loads(x) for x in content.text.splitlines()]
+            return batch.status, {row["custom_id"]: row for row in rows}
+
+    status, output = asyncio.run(run())
+    assert status == "completed" and set(output) == set(bodies)
+    online = _client(srv).chat.completions.create(**bodies["b"]).model_dump()
+    assert ChatCompletion.model_validate(output["b"]["response"]["body"]).model_dump() == online
