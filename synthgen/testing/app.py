@@ -80,6 +80,8 @@ class FakeApp:
         for prefix in ("", "/v1"):
             app.router.add_get(prefix + "/_stats", self.stats)
             app.router.add_post(prefix + "/_reset", self.reset)
+        from synthgen.testing.batches import add_batch_routes  # batches.py builds on this module
+        add_batch_routes(app, self)
         return app
 
     async def models(self, request: web.Request) -> web.Response:

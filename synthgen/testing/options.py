@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
+from synthgen.testing.batch_rules import check_batch_options
+
 
 # faults drawn once per content key, on its first request only: they split [0, 1) between them
 FIRST_SIGHT = ("429", "500", "hang", "html", "empty_body", "cut_envelope", "400")
@@ -56,6 +58,14 @@ class FakeServerOptions:
     drip_seconds: float = _opt(0.0, "spread each answer's body over this many seconds")
     answer_bytes: int = _opt(0, "pad each answer with spaces to this many bytes, sent chunked")
     idle_exit_seconds: float | None = _opt(None, "stop after this long without a request")
+    # batch API
+    batch_delay_s: float = _opt(0.2, "seconds a valid batch spends in_progress, spread over lines")
+    batch_fail_validation: bool = _opt(False, "every batch fails validation")
+    batch_expire_after: int | None = _opt(None, "a batch expires after answering this many lines")
+    batch_rate_line_error: float = _opt(0.0, "share of batch lines answered in the error file")
+    batch_rate_missing: float = _opt(0.0, "share of batch lines in neither result file")
+    batch_download_drip_s: float = _opt(0.0, "send file content slowly over this many seconds")
+    batch_reply_delay_s: float = _opt(0.0, "answer uploads and batch creations this late (the object exists at once)")
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -73,6 +83,7 @@ class FakeServerOptions:
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise ValueError(f"{name} must be positive, got {value}")
+        check_batch_options(self)
 
 
 @dataclass

@@ -13,6 +13,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from synthgen.testing.batch_store import BatchStore
 from synthgen.testing.options import FIRST_SIGHT, FakeServerOptions
 from synthgen.testing.textgen import ContentFaults
 
@@ -138,6 +139,7 @@ class ServerState:
     seen_content: set = field(default_factory=set)
     rpm: SlidingWindow | None = None
     tpm: SlidingWindow | None = None
+    batches: BatchStore = field(default_factory=BatchStore)
 
     def __post_init__(self) -> None:
         self.reset()
@@ -148,6 +150,7 @@ class ServerState:
         self.by_key.clear()
         self.faults.clear()
         self.seen_content.clear()
+        self.batches.reset()
         o = self.options
         self.rpm = SlidingWindow(o.quota_rpm, o.quota_window_seconds) if o.quota_rpm else None
         self.tpm = SlidingWindow(o.quota_tpm, o.quota_window_seconds) if o.quota_tpm else None
@@ -169,4 +172,5 @@ class ServerState:
         }
         if with_keys:
             out["by_key"] = dict(self.by_key)
+        out["batches"] = self.batches.snapshot()
         return out

@@ -1,0 +1,152 @@
+"""llm.mode = "batch" through the real SDK's files and batches calls, against the scripted server:
+the same examples and rejects as an online run; a SIGKILL at any phase never submits an item
+twice; failed, expired, partial and cut batches end with every item committed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from synthgen.cli import app
+
+from helpers import manifest, read_jsonl
+
+CONFIG = """
+seed = 4
+[llm]
+model = "scripted"
+base_url = "{url}"
+concurrency = 8
+mode = "{mode}"
+[llm.batch]
+max_requests = {per_file}
+poll_interval_s = 0.05
+max_poll_interval_s = 0.2
+max_waves = {waves}
+[groups.sts]
+examples = 24
+[groups.bitext]
+examples = 16
+[output]
+shard_size = 10
+"""
+
+
+def _write(path: Path, url: str, mode: str = "batch", per_file: int = 15, waves: int = 3) -> Path:
+    path.write_text(CONFIG.format(url=url, mode=mode, per_file=per_file, waves=waves))
+    return path
+
+
+def _records(run: Path) -> tuple[list, list]:
+    key = lambda r: r["id"]  # noqa: E731
+    return sorted(read_jsonl(run / "examples"), key=key), sorted(read_jsonl(run / "rejects"), key=key)
+
+
+def _store(srv):
+    return srv.app.state.batches
+
+
+@pytest.fixture
+def reference(make_server, tmp_path):
+    """The same config run online, once per fault set."""
+    def run(**faults):
+        srv = make_server(**faults)
+        ref = tmp_path / f"ref{len(list(tmp_path.glob('ref*')))}"
+        cfg = _write(tmp_path / "online.toml", srv.base_url, mode="online")
+        r = CliRunner().invoke(app, ["generate", "-c", str(cfg), "-o", str(ref), "-q"])
+        assert r.exit_code == 0, r.output
+        return _records(ref)
+    return run
+
+
+CONTENT_FAULTS = dict(rate_truncate=0.15, rate_wrong_language=0.1)
+
+
+def test_a_batch_run_gives_the_same_examples_and_rejects_as_an_online_run(make_server, reference, tmp_path):
+    expected = reference(**CONTENT_FAULTS)
+    srv = make_server(**CONTENT_FAULTS)
+    run = tmp_path / "run"
+    r = CliRunner().invoke(app, ["generate", "-c", str(_write(tmp_path / "b.toml", srv.base_url)), "-o", str(run), "-q"])
+    assert r.exit_code == 0, r.output
+    assert _records(run) == expected
+    store = _store(srv)
+    assert store.batch_creations >= 3  # 40 requests in files of 15, then waves for the cut answers
+    assert srv.app.state.snapshot()["requests"] == 0  # nothing went through the online route
+    m = manifest(run)
+    assert m["batches"] and all(b["ingested"] for b in m["batches"])
+    assert all(b["status"] == "completed" for b in m["batches"])
+
+
+@pytest.mark.parametrize("faults", [
+    dict(batch_rate_line_error=0.3),
+    dict(batch_rate_missing=0.3),
+    dict(batch_expire_after=7),
+])
+def test_lines_without_an_answer_go_into_the_next_wave(make_server, reference, tmp_path, faults):
+    expected = reference(**CONTENT_FAULTS)
+    srv = make_server(**CONTENT_FAULTS, **faults)
+    run = tmp_path / "run"
+    r = CliRunner().invoke(app, ["generate", "-c", str(_write(tmp_path / "b.toml", srv.base_url, waves=6)),
+                                 "-o", str(run), "-q"])
+    assert r.exit_code == 0, r.output
+    assert _records(run) == expected
+    waves = {b["wave"] for b in manifest(run)["batches"]}
+    assert len(waves) >= 2
+
+
+def test_a_batch_that_fails_validation_stops_the_run_with_one_line(make_server, tmp_path):
+    srv = make_server(batch_fail_validation=True)
+    run = tmp_path / "run"
+    r = CliRunner().invoke(app, ["generate", "-c", str(_write(tmp_path / "b.toml", srv.base_url, waves=2)),
+                                 "-o", str(run), "-q"])
+    assert r.exit_code == 1, r.output
+    assert "batch waves" in r.output and "Traceback" not in r.output
+    assert _store(srv).batch_creations == 2 * 3  # two waves of three files, nothing more
+    assert manifest(run)["stages"]["generate"]["status"] == "request_failed"
+
+
+def _kill_when(srv, proc, condition, timeout=60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition(_store(srv)):
+        assert proc.poll() is None, proc.stderr.read().decode()[-800:]
+        assert time.monotonic() < deadline, "the run never reached the phase"
+        time.sleep(0.002)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+PHASES = {
+    # the server has the file, the client has not yet heard its id
+    "while uploading": (dict(batch_reply_delay_s=3.0), lambda s: s.file_uploads >= 1),
+    # the batch exists, the client has not yet heard its id: the rerun must find it, not create another
+    "while creating": (dict(batch_reply_delay_s=3.0), lambda s: s.batch_creations >= 1),
+    "after create": (dict(batch_delay_s=2.0), lambda s: s.batch_creations >= 1),
+    "while polling": (dict(batch_delay_s=2.0), lambda s: s.batch_creations >= 3),
+    "while downloading": (dict(batch_download_drip_s=2.0),
+                          lambda s: any(j.status == "completed" for j in list(s.batches.values()))),
+}
+
+
+@pytest.mark.parametrize("phase", list(PHASES))
+def test_sigkill_at_each_phase_then_rerun_submits_nothing_twice(make_server, reference, tmp_path, phase):
+    faults, reached = PHASES[phase]
+    expected = reference(**CONTENT_FAULTS)
+    srv = make_server(**CONTENT_FAULTS, **faults)
+    cfg = _write(tmp_path / "b.toml", srv.base_url)
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "synthgen", "generate", "-c", str(cfg), "-o", str(run), "-q"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    _kill_when(srv, proc, reached)
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-1500:]
+    assert _records(run) == expected
+    store = _store(srv)
+    # every batch created holds a distinct input file, and every line was answered once
+    assert store.snapshot()["repeated_custom_ids"] == 0
