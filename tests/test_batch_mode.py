@@ -150,3 +150,37 @@ def test_sigkill_at_each_phase_then_rerun_submits_nothing_twice(make_server, ref
     store = _store(srv)
     # every batch created holds a distinct input file, and every line was answered once
     assert store.snapshot()["repeated_custom_ids"] == 0
+
+
+def test_a_batch_cancelled_from_outside_is_healed_by_the_next_wave(make_server, reference, tmp_path):
+    import openai
+
+    expected = reference(**CONTENT_FAULTS)
+    srv = make_server(**CONTENT_FAULTS, batch_delay_s=3.0)
+    cfg = _write(tmp_path / "b.toml", srv.base_url, per_file=100)
+    run = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "synthgen", "generate", "-c", str(cfg), "-o", str(run), "-q"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not _store(srv).batches and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.5)  # some lines done, most not
+    client = openai.OpenAI(base_url=srv.base_url, api_key="x", max_retries=0)
+    client.batches.cancel(next(iter(_store(srv).batches)))
+    assert proc.wait(timeout=120) == 0, proc.stderr.read().decode()[-800:]
+    assert _records(run) == expected
+    statuses = [b["status"] for b in manifest(run)["batches"]]
+    assert statuses[0] == "cancelled" and "completed" in statuses[1:]
+
+
+def test_cost_in_run_json_is_at_batch_prices(make_server, tmp_path):
+    srv = make_server()
+    cfg = _write(tmp_path / "b.toml", srv.base_url)
+    cfg.write_text(cfg.read_text() + "[prices.scripted]\ninput_per_1m = 2.0\noutput_per_1m = 8.0\nbatch_discount = 0.5\n")
+    run = tmp_path / "run"
+    r = CliRunner().invoke(app, ["generate", "-c", str(cfg), "-o", str(run), "-q"])
+    assert r.exit_code == 0, r.output
+    m = manifest(run)
+    t = m["tokens"]
+    assert t["prompt_tokens"] > 0
+    assert m["cost_usd"] == pytest.approx((t["prompt_tokens"] * 1.0 + t["completion_tokens"] * 4.0) / 1e6, rel=1e-4)
