@@ -117,10 +117,9 @@ def generate(config: Optional[str] = ConfigOpt, out: Optional[Path] = OutOpt, fo
              tasks_from: Optional[Path] = TasksFromOpt) -> None:
     """Stage 2: expand tasks into examples; validate, dedup, write JSONL shards."""
     def go():
-        from .pipeline import prespawn_check_worker, run_stage
+        from .pipeline import run_stage
 
         cfg, name = resolve_config(config)
-        prespawn_check_worker(cfg, limit)
         opts = _options(out, name, force=force, quiet=quiet, concurrency=concurrency, max_cost=max_cost,
                         max_requests=max_requests, limit=limit, shard=_shard(shard), tasks_from=tasks_from)
         _finish([run_stage("generate", cfg, opts)])
@@ -201,14 +200,14 @@ def validate(run_dir: Path = typer.Argument(..., help="a run directory"),
              check: bool = typer.Option(False, "--check", help="exit 1 if any example fails (a CI gate)"),
              as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
     """Re-check a run's examples with the current rules, without calling the LLM."""
-    from .recheck import recheck
+    from .revalidate import revalidate
 
     def go():
         cfg_path = None
         if config is not None:
             path = Path(config)
             cfg_path = path if path.exists() or config not in PACKAGED_CONFIGS else configs_dir() / f"{config}.toml"
-        report = recheck(run_dir, cfg_path, out)
+        report = revalidate(run_dir, cfg_path, out)
         if as_json:
             typer.echo(json.dumps(report, indent=2))
         else:

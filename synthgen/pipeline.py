@@ -151,19 +151,6 @@ def _use_check_worker(cfg: RunConfig, todo: int) -> bool:
     return heavy and todo >= 1000 and (os.cpu_count() or 1) >= 2
 
 
-def prespawn_check_worker(cfg: RunConfig, limit: int | None = None) -> None:
-    """Start stage 2's check worker while the command is still starting up; the stage claims it.
-
-    Its start-up (~0.7 s of CPU) then overlaps this process's imports instead of holding up the
-    first commits. If the stage turns out not to want it (a resume with little left), it exits
-    with this process."""
-    todo = plan_size(cfg, "generate")
-    if _use_check_worker(cfg, todo if limit is None else min(todo, limit)):
-        from .quality.precheck import prespawn
-
-        prespawn(cfg.validation)
-
-
 def plan_size(cfg: RunConfig, stage: str) -> int:
     if stage == "brainstorm":
         return sum(cfg.brainstorm_calls(g) for g in cfg.active_groups() if GROUPS[g].brainstorm)

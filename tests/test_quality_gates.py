@@ -138,7 +138,7 @@ def test_run_goes_on_when_its_check_worker_is_killed(make_server, tmp_path):
             while worker is None and time.time() < deadline and proc.poll() is None:
                 for task in Path(f"/proc/{proc.pid}/task").iterdir():
                     for child in (task / "children").read_text().split():
-                        if "_worker_main" in Path(f"/proc/{child}/cmdline").read_text():
+                        if "spawn_main" in Path(f"/proc/{child}/cmdline").read_text():
                             worker = int(child)
                 time.sleep(0.05)
             assert worker is not None, "no check worker started"
@@ -171,14 +171,6 @@ def test_examples_waiting_for_a_busy_worker_go_to_it_earliest_plan_position_firs
         done: list[int] = []
         try:
             await pool.start()
-            import fcntl
-            import sys
-
-            import pathlib
-
-            limit = pathlib.Path("/proc/sys/fs/pipe-max-size")
-            if sys.platform == "linux" and int(limit.read_text()) >= 1 << 20:  # a batch crosses in one write
-                assert fcntl.fcntl(pool._proc.stdin.fileno(), fcntl.F_GETPIPE_SZ) >= 1 << 20
 
             async def one(e, pos):
                 r = await pool.check(e, pos)
@@ -213,7 +205,7 @@ def test_a_busy_worker_gets_bigger_batches_and_nothing_is_left_waiting(tmp_path)
             first = [asyncio.ensure_future(pool.check(e, i)) for i, e in enumerate(examples[:10])]
             await asyncio.sleep(0)
             await asyncio.sleep(0)
-            assert [len(b) for b in pool._sent] == [10]  # an idle worker takes what there is
+            assert pool._out == 1 and not pool._pending  # an idle worker takes what there is
             later = [asyncio.ensure_future(pool.check(e, i)) for i, e in enumerate(examples[10:], 10)]
             await asyncio.sleep(0)
             await asyncio.sleep(0)
@@ -228,47 +220,7 @@ def test_a_busy_worker_gets_bigger_batches_and_nothing_is_left_waiting(tmp_path)
     assert answers == Prechecker(ValidationConfig()).run(examples)
 
 
-def test_a_worker_started_early_is_claimed_and_an_unclaimed_one_exits_with_its_parent(tmp_path):
-    import asyncio
-    import os
-    import time
-
-    from synthgen.config import ValidationConfig
-    from synthgen.quality import precheck
-
-    cfg = ValidationConfig()
-    precheck.prespawn(cfg)
-    early = precheck._PRESPAWNED[cfg.model_dump_json()].pid
-
-    async def main():
-        pool = precheck.PrecheckPool(cfg)
-        try:
-            await pool.start()
-            return pool.pid
-        finally:
-            await pool.aclose()
-
-    assert asyncio.run(main()) == early
-    assert not precheck._PRESPAWNED
-
-    # a command that starts one and never uses it (a resume with little left) leaves nothing behind
-    code = ("from synthgen.config import ValidationConfig; from synthgen.quality import precheck; "
-            "c = ValidationConfig(); precheck.prespawn(c); print(precheck._PRESPAWNED[c.model_dump_json()].pid)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
-    orphan = int(out.stdout.strip())
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            os.kill(orphan, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.1)
-    else:
-        raise AssertionError(f"unclaimed check worker {orphan} still running")
-
-
-def test_the_check_worker_exits_by_itself_when_its_pool_closes(tmp_path):
-    # EOF on its stdin ends the worker at once (exit code 0): the pool never has to kill it
+def test_the_check_worker_is_gone_once_its_pool_closes(tmp_path):
     import asyncio
 
     from synthgen.config import ValidationConfig
@@ -280,12 +232,14 @@ def test_the_check_worker_exits_by_itself_when_its_pool_closes(tmp_path):
     async def main():
         pool = PrecheckPool(ValidationConfig())
         await pool.check(example)
-        proc = pool._proc
+        pid = pool.pid
         await pool.aclose()
-        return proc
+        return pid
 
-    proc = asyncio.run(main())
-    assert proc is not None and proc.returncode == 0
+    pid = asyncio.run(main())
+    assert pid is not None and pid != os.getpid()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
 
 
 def _worker_threads(monkeypatch, blas_threads: str | None) -> int:
@@ -318,8 +272,9 @@ def _worker_threads(monkeypatch, blas_threads: str | None) -> int:
                     reason="thread counts read from /proc; one core gives one BLAS thread anyway")
 def test_the_check_worker_runs_one_blas_thread_unless_the_user_asks_for_more(monkeypatch):
     # a BLAS pool of one thread per core only spins in the worker, taking cores from the loop
-    assert _worker_threads(monkeypatch, None) == 1
-    assert _worker_threads(monkeypatch, "2") == 2  # the user's setting is kept
+    # the worker's own threads: its main thread and the one watching for its parent to die
+    assert _worker_threads(monkeypatch, None) == 2
+    assert _worker_threads(monkeypatch, "2") == 3  # the user's setting is kept
 
 
 def _near_example(rng, s1: str | None = None, s2: str | None = None) -> dict:
@@ -338,16 +293,16 @@ def _near_copy(text: str, word: str = "changed") -> str:
 
 
 def _judge(tmp_path, near_policy: str, examples: list[tuple[str, dict]]):
-    """Verdicts for sts examples judged in order, in one transaction, by a fresh gate."""
+    """Verdicts for sts examples judged in order, in one transaction, by a fresh checker."""
     from synthgen.config import ValidationConfig
     from synthgen.journal import Journal
-    from synthgen.quality.gate import QualityGate
+    from synthgen.quality.checks import ExampleChecker
 
     cfg = ValidationConfig(rules={"near_duplicate": near_policy, "wrong_language": "off", "sts_order": "off"})
     journal = Journal(tmp_path)
-    gate = QualityGate(cfg, journal, preload_language=False)
+    checker = ExampleChecker(cfg, journal, preload_language=False)
     journal.begin()
-    verdicts = [gate.check_example("sts", ex, {"language": "English"}, name) for name, ex in examples]
+    verdicts = [checker.check_example("sts", ex, {"language": "English"}, name) for name, ex in examples]
     journal.commit()
     journal.close()
     return verdicts

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..journal import Journal
-from ..quality.gate import text_hash  # noqa: F401  (re-exported for stages)
+from ..quality.precheck import text_hash  # noqa: F401  (re-exported for stages)
 from ..shards import ShardWriter
 
 

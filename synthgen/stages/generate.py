@@ -15,7 +15,7 @@ from ..plan import WorkItem
 from ..prompts import generate_schema
 from ..records import RejectRecord, example_record
 from ..taxonomy import GROUPS
-from ..quality.gate import QualityGate
+from ..quality.checks import ExampleChecker
 from ..quality.precheck import Precheck, PrecheckPool
 from ..validate import Finding
 from .base import OutputStage
@@ -32,10 +32,8 @@ class GenerateStage(OutputStage):
         self._schemas = {g: generate_schema(g) for g in GROUPS}
         self.pool: PrecheckPool | None = None
         self.notice = ""
-        self.gate = QualityGate(cfg.validation, journal, preload_language=not use_worker)
-        if use_worker:
-            # the pipeline starts its worker before the first request (or claims the one
-            # `synthgen generate` started while importing: precheck.prespawn)
+        self.checker = ExampleChecker(cfg.validation, journal, preload_language=not use_worker)
+        if use_worker:  # the pipeline starts the worker before the first request
             self.pool = PrecheckPool(cfg.validation)
             self.prepare = self._prepare
 
@@ -83,7 +81,7 @@ class GenerateStage(OutputStage):
         obj = result.parsed
         assert isinstance(obj, dict)
         pre = result.pre if isinstance(result.pre, Precheck) else None
-        verdict = self.gate.check_example(item.group, obj, item.placeholders, item.id, pre)
+        verdict = self.checker.check_example(item.group, obj, item.placeholders, item.id, pre)
         flags = verdict.flags
         if verdict.finding:
             self._reject(result, verdict.finding, duplicate_of=verdict.duplicate_of)

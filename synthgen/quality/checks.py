@@ -1,20 +1,23 @@
-"""The stateful quality checks: language identity, exact and near-duplicate dedup.
+"""Every check of one example, in order: validation, language, exact and near-duplicate dedup.
 
 Shared by stage 2 (`GenerateStage`), stage 1's task dedup, `synthgen validate` and `synthgen
 merge`, so a run, a re-check and a merge judge records the same way. Dedup state lives in the
 run's journal (SQLite): exact hashes in `seen`, MinHash signatures in `neardup` and their LSH
-band hashes in `lsh` (quality/lsh_store.py), so memory stays flat and a resume rebuilds nothing.
-First in plan order wins, so answers are repeatable.
+band keys in `bands` (quality/neardup.py), so memory stays flat and a resume rebuilds nothing.
+First in plan order wins, so answers are repeatable. (Not to be confused with budget.py's
+BudgetGate, which decides whether a request may be sent at all.)
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 from ..config import ValidationConfig
 from ..journal import Journal
 from ..validate import Finding, apply_policy
-from .precheck import Precheck, Prechecker, language_fields, text_hash  # noqa: F401  (re-exported)
+from .neardup import NearDupStore
+from .precheck import Precheck, Prechecker
 
 
 @dataclass
@@ -25,7 +28,9 @@ class Verdict:
     duplicate_of: str | None = None
 
 
-class QualityGate:
+class ExampleChecker:
+    """Judges examples in plan order against what the journal has accepted before them."""
+
     def __init__(self, cfg: ValidationConfig, journal: Journal, preload_language: bool = True):
         self.cfg = cfg
         self.journal = journal
@@ -35,13 +40,9 @@ class QualityGate:
         self._near = None
         if self.lang_on and preload_language:
             # load the language model while the first requests are in flight, not at the first check
-            import threading
-
             threading.Thread(target=self.pre.warm, name="langid-load", daemon=True).start()
         if self.near_on:
-            from .lsh_store import DiskNearDup
-
-            self._near = DiskNearDup(journal, threshold=cfg.near_duplicate_threshold)
+            self._near = NearDupStore(journal, threshold=cfg.near_duplicate_threshold)
 
     def near_duplicate(self, ns: str, key: str, text: str) -> str | None:
         """The key of an earlier near-copy in namespace `ns`, else None (and `text` is indexed)."""
@@ -74,18 +75,18 @@ class QualityGate:
         # are still stored for later ones to be compared with
         fresh = []
         for near in pre.near:
-            f, ns, sig, keys, slots = near
-            prior = self._near.find_prepared(sig, keys, slots)
+            f, signed = near
+            prior = self._near.find(signed)
             if prior is None:
                 fresh.append(near)
                 continue
-            hit = Finding("near_duplicate", f"'{f}' is a near-copy of an earlier {ns}", f)
+            hit = Finding("near_duplicate", f"'{f}' is a near-copy of an earlier {signed.ns}", f)
             reject, more = apply_policy([hit], self.cfg)
             if reject:
                 return Verdict(reject, flags, pre.langid, prior)
             flags += [m for m in more if m not in flags]
-        for f, ns, sig, keys, slots in fresh:
-            self._near.add_prepared(ns, item_id, sig, keys, slots)
+        for f, signed in fresh:
+            self._near.add(item_id, signed)
         for f, ns, h in pre.hashes:
             self.journal.claim(ns, h, item_id)
         return Verdict(None, flags, pre.langid)
