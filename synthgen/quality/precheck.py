@@ -9,8 +9,8 @@ at commit time, in plan order.
 `PrecheckPool` runs the first half in a worker process (concurrent.futures, spawned: a fresh
 interpreter, not a fork of the threaded parent), so the main process only sends requests,
 journals and commits. It pays: 2000 items at concurrency 64, 50 ms latency, all checks on, the
-stage took 0.78x the wall time of checking in-process (median of 5 interleaved rounds, 0.69-0.86;
-`python bench/check_worker.py`). The answers are the same wherever it runs: the same function,
+stage took 0.55x the wall time of checking in-process (median of 5 interleaved rounds, 0.50-1.12,
+on a shared 2-core machine under load; `python bench/check_worker.py`). The answers are the same wherever it runs: the same function,
 the same inputs (tested by running a pipeline both ways). If the worker dies, the pool checks
 in-process from then on and the run goes on (tested with kill -9).
 """
