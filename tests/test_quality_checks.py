@@ -341,3 +341,77 @@ def test_a_flagged_example_stores_its_other_texts_for_later_ones(tmp_path):
     assert verdicts[1].flags == ["near_duplicate"]
     assert verdicts[2].flags == ["near_duplicate"]  # before: B's document was never stored
     assert verdicts[3].flags == ["near_duplicate"]  # two texts hit: one flag
+
+
+# -- which repeats are duplicates (the paper's kind of short-short examples) -------------------
+
+def _judge_mixed(tmp_path, examples: list[tuple[str, str, dict]], **validation):
+    """Verdicts for (name, group, example) judged in order by a fresh checker, language off."""
+    from synthgen.config import ValidationConfig
+    from synthgen.journal import Journal
+    from synthgen.quality.checks import ExampleChecker
+
+    rules = {"wrong_language": "off", "sts_order": "off", "near_duplicate": "reject"}
+    cfg = ValidationConfig(rules=rules, **validation)
+    journal = Journal(tmp_path / f"j{len(list(tmp_path.iterdir()))}")
+    checker = ExampleChecker(cfg, journal, preload_language=False)
+    journal.begin()
+    verdicts = [checker.check_example(group, ex, {"language": "English"}, name) for name, group, ex in examples]
+    journal.commit()
+    journal.close()
+    return verdicts
+
+
+FILM_A = {"input": "A mafia patriarch hands his empire to his reluctant youngest son",
+          "positive_document": "The Godfather"}
+FILM_B = {"input": "Crime saga about a New York crime family and its succession struggles",
+          "positive_document": "The Godfather"}
+
+
+def test_two_examples_with_the_same_short_positive_are_both_kept(tmp_path):
+    # short-short pairs whose positive is the same film title are two real training examples
+    verdicts = _judge_mixed(tmp_path, [("A", "short-short", FILM_A), ("B", "short-short", FILM_B)])
+    assert [v.finding for v in verdicts] == [None, None]
+
+
+def test_the_same_pair_again_is_a_duplicate(tmp_path):
+    again = {k: "  " + v.upper() for k, v in FILM_A.items()}
+    verdicts = _judge_mixed(tmp_path, [("A", "short-short", FILM_A), ("B", "short-short", again)])
+    assert verdicts[1].finding.reason == "duplicate" and verdicts[1].duplicate_of == "A"
+    assert "repeats an earlier example" in verdicts[1].finding.detail
+
+
+def test_a_long_text_repeated_with_another_partner_is_a_duplicate(tmp_path):
+    other = {"input": FILM_A["input"], "positive_document": "Goodfellas"}
+    verdicts = _judge_mixed(tmp_path, [("A", "short-short", FILM_A), ("B", "short-short", other)])
+    assert verdicts[1].finding.reason == "duplicate" and verdicts[1].finding.field == "input"
+    assert verdicts[1].duplicate_of == "A"
+
+
+def test_a_shorter_threshold_makes_the_recurring_title_a_duplicate(tmp_path):
+    verdicts = _judge_mixed(tmp_path, [("A", "short-short", FILM_A), ("B", "short-short", FILM_B)],
+                            dedup_min_words=2)
+    assert verdicts[1].finding.reason == "duplicate" and verdicts[1].finding.field == "positive_document"
+
+
+def test_short_texts_are_not_checked_for_near_copies(tmp_path):
+    first = {"input": "Sequel to the famous mafia film, set partly in the fifties", "positive_document":
+             "The Godfather Part II"}
+    second = {"input": "Third film of a crime trilogy about an ageing don seeking redemption",
+              "positive_document": "The Godfather Part III"}
+    verdicts = _judge_mixed(tmp_path, [("A", "short-short", first), ("B", "short-short", second)])
+    assert [v.finding for v in verdicts] == [None, None]
+
+
+STS = {"S1": "A mafia patriarch hands his empire to his reluctant youngest son",
+       "S2": "An old crime boss passes control of his family business to his youngest son",
+       "S3": "The film was shot in New York and Sicily over several months"}
+
+
+def test_an_sts_sentence_equal_to_an_earlier_positive_is_kept_within_its_group(tmp_path):
+    long_positive = {"input": "Who inherits the family empire?", "positive_document": STS["S2"]}
+    examples = [("A", "short-short", long_positive), ("B", "sts", STS)]
+    assert [v.finding for v in _judge_mixed(tmp_path, examples)] == [None, None]
+    # run-wide scope (validation.dedup_scope = "run"): the long sentence is a repeat
+    verdicts = _judge_mixed(tmp_path, examples, dedup_scope="run")
+    assert verdicts[1].finding.reason == "duplicate" and verdicts[1].duplicate_of == "A"

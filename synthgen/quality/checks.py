@@ -48,11 +48,14 @@ class ExampleChecker:
         """The key of an earlier near-copy in namespace `ns`, else None (and `text` is indexed)."""
         return self._near.check_and_add(ns, key, text)
 
-    def exact_duplicate(self, hashes: list[tuple[str, str, int]]) -> tuple[str, str] | None:
+    def exact_duplicate(self, hashes: list[tuple[str, str, int]]) -> tuple[Finding, str] | None:
+        """(the finding, the id of the earlier example) for the first key seen before, else None."""
         for f, ns, h in hashes:
             prior = self.journal.seen(ns, h)
             if prior is not None:
-                return f, prior
+                what = "with its query repeats an earlier example" if ns.startswith("pair/") \
+                    else "repeats an earlier text"
+                return Finding("duplicate", f"'{f}' {what}", f), prior
         return None
 
     def check_example(self, group: str, obj: dict, placeholders: dict[str, str], item_id: str,
@@ -68,8 +71,7 @@ class ExampleChecker:
             return Verdict(pre.finding, flags, pre.langid if pre.finding.reason == "wrong_language" else "ok")
         dup = self.exact_duplicate(pre.hashes)
         if dup:
-            return Verdict(Finding("duplicate", f"'{dup[0]}' duplicates an earlier text", dup[0]), flags,
-                           pre.langid, dup[1])
+            return Verdict(dup[0], flags, pre.langid, dup[1])
         # every text is looked up before any is stored: a text of a rejected example must not
         # stay behind as the "earlier copy" of later ones, and a flagged example's other texts
         # are still stored for later ones to be compared with
@@ -80,7 +82,7 @@ class ExampleChecker:
             if prior is None:
                 fresh.append(near)
                 continue
-            hit = Finding("near_duplicate", f"'{f}' is a near-copy of an earlier {signed.ns}", f)
+            hit = Finding("near_duplicate", f"'{f}' is a near-copy of an earlier text", f)
             reject, more = apply_policy([hit], self.cfg)
             if reject:
                 return Verdict(reject, flags, pre.langid, prior)

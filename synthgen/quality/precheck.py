@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from ..blas import one_blas_thread
 from ..config import ValidationConfig
 from ..taxonomy import GROUPS
-from ..validate import DEDUP_FIELDS, Finding, apply_policy, validate_example
+from ..validate import Finding, apply_policy, count_words, validate_example
 from .langid import LanguageChecker, identifier
 from .neardup import MinHasher
 from .textnorm import normalize
@@ -54,6 +54,21 @@ def normalized_hash(normalized: str) -> int:
 def language_fields(group: str, placeholders: dict[str, str]) -> list[tuple[str, str]]:
     """(field, expected language) pairs: what each text was asked to be written in."""
     return GROUPS[group].language_fields(placeholders)
+
+
+def dedup_keys(group: str, obj: dict, norm: dict[str, str], cfg: ValidationConfig):
+    """(exact keys as (field, namespace, hash), long texts as (field, namespace)) of an example.
+
+    The example's query-side text with its positive is one key: the same pair again is the same
+    training example. Each of the two that has at least `dedup_min_words` words is a key of its
+    own, and the only texts near-duplicate detection looks at; a short text recurring (a film
+    title as two positives, a label, a name) is not a duplicate. Namespaces carry the scope."""
+    g = GROUPS[group]
+    scope = group if cfg.dedup_scope == "group" else "*"
+    keys = [(g.positive, f"pair/{scope}", normalized_hash(norm[g.query] + "\x1f" + norm[g.positive]))]
+    long_texts = [(f, f"text/{scope}") for f in (g.query, g.positive) if count_words(obj[f]) >= cfg.dedup_min_words]
+    keys += [(f, ns, normalized_hash(norm[f])) for f, ns in long_texts]
+    return keys, long_texts
 
 
 @dataclass
@@ -96,14 +111,11 @@ class Prechecker:
             for p in out:
                 if p.finding is None:
                     p.langid = "off"
-        near: list[tuple[int, str, str]] = []  # (example, field, namespace) to sign
-        for n, ((group, obj, _), p, norm) in enumerate(zip(examples, out, normalized)):
+        for (group, obj, _), p, norm in zip(examples, out, normalized):
             if p.finding is None:
-                p.hashes = [(f, ns, normalized_hash(norm[f])) for f, ns in DEDUP_FIELDS[group]]
-                near += [(n, f, ns) for f, ns in DEDUP_FIELDS[group]]
-        if self._hasher is not None:
-            for n, f, ns in near:
-                out[n].near.append((f, self._hasher.sign(ns, normalized[n][f])))
+                p.hashes, long_texts = dedup_keys(group, obj, norm, self.cfg)
+                if self._hasher is not None:
+                    p.near = [(f, self._hasher.sign(ns, norm[f])) for f, ns in long_texts]
         return out
 
     def _languages(self, examples: list[Example], out: list[Precheck]) -> None:
