@@ -13,7 +13,7 @@ import pytest
 from synthgen.config import parse_config
 from synthgen.pipeline import RunOptions, run_all
 
-from helpers import examples, rejects
+from helpers import examples, read_jsonl, rejects
 
 
 def _cfg(url: str, **validation) -> dict:
@@ -415,3 +415,29 @@ def test_an_sts_sentence_equal_to_an_earlier_positive_is_kept_within_its_group(t
     # run-wide scope (validation.dedup_scope = "run"): the long sentence is a repeat
     verdicts = _judge_mixed(tmp_path, examples, dedup_scope="run")
     assert verdicts[1].finding.reason == "duplicate" and verdicts[1].duplicate_of == "A"
+
+
+def test_brainstorm_rejects_a_near_copy_of_an_earlier_task_and_keeps_a_new_one(tmp_path):
+    from synthgen.config import RunConfig
+    from synthgen.journal import Journal
+    from synthgen.plan import brainstorm_items
+    from synthgen.stages.brainstorm import BrainstormStage
+    from synthgen.stages.engine import ItemResult
+
+    cfg = RunConfig.model_validate({"groups": {"short-long": {"tasks": 10, "examples": 5}}})
+    journal = Journal(tmp_path)
+    stage = BrainstormStage(cfg, tmp_path, journal)
+    task = ("Given a question about the history of a small fishing town on the northern coast, "
+            "retrieve local newspaper articles that answer it")
+    tasks = [task, task.replace("answer it", "answer that"), "Retrieve recipes that use a given seasonal vegetable as the main ingredient"]
+    item = next(brainstorm_items(cfg))
+    journal.begin()
+    stage.commit(ItemResult(item, [], "", "stop", tasks, None))
+    stage.flush()
+    journal.commit()
+    stage.finalize_all()
+    journal.close()
+    kept = [t["task"] for t in read_jsonl(tmp_path / "tasks")]
+    (near,) = read_jsonl(tmp_path / "rejects")
+    assert kept == [tasks[0], tasks[2]]
+    assert near["reason"] == "near_duplicate" and near["duplicate_of"] == f"{item.id}-0"

@@ -35,20 +35,14 @@ class ExampleChecker:
         self.cfg = cfg
         self.journal = journal
         self.pre = Prechecker(cfg)
-        self.near_on = self.pre.near_on
-        self.lang_on = self.pre.lang_on
         self._near = None
-        if self.lang_on and preload_language:
+        if self.pre.lang_on and preload_language:
             # load the language model while the first requests are in flight, not at the first check
             threading.Thread(target=self.pre.warm, name="langid-load", daemon=True).start()
-        if self.near_on:
+        if self.pre.near_on:
             self._near = NearDupStore(journal, threshold=cfg.near_duplicate_threshold)
 
-    def near_duplicate(self, ns: str, key: str, text: str) -> str | None:
-        """The key of an earlier near-copy in namespace `ns`, else None (and `text` is indexed)."""
-        return self._near.check_and_add(ns, key, text)
-
-    def exact_duplicate(self, hashes: list[tuple[str, str, int]]) -> tuple[Finding, str] | None:
+    def _exact_duplicate(self, hashes: list[tuple[str, str, int]]) -> tuple[Finding, str] | None:
         """(the finding, the id of the earlier example) for the first key seen before, else None."""
         for f, ns, h in hashes:
             prior = self.journal.seen(ns, h)
@@ -69,7 +63,7 @@ class ExampleChecker:
         flags = list(pre.flags)
         if pre.finding:
             return Verdict(pre.finding, flags, pre.langid if pre.finding.reason == "wrong_language" else "ok")
-        dup = self.exact_duplicate(pre.hashes)
+        dup = self._exact_duplicate(pre.hashes)
         if dup:
             return Verdict(dup[0], flags, pre.langid, dup[1])
         # every text is looked up before any is stored: a text of a rejected example must not
