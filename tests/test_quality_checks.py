@@ -87,7 +87,8 @@ def test_check_worker_killed_mid_run_falls_back_with_the_same_answers(tmp_path):
     import signal
 
     from synthgen.config import ValidationConfig
-    from synthgen.quality.precheck import PrecheckPool, Prechecker
+    from synthgen.quality.check_worker import PrecheckPool
+    from synthgen.quality.precheck import Prechecker
 
     examples = [("sts", {"S1": f"The cat sat on mat number {i} today.", "S2": "A cat was sitting on the mat.",
                          "S3": "Stock markets fell sharply."}, {"language": "English"}) for i in range(300)]
@@ -159,7 +160,8 @@ def test_examples_waiting_for_a_busy_worker_go_to_it_earliest_plan_position_firs
     import asyncio
 
     from synthgen.config import ValidationConfig
-    from synthgen.quality.precheck import PrecheckPool, Prechecker
+    from synthgen.quality.check_worker import PrecheckPool
+    from synthgen.quality.precheck import Prechecker
 
     examples = [("sts", {"S1": f"Bird {i} sings on the old oak tree.", "S2": "A bird is singing in a tree.",
                          "S3": "Interest rates rose again."}, {"language": "English"}) for i in range(300)]
@@ -193,7 +195,8 @@ def test_a_busy_worker_gets_bigger_batches_and_nothing_is_left_waiting(tmp_path)
     import asyncio
 
     from synthgen.config import ValidationConfig
-    from synthgen.quality.precheck import PrecheckPool, Prechecker
+    from synthgen.quality.check_worker import PrecheckPool
+    from synthgen.quality.precheck import Prechecker
 
     examples = [("sts", {"S1": f"Bird {i} sings on the old oak tree.", "S2": "A bird is singing in a tree.",
                          "S3": "Interest rates rose again."}, {"language": "English"}) for i in range(15)]
@@ -224,7 +227,7 @@ def test_the_check_worker_is_gone_once_its_pool_closes(tmp_path):
     import asyncio
 
     from synthgen.config import ValidationConfig
-    from synthgen.quality.precheck import PrecheckPool
+    from synthgen.quality.check_worker import PrecheckPool
 
     example = ("sts", {"S1": "The cat sat on the old mat today.", "S2": "A cat was sitting on the mat.",
                        "S3": "Stock markets fell sharply."}, {"language": "English"})
@@ -247,7 +250,7 @@ def _worker_threads(monkeypatch, blas_threads: str | None) -> int:
     import asyncio
 
     from synthgen.config import ValidationConfig
-    from synthgen.quality.precheck import PrecheckPool
+    from synthgen.quality.check_worker import PrecheckPool
 
     for name in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS"):
         monkeypatch.delenv(name, raising=False)

@@ -4,7 +4,10 @@ Signatures come from rensa's public `RMinHash` (pip ``rensa``, a Rust R-MinHash:
 175-word text). A text's signature and its band keys are stored in the journal's `neardup` and
 `bands` tables inside the transaction of the commit that accepts it, so the journal alone holds
 the dedup state: nothing to rebuild on resume, no second file to keep in step, and memory stays
-flat however long the run.
+flat however long the run. The cost, measured (one text looked up and stored at a time, a
+commit every 128 texts): about 85 us a text over the first 4,000 texts, 240-340 us a text by
+40,000, as the band table outgrows SQLite's page cache and each commit rewrites more of its
+pages (`python bench/quality.py --phase synthgen --n 40000` shows the rate).
 
 How a look-up answers "estimated Jaccard >= threshold" without LSH misses:
 - The estimate is the fraction of equal signature slots.

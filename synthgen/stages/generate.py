@@ -16,7 +16,8 @@ from ..prompts import generate_schema
 from ..records import RejectRecord, example_record
 from ..taxonomy import GROUPS
 from ..quality.checks import ExampleChecker
-from ..quality.precheck import Precheck, PrecheckPool
+from ..quality.check_worker import PrecheckPool
+from ..quality.precheck import Precheck
 from ..validate import Finding
 from .base import OutputStage
 from .engine import ItemResult
