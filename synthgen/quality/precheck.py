@@ -34,11 +34,6 @@ def normalized_hash(normalized: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-def language_fields(group: str, placeholders: dict[str, str]) -> list[tuple[str, str]]:
-    """(field, expected language) pairs: what each text was asked to be written in."""
-    return GROUPS[group].language_fields(placeholders)
-
-
 def dedup_keys(group: str, obj: dict, norm: dict[str, str], cfg: ValidationConfig):
     """(exact keys as (field, namespace, hash), long texts as (field, namespace)) of an example.
 
@@ -81,47 +76,33 @@ class Prechecker:
             identifier()
 
     def run(self, examples: list[Example]) -> list[Precheck]:
-        out: list[Precheck] = []
-        normalized: list[dict[str, str]] = []  # each text normalised once, for every check below
-        for group, obj, placeholders in examples:
-            norm = {k: normalize(v) for k, v in obj.items() if isinstance(v, str)}
-            finding, flags = validate_example(group, obj, placeholders, self.cfg, norm)
-            out.append(Precheck(finding, flags))
-            normalized.append(norm)
-        if self.lang_on:
-            self._languages(examples, out)
-        else:
-            for p in out:
-                if p.finding is None:
-                    p.langid = "off"
-        for (group, obj, _), p, norm in zip(examples, out, normalized):
-            if p.finding is None:
-                p.hashes, long_texts = dedup_keys(group, obj, norm, self.cfg)
-                if self._hasher is not None:
-                    p.near = [(f, self._hasher.sign(ns, norm[f])) for f, ns in long_texts]
-        return out
+        """What each example earns on its own, in the order given."""
+        return [self._one(group, obj, placeholders) for group, obj, placeholders in examples]
 
-    def _languages(self, examples: list[Example], out: list[Precheck]) -> None:
-        """One batched language pass over every text of every example still standing."""
-        pairs, owners = [], []
-        for n, ((group, obj, placeholders), p) in enumerate(zip(examples, out)):
-            if p.finding is None:
-                for key, expected in language_fields(group, placeholders):
-                    pairs.append((obj[key], expected))
-                    owners.append((n, key, expected))
-        answers = [self.lang.judge(t, e) for t, e in pairs]
-        done: set[int] = set()
-        found: dict[int, list[Finding]] = {}
-        for (n, key, expected), (verdict, detected) in zip(owners, answers):
-            if n in done:  # the first mismatching text decides, as a text-by-text check would
-                continue
+    def _one(self, group: str, obj: dict, placeholders: dict) -> Precheck:
+        norm = {k: normalize(v) for k, v in obj.items() if isinstance(v, str)}  # once, for every check
+        p = Precheck(*validate_example(group, obj, placeholders, self.cfg, norm))
+        if p.finding is None and self.lang_on:
+            self._language(group, obj, placeholders, p)
+        elif p.finding is None:
+            p.langid = "off"
+        if p.finding is None:
+            p.hashes, long_texts = dedup_keys(group, obj, norm, self.cfg)
+            if self._hasher is not None:
+                p.near = [(f, self._hasher.sign(ns, norm[f])) for f, ns in long_texts]
+        return p
+
+    def _language(self, group: str, obj: dict, placeholders: dict, p: Precheck) -> None:
+        """The first text confidently in another language decides; a text that cannot be judged
+        (too short, or a language the detector lacks) makes the example "unchecked"."""
+        for key, expected in GROUPS[group].language_fields(placeholders):
+            verdict, detected = self.lang.judge(obj[key], expected)
             if verdict == "unchecked":
-                out[n].langid = "unchecked"
+                p.langid = "unchecked"
             elif verdict == "mismatch":
                 seen = detected or "another language"
-                found[n] = [Finding("wrong_language", f"'{key}' is in {seen}, not {expected}", key)]
-                done.add(n)
-        for n, findings in found.items():
-            finding, more = apply_policy(findings, self.cfg)
-            out[n].flags += more
-            out[n].finding = finding
+                finding, more = apply_policy([Finding("wrong_language", f"'{key}' is in {seen}, not {expected}", key)],
+                                             self.cfg)
+                p.flags += more
+                p.finding = finding
+                return

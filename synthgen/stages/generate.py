@@ -1,7 +1,8 @@
-"""Stage 2: validate each example, drop exact duplicates, write records or rejects.
+"""Stage 2: check each example (quality/checks.py), write it to examples/ or rejects/.
 
 With a check worker (validation.check_worker), each answer's order-free checks run in a worker
-process as it arrives (`prepare`); `commit` then only does the dedup look-ups, in plan order.
+process as it arrives (`prepare`, after the engine has journaled the response); `commit` then
+only does the dedup look-ups, in plan order.
 """
 
 from __future__ import annotations
