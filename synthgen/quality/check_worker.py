@@ -140,8 +140,14 @@ class PrecheckPool:
                 self._resolve_locally(batch)
                 continue
             self._out += 1
-            loop = self._loop
-            done.add_done_callback(lambda f, b=batch: loop.call_soon_threadsafe(self._answered, b, f))
+            done.add_done_callback(lambda f, b=batch: self._deliver(b, f))
+
+    def _deliver(self, batch: list[tuple[Example, asyncio.Future, int]], done: Future) -> None:
+        """From the pool's own thread: hand the answer to the event loop."""
+        try:
+            self._loop.call_soon_threadsafe(self._answered, batch, done)  # type: ignore[union-attr]
+        except RuntimeError:
+            pass  # the loop is closed: the stage is over and nobody waits for these answers
 
     def _answered(self, batch: list[tuple[Example, asyncio.Future, int]], done: Future) -> None:
         self._out -= 1
