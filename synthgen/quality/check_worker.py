@@ -7,10 +7,9 @@ concurrency 64, 50 ms latency, all checks on, the stage took 0.946x the wall tim
 in-process on a lightly loaded 2-core machine (median of 5 interleaved rounds, 0.80-1.54) and
 0.55x with the cores shared with other work (0.50-1.12); `python bench/check_worker.py`. It
 costs ~60 MB of RSS and ~1.3-1.8 s before the worker answers (spawn, imports, model load), which
-the requests in flight overlap. The answers are the same
-wherever it runs: the same function, the same inputs (tested by running a pipeline both ways).
-If the worker dies, the pool checks in-process from then on and the run goes on (tested with
-kill -9).
+the requests in flight overlap. The answers are the same wherever it runs: the same function,
+the same inputs (tested by running a pipeline both ways). If the worker dies, the pool checks
+in-process from then on and the run goes on (tested with kill -9).
 """
 
 from __future__ import annotations
