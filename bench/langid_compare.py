@@ -131,7 +131,7 @@ def sweep() -> None:
     """Confident wrong answers by letter count: where the checker's minimum length comes from."""
     from synthgen.quality import langid as lg
 
-    checker = lg.LanguageChecker()
+    names = {c: n for n, codes in lg._CODES.items() for c in codes}
     friends = {n: s for s in lg.CONFUSABLE for n in s}
     stats: dict[int, dict[str, int]] = {}
     for lang, text in PASSAGES.items():
@@ -143,7 +143,8 @@ def sweep() -> None:
             windows = [" ".join(w[i : i + n]) for n in range(1, 9) for i in range(0, len(w) - n, n)]
         for window in windows:
             letters = lg.letter_count(window)
-            name, conf = checker._classify(window, min_letters=0)
+            code, conf = lg.identifier().classify(lg.head(window))  # no minimum length here
+            name = names.get(code)
             st = stats.setdefault(min(letters // 4 * 4, 48), {"n": 0, "wrong": 0, "right": 0})
             st["n"] += 1
             right = name == lang or name in friends.get(lang, ())

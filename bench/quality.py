@@ -1,4 +1,4 @@
-"""Benchmark synthgen's quality gates against a naive datasketch baseline.
+"""Benchmark synthgen's quality checks against a naive datasketch baseline.
 
     python bench/quality.py                 # N=20000, about 1-2 minutes on 2 cores
     python bench/quality.py --n 100000
@@ -7,8 +7,8 @@ Phases, each in its own subprocess so peak RSS is its own:
   baseline  datasketch done the obvious way: MinHash(num_perm=128), update() once per word
             3-gram, MinHashLSH(threshold=0.9) query then insert. Slow (~100 records/s), so it
             runs on the first --baseline-n records only; rates and bytes/record are compared.
-  synthgen  NearDupIndex: signature() + check_signature() per record, accepted signatures
-            stored in SQLite as the run store would, then the index rebuilt from SQLite.
+  synthgen  NearDupStore, what the pipeline uses: signature and LSH bands in the run journal
+            (SQLite), committed every 1000 records, memory flat.
   langid    LanguageChecker.check() over hand-written passages and sentences (bench/langid_texts).
 Throughput is records per CPU-second (time.process_time), so other load on the machine does not
 distort the ratio; wall time is printed too.
@@ -20,7 +20,6 @@ import argparse
 import json
 import random
 import resource
-import sqlite3
 import struct
 import subprocess
 import sys
@@ -44,6 +43,7 @@ def records(n: int, seed: int = 1) -> Iterator[tuple[str, str, str, float | None
     text. Same n and seed, same records, on any machine.
     """
     from synthgen.quality.neardup import shingles
+    from synthgen.quality.textnorm import normalize
 
     rng = random.Random(seed)
     vocab: set[str] = set()
@@ -71,7 +71,7 @@ def records(n: int, seed: int = 1) -> Iterator[tuple[str, str, str, float | None
             parts = source.split()
             parts[rng.randrange(len(parts))] = draw(1)[0]
             text = " ".join(parts)
-            a, b = set(shingles(source, 3)), set(shingles(text, 3))
+            a, b = set(shingles(normalize(source), 3)), set(shingles(normalize(text), 3))
             yield key, text, "edit", len(a & b) / len(a | b)
         else:
             text = " ".join(draw(rng.randint(50, 300)))
@@ -100,13 +100,14 @@ def phase_baseline(n: int, seed: int) -> dict:
     from datasketch import MinHash, MinHashLSH
 
     from synthgen.quality.neardup import shingles
+    from synthgen.quality.textnorm import normalize
 
     lsh = MinHashLSH(threshold=0.9, num_perm=128)
     base, cpu, wall, dups, stored = _rss_mb(), 0.0, 0.0, 0, 0
     for key, text, _, _ in records(n, seed):
         c0, w0 = time.process_time(), time.perf_counter()
         m = MinHash(num_perm=128)
-        for shingle in shingles(text, 3):
+        for shingle in shingles(normalize(text), 3):
             m.update(shingle.encode("utf-8"))
         if lsh.query(m):
             dups += 1
@@ -120,63 +121,33 @@ def phase_baseline(n: int, seed: int) -> dict:
 
 
 def phase_synthgen(n: int, seed: int, db: str, baseline_n: int) -> dict:
-    from synthgen.quality.neardup import NearDupIndex
-
-    index = NearDupIndex(threshold=0.9, num_perm=128, ngram=3, seed=1)
-    con = sqlite3.connect(db)
-    con.execute("CREATE TABLE sig (key TEXT PRIMARY KEY, sig BLOB)")
-    base, cpu, wall, dups, dups_prefix = _rss_mb(), 0.0, 0.0, 0, 0
-    outcome: dict[str, int] = {}  # kind (edits split at Jaccard 0.9) -> caught / missed counts
-    for i, (key, text, kind, jaccard) in enumerate(records(n, seed)):
-        c0, w0 = time.process_time(), time.perf_counter()
-        sig = index.signature(text)
-        hit = index.check_signature(key, sig)
-        cpu += time.process_time() - c0
-        wall += time.perf_counter() - w0
-        if hit is None:
-            con.execute("INSERT INTO sig VALUES (?, ?)", (key, sig))
-        else:
-            dups += 1
-            dups_prefix += i < baseline_n
-        if kind == "edit":
-            kind = "edit J>=0.95" if jaccard >= 0.95 else "edit 0.9<=J<0.95" if jaccard >= 0.9 else "edit J<0.9"
-        label = f"{kind} {'caught' if hit else 'passed'}"
-        outcome[label] = outcome.get(label, 0) + 1
-    con.commit()
-    rss_added = _rss_mb() - base
-    result = {"n": n, "cpu_s": cpu, "wall_s": wall, "dups": dups, "dups_in_baseline_prefix": dups_prefix,
-              "stored": len(index), "rss_added_mb": rss_added, "index_nbytes": index.nbytes,
-              "peak_rss_mb": _peak_mb(), "outcome": outcome}
-    del index
-    c0, w0 = time.process_time(), time.perf_counter()
-    rebuilt = NearDupIndex(threshold=0.9, num_perm=128, ngram=3, seed=1)
-    rebuilt.add_signatures(con.execute("SELECT key, sig FROM sig ORDER BY rowid"))
-    result.update(rebuild_cpu_s=time.process_time() - c0, rebuild_wall_s=time.perf_counter() - w0,
-                  rebuilt=len(rebuilt))
-    con.close()
-    return result
-
-
-def phase_disk(n: int, seed: int, db: str) -> dict:
-    """The store the pipeline uses: DiskNearDup, LSH bands in SQLite, memory flat."""
     from synthgen.journal import Journal
-    from synthgen.quality.lsh_store import DiskNearDup
+    from synthgen.quality.neardup import NearDupStore
 
     journal = Journal(Path(db))
-    store = DiskNearDup(journal, threshold=0.9)
-    base, cpu, wall, dups = _rss_mb(), 0.0, 0.0, 0
+    store = NearDupStore(journal, threshold=0.9)
+    base, cpu, wall, dups, dups_prefix = _rss_mb(), 0.0, 0.0, 0, 0
+    outcome: dict[str, int] = {}  # kind (edits split at Jaccard 0.9) -> caught / missed counts
     journal.begin()
-    for i, (key, text, _, _) in enumerate(records(n, seed)):
+    for i, (key, text, kind, jaccard) in enumerate(records(n, seed)):
         c0, w0 = time.process_time(), time.perf_counter()
-        dups += store.check_and_add("document", key, text) is not None
+        hit = store.check_and_add("document", key, text)
         if i % 1000 == 999:
             journal.commit()
             journal.begin()
         cpu += time.process_time() - c0
         wall += time.perf_counter() - w0
+        dups += hit is not None
+        dups_prefix += hit is not None and i < baseline_n
+        if kind == "edit":
+            kind = "edit J>=0.95" if jaccard >= 0.95 else "edit 0.9<=J<0.95" if jaccard >= 0.9 else "edit J<0.9"
+        label = f"{kind} {'caught' if hit else 'passed'}"
+        outcome[label] = outcome.get(label, 0) + 1
     journal.commit()
-    return {"n": n, "cpu_s": cpu, "wall_s": wall, "dups": dups, "rss_added_mb": _rss_mb() - base,
-            "peak_rss_mb": _peak_mb()}
+    stored = journal.db.execute("SELECT COUNT(*) FROM neardup").fetchone()[0]
+    journal.close()
+    return {"n": n, "cpu_s": cpu, "wall_s": wall, "dups": dups, "dups_in_baseline_prefix": dups_prefix,
+            "stored": stored, "rss_added_mb": _rss_mb() - base, "peak_rss_mb": _peak_mb(), "outcome": outcome}
 
 
 def phase_langid(n: int) -> dict:
@@ -214,12 +185,12 @@ def _run(phase: str, args: argparse.Namespace) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description="Benchmark synthgen's quality gates.")
-    ap.add_argument("--n", type=int, default=20000, help="synthetic records for NearDupIndex")
+    ap = argparse.ArgumentParser(description="Benchmark synthgen's quality checks.")
+    ap.add_argument("--n", type=int, default=20000, help="synthetic records for NearDupStore")
     ap.add_argument("--baseline-n", type=int, default=2000, help="records for the slow baseline")
     ap.add_argument("--langid-n", type=int, default=5000, help="language checks")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--phase", choices=("baseline", "synthgen", "disk", "langid"), help=argparse.SUPPRESS)
+    ap.add_argument("--phase", choices=("baseline", "synthgen", "langid"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     args.baseline_n = min(args.baseline_n, args.n)
 
@@ -228,14 +199,10 @@ def main() -> None:
         return
     if args.phase == "synthgen":
         with tempfile.TemporaryDirectory() as tmp:
-            print(json.dumps(phase_synthgen(args.n, args.seed, str(Path(tmp) / "sig.db"), args.baseline_n)))
+            print(json.dumps(phase_synthgen(args.n, args.seed, tmp, args.baseline_n)))
         return
     if args.phase == "langid":
         print(json.dumps(phase_langid(args.langid_n)))
-        return
-    if args.phase == "disk":
-        with tempfile.TemporaryDirectory() as tmp:
-            print(json.dumps(phase_disk(args.n, args.seed, tmp)))
         return
 
     print(f"near-duplicates: {args.n} records (baseline: first {args.baseline_n}), seed {args.seed}")
@@ -246,19 +213,11 @@ def main() -> None:
     o_bpr = ours["rss_added_mb"] * 2**20 / max(ours["stored"], 1)
     print(f"  baseline (datasketch naive): {b_rate:9.0f} rec/s CPU ({base['n'] / base['wall_s']:.0f} wall), "
           f"{base['dups']} dups, ~{b_bpr:.0f} B/record RSS, peak RSS {base['peak_rss_mb']:.0f} MB")
-    print(f"  synthgen NearDupIndex:       {o_rate:9.0f} rec/s CPU ({ours['n'] / ours['wall_s']:.0f} wall), "
+    print(f"  synthgen NearDupStore:       {o_rate:9.0f} rec/s CPU ({ours['n'] / ours['wall_s']:.0f} wall), "
           f"{ours['dups']} dups ({ours['dups_in_baseline_prefix']} in the baseline's prefix), "
-          f"~{o_bpr:.0f} B/record RSS, {ours['index_nbytes'] / max(ours['stored'], 1):.0f} B/record held, "
-          f"peak RSS {ours['peak_rss_mb']:.0f} MB")
+          f"~{o_bpr:.0f} B/record RSS, peak RSS {ours['peak_rss_mb']:.0f} MB")
     print(f"  synthgen outcomes by injected kind: {dict(sorted(ours['outcome'].items()))}")
-    print(f"  rebuild from SQLite: {ours['rebuilt']} signatures in {ours['rebuild_wall_s']:.2f} s wall "
-          f"({ours['rebuild_cpu_s']:.2f} s CPU)")
     print(f"  ratio synthgen/baseline: throughput x{o_rate / b_rate:.0f}, memory per record x{o_bpr / b_bpr:.2f}")
-    disk = _run("disk", args)
-    d_rate = disk["n"] / disk["cpu_s"]
-    print(f"  synthgen DiskNearDup (what the pipeline uses, bands in SQLite): {d_rate:9.0f} rec/s CPU, "
-          f"{disk['dups']} dups, +{disk['rss_added_mb']:.0f} MB RSS over {disk['n']} records, "
-          f"peak RSS {disk['peak_rss_mb']:.0f} MB; ratio to baseline: throughput x{d_rate / b_rate:.0f}")
     lang = _run("langid", args)
     per = lang["cpu_s"] / lang["n"] * 1e6
     print(f"language checks: {lang['n']} sentences and ~100-word passages, 25 languages")

@@ -202,14 +202,14 @@ def validate(run_dir: Path = typer.Argument(..., help="a run directory"),
              check: bool = typer.Option(False, "--check", help="exit 1 if any example fails (a CI gate)"),
              as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
     """Re-check a run's examples with the current rules, without calling the LLM."""
-    from .recheck import recheck
+    from .revalidate import revalidate
 
     def go():
         cfg_path = None
         if config is not None:
             path = Path(config)
             cfg_path = path if path.exists() or config not in PACKAGED_CONFIGS else configs_dir() / f"{config}.toml"
-        report = recheck(run_dir, cfg_path, out)
+        report = revalidate(run_dir, cfg_path, out)
         if as_json:
             typer.echo(json.dumps(report, indent=2))
         else:

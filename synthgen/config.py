@@ -153,6 +153,13 @@ class ValidationConfig(_Strict):
     # beside the one sending requests, "off" in it, "auto" in a worker for 1000+ examples on 2+ cores.
     # Same answers either way: not part of the run's fingerprint.
     check_worker: Literal["auto", "on", "off"] = "auto"
+    # exact dedup: an example is a duplicate when its query-side text and its positive together
+    # repeat an earlier example, or when one of them, of at least this many words, repeats an
+    # earlier text; shorter texts (titles, labels, names) recur legitimately. Near-duplicate
+    # detection looks at those long texts only.
+    dedup_min_words: int = Field(8, ge=1)
+    # where "earlier" looks: examples of the same task group, or of the whole run
+    dedup_scope: Literal["group", "run"] = "group"
 
     @field_validator("rules")
     @classmethod

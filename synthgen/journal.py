@@ -10,8 +10,8 @@ Tables
   failures   transport failures per attempt (for stats; they cost no tokens)
   progress   per stage: plan index of the last item committed to the output files
   seen       exact-dedup hashes (namespace, 64-bit hash) -> first item id
-  neardup    MinHash signatures of accepted texts (seq = insertion order); `lsh` (created by
-             quality/lsh_store.py) maps their band hashes back to them
+  neardup    MinHash signatures of accepted texts (seq = insertion order)
+  bands      their LSH band keys -> seq (quality/neardup.py), written in the same transaction
   counters   per stage/group/key counts (accepted, rejected:<reason>, ...)
   writers    per output kind: open part number, committed byte offset and record count
 
@@ -61,6 +61,7 @@ CREATE TABLE IF NOT EXISTS counters (
 CREATE TABLE IF NOT EXISTS neardup (
   seq INTEGER PRIMARY KEY, ns TEXT NOT NULL, key TEXT NOT NULL, sig BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS bands (k INTEGER NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (k, seq)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS writers (
   kind TEXT PRIMARY KEY, part INTEGER NOT NULL, offset INTEGER NOT NULL, records INTEGER NOT NULL
 );
@@ -146,27 +147,13 @@ class Journal:
         self.db.executescript(_SCHEMA)
         self._pending_counts: dict[tuple[str, str, str], int] = {}
         self._claims: dict[tuple[str, int], str] = {}  # (ns, hash) -> item id, not yet written
-        self._signatures: dict[int, tuple[int, str, str, bytes]] = {}  # seq -> neardup row, not yet written
-        self._next_seq: int | None = None  # the next neardup seq (read from the table once)
         self._responses: list[tuple] = []
-        self._hooks: list = []
         self._checkpointer: _Checkpointer | None = None
-
-    def on_change(self, hook) -> None:
-        """`hook(event)` after every commit, rollback and at close: for files derived from this
-        one (quality/lsh_store.py) that must never get ahead of it."""
-        self._hooks.append(hook)
-
-    def _notify(self, event: str) -> None:
-        for hook in list(self._hooks):
-            hook(event)
 
     def close(self) -> None:
         if self.db.in_transaction:  # what was not committed does not count, as before
             self.rollback()
         self.flush_responses()  # but every paid response is kept
-        self._notify("close")
-        self._hooks.clear()
         if self._checkpointer is not None:
             self._checkpointer.stop()  # before the last close, which checkpoints and drops the WAL
             self._checkpointer = None
@@ -268,16 +255,12 @@ class Journal:
         if self._checkpointer is None:
             self._checkpointer = _Checkpointer(self.path)
         self._checkpointer.poke()
-        self._notify("commit")
 
     def rollback(self) -> None:
         self._pending_counts.clear()
         self._claims.clear()
-        self._signatures.clear()
-        self._next_seq = None
         if self.db.in_transaction:
             self.db.execute("ROLLBACK")
-        self._notify("rollback")
 
     def has_responses(self, stage: str) -> bool:
         self.flush_responses()
@@ -287,11 +270,11 @@ class Journal:
         self.db.execute("INSERT OR REPLACE INTO progress VALUES (?, ?)", (stage, index))
 
     # -- dedup state ------------------------------------------------------------------------
-    # Inside a transaction, claimed hashes and near-dup signatures wait in memory and go to disk
-    # with `commit`, in one statement each (the same transaction, so the same atomicity): a
-    # statement per text cost ~7-11 us, against ~2-4 us a row for executemany. Look-ups see
-    # them. A rollback drops them with the rest of the transaction. Bounded: a transaction holds
-    # at most commit_every items' worth.
+    # Inside a transaction, claimed hashes wait in memory and go to disk with `commit`, in one
+    # statement (the same transaction, so the same atomicity): a statement per text cost ~7-11 us,
+    # against ~2-4 us a row for executemany. Look-ups see them. A rollback drops them with the rest
+    # of the transaction. Bounded: a transaction holds at most commit_every items' worth.
+    # Near-dup signatures and bands go straight into the open transaction (see quality/neardup.py).
 
     def seen_or_add(self, ns: str, h: int, item_id: str) -> str | None:
         """The item id that first used this hash, or None after claiming it for `item_id`."""
@@ -314,36 +297,23 @@ class Journal:
         else:
             self.db.execute("INSERT OR IGNORE INTO seen VALUES (?,?,?)", (ns, h, item_id))
 
-    def add_signature(self, ns: str, key: str, sig: bytes) -> int:
-        """Store a near-dup signature; its seq (insertion order, 1, 2, ...) is returned at once."""
-        if self._next_seq is None:
-            self._next_seq = self.db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM neardup").fetchone()[0]
-        seq, self._next_seq = self._next_seq, self._next_seq + 1
-        if self.db.in_transaction:
-            self._signatures[seq] = (seq, ns, key, sig)
-        else:
-            self.db.execute("INSERT INTO neardup VALUES (?,?,?,?)", (seq, ns, key, sig))
-        return seq
+    def add_near(self, ns: str, key: str, sig: bytes, bands: list[int]) -> None:
+        """Store a text's near-dup signature and band keys (in the open transaction, if any)."""
+        seq = self.db.execute("INSERT INTO neardup (ns, key, sig) VALUES (?,?,?)", (ns, key, sig)).lastrowid
+        self.db.executemany("INSERT OR IGNORE INTO bands VALUES (?, ?)", [(k, seq) for k in bands])
 
-    def signatures(self, seqs: list[int]) -> list[tuple[int, str, bytes]]:
-        """(seq, key, sig) of stored signatures, in seq order."""
-        pending = self._signatures
-        rows = [(r[0], r[2], r[3]) for r in map(pending.get, seqs) if r is not None]
-        rest = [q for q in seqs if q not in pending] if rows else seqs
-        if rest:
-            marks = ",".join("?" * len(rest))
-            rows += self.db.execute(f"SELECT seq, key, sig FROM neardup WHERE seq IN ({marks})", rest).fetchall()
-        rows.sort()
-        return rows
+    def near_candidates(self, bands: list[int]) -> list[tuple[str, bytes]]:
+        """(key, signature) of the stored texts sharing a band key with these, earliest first."""
+        marks = ",".join("?" * len(bands))
+        return self.db.execute(
+            f"SELECT key, sig FROM neardup WHERE seq IN (SELECT seq FROM bands WHERE k IN ({marks}))"
+            " ORDER BY seq", bands).fetchall()
 
     def _write_dedup(self) -> None:
         if self._claims:
             self.db.executemany("INSERT OR IGNORE INTO seen VALUES (?,?,?)",
                                 [(*k, v) for k, v in self._claims.items()])
             self._claims.clear()
-        if self._signatures:
-            self.db.executemany("INSERT INTO neardup VALUES (?,?,?,?)", self._signatures.values())
-            self._signatures.clear()
 
     def bump(self, stage: str, group: str, key: str, n: int = 1) -> None:
         """Count inside the open commit transaction (written by `commit`, in the same txn)."""

@@ -17,9 +17,9 @@ from pathlib import Path
 from .config import RunConfig
 from .journal import Journal
 from .manifest import atomic_write_json
-from .quality.gate import QualityGate
+from .quality.checks import ExampleChecker
 from .records import RejectRecord
-from .recheck import _fresh_out
+from .revalidate import fresh_out
 from .shards import ShardWriter, iter_records
 from .taxonomy import GROUPS
 
@@ -63,9 +63,9 @@ def merge(out: Path, parts: list[Path], allow_partial: bool = False) -> dict:
     parts = [Path(p) for p in parts]
     manifests, cfg = _check_parts(parts, allow_partial)
     out = Path(out)
-    _fresh_out(out)
+    fresh_out(out)
     journal = Journal(out)
-    gate = QualityGate(cfg.validation, journal)
+    checker = ExampleChecker(cfg.validation, journal)
     writers = {k: ShardWriter(out, k, journal, cfg.output.shard_size) for k in ("examples", "rejects")}
     streams = [iter_records(p / "examples", include_open=False) for p in parts]
     accepted = cross = 0
@@ -78,7 +78,7 @@ def merge(out: Path, parts: list[Path], allow_partial: bool = False) -> dict:
     journal.begin()
     for rec in heapq.merge(*streams, key=lambda r: r["item_index"]):
         obj = {k: rec[k] for k in GROUPS[rec["group"]].output_keys}
-        verdict = gate.check_example(rec["group"], obj, rec["placeholders"], rec["id"])
+        verdict = checker.check_example(rec["group"], obj, rec["placeholders"], rec["id"])
         if verdict.finding is None:
             add("examples", rec)
             accepted += 1

@@ -7,7 +7,8 @@ Reason codes (stable: they appear in rejects files, run.json and `synthgen stats
   extra_key       the object has keys the group does not define
   wrong_type      a value is not a string
   empty_field     a value is empty or whitespace
-  duplicate       exact duplicate (normalised) of an earlier query/document/task
+  duplicate       repeats an earlier example (its query with its positive) or an earlier long
+                  text (normalised; `validation.dedup_min_words`), or an earlier task
   request_failed  the request kept failing after every retry (network, 5xx, timeouts)
 Guideline checks, each "reject", "flag" or "off" by `[validation.rules]`:
   too_short       a text has fewer words than the prompt asked for (times min_words_ratio)
@@ -20,7 +21,7 @@ Guideline checks, each "reject", "flag" or "off" by `[validation.rules]`:
   identical_sentences     two of S1/S2/S3 are the same text
   sts_order       STS: S3 (low score) overlaps S1 more than S2 (high score) does
   wrong_language  a text is not in the sampled language (see synthgen.quality.langid)
-  near_duplicate  MinHash-estimated near copy of an earlier query or document
+  near_duplicate  MinHash-estimated near copy of an earlier long query or document
 """
 
 from __future__ import annotations
@@ -243,13 +244,3 @@ def validate_example(group: str, obj: dict, placeholders: dict[str, str], cfg: V
     return apply_policy(check_lengths(group, obj, placeholders, cfg, normalized)
                         + check_content(group, obj, normalized), cfg)
 
-
-# Which fields are deduplicated, and in which namespace (exact, normalised text).
-DEDUP_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
-    "short-long": (("user_query", "query"), ("positive_document", "document")),
-    "long-short": (("input_text", "query"),),
-    "short-short": (("input", "query"), ("positive_document", "document")),
-    "long-long": (("input", "query"), ("positive_document", "document")),
-    "sts": (("S1", "query"), ("S2", "document")),
-    "bitext": (("S1", "query"), ("S2", "document")),
-}

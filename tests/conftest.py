@@ -13,13 +13,6 @@ from synthgen.testing.server import FakeLLMServer
 
 REPO = Path(__file__).resolve().parent.parent
 
-# the unpacked language model goes to a cache shared by this test session, not the user's ~/.cache
-if "SYNTHGEN_CACHE_DIR" not in os.environ:
-    import tempfile
-
-    os.environ["SYNTHGEN_CACHE_DIR"] = tempfile.mkdtemp(prefix="synthgen-test-cache-")
-
-
 @pytest.fixture(autouse=True)
 def _isolate(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -183,15 +182,18 @@ def test_exact_duplicates_rejected_and_survive_resume(make_server, write_config,
     cfg_path = write_config(srv.base_url)
     cfg = load_config(cfg_path)
     run_all(cfg, RunOptions(out=tmp_path / "run", quiet=True, limit=6))
-    # feed a record's text back through the dedup index: the same query must be refused
+    # feed a record back through the checks over the reopened journal: the same example, in
+    # other case and spacing, must be refused as a copy of the first
     from synthgen.journal import Journal
-    from synthgen.quality.gate import text_hash
+    from synthgen.quality.checks import ExampleChecker
 
     first = examples(tmp_path / "run")[0]
-    key = "user_query" if first["group"] == "short-long" else GROUPS[first["group"]].output_keys[0]
+    again = {k: "  " + first[k].upper() + " " for k in GROUPS[first["group"]].output_keys}
     j = Journal(tmp_path / "run")
-    ns = "query"
-    assert j.seen_or_add(ns, text_hash("  " + first[key].upper() + " "), "other") == first["id"]
+    verdict = ExampleChecker(cfg.validation, j, preload_language=False).check_example(
+        first["group"], again, first["placeholders"], "other")
+    assert verdict.finding is not None and verdict.finding.reason == "duplicate"
+    assert verdict.duplicate_of == first["id"]
     j.close()
 
 

@@ -84,3 +84,40 @@ def test_merge_refuses_incomplete_or_mixed_parts(tmp_path, make_server, write_co
     run_all(other, RunOptions(out=tmp_path / "o", quiet=True, shard=Shard(1, 2)))
     r = synthgen("merge", str(tmp_path / "m"), str(tmp_path / "p0"), str(tmp_path / "o"))
     assert r.returncode == 2 and "different configs" in r.stderr
+
+
+def _sts_run(run, n: int, copies: dict[int, int]) -> None:
+    """A run directory of n distinct STS examples; copies[i] = j makes example i repeat example j."""
+    from synthgen.config import RunConfig
+
+    cfg = RunConfig.model_validate({"groups": {"sts": {"examples": n}},
+                                    "languages": {"mode": "custom", "weights": {"English": 1}}})
+    (run / "examples").mkdir(parents=True)
+    (run / "run.json").write_text(json.dumps({"config": cfg.model_dump(mode="json")}))
+    rows = []
+    for i in range(n):
+        j = copies.get(i, i)
+        rows.append({"id": f"generate-{i}", "group": "sts", "task": "Retrieve semantically similar text.",
+                     "placeholders": {"language": "English", "unit": "sentence", "high_score": "4.5",
+                                      "low_score": "2.5", "difficulty": "college"},
+                     "S1": f"The harbour of town number {j} reopened after the winter storms had passed.",
+                     "S2": f"After the storms, the harbour in town {j} was opened again to all boats.",
+                     "S3": f"Town {j} is known for a museum of old clocks and a quiet market square.",
+                     "model": "scripted", "item_index": i, "attempts": 1, "flags": [], "langid": "ok"})
+    (run / "examples" / "part-00000.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def test_validate_finds_a_duplicate_across_its_commit_batches(tmp_path):
+    # validate commits its dedup state every 1000 records (memory stays flat): a copy made far
+    # after the example it repeats is still caught, and nothing else is
+    from synthgen.revalidate import COMMIT_EVERY
+
+    n = COMMIT_EVERY + 300
+    _sts_run(tmp_path / "run", n, {COMMIT_EVERY + 150: 3})
+    r = synthgen("validate", str(tmp_path / "run"), "--json", "--out", str(tmp_path / "copy"))
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    assert report["checked"] == n and report["failed_by_reason"] == {"duplicate": 1}
+    (dup,) = read_jsonl(tmp_path / "copy" / "rejects")
+    assert dup["id"] == f"generate-{COMMIT_EVERY + 150}" and dup["duplicate_of"] == "generate-3"
+    assert len(examples(tmp_path / "copy")) == n - 1

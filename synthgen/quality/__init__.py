@@ -1,7 +1,7 @@
-"""Data-quality gates: normalisation, near-duplicates, language identity.
+"""Data-quality checks: normalisation, near-duplicates, language identity, the example checker.
 
-Import the modules directly (`synthgen.quality.neardup.NearDupIndex`,
-`synthgen.quality.langid.LanguageChecker`, `synthgen.quality.textnorm.normalize`): this package
+Import the modules directly (`synthgen.quality.checks.ExampleChecker`,
+`synthgen.quality.neardup.NearDupStore`, `synthgen.quality.langid.LanguageChecker`): this package
 imports nothing itself, so `import synthgen` stays fast and numpy, rensa and py3langid load only
-when a gate is used.
+when a check is used.
 """

@@ -1,7 +1,7 @@
 """Text normalisation shared by exact and near-duplicate detection.
 
 Two outputs that differ only in case, Unicode width/compatibility forms or whitespace are the
-same example for training purposes, so both dedup gates compare normalised text.
+same example for training purposes, so both dedup checks compare normalised text.
 """
 
 from __future__ import annotations

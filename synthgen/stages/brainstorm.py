@@ -11,7 +11,8 @@ from ..plan import WorkItem
 from ..prompts import brainstorm_schema
 from ..records import RejectRecord, TaskRecord
 from ..validate import count_words
-from ..quality.gate import QualityGate, text_hash
+from ..quality.neardup import NearDupStore
+from ..quality.precheck import text_hash
 from .base import OutputStage
 from .engine import ItemResult
 
@@ -24,7 +25,8 @@ class BrainstormStage(OutputStage):
         super().__init__(run_dir, journal, cfg.output.shard_size)
         self.cfg = cfg
         self._schema = brainstorm_schema()
-        self.gate = QualityGate(cfg.validation, journal, preload_language=False)  # tasks: dedup only
+        v = cfg.validation
+        self.near = NearDupStore(journal, v.near_duplicate_threshold) if v.policy("near_duplicate") != "off" else None
         counts = journal.counters().get(self.name, {})
         self.kept = {g: c.get("accepted", 0) for g, c in counts.items()}
 
@@ -76,8 +78,8 @@ class BrainstormStage(OutputStage):
             if self.kept.get(item.group, 0) >= quota:
                 self._reject(result, "surplus", f"group already has its {quota} tasks", rid, output=task)
                 continue
-            if self.gate.near_on:
-                prior = self.gate.near_duplicate(ns, rid, task)
+            if self.near is not None:
+                prior = self.near.check_and_add(ns, rid, task)
                 if prior is not None and self.cfg.validation.policy("near_duplicate") == "reject":
                     self._reject(result, "near_duplicate", "near-copy of an earlier task", rid, output=task,
                                  duplicate_of=prior)

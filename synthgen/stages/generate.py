@@ -1,7 +1,8 @@
-"""Stage 2: validate each example, drop exact duplicates, write records or rejects.
+"""Stage 2: check each example (quality/checks.py), write it to examples/ or rejects/.
 
 With a check worker (validation.check_worker), each answer's order-free checks run in a worker
-process as it arrives (`prepare`); `commit` then only does the dedup look-ups, in plan order.
+process as it arrives (`prepare`, after the engine has journaled the response); `commit` then
+only does the dedup look-ups, in plan order.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from ..plan import WorkItem
 from ..prompts import generate_schema
 from ..records import RejectRecord, example_record
 from ..taxonomy import GROUPS
-from ..quality.gate import QualityGate
-from ..quality.precheck import Precheck, PrecheckPool
+from ..quality.checks import ExampleChecker
+from ..quality.check_worker import PrecheckPool
+from ..quality.precheck import Precheck
 from ..validate import Finding
 from .base import OutputStage
 from .engine import ItemResult
@@ -47,10 +49,8 @@ class GenerateStage(OutputStage):
         self._schemas = {g: generate_schema(g) for g in GROUPS}
         self.pool: PrecheckPool | None = None
         self.notice = ""
-        self.gate = QualityGate(cfg.validation, journal, preload_language=not use_worker)
-        if use_worker:
-            # the pipeline starts its worker before the first request (or claims the one
-            # `synthgen generate` started while importing: precheck.prespawn)
+        self.checker = ExampleChecker(cfg.validation, journal, preload_language=not use_worker)
+        if use_worker:  # the pipeline starts the worker before the first request
             self.pool = PrecheckPool(cfg.validation)
             self.prepare = self._prepare
 
@@ -106,7 +106,7 @@ class GenerateStage(OutputStage):
         obj = result.parsed
         assert isinstance(obj, dict)
         pre = result.pre if isinstance(result.pre, Precheck) else None
-        verdict = self.gate.check_example(item.group, obj, item.placeholders, item.id, pre)
+        verdict = self.checker.check_example(item.group, obj, item.placeholders, item.id, pre)
         flags = verdict.flags
         if verdict.finding:
             self._reject(result, verdict.finding, duplicate_of=verdict.duplicate_of)

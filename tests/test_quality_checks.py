@@ -13,7 +13,7 @@ import pytest
 from synthgen.config import parse_config
 from synthgen.pipeline import RunOptions, run_all
 
-from helpers import examples, rejects
+from helpers import examples, read_jsonl, rejects
 
 
 def _cfg(url: str, **validation) -> dict:
@@ -87,7 +87,8 @@ def test_check_worker_killed_mid_run_falls_back_with_the_same_answers(tmp_path):
     import signal
 
     from synthgen.config import ValidationConfig
-    from synthgen.quality.precheck import PrecheckPool, Prechecker
+    from synthgen.quality.check_worker import PrecheckPool
+    from synthgen.quality.precheck import Prechecker
 
     examples = [("sts", {"S1": f"The cat sat on mat number {i} today.", "S2": "A cat was sitting on the mat.",
                          "S3": "Stock markets fell sharply."}, {"language": "English"}) for i in range(300)]
@@ -138,7 +139,7 @@ def test_run_goes_on_when_its_check_worker_is_killed(make_server, tmp_path):
             while worker is None and time.time() < deadline and proc.poll() is None:
                 for task in Path(f"/proc/{proc.pid}/task").iterdir():
                     for child in (task / "children").read_text().split():
-                        if "_worker_main" in Path(f"/proc/{child}/cmdline").read_text():
+                        if "spawn_main" in Path(f"/proc/{child}/cmdline").read_text():
                             worker = int(child)
                 time.sleep(0.05)
             assert worker is not None, "no check worker started"
@@ -159,7 +160,8 @@ def test_examples_waiting_for_a_busy_worker_go_to_it_earliest_plan_position_firs
     import asyncio
 
     from synthgen.config import ValidationConfig
-    from synthgen.quality.precheck import PrecheckPool, Prechecker
+    from synthgen.quality.check_worker import PrecheckPool
+    from synthgen.quality.precheck import Prechecker
 
     examples = [("sts", {"S1": f"Bird {i} sings on the old oak tree.", "S2": "A bird is singing in a tree.",
                          "S3": "Interest rates rose again."}, {"language": "English"}) for i in range(300)]
@@ -171,14 +173,6 @@ def test_examples_waiting_for_a_busy_worker_go_to_it_earliest_plan_position_firs
         done: list[int] = []
         try:
             await pool.start()
-            import fcntl
-            import sys
-
-            import pathlib
-
-            limit = pathlib.Path("/proc/sys/fs/pipe-max-size")
-            if sys.platform == "linux" and int(limit.read_text()) >= 1 << 20:  # a batch crosses in one write
-                assert fcntl.fcntl(pool._proc.stdin.fileno(), fcntl.F_GETPIPE_SZ) >= 1 << 20
 
             async def one(e, pos):
                 r = await pool.check(e, pos)
@@ -201,7 +195,8 @@ def test_a_busy_worker_gets_bigger_batches_and_nothing_is_left_waiting(tmp_path)
     import asyncio
 
     from synthgen.config import ValidationConfig
-    from synthgen.quality.precheck import PrecheckPool, Prechecker
+    from synthgen.quality.check_worker import PrecheckPool
+    from synthgen.quality.precheck import Prechecker
 
     examples = [("sts", {"S1": f"Bird {i} sings on the old oak tree.", "S2": "A bird is singing in a tree.",
                          "S3": "Interest rates rose again."}, {"language": "English"}) for i in range(15)]
@@ -213,7 +208,7 @@ def test_a_busy_worker_gets_bigger_batches_and_nothing_is_left_waiting(tmp_path)
             first = [asyncio.ensure_future(pool.check(e, i)) for i, e in enumerate(examples[:10])]
             await asyncio.sleep(0)
             await asyncio.sleep(0)
-            assert [len(b) for b in pool._sent] == [10]  # an idle worker takes what there is
+            assert pool._out == 1 and not pool._pending  # an idle worker takes what there is
             later = [asyncio.ensure_future(pool.check(e, i)) for i, e in enumerate(examples[10:], 10)]
             await asyncio.sleep(0)
             await asyncio.sleep(0)
@@ -228,51 +223,11 @@ def test_a_busy_worker_gets_bigger_batches_and_nothing_is_left_waiting(tmp_path)
     assert answers == Prechecker(ValidationConfig()).run(examples)
 
 
-def test_a_worker_started_early_is_claimed_and_an_unclaimed_one_exits_with_its_parent(tmp_path):
-    import asyncio
-    import os
-    import time
-
-    from synthgen.config import ValidationConfig
-    from synthgen.quality import precheck
-
-    cfg = ValidationConfig()
-    precheck.prespawn(cfg)
-    early = precheck._PRESPAWNED[cfg.model_dump_json()].pid
-
-    async def main():
-        pool = precheck.PrecheckPool(cfg)
-        try:
-            await pool.start()
-            return pool.pid
-        finally:
-            await pool.aclose()
-
-    assert asyncio.run(main()) == early
-    assert not precheck._PRESPAWNED
-
-    # a command that starts one and never uses it (a resume with little left) leaves nothing behind
-    code = ("from synthgen.config import ValidationConfig; from synthgen.quality import precheck; "
-            "c = ValidationConfig(); precheck.prespawn(c); print(precheck._PRESPAWNED[c.model_dump_json()].pid)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
-    orphan = int(out.stdout.strip())
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            os.kill(orphan, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.1)
-    else:
-        raise AssertionError(f"unclaimed check worker {orphan} still running")
-
-
-def test_the_check_worker_exits_by_itself_when_its_pool_closes(tmp_path):
-    # EOF on its stdin ends the worker at once (exit code 0): the pool never has to kill it
+def test_the_check_worker_is_gone_once_its_pool_closes(tmp_path):
     import asyncio
 
     from synthgen.config import ValidationConfig
-    from synthgen.quality.precheck import PrecheckPool
+    from synthgen.quality.check_worker import PrecheckPool
 
     example = ("sts", {"S1": "The cat sat on the old mat today.", "S2": "A cat was sitting on the mat.",
                        "S3": "Stock markets fell sharply."}, {"language": "English"})
@@ -280,12 +235,14 @@ def test_the_check_worker_exits_by_itself_when_its_pool_closes(tmp_path):
     async def main():
         pool = PrecheckPool(ValidationConfig())
         await pool.check(example)
-        proc = pool._proc
+        pid = pool.pid
         await pool.aclose()
-        return proc
+        return pid
 
-    proc = asyncio.run(main())
-    assert proc is not None and proc.returncode == 0
+    pid = asyncio.run(main())
+    assert pid is not None and pid != os.getpid()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
 
 
 def _worker_threads(monkeypatch, blas_threads: str | None) -> int:
@@ -293,7 +250,7 @@ def _worker_threads(monkeypatch, blas_threads: str | None) -> int:
     import asyncio
 
     from synthgen.config import ValidationConfig
-    from synthgen.quality.precheck import PrecheckPool
+    from synthgen.quality.check_worker import PrecheckPool
 
     for name in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS"):
         monkeypatch.delenv(name, raising=False)
@@ -318,8 +275,9 @@ def _worker_threads(monkeypatch, blas_threads: str | None) -> int:
                     reason="thread counts read from /proc; one core gives one BLAS thread anyway")
 def test_the_check_worker_runs_one_blas_thread_unless_the_user_asks_for_more(monkeypatch):
     # a BLAS pool of one thread per core only spins in the worker, taking cores from the loop
-    assert _worker_threads(monkeypatch, None) == 1
-    assert _worker_threads(monkeypatch, "2") == 2  # the user's setting is kept
+    # the worker's own threads: its main thread and the one watching for its parent to die
+    assert _worker_threads(monkeypatch, None) == 2
+    assert _worker_threads(monkeypatch, "2") == 3  # the user's setting is kept
 
 
 def _near_example(rng, s1: str | None = None, s2: str | None = None) -> dict:
@@ -338,16 +296,16 @@ def _near_copy(text: str, word: str = "changed") -> str:
 
 
 def _judge(tmp_path, near_policy: str, examples: list[tuple[str, dict]]):
-    """Verdicts for sts examples judged in order, in one transaction, by a fresh gate."""
+    """Verdicts for sts examples judged in order, in one transaction, by a fresh checker."""
     from synthgen.config import ValidationConfig
     from synthgen.journal import Journal
-    from synthgen.quality.gate import QualityGate
+    from synthgen.quality.checks import ExampleChecker
 
     cfg = ValidationConfig(rules={"near_duplicate": near_policy, "wrong_language": "off", "sts_order": "off"})
     journal = Journal(tmp_path)
-    gate = QualityGate(cfg, journal, preload_language=False)
+    checker = ExampleChecker(cfg, journal, preload_language=False)
     journal.begin()
-    verdicts = [gate.check_example("sts", ex, {"language": "English"}, name) for name, ex in examples]
+    verdicts = [checker.check_example("sts", ex, {"language": "English"}, name) for name, ex in examples]
     journal.commit()
     journal.close()
     return verdicts
@@ -386,3 +344,103 @@ def test_a_flagged_example_stores_its_other_texts_for_later_ones(tmp_path):
     assert verdicts[1].flags == ["near_duplicate"]
     assert verdicts[2].flags == ["near_duplicate"]  # before: B's document was never stored
     assert verdicts[3].flags == ["near_duplicate"]  # two texts hit: one flag
+
+
+# -- which repeats are duplicates (the paper's kind of short-short examples) -------------------
+
+def _judge_mixed(tmp_path, examples: list[tuple[str, str, dict]], **validation):
+    """Verdicts for (name, group, example) judged in order by a fresh checker, language off."""
+    from synthgen.config import ValidationConfig
+    from synthgen.journal import Journal
+    from synthgen.quality.checks import ExampleChecker
+
+    rules = {"wrong_language": "off", "sts_order": "off", "near_duplicate": "reject"}
+    cfg = ValidationConfig(rules=rules, **validation)
+    journal = Journal(tmp_path / f"j{len(list(tmp_path.iterdir()))}")
+    checker = ExampleChecker(cfg, journal, preload_language=False)
+    journal.begin()
+    verdicts = [checker.check_example(group, ex, {"language": "English"}, name) for name, group, ex in examples]
+    journal.commit()
+    journal.close()
+    return verdicts
+
+
+FILM_A = {"input": "A mafia patriarch hands his empire to his reluctant youngest son",
+          "positive_document": "The Godfather"}
+FILM_B = {"input": "Crime saga about a New York crime family and its succession struggles",
+          "positive_document": "The Godfather"}
+
+
+def test_two_examples_with_the_same_short_positive_are_both_kept(tmp_path):
+    # short-short pairs whose positive is the same film title are two real training examples
+    verdicts = _judge_mixed(tmp_path, [("A", "short-short", FILM_A), ("B", "short-short", FILM_B)])
+    assert [v.finding for v in verdicts] == [None, None]
+
+
+def test_the_same_pair_again_is_a_duplicate(tmp_path):
+    again = {k: "  " + v.upper() for k, v in FILM_A.items()}
+    verdicts = _judge_mixed(tmp_path, [("A", "short-short", FILM_A), ("B", "short-short", again)])
+    assert verdicts[1].finding.reason == "duplicate" and verdicts[1].duplicate_of == "A"
+    assert "repeats an earlier example" in verdicts[1].finding.detail
+
+
+def test_a_long_text_repeated_with_another_partner_is_a_duplicate(tmp_path):
+    other = {"input": FILM_A["input"], "positive_document": "Goodfellas"}
+    verdicts = _judge_mixed(tmp_path, [("A", "short-short", FILM_A), ("B", "short-short", other)])
+    assert verdicts[1].finding.reason == "duplicate" and verdicts[1].finding.field == "input"
+    assert verdicts[1].duplicate_of == "A"
+
+
+def test_a_shorter_threshold_makes_the_recurring_title_a_duplicate(tmp_path):
+    verdicts = _judge_mixed(tmp_path, [("A", "short-short", FILM_A), ("B", "short-short", FILM_B)],
+                            dedup_min_words=2)
+    assert verdicts[1].finding.reason == "duplicate" and verdicts[1].finding.field == "positive_document"
+
+
+def test_short_texts_are_not_checked_for_near_copies(tmp_path):
+    first = {"input": "Sequel to the famous mafia film, set partly in the fifties", "positive_document":
+             "The Godfather Part II"}
+    second = {"input": "Third film of a crime trilogy about an ageing don seeking redemption",
+              "positive_document": "The Godfather Part III"}
+    verdicts = _judge_mixed(tmp_path, [("A", "short-short", first), ("B", "short-short", second)])
+    assert [v.finding for v in verdicts] == [None, None]
+
+
+STS = {"S1": "A mafia patriarch hands his empire to his reluctant youngest son",
+       "S2": "An old crime boss passes control of his family business to his youngest son",
+       "S3": "The film was shot in New York and Sicily over several months"}
+
+
+def test_an_sts_sentence_equal_to_an_earlier_positive_is_kept_within_its_group(tmp_path):
+    long_positive = {"input": "Who inherits the family empire?", "positive_document": STS["S2"]}
+    examples = [("A", "short-short", long_positive), ("B", "sts", STS)]
+    assert [v.finding for v in _judge_mixed(tmp_path, examples)] == [None, None]
+    # run-wide scope (validation.dedup_scope = "run"): the long sentence is a repeat
+    verdicts = _judge_mixed(tmp_path, examples, dedup_scope="run")
+    assert verdicts[1].finding.reason == "duplicate" and verdicts[1].duplicate_of == "A"
+
+
+def test_brainstorm_rejects_a_near_copy_of_an_earlier_task_and_keeps_a_new_one(tmp_path):
+    from synthgen.config import RunConfig
+    from synthgen.journal import Journal
+    from synthgen.plan import brainstorm_items
+    from synthgen.stages.brainstorm import BrainstormStage
+    from synthgen.stages.engine import ItemResult
+
+    cfg = RunConfig.model_validate({"groups": {"short-long": {"tasks": 10, "examples": 5}}})
+    journal = Journal(tmp_path)
+    stage = BrainstormStage(cfg, tmp_path, journal)
+    task = ("Given a question about the history of a small fishing town on the northern coast, "
+            "retrieve local newspaper articles that answer it")
+    tasks = [task, task.replace("answer it", "answer that"), "Retrieve recipes that use a given seasonal vegetable as the main ingredient"]
+    item = next(brainstorm_items(cfg))
+    journal.begin()
+    stage.commit(ItemResult(item, content="", finish_reason="stop", parsed=tasks))
+    stage.flush()
+    journal.commit()
+    stage.finalize_all()
+    journal.close()
+    kept = [t["task"] for t in read_jsonl(tmp_path / "tasks")]
+    (near,) = read_jsonl(tmp_path / "rejects")
+    assert kept == [tasks[0], tasks[2]]
+    assert near["reason"] == "near_duplicate" and near["duplicate_of"] == f"{item.id}-0"

@@ -1,20 +1,23 @@
-"""The stateful quality checks: language identity, exact and near-duplicate dedup.
+"""Every check of one example, in order: validation, language, exact and near-duplicate dedup.
 
 Shared by stage 2 (`GenerateStage`), stage 1's task dedup, `synthgen validate` and `synthgen
 merge`, so a run, a re-check and a merge judge records the same way. Dedup state lives in the
 run's journal (SQLite): exact hashes in `seen`, MinHash signatures in `neardup` and their LSH
-band hashes in `lsh` (quality/lsh_store.py), so memory stays flat and a resume rebuilds nothing.
-First in plan order wins, so answers are repeatable.
+band keys in `bands` (quality/neardup.py), so memory stays flat and a resume rebuilds nothing.
+First in plan order wins, so answers are repeatable. (Not to be confused with budget.py's
+BudgetGate, which decides whether a request may be sent at all.)
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 from ..config import ValidationConfig
 from ..journal import Journal
 from ..validate import Finding, apply_policy
-from .precheck import Precheck, Prechecker, language_fields, text_hash  # noqa: F401  (re-exported)
+from .neardup import NearDupStore
+from .precheck import Precheck, Prechecker
 
 
 @dataclass
@@ -25,33 +28,28 @@ class Verdict:
     duplicate_of: str | None = None
 
 
-class QualityGate:
+class ExampleChecker:
+    """Judges examples in plan order against what the journal has accepted before them."""
+
     def __init__(self, cfg: ValidationConfig, journal: Journal, preload_language: bool = True):
         self.cfg = cfg
         self.journal = journal
         self.pre = Prechecker(cfg)
-        self.near_on = self.pre.near_on
-        self.lang_on = self.pre.lang_on
         self._near = None
-        if self.lang_on and preload_language:
+        if self.pre.lang_on and preload_language:
             # load the language model while the first requests are in flight, not at the first check
-            import threading
-
             threading.Thread(target=self.pre.warm, name="langid-load", daemon=True).start()
-        if self.near_on:
-            from .lsh_store import DiskNearDup
+        if self.pre.near_on:
+            self._near = NearDupStore(journal, threshold=cfg.near_duplicate_threshold)
 
-            self._near = DiskNearDup(journal, threshold=cfg.near_duplicate_threshold)
-
-    def near_duplicate(self, ns: str, key: str, text: str) -> str | None:
-        """The key of an earlier near-copy in namespace `ns`, else None (and `text` is indexed)."""
-        return self._near.check_and_add(ns, key, text)
-
-    def exact_duplicate(self, hashes: list[tuple[str, str, int]]) -> tuple[str, str] | None:
+    def _exact_duplicate(self, hashes: list[tuple[str, str, int]]) -> tuple[Finding, str] | None:
+        """(the finding, the id of the earlier example) for the first key seen before, else None."""
         for f, ns, h in hashes:
             prior = self.journal.seen(ns, h)
             if prior is not None:
-                return f, prior
+                what = "with its query repeats an earlier example" if ns.startswith("pair/") \
+                    else "repeats an earlier text"
+                return Finding("duplicate", f"'{f}' {what}", f), prior
         return None
 
     def check_example(self, group: str, obj: dict, placeholders: dict[str, str], item_id: str,
@@ -65,27 +63,26 @@ class QualityGate:
         flags = list(pre.flags)
         if pre.finding:
             return Verdict(pre.finding, flags, pre.langid if pre.finding.reason == "wrong_language" else "ok")
-        dup = self.exact_duplicate(pre.hashes)
+        dup = self._exact_duplicate(pre.hashes)
         if dup:
-            return Verdict(Finding("duplicate", f"'{dup[0]}' duplicates an earlier text", dup[0]), flags,
-                           pre.langid, dup[1])
+            return Verdict(dup[0], flags, pre.langid, dup[1])
         # every text is looked up before any is stored: a text of a rejected example must not
         # stay behind as the "earlier copy" of later ones, and a flagged example's other texts
         # are still stored for later ones to be compared with
         fresh = []
         for near in pre.near:
-            f, ns, sig, keys, slots = near
-            prior = self._near.find_prepared(sig, keys, slots)
+            f, signed = near
+            prior = self._near.find(signed)
             if prior is None:
                 fresh.append(near)
                 continue
-            hit = Finding("near_duplicate", f"'{f}' is a near-copy of an earlier {ns}", f)
+            hit = Finding("near_duplicate", f"'{f}' is a near-copy of an earlier text", f)
             reject, more = apply_policy([hit], self.cfg)
             if reject:
                 return Verdict(reject, flags, pre.langid, prior)
             flags += [m for m in more if m not in flags]
-        for f, ns, sig, keys, slots in fresh:
-            self._near.add_prepared(ns, item_id, sig, keys, slots)
+        for f, signed in fresh:
+            self._near.add(item_id, signed)
         for f, ns, h in pre.hashes:
             self.journal.claim(ns, h, item_id)
         return Verdict(None, flags, pre.langid)
