@@ -1,7 +1,8 @@
 """The `synthgen` command: a thin Typer layer over synthgen.pipeline and friends.
 
 Each command parses options, calls a plain function, and turns known errors into one line on
-stderr with an exit code (2 for bad usage or config). No traceback reaches the user for bad input.
+stderr with an exit code (2 for bad usage or config). No traceback reaches the user for bad input,
+and the CLI library's own usage errors (unknown option, bad number) are one line too.
 """
 
 from __future__ import annotations
@@ -12,13 +13,57 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from typer.core import TyperGroup
 
+from . import __version__
 from .config import RunConfig, load_config
-from .errors import SynthgenError
+from .errors import EXIT_INTERRUPTED, EXIT_USAGE, SynthgenError
 from .blas import one_blas_thread
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+
+class OneLineErrors(TyperGroup):
+    """Usage errors as `synthgen: error: <what> (try '<command> -h')`, not a usage block.
+
+    Scripts and CI logs read stderr line by line; the library's four-line usage-and-error block
+    (a box on a terminal) is one error split over several lines.
+    """
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            code = rv if isinstance(rv, int) else 0
+        except typer.TyperException as exc:
+            ctx = getattr(exc, "ctx", None)
+            hint = f" (try '{ctx.command_path} -h')" if ctx is not None else ""
+            typer.echo(f"synthgen: error: {' '.join(exc.format_message().split())}{hint}", err=True)
+            code = getattr(exc, "exit_code", EXIT_USAGE)
+        except typer.Abort:
+            typer.echo("synthgen: aborted", err=True)
+            code = 1
+        if not standalone_mode:
+            return code
+        sys.exit(code)
+
+
+# rich_markup_mode=None: plain help, where a boolean option is shown as the flag it is (the rich
+# panel labels flags `<bool>`, as if they took a value)
+app = typer.Typer(cls=OneLineErrors, add_completion=False, no_args_is_help=True,
+                  pretty_exceptions_enable=False, rich_markup_mode=None,
+                  context_settings={"help_option_names": ["-h", "--help"]},
                   help="Synthetic training data for text-embedding models (E5-mistral recipe).")
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"synthgen {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", is_eager=True, callback=_show_version,
+                                       help="print the version and exit")) -> None:
+    """Options of `synthgen` itself (before the command name)."""
+
 
 PACKAGED_CONFIGS = ("quickstart", "ci", "paper")
 
@@ -70,6 +115,23 @@ def _run(fn) -> None:
         fn()
     except SynthgenError as exc:
         _fail(str(exc), exc.code)
+    except KeyboardInterrupt:
+        typer.echo("synthgen: interrupted", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
+def _new_dir(path: Path, flag: str) -> None:
+    """A directory the command will create must not be, or lie inside, an existing file."""
+    for p in (path, *path.parents):
+        if p.exists() and not p.is_dir():
+            where = "is a file" if p == path else f"is inside {p}, which is a file"
+            _fail(f"{flag} {path} {where}; give a new directory")
+
+
+def _run_dirs(paths: list[Path]) -> None:
+    for p in paths:
+        if not p.is_dir():
+            _fail(f"{p} is not a run directory" + (" (it is a file)" if p.exists() else " (it does not exist)"))
 
 
 def _finish(outcomes) -> None:
@@ -204,6 +266,8 @@ def validate(run_dir: Path = typer.Argument(..., help="a run directory"),
     from .recheck import recheck
 
     def go():
+        if out is not None:
+            _new_dir(out, "--out")
         cfg_path = None
         if config is not None:
             path = Path(config)
@@ -228,6 +292,8 @@ def merge(out: Path = typer.Argument(..., help="new directory for the merged run
     from .merge import merge as do_merge
 
     def go():
+        _new_dir(out, "OUT")
+        _run_dirs(parts)
         s = do_merge(out, parts, allow_partial)
         typer.echo(f"merged {len(parts)} parts into {out}: {s['accepted']} examples, "
                    f"{s['cross_part_rejects']} duplicates across parts rejected")
@@ -236,11 +302,7 @@ def merge(out: Path = typer.Argument(..., help="new directory for the merged run
 
 def main() -> None:
     one_blas_thread()
-    try:
-        app()
-    except KeyboardInterrupt:
-        typer.echo("synthgen: interrupted", err=True)
-        sys.exit(130)
+    app()
 
 
 if __name__ == "__main__":
