@@ -51,15 +51,18 @@ class LLMConfig(_Strict):
     # passed through to the request body (e.g. {"top_k": 40} for vLLM)
     extra_body: dict = Field(default_factory=dict)
 
-    @field_validator("base_url")
+    @field_validator("base_url", mode="before")
     @classmethod
-    def _some_url(cls, value: str | list[str] | None) -> str | list[str] | None:
+    def _some_url(cls, value: object) -> object:
+        # checked before the union, whose own message names its branches ("base_url.str: ...");
         # an empty list or string would silently fall back to OpenAI's URL
+        urls = value if isinstance(value, list) else [] if value is None else [value]
         if isinstance(value, list) and not value:
             raise ValueError("needs at least one URL (leave base_url out to use OPENAI_BASE_URL or OpenAI's)")
-        for url in [value] if isinstance(value, str) else value or []:
-            if not url.strip():
-                raise ValueError("a URL is empty (leave base_url out to use OPENAI_BASE_URL or OpenAI's)")
+        if not all(isinstance(url, str) for url in urls):
+            raise ValueError("must be a URL string or a list of URL strings")
+        if not all(url.strip() for url in urls):
+            raise ValueError("a URL is empty (leave base_url out to use OPENAI_BASE_URL or OpenAI's)")
         return value
 
     def base_urls(self) -> list[str] | None:

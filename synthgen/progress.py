@@ -20,7 +20,6 @@ class Counters:
     accepted: int = 0
     rejected: int = 0
     requests: int = 0
-    replayed: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
     rate_limited: int = 0

@@ -100,6 +100,7 @@ def test_value_errors_name_the_key():
     ("llm.base_url", [], "at least one URL"),  # not OpenAI's URL by default
     ("llm.base_url", "", "URL is empty"),
     ("llm.base_url", ["http://127.0.0.1:9/v1", " "], "URL is empty"),
+    ("llm.base_url", ["http://127.0.0.1:9/v1", 8000], "list of URL strings"),
 ])
 def test_values_of_the_wrong_kind_are_refused_not_coerced(path, value, needle):
     message = error(with_(path, value))
