@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 from rich.progress import Progress as RichProgress
+from rich.text import Text
 
 
 @dataclass
@@ -46,6 +47,17 @@ class Counters:
         return f"{self.stage}: {self.done}{total} done, {self.rates(now)}"
 
 
+class _BarAndRates(RichProgress):
+    """The bar line, then the rates on lines of their own: beside the bar they would squeeze
+    it to nothing on an 80-column terminal."""
+
+    rates = ""
+
+    def get_renderables(self):
+        yield self.make_tasks_table(self.tasks)
+        yield Text(self.rates)
+
+
 class Progress:
     """One stage at a time. `console` and `clock` exist so tests can watch a terminal with a fake clock."""
 
@@ -67,13 +79,12 @@ class Progress:
         self.c = Counters(stage=stage, total=total, concurrency=concurrency, started=self.clock())
         if self.tty:
             # refreshed from tick(), not a timer thread: the display changes only when counts do
-            self._bar = RichProgress(
+            self._bar = _BarAndRates(
                 TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("ETA"), TimeRemainingColumn(), TextColumn("{task.fields[rates]}"),
+                TextColumn("ETA"), TimeRemainingColumn(),
                 console=self.console or Console(file=self.stream), auto_refresh=False,
                 get_time=self.clock)
-            self._task = self._bar.add_task(stage, total=total, completed=self.c.done,
-                                            rates=self.c.rates(self.c.started))
+            self._task = self._bar.add_task(stage, total=total, completed=self.c.done)
             self._bar.start()
             self._drawn = False
         return self.c
@@ -83,7 +94,8 @@ class Progress:
         # the caller sets `done` to the items of earlier sessions after start(): a reset on the
         # first draw keeps them out of the speed the ETA is computed from
         update = self._bar.update if self._drawn else self._bar.reset
-        update(self._task, total=self.c.total, completed=self.c.done, rates=self.c.rates(self.clock()))
+        update(self._task, total=self.c.total, completed=self.c.done)
+        self._bar.rates = self.c.rates(self.clock())
         self._drawn = True
         self._bar.refresh()
 

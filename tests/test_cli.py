@@ -235,3 +235,29 @@ def test_empty_base_url_list_is_refused_before_any_request(tmp_path, server, wri
     r = run_cmd("run", "--config", str(cfg), "--out", str(tmp_path / "r"))
     assert r.returncode == 2 and "llm.base_url" in _one_clean_line(r.stderr)
     assert not (tmp_path / "r").exists()
+
+
+def test_a_terminal_gets_a_live_progress_bar(tmp_path, server, write_config):
+    import os
+    import pty
+
+    # stderr on a pseudo-terminal, as in an interactive shell
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "synthgen", "run", "--config", str(write_config(server.base_url)),
+                             "--out", str(tmp_path / "r")], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=follower)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            data = os.read(leader, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    assert proc.wait(timeout=120) == 0
+    os.close(leader)
+    screen = b"".join(chunks).decode("utf-8", "replace")
+    assert "━" in screen and "\x1b[" in screen  # a drawn bar, not log lines
+    assert re.search(r"30/30", screen) and "ETA" in screen and "req/s" in screen and "429s" in screen

@@ -46,7 +46,7 @@ def test_terminal_shows_a_bar_with_done_total_eta_and_rates():
     _simulate(Progress(console=console, clock=clock), clock)
     raw = buf.getvalue()
     assert "\x1b[" in raw and "━" in raw  # drawn as a terminal bar
-    final = _plain(raw).replace("\r", "\n").strip().splitlines()[-1]
+    final = " ".join(_plain(raw).replace("\r", "\n").strip().splitlines()[-2:])
     assert "generate" in final and "50/100" in final
     # 50 items left at 2 items/s measured this session (the 20 resumed items do not count)
     assert "ETA 0:00:25" in final
