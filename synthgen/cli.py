@@ -34,8 +34,12 @@ class OneLineErrors(TyperGroup):
             code = rv if isinstance(rv, int) else 0
         except typer.TyperException as exc:
             ctx = getattr(exc, "ctx", None)
-            hint = f" (try '{ctx.command_path} -h')" if ctx is not None else ""
-            typer.echo(f"synthgen: error: {' '.join(exc.format_message().split())}{hint}", err=True)
+            message = exc.format_message()
+            if ctx is not None and message == ctx.get_help():  # `synthgen` alone: the help is the answer
+                typer.echo(message)
+            else:
+                hint = f" (try '{ctx.command_path} -h')" if ctx is not None else ""
+                typer.echo(f"synthgen: error: {' '.join(message.split())}{hint}", err=True)
             code = getattr(exc, "exit_code", EXIT_USAGE)
         except typer.Abort:
             typer.echo("synthgen: aborted", err=True)

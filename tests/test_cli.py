@@ -148,6 +148,11 @@ def test_version_flag():
     assert r.returncode == 0 and r.stdout.strip() == f"synthgen {synthgen.__version__}"
 
 
+def test_no_command_prints_the_help_not_an_error():
+    r = run_cmd()
+    assert "Commands:" in r.stdout and "generate" in r.stdout and "error" not in r.stderr
+
+
 @pytest.mark.parametrize("flag", ["-h", "--help"])
 def test_short_and_long_help_on_every_command(flag):
     top = cli(flag)
