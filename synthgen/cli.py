@@ -12,13 +12,27 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-import typer
-from typer.core import TyperGroup
-
-from . import __version__
-from .config import RunConfig, load_config
-from .errors import EXIT_INTERRUPTED, EXIT_USAGE, SynthgenError
 from .blas import one_blas_thread
+
+# numpy reads its BLAS thread count once, when it loads: set it before the imports below load it
+one_blas_thread()
+
+import typer  # noqa: E402
+from typer.core import TyperGroup  # noqa: E402
+
+from . import __version__  # noqa: E402
+from .config import RunConfig, load_config  # noqa: E402
+from .errors import EXIT_INTERRUPTED, EXIT_USAGE, SynthgenError  # noqa: E402
+from .estimate import estimate_run, render_estimate  # noqa: E402
+from .merge import merge as do_merge  # noqa: E402
+from .pipeline import RunOptions, prespawn_check_worker, run_all, run_stage  # noqa: E402
+from .plan import Shard  # noqa: E402
+from .prompts import check_templates  # noqa: E402
+from .quality.html_report import write_html  # noqa: E402
+from .recheck import recheck  # noqa: E402
+from .report import load_report, render_text  # noqa: E402
+from .taxonomy import GROUPS  # noqa: E402
+from .testing.__main__ import main as serve  # noqa: E402
 
 
 class OneLineErrors(TyperGroup):
@@ -99,17 +113,12 @@ def resolve_config(config: Optional[str]) -> tuple[RunConfig, str]:
     if not path.exists() and config in PACKAGED_CONFIGS:
         path = configs_dir() / f"{config}.toml"
     cfg = load_config(path)
-    from .prompts import check_templates
-    from .taxonomy import GROUPS
-
     root = Path(cfg.prompts_dir) if cfg.prompts_dir else None
     check_templates([GROUPS[g] for g in cfg.active_groups()], root)
     return cfg, path.stem
 
 
 def _options(out, name, **kw):
-    from .pipeline import RunOptions
-
     return RunOptions(out=Path(out) if out else Path("data") / name, **kw)
 
 
@@ -152,8 +161,6 @@ def brainstorm(config: Optional[str] = ConfigOpt, out: Optional[Path] = OutOpt, 
                limit: Optional[int] = typer.Option(None, "--limit", min=0, help="only the first N calls")) -> None:
     """Stage 1: brainstorm retrieval tasks for each group that has a brainstorm step."""
     def go():
-        from .pipeline import run_stage
-
         cfg, name = resolve_config(config)
         opts = _options(out, name, force=force, quiet=quiet, concurrency=concurrency,
                         max_cost=max_cost, max_requests=max_requests, limit=limit)
@@ -162,8 +169,6 @@ def brainstorm(config: Optional[str] = ConfigOpt, out: Optional[Path] = OutOpt, 
 
 
 def _shard(text):
-    from .plan import Shard
-
     try:
         return Shard.parse(text)
     except ValueError as exc:
@@ -183,8 +188,6 @@ def generate(config: Optional[str] = ConfigOpt, out: Optional[Path] = OutOpt, fo
              tasks_from: Optional[Path] = TasksFromOpt) -> None:
     """Stage 2: expand tasks into examples; validate, dedup, write JSONL shards."""
     def go():
-        from .pipeline import prespawn_check_worker, run_stage
-
         cfg, name = resolve_config(config)
         prespawn_check_worker(cfg, limit)
         opts = _options(out, name, force=force, quiet=quiet, concurrency=concurrency, max_cost=max_cost,
@@ -201,8 +204,6 @@ def run(config: Optional[str] = ConfigOpt, out: Optional[Path] = OutOpt, force: 
         tasks_from: Optional[Path] = TasksFromOpt) -> None:
     """Both stages in order (stage 1 always in full; --limit and --shard apply to stage 2)."""
     def go():
-        from .pipeline import run_all
-
         cfg, name = resolve_config(config)
         opts = _options(out, name, force=force, quiet=quiet, concurrency=concurrency, max_cost=max_cost,
                         max_requests=max_requests, limit=limit, shard=_shard(shard), tasks_from=tasks_from)
@@ -216,13 +217,9 @@ def stats(run_dir: Path = typer.Argument(..., help="a run directory"),
           html: Optional[Path] = typer.Option(None, "--html", help="also write a self-contained HTML report with charts")) -> None:
     """Quality report of a run: counts per group and language, rejects by reason, guideline
     adherence, lengths, duplicates, language checks, tokens and cost."""
-    from .report import load_report, render_text
-
     def go():
         report = load_report(run_dir)
         if html is not None:
-            from .quality.html_report import write_html
-
             write_html(report, html)
             typer.echo(f"synthgen: wrote {html}", err=True)
         if as_json:
@@ -237,8 +234,6 @@ def estimate(config: Optional[str] = ConfigOpt,
              tasks_from: Optional[Path] = typer.Option(None, "--tasks-from", help="use real stage 1 tasks"),
              as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
     """Calls and prompt tokens a run will make, before spending anything."""
-    from .estimate import estimate_run, render_estimate
-
     def go():
         cfg, _ = resolve_config(config)
         est = estimate_run(cfg, tasks_from)
@@ -250,8 +245,6 @@ def estimate(config: Optional[str] = ConfigOpt,
              context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def fake_server(ctx: typer.Context) -> None:
     """The scripted OpenAI-compatible server: try synthgen without a key (see --help for faults)."""
-    from .testing.__main__ import main as serve
-
     try:
         code = serve(list(ctx.args), prog="synthgen fake-server")
     except KeyboardInterrupt:
@@ -267,8 +260,6 @@ def validate(run_dir: Path = typer.Argument(..., help="a run directory"),
              check: bool = typer.Option(False, "--check", help="exit 1 if any example fails (a CI gate)"),
              as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
     """Re-check a run's examples with the current rules, without calling the LLM."""
-    from .recheck import recheck
-
     def go():
         if out is not None:
             _new_dir(out, "--out")
@@ -293,8 +284,6 @@ def merge(out: Path = typer.Argument(..., help="new directory for the merged run
           parts: list[Path] = typer.Argument(..., help="run directories made with generate --shard K/N"),
           allow_partial: bool = typer.Option(False, "--allow-partial", help="merge even if shards are missing or unfinished")) -> None:
     """Join the shards of one run (made on several machines) into one, dedup across them."""
-    from .merge import merge as do_merge
-
     def go():
         _new_dir(out, "OUT")
         _run_dirs(parts)
@@ -305,7 +294,6 @@ def merge(out: Path = typer.Argument(..., help="new directory for the merged run
 
 
 def main() -> None:
-    one_blas_thread()
     app()
 
 
