@@ -236,7 +236,14 @@ def estimate(config: Optional[str] = ConfigOpt,
     """Calls and prompt tokens a run will make, before spending anything."""
     def go():
         cfg, _ = resolve_config(config)
-        est = estimate_run(cfg, tasks_from)
+        if tasks_from is not None:
+            _run_dirs([tasks_from])
+        try:
+            est = estimate_run(cfg, tasks_from)
+        except ValueError as exc:  # the plan found no usable stage 1 tasks there
+            if tasks_from is None:
+                raise
+            _fail(f"--tasks-from {tasks_from}: {exc}")
         typer.echo(json.dumps(est, indent=2)) if as_json else render_estimate(est)
     _run(go)
 

@@ -266,3 +266,12 @@ def test_a_terminal_gets_a_live_progress_bar(tmp_path, server, write_config):
     screen = b"".join(chunks).decode("utf-8", "replace")
     assert "━" in screen and "\x1b[" in screen  # a drawn bar, not log lines
     assert re.search(r"30/30", screen) and "ETA" in screen and "req/s" in screen and "429s" in screen
+
+
+def test_estimate_tasks_from_a_file_or_an_empty_directory_is_one_line(tmp_path, server, write_config):
+    cfg = write_config(server.base_url)
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "file.txt").write_text("x\n")
+    for source, needle in (("file.txt", "not a run directory"), ("empty", "no brainstormed tasks")):
+        r = run_cmd("estimate", "--config", str(cfg), "--tasks-from", str(tmp_path / source))
+        assert r.returncode == 2 and needle in _one_clean_line(r.stderr)
