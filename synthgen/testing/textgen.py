@@ -136,7 +136,7 @@ def _keep_guidelines(plan: Plan, out: dict[str, Any], vocabs: dict[str, Vocab],
     for spec in ordered:
         value = out[spec.key]
         for _ in range(50):
-            if value not in seen and not (spec.kind == "short" and any(value in d for d in docs)):
+            if value not in seen and not (spec.kind == "short" and any(value.lower() in d for d in docs)):
                 break
             value = _value(spec, vocabs[spec.key], rng, short, units)
         out[spec.key] = value
