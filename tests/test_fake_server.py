@@ -505,3 +505,14 @@ def test_wrong_language_fault_fails_the_language_check():
         for lang in ("English", "German", "Russian", "Japanese"):
             out = _obj(_client(server), RETRIEVAL.format(n=30, lang=lang))
             assert checker.check(out["positive_document"], lang) == "mismatch", lang
+
+
+def test_labels_stay_out_of_the_text_whatever_the_case(client):
+    # German word lists hold capitalised nouns, and sentences start with a capital: the check
+    # that keeps a label out of the text must ignore case, as synthgen's validator does
+    prompt = ('Task: classify news by topic. Write a JSON object with "input_text", "label" and '
+              '"misleading_label". The input_text should be at least 300 words. All fields must be in German.')
+    for seed in range(300):
+        out = _obj(client, prompt, seed)
+        text = out["input_text"].lower()
+        assert out["label"].lower() not in text and out["misleading_label"].lower() not in text, seed
