@@ -30,6 +30,7 @@ from .plan import Shard  # noqa: E402
 from .prompts import check_templates  # noqa: E402
 from .quality.html_report import write_html  # noqa: E402
 from .recheck import recheck  # noqa: E402
+from .redact import redact  # noqa: E402
 from .report import load_report, render_text  # noqa: E402
 from .taxonomy import GROUPS  # noqa: E402
 from .testing.__main__ import main as serve  # noqa: E402
@@ -95,7 +96,8 @@ ReqOpt = typer.Option(None, "--max-requests", min=1, help="stop (exit 3) after t
 
 
 def _fail(message: str, code: int = 2) -> None:
-    typer.echo(f"synthgen: error: {message}", err=True)
+    # messages carry exception and server text: no secret may ride along to stderr
+    typer.echo(f"synthgen: error: {redact(message)}", err=True)
     raise typer.Exit(code)
 
 
@@ -149,7 +151,7 @@ def _run_dirs(paths: list[Path]) -> None:
 
 def _finish(outcomes) -> None:
     for o in outcomes:
-        typer.echo(o.message, err=True)
+        typer.echo(redact(o.message), err=True)
     code = next((o.code for o in outcomes if o.code != 0), 0)
     raise typer.Exit(code)
 

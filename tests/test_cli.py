@@ -275,3 +275,12 @@ def test_estimate_tasks_from_a_file_or_an_empty_directory_is_one_line(tmp_path, 
     for source, needle in (("file.txt", "not a run directory"), ("empty", "no brainstormed tasks")):
         r = run_cmd("estimate", "--config", str(cfg), "--tasks-from", str(tmp_path / source))
         assert r.returncode == 2 and needle in _one_clean_line(r.stderr)
+
+
+def test_error_lines_mask_key_shaped_text(tmp_path):
+    # an error message repeats what it was given (here a path); a key in it is not printed
+    path = tmp_path / "sk-proj-0123456789abcdef.toml"
+    r = run_cmd("run", "--config", str(path))
+    line = _one_clean_line(r.stderr)
+    assert r.returncode == 2 and "config file not found" in line
+    assert "0123456789abcdef" not in r.stderr and "[redacted]" in line
