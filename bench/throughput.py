@@ -3,9 +3,10 @@
     python bench/throughput.py                     # 2000 items, concurrency 64, 50 ms latency, 3 pairs
     python bench/throughput.py --scale 10000 100000   # zero latency: overhead and peak RSS vs N
 
-Both clients send the very same request bodies (built from synthgen's own plan) to the same
-scripted server, started once in a subprocess so it runs on the other core. synthgen runs as a
-real `synthgen generate` process; the bare loop is aiohttp with json.dumps/json.loads and a
+Both clients send the very same request bodies (recorded from an untimed `synthgen generate`
+through a pass-through proxy) to the same scripted server, started once in a subprocess so it
+runs on the other core. synthgen runs as a real `synthgen generate` process, and this script
+imports nothing of synthgen's; the bare loop is aiohttp with json.dumps/json.loads and a
 semaphore, nothing else (no journal, validation or output files). Figures: wall time of the
 request phase (synthgen: the stage's own elapsed time, so interpreter start-up is not counted;
 it is printed separately), req/s, CPU ms per item, peak RSS, and the ratio synthgen/bare.
@@ -18,6 +19,8 @@ import asyncio
 import json
 import os
 import resource
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -133,21 +136,54 @@ def synthgen(*args: str, pss_every: int = 12) -> tuple[float, float, int, int]:
     return wall, cpu, rss, pss
 
 
-def request_bodies(cfg_path: Path, run: Path) -> list[dict]:
-    from synthgen.config import load_config
-    from synthgen.llm.client import _openai_response_format
-    from synthgen.pipeline import load_tasks
-    from synthgen.plan import generate_items
-    from synthgen.prompts import generate_schema
+RECORDER = r"""
+import asyncio, sys
+from aiohttp import ClientSession, web
+upstream, path = sys.argv[1].rstrip("/"), sys.argv[2]
+async def main():
+    out = open(path, "wb")
+    async with ClientSession() as session:
+        async def forward(request):
+            body = await request.read()
+            if request.method == "POST" and request.path.endswith("/chat/completions"):
+                out.write(body + b"\n")  # compact JSON: no raw newline inside
+                out.flush()
+            tail = request.path_qs.split("/v1", 1)[-1]
+            headers = {k: v for k, v in request.headers.items() if k.lower() in ("content-type", "authorization")}
+            async with session.request(request.method, upstream + tail, data=body, headers=headers) as r:
+                keep = {k: v for k, v in r.headers.items() if k.lower().startswith(("x-ratelimit", "retry-after"))}
+                return web.Response(status=r.status, body=await r.read(), headers=keep,
+                                    content_type=r.content_type)
+        app = web.Application(client_max_size=64 * 2**20)
+        app.router.add_route("*", "/{tail:.*}", forward)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = runner.addresses[0][:2]
+        print(f"listening on http://{host}:{port}/v1", flush=True)
+        await asyncio.Event().wait()
+asyncio.run(main())
+"""
 
-    cfg = load_config(cfg_path)
-    bodies = []
-    for item in generate_items(cfg, load_tasks(run)):
-        bodies.append({"model": cfg.llm.model, "messages": item.messages, "temperature": 1.0, "top_p": 1.0,
-                       "max_tokens": cfg.llm.max_tokens, "seed": item.seed,
-                       "response_format": _openai_response_format(generate_schema(item.group), "short_long",
-                                                                  "json_schema")})
-    return bodies
+
+def record_bodies(cfg: Path, run: Path, url: str, work: Path) -> list[dict]:
+    """The chat request bodies `synthgen generate` sends, recorded by a pass-through proxy in
+    front of the scripted server (so the bare loop replays exactly synthgen's requests without
+    importing synthgen). The pass is untimed; it also warms the server up."""
+    path = work / "bodies.jsonl"
+    proxy = subprocess.Popen([sys.executable, "-c", RECORDER, url, str(path)], stdout=subprocess.PIPE, text=True)
+    try:
+        line = proxy.stdout.readline().strip()
+        if "http://" not in line:
+            raise SystemExit(f"recording proxy did not start: {line!r}")
+        recorded = work / "recorded.toml"
+        recorded.write_text(cfg.read_text().replace(f'base_url = "{url}"', f'base_url = "{line.split()[-1]}"'))
+        synthgen("generate", "--config", str(recorded), "--out", str(run))
+    finally:
+        proxy.terminate()
+        proxy.wait(timeout=10)
+    return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 BARE = r"""
@@ -175,7 +211,7 @@ print(json.dumps({"wall": wall, "n": n, "cpu": ru.ru_utime + ru.ru_stime, "rss":
 
 
 def bare_loop(url: str, bodies: list[dict], concurrency: int, work: Path, pss_every: int) -> dict:
-    path = work / "bodies.json"
+    path = work / "bare-bodies.json"
     path.write_text(json.dumps(bodies))
     _, _, rss, _, out = _sampled([sys.executable, "-c", BARE, url, str(concurrency), str(path)], pss_every)
     return {**json.loads(out), "rss": rss}
@@ -186,10 +222,8 @@ def one_run(n: int, concurrency: int, latency_ms: float, compare: bool, gates: s
     """One synthgen generate of n items (memory runs), or `repeat` interleaved pairs of
     synthgen and the bare loop (timed comparison): this VM's timings drift by 10-30% from one
     minute to the next, so each pair is measured back to back, which one goes first alternates,
-    and the median ratio is reported. An untimed bare pass warms the server up first."""
-    import shutil
-    import statistics
-
+    and the median ratio is reported. The untimed pass that records synthgen's requests for the
+    bare loop warms the server up first."""
     server, url = start_server(latency_ms)
     try:
         with tempfile.TemporaryDirectory(prefix="synthgen-bench-") as tmp:
@@ -199,9 +233,11 @@ def one_run(n: int, concurrency: int, latency_ms: float, compare: bool, gates: s
             planned = work / "planned"
             synthgen("brainstorm", "--config", str(cfg), "--out", str(planned))
             stage1 = json.loads((planned / "run.json").read_text())["elapsed_s"]
-            bodies = request_bodies(cfg, planned) if compare else []
-            if compare:  # untimed: the server's own warm-up (imports, first collections) is nobody's
-                bare_loop(url, bodies, concurrency, work, pss_every=50)
+            bodies = []
+            if compare:
+                shutil.copytree(planned, work / "recorded")
+                bodies = record_bodies(cfg, work / "recorded", url, work)
+                shutil.rmtree(work / "recorded")
             pairs = []
             for i in range(repeat if compare else 1):
                 run = work / f"run{i}"
@@ -228,6 +264,7 @@ def one_run(n: int, concurrency: int, latency_ms: float, compare: bool, gates: s
             result = {"n": n, "concurrency": concurrency, "latency_ms": latency_ms,
                       "language_and_near_dup_checks": gates, **pairs[0]}
             if compare:
+                result["bare_requests"] = len(bodies)
                 ratios = [p["ratio_wall_synthgen_over_bare"] for p in pairs]
                 result["runs"] = pairs
                 result["ratios"] = ratios

@@ -1,7 +1,8 @@
 """The `synthgen` command: a thin Typer layer over synthgen.pipeline and friends.
 
 Each command parses options, calls a plain function, and turns known errors into one line on
-stderr with an exit code (2 for bad usage or config). No traceback reaches the user for bad input.
+stderr with an exit code (2 for bad usage or config). No traceback reaches the user for bad input,
+and the CLI library's own usage errors (unknown option, bad number) are one line too.
 """
 
 from __future__ import annotations
@@ -11,14 +12,79 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-import typer
-
-from .config import RunConfig, load_config
-from .errors import SynthgenError
 from .blas import one_blas_thread
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+# numpy reads its BLAS thread count once, when it loads: set it before the imports below load it
+one_blas_thread()
+
+import typer  # noqa: E402
+from typer.core import TyperGroup  # noqa: E402
+
+from . import __version__  # noqa: E402
+from .config import RunConfig, load_config  # noqa: E402
+from .errors import EXIT_INTERRUPTED, EXIT_USAGE, SynthgenError  # noqa: E402
+from .batch.offline import ingest_files  # noqa: E402
+from .estimate import estimate_run, render_estimate  # noqa: E402
+from .export import DEFAULT_TEMPLATE, GROUP_NAMES, LANGUAGE_NAMES, ExportOptions, export_run, parse_list  # noqa: E402
+from .merge import merge as do_merge  # noqa: E402
+from .pipeline import RunOptions, run_all, run_stage  # noqa: E402
+from .plan import Shard  # noqa: E402
+from .prompts import check_templates  # noqa: E402
+from .quality.html_report import write_html  # noqa: E402
+from .revalidate import revalidate  # noqa: E402
+from .redact import redact  # noqa: E402
+from .report import load_report, render_text  # noqa: E402
+from .taxonomy import GROUPS  # noqa: E402
+from .testing.__main__ import main as serve  # noqa: E402
+
+
+class OneLineErrors(TyperGroup):
+    """Usage errors as `synthgen: error: <what> (try '<command> -h')`, not a usage block.
+
+    Scripts and CI logs read stderr line by line; the library's four-line usage-and-error block
+    (a box on a terminal) is one error split over several lines.
+    """
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            code = rv if isinstance(rv, int) else 0
+        except typer.TyperException as exc:
+            ctx = getattr(exc, "ctx", None)
+            message = exc.format_message()
+            if ctx is not None and message == ctx.get_help():  # `synthgen` alone: the help is the answer
+                typer.echo(message)
+            else:
+                hint = f" (try '{ctx.command_path} -h')" if ctx is not None else ""
+                typer.echo(f"synthgen: error: {' '.join(message.split())}{hint}", err=True)
+            code = getattr(exc, "exit_code", EXIT_USAGE)
+        except typer.Abort:
+            typer.echo("synthgen: aborted", err=True)
+            code = 1
+        if not standalone_mode:
+            return code
+        sys.exit(code)
+
+
+# rich_markup_mode=None: plain help, where a boolean option is shown as the flag it is (the rich
+# panel labels flags `<bool>`, as if they took a value)
+app = typer.Typer(cls=OneLineErrors, add_completion=False, no_args_is_help=True,
+                  pretty_exceptions_enable=False, rich_markup_mode=None,
+                  context_settings={"help_option_names": ["-h", "--help"]},
                   help="Synthetic training data for text-embedding models (E5-mistral recipe).")
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"synthgen {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", is_eager=True, callback=_show_version,
+                                       help="print the version and exit")) -> None:
+    """Options of `synthgen` itself (before the command name)."""
+
 
 PACKAGED_CONFIGS = ("quickstart", "ci", "paper")
 
@@ -32,7 +98,8 @@ ReqOpt = typer.Option(None, "--max-requests", min=1, help="stop (exit 3) after t
 
 
 def _fail(message: str, code: int = 2) -> None:
-    typer.echo(f"synthgen: error: {message}", err=True)
+    # messages carry exception and server text: no secret may ride along to stderr
+    typer.echo(f"synthgen: error: {redact(message)}", err=True)
     raise typer.Exit(code)
 
 
@@ -50,17 +117,12 @@ def resolve_config(config: Optional[str]) -> tuple[RunConfig, str]:
     if not path.exists() and config in PACKAGED_CONFIGS:
         path = configs_dir() / f"{config}.toml"
     cfg = load_config(path)
-    from .prompts import check_templates
-    from .taxonomy import GROUPS
-
     root = Path(cfg.prompts_dir) if cfg.prompts_dir else None
     check_templates([GROUPS[g] for g in cfg.active_groups()], root)
     return cfg, path.stem
 
 
 def _options(out, name, **kw):
-    from .pipeline import RunOptions
-
     return RunOptions(out=Path(out) if out else Path("data") / name, **kw)
 
 
@@ -70,11 +132,28 @@ def _run(fn) -> None:
         fn()
     except SynthgenError as exc:
         _fail(str(exc), exc.code)
+    except KeyboardInterrupt:
+        typer.echo("synthgen: interrupted", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
+def _new_dir(path: Path, flag: str) -> None:
+    """A directory the command will create must not be, or lie inside, an existing file."""
+    for p in (path, *path.parents):
+        if p.exists() and not p.is_dir():
+            where = "is a file" if p == path else f"is inside {p}, which is a file"
+            _fail(f"{flag} {path} {where}; give a new directory")
+
+
+def _run_dirs(paths: list[Path]) -> None:
+    for p in paths:
+        if not p.is_dir():
+            _fail(f"{p} is not a run directory" + (" (it is a file)" if p.exists() else " (it does not exist)"))
 
 
 def _finish(outcomes) -> None:
     for o in outcomes:
-        typer.echo(o.message, err=True)
+        typer.echo(redact(o.message), err=True)
     code = next((o.code for o in outcomes if o.code != 0), 0)
     raise typer.Exit(code)
 
@@ -86,8 +165,6 @@ def brainstorm(config: Optional[str] = ConfigOpt, out: Optional[Path] = OutOpt, 
                limit: Optional[int] = typer.Option(None, "--limit", min=0, help="only the first N calls")) -> None:
     """Stage 1: brainstorm retrieval tasks for each group that has a brainstorm step."""
     def go():
-        from .pipeline import run_stage
-
         cfg, name = resolve_config(config)
         opts = _options(out, name, force=force, quiet=quiet, concurrency=concurrency,
                         max_cost=max_cost, max_requests=max_requests, limit=limit)
@@ -96,8 +173,6 @@ def brainstorm(config: Optional[str] = ConfigOpt, out: Optional[Path] = OutOpt, 
 
 
 def _shard(text):
-    from .plan import Shard
-
     try:
         return Shard.parse(text)
     except ValueError as exc:
@@ -117,8 +192,6 @@ def generate(config: Optional[str] = ConfigOpt, out: Optional[Path] = OutOpt, fo
              tasks_from: Optional[Path] = TasksFromOpt) -> None:
     """Stage 2: expand tasks into examples; validate, dedup, write JSONL shards."""
     def go():
-        from .pipeline import run_stage
-
         cfg, name = resolve_config(config)
         opts = _options(out, name, force=force, quiet=quiet, concurrency=concurrency, max_cost=max_cost,
                         max_requests=max_requests, limit=limit, shard=_shard(shard), tasks_from=tasks_from)
@@ -134,8 +207,6 @@ def run(config: Optional[str] = ConfigOpt, out: Optional[Path] = OutOpt, force: 
         tasks_from: Optional[Path] = TasksFromOpt) -> None:
     """Both stages in order (stage 1 always in full; --limit and --shard apply to stage 2)."""
     def go():
-        from .pipeline import run_all
-
         cfg, name = resolve_config(config)
         opts = _options(out, name, force=force, quiet=quiet, concurrency=concurrency, max_cost=max_cost,
                         max_requests=max_requests, limit=limit, shard=_shard(shard), tasks_from=tasks_from)
@@ -149,13 +220,9 @@ def stats(run_dir: Path = typer.Argument(..., help="a run directory"),
           html: Optional[Path] = typer.Option(None, "--html", help="also write a self-contained HTML report with charts")) -> None:
     """Quality report of a run: counts per group and language, rejects by reason, guideline
     adherence, lengths, duplicates, language checks, tokens and cost."""
-    from .report import load_report, render_text
-
     def go():
         report = load_report(run_dir)
         if html is not None:
-            from .quality.html_report import write_html
-
             write_html(report, html)
             typer.echo(f"synthgen: wrote {html}", err=True)
         if as_json:
@@ -172,11 +239,16 @@ def estimate(config: Optional[str] = ConfigOpt,
              reject_rate: float = typer.Option(0.0, "--reject-rate", min=0.0, max=1.0,
                                                help="expected share of rejected examples: adds the top-up calls")) -> None:
     """Calls and prompt tokens a run will make, before spending anything."""
-    from .estimate import estimate_run, render_estimate
-
     def go():
         cfg, _ = resolve_config(config)
-        est = estimate_run(cfg, tasks_from, reject_rate)
+        if tasks_from is not None:
+            _run_dirs([tasks_from])
+        try:
+            est = estimate_run(cfg, tasks_from, reject_rate)
+        except ValueError as exc:  # the plan found no usable stage 1 tasks there
+            if tasks_from is None:
+                raise
+            _fail(f"--tasks-from {tasks_from}: {exc}")
         typer.echo(json.dumps(est, indent=2)) if as_json else render_estimate(est)
     _run(go)
 
@@ -185,8 +257,6 @@ def estimate(config: Optional[str] = ConfigOpt,
              context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def fake_server(ctx: typer.Context) -> None:
     """The scripted OpenAI-compatible server: try synthgen without a key (see --help for faults)."""
-    from .testing.__main__ import main as serve
-
     try:
         code = serve(list(ctx.args), prog="synthgen fake-server")
     except KeyboardInterrupt:
@@ -202,9 +272,9 @@ def validate(run_dir: Path = typer.Argument(..., help="a run directory"),
              check: bool = typer.Option(False, "--check", help="exit 1 if any example fails (a CI gate)"),
              as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
     """Re-check a run's examples with the current rules, without calling the LLM."""
-    from .revalidate import revalidate
-
     def go():
+        if out is not None:
+            _new_dir(out, "--out")
         cfg_path = None
         if config is not None:
             path = Path(config)
@@ -226,9 +296,9 @@ def merge(out: Path = typer.Argument(..., help="new directory for the merged run
           parts: list[Path] = typer.Argument(..., help="run directories made with generate --shard K/N"),
           allow_partial: bool = typer.Option(False, "--allow-partial", help="merge even if shards are missing or unfinished")) -> None:
     """Join the shards of one run (made on several machines) into one, dedup across them."""
-    from .merge import merge as do_merge
-
     def go():
+        _new_dir(out, "OUT")
+        _run_dirs(parts)
         s = do_merge(out, parts, allow_partial)
         typer.echo(f"merged {len(parts)} parts into {out}: {s['accepted']} examples, "
                    f"{s['cross_part_rejects']} duplicates across parts rejected")
@@ -245,8 +315,6 @@ def batch_export(directory: Path = typer.Option(..., "--dir", help="where to wri
                  force: bool = ForceOpt, quiet: bool = QuietOpt) -> None:
     """Write a stage's next requests as batch input files, for an engine elsewhere (vLLM's run_batch)."""
     def go():
-        from .pipeline import run_stage
-
         if stage not in ("brainstorm", "generate"):
             _fail(f"--stage must be brainstorm or generate, not '{stage}'")
         cfg, name = resolve_config(config)
@@ -262,8 +330,6 @@ def batch_ingest(files: list[Path] = typer.Argument(..., help="batch output file
                  shard: Optional[str] = ShardOpt, force: bool = ForceOpt) -> None:
     """Journal the answers of exported requests; the next run of the stage commits them."""
     def go():
-        from .batch.offline import ingest_files
-
         if stage not in ("brainstorm", "generate"):
             _fail(f"--stage must be brainstorm or generate, not '{stage}'")
         cfg, name = resolve_config(config)
@@ -297,8 +363,6 @@ def export(run_dir: Path = typer.Argument(..., help="a run directory"),
            metadata: str = typer.Option("id,task,language", "--metadata",
                                         help="parquet: metadata columns next to the texts")) -> None:
     """Write a run's examples for a trainer or an evaluator (see docs/export.md)."""
-    from .export import DEFAULT_TEMPLATE, GROUP_NAMES, LANGUAGE_NAMES, ExportOptions, export_run, parse_list
-
     def go():
         opts = ExportOptions(
             eval_fraction=eval_fraction, seed=seed, groups=parse_list(groups, GROUP_NAMES, "group(s)"),
@@ -312,12 +376,7 @@ def export(run_dir: Path = typer.Argument(..., help="a run directory"),
 
 
 def main() -> None:
-    one_blas_thread()
-    try:
-        app()
-    except KeyboardInterrupt:
-        typer.echo("synthgen: interrupted", err=True)
-        sys.exit(130)
+    app()
 
 
 if __name__ == "__main__":

@@ -21,7 +21,9 @@ from .taxonomy import ALL_LANGUAGES, GROUPS
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: TOML has real types, so `concurrency = true` or `timeout_s = "30"` is a mistake to
+    # name, not a value to coerce; no inf or nan (TOML allows both), which no setting means
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class BatchConfig(_Strict):
@@ -68,6 +70,20 @@ class LLMConfig(_Strict):
     n_ctx: int = Field(2048, ge=256)
     # passed through to the request body (e.g. {"top_k": 40} for vLLM)
     extra_body: dict = Field(default_factory=dict)
+
+    @field_validator("base_url", mode="before")
+    @classmethod
+    def _some_url(cls, value: object) -> object:
+        # checked before the union, whose own message names its branches ("base_url.str: ...");
+        # an empty list or string would silently fall back to OpenAI's URL
+        urls = value if isinstance(value, list) else [] if value is None else [value]
+        if isinstance(value, list) and not value:
+            raise ValueError("needs at least one URL (leave base_url out to use OPENAI_BASE_URL or OpenAI's)")
+        if not all(isinstance(url, str) for url in urls):
+            raise ValueError("must be a URL string or a list of URL strings")
+        if not all(url.strip() for url in urls):
+            raise ValueError("a URL is empty (leave base_url out to use OPENAI_BASE_URL or OpenAI's)")
+        return value
 
     def base_urls(self) -> list[str] | None:
         if self.base_url is None:

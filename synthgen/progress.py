@@ -1,10 +1,16 @@
-"""Live progress: a rich line on a terminal, plain periodic log lines in CI, nothing with --quiet."""
+"""Live progress: a rich bar on a terminal, plain periodic log lines in CI, nothing with --quiet."""
 
 from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+from rich.progress import Progress as RichProgress
+from rich.text import Text
 
 
 @dataclass
@@ -15,7 +21,6 @@ class Counters:
     accepted: int = 0
     rejected: int = 0
     requests: int = 0
-    replayed: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
     rate_limited: int = 0
@@ -24,62 +29,94 @@ class Counters:
     concurrency: int = 0
     cost: float | None = None
     note: str = ""  # e.g. the state of a stage's batches
-    started: float = field(default_factory=time.monotonic)
+    started: float = 0.0
 
-    def line(self) -> str:
-        el = max(1e-6, time.monotonic() - self.started)
-        total = f"/{self.total}" if self.total is not None else ""
+    def rates(self, now: float) -> str:
+        """Everything but the done/total count: the bar shows that one itself."""
+        el = max(1e-6, now - self.started)
         cost = f" cost=${self.cost:.4f}" if self.cost is not None else ""
         proj = ""
         if self.cost is not None and self.total and self.done:
             proj = f" (projected ${self.cost / self.done * self.total:.4f})"
-        return (f"{self.stage}: {self.done}{total} done, {self.accepted} accepted, {self.rejected} rejected | "
+        return (f"{self.accepted} accepted, {self.rejected} rejected | "
                 f"{self.requests / el:.1f} req/s, tokens in {self.prompt_tokens / el:.0f}/s "
                 f"out {self.completion_tokens / el:.0f}/s | in flight {self.in_flight}/{self.concurrency}, "
                 f"429s {self.rate_limited}, retries {self.retries}{cost}{proj}, {el:.0f}s"
                 + (f" | {self.note}" if self.note else ""))
 
+    def line(self, now: float) -> str:
+        total = f"/{self.total}" if self.total is not None else ""
+        return f"{self.stage}: {self.done}{total} done, {self.rates(now)}"
+
+
+class _BarAndRates(RichProgress):
+    """The bar line, then the rates on lines of their own: beside the bar they would squeeze
+    it to nothing on an 80-column terminal."""
+
+    rates = ""
+
+    def get_renderables(self):
+        yield self.make_tasks_table(self.tasks)
+        yield Text(self.rates)
+
 
 class Progress:
-    def __init__(self, quiet: bool = False, interval: float = 10.0, stream=None):
+    """One stage at a time. `console` and `clock` exist so tests can watch a terminal with a fake clock."""
+
+    def __init__(self, quiet: bool = False, interval: float = 10.0, stream=None,
+                 console: Console | None = None, clock: Callable[[], float] = time.monotonic):
         self.stream = stream or sys.stderr
         self.quiet = quiet
-        self.tty = self.stream.isatty() and not quiet
+        self.console = console
+        self.tty = not quiet and (console.is_terminal if console is not None else self.stream.isatty())
         self.interval = interval
-        self.c = Counters()
+        self.clock = clock
+        self.c = Counters(started=clock())
         self._last = 0.0
-        self._live = None
+        self._bar: RichProgress | None = None
+        self._task = None
+        self._drawn = False
 
     def start(self, stage: str, total: int | None, concurrency: int) -> Counters:
-        self.c = Counters(stage=stage, total=total, concurrency=concurrency)
+        self.c = Counters(stage=stage, total=total, concurrency=concurrency, started=self.clock())
         if self.tty:
-            from rich.console import Console
-            from rich.live import Live
-
-            self._live = Live("", console=Console(file=self.stream), refresh_per_second=4, transient=False)
-            self._live.start()
+            # refreshed from tick(), not a timer thread: the display changes only when counts do
+            self._bar = _BarAndRates(
+                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("ETA"), TimeRemainingColumn(),
+                console=self.console or Console(file=self.stream), auto_refresh=False,
+                get_time=self.clock)
+            self._task = self._bar.add_task(stage, total=total, completed=self.c.done)
+            self._bar.start()
+            self._drawn = False
         return self.c
+
+    def _draw(self) -> None:
+        assert self._bar is not None
+        # the caller sets `done` to the items of earlier sessions after start(): a reset on the
+        # first draw keeps them out of the speed the ETA is computed from
+        update = self._bar.update if self._drawn else self._bar.reset
+        update(self._task, total=self.c.total, completed=self.c.done)
+        self._bar.rates = self.c.rates(self.clock())
+        self._drawn = True
+        self._bar.refresh()
 
     def tick(self, force: bool = False) -> None:
         if self.quiet:
             return
-        now = time.monotonic()
-        if self._live is not None:
+        now = self.clock()
+        if self._bar is not None:
             if force or now - self._last >= 0.25:
-                self._live.update(self.c.line())
+                self._draw()
                 self._last = now
         elif force or now - self._last >= self.interval:
-            print(self.c.line(), file=self.stream, flush=True)
+            print(self.c.line(now), file=self.stream, flush=True)
             self._last = now
 
     def stop(self) -> None:
-        if self._live is not None:
-            self._live.update(self.c.line())
-            self._live.stop()
-            self._live = None
+        if self._bar is not None:
+            self._draw()
+            self._bar.stop()
+            self._bar = None
         elif not self.quiet:
-            print(self.c.line(), file=self.stream, flush=True)
-
-    def message(self, text: str) -> None:
-        if not self.quiet:
-            print(text, file=self.stream, flush=True)
+            print(self.c.line(self.clock()), file=self.stream, flush=True)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
 import pytest
 from typer.testing import CliRunner
 
+import synthgen
 from synthgen.cli import app
 
 from helpers import manifest
@@ -133,3 +135,152 @@ def test_packaged_configs_load():
     est = json.loads(r.stdout)
     # the paper's per-group figures (thousands) add up to 507k, "500k" in its text
     assert est["generate"]["calls"] == 507_000
+
+
+def _commands():
+    import typer.main
+
+    return typer.main.get_command(app).commands
+
+
+def test_version_flag():
+    r = run_cmd("--version")
+    assert r.returncode == 0 and r.stdout.strip() == f"synthgen {synthgen.__version__}"
+
+
+def test_no_command_prints_the_help_not_an_error():
+    r = run_cmd()
+    assert "Commands:" in r.stdout and "generate" in r.stdout and "error" not in r.stderr
+
+
+@pytest.mark.parametrize("flag", ["-h", "--help"])
+def test_short_and_long_help_on_every_command(flag):
+    top = cli(flag)
+    assert top.exit_code == 0 and "Commands:" in top.output
+    for name in _commands():
+        r = cli(name, flag)
+        assert r.exit_code == 0, (name, r.output)
+        assert f"{name} [OPTIONS]" in r.output or name == "fake-server"
+        assert "usage" in r.output.lower()
+
+
+def test_boolean_options_are_shown_and_taken_as_flags(tmp_path, server, write_config):
+    flags = {name: [p for p in cmd.params if getattr(p, "is_flag", False)] for name, cmd in _commands().items()}
+    assert any(flags.values())
+    for name, params in flags.items():
+        text = cli(name, "-h").output
+        assert "<bool>" not in text, name
+        for p in params:  # the help line names the flag and no value after it
+            long = max(p.opts, key=len)
+            line = next(l for l in text.splitlines() if long in l)
+            assert re.search(rf"{re.escape(long)}\s{{2,}}\S", line), line
+    cfg = write_config(server.base_url)
+    r = run_cmd("brainstorm", "--config", str(cfg), "--out", str(tmp_path / "r"), "-q", "--force")
+    assert r.returncode == 0, r.stderr
+    r = run_cmd("brainstorm", "--config", str(cfg), "--quiet", "true")
+    assert r.returncode == 2 and "true" in _one_clean_line(r.stderr)
+
+
+@pytest.mark.parametrize("args,needle", [
+    (("generate", "--bogus"), "No such option: --bogus"),
+    (("generate", "--concurrency", "many"), "'--concurrency'"),
+    (("generate", "--concurrency", "0"), "'--concurrency'"),
+    (("stats",), "Missing argument"),
+    (("nosuch",), "No such command"),
+])
+def test_the_cli_librarys_own_usage_errors_are_one_line(args, needle):
+    r = run_cmd(*args)
+    assert r.returncode == 2
+    assert needle in _one_clean_line(r.stderr)
+    assert len(r.stderr.strip().splitlines()) == 1 and "Usage" not in r.stderr and "╭" not in r.stderr
+
+
+def _finished_run(tmp_path, server, write_config):
+    run = tmp_path / "r"
+    r = run_cmd("run", "--config", str(write_config(server.base_url)), "--out", str(run), "--quiet")
+    assert r.returncode == 0, r.stderr
+    return run
+
+
+def test_validate_out_must_be_a_new_directory_not_a_file(tmp_path, server, write_config):
+    run = _finished_run(tmp_path, server, write_config)
+    target = tmp_path / "taken.txt"
+    target.write_text("keep me\n")
+    for out in (target, target / "sub"):
+        r = run_cmd("validate", str(run), "--out", str(out))
+        assert r.returncode == 2 and "is a file" in _one_clean_line(r.stderr)
+    assert target.read_text() == "keep me\n"
+
+
+def test_merge_refuses_files_as_output_or_parts(tmp_path, server, write_config):
+    run = _finished_run(tmp_path, server, write_config)
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("x\n")
+    r = run_cmd("merge", str(a_file), str(run))
+    assert r.returncode == 2 and "is a file" in _one_clean_line(r.stderr)
+    r = run_cmd("merge", str(tmp_path / "merged"), str(a_file))
+    assert r.returncode == 2 and "not a run directory" in _one_clean_line(r.stderr)
+    assert not (tmp_path / "merged").exists()
+
+
+@pytest.mark.parametrize("args,needle", [
+    (("--port", "99999"), "65535"), (("--port", "-1"), "65535"), (("--port", "x"), "--port"),
+    (("--rate-429", "2"), "rate_429"), (("--bogus",), "--bogus"),
+])
+def test_fake_server_bad_flags_are_one_line(args, needle):
+    r = run_cmd("fake-server", *args, timeout=30)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("synthgen fake-server: error:") and needle in lines[0]
+
+
+def test_empty_base_url_list_is_refused_before_any_request(tmp_path, server, write_config):
+    cfg = write_config(server.base_url)
+    cfg.write_text(cfg.read_text().replace(f'base_url = "{server.base_url}"', "base_url = []"))
+    r = run_cmd("run", "--config", str(cfg), "--out", str(tmp_path / "r"))
+    assert r.returncode == 2 and "llm.base_url" in _one_clean_line(r.stderr)
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_terminal_gets_a_live_progress_bar(tmp_path, server, write_config):
+    import os
+    import pty
+
+    # stderr on a pseudo-terminal, as in an interactive shell
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "synthgen", "run", "--config", str(write_config(server.base_url)),
+                             "--out", str(tmp_path / "r")], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=follower)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            data = os.read(leader, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    assert proc.wait(timeout=120) == 0
+    os.close(leader)
+    screen = b"".join(chunks).decode("utf-8", "replace")
+    assert "━" in screen and "\x1b[" in screen  # a drawn bar, not log lines
+    assert re.search(r"30/30", screen) and "ETA" in screen and "req/s" in screen and "429s" in screen
+
+
+def test_estimate_tasks_from_a_file_or_an_empty_directory_is_one_line(tmp_path, server, write_config):
+    cfg = write_config(server.base_url)
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "file.txt").write_text("x\n")
+    for source, needle in (("file.txt", "not a run directory"), ("empty", "no brainstormed tasks")):
+        r = run_cmd("estimate", "--config", str(cfg), "--tasks-from", str(tmp_path / source))
+        assert r.returncode == 2 and needle in _one_clean_line(r.stderr)
+
+
+def test_error_lines_mask_key_shaped_text(tmp_path):
+    # an error message repeats what it was given (here a path); a key in it is not printed
+    path = tmp_path / "sk-proj-0123456789abcdef.toml"
+    r = run_cmd("run", "--config", str(path))
+    line = _one_clean_line(r.stderr)
+    assert r.returncode == 2 and "config file not found" in line
+    assert "0123456789abcdef" not in r.stderr and "[redacted]" in line

@@ -88,6 +88,40 @@ def test_value_errors_name_the_key():
     assert "unknown group" in error(with_("groups.short-lng", {"examples": 1}))
 
 
+@pytest.mark.parametrize("path,value,needle", [
+    ("llm.concurrency", True, "valid integer"),  # not read as 1
+    ("llm.max_tokens", 512.5, "valid integer"),
+    ("llm.timeout_s", float("inf"), "finite number"),
+    ("llm.timeout_s", float("nan"), "finite number"),
+    ("llm.timeout_s", -5.0, "greater than 0"),
+    ("llm.temperature", "1.0", "valid number"),
+    ("llm.adaptive_concurrency", 1, "valid boolean"),
+    ("budget.max_cost", float("inf"), "finite number"),
+    ("llm.base_url", [], "at least one URL"),  # not OpenAI's URL by default
+    ("llm.base_url", "", "URL is empty"),
+    ("llm.base_url", ["http://127.0.0.1:9/v1", " "], "URL is empty"),
+    ("llm.base_url", ["http://127.0.0.1:9/v1", 8000], "list of URL strings"),
+])
+def test_values_of_the_wrong_kind_are_refused_not_coerced(path, value, needle):
+    message = error(with_(path, value))
+    assert message.startswith(f"config: {path}:") and needle in message and "\n" not in message
+
+
+def test_toml_inf_nan_and_booleans_are_refused_in_a_file(tmp_path):
+    for line, key in (("timeout_s = inf", "llm.timeout_s"), ("timeout_s = -inf", "llm.timeout_s"),
+                      ("timeout_s = nan", "llm.timeout_s"), ("concurrency = true", "llm.concurrency"),
+                      ("base_url = []", "llm.base_url")):
+        path = tmp_path / "run.toml"
+        path.write_text(f'[groups.sts]\nexamples = 3\n[llm]\n{line}\n')
+        with pytest.raises(ConfigError, match=f"{path}: {key}:"):
+            load_config(path)
+
+
+def test_whole_numbers_still_fill_float_settings():
+    cfg = parse_config(with_("llm.timeout_s", 30))
+    assert cfg.llm.timeout_s == 30.0 and isinstance(cfg.llm.timeout_s, float)
+
+
 def fingerprint(path: str | None = None, value=None) -> str:
     return parse_config(with_(path, value) if path else BASE).fingerprint()
 

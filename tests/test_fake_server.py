@@ -482,3 +482,40 @@ def test_fault_free_answers_do_not_repeat_across_requests(client):
     queries = {_obj(client, RETRIEVAL.format(n=50, lang="English"), seed)["user_query"]
                for seed in range(150)}
     assert len(inputs) == 150 and len(queries) == 150
+
+
+TEST_LANGUAGES = ("English", "German", "French", "Spanish", "Italian", "Portuguese", "Dutch",
+                  "Polish", "Russian", "Japanese", "Chinese")
+
+
+def test_answers_pass_the_language_check_in_every_language_the_tests_use(client):
+    from synthgen.quality.langid import LanguageChecker
+
+    checker = LanguageChecker(list(TEST_LANGUAGES))
+    for lang in TEST_LANGUAGES:
+        verdicts = []
+        for seed in range(4):
+            out = _obj(client, RETRIEVAL.format(n=30, lang=lang), seed)
+            verdicts += [checker.check(out[k], lang) for k in ("positive_document", "hard_negative_document")]
+        assert verdicts == ["ok"] * 8, (lang, verdicts)
+
+
+def test_wrong_language_fault_fails_the_language_check():
+    from synthgen.quality.langid import LanguageChecker
+
+    checker = LanguageChecker(list(TEST_LANGUAGES))
+    with FakeLLMServer(FakeServerOptions(rate_wrong_language=1.0)) as server:
+        for lang in ("English", "German", "Russian", "Japanese"):
+            out = _obj(_client(server), RETRIEVAL.format(n=30, lang=lang))
+            assert checker.check(out["positive_document"], lang) == "mismatch", lang
+
+
+def test_labels_stay_out_of_the_text_whatever_the_case(client):
+    # German word lists hold capitalised nouns, and sentences start with a capital: the check
+    # that keeps a label out of the text must ignore case, as synthgen's validator does
+    prompt = ('Task: classify news by topic. Write a JSON object with "input_text", "label" and '
+              '"misleading_label". The input_text should be at least 300 words. All fields must be in German.')
+    for seed in range(300):
+        out = _obj(client, prompt, seed)
+        text = out["input_text"].lower()
+        assert out["label"].lower() not in text and out["misleading_label"].lower() not in text, seed

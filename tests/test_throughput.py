@@ -133,3 +133,20 @@ def test_throughput_benchmark_runs_interleaved_pairs_and_reports_the_median_rati
         assert pair["bare_aiohttp"]["peak_rss_mb"] > 10  # sampled like synthgen, not left at zero
         assert pair["ratio_wall_synthgen_over_bare"] > 0
     assert "median" in last
+    assert r["bare_requests"] == 60  # the bare loop replays what synthgen sent, request for request
+
+
+def test_throughput_benchmark_imports_nothing_of_synthgen():
+    # it measures `synthgen generate` as a user runs it: internals it imported would tie the
+    # benchmark to code that may move, and time something else than the command
+    import ast
+    from pathlib import Path
+
+    bench = Path(__file__).resolve().parent.parent / "bench" / "throughput.py"
+    tree = ast.parse(bench.read_text())
+    names = {a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names}
+    names |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    for text in (n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)):
+        if "import" in text:  # the scripts it runs in subprocesses
+            names |= {l.split()[1].split(".")[0] for l in text.splitlines() if l.startswith(("import ", "from "))}
+    assert not any(n.split(".")[0] == "synthgen" for n in names), names

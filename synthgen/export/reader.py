@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from ..errors import SynthgenError
-from ..taxonomy import ALL_LANGUAGES, GROUP_NAMES, GROUPS
+from ..taxonomy import ALL_LANGUAGES, GROUP_NAMES, GROUPS  # noqa: F401  (GROUP_NAMES: re-exported)
 
 
 class ExportError(SynthgenError):

@@ -7,16 +7,16 @@ are applied here, from flags the server draws by hashing the request.
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from synthgen.testing.reading import FieldSpec, Plan
-from synthgen.testing.render import render
-from synthgen.testing.salad import (Doc, between, document, jaccard, mutate, phrase, prose,
-                                    sentence, unit_mask)
-from synthgen.testing.vocab import Vocab, vocab_for, wrong_vocab
-from synthgen.testing.words import chatter, task_sentences
+from synthgen.testing.vocab import (ADJECTIVES, ATTRIBUTES, CHATTER_AFTER, CHATTER_BEFORE,
+                                    DOCUMENTS, QUERIES, TEMPLATES, VERBS, Vocab, vocab_for,
+                                    wrong_vocab)
 
 # answers per (keys, languages, lengths) signature that near-duplicate faults draw from. short-long
 # alone has ~50 signatures: with 4 answers each, 150 examples at rate 0.2 gave no collision at
@@ -40,9 +40,52 @@ class ContentFaults:
     active: tuple[str, ...] = ()  # names of the flags set, for counting
 
 
+def _words(vocab: Vocab, n: int, rng: random.Random) -> list[str]:
+    # one random byte per word, looked up in C: ~5x cheaper than rng.choices on long documents
+    picked = itemgetter(*rng.randbytes(n))(vocab.table)
+    return [picked] if n == 1 else list(picked)
+
+
+def sentence(vocab: Vocab, n: int, rng: random.Random) -> str:
+    """One capitalised sentence of n words."""
+    ws = _words(vocab, max(1, n), rng)
+    ws[0] = vocab.capital[ws[0]]
+    return vocab.sep.join(ws) + vocab.stop
+
+
+def prose(vocab: Vocab, n: int, rng: random.Random, units: set[str] | None = None) -> str:
+    """n words in sentences of 8-20 words (the last one shorter where n demands).
+
+    `units` receives the words as drawn, before capitals and stops, for the query overlap
+    check: lower-casing and splitting both documents again took ~0.1 ms of a ~0.2 ms answer.
+    """
+    ws = _words(vocab, max(1, n), rng)
+    if units is not None:
+        units.update(ws)
+    start = 0
+    # one loop step per sentence, not per word: documents run to thousands of words
+    for b in rng.randbytes(len(ws) // 8 + 1):
+        if start >= len(ws):
+            break
+        ws[start] = vocab.capital[ws[start]]
+        start = min(len(ws), start + 8 + b % 13)
+        ws[start - 1] += vocab.stop
+    return vocab.sep.join(ws)
+
+
+def _units(text: str, vocab: Vocab) -> list[str]:
+    """What a validator compares: words, or characters in scripts written without spaces."""
+    text = text.lower().replace(vocab.stop, "")
+    return text.split() if vocab.sep else list(text)
+
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    return len(a & b) / len(a | b) if a | b else 0.0
+
+
 def _value(spec: FieldSpec, vocab: Vocab, rng: random.Random, short: bool,
-           docs: dict[str, Doc]) -> Any:
-    """A value for one field; documents also leave their Doc (lower case, word mask) in docs."""
+           units: dict[str, set[str]]) -> Any:
+    """A value for one field; queries, labels and documents leave their word set in `units`."""
     if spec.kind == "number":
         return round(rng.uniform(1, 5), 1)
     if spec.kind == "integer":
@@ -50,93 +93,74 @@ def _value(spec: FieldSpec, vocab: Vocab, rng: random.Random, short: bool,
     if spec.kind == "boolean":
         return rng.random() < 0.5
     if spec.kind == "list":
-        return [sentence(vocab, between(rng, 8, 15), rng) for _ in range(between(rng, 2, 5))]
-    if spec.kind == "short":
-        return phrase(vocab, *spec.words, rng)
+        return [sentence(vocab, rng.randint(8, 15), rng) for _ in range(rng.randint(2, 5))]
+    if spec.kind == "short":  # a query or label: lower case, no full stop
+        words = _words(vocab, rng.randint(*spec.words), rng)
+        units[spec.key] = set(words)
+        return vocab.sep.join(words)
     if spec.kind == "doc":
-        lo, hi = (3, 5) if short else spec.words
-        doc = docs[spec.key] = document(vocab, between(rng, lo, hi), rng, hi)
-        return doc.text
-    return sentence(vocab, between(rng, 8, 20), rng)
-
-
-def _contained(needle: str, lowered: list[str]) -> bool:
-    low = needle.lower()
-    return any(low in h for h in lowered)
+        units[spec.key] = set()
+        n = rng.randint(3, 5) if short else rng.randint(*spec.words)
+        return prose(vocab, n, rng, units=units[spec.key])
+    return sentence(vocab, rng.randint(8, 20), rng)
 
 
 def write_object(plan: Plan, rng: random.Random, faults: ContentFaults) -> dict[str, Any]:
     """The JSON object for a generation prompt, keeping the guidelines unless a fault says not."""
-    vocabs = {}
-    for spec in plan.fields:
-        v = vocab_for(spec.language)
-        if faults.wrong_language:
-            v = wrong_vocab(spec.language, rng.randrange(3))
-        vocabs[spec.key] = v
+    vocabs = {s.key: wrong_vocab(s.language, rng.randrange(3)) if faults.wrong_language
+              else vocab_for(s.language) for s in plan.fields}
     gen = rng
     if faults.near_duplicate:
         # a small fixed pool per (keys, languages, lengths): different requests collide
         sig = [(s.key, s.kind, vocabs[s.key].name, s.words) for s in plan.fields]
         gen = random.Random(f"pool:{rng.randrange(NEAR_DUPLICATE_POOL)}:{sig}")
-    out: dict[str, Any] = {}
-    docs: dict[str, Doc] = {}
-    for spec in plan.fields:
-        out[spec.key] = _value(spec, vocabs[spec.key], gen, faults.short, docs)
-    _keep_guidelines(plan, out, vocabs, gen, docs)
+    units: dict[str, set[str]] = {}
+    out = {s.key: _value(s, vocabs[s.key], gen, faults.short, units) for s in plan.fields}
+    _keep_guidelines(plan, out, vocabs, gen, faults.short, units)
     if faults.near_duplicate:
         # every text gets a small edit, so the copy is near, never exact: exact dedup must not
         # be what catches it
-        for spec in plan.fields:
-            if isinstance(out[spec.key], str):
-                out[spec.key] = mutate(out[spec.key], vocabs[spec.key], rng)
+        for key, value in out.items():
+            if isinstance(value, str):
+                out[key] = _mutate(value, vocabs[key], rng)
     if faults.copy_query:
         _copy_query(out, rng)
     return out
 
 
 def _keep_guidelines(plan: Plan, out: dict[str, Any], vocabs: dict[str, Vocab],
-                     rng: random.Random, docs: dict[str, Doc]) -> None:
-    """Queries and labels must not occur in documents; paired fields must differ."""
+                     rng: random.Random, short: bool, units: dict[str, set[str]]) -> None:
+    """Texts differ from each other; queries and labels do not occur in documents."""
     # documents first, so queries are checked against the final documents
-    ordered = sorted(plan.fields, key=lambda s: s.kind != "doc")
-    doc_lower: list[str] = []
-    seen: list[str] = []
+    ordered = sorted((s for s in plan.fields if isinstance(out[s.key], str)),
+                     key=lambda s: s.kind != "doc")
+    docs: list[str] = []
+    seen: set[str] = set()
     for spec in ordered:
         value = out[spec.key]
-        if not isinstance(value, str):
-            continue
         for _ in range(50):
-            clash = value in seen or (spec.kind == "short" and _contained(value, doc_lower))
-            if not clash:
+            if value not in seen and not (spec.kind == "short" and any(value.lower() in d for d in docs)):
                 break
-            value = _value(spec, vocabs[spec.key], rng, False, docs)
+            value = _value(spec, vocabs[spec.key], rng, short, units)
         out[spec.key] = value
-        seen.append(value)
+        seen.add(value)
         if spec.kind == "doc":
-            doc_lower.append(docs[spec.key].lower)
-    _positive_closer(out, docs, vocabs)
+            docs.append(value.lower())
+    _positive_closer(out, units)
     _sts_overlap(plan, out, vocabs, rng)
 
 
-def _units(text: str, vocab: Vocab) -> list[str]:
-    text = text.removesuffix(vocab.stop)
-    return text.split(" ") if vocab.sep else list(text)
-
-
-def _positive_closer(out: dict[str, Any], docs: dict[str, Doc],
-                     vocabs: dict[str, Vocab]) -> None:
+def _positive_closer(out: dict[str, Any], units: dict[str, set[str]]) -> None:
     """The hard negative must not share more of the query's words than the positive does.
 
     Both documents come from the same generator, so swapping them costs nothing and keeps the
-    Jaccard order a validator checks (synthgen.validate: hard_negative_closer).
+    order a validator checks (synthgen.validate: hard_negative_closer).
     """
     q, pos, neg = "user_query", "positive_document", "hard_negative_document"
-    if not (isinstance(out.get(q), str) and pos in docs and neg in docs):
+    if not all(k in units for k in (q, pos, neg)):
         return
-    query = unit_mask(vocabs[pos], out[q])
-    if jaccard(query, docs[neg].mask) > jaccard(query, docs[pos].mask):
+    if _jaccard(units[q], units[neg]) > _jaccard(units[q], units[pos]):
         out[pos], out[neg] = out[neg], out[pos]
-        docs[pos], docs[neg] = docs[neg], docs[pos]
 
 
 def _sts_overlap(plan: Plan, out: dict[str, Any], vocabs: dict[str, Vocab],
@@ -146,16 +170,23 @@ def _sts_overlap(plan: Plan, out: dict[str, Any], vocabs: dict[str, Vocab],
     if keys != ["S1", "S2", "S3"] or len({vocabs[k].name for k in keys}) != 1:
         return
     vocab = vocabs["S1"]
-    # the unit a validator compares: words, or characters in scripts written without spaces
     s1, s3 = _units(out["S1"], vocab), _units(out["S3"], vocab)
     s2 = list(s1)
     for _ in range(max(1, len(s2) // 4)):
         s2[rng.randrange(1, len(s2))] = rng.choice(_units(rng.choice(vocab.words), vocab))
     for _ in range(2):
         s3[rng.randrange(1, len(s3))] = rng.choice(s1[1:] or s1)
-    s2_text, s3_text = vocab.sep.join(s2) + vocab.stop, vocab.sep.join(s3) + vocab.stop
-    if len({out["S1"], s2_text, s3_text}) == 3:
-        out["S2"], out["S3"] = s2_text, s3_text
+    texts = [vocab.sep.join(s).capitalize() + vocab.stop for s in (s1, s2, s3)]
+    if len(set(texts)) == 3:
+        out["S1"], out["S2"], out["S3"] = texts
+
+
+def _mutate(text: str, vocab: Vocab, rng: random.Random) -> str:
+    """Change one or two words (characters, for scripts without spaces)."""
+    parts = text.split(" ") if vocab.sep else list(text)
+    for _ in range(rng.randint(1, 2)):
+        parts[rng.randrange(len(parts))] = rng.choice(vocab.words)
+    return vocab.sep.join(parts)
 
 
 def _copy_query(out: dict[str, Any], rng: random.Random) -> None:
@@ -170,15 +201,22 @@ def _copy_query(out: dict[str, Any], rng: random.Random) -> None:
 
 
 def write_tasks(plan: Plan, rng: random.Random, faults: ContentFaults) -> list[str]:
-    """About num_tasks distinct one-sentence task definitions (repeats only as a fault)."""
+    """num_tasks to 10% more distinct one-sentence task definitions (repeats only as a fault)."""
     n = plan.num_tasks
-    # at least as many as asked (a stage may count on its quota), sometimes a few more
-    tasks = task_sentences(plan.task_style, rng, between(rng, n, n + n // 10))
+    k = rng.randint(n, n + n // 10)  # at least as many as asked: a stage may count on its quota
+    templates = TEMPLATES.get(plan.task_style, TEMPLATES["retrieval"])
+    tasks: dict[str, None] = {}
+    while len(tasks) < k:
+        task = rng.choice(templates).format(
+            rng.choice(ADJECTIVES), rng.choice(DOCUMENTS), rng.choice(DOCUMENTS),
+            rng.choice(VERBS), rng.choice(QUERIES), rng.choice(ATTRIBUTES))
+        tasks[task] = None
+    out = list(tasks)
     if faults.repeat_task:
-        for i in range(1, len(tasks)):
+        for i in range(1, len(out)):
             if rng.random() < faults.repeat_task:
-                tasks[i] = tasks[rng.randrange(i)]
-    return tasks
+                out[i] = out[rng.randrange(i)]
+    return out
 
 
 def write_text(plan: Plan, rng: random.Random,
@@ -190,13 +228,12 @@ def write_text(plan: Plan, rng: random.Random,
     elif plan.kind == "object":
         body = write_object(plan, rng, faults)
     else:
-        text = prose(vocab_for("English"), between(rng, 20, 40), rng)
-        return text, f'"{text}"'
-    text, escaped = render(body)
+        return prose(vocab_for("English"), rng.randint(20, 40), rng), None
+    text = json.dumps(body, ensure_ascii=False, indent=2)  # indented, as models print JSON
     if faults.fenced and not (faults.truncate or faults.length):
-        before, after = chatter(rng)
-        return f"{before}\n```json\n{text}\n```\n{after}", None
-    return text, escaped
+        return (f"{rng.choice(CHATTER_BEFORE)}\n```json\n{text}\n```\n"
+                f"{rng.choice(CHATTER_AFTER)}"), None
+    return text, None
 
 
 def cut(text: str, rng: random.Random) -> str:

@@ -1,4 +1,4 @@
-"""How much server CPU one request costs: `python -m synthgen.testing.measure [--requests N]`.
+"""How much CPU the scripted server spends per request: `python bench/server_cpu.py [--requests N]`.
 
 Starts `python -m synthgen.testing` in a subprocess (as benchmarks do, so it gets a core of its
 own), sends N chat requests with a mix of synthgen-like prompts from an aiohttp client, and
@@ -69,7 +69,7 @@ async def _drive(url: str, bodies: list[bytes], concurrency: int) -> int:
 def measure(requests: int = 5000, warmup: int = 300, concurrency: int = 32,
             server_args: tuple[str, ...] = ()) -> dict[str, float]:
     """Server CPU milliseconds per request, wall time and throughput for `requests` requests."""
-    root = str(Path(__file__).resolve().parents[2])
+    root = str(Path(__file__).resolve().parents[1])
     env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.Popen([sys.executable, "-m", "synthgen.testing", "--port", "0",
                              "--idle-exit-seconds", "60", *server_args],
@@ -81,7 +81,7 @@ def measure(requests: int = 5000, warmup: int = 300, concurrency: int = 32,
             return [json.dumps({"model": "m", "seed": i, "temperature": 1.0, "messages": [
                 {"role": "user", "content": sample_prompt(i)}]}).encode() for i in range(lo, hi)]
 
-        # warm-up builds each language's sentence pool (about 15 ms each, once per process)
+        # untimed: imports and first allocations are nobody's per-request cost
         asyncio.run(_drive(url, bodies(-warmup, 0), concurrency))
         batch = bodies(0, requests)
         cpu0, t0 = _cpu_seconds(proc.pid), time.perf_counter()
@@ -95,7 +95,7 @@ def measure(requests: int = 5000, warmup: int = 300, concurrency: int = 32,
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m synthgen.testing.measure")
+    parser = argparse.ArgumentParser(prog="python bench/server_cpu.py")
     parser.add_argument("--requests", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=32)
     args = parser.parse_args(argv)
