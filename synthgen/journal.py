@@ -14,20 +14,30 @@ Tables
              quality/lsh_store.py) maps their band hashes back to them
   counters   per stage/group/key counts (accepted, rejected:<reason>, ...)
   writers    per output kind: open part number, committed byte offset and record count
+  chunks     the bytes of every flush of every part (zlib), written with the offsets they move
+  parts      each published part: record count, size and sha256 (run.json lists them too)
 
 Output files are derived from this state: a crash after a file write but before the matching
-commit is repaired on resume by truncating the in-progress part to the committed offset.
+commit is repaired on resume by truncating the in-progress part to the committed offset, and a
+part that was lost or cut short afterwards is written again from its chunks (synthgen.shards).
+
+Opening checks the file (synthgen.integrity): a damaged journal, or a missing or empty one in a
+directory that already holds outputs, is a one-line StorageError, never a silent fresh start.
+After a failed commit (a full disk) the journal takes no more writes in this process: what the
+caller holds in memory is ahead of what was committed.
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
+
+from .errors import StorageError
+from .integrity import check_journal, damaged, refuse_fresh_start, storage_error
+from .walcheck import Checkpointer
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -62,56 +72,15 @@ CREATE TABLE IF NOT EXISTS neardup (
 CREATE TABLE IF NOT EXISTS writers (
   kind TEXT PRIMARY KEY, part INTEGER NOT NULL, offset INTEGER NOT NULL, records INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS chunks (
+  kind TEXT NOT NULL, part INTEGER NOT NULL, offset INTEGER NOT NULL, data BLOB NOT NULL,
+  PRIMARY KEY (kind, part, offset)
+);
+CREATE TABLE IF NOT EXISTS parts (
+  kind TEXT NOT NULL, part INTEGER NOT NULL, records INTEGER NOT NULL, bytes INTEGER NOT NULL,
+  sha256 TEXT NOT NULL, PRIMARY KEY (kind, part)
+);
 """
-
-
-class _Checkpointer:
-    """Copies the write-ahead log into the database on a thread of its own.
-
-    SQLite's automatic checkpoint runs inside whichever commit crosses 1000 WAL pages: it copies
-    them into the database file and fsyncs it, 25-35 ms in which the event loop reads no
-    answers and sends no requests (about 0.13 s of a 2000-item run, in stalls of ~30 ms). The
-    sqlite3 module lets go of the GIL while SQLite works, so here it costs the loop nothing.
-    PASSIVE checkpoints never wait for, or block, the writer. The writer's own automatic
-    checkpoint stays on at a high mark, in case this thread falls behind.
-    """
-
-    INTERVAL_S = 0.5  # at most this often; each copies whatever the commits since have added
-
-    def __init__(self, path: Path) -> None:
-        self._path = path
-        self._wake = threading.Event()
-        self._halt = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="synthgen-wal-checkpoint", daemon=True)
-        self._thread.start()
-
-    def poke(self) -> None:
-        self._wake.set()
-
-    def _run(self) -> None:
-        try:
-            db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-        except sqlite3.Error:
-            return  # the writer's automatic checkpoint does the job, as before
-        try:
-            while True:
-                self._wake.wait()
-                self._wake.clear()
-                if self._halt.is_set():
-                    return
-                try:
-                    db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                except sqlite3.Error:
-                    return
-                if self._halt.wait(self.INTERVAL_S):
-                    return
-        finally:
-            db.close()
-
-    def stop(self) -> None:
-        self._halt.set()
-        self._wake.set()
-        self._thread.join()
 
 
 @dataclass(frozen=True)
@@ -132,23 +101,37 @@ class Journal:
         path = Path(run_dir) / "journal" / "state.sqlite"
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        # NORMAL in WAL mode: a commit survives a killed process (it is in the OS cache at once);
-        # only a power cut can lose the last commits, and those are re-requested on resume.
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        # checkpoints are _Checkpointer's once this journal commits; 16k pages (64 MB) is a
-        # backstop, and a WAL file that grew past 64 MB is cut back once it has been copied
-        self.db.execute("PRAGMA wal_autocheckpoint=16000")
-        self.db.execute(f"PRAGMA journal_size_limit={64 << 20}")
-        self.db.executescript(_SCHEMA)
+        self._failed: StorageError | None = None
+        try:
+            self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._open(Path(run_dir))
+        except sqlite3.DatabaseError as exc:
+            raise damaged(path, str(exc)) from None
         self._pending_counts: dict[tuple[str, str, str], int] = {}
         self._claims: dict[tuple[str, int], str] = {}  # (ns, hash) -> item id, not yet written
         self._signatures: dict[int, tuple[int, str, str, bytes]] = {}  # seq -> neardup row, not yet written
         self._next_seq: int | None = None  # the next neardup seq (read from the table once)
         self._responses: list[tuple] = []
         self._hooks: list = []
-        self._checkpointer: _Checkpointer | None = None
+        self._checkpointer: Checkpointer | None = None
+
+    def _open(self, run_dir: Path) -> None:
+        fresh = self.path.stat().st_size == 0 or self.db.execute(
+            "SELECT COUNT(*) FROM sqlite_master").fetchone()[0] == 0
+        if fresh:
+            refuse_fresh_start(run_dir, self.path)
+        else:
+            check_journal(self.db, self.path)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode: a commit survives a killed process (it is in the OS cache at once);
+        # only a power cut can lose the last commits, and those are re-requested on resume.
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        # checkpoints are Checkpointer's once this journal commits; 16k pages (64 MB) is a
+        # backstop, and a WAL file that grew past 64 MB is cut back once it has been copied
+        self.db.execute("PRAGMA wal_autocheckpoint=16000")
+        self.db.execute(f"PRAGMA journal_size_limit={64 << 20}")
+        # the schema and the 'journal' row every journal has arrive together or not at all
+        self.db.executescript("BEGIN;" + _SCHEMA + "INSERT OR IGNORE INTO meta VALUES ('journal', '1'); COMMIT;")
 
     def on_change(self, hook) -> None:
         """`hook(event)` after every commit, rollback and at close: for files derived from this
@@ -250,15 +233,25 @@ class Journal:
         return row[0] if row else -1
 
     def begin(self) -> None:
+        if self._failed is not None:
+            raise self._failed
         self.db.execute("BEGIN IMMEDIATE")
 
     def commit(self) -> None:
-        self.flush_responses()
-        self._write_counts()
-        self._write_dedup()
-        self.db.execute("COMMIT")
+        if self._failed is not None:
+            raise self._failed
+        try:
+            self.flush_responses()
+            self._write_counts()
+            self._write_dedup()
+            self.db.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            # a full disk: SQLite may or may not have rolled back; make sure, and refuse more
+            self.rollback()
+            self._failed = storage_error(exc, self.path)
+            raise self._failed from None
         if self._checkpointer is None:
-            self._checkpointer = _Checkpointer(self.path)
+            self._checkpointer = Checkpointer(self.path)
         self._checkpointer.poke()
         self._notify("commit")
 
@@ -276,6 +269,7 @@ class Journal:
         return self.db.execute("SELECT 1 FROM responses WHERE stage=? LIMIT 1", (stage,)).fetchone() is not None
 
     def set_last_index(self, stage: str, index: int) -> None:
+        self.in_commit()
         self.db.execute("INSERT OR REPLACE INTO progress VALUES (?, ?)", (stage, index))
 
     # -- dedup state ------------------------------------------------------------------------
@@ -361,14 +355,13 @@ class Journal:
         return tuple(row) if row else (0, 0, 0)  # type: ignore[return-value]
 
     def set_writer_state(self, kind: str, part: int, offset: int, records: int) -> None:
+        self.in_commit()
         self.db.execute("INSERT OR REPLACE INTO writers VALUES (?,?,?,?)", (kind, part, offset, records))
 
-    def dump_meta(self) -> dict[str, object]:
-        return {k: _maybe_json(v) for k, v in self.db.execute("SELECT key, value FROM meta")}
+    def in_commit(self) -> None:
+        """Progress and offsets move only inside the transaction that commits what they count."""
+        if self._failed is not None:
+            raise self._failed
+        if not self.db.in_transaction:
+            raise RuntimeError("journal progress written outside a transaction")
 
-
-def _maybe_json(v: str) -> object:
-    try:
-        return json.loads(v)
-    except ValueError:
-        return v

@@ -15,6 +15,7 @@ import shutil
 from pathlib import Path
 
 from .config import RunConfig
+from .integrity import check_run_journal, verify_parts
 from .journal import Journal
 from .manifest import atomic_write_json
 from .quality.gate import QualityGate
@@ -39,6 +40,9 @@ def _check_parts(parts: list[Path], allow_partial: bool) -> tuple[list[dict], Ru
     from .pipeline import RunError
 
     manifests = [_read_manifest(p) for p in parts]
+    for p, m in zip(parts, manifests):
+        check_run_journal(p)
+        verify_parts(p, m)
     fps = {m["fingerprint"] for m in manifests}
     if len(fps) != 1:
         raise RunError(f"parts come from different configs (fingerprints {sorted(fps)})")

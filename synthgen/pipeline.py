@@ -25,7 +25,8 @@ from .journal import Journal
 from .manifest import write_manifest
 from .plan import Shard, brainstorm_items, generate_items, select
 from .progress import Progress
-from .shards import iter_records
+from .integrity import disk_faults
+from .shards import iter_records, restore_published
 from .taxonomy import GROUPS
 
 
@@ -103,6 +104,7 @@ def open_run(cfg: RunConfig, opts: RunOptions, stage: str = "generate"):
             journal.set_meta("shard", str(opts.shard))
         journal.set_meta("fingerprint", fp)
         journal.set_meta("fingerprinted_config", json.dumps(cfg.fingerprint_data(), sort_keys=True))
+        restore_published(out, journal)
         yield journal
     finally:
         journal.close()
@@ -374,7 +376,7 @@ def run_stage(stage_name: str, cfg: RunConfig, opts: RunOptions, progress: Progr
     progress = progress or Progress(quiet=opts.quiet, interval=opts.progress_interval)
     if stage_name == "brainstorm" and opts.shard.n > 1:
         opts = RunOptions(**{**opts.__dict__, "shard": Shard()})
-    with open_run(cfg, opts, stage_name) as journal:
+    with disk_faults(opts.out), open_run(cfg, opts, stage_name) as journal:
         return asyncio.run(_run_stage(stage_name, cfg, opts, journal, progress))
 
 

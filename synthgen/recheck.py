@@ -14,6 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 from .config import RunConfig, ValidationConfig, load_config
+from .integrity import check_run
 from .journal import Journal
 from .quality.gate import QualityGate
 from .records import RejectRecord
@@ -44,6 +45,7 @@ def _fresh_out(out: Path) -> None:
 def recheck(run_dir: Path, config: Path | None = None, out: Path | None = None) -> dict:
     """Re-judge every published example; returns counts (and writes `out` when given)."""
     run_cfg = run_config_of(run_dir)
+    check_run(run_dir)
     rules: ValidationConfig = load_config(config).validation if config else run_cfg.validation
     if out is not None:
         _fresh_out(Path(out))

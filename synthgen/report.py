@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .integrity import check_run_journal, verify_parts
+
 REPORT_VERSION = 1
 
 
@@ -62,6 +64,8 @@ def load_report(run_dir: Path) -> dict:
 
     run_dir = Path(run_dir)
     manifest = _read_manifest(run_dir)
+    check_run_journal(run_dir)
+    verify_parts(run_dir, manifest)
     config = manifest.get("config") if isinstance(manifest.get("config"), dict) else {}
     policies = (config.get("validation") or {}).get("rules") or {}
     summary = summarize(run_dir, policies)
