@@ -112,7 +112,7 @@ def check_run_journal(run_dir: Path) -> None:
     if path.stat().st_size == 0:
         raise damaged(path, "it is empty")
     try:
-        db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     except sqlite3.Error as exc:
         raise damaged(path, str(exc)) from None
     try:

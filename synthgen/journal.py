@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .errors import StorageError
-from .integrity import check_journal, damaged, refuse_fresh_start, storage_error
+from .integrity import check_journal, damaged, is_disk_fault, refuse_fresh_start, storage_error
 from .walcheck import Checkpointer
 
 _SCHEMA = """
@@ -102,6 +102,8 @@ class Journal:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._failed: StorageError | None = None
+        if not path.exists() or path.stat().st_size == 0:
+            refuse_fresh_start(Path(run_dir), path)  # before connecting makes an empty file
         try:
             self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self._open(Path(run_dir))
@@ -116,10 +118,8 @@ class Journal:
         self._checkpointer: Checkpointer | None = None
 
     def _open(self, run_dir: Path) -> None:
-        fresh = self.path.stat().st_size == 0 or self.db.execute(
-            "SELECT COUNT(*) FROM sqlite_master").fetchone()[0] == 0
-        if fresh:
-            refuse_fresh_start(run_dir, self.path)
+        if self.db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0] == 0:
+            refuse_fresh_start(run_dir, self.path)  # a new journal, or one killed as it was made
         else:
             check_journal(self.db, self.path)
         self.db.execute("PRAGMA journal_mode=WAL")
@@ -246,8 +246,10 @@ class Journal:
             self._write_dedup()
             self.db.execute("COMMIT")
         except sqlite3.OperationalError as exc:
-            # a full disk: SQLite may or may not have rolled back; make sure, and refuse more
+            # SQLite may or may not have rolled back; make sure. After a full disk, refuse more.
             self.rollback()
+            if not is_disk_fault(exc):
+                raise
             self._failed = storage_error(exc, self.path)
             raise self._failed from None
         if self._checkpointer is None:

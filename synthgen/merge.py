@@ -15,7 +15,8 @@ import shutil
 from pathlib import Path
 
 from .config import RunConfig
-from .integrity import check_run_journal, verify_parts
+from .errors import RunError
+from .integrity import check_run_journal, disk_faults, verify_parts
 from .journal import Journal
 from .manifest import atomic_write_json
 from .quality.gate import QualityGate
@@ -26,8 +27,6 @@ from .taxonomy import GROUPS
 
 
 def _read_manifest(part: Path) -> dict:
-    from .pipeline import RunError
-
     try:
         return json.loads((part / "run.json").read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -37,8 +36,6 @@ def _read_manifest(part: Path) -> dict:
 
 
 def _check_parts(parts: list[Path], allow_partial: bool) -> tuple[list[dict], RunConfig]:
-    from .pipeline import RunError
-
     manifests = [_read_manifest(p) for p in parts]
     for p, m in zip(parts, manifests):
         check_run_journal(p)
@@ -68,6 +65,11 @@ def merge(out: Path, parts: list[Path], allow_partial: bool = False) -> dict:
     manifests, cfg = _check_parts(parts, allow_partial)
     out = Path(out)
     _fresh_out(out)
+    with disk_faults(out):
+        return _merge_into(out, parts, manifests, cfg, allow_partial)
+
+
+def _merge_into(out: Path, parts: list[Path], manifests: list[dict], cfg: RunConfig, allow_partial: bool) -> dict:
     journal = Journal(out)
     gate = QualityGate(cfg.validation, journal)
     writers = {k: ShardWriter(out, k, journal, cfg.output.shard_size) for k in ("examples", "rejects")}

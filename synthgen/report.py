@@ -9,14 +9,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .errors import RunError
 from .integrity import check_run_journal, verify_parts
+from .quality.summary import summarize
 
 REPORT_VERSION = 1
 
 
 def _read_manifest(run_dir: Path) -> dict:
-    from .pipeline import RunError
-
     if not run_dir.is_dir():
         raise RunError(f"{run_dir} is not a synthgen run directory (not a directory)")
     path = run_dir / "run.json"
@@ -60,8 +60,6 @@ def _warnings(manifest: dict, summary: dict) -> list[str]:
 
 def load_report(run_dir: Path) -> dict:
     """The full report as a JSON-able dict with stable keys (see `synthgen stats --json`)."""
-    from .quality.summary import summarize
-
     run_dir = Path(run_dir)
     manifest = _read_manifest(run_dir)
     check_run_journal(run_dir)
