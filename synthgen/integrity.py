@@ -26,7 +26,8 @@ DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, err
 # SQLite's own codes for the same faults (SQLITE_FULL, SQLITE_IOERR, SQLITE_READONLY)
 SQLITE_DISK_CODES = frozenset({13, 10, 8})
 OUTPUT_DIRS = ("tasks", "examples", "rejects")
-TABLES = frozenset({"meta", "responses", "progress", "counters", "writers", "parts", "chunks"})
+# tables every journal has had (newer ones, like parts and chunks, are added on open)
+TABLES = frozenset({"meta", "responses", "progress", "counters", "writers"})
 
 
 def mount_point(path: Path) -> Path:

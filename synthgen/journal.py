@@ -108,7 +108,9 @@ class Journal:
             self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self._open(Path(run_dir))
         except sqlite3.DatabaseError as exc:
-            raise damaged(path, str(exc)) from None
+            if getattr(exc, "sqlite_errorcode", None) in (5, 6):  # busy or locked: not damage
+                raise
+            raise (storage_error(exc, path) if is_disk_fault(exc) else damaged(path, str(exc))) from None
         self._pending_counts: dict[tuple[str, str, str], int] = {}
         self._claims: dict[tuple[str, int], str] = {}  # (ns, hash) -> item id, not yet written
         self._signatures: dict[int, tuple[int, str, str, bytes]] = {}  # seq -> neardup row, not yet written
@@ -118,7 +120,8 @@ class Journal:
         self._checkpointer: Checkpointer | None = None
 
     def _open(self, run_dir: Path) -> None:
-        if self.db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0] == 0:
+        fresh = self.db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0] == 0
+        if fresh:
             refuse_fresh_start(run_dir, self.path)  # a new journal, or one killed as it was made
         else:
             check_journal(self.db, self.path)
@@ -130,8 +133,9 @@ class Journal:
         # backstop, and a WAL file that grew past 64 MB is cut back once it has been copied
         self.db.execute("PRAGMA wal_autocheckpoint=16000")
         self.db.execute(f"PRAGMA journal_size_limit={64 << 20}")
-        # the schema and the 'journal' row every journal has arrive together or not at all
-        self.db.executescript("BEGIN;" + _SCHEMA + "INSERT OR IGNORE INTO meta VALUES ('journal', '1'); COMMIT;")
+        # a new journal's schema and its 'journal' row (every journal has one) arrive together
+        self.db.executescript("BEGIN;" + _SCHEMA + "INSERT INTO meta VALUES ('journal', '1'); COMMIT;"
+                              if fresh else _SCHEMA)
 
     def on_change(self, hook) -> None:
         """`hook(event)` after every commit, rollback and at close: for files derived from this
@@ -246,12 +250,7 @@ class Journal:
             self._write_dedup()
             self.db.execute("COMMIT")
         except sqlite3.OperationalError as exc:
-            # SQLite may or may not have rolled back; make sure. After a full disk, refuse more.
-            self.rollback()
-            if not is_disk_fault(exc):
-                raise
-            self._failed = storage_error(exc, self.path)
-            raise self._failed from None
+            raise self._write_failed(exc) from None
         if self._checkpointer is None:
             self._checkpointer = Checkpointer(self.path)
         self._checkpointer.poke()
@@ -271,8 +270,7 @@ class Journal:
         return self.db.execute("SELECT 1 FROM responses WHERE stage=? LIMIT 1", (stage,)).fetchone() is not None
 
     def set_last_index(self, stage: str, index: int) -> None:
-        self.in_commit()
-        self.db.execute("INSERT OR REPLACE INTO progress VALUES (?, ?)", (stage, index))
+        self.write_in_commit("INSERT OR REPLACE INTO progress VALUES (?, ?)", (stage, index))
 
     # -- dedup state ------------------------------------------------------------------------
     # Inside a transaction, claimed hashes and near-dup signatures wait in memory and go to disk
@@ -357,13 +355,26 @@ class Journal:
         return tuple(row) if row else (0, 0, 0)  # type: ignore[return-value]
 
     def set_writer_state(self, kind: str, part: int, offset: int, records: int) -> None:
-        self.in_commit()
-        self.db.execute("INSERT OR REPLACE INTO writers VALUES (?,?,?,?)", (kind, part, offset, records))
+        self.write_in_commit("INSERT OR REPLACE INTO writers VALUES (?,?,?,?)", (kind, part, offset, records))
 
-    def in_commit(self) -> None:
-        """Progress and offsets move only inside the transaction that commits what they count."""
+    def write_in_commit(self, sql: str, args: tuple) -> None:
+        """Progress, offsets and output bytes move only inside the transaction that commits what
+        they count."""
         if self._failed is not None:
             raise self._failed
         if not self.db.in_transaction:
             raise RuntimeError("journal progress written outside a transaction")
+        try:
+            self.db.execute(sql, args)
+        except sqlite3.OperationalError as exc:
+            raise self._write_failed(exc) from None
+
+    def _write_failed(self, exc: sqlite3.OperationalError) -> BaseException:
+        """End the transaction (SQLite may have rolled it back already); after a full disk,
+        refuse every later write of this process: the caller's memory is ahead of the journal."""
+        self.rollback()
+        if is_disk_fault(exc):
+            self._failed = storage_error(exc, self.path)
+            return self._failed
+        return exc
 

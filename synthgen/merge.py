@@ -18,7 +18,7 @@ from .config import RunConfig
 from .errors import RunError
 from .integrity import check_run_journal, disk_faults, verify_parts
 from .journal import Journal
-from .manifest import atomic_write_json
+from .manifest import atomic_write_json, parts_of
 from .quality.gate import QualityGate
 from .records import RejectRecord
 from .recheck import _fresh_out
@@ -99,6 +99,7 @@ def _merge_into(out: Path, parts: list[Path], manifests: list[dict], cfg: RunCon
         for rec in iter_records(p / "rejects", include_open=False):
             add("rejects", rec)
     _checkpoint(journal, writers, final=True)
+    published = parts_of(journal)
     journal.close()
     tasks_dir = parts[0] / "tasks"
     if tasks_dir.is_dir():
@@ -112,6 +113,7 @@ def _merge_into(out: Path, parts: list[Path], manifests: list[dict], cfg: RunCon
         "cost_usd": None if any(m.get("cost_usd") is None for m in manifests)
         else round(sum(m["cost_usd"] for m in manifests), 6),
         "stages": {"generate": {"status": "complete" if not allow_partial else "partial", "accepted": accepted}},
+        "parts": published,
         "config": manifests[0]["config"],
     }
     atomic_write_json(out / "run.json", summary)

@@ -3,8 +3,13 @@
 Why keep the bytes rather than re-derive the lines from the journaled responses: a line depends
 on the dedup state at its commit (first wins), on the language verdict and on everything
 committed before it; re-running that for one part in the middle of a run would mean replaying
-the run. One compressed row per flush (the lines that flush appended, zlib level 1) is exact
-and small beside the responses table, which already holds every answer in full.
+the run. One row per flush (the lines that flush appended) is exact and needs nothing but the
+journal.
+
+zlib level 1, measured on a 2000-item run (1997 examples, 6.7 MB of lines, flushes of 64): the
+chunks take 2.5 MB (2.7x smaller than raw; the journal grew 9.9 -> 12.4 MB) for ~15 us more CPU
+a line than storing them raw (29 vs 14 us a line, compress and insert); level 6 gave 3.1x for
+133 us a line.
 """
 
 from __future__ import annotations
@@ -16,9 +21,8 @@ from .journal import Journal
 
 def add_chunk(journal: Journal, kind: str, part: int, offset: int, data: bytes) -> None:
     """The bytes one flush appended to a part, in the transaction that commits its offset."""
-    journal.in_commit()
-    journal.db.execute("INSERT OR REPLACE INTO chunks VALUES (?,?,?,?)",
-                       (kind, part, offset, zlib.compress(data, 1)))
+    journal.write_in_commit("INSERT OR REPLACE INTO chunks VALUES (?,?,?,?)",
+                            (kind, part, offset, zlib.compress(data, 1)))
 
 
 def part_bytes(journal: Journal, kind: str, part: int, upto: int) -> bytes | None:
@@ -36,8 +40,7 @@ def part_bytes(journal: Journal, kind: str, part: int, upto: int) -> bytes | Non
 
 
 def publish(journal: Journal, kind: str, part: int, records: int, size: int, sha256: str) -> None:
-    journal.in_commit()
-    journal.db.execute("INSERT OR REPLACE INTO parts VALUES (?,?,?,?,?)", (kind, part, records, size, sha256))
+    journal.write_in_commit("INSERT OR REPLACE INTO parts VALUES (?,?,?,?,?)", (kind, part, records, size, sha256))
 
 
 def published(journal: Journal, kind: str | None = None) -> list[tuple[str, int, int, int, str]]:

@@ -280,3 +280,37 @@ def test_a_damaged_line_in_a_part_no_checksum_covers_is_named_with_its_line(fini
     part.write_bytes(b"".join(lines[:4] + [b'{"id": "cut-o\n'] + lines[5:]))
     for command in (["validate", str(run), "--check"], ["merge", str(tmp_path / "merged"), str(run)]):
         one_line_error(synthgen(*command), f"{part}, line 5: not a whole JSON object")
+
+
+def test_a_merged_run_lists_its_parts_and_a_lost_one_is_named(finished, tmp_path):
+    merged = tmp_path / "merged"
+    r = synthgen("merge", str(merged), str(finished[2]))
+    assert r.returncode == 0, r.stderr
+    listed = json.loads((merged / "run.json").read_text())["parts"]
+    assert [p["name"] for p in listed["examples"]] == sorted(p.name for p in (merged / "examples").glob("*.jsonl"))
+    assert sum(p["records"] for p in listed["examples"]) == len(examples(merged))
+    assert synthgen("stats", str(merged)).returncode == 0
+    (merged / "examples" / "part-00002.jsonl").unlink()
+    one_line_error(synthgen("stats", str(merged)), "examples/part-00002.jsonl is missing")
+
+
+def test_a_commit_the_disk_refuses_keeps_the_last_commit_and_takes_no_more_writes(small_disk):
+    from synthgen.partlog import add_chunk
+
+    j = Journal(small_disk)
+    j.begin()
+    j.set_last_index("generate", 1)
+    j.commit()
+    j.begin()
+    j.set_last_index("generate", 2)
+    with pytest.raises(StorageError, match="no space left on device"):
+        for i in range(2000):  # 2 MB that do not compress, on a 1 MB disk
+            add_chunk(j, "examples", 0, i * 1000, os.urandom(1000))
+        j.commit()
+    with pytest.raises(StorageError, match="no space left on device"):
+        j.begin()  # what this process holds in memory is ahead of the journal: no more writes
+    j.close()
+    grow(small_disk)
+    j = Journal(small_disk)
+    assert j.last_index("generate") == 1
+    j.close()
