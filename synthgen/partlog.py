@@ -50,7 +50,3 @@ def published(journal: Journal, kind: str | None = None) -> list[tuple[str, int,
         return journal.db.execute(sql + " ORDER BY kind, part").fetchall()
     return journal.db.execute(sql + " WHERE kind=? ORDER BY part", (kind,)).fetchall()
 
-
-def kinds(journal: Journal) -> list[str]:
-    """Output kinds the journal has a writer for (tasks, examples, rejects)."""
-    return [r[0] for r in journal.db.execute("SELECT kind FROM writers ORDER BY kind")]
