@@ -7,6 +7,10 @@ Three kinds, each a `StorageError` (exit 1):
   nothing is started over silently, since that would buy every response again;
 - a published part is missing, cut short or changed (`verify_parts`, against the record count,
   size and sha256 that run.json lists for it).
+
+Cost, measured on a 10k-item run (63 MB journal, 34 MB of examples): `PRAGMA quick_check` on
+open ~65 ms; hashing every published part (`restore_published`, readers' `verify_parts`) ~56 ms.
+Both grow linearly with the run.
 """
 
 from __future__ import annotations

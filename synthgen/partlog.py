@@ -9,7 +9,8 @@ journal.
 zlib level 1, measured on a 2000-item run (1997 examples, 6.7 MB of lines, flushes of 64): the
 chunks take 2.5 MB (2.7x smaller than raw; the journal grew 9.9 -> 12.4 MB) for ~15 us more CPU
 a line than storing them raw (29 vs 14 us a line, compress and insert); level 6 gave 3.1x for
-133 us a line.
+133 us a line. Whole runs of the same 2000 items (`synthgen run`, scripted server, 5 interleaved
+runs each, CPU of the synthgen process): median 2.48 s without chunks, 2.60 s raw, 2.68 s zlib.
 """
 
 from __future__ import annotations

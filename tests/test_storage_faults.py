@@ -314,3 +314,15 @@ def test_a_commit_the_disk_refuses_keeps_the_last_commit_and_takes_no_more_write
     j = Journal(small_disk)
     assert j.last_index("generate") == 1
     j.close()
+
+
+def test_run_json_on_a_full_disk_keeps_the_previous_file_whole(small_disk):
+    from synthgen.manifest import atomic_write_json
+
+    path = small_disk / "run.json"
+    atomic_write_json(path, {"n": 1})
+    (small_disk / "filler").write_bytes(b"x" * (1024 * 1024 - 8192 * 2))
+    with pytest.raises(StorageError, match=f"cannot write {path}: No space left on device .the disk mounted at {small_disk}"):
+        atomic_write_json(path, {"n": 2, "pad": "y" * 100_000})
+    assert json.loads(path.read_text()) == {"n": 1}
+    assert sorted(p.name for p in small_disk.iterdir()) == ["filler", "run.json"]
