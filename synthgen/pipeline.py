@@ -87,7 +87,11 @@ def open_run(cfg: RunConfig, opts: RunOptions, stage: str = "generate"):
     except BlockingIOError:
         lock.close()
         raise RunError(f"run directory {out} is in use by another synthgen process") from None
-    journal = Journal(out)
+    try:
+        journal = Journal(out)
+    except BaseException:  # a damaged journal: the lock goes with it
+        lock.close()
+        raise
     try:
         fp = cfg.fingerprint()
         old_fp = journal.get_meta("fingerprint")

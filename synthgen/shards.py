@@ -50,6 +50,7 @@ def dumps(record: dict) -> bytes:
 
 def _write_file(path: Path, data: bytes) -> None:
     with disk_faults(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "wb") as f:
             f.write(data)
             f.flush()

@@ -326,3 +326,16 @@ def test_run_json_on_a_full_disk_keeps_the_previous_file_whole(small_disk):
         atomic_write_json(path, {"n": 2, "pad": "y" * 100_000})
     assert json.loads(path.read_text()) == {"n": 1}
     assert sorted(p.name for p in small_disk.iterdir()) == ["filler", "run.json"]
+
+
+def test_lost_stage_1_tasks_are_rebuilt_before_stage_2_reads_them(finished, tmp_path):
+    srv, cfg, _ = finished
+    run = copy_of(finished, tmp_path)
+    kept = parts(run)
+    shutil.rmtree(run / "tasks")  # with a smaller task list stage 2 would plan other items
+    before = srv.requests
+    r = synthgen("generate", "--config", str(cfg), "--out", str(run), "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert "tasks/part-00000.jsonl is missing: rebuilt from the journal" in r.stderr
+    assert "nothing to do" in r.stderr and srv.requests == before
+    assert parts(run) == kept
