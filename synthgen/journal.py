@@ -106,7 +106,22 @@ class Journal:
             refuse_fresh_start(Path(run_dir), path)  # before connecting makes an empty file
         try:
             self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            self._open(Path(run_dir))
+            fresh = self.db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0] == 0
+            if fresh:  # a new journal, or one killed as it was made
+                refuse_fresh_start(Path(run_dir), path)
+            else:
+                check_journal(self.db, path)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode: a commit survives a killed process (it is in the OS cache at
+            # once); only a power cut can lose the last commits, and those are re-requested.
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            # checkpoints are Checkpointer's once this journal commits; 16k pages (64 MB) is a
+            # backstop, and a WAL file that grew past 64 MB is cut back once it has been copied
+            self.db.execute("PRAGMA wal_autocheckpoint=16000")
+            self.db.execute(f"PRAGMA journal_size_limit={64 << 20}")
+            # a new journal's schema and its 'journal' row (every journal has one) arrive together
+            self.db.executescript("BEGIN;" + _SCHEMA + "INSERT INTO meta VALUES ('journal', '1'); COMMIT;"
+                                  if fresh else _SCHEMA)
         except sqlite3.DatabaseError as exc:
             if getattr(exc, "sqlite_errorcode", None) in (5, 6):  # busy or locked: not damage
                 raise
@@ -118,24 +133,6 @@ class Journal:
         self._responses: list[tuple] = []
         self._hooks: list = []
         self._checkpointer: Checkpointer | None = None
-
-    def _open(self, run_dir: Path) -> None:
-        fresh = self.db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0] == 0
-        if fresh:
-            refuse_fresh_start(run_dir, self.path)  # a new journal, or one killed as it was made
-        else:
-            check_journal(self.db, self.path)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        # NORMAL in WAL mode: a commit survives a killed process (it is in the OS cache at once);
-        # only a power cut can lose the last commits, and those are re-requested on resume.
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        # checkpoints are Checkpointer's once this journal commits; 16k pages (64 MB) is a
-        # backstop, and a WAL file that grew past 64 MB is cut back once it has been copied
-        self.db.execute("PRAGMA wal_autocheckpoint=16000")
-        self.db.execute(f"PRAGMA journal_size_limit={64 << 20}")
-        # a new journal's schema and its 'journal' row (every journal has one) arrive together
-        self.db.executescript("BEGIN;" + _SCHEMA + "INSERT INTO meta VALUES ('journal', '1'); COMMIT;"
-                              if fresh else _SCHEMA)
 
     def on_change(self, hook) -> None:
         """`hook(event)` after every commit, rollback and at close: for files derived from this
@@ -245,12 +242,15 @@ class Journal:
         if self._failed is not None:
             raise self._failed
         try:
-            self.flush_responses()
-            self._write_counts()
-            self._write_dedup()
-            self.db.execute("COMMIT")
+            self._commit()
         except sqlite3.OperationalError as exc:
             raise self._write_failed(exc) from None
+
+    def _commit(self) -> None:
+        self.flush_responses()
+        self._write_counts()
+        self._write_dedup()
+        self.db.execute("COMMIT")
         if self._checkpointer is None:
             self._checkpointer = Checkpointer(self.path)
         self._checkpointer.poke()
