@@ -15,6 +15,7 @@ import typer
 
 from .config import RunConfig, load_config
 from .errors import SynthgenError
+from .integrity import disk_faults
 from .blas import one_blas_thread
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -208,7 +209,8 @@ def validate(run_dir: Path = typer.Argument(..., help="a run directory"),
         if config is not None:
             path = Path(config)
             cfg_path = path if path.exists() or config not in PACKAGED_CONFIGS else configs_dir() / f"{config}.toml"
-        report = recheck(run_dir, cfg_path, out)
+        with disk_faults(out or run_dir):
+            report = recheck(run_dir, cfg_path, out)
         if as_json:
             typer.echo(json.dumps(report, indent=2))
         else:

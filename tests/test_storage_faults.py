@@ -339,3 +339,8 @@ def test_lost_stage_1_tasks_are_rebuilt_before_stage_2_reads_them(finished, tmp_
     assert "tasks/part-00000.jsonl is missing: rebuilt from the journal" in r.stderr
     assert "nothing to do" in r.stderr and srv.requests == before
     assert parts(run) == kept
+
+
+def test_a_filtered_copy_onto_a_full_disk_is_one_line(finished, small_disk):
+    r = synthgen("validate", str(finished[2]), "--out", str(small_disk / "copy"))
+    one_line_error(r, "no space left on device", f"the disk mounted at {small_disk}")
