@@ -20,8 +20,8 @@ from .integrity import check_run_journal, disk_faults, verify_parts
 from .journal import Journal
 from .manifest import atomic_write_json, parts_of
 from .quality.gate import QualityGate
-from .records import RejectRecord
 from .recheck import _fresh_out
+from .records import RejectRecord
 from .shards import ShardWriter, iter_records
 from .taxonomy import GROUPS
 

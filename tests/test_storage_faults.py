@@ -40,7 +40,8 @@ shard_size = {shard_size}
 
 
 def synthgen(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "synthgen", *args], capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, "-m", "synthgen", *args], capture_output=True, text=True, timeout=300,
+                          check=False)
 
 
 def one_line_error(r: subprocess.CompletedProcess, *words: str) -> str:
@@ -84,7 +85,7 @@ def small_disk(tmp_path):
     mnt.mkdir()
     if os.geteuid() != 0 or shutil.which("mount") is None:
         pytest.skip("mounting a tmpfs needs root")
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], capture_output=True)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], capture_output=True, check=False)
     if r.returncode != 0:
         pytest.skip(f"mount not permitted: {r.stderr.decode().strip()}")
     try:
@@ -213,7 +214,7 @@ def test_a_damaged_or_missing_journal_is_named_and_nothing_starts_over(finished,
 
 @pytest.mark.parametrize("damage", ["deleted", "truncated", "changed"])
 def test_a_lost_or_cut_published_part_is_named_by_readers_and_rebuilt_by_a_rerun(finished, tmp_path, damage):
-    srv, cfg, original = finished
+    srv, cfg, _ = finished
     run = copy_of(finished, tmp_path)
     kept = parts(run)
     part = run / "examples" / "part-00003.jsonl"
