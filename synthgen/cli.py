@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Optional
 
+from .integrity import disk_faults  # noqa: E402
 from .blas import one_blas_thread
 
 # numpy reads its BLAS thread count once, when it loads: set it before the imports below load it
@@ -279,7 +280,8 @@ def validate(run_dir: Path = typer.Argument(..., help="a run directory"),
         if config is not None:
             path = Path(config)
             cfg_path = path if path.exists() or config not in PACKAGED_CONFIGS else configs_dir() / f"{config}.toml"
-        report = revalidate(run_dir, cfg_path, out)
+        with disk_faults(out or run_dir):
+            report = revalidate(run_dir, cfg_path, out)
         if as_json:
             typer.echo(json.dumps(report, indent=2))
         else:

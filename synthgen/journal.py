@@ -14,20 +14,30 @@ Tables
   bands      their LSH band keys -> seq (quality/neardup.py), written in the same transaction
   counters   per stage/group/key counts (accepted, rejected:<reason>, ...)
   writers    per output kind: open part number, committed byte offset and record count
+  chunks     the bytes of every flush of every part (zlib), written with the offsets they move
+  parts      each published part: record count, size and sha256 (run.json lists them too)
 
 Output files are derived from this state: a crash after a file write but before the matching
-commit is repaired on resume by truncating the in-progress part to the committed offset.
+commit is repaired on resume by truncating the in-progress part to the committed offset, and a
+part that was lost or cut short afterwards is written again from its chunks (synthgen.shards).
+
+Opening checks the file (synthgen.integrity): a damaged journal, or a missing or empty one in a
+directory that already holds outputs, is a one-line StorageError, never a silent fresh start.
+After a failed commit (a full disk) the journal takes no more writes in this process: what the
+caller holds in memory is ahead of what was committed.
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
+
+from .errors import StorageError
+from .integrity import check_journal, damaged, is_disk_fault, refuse_fresh_start, storage_error
+from .walcheck import Checkpointer
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -65,56 +75,15 @@ CREATE TABLE IF NOT EXISTS bands (k INTEGER NOT NULL, seq INTEGER NOT NULL, PRIM
 CREATE TABLE IF NOT EXISTS writers (
   kind TEXT PRIMARY KEY, part INTEGER NOT NULL, offset INTEGER NOT NULL, records INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS chunks (
+  kind TEXT NOT NULL, part INTEGER NOT NULL, offset INTEGER NOT NULL, data BLOB NOT NULL,
+  PRIMARY KEY (kind, part, offset)
+);
+CREATE TABLE IF NOT EXISTS parts (
+  kind TEXT NOT NULL, part INTEGER NOT NULL, records INTEGER NOT NULL, bytes INTEGER NOT NULL,
+  sha256 TEXT NOT NULL, PRIMARY KEY (kind, part)
+);
 """
-
-
-class _Checkpointer:
-    """Copies the write-ahead log into the database on a thread of its own.
-
-    SQLite's automatic checkpoint runs inside whichever commit crosses 1000 WAL pages: it copies
-    them into the database file and fsyncs it, 25-35 ms in which the event loop reads no
-    answers and sends no requests (about 0.13 s of a 2000-item run, in stalls of ~30 ms). The
-    sqlite3 module lets go of the GIL while SQLite works, so here it costs the loop nothing.
-    PASSIVE checkpoints never wait for, or block, the writer. The writer's own automatic
-    checkpoint stays on at a high mark, in case this thread falls behind.
-    """
-
-    INTERVAL_S = 0.5  # at most this often; each copies whatever the commits since have added
-
-    def __init__(self, path: Path) -> None:
-        self._path = path
-        self._wake = threading.Event()
-        self._halt = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="synthgen-wal-checkpoint", daemon=True)
-        self._thread.start()
-
-    def poke(self) -> None:
-        self._wake.set()
-
-    def _run(self) -> None:
-        try:
-            db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-        except sqlite3.Error:
-            return  # the writer's automatic checkpoint does the job, as before
-        try:
-            while True:
-                self._wake.wait()
-                self._wake.clear()
-                if self._halt.is_set():
-                    return
-                try:
-                    db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                except sqlite3.Error:
-                    return
-                if self._halt.wait(self.INTERVAL_S):
-                    return
-        finally:
-            db.close()
-
-    def stop(self) -> None:
-        self._halt.set()
-        self._wake.set()
-        self._thread.join()
 
 
 @dataclass(frozen=True)
@@ -135,20 +104,35 @@ class Journal:
         path = Path(run_dir) / "journal" / "state.sqlite"
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        # NORMAL in WAL mode: a commit survives a killed process (it is in the OS cache at once);
-        # only a power cut can lose the last commits, and those are re-requested on resume.
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        # checkpoints are _Checkpointer's once this journal commits; 16k pages (64 MB) is a
-        # backstop, and a WAL file that grew past 64 MB is cut back once it has been copied
-        self.db.execute("PRAGMA wal_autocheckpoint=16000")
-        self.db.execute(f"PRAGMA journal_size_limit={64 << 20}")
-        self.db.executescript(_SCHEMA)
+        self._failed: StorageError | None = None
+        if not path.exists() or path.stat().st_size == 0:
+            refuse_fresh_start(Path(run_dir), path)  # before connecting makes an empty file
+        try:
+            self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            fresh = self.db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0] == 0
+            if fresh:  # a new journal, or one killed as it was made
+                refuse_fresh_start(Path(run_dir), path)
+            else:
+                check_journal(self.db, path)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode: a commit survives a killed process (it is in the OS cache at
+            # once); only a power cut can lose the last commits, and those are re-requested.
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            # checkpoints are Checkpointer's once this journal commits; 16k pages (64 MB) is a
+            # backstop, and a WAL file that grew past 64 MB is cut back once it has been copied
+            self.db.execute("PRAGMA wal_autocheckpoint=16000")
+            self.db.execute(f"PRAGMA journal_size_limit={64 << 20}")
+            # a new journal's schema and its 'journal' row (every journal has one) arrive together
+            self.db.executescript("BEGIN;" + _SCHEMA + "INSERT INTO meta VALUES ('journal', '1'); COMMIT;"
+                                  if fresh else _SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            if getattr(exc, "sqlite_errorcode", None) in (5, 6):  # busy or locked: not damage
+                raise
+            raise (storage_error(exc, path) if is_disk_fault(exc) else damaged(path, str(exc))) from None
         self._pending_counts: dict[tuple[str, str, str], int] = {}
         self._claims: dict[tuple[str, int], str] = {}  # (ns, hash) -> item id, not yet written
         self._responses: list[tuple] = []
-        self._checkpointer: _Checkpointer | None = None
+        self._checkpointer: Checkpointer | None = None
 
     def close(self) -> None:
         if self.db.in_transaction:  # what was not committed does not count, as before
@@ -245,15 +229,25 @@ class Journal:
         return self.db.in_transaction
 
     def begin(self) -> None:
+        if self._failed is not None:
+            raise self._failed
         self.db.execute("BEGIN IMMEDIATE")
 
     def commit(self) -> None:
+        if self._failed is not None:
+            raise self._failed
+        try:
+            self._commit()
+        except sqlite3.OperationalError as exc:
+            raise self._write_failed(exc) from None
+
+    def _commit(self) -> None:
         self.flush_responses()
         self._write_counts()
         self._write_dedup()
         self.db.execute("COMMIT")
         if self._checkpointer is None:
-            self._checkpointer = _Checkpointer(self.path)
+            self._checkpointer = Checkpointer(self.path)
         self._checkpointer.poke()
 
     def rollback(self) -> None:
@@ -267,7 +261,7 @@ class Journal:
         return self.db.execute("SELECT 1 FROM responses WHERE stage=? LIMIT 1", (stage,)).fetchone() is not None
 
     def set_last_index(self, stage: str, index: int) -> None:
-        self.db.execute("INSERT OR REPLACE INTO progress VALUES (?, ?)", (stage, index))
+        self.write_in_commit("INSERT OR REPLACE INTO progress VALUES (?, ?)", (stage, index))
 
     # -- dedup state ------------------------------------------------------------------------
     # Inside a transaction, claimed hashes wait in memory and go to disk with `commit`, in one
@@ -339,14 +333,26 @@ class Journal:
         return tuple(row) if row else (0, 0, 0)  # type: ignore[return-value]
 
     def set_writer_state(self, kind: str, part: int, offset: int, records: int) -> None:
-        self.db.execute("INSERT OR REPLACE INTO writers VALUES (?,?,?,?)", (kind, part, offset, records))
+        self.write_in_commit("INSERT OR REPLACE INTO writers VALUES (?,?,?,?)", (kind, part, offset, records))
 
-    def dump_meta(self) -> dict[str, object]:
-        return {k: _maybe_json(v) for k, v in self.db.execute("SELECT key, value FROM meta")}
+    def write_in_commit(self, sql: str, args: tuple) -> None:
+        """Progress, offsets and output bytes move only inside the transaction that commits what
+        they count."""
+        if self._failed is not None:
+            raise self._failed
+        if not self.db.in_transaction:
+            raise RuntimeError("journal progress written outside a transaction")
+        try:
+            self.db.execute(sql, args)
+        except sqlite3.OperationalError as exc:
+            raise self._write_failed(exc) from None
 
+    def _write_failed(self, exc: sqlite3.OperationalError) -> BaseException:
+        """End the transaction (SQLite may have rolled it back already); after a full disk,
+        refuse every later write of this process: the caller's memory is ahead of the journal."""
+        self.rollback()
+        if is_disk_fault(exc):
+            self._failed = storage_error(exc, self.path)
+            return self._failed
+        return exc
 
-def _maybe_json(v: str) -> object:
-    try:
-        return json.loads(v)
-    except ValueError:
-        return v

@@ -1,7 +1,8 @@
 """run.json: what a run is and how far it got, written atomically (tmp + fsync + os.replace).
 
 The counts come from the journal, which is the truth; run.json is a readable summary that a
-reader can open at any moment and find whole.
+reader can open at any moment and find whole. `parts` lists every published part with its record
+count, size and sha256, so readers (stats, validate, merge) can tell a lost or cut part.
 """
 
 from __future__ import annotations
@@ -16,18 +17,34 @@ from pathlib import Path
 from . import __version__
 from .config import RunConfig
 from .batch.ledger import Ledger
+from .integrity import disk_faults
 from .journal import Journal
+from .partlog import published
+from .shards import part_name
 
 
 def atomic_write_json(path: Path, data: dict) -> None:
+    """A full disk leaves the previous file whole and no .tmp behind (a StorageError)."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2, ensure_ascii=False, sort_keys=False)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    with disk_faults(path):
+        try:
+            with open(tmp, "w", encoding="utf-8") as f:
+                json.dump(data, f, indent=2, ensure_ascii=False, sort_keys=False)
+                f.write("\n")
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError:
+            tmp.unlink(missing_ok=True)
+            raise
+        os.replace(tmp, path)
+
+
+def parts_of(journal: Journal) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for kind, part, records, size, sha in published(journal):
+        out.setdefault(kind, []).append({"name": part_name(part), "records": records, "bytes": size, "sha256": sha})
+    return out
 
 
 def cost_of(cfg: RunConfig, journal: Journal) -> tuple[float | None, dict[str, float]]:
@@ -108,6 +125,7 @@ def build_manifest(cfg: RunConfig, journal: Journal, run_dir: Path, session_elap
         "cost_by_model": cost_by_model,
         "elapsed_s": round(prior + session_elapsed, 3),
         "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "parts": parts_of(journal),
         "config": snapshot,
     }
 

@@ -15,8 +15,10 @@ import shutil
 from pathlib import Path
 
 from .config import RunConfig
+from .errors import RunError
+from .integrity import check_run_journal, disk_faults, verify_parts
 from .journal import Journal
-from .manifest import atomic_write_json
+from .manifest import atomic_write_json, parts_of
 from .quality.checks import ExampleChecker
 from .records import RejectRecord
 from .revalidate import fresh_out
@@ -25,8 +27,6 @@ from .taxonomy import GROUPS
 
 
 def _read_manifest(part: Path) -> dict:
-    from .pipeline import RunError
-
     try:
         return json.loads((part / "run.json").read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -36,9 +36,10 @@ def _read_manifest(part: Path) -> dict:
 
 
 def _check_parts(parts: list[Path], allow_partial: bool) -> tuple[list[dict], RunConfig]:
-    from .pipeline import RunError
-
     manifests = [_read_manifest(p) for p in parts]
+    for p, m in zip(parts, manifests):
+        check_run_journal(p)
+        verify_parts(p, m)
     fps = {m["fingerprint"] for m in manifests}
     if len(fps) != 1:
         raise RunError(f"parts come from different configs (fingerprints {sorted(fps)})")
@@ -64,6 +65,11 @@ def merge(out: Path, parts: list[Path], allow_partial: bool = False) -> dict:
     manifests, cfg = _check_parts(parts, allow_partial)
     out = Path(out)
     fresh_out(out)
+    with disk_faults(out):
+        return _merge_into(out, parts, manifests, cfg, allow_partial)
+
+
+def _merge_into(out: Path, parts: list[Path], manifests: list[dict], cfg: RunConfig, allow_partial: bool) -> dict:
     journal = Journal(out)
     checker = ExampleChecker(cfg.validation, journal)
     writers = {k: ShardWriter(out, k, journal, cfg.output.shard_size) for k in ("examples", "rejects")}
@@ -93,6 +99,7 @@ def merge(out: Path, parts: list[Path], allow_partial: bool = False) -> dict:
         for rec in iter_records(p / "rejects", include_open=False):
             add("rejects", rec)
     _checkpoint(journal, writers, final=True)
+    published = parts_of(journal)
     journal.close()
     tasks_dir = parts[0] / "tasks"
     if tasks_dir.is_dir():
@@ -106,6 +113,7 @@ def merge(out: Path, parts: list[Path], allow_partial: bool = False) -> dict:
         "cost_usd": None if any(m.get("cost_usd") is None for m in manifests)
         else round(sum(m["cost_usd"] for m in manifests), 6),
         "stages": {"generate": {"status": "complete" if not allow_partial else "partial", "accepted": accepted}},
+        "parts": published,
         "config": manifests[0]["config"],
     }
     atomic_write_json(out / "run.json", summary)

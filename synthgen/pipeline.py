@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .config import RunConfig
 from .errors import EXIT_FAILED, EXIT_OK, RunError
+from .integrity import disk_faults
 from .journal import Journal
 from .manifest import write_manifest
 from .outcome import StageOutcome, outcome_of, status_of
@@ -105,7 +106,7 @@ def run_stage(stage_name: str, cfg: RunConfig, opts: RunOptions, progress: Progr
     progress = progress or Progress(quiet=opts.quiet, interval=opts.progress_interval)
     if stage_name == "brainstorm" and opts.shard.n > 1:
         opts = replace(opts, shard=Shard())
-    with open_run(cfg, opts.out, stage_name, opts.shard, opts.force) as journal:
+    with disk_faults(opts.out), open_run(cfg, opts.out, stage_name, opts.shard, opts.force) as journal:
         return asyncio.run(_run_stage(stage_name, cfg, opts, journal, progress))
 
 

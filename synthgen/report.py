@@ -9,12 +9,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from rich.console import Console
+from rich.table import Table
+
+from .errors import RunError
+from .integrity import check_run_journal, verify_parts
+from .quality.summary import summarize
+
 REPORT_VERSION = 1
 
 
 def _read_manifest(run_dir: Path) -> dict:
-    from .pipeline import RunError
-
     if not run_dir.is_dir():
         raise RunError(f"{run_dir} is not a synthgen run directory (not a directory)")
     path = run_dir / "run.json"
@@ -58,10 +63,10 @@ def _warnings(manifest: dict, summary: dict) -> list[str]:
 
 def load_report(run_dir: Path) -> dict:
     """The full report as a JSON-able dict with stable keys (see `synthgen stats --json`)."""
-    from .quality.summary import summarize
-
     run_dir = Path(run_dir)
     manifest = _read_manifest(run_dir)
+    check_run_journal(run_dir)
+    verify_parts(run_dir, manifest)
     config = manifest.get("config") if isinstance(manifest.get("config"), dict) else {}
     policies = (config.get("validation") or {}).get("rules") or {}
     summary = summarize(run_dir, policies)
@@ -123,56 +128,57 @@ def _verdicts(v: dict) -> str:
     return ", ".join(f"{k} {n}" for k, n in v.items()) or "none"
 
 
+def _table(title: str, *columns: str) -> Table:
+    """A table whose columns are right-aligned, except those named with a leading '<'."""
+    t = Table(title=title, title_justify="left")
+    for col in columns:
+        t.add_column(col.lstrip("<"), justify="left" if col.startswith("<") else "right")
+    return t
+
+
 def render_text(report: dict, console=None, max_languages: int = 15) -> None:
     """Rich tables on the terminal, one per question a reader asks of a run."""
-    from rich.console import Console
-    from rich.table import Table
-
     console = console or Console()
     st = report["status"]
     console.print(f"[bold]{report['run_dir']}[/bold]  fingerprint {report['fingerprint']}  shard {report['shard']}  "
                   f"brainstorm: {st['brainstorm']}  generate: {st['generate']}  elapsed {report['elapsed_s']}s")
     for w in report["warnings"]:
         console.print(f"[yellow]warning:[/yellow] {w}")
-    gen = report["generate"]
-    for g, v in gen.get("shortfall", {}).items():
+    for g, v in report["generate"].get("shortfall", {}).items():
         console.print(f"[yellow]short of target:[/yellow] {g} has {v['accepted']} of {v['target']} accepted "
                       "examples after the top-up rounds")
+    _render_examples(report, console)
+    _render_guidelines(report, console)
+    _render_languages(report, console, max_languages)
+    _render_brainstorm_and_cost(report, console)
 
-    t = Table(title="generate: examples per group", title_justify="left")
-    for col, j in (("group", "left"), ("items", "right"), ("accepted", "right"), ("rejected", "right"),
-                   ("accept", "right"), ("flagged", "right"), ("top reject reasons", "left")):
-        t.add_column(col, justify=j)
+
+def _render_examples(report: dict, console: Console) -> None:
+    gen = report["generate"]
+    t = _table("generate: examples per group", "<group", "items", "accepted", "rejected", "accept", "flagged",
+               "<top reject reasons")
     for g, c in gen["by_group"].items():
         t.add_row(g, str(c["items"]), str(c["accepted"]), str(c["rejected"]), _pct(c["acceptance_rate"]),
                   str(c["flagged"]), _top(c["rejected_by_reason"]))
     t.add_row("[bold]all[/bold]", str(gen["items"]), str(gen["accepted"]), str(gen["rejected"]),
               _pct(gen["acceptance_rate"]), str(gen["flagged"]), "", end_section=True)
     console.print(t)
-
     if gen["rejected_by_reason"]:
-        t = Table(title="generate: rejects by reason", title_justify="left")
-        t.add_column("reason")
-        t.add_column("rejected", justify="right")
-        t.add_column("of items", justify="right")
+        t = _table("generate: rejects by reason", "<reason", "rejected", "of items")
         for reason, n in gen["rejected_by_reason"].items():
             t.add_row(reason, str(n), _pct(n / gen["items"]))
         console.print(t)
 
-    t = Table(title="guideline adherence (share of validated items that passed)", title_justify="left")
-    for col, j in (("rule", "left"), ("policy", "left"), ("validated", "right"), ("rejected", "right"),
-                   ("flagged", "right"), ("adherence", "right")):
-        t.add_column(col, justify=j)
+
+def _render_guidelines(report: dict, console: Console) -> None:
+    t = _table("guideline adherence (share of validated items that passed)", "<rule", "<policy", "validated",
+               "rejected", "flagged", "adherence")
     for rule, r in report["adherence"]["rules"].items():
         t.add_row(rule, r["policy"], str(r["validated"]), str(r["rejected"]), str(r["flagged"]),
                   _pct(r["adherence"]) if r["policy"] != "off" else "off")
     console.print(t)
     console.print(f"  [dim]note: {report['adherence']['note']}[/dim]")
-
-    t = Table(title="words per field (accepted examples)", title_justify="left")
-    for col, j in (("group", "left"), ("field", "left"), ("n", "right"), ("min", "right"), ("median", "right"),
-                   ("max", "right"), ("below asked", "right")):
-        t.add_column(col, justify=j)
+    t = _table("words per field (accepted examples)", "<group", "<field", "n", "min", "median", "max", "below asked")
     for g, fields in report["lengths"].items():
         for key, s in fields.items():
             asked = s["asked"]
@@ -180,11 +186,10 @@ def render_text(report: dict, console=None, max_languages: int = 15) -> None:
             t.add_row(g, key, str(s["count"]), str(s["min"]), f"{s['median']:g}", str(s["max"]), below)
     console.print(t)
 
-    langs = list(gen["by_language"].items())
-    t = Table(title=f"languages ({len(langs)})", title_justify="left")
-    for col, j in (("language", "left"), ("items", "right"), ("accepted", "right"), ("rejected", "right"),
-                   ("top reject reasons", "left")):
-        t.add_column(col, justify=j)
+
+def _render_languages(report: dict, console: Console, max_languages: int) -> None:
+    langs = list(report["generate"]["by_language"].items())
+    t = _table(f"languages ({len(langs)})", "<language", "items", "accepted", "rejected", "<top reject reasons")
     for lang, c in langs[:max_languages]:
         t.add_row(lang, str(c["items"]), str(c["accepted"]), str(c["rejected"]), _top(c["rejected_by_reason"], 2))
     if len(langs) > max_languages:
@@ -192,7 +197,6 @@ def render_text(report: dict, console=None, max_languages: int = 15) -> None:
         t.add_row(f"[dim]{len(rest)} more[/dim]", str(sum(c["items"] for _, c in rest)),
                   str(sum(c["accepted"] for _, c in rest)), str(sum(c["rejected"] for _, c in rest)), "")
     console.print(t)
-
     d, lc = report["duplicates"], report["language_check"]
     unchecked = (f"langid unchecked {lc['unchecked_texts']} ({_verdicts(lc['langid_verdicts'])})"
                  if lc["langid_field_seen"] else "langid verdicts not recorded in examples")
@@ -200,19 +204,18 @@ def render_text(report: dict, console=None, max_languages: int = 15) -> None:
                   f"near {d['near']['count']} ({_pct(d['near']['rate'])}); wrong language "
                   f"{lc['wrong_language']['count']} ({_pct(lc['wrong_language']['rate'])}); {unchecked}")
 
+
+def _render_brainstorm_and_cost(report: dict, console: Console) -> None:
     bs = report["brainstorm"]
     if bs["calls"] or bs["by_group"]:
-        t = Table(title=f"brainstorm ({bs['status']}): {bs['calls']} calls", title_justify="left")
-        for col, j in (("group", "left"), ("kept", "right"), ("surplus", "right"), ("rejected", "right"),
-                       ("reasons", "left")):
-            t.add_column(col, justify=j)
+        t = _table(f"brainstorm ({bs['status']}): {bs['calls']} calls", "<group", "kept", "surplus", "rejected",
+                   "<reasons")
         for g, c in bs["by_group"].items():
             t.add_row(g, str(c["kept"]), str(c["surplus"]), str(c["rejected"]), _top(c["rejected_by_reason"]))
         t.add_row("[bold]all[/bold]", str(bs["tasks_kept"]), str(bs["surplus"]), str(bs["rejected"]), "",
                   end_section=True)
         console.print(t)
         console.print("  [dim]surplus: good tasks past the group's quota, kept in rejects/ (not defects)[/dim]")
-
     tk = report["tokens"]
     cost = tk["cost_usd"]
     console.print(f"tokens: {tk['prompt_tokens']} prompt + {tk['completion_tokens']} completion in "

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from .config import RunConfig, ValidationConfig, load_config
 from .errors import RunError
+from .integrity import check_run
 from .journal import Journal
 from .quality.checks import ExampleChecker, Verdict
 from .records import RejectRecord
@@ -103,6 +104,7 @@ def _commit(journal: Journal, writers: dict[str, ShardWriter] | None, finalize: 
 def revalidate(run_dir: Path, config: Path | None = None, out: Path | None = None) -> dict:
     """Re-judge every published example; returns counts (and writes `out` when given)."""
     run_cfg = run_config_of(run_dir)
+    check_run(run_dir)
     rules: ValidationConfig = load_config(config).validation if config else run_cfg.validation
     if out is not None:
         fresh_out(Path(out))

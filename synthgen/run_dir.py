@@ -11,7 +11,7 @@ from .config import RunConfig
 from .errors import RunError
 from .journal import Journal
 from .plan import Shard
-from .shards import iter_records
+from .shards import iter_records, restore_published
 
 
 def _flatten(d: object, prefix: str = "") -> dict[str, object]:
@@ -76,6 +76,7 @@ def open_run(cfg: RunConfig, out: Path, stage: str = "generate", shard: Shard = 
         raise
     try:
         _bind(journal, cfg, out, stage, shard, force)
+        restore_published(out, journal)  # lost or cut parts rebuilt from the journal
         yield journal
     finally:
         journal.close()

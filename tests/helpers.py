@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import jsonlines
+import orjson
+
 
 def read_jsonl(directory: Path, pattern: str = "part-*.jsonl") -> list[dict]:
     out = []
     for path in sorted(Path(directory).glob(pattern)):
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                assert line.endswith("\n"), f"torn line in {path}"
-                out.append(json.loads(line))
+        with open(path, "rb") as f:
+            assert f.read().endswith(b"\n") or path.stat().st_size == 0, f"torn line in {path}"
+            f.seek(0)
+            out += jsonlines.Reader(f, loads=orjson.loads).iter(type=dict)
     return out
 
 

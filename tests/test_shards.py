@@ -6,10 +6,15 @@ import json
 import os
 from pathlib import Path
 
+import jsonlines
+import orjson
 import pytest
 
+from synthgen.errors import StorageError
+from synthgen.integrity import sha256_of
 from synthgen.journal import Journal
-from synthgen.shards import ShardWriter, dumps, iter_records, part_name
+from synthgen.partlog import publish, published
+from synthgen.shards import ShardWriter, dumps, iter_records, part_name, restore_published
 
 
 def rec(i: int) -> dict:
@@ -35,7 +40,8 @@ def visible(directory: Path) -> list[Path]:
 
 
 def lines(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    with jsonlines.open(path, loads=orjson.loads) as reader:
+        return list(reader)
 
 
 def test_lines_become_visible_only_after_finalize(tmp_path):
@@ -104,22 +110,63 @@ def test_recover_cuts_bytes_past_the_committed_offset(tmp_path):
     journal.close()
 
 
-def test_a_part_finalized_before_the_journal_moved_on_is_kept(tmp_path):
+def test_a_part_published_in_the_journal_but_not_renamed_is_renamed_on_open(tmp_path):
     journal, w = open_writer(tmp_path)
     commit(journal, w, [rec(0), rec(1)])
     d = tmp_path / "examples"
-    # finalize's rename happened; the crash came before the journal recorded the next part
-    os.replace(w.tmp_path, d / part_name(0))
+    # finalize's transaction committed; the crash came before its rename
+    journal.begin()
+    publish(journal, "examples", 0, 2, w.offset, sha256_of(w.tmp_path))
+    journal.set_writer_state("examples", 1, 0, 0)
+    journal.commit()
     journal.close()
 
-    journal, w = open_writer(tmp_path)
+    journal = Journal(tmp_path)
+    restore_published(tmp_path, journal)
+    w = ShardWriter(tmp_path, "examples", journal, 100)
     assert (w.part, w.offset, w.records) == (1, 0, 0)
-    assert journal.writer_state("examples") == (1, 0, 0)
     assert lines(d / "part-00000.jsonl") == [rec(0), rec(1)]
+    assert not (d / "part-00000.jsonl.tmp").exists()
     commit(journal, w, [rec(2)])
     w.finalize()
     assert visible(d) == [d / "part-00000.jsonl", d / "part-00001.jsonl"]
     assert [r["id"] for r in iter_records(d)] == ["r0", "r1", "r2"]
+    journal.close()
+
+
+def test_published_parts_lost_cut_or_changed_are_rebuilt_byte_for_byte(tmp_path, capsys):
+    journal, w = open_writer(tmp_path, shard_size=2)
+    for i in range(0, 8, 2):
+        commit(journal, w, [rec(i), rec(i + 1)])
+        w.finalize()
+    d = tmp_path / "examples"
+    original = {p.name: p.read_bytes() for p in visible(d)}
+    assert [p[2] for p in published(journal, "examples")] == [2, 2, 2, 2]
+    journal.close()
+    (d / part_name(0)).unlink()
+    (d / part_name(1)).write_bytes(original[part_name(1)][:-9])
+    (d / part_name(2)).write_bytes(original[part_name(2)].replace(b"record", b"recorD"))
+
+    journal = Journal(tmp_path)
+    restore_published(tmp_path, journal)
+    assert {p.name: p.read_bytes() for p in visible(d)} == original
+    err = capsys.readouterr().err
+    assert "part-00000.jsonl is missing: rebuilt from the journal (2 records)" in err
+    assert "part-00001.jsonl is cut short" in err and "part-00002.jsonl has changed" in err
+    assert "part-00003" not in err
+    journal.close()
+
+
+def test_a_published_part_the_journal_holds_no_copy_of_is_one_clear_error(tmp_path):
+    journal, w = open_writer(tmp_path, shard_size=1)
+    commit(journal, w, [rec(0)])
+    w.finalize()
+    journal.db.execute("DELETE FROM chunks")  # as in a journal made before parts were kept
+    journal.close()
+    (tmp_path / "examples" / part_name(0)).unlink()
+    journal = Journal(tmp_path)
+    with pytest.raises(StorageError, match=r"part-00000.jsonl is missing and the journal cannot rebuild it"):
+        restore_published(tmp_path, journal)
     journal.close()
 
 
@@ -155,22 +202,37 @@ def test_parts_past_the_open_one_are_removed_on_recovery(tmp_path):
     journal.close()
 
 
-def test_a_missing_or_shortened_open_part_is_an_error_not_silent_padding(tmp_path):
+def test_a_missing_or_shortened_open_part_is_written_again_from_the_journal(tmp_path):
     journal, w = open_writer(tmp_path)
     commit(journal, w, [rec(0), rec(1)])
     path = w.tmp_path
     journal.close()
     data = path.read_bytes()
     path.write_bytes(data[:-5])  # e.g. a power cut lost the tail the journal had committed
-    with pytest.raises(RuntimeError, match="journal"):
-        open_writer(tmp_path)
-    assert path.read_bytes() == data[:-5]  # not padded with NUL bytes
+    journal, w = open_writer(tmp_path)
+    assert path.read_bytes() == data  # not padded with NUL bytes: the committed lines, whole
+    journal.close()
     path.unlink()
-    with pytest.raises(RuntimeError, match="missing"):
+    journal, w = open_writer(tmp_path)
+    assert path.read_bytes() == data
+    commit(journal, w, [rec(2)])
+    w.finalize()
+    assert lines(tmp_path / "examples" / part_name(0)) == [rec(0), rec(1), rec(2)]
+    journal.close()
+
+
+def test_an_open_part_the_journal_cannot_restore_is_one_clear_error(tmp_path):
+    journal, w = open_writer(tmp_path)
+    commit(journal, w, [rec(0), rec(1)])
+    journal.db.execute("DELETE FROM chunks")
+    journal.close()
+    w.tmp_path.write_bytes(w.tmp_path.read_bytes()[:-5])
+    with pytest.raises(StorageError, match=r"part-00000.jsonl.tmp holds \d+ of the \d+ bytes committed "
+                                           r"and the journal cannot rebuild it"):
         open_writer(tmp_path)
 
 
-def test_iter_records_skips_a_torn_last_line(tmp_path):
+def test_iter_records_skips_a_torn_line_only_in_the_open_part(tmp_path):
     d = tmp_path / "examples"
     d.mkdir()
     (d / "part-00000.jsonl").write_bytes(dumps(rec(0)) + dumps(rec(1)))
@@ -178,6 +240,10 @@ def test_iter_records_skips_a_torn_last_line(tmp_path):
     assert list(iter_records(d)) == [rec(0), rec(1), rec(2)]
     assert list(iter_records(d, include_open=False)) == [rec(0), rec(1)]
     assert list(iter_records(tmp_path / "nothing-here")) == []
+    # a published part is whole: a damaged line in it is named, not skipped
+    (d / "part-00000.jsonl").write_bytes(dumps(rec(0)) + dumps(rec(1)) + b'{"id": "r3", "te\n')
+    with pytest.raises(StorageError, match=r"part-00000.jsonl, line 3: not a whole JSON object"):
+        list(iter_records(d))
 
 
 def test_dumps_is_one_utf8_line():

@@ -8,10 +8,12 @@ has a bounded number of bins). Only finished parts (`part-*.jsonl`) are read; th
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from pathlib import Path
+
+import jsonlines
+import orjson
 
 from ..config import RULE_DEFAULTS
 from ..taxonomy import GROUPS
@@ -61,14 +63,22 @@ def _lines(directory: Path, problems: Counter) -> Iterator[dict]:
             problems[f"unreadable {directory.name}/{path.name} ({exc.strerror})"] += 1
 
 
-def _records(f, where: str, problems: Counter) -> Iterator[dict]:
+def _whole_lines(f, where: str, problems: Counter) -> Iterator[bytes]:
     for line in f:
-        if not line.endswith(b"\n"):
+        if line.endswith(b"\n"):
+            yield line
+        else:
             problems[f"torn last line in {where}"] += 1
-            continue
+
+
+def _records(f, where: str, problems: Counter) -> Iterator[dict]:
+    reader = jsonlines.Reader(_whole_lines(f, where, problems), loads=orjson.loads)
+    while True:
         try:
-            rec = json.loads(line)
-        except ValueError:
+            rec = reader.read(allow_none=True)
+        except EOFError:
+            return
+        except jsonlines.InvalidLineError:
             problems[f"invalid JSON lines in {where.split('/')[0]}/"] += 1
             continue
         if isinstance(rec, dict):
