@@ -37,6 +37,7 @@ from typing import Iterator
 
 from .errors import StorageError
 from .integrity import check_journal, damaged, is_disk_fault, refuse_fresh_start, storage_error
+from .journal_dedup import DedupTables
 from .walcheck import Checkpointer
 
 _SCHEMA = """
@@ -99,7 +100,7 @@ class StoredResponse:
     model: str | None
 
 
-class Journal:
+class Journal(DedupTables):
     def __init__(self, run_dir: Path):
         path = Path(run_dir) / "journal" / "state.sqlite"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -130,12 +131,13 @@ class Journal:
                 raise
             raise (storage_error(exc, path) if is_disk_fault(exc) else damaged(path, str(exc))) from None
         self._pending_counts: dict[tuple[str, str, str], int] = {}
-        self._claims: dict[tuple[str, int], str] = {}  # (ns, hash) -> item id, not yet written
         self._responses: list[tuple] = []
+        self._held = False
+        self.init_dedup()
         self._checkpointer: Checkpointer | None = None
 
     def close(self) -> None:
-        if self.db.in_transaction:  # what was not committed does not count, as before
+        if self.db.in_transaction or self._held:  # what was not committed does not count
             self.rollback()
         self.flush_responses()  # but every paid response is kept
         if self._checkpointer is not None:
@@ -158,10 +160,9 @@ class Journal:
                         endpoint: str | None) -> None:
         """Journal one paid response before it counts for anything.
 
-        It is written by the next `commit` (in the same transaction as any item it belongs to,
-        so no item is ever committed without its responses) or by `flush_responses`, which the
-        engine calls whenever it is about to wait. One statement for many responses: a
-        transaction per response cost ~300 us each at 64 in flight."""
+        The engine then waits for `flush_responses`, which it calls once per turn of the event
+        loop for every response that arrived in it (a group commit: one transaction, one
+        statement, however many responses), before it parses or checks any of them."""
         self._responses.append((item_id, attempt, stage, content, finish_reason, prompt_tokens,
                                 completion_tokens, int(usage_estimated), latency_s, model, endpoint, time.time()))
 
@@ -228,6 +229,19 @@ class Journal:
     def in_transaction(self) -> bool:
         return self.db.in_transaction
 
+    @property
+    def buffering(self) -> bool:
+        """Item commits are being gathered: their writes wait in memory for `commit`."""
+        return self._held or self.db.in_transaction
+
+    def hold(self) -> None:
+        """Gather the item commits that follow in memory, with no SQL transaction open, until
+        `begin` ... `commit` writes them in one. Meanwhile responses are committed on their own
+        (each before anything is done with it), and a batch of 64 items still costs one
+        transaction: per-item transactions rewrote the same B-tree pages (near-dup bands,
+        counters, indexes) each time, and a 600-item run's WAL reached 66 MB for a 5 MB journal."""
+        self._held = True
+
     def begin(self) -> None:
         if self._failed is not None:
             raise self._failed
@@ -244,15 +258,17 @@ class Journal:
     def _commit(self) -> None:
         self.flush_responses()
         self._write_counts()
-        self._write_dedup()
+        self.write_dedup()
         self.db.execute("COMMIT")
+        self._held = False
         if self._checkpointer is None:
             self._checkpointer = Checkpointer(self.path)
         self._checkpointer.poke()
 
     def rollback(self) -> None:
         self._pending_counts.clear()
-        self._claims.clear()
+        self.drop_dedup()
+        self._held = False
         if self.db.in_transaction:
             self.db.execute("ROLLBACK")
 
@@ -262,52 +278,6 @@ class Journal:
 
     def set_last_index(self, stage: str, index: int) -> None:
         self.write_in_commit("INSERT OR REPLACE INTO progress VALUES (?, ?)", (stage, index))
-
-    # -- dedup state ------------------------------------------------------------------------
-    # Inside a transaction, claimed hashes wait in memory and go to disk with `commit`, in one
-    # statement (the same transaction, so the same atomicity): a statement per text cost ~7-11 us,
-    # against ~2-4 us a row for executemany. Look-ups see them. A rollback drops them with the rest
-    # of the transaction. Bounded: a transaction holds at most commit_every items' worth.
-    # Near-dup signatures and bands go straight into the open transaction (see quality/neardup.py).
-
-    def seen_or_add(self, ns: str, h: int, item_id: str) -> str | None:
-        """The item id that first used this hash, or None after claiming it for `item_id`."""
-        prior = self.seen(ns, h)
-        if prior is None:
-            self.claim(ns, h, item_id)
-        return prior
-
-    def seen(self, ns: str, h: int) -> str | None:
-        pending = self._claims.get((ns, h))
-        if pending is not None:
-            return pending
-        row = self.db.execute("SELECT item_id FROM seen WHERE ns=? AND h=?", (ns, h)).fetchone()
-        return row[0] if row else None
-
-    def claim(self, ns: str, h: int, item_id: str) -> None:
-        """Record a hash already checked with `seen` (no second look-up; an earlier claim stays)."""
-        if self.db.in_transaction:
-            self._claims.setdefault((ns, h), item_id)
-        else:
-            self.db.execute("INSERT OR IGNORE INTO seen VALUES (?,?,?)", (ns, h, item_id))
-
-    def add_near(self, ns: str, key: str, sig: bytes, bands: list[int]) -> None:
-        """Store a text's near-dup signature and band keys (in the open transaction, if any)."""
-        seq = self.db.execute("INSERT INTO neardup (ns, key, sig) VALUES (?,?,?)", (ns, key, sig)).lastrowid
-        self.db.executemany("INSERT OR IGNORE INTO bands VALUES (?, ?)", [(k, seq) for k in bands])
-
-    def near_candidates(self, bands: list[int]) -> list[tuple[str, bytes]]:
-        """(key, signature) of the stored texts sharing a band key with these, earliest first."""
-        marks = ",".join("?" * len(bands))
-        return self.db.execute(
-            f"SELECT key, sig FROM neardup WHERE seq IN (SELECT seq FROM bands WHERE k IN ({marks}))"
-            " ORDER BY seq", bands).fetchall()
-
-    def _write_dedup(self) -> None:
-        if self._claims:
-            self.db.executemany("INSERT OR IGNORE INTO seen VALUES (?,?,?)",
-                                [(*k, v) for k, v in self._claims.items()])
-            self._claims.clear()
 
     def bump(self, stage: str, group: str, key: str, n: int = 1) -> None:
         """Count inside the open commit transaction (written by `commit`, in the same txn)."""
@@ -322,7 +292,7 @@ class Journal:
             self._pending_counts.clear()
 
     def counters(self) -> dict[str, dict[str, dict[str, int]]]:
-        self._write_counts() if not self.db.in_transaction else None
+        self._write_counts() if not self.buffering else None
         out: dict[str, dict[str, dict[str, int]]] = {}
         for stage, grp, key, n in self.db.execute("SELECT stage, grp, key, n FROM counters"):
             out.setdefault(stage, {}).setdefault(grp, {})[key] = n

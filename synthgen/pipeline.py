@@ -74,7 +74,8 @@ def _finished_before(name: str, cfg: RunConfig, opts: RunOptions, journal: Journ
     done = status in ("complete", "failed") or (opts.limit is not None and stage.items_total >= total)
     if not done:
         return None
-    stage.finalize_all()
+    # no finalize_all here: a finished stage published its parts before it said so, and the
+    # rejects/ part now open may be the next stage's (brainstorm's rerun published generate's)
     write_manifest(cfg, journal, Path(opts.out), 0.0)
     if status == "failed":
         return StageOutcome(name, EXIT_FAILED, f"{name} already failed in {opts.out}: see run.json and rejects/")

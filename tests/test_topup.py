@@ -54,6 +54,10 @@ examples = 12
 [generate]
 max_rounds = 2
 max_extra_share = {share}
+[languages]
+mode = "custom"
+[languages.weights]
+English = 1
 [output]
 shard_size = 7
 """
