@@ -44,6 +44,9 @@ def start_server(latency_ms: float, quota_rpm: float | None = None) -> tuple[sub
     return proc, line.split()[-1]
 
 
+WORKER = "auto"  # validation.check_worker of the synthgen runs (--check-worker)
+
+
 def write_config(path: Path, url: str, n: int, concurrency: int, gates: str = "reject") -> None:
     path.write_text(textwrap.dedent(f"""
         seed = 5
@@ -61,6 +64,8 @@ def write_config(path: Path, url: str, n: int, concurrency: int, gates: str = "r
         English = 1
         [output]
         shard_size = 10000
+        [validation]
+        check_worker = "{WORKER}"
         [validation.rules]
         wrong_language = "{gates}"
         near_duplicate = "{gates}"
@@ -313,7 +318,11 @@ def main() -> None:
                     help="timed comparison: this many interleaved synthgen/bare pairs (median ratio)")
     ap.add_argument("--gates-off", action="store_true",
                     help="switch the language and near-duplicate checks off (client overhead alone)")
+    ap.add_argument("--check-worker", choices=("auto", "on", "off"), default="auto",
+                    help="validation.check_worker of the synthgen runs")
     args = ap.parse_args()
+    global WORKER
+    WORKER = args.check_worker
     os.chdir(ROOT)
     if args.quota_rpm:
         r = quota_run(args.n, args.concurrency, args.quota_rpm)

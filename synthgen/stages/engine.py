@@ -27,9 +27,8 @@ from ..journal import Journal
 from ..llm.client import ChatResult, LLMClient, RequestFailed
 from ..plan import WorkItem
 
-# Commits per turn of the event loop (each slice is one transaction). 64 answers can land in
-# one turn; committing them all before reading the next answers or sending the next requests
-# held every socket for 20-80 ms.
+# Commits per turn of the event loop: 64 answers can land in one turn, and committing them all
+# before reading the next answers or sending the next requests held every socket for 20-80 ms.
 COMMIT_SLICE = 8
 # commits gathered per transaction at the most (fewer when the engine is about to wait)
 COMMIT_EVERY = 64
@@ -98,8 +97,7 @@ class Engine:
         self.missing = missing
         self.max_output_retries = max_output_retries
         self.window = 2 * max(256, 4 * concurrency_limit)  # launched but not committed
-        # launched per turn of the loop: the first requests go out after `burst` items are
-        # planned, not after a whole window
+        # launched per turn of the loop: the first requests go out before a whole window is planned
         self.burst = max(16, concurrency_limit)
         self.on_commit, self.on_response, self.checkpoint = on_commit, on_response, checkpoint
         # where the commit point is kept: the stage name, or one per top-up round
