@@ -111,6 +111,8 @@ def load_report(run_dir: Path) -> dict:
         "warnings": _warnings(manifest, summary),
         # run.json's own counters, unchanged (what the journal says)
         "stages": stages,
+        # batch mode: each job's wave, state and request counts
+        "batches": manifest.get("batches", []),
     }
 
 
@@ -151,6 +153,21 @@ def render_text(report: dict, console=None, max_languages: int = 15) -> None:
     _render_guidelines(report, console)
     _render_languages(report, console, max_languages)
     _render_brainstorm_and_cost(report, console)
+    _render_batches(report, console)
+
+
+def _render_batches(report: dict, console: Console) -> None:
+    jobs = report.get("batches") or []
+    if not jobs:
+        return
+    t = Table(title="batches", title_justify="left")
+    for col, j in (("job", "left"), ("wave", "right"), ("state", "left"), ("requests", "right"),
+                   ("done", "right"), ("failed", "right"), ("read", "left")):
+        t.add_column(col, justify=j)
+    for b in jobs:
+        t.add_row(b["name"], str(b["wave"]), b["status"], str(b["requests"]), str(b["completed"]),
+                  str(b["failed"]), "yes" if b["ingested"] else "no")
+    console.print(t)
 
 
 def _render_examples(report: dict, console: Console) -> None:

@@ -184,3 +184,16 @@ def test_cost_in_run_json_is_at_batch_prices(make_server, tmp_path):
     t = m["tokens"]
     assert t["prompt_tokens"] > 0
     assert m["cost_usd"] == pytest.approx((t["prompt_tokens"] * 1.0 + t["completion_tokens"] * 4.0) / 1e6, rel=1e-4)
+
+
+def test_stats_shows_each_batch(make_server, tmp_path):
+    srv = make_server()
+    run = tmp_path / "run"
+    r = CliRunner().invoke(app, ["generate", "-c", str(_write(tmp_path / "b.toml", srv.base_url)), "-o", str(run), "-q"])
+    assert r.exit_code == 0, r.output
+    import json
+
+    report = json.loads(CliRunner().invoke(app, ["stats", str(run), "--json"]).stdout)
+    assert len(report["batches"]) >= 3 and {b["status"] for b in report["batches"]} == {"completed"}
+    text = CliRunner().invoke(app, ["stats", str(run)]).output
+    assert "batches" in text and "completed" in text
