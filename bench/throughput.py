@@ -15,7 +15,6 @@ it is printed separately), req/s, CPU ms per item, peak RSS, and the ratio synth
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import resource

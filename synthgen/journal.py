@@ -226,10 +226,6 @@ class Journal(DedupTables):
         return row[0] if row else -1
 
     @property
-    def in_transaction(self) -> bool:
-        return self.db.in_transaction
-
-    @property
     def buffering(self) -> bool:
         """Item commits are being gathered: their writes wait in memory for `commit`."""
         return self._held or self.db.in_transaction

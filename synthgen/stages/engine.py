@@ -167,7 +167,7 @@ class Engine:
                 self.journal.record_failure(item.id, attempt, "request_failed", str(exc))
             if not exc.permanent:
                 raise StillFailing(str(exc)) from None
-            result.error, result.detail = getattr(exc, "reason", "request_failed"), str(exc)
+            result.error, result.detail = exc.reason, str(exc)
             return None
         if self.on_response:
             self.on_response(r)
