@@ -20,7 +20,6 @@ from synthgen.cli import app
 from synthgen.config import RULE_DEFAULTS, load_config
 from synthgen.pipeline import RunError, RunOptions, run_all
 from synthgen.quality.html_report import render_html
-from synthgen.quality.lengths import words_in
 from synthgen.quality.summary import language_of, summarize
 from synthgen.report import load_report
 from synthgen.testing.options import FakeServerOptions
@@ -225,10 +224,15 @@ def test_gates_langid_and_rule_policies_from_a_hand_made_run(tmp_path):
     assert "<svg" in render_html(load_report(run))
 
 
-def test_word_count_fast_path_agrees_with_validate():
-    for text in ("", "  a  b\u3000c\u00a0d\n", "日本語のテキスト abc", "ภาษาไทยยาวมาก test", "a\x1cb\x1fc\x85d",
-                 "Ünïcödé wörds\u2003here", "mixed 中文 and ខ្មែរ", "ok. fine, (really)?"):
-        assert words_in(text) == count_words(text), text
+def test_word_counts_agree_with_validate(tmp_path):
+    texts = ("", "  a  b\u3000c\u00a0d\n", "日本語のテキスト abc", "ภาษาไทยยาวมาก test", "a\x1cb\x1fc\x85d",
+             "Ünïcödé wörds\u2003here", "mixed 中文 and ខ្មែរ", "ok. fine, (really)?")
+    _write_jsonl(tmp_path / "examples" / "part-00000.jsonl", [_example(i, S1=t) for i, t in enumerate(texts)])
+    s1 = summarize(tmp_path)["lengths"]["sts"]["S1"]
+    words = [count_words(t) for t in texts]
+    assert (s1["min"], s1["median"], s1["max"]) == (min(words), statistics.median(words), max(words))
+    hist = s1["histogram"]
+    assert hist["counts"] == [sum(lo <= w < hi for w in words) for lo, hi in zip(hist["edges"], hist["edges"][1:])]
 
 
 def _synthetic_run(root: Path, n: int) -> Path:

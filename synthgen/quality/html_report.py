@@ -1,20 +1,24 @@
 """`synthgen stats RUN --html FILE`: the report as one self-contained page a user can look at.
 
-Inline CSS and inline SVG (synthgen.quality.charts): the file opens offline, from an email
-attachment or a CI artifact, with nothing to fetch.
+Inline CSS and hand-written inline SVG charts: the file opens offline, from an email attachment or
+a CI artifact, with no CDN and no script. Every bar carries a <title>, which browsers show as a
+tooltip.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from html import escape
 from pathlib import Path
 
-from .charts import histogram, legend, stacked_bars
+from ..errors import RunError
 from .summary import UNTESTED_REASONS
 
 GREEN, AMBER, RED, GREY, BLUE = "#2f9e44", "#f2a93b", "#e03131", "#adb5bd", "#4c78a8"
 REASON_COLORS = {"format": "#868e96", "guideline": "#f08c00", "duplicate": "#7048e8", "language": "#1098ad"}
 MAX_LANGUAGES = 20
+CHAR_W = 7.2  # px per character of 12px sans-serif: enough to size label columns
+ROW_H, BAR_H = 22, 14
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Liberation Sans",sans-serif;color:#212529;
@@ -39,6 +43,81 @@ svg .lbl{font-size:12px;fill:#343a40}svg .val{font-size:12px;fill:#495057}
 svg .tick{font-size:10px;fill:#6c757d}svg .axis{stroke:#ced4da}svg .track{fill:#f1f3f5}
 .empty{color:#adb5bd}
 """
+
+
+def _num(x: float) -> str:
+    return f"{x:g}" if x != int(x) else str(int(x))
+
+
+def _svg(width: int, height: int, aria: str) -> str:
+    # width/height give the natural size; viewBox lets CSS shrink the chart on a narrow window
+    return (f'<svg class="chart" role="img" aria-label="{escape(aria)}" width="{width}" height="{height}" '
+            f'viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">')
+
+
+def stacked_bars(rows: Sequence[tuple[str, Sequence[float]]], series: Sequence[tuple[str, str]], *,
+                 value_text: Callable[[str, Sequence[float]], str], aria: str, max_value: float | None = None,
+                 colors: Sequence[Sequence[str]] | None = None, normalize: bool = False) -> str:
+    """One horizontal bar per row, segments in `series` order (name, colour), `value_text` at its end.
+
+    `colors` overrides each row's segment colours; `normalize` draws every bar full length (shares),
+    so a small row is as readable as a large one.
+    """
+    if not rows:
+        return '<p class="empty">nothing to show</p>'
+    width, max_chars = 1040, min(28, max(len(label) for label, _ in rows))
+    label_w = int(max_chars * CHAR_W) + 12
+    plot_w = width - label_w - 110
+    top = max_value or max(sum(v) for _, v in rows) or 1
+    out = [_svg(width, ROW_H * len(rows) + 6, aria)]
+    for i, (label, values) in enumerate(rows):
+        y = 3 + i * ROW_H
+        short = label if len(label) <= max_chars else label[: max_chars - 1] + "\u2026"
+        out.append(f'<text x="{label_w - 8}" y="{y + BAR_H - 2}" text-anchor="end" class="lbl">'
+                   f'<title>{escape(label)}</title>{escape(short)}</text>'
+                   f'<rect x="{label_w}" y="{y}" width="{plot_w}" height="{BAR_H}" class="track"/>')
+        x = float(label_w)
+        scale = plot_w / ((sum(values) or 1) if normalize else top)
+        for (name, _), color, v in zip(series, colors[i] if colors else [c for _, c in series], values):
+            if v > 0:
+                w = max(1.0, scale * v)
+                out.append(f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{BAR_H}" fill="{color}">'
+                           f'<title>{escape(label)}: {escape(name)} {_num(v)}</title></rect>')
+                x += w
+        out.append(f'<text x="{label_w + plot_w + 8}" y="{y + BAR_H - 2}" class="val">'
+                   f'{escape(value_text(label, values))}</text>')
+    return "".join(out) + "</svg>"
+
+
+def histogram(edges: Sequence[int], counts: Sequence[int], color: str, aria: str) -> str:
+    """Vertical bars over equal-width bins [edges[i], edges[i+1]); x labels at a few edges."""
+    if not counts:
+        return '<p class="empty">no accepted examples</p>'
+    width, height, left, top_pad = 300, 150, 34, 8
+    plot_w, plot_h = width - left - 18, height - top_pad - 30
+    top = max(counts) or 1
+    bw = plot_w / len(counts)
+    out = [_svg(width, height, aria),
+           f'<line x1="{left}" y1="{top_pad + plot_h}" x2="{left + plot_w}" y2="{top_pad + plot_h}" class="axis"/>',
+           f'<text x="{left - 4}" y="{top_pad + 9}" text-anchor="end" class="tick">{top}</text>',
+           f'<text x="{left - 4}" y="{top_pad + plot_h}" text-anchor="end" class="tick">0</text>']
+    for i, n in enumerate(counts):
+        h = plot_h * n / top
+        lo, hi = edges[i], edges[i + 1] - 1
+        span = f"{lo}" if lo == hi else f"{lo}\u2013{hi}"
+        out.append(f'<rect x="{left + i * bw + 1:.1f}" y="{top_pad + plot_h - h:.1f}" '
+                   f'width="{max(bw - 2, 1):.1f}" height="{h:.1f}" fill="{color}">'
+                   f'<title>{span} words: {n}</title></rect>')
+    step = max(1, -(-len(counts) // 5))  # at most ~6 x labels so they never overlap
+    out += [f'<text x="{left + i * bw:.1f}" y="{top_pad + plot_h + 14}" text-anchor="middle" class="tick">'
+            f'{edges[i]}</text>' for i in range(0, len(edges), step)]
+    out.append(f'<text x="{left + plot_w / 2:.1f}" y="{height - 2}" text-anchor="middle" class="tick">words</text>')
+    return "".join(out) + "</svg>"
+
+
+def legend(series: Sequence[tuple[str, str]]) -> str:
+    return '<div class="legend">' + "".join(
+        f'<span><i style="background:{c}"></i>{escape(name)}</span>' for name, c in series) + "</div>"
 
 
 def _pct(x: float | None) -> str:
@@ -227,8 +306,6 @@ def render_html(report: dict) -> str:
 
 def write_html(report: dict, path: Path) -> Path:
     """Write the page atomically (tmp + rename) so a browser never opens half a file."""
-    from ..pipeline import RunError
-
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     try:

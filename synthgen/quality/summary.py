@@ -1,24 +1,25 @@
 """One streaming pass over a run's published files: the counts behind `synthgen stats`.
 
-Memory does not grow with the number of records: everything is a counter keyed by group,
-language, reason or word count (synthgen.quality.lengths caps word counts, so a length histogram
-has a bounded number of bins). Only finished parts (`part-*.jsonl`) are read; the open
-`.jsonl.tmp` part of a running stage is not published yet and may be cut back on resume.
+Memory does not grow with the number of records: everything is a counter keyed by group, language,
+reason or word count (capped, so a length histogram has a bounded number of bins). Only finished
+parts (`part-*.jsonl`) are read; the open `.jsonl.tmp` part of a running stage may be cut back on
+resume.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
-import jsonlines
 import orjson
 
 from ..config import RULE_DEFAULTS
 from ..taxonomy import GROUPS
-from ..validate import required_words
-from .lengths import WordCounts, words_in
+from ..validate import count_words, required_words
+
+LENGTH_CAP = 20_000  # words; longer texts share the last bin (min/max stay exact)
 
 # Reasons an item is rejected for before any guideline rule looks at it.
 UNTESTED_REASONS = frozenset({"bad_json", "truncated", "missing_key", "extra_key", "wrong_type",
@@ -51,40 +52,27 @@ def language_of(placeholders: dict) -> str:
     return str(placeholders.get("language", "?"))
 
 
-def _lines(directory: Path, problems: Counter) -> Iterator[dict]:
-    """Records of the published parts, in order; unreadable lines are counted, not fatal."""
-    if not directory.is_dir():
-        return
-    for path in sorted(directory.glob("part-*.jsonl")):
+def _records(directory: Path, problems: Counter) -> Iterator[dict]:
+    """Records of the published parts, in order; unreadable, torn or non-object lines are counted."""
+    for path in sorted(directory.glob("part-*.jsonl")) if directory.is_dir() else ():
+        where = f"{directory.name}/{path.name}"
         try:
             with open(path, "rb") as f:
-                yield from _records(f, f"{directory.name}/{path.name}", problems)
+                for line in f:
+                    if not line.endswith(b"\n"):
+                        problems[f"torn last line in {where}"] += 1
+                        continue
+                    try:
+                        rec = orjson.loads(line)
+                    except orjson.JSONDecodeError:
+                        problems[f"invalid JSON lines in {directory.name}/"] += 1
+                        continue
+                    if isinstance(rec, dict):
+                        yield rec
+                    else:
+                        problems[f"non-object lines in {directory.name}/"] += 1
         except OSError as exc:
-            problems[f"unreadable {directory.name}/{path.name} ({exc.strerror})"] += 1
-
-
-def _whole_lines(f, where: str, problems: Counter) -> Iterator[bytes]:
-    for line in f:
-        if line.endswith(b"\n"):
-            yield line
-        else:
-            problems[f"torn last line in {where}"] += 1
-
-
-def _records(f, where: str, problems: Counter) -> Iterator[dict]:
-    reader = jsonlines.Reader(_whole_lines(f, where, problems), loads=orjson.loads)
-    while True:
-        try:
-            rec = reader.read(allow_none=True)
-        except EOFError:
-            return
-        except jsonlines.InvalidLineError:
-            problems[f"invalid JSON lines in {where.split('/')[0]}/"] += 1
-            continue
-        if isinstance(rec, dict):
-            yield rec
-        else:
-            problems[f"non-object lines in {where.split('/')[0]}/"] += 1
+            problems[f"unreadable {where} ({exc.strerror})"] += 1
 
 
 def _langid_verdicts(value: object) -> list[str]:
@@ -97,8 +85,50 @@ def _langid_verdicts(value: object) -> list[str]:
     return [str(value)] if value is not None else []
 
 
+class WordCounts:
+    """Exact histogram of word counts (bin width 1 up to LENGTH_CAP): exact min, median and max."""
+
+    def __init__(self) -> None:
+        self.bins: Counter[int] = Counter()
+        self.n = self.total = 0
+        self.min: int | None = None
+        self.max: int | None = None
+
+    def add(self, words: int) -> None:
+        self.bins[min(words, LENGTH_CAP)] += 1
+        self.n += 1
+        self.total += words
+        self.min = words if self.min is None else min(self.min, words)
+        self.max = words if self.max is None else max(self.max, words)
+
+    def median(self) -> float:
+        lo_rank, hi_rank = (self.n - 1) // 2, self.n // 2
+        seen, lo = 0, None
+        for value in sorted(self.bins):
+            seen += self.bins[value]
+            if lo is None and seen > lo_rank:
+                lo = value
+            if seen > hi_rank:
+                return (lo + value) / 2  # type: ignore[operator]
+        return float(self.max or 0)
+
+    def summary(self, max_bins: int = 12) -> dict:
+        """count, min, median, mean, max, and a histogram of at most max_bins equal-width bins of
+        a round width (1, 2, 5, 10, 20, ...) a reader can add up in their head."""
+        lo, hi = self.min or 0, min(self.max or 0, LENGTH_CAP)
+        widths = (step * 10**k for k in itertools.count() for step in (1, 2, 5))
+        width = next(w for w in widths if hi // w - lo // w + 1 <= max_bins)
+        start, nbins = lo // width * width, hi // width - lo // width + 1
+        counts = [0] * nbins
+        for value, n in self.bins.items():
+            counts[min((value - start) // width, nbins - 1)] += n
+        return {"count": self.n, "min": self.min, "median": self.median(),
+                "mean": round(self.total / self.n, 1), "max": self.max,
+                "histogram": {"edges": [start + i * width for i in range(nbins + 1)], "counts": counts}}
+
+
 class RunScan:
-    """Counters filled by scan(); finish() turns them into plain JSON-able dicts."""
+    """Counters filled by scan() from a run's files."""
 
     def __init__(self) -> None:
         self.by_group: defaultdict[str, Counter] = defaultdict(Counter)
@@ -111,10 +141,9 @@ class RunScan:
         self.reject_stages: Counter = Counter()
         self.brainstorm: defaultdict[str, Counter] = defaultdict(Counter)
         self.problems: Counter = Counter()
-        self.open_parts: list[str] = []
 
-    def _count(self, group: str, lang: str, *keys: str) -> None:
-        g, lg = self.by_group[group], self.by_language[lang]
+    def _count(self, group: str, placeholders: object, *keys: str) -> None:
+        g, lg = self.by_group[group], self.by_language[language_of(placeholders or {})]
         for key in keys:
             g[key] += 1
             lg[key] += 1
@@ -123,7 +152,7 @@ class RunScan:
         group = str(rec.get("group", "?"))
         placeholders = rec.get("placeholders") if isinstance(rec.get("placeholders"), dict) else {}
         flags = rec.get("flags") if isinstance(rec.get("flags"), list) else []
-        self._count(group, language_of(placeholders), "items", "accepted",
+        self._count(group, placeholders, "items", "accepted",
                     *(f"flagged:{f}" for f in flags), *(["flagged"] if flags else []))
         usage = rec.get("usage") if isinstance(rec.get("usage"), dict) else {}
         self.usage["prompt_tokens"] += int(usage.get("prompt_tokens") or 0)
@@ -131,22 +160,19 @@ class RunScan:
         if "langid" in rec:
             self.langid_seen += 1
             self.langid.update(_langid_verdicts(rec["langid"]))
-        if group not in GROUPS:
-            return
-        for key in GROUPS[group].output_keys:
+        for key in GROUPS[group].output_keys if group in GROUPS else ():
             text = rec.get(key)
             if not isinstance(text, str):
                 continue
-            words = words_in(text)
+            words = count_words(text)
             self.lengths[group, key].add(words)
             try:
                 need = required_words(group, key, placeholders)
             except (KeyError, ValueError):
                 need = None
             if need:
-                asked = self.asked[group, key]
-                asked["checked"] += 1
-                asked["below"] += int(words < need)
+                self.asked[group, key]["checked"] += 1
+                self.asked[group, key]["below"] += int(words < need)
 
     def add_reject(self, rec: dict) -> None:
         group, reason = str(rec.get("group", "?")), str(rec.get("reason", "?"))
@@ -154,22 +180,23 @@ class RunScan:
         # stage "validate" or "merge" (re-checked or merged runs) rejects examples like stage 2 does
         if rec.get("stage") == "brainstorm":
             self.brainstorm[group]["surplus" if reason == "surplus" else f"rejected:{reason}"] += 1
-            return
-        if reason == "surplus":  # a good example past its group's target: not a defect
-            self._count(group, language_of(rec.get("placeholders") or {}), "items", "surplus")
-            return
-        self._count(group, language_of(rec.get("placeholders") or {}), "items", "rejected", f"rejected:{reason}")
+        elif reason == "surplus":  # a good example past its group's target: not a defect
+            self._count(group, rec.get("placeholders"), "items", "surplus")
+        else:
+            self._count(group, rec.get("placeholders"), "items", "rejected", f"rejected:{reason}")
 
     def scan(self, run_dir: Path) -> RunScan:
-        for rec in _lines(run_dir / "examples", self.problems):
+        for rec in _records(run_dir / "examples", self.problems):
             self.add_example(rec)
-        for rec in _lines(run_dir / "rejects", self.problems):
+        for rec in _records(run_dir / "rejects", self.problems):
             self.add_reject(rec)
-        for rec in _lines(run_dir / "tasks", self.problems):
+        for rec in _records(run_dir / "tasks", self.problems):
             self.brainstorm[str(rec.get("group", "?"))]["kept"] += 1
-        self.open_parts = sorted(f"{p.parent.name}/{p.name}" for kind in ("tasks", "examples", "rejects")
-                                 for p in (run_dir / kind).glob("part-*.jsonl.tmp"))
         return self
+
+
+def _by_count(pairs: Iterator[tuple[str, int]]) -> dict[str, int]:
+    return dict(sorted(pairs, key=lambda kv: (-kv[1], kv[0])))
 
 
 def _split(c: Counter) -> dict:
@@ -177,10 +204,8 @@ def _split(c: Counter) -> dict:
     return {
         "items": c["items"], "accepted": c["accepted"], "rejected": c["rejected"], "flagged": c["flagged"],
         "acceptance_rate": round(c["accepted"] / c["items"], 4) if c["items"] else None,
-        "rejected_by_reason": dict(sorted(((k[9:], n) for k, n in c.items() if k.startswith("rejected:")),
-                                          key=lambda kv: (-kv[1], kv[0]))),
-        "flagged_by_rule": dict(sorted(((k[8:], n) for k, n in c.items() if k.startswith("flagged:")),
-                                       key=lambda kv: (-kv[1], kv[0]))),
+        "rejected_by_reason": _by_count((k[9:], n) for k, n in c.items() if k.startswith("rejected:")),
+        "flagged_by_rule": _by_count((k[8:], n) for k, n in c.items() if k.startswith("flagged:")),
     }
 
 
@@ -190,50 +215,42 @@ def adherence(by_group: dict[str, Counter], policies: dict[str, str]) -> dict:
     rules = {}
     for rule in RULE_DEFAULTS:
         groups = RULE_GROUPS.get(rule, tuple(GROUPS))
-        items = validated = rejected = flagged = 0
-        for g in groups:
-            c = by_group.get(g, Counter())
-            items += c["items"]
-            validated += c["items"] - sum(c[f"rejected:{r}"] for r in UNTESTED_REASONS)
-            rejected += c[f"rejected:{rule}"]
-            flagged += c[f"flagged:{rule}"]
+        c = sum((by_group.get(g, Counter()) for g in groups), Counter())
+        validated = c["items"] - sum(c[f"rejected:{r}"] for r in UNTESTED_REASONS)
+        rejected, flagged = c[f"rejected:{rule}"], c[f"flagged:{rule}"]
         policy = policies.get(rule, RULE_DEFAULTS[rule])
-        failed = rejected + flagged
+        tested = validated and policy != "off"
         rules[rule] = {
-            "policy": policy, "groups": list(groups), "items": items, "validated": validated,
-            "failed": failed, "rejected": rejected, "flagged": flagged,
-            "adherence": round(1 - failed / validated, 4) if validated and policy != "off" else None,
+            "policy": policy, "groups": list(groups), "items": c["items"], "validated": validated,
+            "failed": rejected + flagged, "rejected": rejected, "flagged": flagged,
+            "adherence": round(1 - (rejected + flagged) / validated, 4) if tested else None,
         }
     return {"note": ADHERENCE_NOTE, "rules": rules}
 
 
 def summarize(run_dir: Path, policies: dict[str, str] | None = None) -> dict:
     """Everything the files say about a run, as a JSON-able dict (see synthgen.report)."""
-    s = RunScan().scan(Path(run_dir))
-    total = Counter()
-    for c in s.by_group.values():
-        total.update(c)
-    items = total["items"]
-    reasons = _split(total)["rejected_by_reason"]
+    run_dir = Path(run_dir)
+    s = RunScan().scan(run_dir)
+    open_parts = sorted(f"{p.parent.name}/{p.name}" for kind in ("tasks", "examples", "rejects")
+                        for p in (run_dir / kind).glob("part-*.jsonl.tmp"))
+    total = sum(s.by_group.values(), Counter())
+    items, reasons = total["items"], _split(total)["rejected_by_reason"]
 
     def rate(n: int) -> dict:
         return {"count": n, "rate": round(n / items, 4) if items else None}
 
     lengths: dict[str, dict] = {}
     for (group, key), wc in sorted(s.lengths.items()):
-        entry = wc.summary()
         asked = s.asked.get((group, key))
-        entry["asked"] = None if asked is None else {
+        lengths.setdefault(group, {})[key] = {**wc.summary(), "asked": None if asked is None else {
             "checked": asked["checked"], "below": asked["below"],
-            "share_below": round(asked["below"] / asked["checked"], 4) if asked["checked"] else None}
-        lengths.setdefault(group, {})[key] = entry
+            "share_below": round(asked["below"] / asked["checked"], 4) if asked["checked"] else None}}
     bs_groups = {g: {"kept": c["kept"], "surplus": c["surplus"],
                      "rejected": sum(n for k, n in c.items() if k.startswith("rejected:")),
                      "rejected_by_reason": {k[9:]: n for k, n in sorted(c.items()) if k.startswith("rejected:")}}
                  for g, c in sorted(s.brainstorm.items())}
-    bs_reasons: Counter = Counter()
-    for g in bs_groups.values():
-        bs_reasons.update(g["rejected_by_reason"])
+    bs_reasons = sum((Counter(g["rejected_by_reason"]) for g in bs_groups.values()), Counter())
     return {
         "generate": {**_split(total),
                      "by_group": {g: _split(c) for g, c in sorted(s.by_group.items())},
@@ -255,7 +272,7 @@ def summarize(run_dir: Path, policies: dict[str, str] | None = None) -> dict:
                              "rejected": sum(bs_reasons.values()),
                              "rejected_by_reason": dict(sorted(bs_reasons.items())),
                              "by_group": bs_groups},
-        "files": {"open_parts_ignored": s.open_parts,
+        "files": {"open_parts_ignored": open_parts,
                   "rejects_by_stage": dict(sorted(s.reject_stages.items())),
                   "problems": dict(sorted(s.problems.items()))},
     }
