@@ -70,12 +70,10 @@ def load_report(run_dir: Path) -> dict:
     config = manifest.get("config") if isinstance(manifest.get("config"), dict) else {}
     policies = (config.get("validation") or {}).get("rules") or {}
     summary = summarize(run_dir, policies)
-    stages = manifest.get("stages", {})
-    gen = summary["generate"]
+    stages, gen = manifest.get("stages", {}), summary["generate"]
     tokens = manifest.get("tokens", {}) or {}
     total_tokens = (tokens.get("prompt_tokens") or 0) + (tokens.get("completion_tokens") or 0)
-    cost = manifest.get("cost_usd")
-    bs_files, m_bs = summary["brainstorm_files"], stages.get("brainstorm", {})
+    cost, bs_files, m_bs = manifest.get("cost_usd"), summary["brainstorm_files"], stages.get("brainstorm", {})
     return {
         "report_version": REPORT_VERSION,
         "run_dir": str(run_dir),
@@ -157,17 +155,12 @@ def render_text(report: dict, console=None, max_languages: int = 15) -> None:
 
 
 def _render_batches(report: dict, console: Console) -> None:
-    jobs = report.get("batches") or []
-    if not jobs:
-        return
-    t = Table(title="batches", title_justify="left")
-    for col, j in (("job", "left"), ("wave", "right"), ("state", "left"), ("requests", "right"),
-                   ("done", "right"), ("failed", "right"), ("read", "left")):
-        t.add_column(col, justify=j)
-    for b in jobs:
+    t = _table("batches", "<job", "wave", "<state", "requests", "done", "failed", "<read")
+    for b in report.get("batches") or []:
         t.add_row(b["name"], str(b["wave"]), b["status"], str(b["requests"]), str(b["completed"]),
                   str(b["failed"]), "yes" if b["ingested"] else "no")
-    console.print(t)
+    if t.rows:
+        console.print(t)
 
 
 def _render_examples(report: dict, console: Console) -> None:

