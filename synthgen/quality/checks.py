@@ -1,11 +1,9 @@
 """Every check of one example, in order: validation, language, exact and near-duplicate dedup.
 
-Shared by stage 2 (`GenerateStage`), stage 1's task dedup, `synthgen validate` and `synthgen
-merge`, so a run, a re-check and a merge judge records the same way. Dedup state lives in the
-run's journal (SQLite): exact hashes in `seen`, MinHash signatures in `neardup` and their LSH
-band keys in `bands` (quality/neardup.py), so memory stays flat and a resume rebuilds nothing.
-First in plan order wins, so answers are repeatable. (Not to be confused with budget.py's
-BudgetGate, which decides whether a request may be sent at all.)
+Shared by stage 2, stage 1's task dedup, `synthgen validate` and `synthgen merge`, so a run, a
+re-check and a merge judge records the same way. Dedup state lives in the run's journal: exact
+hashes in `seen`, MinHash signatures and LSH band keys in `neardup` and `bands`, so memory stays
+flat and a resume rebuilds nothing. First in plan order wins, so answers are repeatable.
 """
 
 from __future__ import annotations
@@ -35,12 +33,10 @@ class ExampleChecker:
         self.cfg = cfg
         self.journal = journal
         self.pre = Prechecker(cfg)
-        self._near = None
         if self.pre.lang_on and preload_language:
             # load the language model while the first requests are in flight, not at the first check
             threading.Thread(target=self.pre.warm, name="langid-load", daemon=True).start()
-        if self.pre.near_on:
-            self._near = NearDupStore(journal, threshold=cfg.near_duplicate_threshold)
+        self._near = NearDupStore(journal, cfg.near_duplicate_threshold) if self.pre.near_on else None
 
     def _exact_duplicate(self, hashes: list[tuple[str, str, int]]) -> tuple[Finding, str] | None:
         """(the finding, the id of the earlier example) for the first key seen before, else None."""
@@ -55,9 +51,7 @@ class ExampleChecker:
     def check_example(self, group: str, obj: dict, placeholders: dict[str, str], item_id: str,
                       pre: Precheck | None = None) -> Verdict:
         """Run every check in order; claims dedup entries only for what it accepts (or flags).
-
-        `pre`: the order-free checks already done for this example (precheck.py), else done here.
-        """
+        `pre`: the order-free checks already done for this example (precheck.py), else done here."""
         if pre is None:
             pre = self.pre.run([(group, obj, placeholders)])[0]
         flags = list(pre.flags)
@@ -70,19 +64,18 @@ class ExampleChecker:
         # stay behind as the "earlier copy" of later ones, and a flagged example's other texts
         # are still stored for later ones to be compared with
         fresh = []
-        for near in pre.near:
-            f, signed = near
+        for f, signed in pre.near:
             prior = self._near.find(signed)
             if prior is None:
-                fresh.append(near)
+                fresh.append((f, signed))
                 continue
             hit = Finding("near_duplicate", f"'{f}' is a near-copy of an earlier text", f)
             reject, more = apply_policy([hit], self.cfg)
             if reject:
                 return Verdict(reject, flags, pre.langid, prior)
             flags += [m for m in more if m not in flags]
-        for f, signed in fresh:
+        for _, signed in fresh:
             self._near.add(item_id, signed)
-        for f, ns, h in pre.hashes:
+        for _, ns, h in pre.hashes:
             self.journal.claim(ns, h, item_id)
         return Verdict(None, flags, pre.langid)

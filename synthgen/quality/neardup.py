@@ -1,22 +1,14 @@
 """Near-duplicate search: MinHash over word n-gram shingles, LSH bands kept in the run journal.
 
-Signatures come from rensa's public `RMinHash` (pip ``rensa``, a Rust R-MinHash: about 8 us per
-175-word text). A text's signature and its band keys are stored in the journal's `neardup` and
-`bands` tables inside the transaction of the commit that accepts it, so the journal alone holds
-the dedup state: nothing to rebuild on resume, no second file to keep in step, and memory stays
-flat however long the run. The cost, measured (one text looked up and stored at a time, a
-commit every 128 texts): about 85 us a text over the first 4,000 texts, 240-340 us a text by
-40,000, as the band table outgrows SQLite's page cache and each commit rewrites more of its
-pages (`python bench/quality.py --phase synthgen --n 40000` shows the rate).
+Signatures come from rensa's public `RMinHash` (a Rust R-MinHash, about 8 us per 175-word text).
+A text's signature and band keys go into the journal's `neardup` and `bands` tables in the
+transaction of the commit that accepts it: the journal alone holds the dedup state, nothing is
+rebuilt on resume and memory stays flat (about 85 us a text early on, 240-340 us by 40,000 texts:
+`python bench/quality.py --phase synthgen --n 40000`).
 
-How a look-up answers "estimated Jaccard >= threshold" without LSH misses:
-- The estimate is the fraction of equal signature slots.
-- Bands are chosen by pigeonhole: with more bands than the number of unequal slots a match at the
-  threshold may have, every such match shares at least one whole band with the query, so the band
-  look-up finds every pair the estimate accepts. Candidates are then verified on the whole
-  signature, so band-key collisions cost time, never a wrong answer.
-The estimate has MinHash's spread (standard deviation 0.027 at J=0.9, 128 permutations), so pairs
-just above the threshold are sometimes missed and pairs just below sometimes caught. Answers
+No LSH misses: with more bands than the unequal slots a match at the threshold may have, every such
+match shares a whole band with the query (pigeonhole); candidates are then verified on the whole
+signature (the estimate: the fraction of equal slots, standard deviation 0.027 at J=0.9). Answers
 depend only on the inputs and their order: no process-salted hash is involved.
 """
 
@@ -36,16 +28,10 @@ from .textnorm import normalize, words_of_normalized
 # by another rensa hashing version is refused instead of silently never matching.
 _HEADER = struct.Struct("<2sBBHI")
 _MAGIC = b"MH"
+NUM_PERM, SEED = 128, 1
 # band key = (band hash ^ namespace mix ^ band mix) on 63 bits: SQLite integers are signed, and
 # one integer per (namespace, band, hash) makes a text's look-ups one `k IN (...)` on an index
-_M1, _M2, _MASK = 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, (1 << 63) - 1
-
-
-def band_layout(threshold: float, num_perm: int) -> tuple[int, int]:
-    """(bands, rows per band) such that any pair at the threshold shares a whole band."""
-    max_unequal = math.floor((1.0 - threshold) * num_perm + 1e-9)
-    rows = max(1, num_perm // (max_unequal + 1))
-    return num_perm // rows, rows
+_M1, _M2, _MASK, _U64 = 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, (1 << 63) - 1, (1 << 64) - 1
 
 
 def shingles(normalized: str, ngram: int) -> list[str]:
@@ -68,31 +54,29 @@ class Signed:
 class MinHasher:
     """Signatures and band keys under one setting; the same values in every process."""
 
-    def __init__(self, threshold: float = 0.85, num_perm: int = 128, ngram: int = 3, seed: int = 1) -> None:
+    def __init__(self, threshold: float = 0.85, ngram: int = 3) -> None:
         if not 0.5 <= threshold <= 1.0:
             raise ValueError(f"near-duplicate threshold must be between 0.5 and 1, got {threshold}")
-        if not 8 <= num_perm <= 1024:
-            raise ValueError(f"num_perm must be between 8 and 1024, got {num_perm}")
         if not 1 <= ngram <= 255:
             raise ValueError(f"ngram must be between 1 and 255, got {ngram}")
-        if not 0 <= seed < 2**32:
-            raise ValueError(f"seed must be a 32-bit unsigned integer, got {seed}")
         from rensa import RMinHash  # ~0.3 s to import: only runs that check near-duplicates pay it
 
         self._new = RMinHash
-        self.threshold, self.num_perm, self.ngram, self.seed = threshold, num_perm, ngram, seed
-        self.bands, self.rows = band_layout(threshold, num_perm)
-        self.need = math.ceil(threshold * num_perm - 1e-9)  # equal slots for a match
-        self._header = _HEADER.pack(_MAGIC, RMinHash.ALGORITHM_VERSION, ngram, num_perm, seed)
+        self.ngram = ngram
+        # bands chosen so that any pair at the threshold shares a whole band
+        max_unequal = math.floor((1.0 - threshold) * NUM_PERM + 1e-9)
+        self.rows = max(1, NUM_PERM // (max_unequal + 1))
+        self.bands = NUM_PERM // self.rows
+        self.need = math.ceil(threshold * NUM_PERM - 1e-9)  # equal slots for a match
+        self._header = _HEADER.pack(_MAGIC, RMinHash.ALGORITHM_VERSION, ngram, NUM_PERM, SEED)
         rng = random.Random(0x5EED)  # fixed odd multipliers: band hashes identical in every process
         self._mult = np.array([[rng.getrandbits(64) | 1 for _ in range(self.rows)] for _ in range(self.bands)],
                               dtype=np.uint64)
-        u64 = (1 << 64) - 1
-        self._band_mix = np.array([(b * _M2) & u64 for b in range(self.bands)], dtype=np.uint64)
+        self._band_mix = np.array([(b * _M2) & _U64 for b in range(self.bands)], dtype=np.uint64)
 
     def sign(self, ns: str, normalized: str) -> Signed:
         """The signature and band keys of a text already passed through normalize()."""
-        m = self._new(self.num_perm, self.seed)
+        m = self._new(NUM_PERM, SEED)
         m.update(shingles(normalized, self.ngram))
         digest = np.array(m.digest(), dtype=np.uint32)
         return Signed(ns, self._header + digest.astype("<u4").tobytes(), self.band_keys(ns, digest))
@@ -103,16 +87,14 @@ class MinHasher:
     def band_keys(self, ns: str, digest: np.ndarray) -> list[int]:
         cut = digest[: self.bands * self.rows].reshape(self.bands, self.rows).astype(np.uint64)
         hashes = (cut * self._mult).sum(axis=1, dtype=np.uint64)  # wraps mod 2**64 by design
-        mix = np.uint64((zlib.crc32(ns.encode()) * _M1) & ((1 << 64) - 1))
+        mix = np.uint64((zlib.crc32(ns.encode()) * _M1) & _U64)
         return ((hashes ^ mix ^ self._band_mix) & np.uint64(_MASK)).astype(np.int64).tolist()
 
     def slots(self, sig: bytes) -> np.ndarray:
         """The signature's slots; refuses one made under other settings."""
-        if len(sig) != _HEADER.size + 4 * self.num_perm or sig[: _HEADER.size] != self._header:
-            raise ValueError(
-                "signature was made with other ngram/num_perm/seed settings or another rensa "
-                "hashing version: rebuild the signatures from the texts"
-            )
+        if len(sig) != _HEADER.size + 4 * NUM_PERM or sig[: _HEADER.size] != self._header:
+            raise ValueError("signature was made with other ngram/num_perm/seed settings or another rensa "
+                             "hashing version: rebuild the signatures from the texts")
         return np.frombuffer(sig, dtype="<u4", offset=_HEADER.size)
 
     def best_match(self, sig: bytes, candidates: list[tuple[str, bytes]]) -> str | None:
@@ -132,9 +114,9 @@ class NearDupStore:
     `find` then `add` (not one call): an example with several texts looks every one up before
     storing any, so a rejected example leaves none of its texts behind as an earlier copy."""
 
-    def __init__(self, journal, threshold: float = 0.85, num_perm: int = 128, ngram: int = 3, seed: int = 1):
+    def __init__(self, journal, threshold: float = 0.85, ngram: int = 3):
         self.journal = journal
-        self.hasher = MinHasher(threshold, num_perm, ngram, seed)
+        self.hasher = MinHasher(threshold, ngram)
 
     def find(self, signed: Signed) -> str | None:
         """The key of the earliest stored near-copy in the namespace the text was signed in."""

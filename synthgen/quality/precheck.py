@@ -1,10 +1,9 @@
 """The order-free half of the quality checks, done as responses arrive (check_worker.py).
 
-Judging an example has two halves. Validation, language identity, the exact-dedup hashes and the
-MinHash signatures depend on the example alone; looking those up against earlier examples (first
-wins, in plan order) depends on everything committed before it. `Prechecker.run` is the first
-half for many examples at once; `ExampleChecker.check_example` (checks.py) does the second half
-at commit time, in plan order.
+Validation, language identity, the exact-dedup hashes and the MinHash signatures depend on the
+example alone: `Prechecker.run` does them for many examples at once. Looking those up against
+earlier examples (first wins, in plan order) is `ExampleChecker.check_example` (checks.py), at
+commit time.
 """
 
 from __future__ import annotations
@@ -29,7 +28,6 @@ def text_hash(text: str) -> int:
 
 
 def normalized_hash(normalized: str) -> int:
-    """text_hash for a text already passed through normalize()."""
     digest = hashlib.blake2b(normalized.encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
 
@@ -37,14 +35,14 @@ def normalized_hash(normalized: str) -> int:
 def dedup_keys(group: str, obj: dict, norm: dict[str, str], cfg: ValidationConfig):
     """(exact keys as (field, namespace, hash), long texts as (field, namespace)) of an example.
 
-    The example's query-side text with its positive is one key: the same pair again is the same
-    training example. Each of the two that has at least `dedup_min_words` words is a key of its
-    own, and the only texts near-duplicate detection looks at; a short text recurring (a film
-    title as two positives, a label, a name) is not a duplicate. Namespaces carry the scope."""
+    The query-side text with its positive is one key: the same pair again is the same example.
+    Each of the two with at least `dedup_min_words` words is a key of its own and a text for
+    near-duplicate search; a short text recurring (a title, a label, a name) is no duplicate."""
     g = GROUPS[group]
     scope = group if cfg.dedup_scope == "group" else "*"
     keys = [(g.positive, f"pair/{scope}", normalized_hash(norm[g.query] + "\x1f" + norm[g.positive]))]
-    long_texts = [(f, f"text/{scope}") for f in (g.query, g.positive) if count_words(obj[f]) >= cfg.dedup_min_words]
+    long_texts = [(f, f"text/{scope}") for f in (g.query, g.positive)
+                  if count_words(obj[f]) >= cfg.dedup_min_words]
     keys += [(f, ns, normalized_hash(norm[f])) for f, ns in long_texts]
     return keys, long_texts
 
@@ -82,9 +80,11 @@ class Prechecker:
     def _one(self, group: str, obj: dict, placeholders: dict) -> Precheck:
         norm = {k: normalize(v) for k, v in obj.items() if isinstance(v, str)}  # once, for every check
         p = Precheck(*validate_example(group, obj, placeholders, self.cfg, norm))
-        if p.finding is None and self.lang_on:
+        if p.finding is not None:
+            return p
+        if self.lang_on:
             self._language(group, obj, placeholders, p)
-        elif p.finding is None:
+        else:
             p.langid = "off"
         if p.finding is None:
             p.hashes, long_texts = dedup_keys(group, obj, norm, self.cfg)
@@ -101,8 +101,7 @@ class Prechecker:
                 p.langid = "unchecked"
             elif verdict == "mismatch":
                 seen = detected or "another language"
-                finding, more = apply_policy([Finding("wrong_language", f"'{key}' is in {seen}, not {expected}", key)],
-                                             self.cfg)
+                hit = Finding("wrong_language", f"'{key}' is in {seen}, not {expected}", key)
+                p.finding, more = apply_policy([hit], self.cfg)
                 p.flags += more
-                p.finding = finding
                 return

@@ -1,7 +1,5 @@
-"""Text normalisation shared by exact and near-duplicate detection.
-
-Two outputs that differ only in case, Unicode width/compatibility forms or whitespace are the
-same example for training purposes, so both dedup checks compare normalised text.
+"""Text normalisation shared by exact and near-duplicate detection: two outputs that differ only in
+case, Unicode width/compatibility forms or whitespace are the same training example.
 """
 
 from __future__ import annotations
@@ -21,13 +19,9 @@ _NO_SPACE_CHARS = (
 _WORD = re.compile(f"[{_NO_SPACE_CHARS}]|[^\\s{_NO_SPACE_CHARS}]+")
 
 
-def _fold(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).casefold()
-
-
 def normalize(text: str) -> str:
     """NFKC, casefold, collapse whitespace, strip: 'Ｈｅｌｌｏ\\n World ' -> 'hello world'."""
-    folded = _fold(text)
+    folded = unicodedata.normalize("NFKC", text).casefold()
     # Most model output is already single-spaced: an ASCII text with no control characters (the
     # ASCII whitespace other than ' ' is all control characters), no double space and no space at
     # either end is its own normal form; checking that costs a third of splitting and joining.
@@ -38,17 +32,6 @@ def normalize(text: str) -> str:
     return " ".join(folded.split())
 
 
-def words(text: str) -> list[str]:
-    """The words of normalize(text): split on whitespace, one per character in space-less scripts."""
-    folded = _fold(text)
-    if folded.isascii():
-        return folded.split()
-    return _WORD.findall(folded)
-
-
 def words_of_normalized(normalized: str) -> list[str]:
-    """words(text), given normalize(text): the same tokens (only whitespace differs between the
-    two strings, and neither tokenizer keeps whitespace), without folding the text again."""
-    if normalized.isascii():
-        return normalized.split()
-    return _WORD.findall(normalized)
+    """The words of a normalised text: split on whitespace, one per character in space-less scripts."""
+    return normalized.split() if normalized.isascii() else _WORD.findall(normalized)
