@@ -84,10 +84,7 @@ def load_report(run_dir: Path) -> dict:
         "request_failures": manifest.get("request_failures", 0),
         "status": {s: stages.get(s, {}).get("status", "not started") for s in ("brainstorm", "generate")},
         "generate": {**gen, "shortfall": stages.get("generate", {}).get("shortfall", {})},
-        "adherence": summary["adherence"],
-        "lengths": summary["lengths"],
-        "duplicates": summary["duplicates"],
-        "language_check": summary["language_check"],
+        **{k: summary[k] for k in ("adherence", "lengths", "duplicates", "language_check")},
         "tokens": {
             "prompt_tokens": tokens.get("prompt_tokens", 0),
             "completion_tokens": tokens.get("completion_tokens", 0),
@@ -122,10 +119,6 @@ def _top(d: dict, n: int = 3) -> str:
     items = list(d.items())
     more = f", +{len(items) - n} more" if len(items) > n else ""
     return ", ".join(f"{k} {v}" for k, v in items[:n]) + more
-
-
-def _verdicts(v: dict) -> str:
-    return ", ".join(f"{k} {n}" for k, n in v.items()) or "none"
 
 
 def _table(title: str, *columns: str) -> Table:
@@ -208,8 +201,9 @@ def _render_languages(report: dict, console: Console, max_languages: int) -> Non
                   str(sum(c["accepted"] for _, c in rest)), str(sum(c["rejected"] for _, c in rest)), "")
     console.print(t)
     d, lc = report["duplicates"], report["language_check"]
-    unchecked = (f"langid unchecked {lc['unchecked_texts']} ({_verdicts(lc['langid_verdicts'])})"
-                 if lc["langid_field_seen"] else "langid verdicts not recorded in examples")
+    verdicts = ", ".join(f"{k} {n}" for k, n in (lc["langid_verdicts"] or {}).items()) or "none"
+    unchecked = (f"langid unchecked {lc['unchecked_texts']} ({verdicts})" if lc["langid_field_seen"]
+                 else "langid verdicts not recorded in examples")
     console.print(f"duplicates: exact {d['exact']['count']} ({_pct(d['exact']['rate'])}), "
                   f"near {d['near']['count']} ({_pct(d['near']['rate'])}); wrong language "
                   f"{lc['wrong_language']['count']} ({_pct(lc['wrong_language']['rate'])}); {unchecked}")

@@ -132,15 +132,14 @@ def _int(n: float | None) -> str:
 def reason_kind(reason: str) -> str:
     if reason in UNTESTED_REASONS:
         return "format"
-    if reason in ("duplicate", "near_duplicate"):
-        return "duplicate"
-    return "language" if reason == "wrong_language" else "guideline"
+    return {"duplicate": "duplicate", "near_duplicate": "duplicate", "wrong_language": "language"}.get(
+        reason, "guideline")
 
 
-def _cell(text: str, tag: str = "td") -> str:
+def _cell(text: str) -> str:
     # numbers line up on the right, words read from the left
     numeric = text[:1].isdigit() or text[:1] in "$\u2013-"
-    return f'<{tag}{"" if numeric else " class=t"}>{escape(text)}</{tag}>'
+    return f'<td{"" if numeric else " class=t"}>{escape(text)}</td>'
 
 
 def _table(head: list[str], rows: list[list[str]]) -> str:
@@ -194,19 +193,18 @@ def _reasons(gen: dict) -> str:
 
 
 def _adherence(adh: dict) -> str:
-    rows, colors, texts = [], [], {}
-    for rule, a in adh["rules"].items():
+    rules = adh["rules"]
+
+    def text(rule: str, _) -> str:
+        a = rules[rule]
         if a["adherence"] is None:
-            rows.append((rule, [0.0]))
-            colors.append([GREY])
-            texts[rule] = "off" if a["policy"] == "off" else "not tested"
-            continue
-        v = a["adherence"]
-        rows.append((rule, [v]))
-        colors.append([GREEN if v >= 0.95 else AMBER if v >= 0.8 else RED])
-        texts[rule] = f"{_pct(v)} ({a['policy']})"
-    chart = stacked_bars(rows, [("passed", GREEN)], colors=colors, max_value=1.0, aria="adherence per rule",
-                         value_text=lambda rule, v: texts[rule])
+            return "off" if a["policy"] == "off" else "not tested"
+        return f"{_pct(a['adherence'])} ({a['policy']})"
+
+    scores = [a["adherence"] for a in rules.values()]
+    chart = stacked_bars([(rule, [v or 0.0]) for rule, v in zip(rules, scores)], [("passed", GREEN)],
+                         colors=[[GREY if v is None else GREEN if v >= 0.95 else AMBER if v >= 0.8 else RED]
+                                 for v in scores], max_value=1.0, aria="adherence per rule", value_text=text)
     table = _table(["rule", "policy", "groups", "validated", "rejected", "flagged", "adherence"],
                    [[k, a["policy"], ", ".join(a["groups"]) if len(a["groups"]) < 6 else "all", _int(a["validated"]),
                      _int(a["rejected"]), _int(a["flagged"]), _pct(a["adherence"])] for k, a in adh["rules"].items()])
