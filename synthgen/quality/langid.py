@@ -30,20 +30,21 @@ _CODES: dict[str, tuple[str, ...]] = {
     "Chinese": ("zh", "yue", "wuu"), "French": ("fr",), "Portuguese": ("pt",), "Dutch": ("nl",),
     "Arabic": ("ar", "ary", "arz"), "Afrikaans": ("af",), "Albanian": ("sq",), "Amharic": ("am",),
     "Armenian": ("hy",), "Assamese": ("as",), "Azerbaijani": ("az",), "Basque": ("eu",),
-    "Belarusian": ("be",), "Bengali": ("bn",), "Bosnian": ("bs",), "Breton": ("br",), "Bulgarian": ("bg",), "Burmese": ("my",),
-    "Catalan": ("ca",), "Croatian": ("hr",), "Czech": ("cs",), "Danish": ("da",), "Esperanto": ("eo",),
-    "Estonian": ("et",), "Filipino": ("tl",), "Finnish": ("fi",), "Galician": ("gl",), "Georgian": ("ka",),
-    "Greek": ("el",), "Gujarati": ("gu",), "Hausa": ("ha",), "Hebrew": ("he",), "Hindi": ("hi",),
-    "Hungarian": ("hu",), "Icelandic": ("is",), "Irish": ("ga",), "Javanese": ("jv",), "Kannada": ("kn",),
-    "Kazakh": ("kk",), "Khmer": ("km",), "Korean": ("ko",), "Kurdish": ("ku", "sdh"), "Kyrgyz": ("ky",),
-    "Lao": ("lo",), "Latin": ("la",), "Latvian": ("lv", "ltg"), "Lithuanian": ("lt",), "Macedonian": ("mk",),
-    "Malagasy": ("mg",), "Malay": ("ms",), "Malayalam": ("ml",), "Marathi": ("mr",), "Mongolian": ("mn",),
-    "Nepali": ("ne",), "Norwegian": ("no", "nn"), "Oriya": ("or",), "Oromo": ("om",), "Pashto": ("ps",),
-    "Punjabi": ("pa",), "Romanian": ("ro",), "Sanskrit": ("sa",), "Scottish Gaelic": ("gd",),
-    "Serbian": ("sr",), "Sinhala": ("si",), "Slovak": ("sk",), "Slovenian": ("sl",), "Somali": ("so",),
-    "Swahili": ("sw",), "Swedish": ("sv",), "Tamil": ("ta",), "Telugu": ("te",), "Thai": ("th",),
-    "Turkish": ("tr",), "Ukrainian": ("uk",), "Urdu": ("ur",), "Uyghur": ("ug",), "Uzbek": ("uz", "uzs"),
-    "Vietnamese": ("vi",), "Welsh": ("cy",), "Western Frisian": ("fy",), "Xhosa": ("xh",),
+    "Belarusian": ("be",), "Bengali": ("bn",), "Bosnian": ("bs",), "Breton": ("br",), "Bulgarian": ("bg",),
+    "Burmese": ("my",), "Catalan": ("ca",), "Croatian": ("hr",), "Czech": ("cs",), "Danish": ("da",),
+    "Esperanto": ("eo",), "Estonian": ("et",), "Filipino": ("tl",), "Finnish": ("fi",), "Galician": ("gl",),
+    "Georgian": ("ka",), "Greek": ("el",), "Gujarati": ("gu",), "Hausa": ("ha",), "Hebrew": ("he",),
+    "Hindi": ("hi",), "Hungarian": ("hu",), "Icelandic": ("is",), "Irish": ("ga",), "Javanese": ("jv",),
+    "Kannada": ("kn",), "Kazakh": ("kk",), "Khmer": ("km",), "Korean": ("ko",), "Kurdish": ("ku", "sdh"),
+    "Kyrgyz": ("ky",), "Lao": ("lo",), "Latin": ("la",), "Latvian": ("lv", "ltg"), "Lithuanian": ("lt",),
+    "Macedonian": ("mk",), "Malagasy": ("mg",), "Malay": ("ms",), "Malayalam": ("ml",), "Marathi": ("mr",),
+    "Mongolian": ("mn",), "Nepali": ("ne",), "Norwegian": ("no", "nn"), "Oriya": ("or",), "Oromo": ("om",),
+    "Pashto": ("ps",), "Punjabi": ("pa",), "Romanian": ("ro",), "Sanskrit": ("sa",),
+    "Scottish Gaelic": ("gd",), "Serbian": ("sr",), "Sinhala": ("si",), "Slovak": ("sk",),
+    "Slovenian": ("sl",), "Somali": ("so",), "Swahili": ("sw",), "Swedish": ("sv",), "Tamil": ("ta",),
+    "Telugu": ("te",), "Thai": ("th",), "Turkish": ("tr",), "Ukrainian": ("uk",), "Urdu": ("ur",),
+    "Uyghur": ("ug",), "Uzbek": ("uz", "uzs"), "Vietnamese": ("vi",), "Welsh": ("cy",),
+    "Western Frisian": ("fy",), "Xhosa": ("xh",),
     # Not in the model: Sindhi, Sundanese, Yiddish -> always "unchecked".
 }
 _NAME_OF = {c: n for n, codes in _CODES.items() for c in codes}
@@ -52,12 +53,9 @@ _NOT_LANGUAGE = "zxx"  # the model's class for numbers, markup, identifiers
 # Written standards that differ more in spelling conventions than in vocabulary; on short texts
 # the detector flips between them, and an LLM mixing them is not the failure this check is for.
 CONFUSABLE: tuple[frozenset[str], ...] = (
-    frozenset({"Bosnian", "Croatian", "Serbian"}),
-    frozenset({"Malay", "Indonesian"}),
-    frozenset({"Norwegian", "Danish"}),
-    frozenset({"Czech", "Slovak"}),
-    frozenset({"Galician", "Portuguese"}),
-    frozenset({"Macedonian", "Bulgarian"}),
+    frozenset({"Bosnian", "Croatian", "Serbian"}), frozenset({"Malay", "Indonesian"}),
+    frozenset({"Norwegian", "Danish"}), frozenset({"Czech", "Slovak"}),
+    frozenset({"Galician", "Portuguese"}), frozenset({"Macedonian", "Bulgarian"}),
 )
 
 # Below this many letters a detector guesses: on the hand-written samples 0.4-1.4% of snippets
@@ -112,22 +110,19 @@ def letter_count(text: str) -> int:
     return len(letters) + (_DENSE_WEIGHT - 1) * dense
 
 
-def enough_letters(text: str, minimum: int) -> bool:
-    """letter_count(text) >= minimum, usually from the first few dozen characters only."""
-    if minimum <= 0:
-        return True
-    if len(text) > 3 * minimum and letter_count(text[: 3 * minimum]) >= minimum:
-        return True  # counts only grow with more text
-    return letter_count(text) >= minimum
+def enough_letters(text: str) -> bool:
+    """letter_count(text) >= MIN_LETTERS, usually from the first few dozen characters only (counts
+    only grow with more text)."""
+    start = text[: 3 * MIN_LETTERS]
+    return letter_count(start) >= MIN_LETTERS or (len(text) > len(start)
+                                                   and letter_count(text) >= MIN_LETTERS)
 
 
 def head(text: str) -> str:
     """The first MAX_BYTES bytes of `text` (UTF-8), cut on a character boundary."""
     start = text[:MAX_BYTES]
     raw = start.encode("utf-8", "ignore")
-    if len(raw) <= MAX_BYTES:
-        return start
-    return raw[:MAX_BYTES].decode("utf-8", "ignore")
+    return start if len(raw) <= MAX_BYTES else raw[:MAX_BYTES].decode("utf-8", "ignore")
 
 
 class LanguageChecker:
@@ -151,7 +146,7 @@ class LanguageChecker:
     def _classify(text: str) -> tuple[str | None, float] | None:
         """(taxonomy name or None for non-language, confidence); None if the text is too short."""
         start = head(text)
-        if not enough_letters(start, MIN_LETTERS):
+        if not enough_letters(start):
             return None
         code, conf = identifier().classify(start)
         return _NAME_OF.get(code), conf
