@@ -38,16 +38,6 @@ class ExampleChecker:
             threading.Thread(target=self.pre.warm, name="langid-load", daemon=True).start()
         self._near = NearDupStore(journal, cfg.near_duplicate_threshold) if self.pre.near_on else None
 
-    def _exact_duplicate(self, hashes: list[tuple[str, str, int]]) -> tuple[Finding, str] | None:
-        """(the finding, the id of the earlier example) for the first key seen before, else None."""
-        for f, ns, h in hashes:
-            prior = self.journal.seen(ns, h)
-            if prior is not None:
-                what = "with its query repeats an earlier example" if ns.startswith("pair/") \
-                    else "repeats an earlier text"
-                return Finding("duplicate", f"'{f}' {what}", f), prior
-        return None
-
     def check_example(self, group: str, obj: dict, placeholders: dict[str, str], item_id: str,
                       pre: Precheck | None = None) -> Verdict:
         """Run every check in order; claims dedup entries only for what it accepts (or flags).
@@ -57,9 +47,12 @@ class ExampleChecker:
         flags = list(pre.flags)
         if pre.finding:
             return Verdict(pre.finding, flags, pre.langid if pre.finding.reason == "wrong_language" else "ok")
-        dup = self._exact_duplicate(pre.hashes)
-        if dup:
-            return Verdict(dup[0], flags, pre.langid, dup[1])
+        for f, ns, h in pre.hashes:
+            prior = self.journal.seen(ns, h)
+            if prior is not None:
+                what = ("with its query repeats an earlier example" if ns.startswith("pair/")
+                        else "repeats an earlier text")
+                return Verdict(Finding("duplicate", f"'{f}' {what}", f), flags, pre.langid, prior)
         # every text is looked up before any is stored: a text of a rejected example must not
         # stay behind as the "earlier copy" of later ones, and a flagged example's other texts
         # are still stored for later ones to be compared with
@@ -67,14 +60,14 @@ class ExampleChecker:
         for f, signed in pre.near:
             prior = self._near.find(signed)
             if prior is None:
-                fresh.append((f, signed))
+                fresh.append(signed)
                 continue
             hit = Finding("near_duplicate", f"'{f}' is a near-copy of an earlier text", f)
             reject, more = apply_policy([hit], self.cfg)
             if reject:
                 return Verdict(reject, flags, pre.langid, prior)
             flags += [m for m in more if m not in flags]
-        for _, signed in fresh:
+        for signed in fresh:
             self._near.add(item_id, signed)
         for _, ns, h in pre.hashes:
             self.journal.claim(ns, h, item_id)

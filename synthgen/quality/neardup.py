@@ -37,9 +37,7 @@ _M1, _M2, _MASK, _U64 = 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, (1 << 63) - 1, (
 def shingles(normalized: str, ngram: int) -> list[str]:
     """Word n-grams of a normalised text; word unigrams when it has fewer than `ngram` words."""
     w = words_of_normalized(normalized)
-    if ngram == 1 or len(w) < ngram:
-        return w
-    return list(map(" ".join, zip(*(w[i:] for i in range(ngram)))))
+    return w if ngram == 1 or len(w) < ngram else list(map(" ".join, zip(*(w[i:] for i in range(ngram)))))
 
 
 @dataclass(frozen=True)
@@ -61,8 +59,7 @@ class MinHasher:
             raise ValueError(f"ngram must be between 1 and 255, got {ngram}")
         from rensa import RMinHash  # ~0.3 s to import: only runs that check near-duplicates pay it
 
-        self._new = RMinHash
-        self.ngram = ngram
+        self._new, self.ngram = RMinHash, ngram
         # bands chosen so that any pair at the threshold shares a whole band
         max_unequal = math.floor((1.0 - threshold) * NUM_PERM + 1e-9)
         self.rows = max(1, NUM_PERM // (max_unequal + 1))
@@ -79,16 +76,14 @@ class MinHasher:
         m = self._new(NUM_PERM, SEED)
         m.update(shingles(normalized, self.ngram))
         digest = np.array(m.digest(), dtype=np.uint32)
-        return Signed(ns, self._header + digest.astype("<u4").tobytes(), self.band_keys(ns, digest))
-
-    def sign_text(self, ns: str, text: str) -> Signed:
-        return self.sign(ns, normalize(text))
-
-    def band_keys(self, ns: str, digest: np.ndarray) -> list[int]:
         cut = digest[: self.bands * self.rows].reshape(self.bands, self.rows).astype(np.uint64)
         hashes = (cut * self._mult).sum(axis=1, dtype=np.uint64)  # wraps mod 2**64 by design
         mix = np.uint64((zlib.crc32(ns.encode()) * _M1) & _U64)
-        return ((hashes ^ mix ^ self._band_mix) & np.uint64(_MASK)).astype(np.int64).tolist()
+        bands = ((hashes ^ mix ^ self._band_mix) & np.uint64(_MASK)).astype(np.int64).tolist()
+        return Signed(ns, self._header + digest.astype("<u4").tobytes(), bands)
+
+    def sign_text(self, ns: str, text: str) -> Signed:
+        return self.sign(ns, normalize(text))
 
     def slots(self, sig: bytes) -> np.ndarray:
         """The signature's slots; refuses one made under other settings."""
