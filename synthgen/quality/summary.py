@@ -1,14 +1,14 @@
 """One streaming pass over a run's published files: the counts behind `synthgen stats`.
 
 Memory does not grow with the number of records: everything is a counter keyed by group, language,
-reason or word count (capped, so a length histogram has a bounded number of bins). Only finished
-parts (`part-*.jsonl`) are read; the open `.jsonl.tmp` part of a running stage may be cut back on
-resume.
+reason or word count. Only finished parts (`part-*.jsonl`) are read; the open `.jsonl.tmp` part of
+a running stage may be cut back on resume.
 """
 
 from __future__ import annotations
 
 import itertools
+from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +19,7 @@ from ..config import RULE_DEFAULTS
 from ..taxonomy import GROUPS
 from ..validate import count_words, required_words
 
-LENGTH_CAP = 20_000  # words; longer texts share the last bin (min/max stay exact)
+LENGTH_CAP = 20_000  # words; longer texts share the histogram's last bin
 
 # Reasons an item is rejected for before any guideline rule looks at it.
 UNTESTED_REASONS = frozenset({"bad_json", "truncated", "missing_key", "extra_key", "wrong_type",
@@ -85,46 +85,24 @@ def _langid_verdicts(value: object) -> list[str]:
     return [str(value)] if value is not None else []
 
 
-class WordCounts:
-    """Exact histogram of word counts (bin width 1 up to LENGTH_CAP): exact min, median and max."""
-
-    def __init__(self) -> None:
-        self.bins: Counter[int] = Counter()
-        self.n = self.total = 0
-        self.min: int | None = None
-        self.max: int | None = None
-
-    def add(self, words: int) -> None:
-        self.bins[min(words, LENGTH_CAP)] += 1
-        self.n += 1
-        self.total += words
-        self.min = words if self.min is None else min(self.min, words)
-        self.max = words if self.max is None else max(self.max, words)
-
-    def median(self) -> float:
-        lo_rank, hi_rank = (self.n - 1) // 2, self.n // 2
-        seen, lo = 0, None
-        for value in sorted(self.bins):
-            seen += self.bins[value]
-            if lo is None and seen > lo_rank:
-                lo = value
-            if seen > hi_rank:
-                return (lo + value) / 2  # type: ignore[operator]
-        return float(self.max or 0)
-
-    def summary(self, max_bins: int = 12) -> dict:
-        """count, min, median, mean, max, and a histogram of at most max_bins equal-width bins of
-        a round width (1, 2, 5, 10, 20, ...) a reader can add up in their head."""
-        lo, hi = self.min or 0, min(self.max or 0, LENGTH_CAP)
-        widths = (step * 10**k for k in itertools.count() for step in (1, 2, 5))
-        width = next(w for w in widths if hi // w - lo // w + 1 <= max_bins)
-        start, nbins = lo // width * width, hi // width - lo // width + 1
-        counts = [0] * nbins
-        for value, n in self.bins.items():
-            counts[min((value - start) // width, nbins - 1)] += n
-        return {"count": self.n, "min": self.min, "median": self.median(),
-                "mean": round(self.total / self.n, 1), "max": self.max,
-                "histogram": {"edges": [start + i * width for i in range(nbins + 1)], "counts": counts}}
+def _length_summary(bins: Counter[int], max_bins: int = 12) -> dict:
+    """count, min, median, mean and max of exact word counts, and a histogram of at most max_bins
+    equal-width bins of a round width (1, 2, 5, 10, 20, ...) a reader can add up in their head;
+    texts longer than LENGTH_CAP share the last bin."""
+    values = sorted(bins)
+    cumulative = list(itertools.accumulate(bins[v] for v in values))
+    n = cumulative[-1]
+    lo, hi = values[0], min(values[-1], LENGTH_CAP)
+    widths = (step * 10**k for k in itertools.count() for step in (1, 2, 5))
+    width = next(w for w in widths if hi // w - lo // w + 1 <= max_bins)
+    start, nbins = lo // width * width, hi // width - lo // width + 1
+    counts = [0] * nbins
+    for value in values:
+        counts[min((value - start) // width, nbins - 1)] += bins[value]
+    median = (values[bisect_right(cumulative, (n - 1) // 2)] + values[bisect_right(cumulative, n // 2)]) / 2
+    return {"count": n, "min": values[0], "median": median,
+            "mean": round(sum(v * c for v, c in bins.items()) / n, 1), "max": values[-1],
+            "histogram": {"edges": [start + i * width for i in range(nbins + 1)], "counts": counts}}
 
 
 class RunScan:
@@ -133,7 +111,7 @@ class RunScan:
     def __init__(self) -> None:
         self.by_group: defaultdict[str, Counter] = defaultdict(Counter)
         self.by_language: defaultdict[str, Counter] = defaultdict(Counter)
-        self.lengths: defaultdict[tuple[str, str], WordCounts] = defaultdict(WordCounts)
+        self.lengths: defaultdict[tuple[str, str], Counter] = defaultdict(Counter)  # words -> texts
         self.asked: defaultdict[tuple[str, str], Counter] = defaultdict(Counter)
         self.usage: Counter = Counter()
         self.langid: Counter = Counter()
@@ -165,7 +143,7 @@ class RunScan:
             if not isinstance(text, str):
                 continue
             words = count_words(text)
-            self.lengths[group, key].add(words)
+            self.lengths[group, key][words] += 1
             try:
                 need = required_words(group, key, placeholders)
             except (KeyError, ValueError):
@@ -241,9 +219,9 @@ def summarize(run_dir: Path, policies: dict[str, str] | None = None) -> dict:
         return {"count": n, "rate": round(n / items, 4) if items else None}
 
     lengths: dict[str, dict] = {}
-    for (group, key), wc in sorted(s.lengths.items()):
+    for (group, key), bins in sorted(s.lengths.items()):
         asked = s.asked.get((group, key))
-        lengths.setdefault(group, {})[key] = {**wc.summary(), "asked": None if asked is None else {
+        lengths.setdefault(group, {})[key] = {**_length_summary(bins), "asked": None if asked is None else {
             "checked": asked["checked"], "below": asked["below"],
             "share_below": round(asked["below"] / asked["checked"], 4) if asked["checked"] else None}}
     bs_groups = {}
