@@ -57,11 +57,9 @@ class PrecheckPool:
     in-process from then on (`broken` says why).
     """
 
-    MAX_BATCH = 128
-    MAX_OUT = 2
+    MAX_BATCH, MAX_OUT = 128, 2
     # While a batch is in the worker, the next one waits for this many examples: each batch has
-    # fixed costs (pickling, a wake-up on each side). The worker is never idle for it: with
-    # nothing in flight, anything goes.
+    # fixed costs (pickling, a wake-up on each side). With nothing in flight, anything goes.
     MIN_BATCH = 64
 
     def __init__(self, cfg: ValidationConfig) -> None:
@@ -123,17 +121,17 @@ class PrecheckPool:
                 break  # the worker is busy: let the next batch grow; it goes when the worker is back
             batch = self._pending[: self.MAX_BATCH]
             del self._pending[: self.MAX_BATCH]
-            if self.broken is not None or self._executor is None:
-                self._resolve_locally(batch)
-                continue
+            done = None
             try:
-                done = self._executor.submit(_check_in_worker, [e for e, _, _ in batch])
+                if self.broken is None and self._executor is not None:
+                    done = self._executor.submit(_check_in_worker, [e for e, _, _ in batch])
             except (BrokenProcessPool, RuntimeError) as exc:
                 self._give_up(f"the check worker stopped ({type(exc).__name__})")
+            if done is None:
                 self._resolve_locally(batch)
-                continue
-            self._out += 1
-            done.add_done_callback(lambda f, b=batch: self._deliver(b, f))
+            else:
+                self._out += 1
+                done.add_done_callback(lambda f, b=batch: self._deliver(b, f))
 
     def _deliver(self, batch: list[tuple[Example, asyncio.Future, int]], done: Future) -> None:
         """From the pool's own thread: hand the answer to the event loop."""
