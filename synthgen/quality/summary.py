@@ -28,14 +28,10 @@ UNTESTED_REASONS = frozenset({"bad_json", "truncated", "missing_key", "extra_key
 # Groups each guideline rule can fire for (see synthgen.validate); a rule not listed here applies
 # to every group, so a rule added later is still counted, only less precisely.
 RULE_GROUPS: dict[str, tuple[str, ...]] = {
-    "query_length": ("short-long",),
-    "copied_query": ("short-long", "short-short", "long-long"),
-    "same_positive_negative": ("short-long",),
-    "hard_negative_closer": ("short-long",),
-    "same_labels": ("long-short",),
-    "label_in_input": ("long-short",),
-    "identical_sentences": ("sts", "bitext"),
-    "sts_order": ("sts",),
+    "query_length": ("short-long",), "copied_query": ("short-long", "short-short", "long-long"),
+    "same_positive_negative": ("short-long",), "hard_negative_closer": ("short-long",),
+    "same_labels": ("long-short",), "label_in_input": ("long-short",),
+    "identical_sentences": ("sts", "bitext"), "sts_order": ("sts",),
 }
 
 ADHERENCE_NOTE = ("adherence = 1 - (rejected + flagged) / validated, over the groups a rule applies to; "
@@ -80,9 +76,7 @@ def _langid_verdicts(value: object) -> list[str]:
     pipeline writes), or one per text when a tool stores a {field: verdict} map or a list."""
     if isinstance(value, dict):
         value = list(value.values())
-    if isinstance(value, list):
-        return [str(v) for v in value]
-    return [str(value)] if value is not None else []
+    return [str(v) for v in value] if isinstance(value, list) else [] if value is None else [str(value)]
 
 
 def _length_summary(bins: Counter[int], max_bins: int = 12) -> dict:
@@ -106,9 +100,9 @@ def _length_summary(bins: Counter[int], max_bins: int = 12) -> dict:
 
 
 class RunScan:
-    """Counters filled by scan() from a run's files."""
+    """The counters of one pass over a run's files."""
 
-    def __init__(self) -> None:
+    def __init__(self, run_dir: Path) -> None:
         self.by_group: defaultdict[str, Counter] = defaultdict(Counter)
         self.by_language: defaultdict[str, Counter] = defaultdict(Counter)
         self.lengths: defaultdict[tuple[str, str], Counter] = defaultdict(Counter)  # words -> texts
@@ -119,6 +113,12 @@ class RunScan:
         self.reject_stages: Counter = Counter()
         self.brainstorm: defaultdict[str, Counter] = defaultdict(Counter)
         self.problems: Counter = Counter()
+        for rec in _records(run_dir / "examples", self.problems):
+            self.add_example(rec)
+        for rec in _records(run_dir / "rejects", self.problems):
+            self.add_reject(rec)
+        for rec in _records(run_dir / "tasks", self.problems):
+            self.brainstorm[str(rec.get("group", "?"))]["kept"] += 1
 
     def _count(self, group: str, placeholders: object, *keys: str) -> None:
         g, lg = self.by_group[group], self.by_language[language_of(placeholders or {})]
@@ -163,15 +163,6 @@ class RunScan:
         else:
             self._count(group, rec.get("placeholders"), "items", "rejected", f"rejected:{reason}")
 
-    def scan(self, run_dir: Path) -> RunScan:
-        for rec in _records(run_dir / "examples", self.problems):
-            self.add_example(rec)
-        for rec in _records(run_dir / "rejects", self.problems):
-            self.add_reject(rec)
-        for rec in _records(run_dir / "tasks", self.problems):
-            self.brainstorm[str(rec.get("group", "?"))]["kept"] += 1
-        return self
-
 
 def _by_count(pairs: Iterator[tuple[str, int]]) -> dict[str, int]:
     return dict(sorted(pairs, key=lambda kv: (-kv[1], kv[0])))
@@ -209,7 +200,7 @@ def adherence(by_group: dict[str, Counter], policies: dict[str, str]) -> dict:
 def summarize(run_dir: Path, policies: dict[str, str] | None = None) -> dict:
     """Everything the files say about a run, as a JSON-able dict (see synthgen.report)."""
     run_dir = Path(run_dir)
-    s = RunScan().scan(run_dir)
+    s = RunScan(run_dir)
     open_parts = sorted(f"{p.parent.name}/{p.name}" for kind in ("tasks", "examples", "rejects")
                         for p in (run_dir / kind).glob("part-*.jsonl.tmp"))
     total = sum(s.by_group.values(), Counter())
