@@ -45,8 +45,7 @@ class Example:
 
     @property
     def is_classification(self) -> bool:
-        # long-short's positives are labels: many rows share one, so another row's label is not
-        # a negative for this row (in-batch negatives would train on false negatives)
+        """long-short: its positives are labels many rows share (no in-batch negatives)."""
         return self.group == "long-short"
 
 
@@ -69,14 +68,9 @@ def read_manifest(run_dir: Path) -> dict:
         raise ExportError(f"cannot read {path}: {exc}") from None
 
 
-def generate_status(manifest: dict) -> str:
-    return manifest.get("stages", {}).get("generate", {}).get("status", "not started")
-
-
 def _committed_open_part(run_dir: Path) -> tuple[int, int] | None:
-    """(part number, committed bytes) of the open examples part, from the journal.
-
-    Opened read-only: an export must not write to (or wait on a lock of) a run in progress."""
+    """(part number, committed bytes) of the open examples part, from the journal, opened
+    read-only: an export must not write to (or wait on a lock of) a run in progress."""
     db_path = Path(run_dir) / "journal" / "state.sqlite"
     if not db_path.exists():
         return None
@@ -101,10 +95,6 @@ def _lines(data: bytes, path: Path) -> Iterator[dict]:
             raise ExportError(f"{path} line {n} is not JSON: the file is damaged") from None
 
 
-def _part_number(path: Path) -> int:
-    return int(path.name[5:10])
-
-
 def iter_run_records(run_dir: Path, allow_partial: bool = False) -> Iterator[dict]:
     """Every committed example record of the run, in file (plan) order.
 
@@ -112,14 +102,14 @@ def iter_run_records(run_dir: Path, allow_partial: bool = False) -> Iterator[dic
     open part are published, and the open part counts up to its committed offset, whether it is
     still `.tmp` or was published since. Parts a live run opens later are not read."""
     run_dir = Path(run_dir)
-    status = generate_status(read_manifest(run_dir))
+    status = read_manifest(run_dir).get("stages", {}).get("generate", {}).get("status", "not started")
     if status != "complete" and not allow_partial:
         raise ExportError(f"{run_dir}: stage 2 is '{status}', not complete "
                           "(finish the run, or use --allow-partial to export what is committed)")
     directory = run_dir / "examples"
     open_part = _committed_open_part(run_dir) if allow_partial else None
     for path in sorted(directory.glob("part-*.jsonl")):
-        if open_part is None or _part_number(path) < open_part[0]:
+        if open_part is None or int(path.name[5:10]) < open_part[0]:
             yield from _lines(path.read_bytes(), path)
     if open_part is None or open_part[1] == 0:
         return
