@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from .batch.offline import ingest_files
+from .batch.ingest import ingest_files
 from .cli import (ConfigOpt, ForceOpt, OutOpt, QuietOpt, ShardOpt, TasksFromOpt, _fail, _finish, _options,
                   _run, _shard, app, resolve_config)
 from .export import DEFAULT_TEMPLATE, GROUP_NAMES, LANGUAGE_NAMES, ExportOptions, export_run, parse_list
@@ -45,9 +45,9 @@ def batch_ingest(files: list[Path] = typer.Argument(..., help="batch output file
         cfg, name = resolve_config(config)
         opts = _options(out, name)
         n = ingest_files(cfg, opts.out, files, stage, _shard(shard), force)
-        typer.echo(f"synthgen: journaled {n.answered} answers from {len(files)} file(s) ({n.refused} refused, "
-                   f"{n.failed} failed, {n.unknown} unreadable or not ours); run `synthgen {stage}` with the same "
-                   "config and --out to commit them", err=True)
+        typer.echo(f"synthgen: journaled {n['answered']} answers from {len(files)} file(s) ({n['refused']} "
+                   f"refused, {n['failed']} failed, {n['unknown']} unreadable or not ours); run `synthgen {stage}` "
+                   "with the same config and --out to commit them", err=True)
     _run(go)
 
 
