@@ -1,15 +1,10 @@
 """A stage's requests through the Batch API, in waves, then committed like online answers.
 
-Wave w writes every request the stage still needs into input files, submits them, waits for the
-batches, and journals every answer as it is downloaded. Requests left without a usable answer
-(per-line errors, missing lines, an expired or cancelled batch, answers cut by `max_tokens` or
-not JSON) go into wave w+1, up to `llm.batch.max_waves` in a session. The engine then commits the
-stage in plan order from the journal alone, exactly as it commits online results; an item still
-without an answer stops the stage (a rerun submits it again).
-
-Every id the server hands out is journaled (the ledger) before the next call, and a job whose
-batch id was lost to a crash is found again by its input file id in `batches.list`, so a rerun
-re-attaches instead of submitting twice.
+Wave w writes every request the stage still needs into input files, submits them, waits, and
+journals every answer as it is downloaded; requests left without a usable answer go into wave
+w+1, up to `llm.batch.max_waves`. The engine then commits the stage from the journal alone, as
+online. Every id the server hands out is journaled (the ledger) before the next call, and a file
+or batch whose id a crash lost is found again in the server's lists: a rerun re-attaches.
 """
 
 from __future__ import annotations
@@ -54,10 +49,7 @@ def _transient(exc: BaseException) -> bool:
 def needed_attempt(parse: Callable[[str], object], stored, max_output_retries: int) -> int | None:
     """The attempt still to ask for, or None when the item has its answer (or used them all): the
     next one after an answer cut by `max_tokens` or not the JSON asked for, as online."""
-    for attempt in range(max_output_retries + 1):
-        if attempt >= len(stored):
-            return attempt
-        r = stored[attempt]
+    for r in stored[:max_output_retries + 1]:
         if r.finish_reason == "length":
             continue
         try:
@@ -65,7 +57,7 @@ def needed_attempt(parse: Callable[[str], object], stored, max_output_retries: i
         except ValueError:
             continue
         return None
-    return None
+    return len(stored) if len(stored) <= max_output_retries else None
 
 
 def write_files(directory: Path, prefix: str, lines: Iterable[bytes], max_requests: int,
@@ -217,25 +209,25 @@ class BatchWaves:
             with attempt:
                 return await fn(*args, **kw)
 
+    async def _find(self, fn, want: dict, **kw):
+        """The first object the server lists with the `want`ed attributes: one made before a crash
+        let us journal its id."""
+        async for obj in await self._call(fn, **kw):
+            if all(getattr(obj, k) == v for k, v in want.items()):
+                return obj
+        return None
+
     async def _submit(self, job: Job) -> None:
-        """Upload the job's file and create its batch, unless that was done already: a file or
-        batch made before a crash let us journal its id is found again in the server's lists."""
+        """Upload the job's file and create its batch, unless that was done already."""
         if job.file_id is None:
-            fid = None
-            async for f in await self._call(self.sdk.files.list, purpose="batch"):
-                if f.filename == job.name and f.bytes == job.bytes:
-                    fid = f.id
-                    break
-            if fid is None:
+            want = {"filename": job.name, "bytes": job.bytes}
+            up = await self._find(self.sdk.files.list, want, purpose="batch")
+            if up is None:
                 with open(job.path, "rb") as fh:
-                    fid = (await self._call(self.sdk.files.create, file=(job.name, fh), purpose="batch")).id
-            self.ledger.update(job, file_id=fid, status="uploaded")
+                    up = await self._call(self.sdk.files.create, file=(job.name, fh), purpose="batch")
+            self.ledger.update(job, file_id=up.id, status="uploaded")
         if job.batch_id is None:
-            batch = None
-            async for b in await self._call(self.sdk.batches.list, limit=100):
-                if b.input_file_id == job.file_id:
-                    batch = b
-                    break
+            batch = await self._find(self.sdk.batches.list, {"input_file_id": job.file_id}, limit=100)
             if batch is None:
                 batch = await self._call(self.sdk.batches.create, input_file_id=job.file_id,
                                          endpoint="/v1/chat/completions",

@@ -32,17 +32,14 @@ def held_out_units(examples: list[Example], fraction: float, seed: int) -> set[t
     """(group, unit) pairs of the eval side: per group, `fraction` of its units (rounded; at least
     one when the fraction is above 0 and the group has two units or more, never all). The choice
     is a hash of (seed, group, unit), not a shuffle, so a run merged from shards splits alike."""
-    units: dict[str, set[str]] = {}
-    for ex in examples:
-        units.setdefault(ex.group, set()).add(_unit(ex))
     held: set[tuple[str, str]] = set()
     if fraction == 0.0:
         return held
+    units: dict[str, set[str]] = {}
+    for ex in examples:
+        units.setdefault(ex.group, set()).add(_unit(ex))
     for group, names in units.items():
-        n = round(fraction * len(names))
-        if n == 0 and len(names) >= 2:
-            n = 1
-        n = min(n, len(names) - 1)
+        n = min(max(round(fraction * len(names)), 1), len(names) - 1)
         rank = sorted(names, key=lambda u: hashlib.sha256(f"{seed}\x00{group}\x00{u}".encode()).hexdigest())
         held.update((group, name) for name in rank[:n])
     return held

@@ -12,7 +12,7 @@ import hashlib
 import json
 import string
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..taxonomy import GROUPS
@@ -44,7 +44,7 @@ class ExportOptions:
     allow_partial: bool = False
     query_template: str = DEFAULT_TEMPLATE
     prompt_column: bool = False
-    metadata: tuple[str, ...] = field(default=("id", "task", "language"))
+    metadata: tuple[str, ...] = ("id", "task", "language")
 
 
 def check_template(template: str, prompt_column: bool = False) -> None:
@@ -213,13 +213,9 @@ def write_parquet(out: Path, splits: dict, opts: ExportOptions, run: tuple) -> l
 
 def reject_reasons(run_dir: Path) -> Counter:
     """stage:reason -> count over the run's published reject parts."""
-    counts: Counter = Counter()
-    for path in sorted((Path(run_dir) / "rejects").glob("part-*.jsonl")):
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                rec = json.loads(line)
-                counts[f"{rec.get('stage', '?')}: {rec.get('reason', '?')}"] += 1
-    return counts
+    recs = (json.loads(line) for path in sorted((Path(run_dir) / "rejects").glob("part-*.jsonl"))
+            for line in path.read_bytes().splitlines())
+    return Counter(f"{rec.get('stage', '?')}: {rec.get('reason', '?')}" for rec in recs)
 
 
 def _table(header: tuple[str, ...], rows: list[tuple]) -> list[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -75,11 +76,8 @@ def _committed_open_part(run_dir: Path) -> tuple[int, int] | None:
     if not db_path.exists():
         return None
     try:
-        db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-        try:
+        with closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as db:
             row = db.execute("SELECT part, offset FROM writers WHERE kind='examples'").fetchone()
-        finally:
-            db.close()
     except sqlite3.Error as exc:
         raise ExportError(f"cannot read the journal of {run_dir}: {exc}") from None
     return (int(row[0]), int(row[1])) if row else None
@@ -145,9 +143,7 @@ def select(records: Iterable[dict], groups: tuple[str, ...] | None = None,
     language it was written in is listed (a German-English bitext pair needs both)."""
     wanted = set(languages) if languages else None
     for rec in records:
-        if groups is not None and rec.get("group") not in groups:
-            continue
-        if exclude_flagged and rec.get("flags"):
+        if (groups is not None and rec.get("group") not in groups) or (exclude_flagged and rec.get("flags")):
             continue
         ex = example_of(rec)
         if wanted is not None and not set(ex.languages) <= wanted:
