@@ -63,33 +63,25 @@ def needed_attempt(parse: Callable[[str], object], stored, max_output_retries: i
 def write_files(directory: Path, prefix: str, lines: Iterable[bytes], max_requests: int,
                 max_bytes: int) -> list[tuple[Path, int, int]]:
     """(path, requests, bytes) of `prefix`-NNN.jsonl files of at most max_requests lines and
-    max_bytes bytes each, each complete (fsynced, renamed into place) before the next is begun,
-    so memory does not grow with the stage."""
+    max_bytes bytes each (a longer line alone), each complete (fsynced, renamed into place)
+    before the next is begun, so memory does not grow with the stage."""
     directory.mkdir(parents=True, exist_ok=True)
     out: list[tuple[Path, int, int]] = []
-    f = None
-    n = size = 0
-
-    def close() -> None:
-        f.flush()
-        os.fsync(f.fileno())
-        f.close()
-        final = directory / f"{prefix}-{len(out):03d}.jsonl"
-        os.replace(final.with_suffix(".jsonl.tmp"), final)
-        out.append((final, n, size))
-
-    for line in lines:
-        if f is not None and (n >= max_requests or size + len(line) > max_bytes):
-            close()
-            f = None
-        if f is None:
-            f = open(directory / f"{prefix}-{len(out):03d}.jsonl.tmp", "wb")
-            n = size = 0
-        f.write(line)
-        n += 1
-        size += len(line)
-    if f is not None:
-        close()
+    lines = iter(lines)
+    line = next(lines, None)
+    while line is not None:
+        tmp = directory / f"{prefix}-{len(out):03d}.jsonl.tmp"
+        n = size = 0
+        with open(tmp, "wb") as f:
+            while line is not None and (n == 0 or (n < max_requests and size + len(line) <= max_bytes)):
+                f.write(line)
+                n += 1
+                size += len(line)
+                line = next(lines, None)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, tmp.with_suffix(""))
+        out.append((tmp.with_suffix(""), n, size))
     return out
 
 

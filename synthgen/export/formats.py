@@ -1,4 +1,5 @@
-"""The export options and the four format writers (the layouts are described in docs/export.md).
+"""The export options, the example as trainers see it, and the four format writers (the layouts
+are described in docs/export.md).
 
 Each writer takes the train/eval splits and returns its files for export.json: a path relative
 to the export directory, the row count, and what a trainer must know (split, groups, whether
@@ -15,8 +16,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import SynthgenError
 from ..taxonomy import GROUPS
-from .reader import Example, ExportError
 
 # the paper's training format (E5-mistral): the instruction on the query side only
 DEFAULT_TEMPLATE = "Instruct: {task}\nQuery: {query}"
@@ -30,6 +31,37 @@ LICENCE_NOTE = (
     "restrict what the outputs can be used for (some forbid training models that compete with "
     "theirs): check them before you publish or train on this data, and set `license` in this "
     "card to match. synthgen (Apache-2.0) claims no rights over the generated text.")
+
+
+class ExportError(SynthgenError):
+    """The run or the export options cannot be used as given (exit 2)."""
+
+
+@dataclass(frozen=True)
+class Example:
+    """One record seen through its group's training roles (taxonomy.Group query/positive/negative)."""
+
+    group: str
+    task: str
+    query: str
+    positive: str
+    negative: str | None
+    languages: tuple[str, ...]
+    record: dict
+
+    @property
+    def id(self) -> str:
+        return self.record["id"]
+
+    @property
+    def language(self) -> str:
+        """One label for counting: "German", or "Dutch-English" for a bitext pair."""
+        return "-".join(self.languages) or "unknown"
+
+    @property
+    def is_classification(self) -> bool:
+        """long-short: its positives are labels many rows share (no in-batch negatives)."""
+        return self.group == "long-short"
 
 
 @dataclass(frozen=True)
