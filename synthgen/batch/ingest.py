@@ -1,10 +1,6 @@
-"""Batch output lines into the journal: each answer recorded before anything else is done with it.
-
-One reader serves the Batch API's output and error files and files an offline engine wrote
-elsewhere (`synthgen batch-ingest`: vLLM's `run_batch` writes the same line format). Reading a
-file twice records the same rows again (item id and attempt are the key), so an interrupted
-download is simply read once more.
-"""
+"""Batch output lines into the journal, each answer recorded before anything else is done with it:
+the Batch API's output and error files, and (`synthgen batch-ingest`) files an offline engine such
+as vLLM's `run_batch` wrote. Item id and attempt are the key, so a file is simply read again."""
 
 from __future__ import annotations
 
@@ -35,7 +31,7 @@ def split_custom_id(cid: str) -> tuple[str, int] | None:
 def _message(rec: dict, body: object) -> str:
     err = rec.get("error") or (body.get("error") if isinstance(body, dict) else None) or {}
     if isinstance(err, dict):
-        return redact(f"{err.get('code') or ''} {err.get('message') or ''}".strip())[:300]
+        err = f"{err.get('code') or ''} {err.get('message') or ''}".strip()
     return redact(str(err))[:300]
 
 

@@ -1,9 +1,6 @@
-"""The batch jobs of a run, in the journal: written the moment the server hands out an id.
-
-One row per batch input file: which stage key and wave it belongs to, its requests, and the
-file id and batch id once the server returned them. A rerun finishes every row that is not yet
-ingested before it looks for new work, so no request is submitted twice.
-"""
+"""The batch jobs of a run in the journal, one row per input file, its ids written the moment the
+server hands them out. A rerun finishes every row not yet ingested before it looks for new work,
+so no request is submitted twice."""
 
 from __future__ import annotations
 

@@ -146,12 +146,11 @@ class BatchWaves:
     def _write_wave(self, key: str, wave: int, items: Iterable[WorkItem]) -> list[Job]:
         """The wave's request files, each in the ledger once complete on disk."""
         limits = self.cfg.llm.batch
-        self._worst = 0.0
-        self._count = 0
+        self._worst = 0.0  # added up by _line, for --max-cost
         lines = (self._line(item, attempt) for item, attempt in self._pending(items))
         prefix = f"{self.fingerprint}-{key.replace('#', '-r')}-w{wave}"
         files = write_files(self.dir, prefix, lines, limits.max_requests, limits.max_bytes)
-        self._reserve()  # before the ledger knows the wave: a refused wave is never submitted
+        self._reserve(sum(n for _, n, _ in files))  # before the ledger knows the wave: never submitted
         jobs = []
         for part, (path, requests, size) in enumerate(files):
             jobs.append(Job(name=path.name, key=key, wave=wave, part=part, path=str(path), requests=requests,
@@ -162,7 +161,6 @@ class BatchWaves:
     def _line(self, item: WorkItem, attempt: int) -> bytes:
         schema, schema_name = self.stage.schema(item)
         body = self.client.build_body(item.messages, item.seed + attempt, schema, schema_name)
-        self._count += 1
         if self.gate.max_cost is not None:
             rate_in, rate_out = self.cfg.prices[self.cfg.llm.model].rates(batch=True)
             self._worst += (count_message_tokens(item.messages, self.cfg.llm.model) * rate_in
@@ -170,15 +168,15 @@ class BatchWaves:
         return orjson.dumps({"custom_id": f"{item.id}-{attempt}", "method": "POST",
                              "url": "/v1/chat/completions", "body": body}) + b"\n"
 
-    def _reserve(self) -> None:
-        """--max-cost / --max-requests: a wave goes out only if its worst case fits."""
+    def _reserve(self, count: int) -> None:
+        """--max-cost / --max-requests: a wave of `count` requests goes out only if its worst case fits."""
         g = self.gate
-        if g.max_requests is not None and g.requests_so_far + g.sent + self._count > g.max_requests:
-            raise BudgetExhausted(f"budget reached: max_requests={g.max_requests} (a wave of {self._count})")
+        if g.max_requests is not None and g.requests_so_far + g.sent + count > g.max_requests:
+            raise BudgetExhausted(f"budget reached: max_requests={g.max_requests} (a wave of {count})")
         if g.max_cost is not None and (g.cost_so_far or 0.0) + self._worst > g.max_cost:
             raise BudgetExhausted(f"budget reached: max_cost=${g.max_cost:g} (the next wave could cost "
                                   f"${math.ceil(self._worst * 100) / 100:g})")
-        g.sent += self._count
+        g.sent += count
 
     async def _finish(self, jobs: list[Job]) -> None:
         """Submit, wait for and ingest the jobs; each step is skipped where the ledger has it done."""
@@ -258,9 +256,9 @@ class BatchWaves:
         ingest_lines(self.journal, chunk, self.stage.name, endpoint, self.cfg.llm.model)
 
 
-def describe(jobs: list[Job], now: float | None = None) -> str:
+def describe(jobs: list[Job]) -> str:
     """One line for the progress display: batch states, requests done and failed, the window."""
-    now = time.time() if now is None else now
+    now = time.time()
     states = Counter(j.status for j in jobs)
     started = min((j.created for j in jobs), default=now)
     left = [j.expires_at - now for j in jobs if j.expires_at]

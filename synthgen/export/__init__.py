@@ -1,13 +1,9 @@
 """`synthgen export`: a run's examples in the files trainers and evaluators read.
 
 `export_run` reads the run's committed examples (an unfinished run only with `allow_partial`),
-filters them, holds out whole tasks, and hands both sides to one format writer (formats.py).
-Every export also writes `export.json`: the options, the files with their row counts, and which
-datasets must be trained without in-batch negatives.
-
-The run is read from its files, not the pipeline: `examples/part-*.jsonl` and, for an unfinished
-run, the open part up to the byte offset the journal committed (globbing `part-*.jsonl` alone
-would miss it; reading the whole `.tmp` file could see lines a crash is about to roll back).
+filters them, holds out whole tasks, and hands both sides to one format writer (formats.py),
+then writes `export.json`: the options, the files with their row counts, which datasets must be
+trained without in-batch negatives.
 """
 
 from __future__ import annotations
@@ -62,11 +58,10 @@ def _lines(data: bytes, path: Path) -> Iterator[dict]:
 
 
 def iter_run_records(run_dir: Path, allow_partial: bool = False) -> Iterator[dict]:
-    """Every committed example record of the run, in file (plan) order.
-
-    For an unfinished run the journal is read first and fixes the snapshot: the parts before its
-    open part are published, and the open part counts up to its committed offset, whether it is
-    still `.tmp` or was published since. Parts a live run opens later are not read."""
+    """Every committed example record of the run, in file (plan) order. For an unfinished run the
+    journal fixes the snapshot first: the parts before its open part, then the open part up to
+    its committed offset (globbing part-*.jsonl alone would miss it; reading all of the `.tmp`
+    could see lines a crash is about to roll back), `.tmp` or published since."""
     run_dir = Path(run_dir)
     status = read_manifest(run_dir).get("stages", {}).get("generate", {}).get("status", "not started")
     if status != "complete" and not allow_partial:

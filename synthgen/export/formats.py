@@ -1,11 +1,7 @@
-"""The export options, the example as trainers see it, and the four format writers (the layouts
-are described in docs/export.md).
-
-Each writer takes the train/eval splits and returns its files for export.json: a path relative
-to the export directory, the row count, and what a trainer must know (split, groups, whether
-in-batch negatives are safe). long-short's positives are labels many rows share, so in-batch
-negatives there are mostly false negatives: its files are marked (and named, for FlagEmbedding).
-"""
+"""The export options, the example as trainers see it, and the four format writers (layouts in
+docs/export.md). Each writer returns its files for export.json: path, rows, and what a trainer
+must know (split, groups, whether in-batch negatives are safe: long-short's positives are labels
+many rows share, so its in-batch negatives are mostly false ones)."""
 
 from __future__ import annotations
 
@@ -109,8 +105,7 @@ def write_jsonl(out: Path, rel: str, rows: list[dict], **info) -> dict:
     path = out / rel
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        f.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
     return {"path": rel, "rows": len(rows), **info}
 
 
