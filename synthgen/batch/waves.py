@@ -125,10 +125,9 @@ class BatchWaves:
     def _export(self, jobs: list[Job]) -> None:
         self.export_dir.mkdir(parents=True, exist_ok=True)
         for job in jobs:
-            target = self.export_dir / job.name
-            tmp = target.with_suffix(".jsonl.tmp")
+            tmp = self.export_dir / f"{job.name}.tmp"
             shutil.copyfile(job.path, tmp)
-            tmp.replace(target)
+            tmp.replace(self.export_dir / job.name)
             self.ledger.update(job, status="exported")
         n = sum(j.requests for j in jobs)
         raise Exported(f"{n} requests written to {self.export_dir} in {len(jobs)} file(s) "

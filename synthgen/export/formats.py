@@ -50,11 +50,6 @@ class Example:
         return self.record["id"]
 
     @property
-    def language(self) -> str:
-        """One label for counting: "German", or "Dutch-English" for a bitext pair."""
-        return "-".join(self.languages) or "unknown"
-
-    @property
     def is_classification(self) -> bool:
         """long-short: its positives are labels many rows share (no in-batch negatives)."""
         return self.group == "long-short"
@@ -257,7 +252,9 @@ def card_text(splits: dict[str, list[Example]], run_dir: Path, m: dict, opts: Ex
     groups = [g for g in GROUPS if any(ex.group == g for ex in examples)]
     models = Counter(ex.record.get("model") or "unknown" for ex in examples)
     configured = (m.get("config") or {}).get("llm", {}).get("model", "unknown")
-    counts = Counter((ex.group, ex.language, split) for split, exs in splits.items() for ex in exs)
+    # one language label per example: "German", or "Dutch-English" for a bitext pair
+    counts = Counter((ex.group, "-".join(ex.languages) or "unknown", split)
+                     for split, exs in splits.items() for ex in exs)
     lines = ["---", "license: other", "tags:", "- synthetic", "- synthgen", "- text-embeddings",
              "task_categories:", "- sentence-similarity", "- text-retrieval", "configs:"]
     for group in groups:
