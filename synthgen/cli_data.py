@@ -8,11 +8,12 @@ from typing import Optional
 
 import typer
 
-from .batch.offline import ingest_files
+from .batch.ingest import ingest_files
 from .cli import (ConfigOpt, ForceOpt, OutOpt, QuietOpt, ShardOpt, TasksFromOpt, _fail, _finish, _options,
                   _run, _shard, app, resolve_config)
-from .export import DEFAULT_TEMPLATE, GROUP_NAMES, LANGUAGE_NAMES, ExportOptions, export_run, parse_list
+from .export import DEFAULT_TEMPLATE, ExportOptions, export_run, parse_list
 from .pipeline import run_stage
+from .taxonomy import ALL_LANGUAGES, GROUP_NAMES
 
 
 StageOpt = typer.Option("generate", "--stage", help="brainstorm or generate")
@@ -45,9 +46,9 @@ def batch_ingest(files: list[Path] = typer.Argument(..., help="batch output file
         cfg, name = resolve_config(config)
         opts = _options(out, name)
         n = ingest_files(cfg, opts.out, files, stage, _shard(shard), force)
-        typer.echo(f"synthgen: journaled {n.answered} answers from {len(files)} file(s) ({n.refused} refused, "
-                   f"{n.failed} failed, {n.unknown} unreadable or not ours); run `synthgen {stage}` with the same "
-                   "config and --out to commit them", err=True)
+        typer.echo(f"synthgen: journaled {n['answered']} answers from {len(files)} file(s) ({n['refused']} "
+                   f"refused, {n['failed']} failed, {n['unknown']} unreadable or not ours); run "
+                   f"`synthgen {stage}` with the same config and --out to commit them", err=True)
     _run(go)
 
 
@@ -76,8 +77,9 @@ def export(run_dir: Path = typer.Argument(..., help="a run directory"),
     def go():
         opts = ExportOptions(
             eval_fraction=eval_fraction, seed=seed, groups=parse_list(groups, GROUP_NAMES, "group(s)"),
-            languages=parse_list(languages, LANGUAGE_NAMES, "language(s)"), exclude_flagged=exclude_flagged,
-            allow_partial=allow_partial, query_template=(query_template or DEFAULT_TEMPLATE).replace("\\n", "\n"),
+            languages=parse_list(languages, ALL_LANGUAGES, "language(s)"),
+            exclude_flagged=exclude_flagged, allow_partial=allow_partial,
+            query_template=(query_template or DEFAULT_TEMPLATE).replace("\\n", "\n"),
             prompt_column=prompt_column, metadata=tuple(m.strip() for m in metadata.split(",") if m.strip()))
         s = export_run(run_dir, fmt, out, opts)
         typer.echo(f"exported {s['examples']['train']} train and {s['examples']['eval']} eval examples "

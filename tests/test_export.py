@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from synthgen.export import ExportOptions, export_run
-from synthgen.export.common import doc_id
+from synthgen.export.formats import doc_id
 from synthgen.taxonomy import GROUPS
 
 from export_helpers import make_run, read_lines, run_records

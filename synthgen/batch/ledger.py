@@ -1,14 +1,11 @@
-"""The batch jobs of a run, in the journal: written the moment the server hands out an id.
-
-One row per batch input file: which stage key and wave it belongs to, its requests, and the
-file id and batch id once the server returned them. A rerun finishes every row that is not yet
-ingested before it looks for new work, so no request is submitted twice.
-"""
+"""The batch jobs of a run in the journal, one row per input file, its ids written the moment the
+server hands them out. A rerun finishes every row not yet ingested before it looks for new work,
+so no request is submitted twice."""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from ..journal import Journal
 
@@ -21,12 +18,12 @@ CREATE TABLE IF NOT EXISTS batch_jobs (
   created REAL NOT NULL, expires_at REAL
 );
 """
-_COLUMNS = ("name", "key", "wave", "part", "path", "requests", "bytes", "file_id", "batch_id", "status",
-            "completed", "failed", "ingested", "created", "expires_at")
 
 
 @dataclass
 class Job:
+    """A row of batch_jobs (the fields in the table's column order)."""
+
     name: str
     key: str
     wave: int
@@ -51,8 +48,8 @@ class Ledger:
 
     def add(self, job: Job) -> None:
         job.created = job.created or time.time()
-        self.db.execute(f"INSERT OR REPLACE INTO batch_jobs VALUES ({','.join('?' * len(_COLUMNS))})",
-                        tuple(getattr(job, c) for c in _COLUMNS))
+        values = tuple(getattr(job, f.name) for f in fields(Job))
+        self.db.execute(f"INSERT OR REPLACE INTO batch_jobs VALUES ({','.join('?' * len(values))})", values)
 
     def update(self, job: Job, **values) -> None:
         for k, v in values.items():
@@ -60,17 +57,13 @@ class Ledger:
         sets = ", ".join(f"{k}=?" for k in values)
         self.db.execute(f"UPDATE batch_jobs SET {sets} WHERE name=?", (*values.values(), job.name))
 
-    def jobs(self, key: str | None = None, open_only: bool = False) -> list[Job]:
-        sql, args = "SELECT * FROM batch_jobs", []
-        where = []
-        if key is not None:
-            where.append("key=?")
-            args.append(key)
-        if open_only:
-            where.append("ingested=0 AND status != 'exported'")
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        return [Job(*row) for row in self.db.execute(sql + " ORDER BY created, name", args)]
+    def jobs(self, where: str = "1", args: tuple = ()) -> list[Job]:
+        sql = f"SELECT * FROM batch_jobs WHERE {where} ORDER BY created, name"
+        return [Job(*row) for row in self.db.execute(sql, args)]
+
+    def open_jobs(self, key: str) -> list[Job]:
+        """The key's jobs a crash left neither ingested nor exported."""
+        return self.jobs("key=? AND ingested=0 AND status != 'exported'", (key,))
 
     def next_wave(self, key: str) -> int:
         row = self.db.execute("SELECT MAX(wave) FROM batch_jobs WHERE key=?", (key,)).fetchone()
@@ -78,6 +71,5 @@ class Ledger:
 
     def summary(self) -> list[dict]:
         """For run.json and `stats`: one entry per job."""
-        return [{c: getattr(j, c) for c in ("name", "key", "wave", "requests", "batch_id", "status",
-                                            "completed", "failed", "expires_at")} | {"ingested": bool(j.ingested)}
-                for j in self.jobs()]
+        keys = ("name", "key", "wave", "requests", "batch_id", "status", "completed", "failed", "expires_at")
+        return [{c: getattr(j, c) for c in keys} | {"ingested": bool(j.ingested)} for j in self.jobs()]

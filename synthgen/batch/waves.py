@@ -1,19 +1,26 @@
 """A stage's requests through the Batch API, in waves, then committed like online answers.
 
-Wave w writes every request the stage still needs (`requests.pending`) into input files, submits
-them, waits for the batches, and journals every answer as it is downloaded. Requests left
-without a usable answer (per-line errors, missing lines, an expired or cancelled batch, answers
-cut by `max_tokens` or not JSON) go into wave w+1, up to `llm.batch.max_waves` in a session.
-The engine then commits the stage in plan order from the journal alone, exactly as it commits
-online results; an item still without an answer stops the stage (a rerun submits it again).
+Wave w writes every request the stage still needs into input files, submits them, waits, and
+journals every answer as it is downloaded; requests left without a usable answer go into wave
+w+1, up to `llm.batch.max_waves`. The engine then commits the stage from the journal alone, as
+online. Every id the server hands out is journaled (the ledger) before the next call, and a file
+or batch whose id a crash lost is found again in the server's lists: a rerun re-attaches.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
+import os
 import shutil
+import time
+from collections import Counter
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
+
+import openai
+import orjson
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from ..budget import BudgetExhausted, BudgetGate
 from ..config import RunConfig
@@ -21,13 +28,61 @@ from ..journal import Journal
 from ..llm.client import RequestFailed
 from ..llm.tokens import count_message_tokens
 from ..plan import WorkItem
-from .jobs import BatchJobs, describe
+from .ingest import REJECTED, ingest_lines
 from .ledger import Job, Ledger
-from .requests import REJECTED, custom_id, pending, request_line, write_files
+
+TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
+CHUNK = 500  # downloaded lines handed to the journal at a time
 
 
 class Exported(Exception):
     """The stage's next requests were written for an engine elsewhere: stop until they are back."""
+
+
+def _transient(exc: BaseException) -> bool:
+    if isinstance(exc, (openai.APITimeoutError, openai.APIConnectionError)):
+        return True
+    return isinstance(exc, openai.APIStatusError) and (exc.status_code in (408, 409, 429)
+                                                       or exc.status_code >= 500)
+
+
+def needed_attempt(parse: Callable[[str], object], stored, max_output_retries: int) -> int | None:
+    """The attempt still to ask for, or None when the item has its answer (or used them all): the
+    next one after an answer cut by `max_tokens` or not the JSON asked for, as online."""
+    for r in stored[:max_output_retries + 1]:
+        if r.finish_reason == "length":
+            continue
+        try:
+            parse(r.content or "")
+        except ValueError:
+            continue
+        return None
+    return len(stored) if len(stored) <= max_output_retries else None
+
+
+def write_files(directory: Path, prefix: str, lines: Iterable[bytes], max_requests: int,
+                max_bytes: int) -> list[tuple[Path, int, int]]:
+    """(path, requests, bytes) of `prefix`-NNN.jsonl files of at most max_requests lines and
+    max_bytes bytes each (a longer line alone), each complete (fsynced, renamed into place)
+    before the next is begun, so memory does not grow with the stage."""
+    directory.mkdir(parents=True, exist_ok=True)
+    out: list[tuple[Path, int, int]] = []
+    lines = iter(lines)
+    line = next(lines, None)
+    while line is not None:
+        tmp = directory / f"{prefix}-{len(out):03d}.jsonl.tmp"
+        n = size = 0
+        with open(tmp, "wb") as f:
+            while line is not None and (n == 0 or (n < max_requests and size + len(line) <= max_bytes)):
+                f.write(line)
+                n += 1
+                size += len(line)
+                line = next(lines, None)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, tmp.with_suffix(""))
+        out.append((tmp.with_suffix(""), n, size))
+    return out
 
 
 class BatchWaves:
@@ -37,40 +92,27 @@ class BatchWaves:
         self.dir = Path(out) / "batches"
         self.ledger = Ledger(journal)
         self.on_progress = on_progress
-        self.jobs = BatchJobs(client.sdk(), journal, cfg.llm.batch, stage.name, cfg.llm.model,
-                              on_poll=self._polled, attempts=cfg.llm.max_attempts)
+        self.sdk = client.sdk()
         self.fingerprint = cfg.fingerprint()[:8]
         self.export_dir = Path(export_dir) if export_dir is not None else None
 
-    def _polled(self, jobs: list[Job]) -> None:
-        if self.on_progress:
-            self.on_progress(describe(jobs))
-
-    def _export(self, jobs: list[Job]) -> None:
-        self.export_dir.mkdir(parents=True, exist_ok=True)
-        for job in jobs:
-            target = self.export_dir / job.name
-            tmp = target.with_suffix(".jsonl.tmp")
-            shutil.copyfile(job.path, tmp)
-            tmp.replace(target)
-            self.ledger.update(job, status="exported")
-        n = sum(j.requests for j in jobs)
-        raise Exported(f"{n} requests written to {self.export_dir} in {len(jobs)} file(s) "
-                       f"({', '.join(j.name for j in jobs)}); run them (e.g. vLLM's run_batch), then "
-                       "`synthgen batch-ingest` the output files and run this command again")
+    def _refusal(self, item: WorkItem, attempt: int) -> str | None:
+        """The server's message if it refused this very request (HTTP 4xx)."""
+        row = self.journal.db.execute("SELECT message FROM failures WHERE item_id=? AND attempt=? AND kind=?",
+                                      (item.id, attempt, REJECTED)).fetchone()
+        return None if row is None else row[0]
 
     def missing(self, item: WorkItem, attempt: int) -> RequestFailed:
         """Why the journal holds no answer for (item, attempt): for the engine's commit pass."""
-        row = self.journal.db.execute("SELECT message FROM failures WHERE item_id=? AND attempt=? AND kind=?",
-                                      (item.id, attempt, REJECTED)).fetchone()
-        if row is not None:
-            return RequestFailed(row[0], permanent=True)
+        refusal = self._refusal(item, attempt)
+        if refusal is not None:
+            return RequestFailed(refusal, permanent=True)
         return RequestFailed(f"no answer after {self.cfg.llm.batch.max_waves} batch waves; rerun to submit "
                              "the rest again")
 
     async def run(self, key: str, make_items: Callable[[], Iterable[WorkItem]]) -> None:
         """Finish this key's open jobs (a crash left them), then waves until nothing is pending."""
-        await self._finish(self.ledger.jobs(key, open_only=True))
+        await self._finish(self.ledger.open_jobs(key))
         first = self.ledger.next_wave(key)
         for wave in range(first, first + self.cfg.llm.batch.max_waves):
             jobs = self._write_wave(key, wave, make_items())
@@ -80,50 +122,152 @@ class BatchWaves:
                 self._export(jobs)
             await self._finish(jobs)
 
-    async def _finish(self, jobs: list[Job]) -> None:
-        if not jobs:
-            return
+    def _export(self, jobs: list[Job]) -> None:
+        self.export_dir.mkdir(parents=True, exist_ok=True)
         for job in jobs:
-            await self.jobs.submit(job)
-        batches = await self.jobs.wait(jobs)
-        for job, batch in zip(jobs, batches):
-            await self.jobs.ingest(job, batch)
+            tmp = self.export_dir / f"{job.name}.tmp"
+            shutil.copyfile(job.path, tmp)
+            tmp.replace(self.export_dir / job.name)
+            self.ledger.update(job, status="exported")
+        n = sum(j.requests for j in jobs)
+        raise Exported(f"{n} requests written to {self.export_dir} in {len(jobs)} file(s) "
+                       f"({', '.join(j.name for j in jobs)}); run them (e.g. vLLM's run_batch), then "
+                       "`synthgen batch-ingest` the output files and run this command again")
+
+    def _pending(self, items: Iterable[WorkItem]) -> Iterator[tuple[WorkItem, int]]:
+        """(item, attempt) of every request still needed that the server has not refused."""
+        for item in items:
+            attempt = needed_attempt(self.stage.parse, self.journal.responses_for(item.id),
+                                     self.cfg.llm.max_output_retries)
+            if attempt is not None and self._refusal(item, attempt) is None:
+                yield item, attempt
 
     def _write_wave(self, key: str, wave: int, items: Iterable[WorkItem]) -> list[Job]:
         """The wave's request files, each in the ledger once complete on disk."""
         limits = self.cfg.llm.batch
-        self._worst = 0.0
-        self._count = 0
-        lines = (self._line(item, attempt) for item, attempt in
-                 pending(self.stage, self.journal, items, self.cfg.llm.max_output_retries))
+        self._worst = 0.0  # added up by _line, for --max-cost
+        lines = (self._line(item, attempt) for item, attempt in self._pending(items))
         prefix = f"{self.fingerprint}-{key.replace('#', '-r')}-w{wave}"
         files = write_files(self.dir, prefix, lines, limits.max_requests, limits.max_bytes)
-        self._reserve()  # before the ledger knows the wave: a refused wave is never submitted
+        self._reserve(sum(n for _, n, _ in files))  # before the ledger knows the wave: never submitted
         jobs = []
-        for part, f in enumerate(files):
-            job = Job(name=f.path.name, key=key, wave=wave, part=part, path=str(f.path),
-                      requests=f.requests, bytes=f.bytes)
-            self.ledger.add(job)
-            jobs.append(job)
+        for part, (path, requests, size) in enumerate(files):
+            jobs.append(Job(name=path.name, key=key, wave=wave, part=part, path=str(path), requests=requests,
+                            bytes=size))
+            self.ledger.add(jobs[-1])
         return jobs
 
     def _line(self, item: WorkItem, attempt: int) -> bytes:
         schema, schema_name = self.stage.schema(item)
         body = self.client.build_body(item.messages, item.seed + attempt, schema, schema_name)
-        self._count += 1
         if self.gate.max_cost is not None:
-            price = self.cfg.prices[self.cfg.llm.model]
-            rate_in, rate_out = price.rates(batch=True)
+            rate_in, rate_out = self.cfg.prices[self.cfg.llm.model].rates(batch=True)
             self._worst += (count_message_tokens(item.messages, self.cfg.llm.model) * rate_in
                             + self.cfg.llm.max_tokens * rate_out) / 1e6
-        return request_line(custom_id(item.id, attempt), body)
+        return orjson.dumps({"custom_id": f"{item.id}-{attempt}", "method": "POST",
+                             "url": "/v1/chat/completions", "body": body}) + b"\n"
 
-    def _reserve(self) -> None:
-        """--max-cost / --max-requests: a wave goes out only if its worst case fits."""
+    def _reserve(self, count: int) -> None:
+        """--max-cost / --max-requests: a wave of `count` requests goes out only if its worst case fits."""
         g = self.gate
-        if g.max_requests is not None and g.requests_so_far + g.sent + self._count > g.max_requests:
-            raise BudgetExhausted(f"budget reached: max_requests={g.max_requests} (a wave of {self._count})")
+        if g.max_requests is not None and g.requests_so_far + g.sent + count > g.max_requests:
+            raise BudgetExhausted(f"budget reached: max_requests={g.max_requests} (a wave of {count})")
         if g.max_cost is not None and (g.cost_so_far or 0.0) + self._worst > g.max_cost:
             raise BudgetExhausted(f"budget reached: max_cost=${g.max_cost:g} (the next wave could cost "
                                   f"${math.ceil(self._worst * 100) / 100:g})")
-        g.sent += self._count
+        g.sent += count
+
+    async def _finish(self, jobs: list[Job]) -> None:
+        """Submit, wait for and ingest the jobs; each step is skipped where the ledger has it done."""
+        if not jobs:
+            return
+        for job in jobs:
+            await self._submit(job)
+        batches = await self._wait(jobs)
+        for job, batch in zip(jobs, batches):
+            for fid in (batch.output_file_id, batch.error_file_id):
+                if fid:
+                    await self._download(fid, f"batch:{batch.id}")
+            self.ledger.update(job, ingested=1)
+
+    async def _call(self, fn, *args, **kw):
+        """One SDK call, retried on transport trouble (the SDK's own retries are off)."""
+        async for attempt in AsyncRetrying(stop=stop_after_attempt(self.cfg.llm.max_attempts), reraise=True,
+                                           wait=wait_exponential(multiplier=0.5, max=30),
+                                           retry=retry_if_exception(_transient)):
+            with attempt:
+                return await fn(*args, **kw)
+
+    async def _find(self, fn, want: dict, **kw):
+        """The first object the server lists with the `want`ed attributes: one made before a crash
+        let us journal its id."""
+        async for obj in await self._call(fn, **kw):
+            if all(getattr(obj, k) == v for k, v in want.items()):
+                return obj
+        return None
+
+    async def _submit(self, job: Job) -> None:
+        """Upload the job's file and create its batch, unless that was done already."""
+        if job.file_id is None:
+            want = {"filename": job.name, "bytes": job.bytes}
+            up = await self._find(self.sdk.files.list, want, purpose="batch")
+            if up is None:
+                with open(job.path, "rb") as fh:
+                    up = await self._call(self.sdk.files.create, file=(job.name, fh), purpose="batch")
+            self.ledger.update(job, file_id=up.id, status="uploaded")
+        if job.batch_id is None:
+            batch = await self._find(self.sdk.batches.list, {"input_file_id": job.file_id}, limit=100)
+            if batch is None:
+                batch = await self._call(self.sdk.batches.create, input_file_id=job.file_id,
+                                         endpoint="/v1/chat/completions",
+                                         completion_window=self.cfg.llm.batch.completion_window,
+                                         metadata={"synthgen_job": job.name})
+            self.ledger.update(job, batch_id=batch.id, status=batch.status, expires_at=batch.expires_at)
+
+    async def _wait(self, jobs: list[Job]) -> list:
+        """Poll every job until its batch ends, the interval growing by half up to the cap."""
+        interval = self.cfg.llm.batch.poll_interval_s
+        batches = {}
+        while True:
+            for job in jobs:
+                if job.batch_id in batches and batches[job.batch_id].status in TERMINAL:
+                    continue
+                b = batches[job.batch_id] = await self._call(self.sdk.batches.retrieve, job.batch_id)
+                counts = b.request_counts
+                self.ledger.update(job, status=b.status, completed=counts.completed if counts else 0,
+                                   failed=counts.failed if counts else 0)
+            if self.on_progress:
+                self.on_progress(describe(jobs))
+            if all(batches[j.batch_id].status in TERMINAL for j in jobs):
+                return [batches[j.batch_id] for j in jobs]
+            await asyncio.sleep(interval)
+            interval = min(self.cfg.llm.batch.max_poll_interval_s, interval * 1.5)
+
+    async def _download(self, file_id: str, endpoint: str) -> None:
+        """Stream a result file into the journal, CHUNK lines at a time."""
+        chunk: list[str] = []
+        async with self.sdk.files.with_streaming_response.content(file_id) as resp:
+            async for line in resp.iter_lines():
+                chunk.append(line)
+                if len(chunk) >= CHUNK:
+                    ingest_lines(self.journal, chunk, self.stage.name, endpoint, self.cfg.llm.model)
+                    chunk = []
+        ingest_lines(self.journal, chunk, self.stage.name, endpoint, self.cfg.llm.model)
+
+
+def describe(jobs: list[Job]) -> str:
+    """One line for the progress display: batch states, requests done and failed, the window."""
+    now = time.time()
+    states = Counter(j.status for j in jobs)
+    started = min((j.created for j in jobs), default=now)
+    left = [j.expires_at - now for j in jobs if j.expires_at]
+    window = f", window left {_hms(min(left))}" if left else ""
+    state = ", ".join(f"{n} {s}" for s, n in sorted(states.items()))
+    done, total = sum(j.completed for j in jobs), sum(j.requests for j in jobs)
+    return (f"batches: {state}; {done}/{total} requests done, {sum(j.failed for j in jobs)} failed; "
+            f"elapsed {_hms(now - started)}{window}")
+
+
+def _hms(seconds: float) -> str:
+    s = max(0, int(seconds))
+    return f"{s // 3600}h{s % 3600 // 60:02d}m{s % 60:02d}s"

@@ -1,71 +1,170 @@
 """`synthgen export`: a run's examples in the files trainers and evaluators read.
 
-`export_run(run_dir, fmt, out, options)` reads the run (refusing an unfinished one unless
-`allow_partial`), filters, splits by task, and hands the train and eval sides to one format
-writer. Every export also writes `export.json`: the options, the files with their row counts,
-and which datasets must be trained without in-batch negatives.
+`export_run` reads the run's committed examples (an unfinished run only with `allow_partial`),
+filters them, holds out whole tasks, and hands both sides to one format writer (formats.py),
+then writes `export.json`: the options, the files with their row counts, which datasets must be
+trained without in-batch negatives.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import sqlite3
+from contextlib import closing
 from pathlib import Path
+from typing import Iterable, Iterator
 
 from ..taxonomy import GROUPS
-from .common import DEFAULT_TEMPLATE, ExportOptions, RunInfo, check_template
-from .reader import GROUP_NAMES, LANGUAGE_NAMES, Example, ExportError, iter_run_records, parse_list, read_manifest, select
-from .split import split
-
-FORMATS = ("sentence-transformers", "flagembedding", "mteb", "parquet")
+from .formats import (DEFAULT_TEMPLATE, FORMATS, Example, ExportError, ExportOptions, check_parquet,
+                      check_template, instruction_format)
 
 __all__ = ["DEFAULT_TEMPLATE", "FORMATS", "Example", "ExportError", "ExportOptions", "export_run",
-           "parse_list", "GROUP_NAMES", "LANGUAGE_NAMES"]
+           "parse_list"]
 
 
-def _writer(fmt: str, opts: ExportOptions):
-    """The format's `write`, once its own checks of the options have passed."""
-    if fmt == "sentence-transformers":
-        from .sentencetransformers import write
-    elif fmt == "flagembedding":
-        from .flagembedding import write
-    elif fmt == "mteb":
-        from .mteb import write
-    elif fmt == "parquet":
-        from .parquet import check, write
-
-        check(opts)
-    else:
-        raise ExportError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    return write
+def read_manifest(run_dir: Path) -> dict:
+    path = Path(run_dir) / "run.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ExportError(f"{run_dir} is not a synthgen run directory (no run.json)") from None
+    except (OSError, ValueError) as exc:
+        raise ExportError(f"cannot read {path}: {exc}") from None
 
 
-def _fresh_dir(out: Path) -> None:
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise ExportError(f"{out} exists and is not an empty directory: choose a new --out")
-    out.mkdir(parents=True, exist_ok=True)
+def _committed_open_part(run_dir: Path) -> tuple[int, int] | None:
+    """(part number, committed bytes) of the open examples part, from the journal, opened
+    read-only: an export must not write to (or wait on a lock of) a run in progress."""
+    db_path = Path(run_dir) / "journal" / "state.sqlite"
+    if not db_path.exists():
+        return None
+    try:
+        with closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as db:
+            row = db.execute("SELECT part, offset FROM writers WHERE kind='examples'").fetchone()
+    except sqlite3.Error as exc:
+        raise ExportError(f"cannot read the journal of {run_dir}: {exc}") from None
+    return (int(row[0]), int(row[1])) if row else None
+
+
+def _lines(data: bytes, path: Path) -> Iterator[dict]:
+    for n, line in enumerate(data.splitlines(keepends=True), 1):
+        if not line.endswith(b"\n"):
+            return  # a published part never ends mid-line; an open part may, past its commit
+        try:
+            yield json.loads(line)
+        except ValueError:
+            raise ExportError(f"{path} line {n} is not JSON: the file is damaged") from None
+
+
+def iter_run_records(run_dir: Path, allow_partial: bool = False) -> Iterator[dict]:
+    """Every committed example record of the run, in file (plan) order. For an unfinished run the
+    journal fixes the snapshot first: the parts before its open part, then the open part up to
+    its committed offset (globbing part-*.jsonl alone would miss it; reading all of the `.tmp`
+    could see lines a crash is about to roll back), `.tmp` or published since."""
+    run_dir = Path(run_dir)
+    status = read_manifest(run_dir).get("stages", {}).get("generate", {}).get("status", "not started")
+    if status != "complete" and not allow_partial:
+        raise ExportError(f"{run_dir}: stage 2 is '{status}', not complete "
+                          "(finish the run, or use --allow-partial to export what is committed)")
+    directory = run_dir / "examples"
+    open_part = _committed_open_part(run_dir) if allow_partial else None
+    for path in sorted(directory.glob("part-*.jsonl")):
+        if open_part is None or int(path.name[5:10]) < open_part[0]:
+            yield from _lines(path.read_bytes(), path)
+    if open_part is None or open_part[1] == 0:
+        return
+    name = f"part-{open_part[0]:05d}.jsonl"
+    for path in (directory / f"{name}.tmp", directory / name):
+        try:
+            with open(path, "rb") as f:
+                data = f.read(open_part[1])
+        except FileNotFoundError:
+            continue  # published between the journal read and now: the next name has it
+        yield from _lines(data, path)
+        return
+    raise ExportError(f"{directory / name}.tmp is missing but the journal says it holds data")
+
+
+def parse_list(text: str | None, known: Iterable[str], what: str) -> tuple[str, ...] | None:
+    """A comma-separated option checked against the names it may hold (None: no filter)."""
+    if text is None:
+        return None
+    items = tuple(x.strip() for x in text.split(",") if x.strip())
+    known = tuple(known)
+    lower = {k.lower(): k for k in known}
+    unknown = [x for x in items if x.lower() not in lower]
+    if unknown or not items:
+        hint = ", ".join(known) if len(known) <= 12 else "names as in the paper's XLM-R list"
+        raise ExportError(f"unknown {what} {unknown or [text]}; known: {hint}")
+    return tuple(lower[x.lower()] for x in items)
+
+
+def select(records: Iterable[dict], opts: ExportOptions) -> Iterator[Example]:
+    """The examples that pass the filters. A language filter keeps an example only when every
+    language it was written in is listed (a German-English bitext pair needs both)."""
+    wanted = set(opts.languages) if opts.languages else None
+    for rec in records:
+        if opts.groups is not None and rec.get("group") not in opts.groups:
+            continue
+        if opts.exclude_flagged and rec.get("flags"):
+            continue
+        group = GROUPS[rec["group"]]
+        ph = rec.get("placeholders") or {}
+        ex = Example(group=group.name, task=rec["task"], query=rec[group.query], positive=rec[group.positive],
+                     negative=rec[group.negative] if group.negative else None,
+                     languages=tuple(ph[s] for s in group.language_slots if ph.get(s)), record=rec)
+        if wanted is None or set(ex.languages) <= wanted:
+            yield ex
+
+
+def _unit(ex: Example) -> str:
+    """What goes to one side as a whole: a brainstormed task (its examples share its instruction and
+    topic, so splitting them would leak), or the example in sts and bitext (one fixed instruction)."""
+    return ex.task if GROUPS[ex.group].brainstorm else ex.id
+
+
+def held_out_units(examples: list[Example], fraction: float, seed: int) -> set[tuple[str, str]]:
+    """(group, unit) pairs of the eval side: per group, `fraction` of its units (rounded; at least
+    one when the fraction is above 0 and the group has two units or more, never all). The choice
+    is a hash of (seed, group, unit), not a shuffle, so a run merged from shards splits alike."""
+    held: set[tuple[str, str]] = set()
+    if fraction == 0.0:
+        return held
+    units: dict[str, set[str]] = {}
+    for ex in examples:
+        units.setdefault(ex.group, set()).add(_unit(ex))
+    for group, names in units.items():
+        n = min(max(round(fraction * len(names)), 1), len(names) - 1)
+        rank = sorted(names, key=lambda u: hashlib.sha256(f"{seed}\x00{group}\x00{u}".encode()).hexdigest())
+        held.update((group, name) for name in rank[:n])
+    return held
 
 
 def export_run(run_dir: Path | str, fmt: str, out: Path | str, options: ExportOptions | None = None) -> dict:
     """Export the run at `run_dir` as `fmt` into the new directory `out`; returns export.json's data."""
     opts = options or ExportOptions()
     run_dir, out = Path(run_dir), Path(out)
-    write = _writer(fmt, opts)
+    if fmt not in FORMATS:
+        raise ExportError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if fmt == "parquet":
+        check_parquet(opts)
     manifest = read_manifest(run_dir)
     check_template(opts.query_template, opts.prompt_column)
     if not 0.0 <= opts.eval_fraction < 1.0:
         raise ExportError(f"--eval-fraction must be at least 0 and below 1, not {opts.eval_fraction}")
     if fmt == "mteb" and opts.eval_fraction == 0.0:
         raise ExportError("--format mteb writes the held-out split: give --eval-fraction (e.g. 0.2)")
-    examples = list(select(iter_run_records(run_dir, opts.allow_partial), opts.groups, opts.languages,
-                           opts.exclude_flagged))
+    examples = list(select(iter_run_records(run_dir, opts.allow_partial), opts))
     if not examples:
         raise ExportError(f"{run_dir}: no examples match (check --groups, --languages, --exclude-flagged)")
-    train, test = split(examples, opts.eval_fraction, opts.seed)
+    held = held_out_units(examples, opts.eval_fraction, opts.seed)
+    test = [ex for ex in examples if (ex.group, _unit(ex)) in held]
+    train = [ex for ex in examples if (ex.group, _unit(ex)) not in held]
     splits = {"train": train, "eval": test} if opts.eval_fraction > 0 else {"train": train}
-    _fresh_dir(out)
-    files = write(out, splits, opts, RunInfo(run_dir, manifest))
-    for f in files:
-        f["path"] = Path(f["path"]).relative_to(out).as_posix()
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ExportError(f"{out} exists and is not an empty directory: choose a new --out")
+    out.mkdir(parents=True, exist_ok=True)
     summary = {
         "synthgen_export": 1, "format": fmt, "run": str(run_dir), "fingerprint": manifest.get("fingerprint"),
         "status": manifest.get("stages", {}).get("generate", {}).get("status"),
@@ -75,13 +174,12 @@ def export_run(run_dir: Path | str, fmt: str, out: Path | str, options: ExportOp
                     "languages": opts.languages, "exclude_flagged": opts.exclude_flagged,
                     "allow_partial": opts.allow_partial, "query_template": opts.query_template,
                     "prompt_column": opts.prompt_column},
-        "files": files,
+        "files": FORMATS[fmt](out, splits, opts, (run_dir, manifest)),
     }
     if fmt == "flagembedding":
-        from .flagembedding import instruction_format
-
         summary["query_instruction_format"] = instruction_format(opts.query_template)
     if fmt == "parquet":
         summary["options"]["metadata"] = list(opts.metadata)
-    (out / "export.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    text = json.dumps(summary, indent=2, ensure_ascii=False) + "\n"
+    (out / "export.json").write_text(text, encoding="utf-8")
     return summary
