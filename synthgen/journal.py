@@ -1,45 +1,29 @@
-"""The run's durable state: one SQLite file under <run>/journal/.
+"""The run's durable state: one SQLite file, <run>/journal/state.sqlite (WAL mode).
 
-Why SQLite: it gives atomic multi-row commits that survive SIGKILL (WAL mode), constant memory
-however long the run, and indexed look-ups for resume, with nothing to install.
-
-Tables
-  meta       fingerprint, shard spec, stage status, accumulated elapsed time
-  responses  every paid response, written (and committed) the moment it arrives, before it
-             counts for anything; resume replays these instead of asking again
-  failures   transport failures per attempt (for stats; they cost no tokens)
-  progress   per stage: plan index of the last item committed to the output files
-  seen       exact-dedup hashes (namespace, 64-bit hash) -> first item id
-  neardup    MinHash signatures of accepted texts (seq = insertion order)
-  bands      their LSH band keys -> seq (quality/neardup.py), written in the same transaction
-  counters   per stage/group/key counts (accepted, rejected:<reason>, ...)
-  writers    per output kind: open part number, committed byte offset and record count
-  chunks     the bytes of every flush of every part (zlib), written with the offsets they move
-  parts      each published part: record count, size and sha256 (run.json lists them too)
-
-Output files are derived from this state: a crash after a file write but before the matching
-commit is repaired on resume by truncating the in-progress part to the committed offset, and a
-part that was lost or cut short afterwards is written again from its chunks (synthgen.shards).
-
-Opening checks the file (synthgen.integrity): a damaged journal, or a missing or empty one in a
-directory that already holds outputs, is a one-line StorageError, never a silent fresh start.
-After a failed commit (a full disk) the journal takes no more writes in this process: what the
-caller holds in memory is ahead of what was committed.
+SQLite gives atomic multi-row commits that survive SIGKILL, constant memory however long the
+run, and indexed look-ups for resume. Every paid response is committed the moment it arrives,
+before it counts for anything. Output files are derived from this state (synthgen.shards).
+A damaged journal, or a missing one beside outputs, is a one-line StorageError (never a silent
+fresh start); after a failed commit (a full disk) the journal takes no more writes in this
+process, since what the caller holds in memory is ahead of it.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import time
-from dataclasses import dataclass
+from collections import namedtuple
 from pathlib import Path
 from typing import Iterator
 
 from .errors import StorageError
 from .integrity import check_journal, damaged, is_disk_fault, refuse_fresh_start, storage_error
-from .journal_dedup import DedupTables
 from .walcheck import Checkpointer
 
+# responses: rows appended in arrival order, only the key index takes random inserts; the
+# usage index covers the token totals the manifest recomputes every couple of seconds.
+# seen: exact-dedup hashes; neardup and bands: MinHash signatures and their LSH band keys;
+# writers, chunks, parts: each output part's committed offset, bytes and published digest.
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS responses (
@@ -48,12 +32,7 @@ CREATE TABLE IF NOT EXISTS responses (
   usage_estimated INTEGER NOT NULL DEFAULT 0, latency_s REAL, model TEXT, endpoint TEXT,
   created REAL NOT NULL
 );
--- rows are appended in arrival order; only the small key index takes random inserts
--- (a WITHOUT ROWID table keyed by item id moved ~2 KB rows around: 2.5x the cost per response)
 CREATE UNIQUE INDEX IF NOT EXISTS responses_key ON responses (item_id, attempt);
--- covers the token and cost totals the manifest recomputes every couple of seconds: without it
--- each checkpoint read the whole table (~2 KB a row: a gigabyte per read at 500k responses)
--- (the endpoint tells batch answers, priced apart, from online ones)
 DROP INDEX IF EXISTS responses_usage;
 CREATE INDEX IF NOT EXISTS responses_usage_road
   ON responses (stage, model, endpoint, prompt_tokens, completion_tokens, usage_estimated);
@@ -86,21 +65,11 @@ CREATE TABLE IF NOT EXISTS parts (
 );
 """
 
-
-@dataclass(frozen=True)
-class StoredResponse:
-    item_id: str
-    attempt: int
-    content: str | None
-    finish_reason: str | None
-    prompt_tokens: int
-    completion_tokens: int
-    usage_estimated: bool
-    latency_s: float
-    model: str | None
+StoredResponse = namedtuple("StoredResponse", "item_id attempt content finish_reason prompt_tokens"
+                            " completion_tokens usage_estimated latency_s model")
 
 
-class Journal(DedupTables):
+class Journal:
     def __init__(self, run_dir: Path):
         path = Path(run_dir) / "journal" / "state.sqlite"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -116,11 +85,10 @@ class Journal(DedupTables):
             else:
                 check_journal(self.db, path)
             self.db.execute("PRAGMA journal_mode=WAL")
-            # NORMAL in WAL mode: a commit survives a killed process (it is in the OS cache at
-            # once); only a power cut can lose the last commits, and those are re-requested.
+            # NORMAL in WAL mode: a commit survives a killed process; only a power cut can lose
+            # the last commits, and those are re-requested
             self.db.execute("PRAGMA synchronous=NORMAL")
-            # checkpoints are Checkpointer's once this journal commits; 16k pages (64 MB) is a
-            # backstop, and a WAL file that grew past 64 MB is cut back once it has been copied
+            # checkpoints are the Checkpointer's; 16k pages (64 MB) is a backstop
             self.db.execute("PRAGMA wal_autocheckpoint=16000")
             self.db.execute(f"PRAGMA journal_size_limit={64 << 20}")
             # a new journal's schema and its 'journal' row (every journal has one) arrive together
@@ -133,7 +101,9 @@ class Journal(DedupTables):
         self._pending_counts: dict[tuple[str, str, str], int] = {}
         self._responses: list[tuple] = []
         self._held = False
-        self.init_dedup()
+        self._claims: dict[tuple[str, int], str] = {}  # (ns, hash) -> item id, not yet written
+        self._near: list[tuple[str, str, bytes, list[int]]] = []  # (ns, key, sig, bands), not yet written
+        self._near_by_band: dict[int, list[int]] = {}  # band key -> positions in _near
         self._checkpointer: Checkpointer | None = None
 
     def close(self) -> None:
@@ -145,7 +115,6 @@ class Journal(DedupTables):
             self._checkpointer = None
         self.db.close()
 
-    # -- meta -------------------------------------------------------------------------------
     def get_meta(self, key: str, default: str | None = None) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
         return row[0] if row else default
@@ -158,30 +127,26 @@ class Journal(DedupTables):
                         finish_reason: str | None, prompt_tokens: int, completion_tokens: int,
                         usage_estimated: bool, latency_s: float, model: str | None,
                         endpoint: str | None) -> None:
-        """Journal one paid response before it counts for anything.
-
-        The engine then waits for `flush_responses`, which it calls once per turn of the event
-        loop for every response that arrived in it (a group commit: one transaction, one
-        statement, however many responses), before it parses or checks any of them."""
+        """Queue one paid response; `flush_responses` writes every queued one in one transaction
+        (the engine's group commit, once per turn of the event loop, before any is checked)."""
         self._responses.append((item_id, attempt, stage, content, finish_reason, prompt_tokens,
                                 completion_tokens, int(usage_estimated), latency_s, model, endpoint, time.time()))
 
     def flush_responses(self) -> None:
-        """Write the responses received since the last write (in the open transaction, if any)."""
         if not self._responses:
             return
         rows, self._responses = self._responses, []
         sql = "INSERT OR REPLACE INTO responses VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
         if self.db.in_transaction:
             self.db.executemany(sql, rows)
-        else:
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
-                self.db.executemany(sql, rows)
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
-            self.db.execute("COMMIT")
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.executemany(sql, rows)
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
 
     def record_failure(self, item_id: str, attempt: int, kind: str, message: str) -> None:
         self.db.execute("INSERT INTO failures VALUES (?,?,?,?,?)",
@@ -200,25 +165,25 @@ class Journal(DedupTables):
     def token_totals(self) -> dict[str, dict[str, int]]:
         """Per stage: responses, prompt and completion tokens (every paid response counts)."""
         self.flush_responses()
-        out: dict[str, dict[str, int]] = {}
-        for stage, n, p, c, est in self.db.execute(
-            "SELECT stage, COUNT(*), SUM(prompt_tokens), SUM(completion_tokens), SUM(usage_estimated)"
-            " FROM responses GROUP BY stage"
-        ):
-            out[stage] = {"responses": n, "prompt_tokens": p or 0, "completion_tokens": c or 0,
-                          "estimated_usage_responses": est or 0}
-        return out
+        return {stage: {"responses": n, "prompt_tokens": p or 0, "completion_tokens": c or 0,
+                        "estimated_usage_responses": est or 0}
+                for stage, n, p, c, est in self.db.execute(
+                    "SELECT stage, COUNT(*), SUM(prompt_tokens), SUM(completion_tokens), SUM(usage_estimated)"
+                    " FROM responses GROUP BY stage")}
 
     def tokens_by_model(self) -> Iterator[tuple[str | None, int, int, int]]:
         """(model, answered in a batch?, prompt tokens, completion tokens) per model and road."""
         self.flush_responses()
         yield from self.db.execute(
             "SELECT model, endpoint LIKE 'batch:%', SUM(prompt_tokens), SUM(completion_tokens)"
-            " FROM responses GROUP BY model, endpoint LIKE 'batch:%'"
-        )
+            " FROM responses GROUP BY model, endpoint LIKE 'batch:%'")
 
     def failure_count(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM failures").fetchone()[0]
+
+    def has_responses(self, stage: str) -> bool:
+        self.flush_responses()
+        return self.db.execute("SELECT 1 FROM responses WHERE stage=? LIMIT 1", (stage,)).fetchone() is not None
 
     # -- commit state -----------------------------------------------------------------------
     def last_index(self, stage: str) -> int:
@@ -232,10 +197,8 @@ class Journal(DedupTables):
 
     def hold(self) -> None:
         """Gather the item commits that follow in memory, with no SQL transaction open, until
-        `begin` ... `commit` writes them in one. Meanwhile responses are committed on their own
-        (each before anything is done with it), and a batch of 64 items still costs one
-        transaction: per-item transactions rewrote the same B-tree pages (near-dup bands,
-        counters, indexes) each time, and a 600-item run's WAL reached 66 MB for a 5 MB journal."""
+        `begin` ... `commit` writes them in one: per-item transactions rewrote the same B-tree
+        pages (bands, counters, indexes) each time, and a 600-item run's WAL reached 66 MB."""
         self._held = True
 
     def begin(self) -> None:
@@ -247,36 +210,39 @@ class Journal(DedupTables):
         if self._failed is not None:
             raise self._failed
         try:
-            self._commit()
+            self.flush_responses()
+            self._write_counts()
+            if self._claims:
+                self.db.executemany("INSERT OR IGNORE INTO seen VALUES (?,?,?)",
+                                    [(*k, v) for k, v in self._claims.items()])
+            for row in self._near:
+                self._insert_near(*row)
+            self._drop_gathered()
+            self.db.execute("COMMIT")
         except sqlite3.OperationalError as exc:
             raise self._write_failed(exc) from None
-
-    def _commit(self) -> None:
-        self.flush_responses()
-        self._write_counts()
-        self.write_dedup()
-        self.db.execute("COMMIT")
         self._held = False
         if self._checkpointer is None:
             self._checkpointer = Checkpointer(self.path)
         self._checkpointer.poke()
 
     def rollback(self) -> None:
-        self._pending_counts.clear()
-        self.drop_dedup()
+        self._drop_gathered()
         self._held = False
         if self.db.in_transaction:
             self.db.execute("ROLLBACK")
 
-    def has_responses(self, stage: str) -> bool:
-        self.flush_responses()
-        return self.db.execute("SELECT 1 FROM responses WHERE stage=? LIMIT 1", (stage,)).fetchone() is not None
+    def _drop_gathered(self) -> None:
+        self._pending_counts.clear()
+        self._claims.clear()
+        self._near.clear()
+        self._near_by_band.clear()
 
     def set_last_index(self, stage: str, index: int) -> None:
         self.write_in_commit("INSERT OR REPLACE INTO progress VALUES (?, ?)", (stage, index))
 
     def bump(self, stage: str, group: str, key: str, n: int = 1) -> None:
-        """Count inside the open commit transaction (written by `commit`, in the same txn)."""
+        """Count inside the open commit (written by `commit`, in the same transaction)."""
         k = (stage, group, key)
         self._pending_counts[k] = self._pending_counts.get(k, 0) + n
 
@@ -288,7 +254,8 @@ class Journal(DedupTables):
             self._pending_counts.clear()
 
     def counters(self) -> dict[str, dict[str, dict[str, int]]]:
-        self._write_counts() if not self.buffering else None
+        if not self.buffering:
+            self._write_counts()
         out: dict[str, dict[str, dict[str, int]]] = {}
         for stage, grp, key, n in self.db.execute("SELECT stage, grp, key, n FROM counters"):
             out.setdefault(stage, {}).setdefault(grp, {})[key] = n
@@ -321,4 +288,51 @@ class Journal(DedupTables):
             self._failed = storage_error(exc, self.path)
             return self._failed
         return exc
+
+    # -- dedup: while commits are gathered, claims and signatures wait in memory (look-ups see
+    # them) and are written by `commit`; a rollback drops them
+    def seen_or_add(self, ns: str, h: int, item_id: str) -> str | None:
+        """The item id that first used this hash, or None after claiming it for `item_id`."""
+        prior = self.seen(ns, h)
+        if prior is None:
+            self.claim(ns, h, item_id)
+        return prior
+
+    def seen(self, ns: str, h: int) -> str | None:
+        pending = self._claims.get((ns, h))
+        if pending is not None:
+            return pending
+        row = self.db.execute("SELECT item_id FROM seen WHERE ns=? AND h=?", (ns, h)).fetchone()
+        return row[0] if row else None
+
+    def claim(self, ns: str, h: int, item_id: str) -> None:
+        """Record a hash already checked with `seen` (no second look-up; an earlier claim stays)."""
+        if self.buffering:
+            self._claims.setdefault((ns, h), item_id)
+        else:
+            self.db.execute("INSERT OR IGNORE INTO seen VALUES (?,?,?)", (ns, h, item_id))
+
+    def add_near(self, ns: str, key: str, sig: bytes, bands: list[int]) -> None:
+        """Store a text's near-dup signature and band keys."""
+        if not self.buffering:
+            self._insert_near(ns, key, sig, bands)
+            return
+        for k in bands:
+            self._near_by_band.setdefault(k, []).append(len(self._near))
+        self._near.append((ns, key, sig, bands))
+
+    def near_candidates(self, bands: list[int]) -> list[tuple[str, bytes]]:
+        """(key, signature) of the stored texts sharing a band key with these, earliest first."""
+        marks = ",".join("?" * len(bands))
+        found = self.db.execute(
+            f"SELECT key, sig FROM neardup WHERE seq IN (SELECT seq FROM bands WHERE k IN ({marks}))"
+            " ORDER BY seq", bands).fetchall()
+        if self._near_by_band:
+            pending = sorted({i for k in bands for i in self._near_by_band.get(k, ())})
+            found += [(self._near[i][1], self._near[i][2]) for i in pending]
+        return found
+
+    def _insert_near(self, ns: str, key: str, sig: bytes, bands: list[int]) -> None:
+        seq = self.db.execute("INSERT INTO neardup (ns, key, sig) VALUES (?,?,?)", (ns, key, sig)).lastrowid
+        self.db.executemany("INSERT OR IGNORE INTO bands VALUES (?, ?)", [(k, seq) for k in bands])
 

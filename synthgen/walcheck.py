@@ -8,17 +8,13 @@ from pathlib import Path
 
 
 class Checkpointer:
-    """Copies the write-ahead log into the database on a thread of its own.
+    """Copies the WAL into the database on a thread of its own (PASSIVE: never blocks the writer).
 
-    SQLite's automatic checkpoint runs inside whichever commit crosses 1000 WAL pages: it copies
-    them into the database file and fsyncs it, 25-35 ms in which the event loop reads no
-    answers and sends no requests (about 0.13 s of a 2000-item run, in stalls of ~30 ms). The
-    sqlite3 module lets go of the GIL while SQLite works, so here it costs the loop nothing.
-    PASSIVE checkpoints never wait for, or block, the writer. The writer's own automatic
-    checkpoint stays on at a high mark, in case this thread falls behind.
-    """
+    SQLite's automatic checkpoint runs inside whichever commit crosses 1000 WAL pages, 25-35 ms
+    in which the event loop reads no answers; sqlite3 lets go of the GIL, so here it costs the
+    loop nothing. The writer's automatic checkpoint stays on at a high mark as a backstop."""
 
-    INTERVAL_S = 0.5  # at most this often; each copies whatever the commits since have added
+    INTERVAL_S = 0.5  # at most this often
 
     def __init__(self, path: Path) -> None:
         self._path = path
@@ -34,7 +30,7 @@ class Checkpointer:
         try:
             db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
         except sqlite3.Error:
-            return  # the writer's automatic checkpoint does the job, as before
+            return  # the writer's automatic checkpoint does the job
         try:
             while True:
                 self._wake.wait()

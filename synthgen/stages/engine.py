@@ -1,25 +1,19 @@
 """The ordered executor both stages share: many requests in flight, commits in plan order.
 
-Responses arrive in any order. Each is committed to the journal before anything else is done
-with it (parsing, checks), so a kill at any instant costs at most the requests in flight. The
-responses that arrive in one turn of the event loop share one SQLite transaction (a group
-commit), and the task that received one waits for that commit before it goes on.
-
-Results are then committed to the output files strictly in plan order, so dedup decisions
-(first wins) are the same in every run and after every resume, and "what is committed" is one
-number per stage: the plan index of the last committed item. Item commits are gathered in
-memory (`Journal.hold`) and written in one short transaction every 64 items or before the
-engine waits; no SQL transaction is open across an await, so the group commit of responses
-never joins an output transaction. A kill loses at most the gathered commits, whose responses
-are journaled and replayed. The window of launched-but-uncommitted items is bounded, so memory
-does not grow with the run.
+Each response is journaled before anything else is done with it (the responses of one turn of
+the event loop share one transaction), so a kill costs at most the requests in flight. Results
+are committed strictly in plan order, so dedup (first wins) is the same in every run and after
+every resume, and what is committed is one number per stage: the plan index of the last item.
+Item commits are gathered in memory (`Journal.hold`) and written in one short transaction per
+COMMIT_EVERY items or when the engine waits; no SQL transaction is open across an await. The
+window of launched-but-uncommitted items is bounded, so memory does not grow with the run.
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator, Protocol
+from typing import Callable, Iterable, Iterator
 
 from ..budget import BudgetExhausted, BudgetGate
 from ..errors import FatalLLMError
@@ -27,12 +21,13 @@ from ..journal import Journal
 from ..llm.client import ChatResult, LLMClient, RequestFailed
 from ..plan import WorkItem
 
-# Commits per turn of the event loop: 64 answers can land in one turn, and committing them all
-# before reading the next answers or sending the next requests held every socket for 20-80 ms.
+# commits per turn of the event loop: committing 64 answers of one turn in one go held every
+# socket for 20-80 ms
 COMMIT_SLICE = 8
-# commits gathered per transaction at the most (fewer when the engine is about to wait)
+# commits gathered per transaction at the most
 COMMIT_EVERY = 64
-# and written at the latest this long after the engine began to wait with some gathered
+# gathered commits are written this long after the engine began to wait (not at once: each
+# transaction rewrites the near-dup band pages it touches; at once made 59 MB of WAL, not 18)
 FLUSH_IDLE_S = 0.5
 
 
@@ -51,53 +46,31 @@ class ItemResult:
     attempts: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    replayed: int = 0
     pre: object | None = None  # the stage's order-free checks, done as the response arrived
-
-
-class Stage(Protocol):
-    """Everything the engine calls on a stage."""
-
-    name: str
-
-    def schema(self, item: WorkItem) -> tuple[dict | None, str]: ...
-
-    def parse(self, content: str) -> object: ...  # raises ValueError when unusable
-
-    async def prepare(self, result: ItemResult) -> object | None: ...  # order-free checks
-
-    def commit(self, result: ItemResult) -> None: ...  # in plan order, inside a transaction
-
-    def flush_needed(self) -> bool: ...  # a part reached shard_size: flush now for exact sizes
-
-    def flush(self) -> bool: ...  # write pending lines, stage offsets; True if a part is full
-
-    def finalize_full(self) -> None: ...  # publish full parts (after the commit)
 
 
 @dataclass
 class EngineStats:
-    launched: int = 0
     committed: int = 0
     requests: int = 0
-    replayed: int = 0
     failed: int = 0  # transient failures left uncommitted (a rerun retries them)
     rejected_failed: int = 0  # requests the server refused as such (HTTP 400): rejected
 
 
 class Engine:
-    def __init__(self, stage: Stage, journal: Journal, client: LLMClient | None,
+    """Runs a stage (stages.base.OutputStage) over its items."""
+
+    def __init__(self, stage, journal: Journal, client: LLMClient | None,
                  max_output_retries: int, concurrency_limit: int, gate: BudgetGate | None = None,
                  on_commit: Callable[[ItemResult], None] | None = None,
                  on_response: Callable[[ChatResult], None] | None = None,
-                 checkpoint: Callable[[], None] | None = None, progress_key: str | None = None,
-                 missing: Callable[[WorkItem, int], RequestFailed] | None = None):
+                 checkpoint: Callable[[], None] | None = None, progress_key: str | None = None):
         self.stage, self.journal, self.client, self.gate = stage, journal, client, gate
         # batch mode: answers come from the journal only; `missing` says why one is absent
-        self.missing = missing
+        self.missing: Callable[[WorkItem, int], RequestFailed] | None = None
         self.max_output_retries = max_output_retries
         self.window = 2 * max(256, 4 * concurrency_limit)  # launched but not committed
-        # launched per turn of the loop: the first requests go out before a whole window is planned
+        # launched per turn: the first requests go out before a whole window is planned
         self.burst = max(16, concurrency_limit)
         self.on_commit, self.on_response, self.checkpoint = on_commit, on_response, checkpoint
         # where the commit point is kept: the stage name, or one per top-up round
@@ -150,17 +123,13 @@ class Engine:
     async def _ask(self, item: WorkItem, attempt: int, schema, schema_name, result: ItemResult):
         if self._stopping:
             raise asyncio.CancelledError()
-
-        async def journal_it(r: ChatResult) -> None:
-            await self._journaled(item, attempt, r)
-
         try:
             if self.missing is not None:
                 raise self.missing(item, attempt)
             assert self.client is not None
             self.stats.requests += 1
             r = await self.client.chat(item.messages, item.seed + attempt, schema, schema_name,
-                                       urgent=attempt > 0, on_answer=journal_it,
+                                       urgent=attempt > 0, on_answer=lambda r: self._journaled(item, attempt, r),
                                        before_send=self.gate.before_request if self.gate else None)
         except RequestFailed as exc:
             if self.missing is None:
@@ -178,17 +147,15 @@ class Engine:
         schema, schema_name = self.stage.schema(item)
         result = ItemResult(item)
         for attempt in range(self.max_output_retries + 1):
+            result.attempts = attempt + 1
             if attempt < len(stored):
                 r = stored[attempt]
-                result.replayed += 1
             else:
                 r = await self._ask(item, attempt, schema, schema_name, result)
                 if r is None:  # refused by the server as such: rejected
-                    result.attempts = attempt + 1
                     return result
             result.prompt_tokens += r.prompt_tokens
             result.completion_tokens += r.completion_tokens
-            result.attempts = attempt + 1
             result.content, result.finish_reason = r.content, r.finish_reason
             if r.finish_reason == "length":
                 result.error, result.detail = "truncated", "finish_reason=length"
@@ -216,7 +183,6 @@ class Engine:
             t.add_done_callback(lambda task, pos=next_pos: queue.put_nowait((pos, task)))
             self._tasks[next_pos] = t
             next_pos += 1
-            self.stats.launched += 1
         return next_pos, False
 
     def _outcome(self, task: asyncio.Task) -> ItemResult | None:
@@ -240,15 +206,6 @@ class Engine:
         else:
             raise exc
         return None
-
-    def _commit(self, result: ItemResult) -> None:
-        self.stage.commit(result)
-        self.stats.committed += 1
-        self.stats.replayed += result.replayed
-        if result.error == "request_failed":
-            self.stats.rejected_failed += 1
-        if self.on_commit:
-            self.on_commit(result)
 
     async def run(self, items: Iterable[WorkItem]) -> EngineStats:
         queue: asyncio.Queue = asyncio.Queue()
@@ -278,13 +235,17 @@ class Engine:
             self._flush()
         finally:
             self.cancel_in_flight()
-            self._settle()
+            try:  # gathered commits are whole items, so they are written; after a failed write
+                self._flush()  # nothing more is (the journal refuses it) and they are dropped
+            except Exception:
+                self.journal.rollback()
+                raise
+            finally:
+                self.journal.flush_responses()
         return self.stats
 
     async def _next_answer(self, queue: asyncio.Queue):
-        """The next finished task. While the engine waits for it, gathered commits are written
-        after FLUSH_IDLE_S (not at once: every transaction rewrites the near-dup band pages it
-        touches, and one per idle moment made a 600-item run write 59 MB of WAL, 18 MB before)."""
+        """The next finished task; gathered commits are written if it takes FLUSH_IDLE_S."""
         if not queue.empty() or self._gathered == 0:
             return await queue.get()
         failed: list[BaseException] = []
@@ -304,26 +265,19 @@ class Engine:
             raise failed[0]
         return entry
 
-    def _settle(self) -> None:
-        """On the way out: gathered commits are whole items, so they are written; after a failed
-        write nothing more is (the journal refuses it) and what was gathered is dropped."""
-        try:
-            self._flush()
-        except Exception:
-            self.journal.rollback()
-            raise
-        finally:
-            self.journal.flush_responses()
-
     async def _commit_ready(self, ready: dict[int, ItemResult], commit_pos: int) -> int:
-        """Commit the contiguous prefix, nothing past a gap. Commits are gathered (in memory,
-        no SQL transaction open) and written every COMMIT_EVERY items or before the engine waits;
-        the loop is given back every COMMIT_SLICE commits, counted across answers."""
+        """Commit the contiguous prefix, nothing past a gap, giving the loop back every
+        COMMIT_SLICE commits (counted across answers)."""
         while commit_pos in ready:
             if self._gathered == 0:
                 self.journal.hold()
             result = ready.pop(commit_pos)
-            self._commit(result)
+            self.stage.commit(result)
+            self.stats.committed += 1
+            if result.error == "request_failed":
+                self.stats.rejected_failed += 1
+            if self.on_commit:
+                self.on_commit(result)
             self._last = result.item.index
             self._gathered += 1
             commit_pos += 1
