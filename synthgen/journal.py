@@ -291,13 +291,6 @@ class Journal:
 
     # -- dedup: while commits are gathered, claims and signatures wait in memory (look-ups see
     # them) and are written by `commit`; a rollback drops them
-    def seen_or_add(self, ns: str, h: int, item_id: str) -> str | None:
-        """The item id that first used this hash, or None after claiming it for `item_id`."""
-        prior = self.seen(ns, h)
-        if prior is None:
-            self.claim(ns, h, item_id)
-        return prior
-
     def seen(self, ns: str, h: int) -> str | None:
         pending = self._claims.get((ns, h))
         if pending is not None:

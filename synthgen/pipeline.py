@@ -120,7 +120,7 @@ def _summary(s: StageSession) -> StageOutcome:
     if getattr(s.stage, "notice", ""):
         msg += f"; note: {s.stage.notice}"
     if s.name == "brainstorm" and s.opts.limit is None:
-        kept = s.stage.kept
+        kept = s.stage.accepted
         groups = [g for g in cfg.active_groups() if GROUPS[g].brainstorm]
         empty = [g for g in groups if kept.get(g, 0) == 0]
         if empty:

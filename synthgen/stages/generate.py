@@ -1,8 +1,7 @@
 """Stage 2: check each example (quality/checks.py), write it to examples/ or rejects/.
 
 With a check worker (validation.check_worker), each answer's order-free checks run in a worker
-process as it arrives (`prepare`, after the engine has journaled the response); `commit` then
-only does the dedup look-ups, in plan order.
+process as it arrives (`prepare`); `commit` then only does the dedup look-ups, in plan order.
 """
 
 from __future__ import annotations
@@ -52,9 +51,8 @@ class GenerateStage(OutputStage):
         self.checker = ExampleChecker(cfg.validation, journal, preload_language=not use_worker)
         if use_worker:  # the pipeline starts the worker before the first request
             self.pool = PrecheckPool(cfg.validation)
-            self.prepare = self._prepare
 
-    async def _prepare(self, result: ItemResult) -> Precheck | None:
+    async def prepare(self, result: ItemResult) -> Precheck | None:
         """Order-free checks in the worker as each answer arrives; commit does the rest."""
         obj, item = result.parsed, result.item
         if not isinstance(obj, dict) or self.pool is None:
@@ -83,16 +81,13 @@ class GenerateStage(OutputStage):
 
     def _reject(self, result: ItemResult, finding: Finding, duplicate_of: str | None = None) -> None:
         item = result.item
-        rec = RejectRecord(
+        self.reject(RejectRecord(
             id=item.id, stage="generate", group=item.group, reason=finding.reason, detail=finding.detail,
             field=finding.field, duplicate_of=duplicate_of, task=self.task_of(item),
             placeholders=item.placeholders, output=result.parsed,
             raw=None if result.parsed is not None else result.content,
             model=self.cfg.llm.model, item_index=item.index, attempts=result.attempts,
-        )
-        self.writers["rejects"].add(rec.model_dump(exclude_none=True))
-        # surplus: a good example past the group's target, kept in rejects, not counted as bad
-        self.count(item.group, "surplus" if finding.reason == "surplus" else f"rejected:{finding.reason}")
+        ))
 
     def commit(self, result: ItemResult) -> None:
         item = result.item
