@@ -189,8 +189,7 @@ class StageSession:
             return
         rounds = self.cfg.brainstorm.max_rounds if self.name == "brainstorm" else self.cfg.generate.max_rounds
         for r in range(1, rounds + 1):
-            e = self.engine
-            if e is not None and (e.stop_reason is not None or e.fatal is not None):
+            if self.engine is not None and self.engine.stop_reason is not None:  # a fatal error stops too
                 return
             make_items = self._round(r)
             if make_items is None:

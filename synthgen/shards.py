@@ -121,7 +121,7 @@ class ShardWriter:
             if data is None:
                 raise _unrecoverable(self.tmp_path, why)
             _write_file(self.tmp_path, data)
-            _notice(f"{self.tmp_path} {why}: written again from the journal")
+            sys.stderr.write(f"synthgen: {self.tmp_path} {why}: written again from the journal\n")
         # parts numbered past the open one were never committed
         for stray in self.dir.glob("part-*.jsonl*"):
             try:
@@ -205,11 +205,7 @@ def restore_published(root: Path, journal: Journal) -> None:
         _write_file(tmp, data)
         with disk_faults(path):
             os.replace(tmp, path)
-        _notice(f"{path} {why}: rebuilt from the journal ({records} records)")
-
-
-def _notice(line: str) -> None:
-    sys.stderr.write(f"synthgen: {line}\n")
+        sys.stderr.write(f"synthgen: {path} {why}: rebuilt from the journal ({records} records)\n")
 
 
 def read_jsonl(path: Path, whole_lines_only: bool = False):

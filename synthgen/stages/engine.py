@@ -79,7 +79,6 @@ class Engine:
         self.stop_reason: str | None = None
         self.last_failure = ""
         self.fatal: BaseException | None = None
-        self._stopping = False
         self._tasks: dict[int, asyncio.Task] = {}
         self._durable: asyncio.Future | None = None
         self._may_replay = False
@@ -93,8 +92,7 @@ class Engine:
             t.cancel()
 
     def request_stop(self, reason: str) -> None:
-        if not self._stopping:
-            self._stopping = True
+        if self.stop_reason is None:
             self.stop_reason = reason
 
     # -- one item: ask (or replay), journal, parse, retry on a cut or unparseable answer ------
@@ -111,17 +109,16 @@ class Engine:
 
     def _group_commit(self) -> None:
         fut, self._durable = self._durable, None
+        assert fut is not None  # set with the call_soon that brought us here
         try:
             self.journal.flush_responses()
         except BaseException as exc:  # a full disk: every waiting task learns it
-            if fut is not None and not fut.done():
-                fut.set_exception(exc)
+            fut.set_exception(exc)
             return
-        if fut is not None and not fut.done():
-            fut.set_result(None)
+        fut.set_result(None)
 
     async def _ask(self, item: WorkItem, attempt: int, schema, schema_name, result: ItemResult):
-        if self._stopping:
+        if self.stop_reason is not None:
             raise asyncio.CancelledError()
         try:
             if self.missing is not None:
@@ -174,7 +171,7 @@ class Engine:
 
     def _launch(self, it: Iterator[WorkItem], next_pos: int, commit_pos: int, queue) -> tuple[int, bool]:
         for _ in range(self.burst):
-            if self._stopping or next_pos - commit_pos >= self.window:
+            if self.stop_reason is not None or next_pos - commit_pos >= self.window:
                 return next_pos, False
             item = next(it, None)
             if item is None:
@@ -220,7 +217,8 @@ class Engine:
                     next_pos, exhausted = self._launch(it, next_pos, commit_pos, queue)
                 if not self._tasks:
                     break
-                if queue.empty() and not (self._stopping or exhausted) and next_pos - commit_pos < self.window:
+                stopping = self.stop_reason is not None or exhausted
+                if queue.empty() and not stopping and next_pos - commit_pos < self.window:
                     await asyncio.sleep(0)  # the requests just launched go out; then plan more
                     continue
                 entries = [await self._next_answer(queue)]
