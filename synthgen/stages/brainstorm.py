@@ -13,8 +13,7 @@ from ..records import RejectRecord, TaskRecord
 from ..validate import count_words
 from ..quality.neardup import NearDupStore
 from ..quality.precheck import text_hash
-from .base import OutputStage
-from .engine import ItemResult
+from .engine import ItemResult, OutputStage
 
 
 class BrainstormStage(OutputStage):

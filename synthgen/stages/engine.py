@@ -1,11 +1,10 @@
-"""The ordered executor both stages share: many requests in flight, commits in plan order.
+"""What both stages share: the ordered executor and the base of their writers and counts.
 
-Each response is journaled before anything else is done with it (the responses of one turn of
-the event loop share one transaction), so a kill costs at most the requests in flight. Results
-are committed strictly in plan order, so dedup (first wins) is the same in every run and after
-every resume, and what is committed is one number per stage: the plan index of the last item.
-Item commits are gathered in memory (`Journal.hold`) and written in one short transaction per
-COMMIT_EVERY items or when the engine waits; no SQL transaction is open across an await. The
+Each response is journaled before anything is done with it (one transaction per turn of the
+event loop), so a kill costs at most the requests in flight. Results are committed strictly in
+plan order, so dedup (first wins) is the same in every run and resume, and what is committed is
+one number per stage. Item commits are gathered in memory (`Journal.hold`) and written in one
+transaction per COMMIT_EVERY items or when the engine waits, none open across an await. The
 window of launched-but-uncommitted items is bounded, so memory does not grow with the run.
 """
 
@@ -13,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from ..budget import BudgetExhausted, BudgetGate
@@ -20,14 +20,13 @@ from ..errors import FatalLLMError
 from ..journal import Journal
 from ..llm.client import ChatResult, LLMClient, RequestFailed
 from ..plan import WorkItem
+from ..records import RejectRecord
+from ..shards import ShardWriter
 
-# commits per turn of the event loop: committing 64 answers of one turn in one go held every
-# socket for 20-80 ms
-COMMIT_SLICE = 8
-# commits gathered per transaction at the most
-COMMIT_EVERY = 64
-# gathered commits are written this long after the engine began to wait (not at once: each
-# transaction rewrites the near-dup band pages it touches; at once made 59 MB of WAL, not 18)
+COMMIT_SLICE = 8  # commits per turn of the loop (64 in one go held every socket for 20-80 ms)
+COMMIT_EVERY = 64  # commits gathered per transaction at the most
+# gathered commits are written once the engine has waited this long (each transaction rewrites
+# the band pages it touches: writing them as soon as it waited made 59 MB of WAL, not 18)
 FLUSH_IDLE_S = 0.5
 
 
@@ -57,9 +56,66 @@ class EngineStats:
     rejected_failed: int = 0  # requests the server refused as such (HTTP 400): rejected
 
 
-class Engine:
-    """Runs a stage (stages.base.OutputStage) over its items."""
+class OutputStage:
+    """The engine calls schema, parse, prepare (order-free checks as an answer arrives), commit (in
+    plan order), flush (write pending lines; True if a part is full) and finalize_full."""
 
+    name = ""
+    kinds: tuple[str, ...] = ()
+
+    def __init__(self, run_dir: Path, journal: Journal, shard_size: int):
+        self.journal = journal
+        counts = journal.counters().get(self.name, {})
+        self.items_total = sum(c.get("items", 0) for c in counts.values())
+        self.accepted = {g: c.get("accepted", 0) for g, c in counts.items()}
+        self.accepted_total = sum(self.accepted.values())
+        self.rejected_total = sum(n for c in counts.values() for k, n in c.items() if k.startswith("rejected:"))
+        self.writers = {k: ShardWriter(run_dir, k, journal, shard_size) for k in self.kinds}
+
+    def count(self, group: str, key: str) -> None:
+        """Bump a counter in the gathered commit (and the live totals)."""
+        self.journal.bump(self.name, group, key)
+        if key == "items":
+            self.items_total += 1
+        elif key == "accepted":
+            self.accepted_total += 1
+            self.accepted[group] = self.accepted.get(group, 0) + 1
+        elif key.startswith("rejected:"):
+            self.rejected_total += 1
+
+    def reject(self, rec: RejectRecord) -> None:
+        self.writers["rejects"].add(rec.model_dump(exclude_none=True))
+        # surplus: a good one past the group's quota, kept in rejects but not counted as bad
+        self.count(rec.group, "surplus" if rec.reason == "surplus" else f"rejected:{rec.reason}")
+
+    async def start(self) -> None:
+        """Start what the stage needs before the first request (a worker process)."""
+
+    async def aclose(self) -> None:
+        """Release what the stage started; output files are not touched."""
+
+    async def prepare(self, result) -> object | None:
+        return None
+
+    def flush_needed(self) -> bool:
+        return any(w.full for w in self.writers.values())
+
+    def flush(self) -> bool:
+        for w in self.writers.values():
+            w.flush()
+        return self.flush_needed()
+
+    def finalize_full(self) -> None:
+        for w in self.writers.values():
+            if w.full:
+                w.finalize()
+
+    def finalize_all(self) -> None:
+        for w in self.writers.values():
+            w.finalize()
+
+
+class Engine:
     def __init__(self, stage, journal: Journal, client: LLMClient | None,
                  max_output_retries: int, concurrency_limit: int, gate: BudgetGate | None = None,
                  on_commit: Callable[[ItemResult], None] | None = None,
@@ -70,11 +126,9 @@ class Engine:
         self.missing: Callable[[WorkItem, int], RequestFailed] | None = None
         self.max_output_retries = max_output_retries
         self.window = 2 * max(256, 4 * concurrency_limit)  # launched but not committed
-        # launched per turn: the first requests go out before a whole window is planned
-        self.burst = max(16, concurrency_limit)
+        self.burst = max(16, concurrency_limit)  # launched per turn: the first requests go out early
         self.on_commit, self.on_response, self.checkpoint = on_commit, on_response, checkpoint
-        # where the commit point is kept: the stage name, or one per top-up round
-        self.progress_key = progress_key or stage.name
+        self.progress_key = progress_key or stage.name  # the stage's, or a top-up round's
         self.stats = EngineStats()
         self.stop_reason: str | None = None
         self.last_failure = ""
@@ -95,8 +149,6 @@ class Engine:
         if self.stop_reason is None:
             self.stop_reason = reason
 
-    # -- one item: ask (or replay), journal, parse, retry on a cut or unparseable answer ------
-
     async def _journaled(self, item: WorkItem, attempt: int, r: ChatResult) -> None:
         """Record the response and wait until it is committed (with the others of this turn)."""
         self.journal.record_response(
@@ -104,12 +156,11 @@ class Engine:
             r.completion_tokens, r.usage_estimated, r.latency_s, r.model, r.endpoint)
         if self._durable is None:
             self._durable = asyncio.get_running_loop().create_future()
-            asyncio.get_running_loop().call_soon(self._group_commit)
+            asyncio.get_running_loop().call_soon(self._group_commit, self._durable)
         await asyncio.shield(self._durable)
 
-    def _group_commit(self) -> None:
-        fut, self._durable = self._durable, None
-        assert fut is not None  # set with the call_soon that brought us here
+    def _group_commit(self, fut: asyncio.Future) -> None:
+        self._durable = None
         try:
             self.journal.flush_responses()
         except BaseException as exc:  # a full disk: every waiting task learns it
@@ -140,6 +191,7 @@ class Engine:
         return r
 
     async def _process(self, item: WorkItem) -> ItemResult:
+        """Ask (or replay), journal, parse; retry on a cut or unparseable answer."""
         stored = self.journal.responses_for(item.id) if self._may_replay else []
         schema, schema_name = self.stage.schema(item)
         result = ItemResult(item)
@@ -166,8 +218,6 @@ class Engine:
             result.pre = await self.stage.prepare(result)
             return result
         return result
-
-    # -- the loop: launch within the window, commit the contiguous prefix in plan order -------
 
     def _launch(self, it: Iterator[WorkItem], next_pos: int, commit_pos: int, queue) -> tuple[int, bool]:
         for _ in range(self.burst):
@@ -230,7 +280,6 @@ class Engine:
                     if result is not None:
                         ready[pos] = result
                 commit_pos = await self._commit_ready(ready, commit_pos)
-            self._flush()
         finally:
             self.cancel_in_flight()
             try:  # gathered commits are whole items, so they are written; after a failed write
@@ -264,8 +313,7 @@ class Engine:
         return entry
 
     async def _commit_ready(self, ready: dict[int, ItemResult], commit_pos: int) -> int:
-        """Commit the contiguous prefix, nothing past a gap, giving the loop back every
-        COMMIT_SLICE commits (counted across answers)."""
+        """Commit the contiguous prefix; the loop is given back every COMMIT_SLICE commits."""
         while commit_pos in ready:
             if self._gathered == 0:
                 self.journal.hold()

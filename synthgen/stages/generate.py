@@ -20,8 +20,7 @@ from ..quality.checks import ExampleChecker
 from ..quality.check_worker import PrecheckPool
 from ..quality.precheck import Precheck
 from ..validate import Finding
-from .base import OutputStage
-from .engine import ItemResult
+from .engine import ItemResult, OutputStage
 
 
 def use_check_worker(cfg: RunConfig, todo: int) -> bool:
