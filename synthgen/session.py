@@ -2,10 +2,9 @@
 
 A session runs the stage's planned items, then up to `max_rounds` top-up rounds while groups are
 short of their target (not with --limit): stage 1 wants `groups.<g>.tasks` distinct tasks,
-stage 2 `groups.<g>.examples` accepted examples. A round is decided from what is committed when
-the previous one ends and saved in the journal before its first request, so a resumed run
-replays the same decision. Each run of items is asked online by the engine, or in Batch API
-waves and then committed by the engine from the journal alone.
+stage 2 `groups.<g>.examples` accepted examples. A round is saved in the journal before its
+first request, so a resumed run replays the same decision. Each run of items is asked online by
+the engine, or in Batch API waves and then committed by the engine from the journal alone.
 """
 
 from __future__ import annotations
@@ -48,58 +47,6 @@ class RunOptions:
     tasks_from: Path | None = None
     # batch export: write the stage's next requests here for an engine elsewhere, send nothing
     export_dir: Path | None = None
-
-
-def _saved_round(journal: Journal, prefix: str, r: int, decide) -> dict[str, range]:
-    """Round r's {group: (start, n)}, decided once and kept in the journal's meta."""
-    saved = journal.get_meta(f"{prefix}:{r}")
-    if saved is None:
-        saved = json.dumps(decide(), sort_keys=True)
-        journal.set_meta(f"{prefix}:{r}", saved)
-    return {g: range(a, a + n) for g, (a, n) in json.loads(saved).items() if n > 0}
-
-
-def _earlier_rounds(journal: Journal, prefix: str, r: int) -> list[dict[str, list[int]]]:
-    return [json.loads(journal.get_meta(f"{prefix}:{p}") or "{}") for p in range(1, r)]
-
-
-def _next_start(journal: Journal, prefix: str, r: int, group: str, first: int) -> int:
-    """Where group's call numbers (or slots) continue after rounds 1..r-1."""
-    return max([first] + [sum(d[group]) for d in _earlier_rounds(journal, prefix, r) if group in d])
-
-
-def brainstorm_round(cfg: RunConfig, journal: Journal, missing: dict[str, int], r: int) -> dict[str, range]:
-    """Stage 1 round r: call numbers per group short of tasks (`missing`: tasks it lacks)."""
-    per_call = cfg.brainstorm.tasks_per_call
-    return _saved_round(journal, "brainstorm_round", r, lambda: {
-        g: [_next_start(journal, "brainstorm_round", r, g, cfg.brainstorm_calls(g)), math.ceil(n / per_call)]
-        for g, n in missing.items()})
-
-
-def generate_round(cfg: RunConfig, journal: Journal, targets: dict[str, int], r: int) -> dict[str, range]:
-    """Stage 2 round r: slots per group still short of its accepted target.
-
-    A group short by s that accepted a share p of its items so far gets ceil(s / p) items (p at
-    least MIN_RATE). All rounds together add at most `generate.max_extra_share` of the planned
-    items, served in taxonomy order when that runs out."""
-
-    def decide() -> dict[str, list[int]]:
-        counts = journal.counters().get("generate", {})
-        spent = sum(n for d in _earlier_rounds(journal, "generate_round", r) for _, n in d.values())
-        left = math.floor(cfg.generate.max_extra_share * sum(targets.values())) - spent
-        plan = {}
-        for g, target in targets.items():
-            c = counts.get(g, {})
-            short = target - c.get("accepted", 0)
-            if short <= 0 or left <= 0:
-                continue
-            rate = max(MIN_RATE, c.get("accepted", 0) / c["items"]) if c.get("items") else 1.0
-            n = min(left, math.ceil(short / rate))
-            plan[g] = [_next_start(journal, "generate_round", r, g, 0), n]
-            left -= n
-        return plan
-
-    return _saved_round(journal, "generate_round", r, decide)
 
 
 class StageSession:
@@ -148,16 +95,53 @@ class StageSession:
         last = self.journal.last_index(self.name)
         return (it for it in select(items, self.opts.shard, self.opts.limit) if it.index > last)
 
+    def _round_calls(self, r: int) -> dict[str, range]:
+        """Top-up round r: call numbers (stage 1) or slots (stage 2) per group still short,
+        decided once from what is committed and kept in the journal's meta."""
+        saved = self.journal.get_meta(f"{self.name}_round:{r}")
+        if saved is None:
+            earlier = [json.loads(self.journal.get_meta(f"{self.name}_round:{p}") or "{}") for p in range(1, r)]
+            saved = json.dumps(self._decide(earlier), sort_keys=True)
+            self.journal.set_meta(f"{self.name}_round:{r}", saved)
+        return {g: range(a, a + n) for g, (a, n) in json.loads(saved).items() if n > 0}
+
+    def _decide(self, earlier: list[dict[str, list[int]]]) -> dict[str, list[int]]:
+        """{group: [first call or slot, how many]}. Stage 1: enough calls for the tasks a group
+        lacks. Stage 2: a group short by s that accepted a share p of its items so far gets
+        ceil(s / p) items (p at least MIN_RATE); all rounds together add at most
+        `generate.max_extra_share` of the planned items, served in taxonomy order."""
+        cfg = self.cfg
+
+        def start(g: str, first: int) -> int:  # where g's numbers continue after earlier rounds
+            return max([first] + [sum(d[g]) for d in earlier if g in d])
+
+        if self.name == "brainstorm":
+            per_call = cfg.brainstorm.tasks_per_call
+            return {g: [start(g, cfg.brainstorm_calls(g)), math.ceil(n / per_call)]
+                    for g, n in self.stage.missing().items()}
+        counts = self.journal.counters().get("generate", {})
+        spent = sum(n for d in earlier for _, n in d.values())
+        left = math.floor(cfg.generate.max_extra_share * sum(self.targets.values())) - spent
+        plan = {}
+        for g, target in self.targets.items():
+            c = counts.get(g, {})
+            short = target - c.get("accepted", 0)
+            if short <= 0 or left <= 0:
+                continue
+            rate = max(MIN_RATE, c.get("accepted", 0) / c["items"]) if c.get("items") else 1.0
+            plan[g] = [start(g, 0), min(left, math.ceil(short / rate))]
+            left -= plan[g][1]
+        return plan
+
     def _round(self, r: int):
         """A maker of top-up round r's items, or None when no group needs one."""
-        if self.name == "brainstorm":
-            calls = brainstorm_round(self.cfg, self.journal, self.stage.missing(), r)
-            items = lambda: brainstorm_items(self.cfg, calls)  # noqa: E731
-        else:
-            calls = generate_round(self.cfg, self.journal, self.targets, r)
-            items = lambda: topup_items(self.cfg, self.tasks, calls, self.opts.shard)  # noqa: E731
+        calls = self._round_calls(r)
         if not calls:
             return None
+        if self.name == "brainstorm":
+            items = lambda: brainstorm_items(self.cfg, calls)  # noqa: E731
+        else:
+            items = lambda: topup_items(self.cfg, self.tasks, calls, self.opts.shard)  # noqa: E731
         self.c.total = (self.c.total or 0) + sum(len(v) for v in calls.values())
         last = self.journal.last_index(f"{self.name}#{r}")
         return lambda: (it for it in items() if it.index > last)
