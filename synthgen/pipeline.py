@@ -26,7 +26,7 @@ from .stages.brainstorm import BrainstormStage
 from .stages.generate import GenerateStage
 from .taxonomy import GROUPS
 
-__all__ = ["RunOptions", "StageOutcome", "run_stage", "run_all", "load_tasks", "plan_size"]
+__all__ = ["RunOptions", "StageOutcome", "run_stage", "run_all", "load_tasks"]
 
 
 @dataclass
@@ -38,14 +38,13 @@ class StageOutcome:
     requests: int = 0
 
 
-def plan_size(cfg: RunConfig, stage: str) -> int:
-    if stage == "brainstorm":
-        return sum(cfg.brainstorm_calls(g) for g in cfg.active_groups() if GROUPS[g].brainstorm)
-    return sum(cfg.groups[g].examples for g in cfg.active_groups())
-
-
 def _count_selected(cfg: RunConfig, name: str, opts: RunOptions) -> int:
-    n = max(0, math.ceil((plan_size(cfg, name) - opts.shard.k) / opts.shard.n))
+    """The items of the plan this run takes (its shard's, up to --limit)."""
+    if name == "brainstorm":
+        planned = sum(cfg.brainstorm_calls(g) for g in cfg.active_groups() if GROUPS[g].brainstorm)
+    else:
+        planned = sum(cfg.groups[g].examples for g in cfg.active_groups())
+    n = max(0, math.ceil((planned - opts.shard.k) / opts.shard.n))
     return min(n, opts.limit) if opts.limit is not None else n
 
 
@@ -107,8 +106,9 @@ def _stopped(s: StageSession) -> StageOutcome | None:
         code, msg = EXIT_BUDGET, f"{name} stopped: {reason}; {done}; rerun with a higher budget to continue"
     elif reason == "request_failed":
         assert e is not None
-        code, msg = EXIT_FAILED, (f"{name} stopped: {st.failed} request(s) still failing ({e.last_failure}); "
-                                  f"{done}, every response received is saved: rerun the same command to continue")
+        code, msg = EXIT_FAILED, (
+            f"{name} stopped: {st.failed} request(s) still failing ({e.last_failure}); {done}, "
+            "every response received is saved: rerun the same command to continue")
     else:
         return None
     return StageOutcome(name, code, msg, st.committed, st.requests)
@@ -126,8 +126,9 @@ def _summary(s: StageSession) -> StageOutcome:
         if empty:
             s.journal.set_meta("status:brainstorm", "failed")
             write_manifest(cfg, s.journal, s.out, 0.0)
-            return StageOutcome(s.name, EXIT_FAILED, msg + f"; no usable task for {', '.join(empty)} (see rejects/); "
-                                "try another model or prompts with a new --out", st.committed, st.requests)
+            msg += (f"; no usable task for {', '.join(empty)} (see rejects/); "
+                    "try another model or prompts with a new --out")
+            return StageOutcome(s.name, EXIT_FAILED, msg, st.committed, st.requests)
         fewer = [f"{g} {kept.get(g, 0)}/{cfg.groups[g].tasks}" for g in groups
                  if kept.get(g, 0) < (cfg.groups[g].tasks or 0)]
         if fewer:

@@ -65,8 +65,8 @@ def _judge_all(run_dir: Path, checker: ExampleChecker, journal: Journal,
                 writers["rejects"].add(RejectRecord(
                     id=rec["id"], stage="validate", group=rec["group"], reason=finding.reason,
                     detail=finding.detail, field=finding.field, duplicate_of=verdict.duplicate_of,
-                    task=rec.get("task"), placeholders=rec["placeholders"], output=obj, model=rec.get("model"),
-                    item_index=rec.get("item_index"), attempts=rec.get("attempts", 0),
+                    task=rec.get("task"), placeholders=rec["placeholders"], output=obj,
+                    model=rec.get("model"), item_index=rec.get("item_index"), attempts=rec.get("attempts", 0),
                 ).model_dump(exclude_none=True))
         if checked % COMMIT_EVERY == 0:
             _commit(journal, writers, finalize=False)

@@ -98,11 +98,12 @@ class StageSession:
     def _round_calls(self, r: int) -> dict[str, range]:
         """Top-up round r: call numbers (stage 1) or slots (stage 2) per group still short,
         decided once from what is committed and kept in the journal's meta."""
-        saved = self.journal.get_meta(f"{self.name}_round:{r}")
+        key = f"{self.name}_round:"
+        saved = self.journal.get_meta(f"{key}{r}")
         if saved is None:
-            earlier = [json.loads(self.journal.get_meta(f"{self.name}_round:{p}") or "{}") for p in range(1, r)]
+            earlier = [json.loads(self.journal.get_meta(f"{key}{p}") or "{}") for p in range(1, r)]
             saved = json.dumps(self._decide(earlier), sort_keys=True)
-            self.journal.set_meta(f"{self.name}_round:{r}", saved)
+            self.journal.set_meta(f"{key}{r}", saved)
         return {g: range(a, a + n) for g, (a, n) in json.loads(saved).items() if n > 0}
 
     def _decide(self, earlier: list[dict[str, list[int]]]) -> dict[str, list[int]]:

@@ -49,12 +49,14 @@ def part_bytes(journal: Journal, kind: str, part: int, upto: int) -> bytes | Non
 
 
 def publish(journal: Journal, kind: str, part: int, records: int, size: int, sha256: str) -> None:
-    journal.write_in_commit("INSERT OR REPLACE INTO parts VALUES (?,?,?,?,?)", (kind, part, records, size, sha256))
+    journal.write_in_commit("INSERT OR REPLACE INTO parts VALUES (?,?,?,?,?)",
+                            (kind, part, records, size, sha256))
 
 
 def published(journal: Journal) -> list[tuple[str, int, int, int, str]]:
     """(kind, part, records, bytes, sha256) of every published part, in order."""
-    return journal.db.execute("SELECT kind, part, records, bytes, sha256 FROM parts ORDER BY kind, part").fetchall()
+    sql = "SELECT kind, part, records, bytes, sha256 FROM parts ORDER BY kind, part"
+    return journal.db.execute(sql).fetchall()
 
 
 def part_name(part: int) -> str:
@@ -95,8 +97,7 @@ class ShardWriter:
         self.journal = journal
         self.shard_size = shard_size
         self.part, self.offset, self.records = journal.writer_state(kind)
-        self._pending: list[bytes] = []
-        self._pending_records = 0
+        self._pending: list[bytes] = []  # one line per record
         self._recover()
 
     @property
@@ -133,11 +134,10 @@ class ShardWriter:
 
     def add(self, record: dict) -> None:
         self._pending.append(dumps(record))
-        self._pending_records += 1
 
     @property
     def full(self) -> bool:
-        return self.records + self._pending_records >= self.shard_size
+        return self.records + len(self._pending) >= self.shard_size
 
     def flush(self) -> None:
         """Write pending lines; stage their bytes and the new offset in the open transaction."""
@@ -146,9 +146,8 @@ class ShardWriter:
             self._append(data)
             add_chunk(self.journal, self.kind, self.part, self.offset, data)
             self.offset += len(data)
-            self.records += self._pending_records
+            self.records += len(self._pending)
             self._pending.clear()
-            self._pending_records = 0
         self.journal.set_writer_state(self.kind, self.part, self.offset, self.records)
 
     def _append(self, data: bytes) -> None:

@@ -111,11 +111,7 @@ def _jaccard(wa: set[str], wb: set[str]) -> float:
     return len(wa & wb) / len(wa | wb) if wa and wb else 0.0
 
 
-_QUERY_LENGTH = {
-    "less than 5 words": (0, 4),
-    "5 to 15 words": (5, 15),
-    "at least 10 words": (10, None),
-}
+_QUERY_LENGTH = {"less than 5 words": (0, 4), "5 to 15 words": (5, 15), "at least 10 words": (10, None)}
 
 
 def _counted(text: str, normalized: str | None) -> int:

@@ -41,8 +41,9 @@ class BrainstormStage(OutputStage):
 
     def _reject(self, result: ItemResult, reason: str, detail: str, rid: str, **kw) -> None:
         item = result.item
-        self.reject(RejectRecord(id=rid, stage="brainstorm", group=item.group, reason=reason, detail=detail,
-                                 model=self.cfg.llm.model, item_index=item.index, attempts=result.attempts, **kw))
+        self.reject(RejectRecord(id=rid, stage="brainstorm", group=item.group, reason=reason,
+                                 detail=detail, model=self.cfg.llm.model, item_index=item.index,
+                                 attempts=result.attempts, **kw))
 
     def commit(self, result: ItemResult) -> None:
         item = result.item

@@ -1,9 +1,8 @@
 """What both stages share: the ordered executor and the base of their writers and counts.
 
 Each response is journaled before anything is done with it (one transaction per turn of the
-event loop), so a kill costs at most the requests in flight. Results are committed strictly in
-plan order, so dedup (first wins) is the same in every run and resume, and what is committed is
-one number per stage. Item commits are gathered in memory (`Journal.hold`) and written in one
+event loop), so a kill costs at most the requests in flight. Results are committed in plan order
+(dedup, first wins, is the same in every run and resume), gathered in memory and written in one
 transaction per COMMIT_EVERY items or when the engine waits, none open across an await. The
 window of launched-but-uncommitted items is bounded, so memory does not grow with the run.
 """
@@ -69,7 +68,8 @@ class OutputStage:
         self.items_total = sum(c.get("items", 0) for c in counts.values())
         self.accepted = {g: c.get("accepted", 0) for g, c in counts.items()}
         self.accepted_total = sum(self.accepted.values())
-        self.rejected_total = sum(n for c in counts.values() for k, n in c.items() if k.startswith("rejected:"))
+        self.rejected_total = sum(n for c in counts.values() for k, n in c.items()
+                                  if k.startswith("rejected:"))
         self.writers = {k: ShardWriter(run_dir, k, journal, shard_size) for k in self.kinds}
 
     def count(self, group: str, key: str) -> None:
@@ -122,8 +122,7 @@ class Engine:
                  on_response: Callable[[ChatResult], None] | None = None,
                  checkpoint: Callable[[], None] | None = None, progress_key: str | None = None):
         self.stage, self.journal, self.client, self.gate = stage, journal, client, gate
-        # batch mode: answers come from the journal only; `missing` says why one is absent
-        self.missing: Callable[[WorkItem, int], RequestFailed] | None = None
+        self.missing: Callable[[WorkItem, int], RequestFailed] | None = None  # batch: why an answer is absent
         self.max_output_retries = max_output_retries
         self.window = 2 * max(256, 4 * concurrency_limit)  # launched but not committed
         self.burst = max(16, concurrency_limit)  # launched per turn: the first requests go out early
@@ -176,9 +175,10 @@ class Engine:
                 raise self.missing(item, attempt)
             assert self.client is not None
             self.stats.requests += 1
-            r = await self.client.chat(item.messages, item.seed + attempt, schema, schema_name,
-                                       urgent=attempt > 0, on_answer=lambda r: self._journaled(item, attempt, r),
-                                       before_send=self.gate.before_request if self.gate else None)
+            r = await self.client.chat(
+                item.messages, item.seed + attempt, schema, schema_name, urgent=attempt > 0,
+                on_answer=lambda r: self._journaled(item, attempt, r),
+                before_send=self.gate.before_request if self.gate else None)
         except RequestFailed as exc:
             if self.missing is None:
                 self.journal.record_failure(item.id, attempt, "request_failed", str(exc))
@@ -235,7 +235,7 @@ class Engine:
     def _outcome(self, task: asyncio.Task) -> ItemResult | None:
         """The task's result, or None after recording why the run must stop."""
         if task.cancelled():
-            self.request_stop(self.stop_reason or "cancelled")
+            self.request_stop("cancelled")  # unless a reason was given first
             return None
         exc = task.exception()
         if exc is None:
