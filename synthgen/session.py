@@ -64,7 +64,6 @@ class StageSession:
         stage.targets = self.targets
         self._last_manifest = time.monotonic()
 
-    # -- callbacks the engine calls ----------------------------------------------------------
     def _on_response(self, r) -> None:
         c = self.c
         c.prompt_tokens += r.prompt_tokens
@@ -86,7 +85,6 @@ class StageSession:
             write_manifest(self.cfg, self.journal, self.out, time.monotonic() - self.started)
             self._last_manifest = time.monotonic()
 
-    # -- the work ----------------------------------------------------------------------------
     def _planned(self) -> Iterator[WorkItem]:
         if self.name == "brainstorm":
             items = brainstorm_items(self.cfg)

@@ -45,11 +45,10 @@ class GenerateStage(OutputStage):
         self.targets: dict[str, int] = {}
         use_worker = use_check_worker(cfg, todo - self.items_total)
         self._schemas = {g: generate_schema(g) for g in GROUPS}
-        self.pool: PrecheckPool | None = None
         self.notice = ""
         self.checker = ExampleChecker(cfg.validation, journal, preload_language=not use_worker)
-        if use_worker:  # the pipeline starts the worker before the first request
-            self.pool = PrecheckPool(cfg.validation)
+        # the pipeline starts the worker before the first request
+        self.pool: PrecheckPool | None = PrecheckPool(cfg.validation) if use_worker else None
 
     async def prepare(self, result: ItemResult) -> Precheck | None:
         """Order-free checks in the worker as each answer arrives; commit does the rest."""
