@@ -1,16 +1,7 @@
-"""Faults of the disk and of the run's files, turned into one line the user can act on.
-
-Three kinds, each a `StorageError` (exit 1):
-- the disk refuses a write (full, over quota, read-only, I/O error): `storage_error` names the
-  file and the mount point of the disk that holds it;
-- the journal is damaged or missing beside outputs it made (`check_journal`, `refuse_fresh_start`):
-  nothing is started over silently, since that would buy every response again;
-- a published part is missing, cut short or changed (`verify_parts`, against the record count,
-  size and sha256 that run.json lists for it).
-
-Cost, measured on a 10k-item run (63 MB journal, 34 MB of examples): `PRAGMA quick_check` on
-open ~65 ms; hashing every published part (`restore_published`, readers' `verify_parts`) ~56 ms.
-Both grow linearly with the run.
+"""Faults of the disk and of the run's files, each one `StorageError` line the user can act on:
+a write the disk refuses (naming the file and the disk's mount point), a journal damaged or
+missing beside outputs it made (never a silent fresh start, which would buy every response
+again), a published part missing, cut short or changed (against run.json's size and sha256).
 """
 
 from __future__ import annotations
@@ -107,10 +98,8 @@ def check_journal(db: sqlite3.Connection, path: Path) -> None:
 
 
 def check_run_journal(run_dir: Path) -> None:
-    """For readers of a run (stats, validate, merge): its journal, if it has one, is whole.
-
-    A run copied without its journal is still data to read; an emptied or damaged journal means
-    the run cannot be continued, which the reader should hear before it reports."""
+    """For readers of a run (stats, validate, merge): its journal, if it has one, is whole (a run
+    copied without its journal is still data to read)."""
     path = Path(run_dir) / "journal" / "state.sqlite"
     if not path.exists():
         return

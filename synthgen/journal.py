@@ -1,45 +1,26 @@
-"""The run's durable state: one SQLite file under <run>/journal/.
+"""The run's durable state: one SQLite file, <run>/journal/state.sqlite (WAL mode).
 
-Why SQLite: it gives atomic multi-row commits that survive SIGKILL (WAL mode), constant memory
-however long the run, and indexed look-ups for resume, with nothing to install.
-
-Tables
-  meta       fingerprint, shard spec, stage status, accumulated elapsed time
-  responses  every paid response, written (and committed) the moment it arrives, before it
-             counts for anything; resume replays these instead of asking again
-  failures   transport failures per attempt (for stats; they cost no tokens)
-  progress   per stage: plan index of the last item committed to the output files
-  seen       exact-dedup hashes (namespace, 64-bit hash) -> first item id
-  neardup    MinHash signatures of accepted texts (seq = insertion order)
-  bands      their LSH band keys -> seq (quality/neardup.py), written in the same transaction
-  counters   per stage/group/key counts (accepted, rejected:<reason>, ...)
-  writers    per output kind: open part number, committed byte offset and record count
-  chunks     the bytes of every flush of every part (zlib), written with the offsets they move
-  parts      each published part: record count, size and sha256 (run.json lists them too)
-
-Output files are derived from this state: a crash after a file write but before the matching
-commit is repaired on resume by truncating the in-progress part to the committed offset, and a
-part that was lost or cut short afterwards is written again from its chunks (synthgen.shards).
-
-Opening checks the file (synthgen.integrity): a damaged journal, or a missing or empty one in a
-directory that already holds outputs, is a one-line StorageError, never a silent fresh start.
-After a failed commit (a full disk) the journal takes no more writes in this process: what the
-caller holds in memory is ahead of what was committed.
+SQLite gives atomic multi-row commits that survive SIGKILL, constant memory however long the
+run, and indexed look-ups for resume. Every paid response is committed as it arrives, before it
+counts for anything; output files are derived from this state (synthgen.shards). After a failed
+commit (a full disk) no more writes are taken: the caller's memory is ahead of the journal.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
-from dataclasses import dataclass
+from collections import Counter, namedtuple
 from pathlib import Path
 from typing import Iterator
 
 from .errors import StorageError
 from .integrity import check_journal, damaged, is_disk_fault, refuse_fresh_start, storage_error
-from .journal_dedup import DedupTables
-from .walcheck import Checkpointer
 
+# responses: appended in arrival order (only the key index takes random inserts); the usage index
+# covers the totals the manifest reads every couple of seconds. seen: exact-dedup hashes; neardup,
+# bands: MinHash signatures, LSH band keys; writers, chunks, parts: each output part's state.
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS responses (
@@ -48,12 +29,7 @@ CREATE TABLE IF NOT EXISTS responses (
   usage_estimated INTEGER NOT NULL DEFAULT 0, latency_s REAL, model TEXT, endpoint TEXT,
   created REAL NOT NULL
 );
--- rows are appended in arrival order; only the small key index takes random inserts
--- (a WITHOUT ROWID table keyed by item id moved ~2 KB rows around: 2.5x the cost per response)
 CREATE UNIQUE INDEX IF NOT EXISTS responses_key ON responses (item_id, attempt);
--- covers the token and cost totals the manifest recomputes every couple of seconds: without it
--- each checkpoint read the whole table (~2 KB a row: a gigabyte per read at 500k responses)
--- (the endpoint tells batch answers, priced apart, from online ones)
 DROP INDEX IF EXISTS responses_usage;
 CREATE INDEX IF NOT EXISTS responses_usage_road
   ON responses (stage, model, endpoint, prompt_tokens, completion_tokens, usage_estimated);
@@ -86,21 +62,11 @@ CREATE TABLE IF NOT EXISTS parts (
 );
 """
 
-
-@dataclass(frozen=True)
-class StoredResponse:
-    item_id: str
-    attempt: int
-    content: str | None
-    finish_reason: str | None
-    prompt_tokens: int
-    completion_tokens: int
-    usage_estimated: bool
-    latency_s: float
-    model: str | None
+StoredResponse = namedtuple("StoredResponse", "item_id attempt content finish_reason prompt_tokens"
+                            " completion_tokens usage_estimated latency_s model")
 
 
-class Journal(DedupTables):
+class Journal:
     def __init__(self, run_dir: Path):
         path = Path(run_dir) / "journal" / "state.sqlite"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -116,11 +82,10 @@ class Journal(DedupTables):
             else:
                 check_journal(self.db, path)
             self.db.execute("PRAGMA journal_mode=WAL")
-            # NORMAL in WAL mode: a commit survives a killed process (it is in the OS cache at
-            # once); only a power cut can lose the last commits, and those are re-requested.
+            # NORMAL in WAL mode: a commit survives a killed process; only a power cut can lose
+            # the last commits, and those are re-requested
             self.db.execute("PRAGMA synchronous=NORMAL")
-            # checkpoints are Checkpointer's once this journal commits; 16k pages (64 MB) is a
-            # backstop, and a WAL file that grew past 64 MB is cut back once it has been copied
+            # checkpoints are the Checkpointer's; 16k pages (64 MB) is a backstop
             self.db.execute("PRAGMA wal_autocheckpoint=16000")
             self.db.execute(f"PRAGMA journal_size_limit={64 << 20}")
             # a new journal's schema and its 'journal' row (every journal has one) arrive together
@@ -130,11 +95,13 @@ class Journal(DedupTables):
             if getattr(exc, "sqlite_errorcode", None) in (5, 6):  # busy or locked: not damage
                 raise
             raise (storage_error(exc, path) if is_disk_fault(exc) else damaged(path, str(exc))) from None
-        self._pending_counts: dict[tuple[str, str, str], int] = {}
+        self._pending_counts: Counter[tuple[str, str, str]] = Counter()
         self._responses: list[tuple] = []
         self._held = False
-        self.init_dedup()
-        self._checkpointer: Checkpointer | None = None
+        self._claims: dict[tuple[str, int], str] = {}  # (ns, hash) -> item id, not yet written
+        self._near: list[tuple[str, str, bytes, list[int]]] = []  # (ns, key, sig, bands), not yet written
+        self._near_by_band: dict[int, list[int]] = {}  # band key -> positions in _near
+        self._checkpointer: _Checkpointer | None = None
 
     def close(self) -> None:
         if self.db.in_transaction or self._held:  # what was not committed does not count
@@ -145,7 +112,6 @@ class Journal(DedupTables):
             self._checkpointer = None
         self.db.close()
 
-    # -- meta -------------------------------------------------------------------------------
     def get_meta(self, key: str, default: str | None = None) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
         return row[0] if row else default
@@ -153,35 +119,26 @@ class Journal(DedupTables):
     def set_meta(self, key: str, value: str) -> None:
         self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
-    # -- responses --------------------------------------------------------------------------
     def record_response(self, item_id: str, attempt: int, stage: str, content: str | None,
                         finish_reason: str | None, prompt_tokens: int, completion_tokens: int,
                         usage_estimated: bool, latency_s: float, model: str | None,
                         endpoint: str | None) -> None:
-        """Journal one paid response before it counts for anything.
-
-        The engine then waits for `flush_responses`, which it calls once per turn of the event
-        loop for every response that arrived in it (a group commit: one transaction, one
-        statement, however many responses), before it parses or checks any of them."""
+        """Queue one paid response for `flush_responses` (the engine's group commit, once per turn
+        of the event loop, before any is checked)."""
         self._responses.append((item_id, attempt, stage, content, finish_reason, prompt_tokens,
                                 completion_tokens, int(usage_estimated), latency_s, model, endpoint, time.time()))
 
     def flush_responses(self) -> None:
-        """Write the responses received since the last write (in the open transaction, if any)."""
         if not self._responses:
             return
         rows, self._responses = self._responses, []
         sql = "INSERT OR REPLACE INTO responses VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
         if self.db.in_transaction:
             self.db.executemany(sql, rows)
-        else:
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
-                self.db.executemany(sql, rows)
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
-            self.db.execute("COMMIT")
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        with self.db:  # COMMIT, or ROLLBACK on an error
+            self.db.executemany(sql, rows)
 
     def record_failure(self, item_id: str, attempt: int, kind: str, message: str) -> None:
         self.db.execute("INSERT INTO failures VALUES (?,?,?,?,?)",
@@ -189,38 +146,35 @@ class Journal(DedupTables):
 
     def responses_for(self, item_id: str) -> list[StoredResponse]:
         self.flush_responses()
-        rows = self.db.execute(
-            "SELECT item_id, attempt, content, finish_reason, prompt_tokens, completion_tokens,"
-            " usage_estimated, latency_s, model FROM responses WHERE item_id=? ORDER BY attempt",
-            (item_id,),
-        ).fetchall()
-        return [StoredResponse(r[0], r[1], r[2], r[3], r[4] or 0, r[5] or 0, bool(r[6]), r[7] or 0.0, r[8])
-                for r in rows]
+        return [StoredResponse(*r[:6], bool(r[6]), *r[7:]) for r in self.db.execute(
+            "SELECT item_id, attempt, content, finish_reason, COALESCE(prompt_tokens, 0),"
+            " COALESCE(completion_tokens, 0), usage_estimated, COALESCE(latency_s, 0.0), model"
+            " FROM responses WHERE item_id=? ORDER BY attempt", (item_id,))]
 
     def token_totals(self) -> dict[str, dict[str, int]]:
         """Per stage: responses, prompt and completion tokens (every paid response counts)."""
         self.flush_responses()
-        out: dict[str, dict[str, int]] = {}
-        for stage, n, p, c, est in self.db.execute(
-            "SELECT stage, COUNT(*), SUM(prompt_tokens), SUM(completion_tokens), SUM(usage_estimated)"
-            " FROM responses GROUP BY stage"
-        ):
-            out[stage] = {"responses": n, "prompt_tokens": p or 0, "completion_tokens": c or 0,
-                          "estimated_usage_responses": est or 0}
-        return out
+        return {stage: {"responses": n, "prompt_tokens": p or 0, "completion_tokens": c or 0,
+                        "estimated_usage_responses": est or 0}
+                for stage, n, p, c, est in self.db.execute(
+                    "SELECT stage, COUNT(*), SUM(prompt_tokens), SUM(completion_tokens), SUM(usage_estimated)"
+                    " FROM responses GROUP BY stage")}
 
     def tokens_by_model(self) -> Iterator[tuple[str | None, int, int, int]]:
         """(model, answered in a batch?, prompt tokens, completion tokens) per model and road."""
         self.flush_responses()
         yield from self.db.execute(
             "SELECT model, endpoint LIKE 'batch:%', SUM(prompt_tokens), SUM(completion_tokens)"
-            " FROM responses GROUP BY model, endpoint LIKE 'batch:%'"
-        )
+            " FROM responses GROUP BY model, endpoint LIKE 'batch:%'")
 
     def failure_count(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM failures").fetchone()[0]
 
-    # -- commit state -----------------------------------------------------------------------
+    def has_responses(self, stage: str) -> bool:
+        self.flush_responses()
+        row = self.db.execute("SELECT 1 FROM responses WHERE stage=? LIMIT 1", (stage,)).fetchone()
+        return row is not None
+
     def last_index(self, stage: str) -> int:
         row = self.db.execute("SELECT last_index FROM progress WHERE stage=?", (stage,)).fetchone()
         return row[0] if row else -1
@@ -231,11 +185,8 @@ class Journal(DedupTables):
         return self._held or self.db.in_transaction
 
     def hold(self) -> None:
-        """Gather the item commits that follow in memory, with no SQL transaction open, until
-        `begin` ... `commit` writes them in one. Meanwhile responses are committed on their own
-        (each before anything is done with it), and a batch of 64 items still costs one
-        transaction: per-item transactions rewrote the same B-tree pages (near-dup bands,
-        counters, indexes) each time, and a 600-item run's WAL reached 66 MB for a 5 MB journal."""
+        """Gather the item commits that follow in memory, no SQL transaction open, until `begin` ...
+        `commit` writes them in one (a transaction per item: 66 MB of WAL for a 600-item run)."""
         self._held = True
 
     def begin(self) -> None:
@@ -247,38 +198,40 @@ class Journal(DedupTables):
         if self._failed is not None:
             raise self._failed
         try:
-            self._commit()
+            self.flush_responses()
+            self._write_counts()
+            if self._claims:
+                self.db.executemany("INSERT OR IGNORE INTO seen VALUES (?,?,?)",
+                                    [(*k, v) for k, v in self._claims.items()])
+            for row in self._near:
+                self._insert_near(*row)
+            self._drop_gathered()
+            self.db.execute("COMMIT")
         except sqlite3.OperationalError as exc:
             raise self._write_failed(exc) from None
-
-    def _commit(self) -> None:
-        self.flush_responses()
-        self._write_counts()
-        self.write_dedup()
-        self.db.execute("COMMIT")
         self._held = False
         if self._checkpointer is None:
-            self._checkpointer = Checkpointer(self.path)
-        self._checkpointer.poke()
+            self._checkpointer = _Checkpointer(self.path)
+        self._checkpointer.wake.set()
 
     def rollback(self) -> None:
-        self._pending_counts.clear()
-        self.drop_dedup()
+        self._drop_gathered()
         self._held = False
         if self.db.in_transaction:
             self.db.execute("ROLLBACK")
 
-    def has_responses(self, stage: str) -> bool:
-        self.flush_responses()
-        return self.db.execute("SELECT 1 FROM responses WHERE stage=? LIMIT 1", (stage,)).fetchone() is not None
+    def _drop_gathered(self) -> None:
+        self._pending_counts.clear()
+        self._claims.clear()
+        self._near.clear()
+        self._near_by_band.clear()
 
     def set_last_index(self, stage: str, index: int) -> None:
         self.write_in_commit("INSERT OR REPLACE INTO progress VALUES (?, ?)", (stage, index))
 
     def bump(self, stage: str, group: str, key: str, n: int = 1) -> None:
-        """Count inside the open commit transaction (written by `commit`, in the same txn)."""
-        k = (stage, group, key)
-        self._pending_counts[k] = self._pending_counts.get(k, 0) + n
+        """Count inside the open commit (written by `commit`, in the same transaction)."""
+        self._pending_counts[(stage, group, key)] += n
 
     def _write_counts(self) -> None:
         if self._pending_counts:
@@ -288,7 +241,8 @@ class Journal(DedupTables):
             self._pending_counts.clear()
 
     def counters(self) -> dict[str, dict[str, dict[str, int]]]:
-        self._write_counts() if not self.buffering else None
+        if not self.buffering:
+            self._write_counts()
         out: dict[str, dict[str, dict[str, int]]] = {}
         for stage, grp, key, n in self.db.execute("SELECT stage, grp, key, n FROM counters"):
             out.setdefault(stage, {}).setdefault(grp, {})[key] = n
@@ -302,8 +256,7 @@ class Journal(DedupTables):
         self.write_in_commit("INSERT OR REPLACE INTO writers VALUES (?,?,?,?)", (kind, part, offset, records))
 
     def write_in_commit(self, sql: str, args: tuple) -> None:
-        """Progress, offsets and output bytes move only inside the transaction that commits what
-        they count."""
+        """Progress, offsets and output bytes move only in the transaction that commits what they count."""
         if self._failed is not None:
             raise self._failed
         if not self.db.in_transaction:
@@ -322,3 +275,76 @@ class Journal(DedupTables):
             return self._failed
         return exc
 
+    # -- dedup: while commits are gathered, claims and signatures wait in memory (look-ups see
+    # them) and are written by `commit`; a rollback drops them
+    def seen(self, ns: str, h: int) -> str | None:
+        pending = self._claims.get((ns, h))
+        if pending is not None:
+            return pending
+        row = self.db.execute("SELECT item_id FROM seen WHERE ns=? AND h=?", (ns, h)).fetchone()
+        return row[0] if row else None
+
+    def claim(self, ns: str, h: int, item_id: str) -> None:
+        """Record a hash already checked with `seen` (no second look-up; an earlier claim stays)."""
+        if self.buffering:
+            self._claims.setdefault((ns, h), item_id)
+        else:
+            self.db.execute("INSERT OR IGNORE INTO seen VALUES (?,?,?)", (ns, h, item_id))
+
+    def add_near(self, ns: str, key: str, sig: bytes, bands: list[int]) -> None:
+        """Store a text's near-dup signature and band keys."""
+        if not self.buffering:
+            self._insert_near(ns, key, sig, bands)
+            return
+        for k in bands:
+            self._near_by_band.setdefault(k, []).append(len(self._near))
+        self._near.append((ns, key, sig, bands))
+
+    def near_candidates(self, bands: list[int]) -> list[tuple[str, bytes]]:
+        """(key, signature) of the stored texts sharing a band key with these, earliest first."""
+        marks = ",".join("?" * len(bands))
+        found = self.db.execute(
+            f"SELECT key, sig FROM neardup WHERE seq IN (SELECT seq FROM bands WHERE k IN ({marks}))"
+            " ORDER BY seq", bands).fetchall()
+        if self._near_by_band:
+            pending = sorted({i for k in bands for i in self._near_by_band.get(k, ())})
+            found += [(self._near[i][1], self._near[i][2]) for i in pending]
+        return found
+
+    def _insert_near(self, ns: str, key: str, sig: bytes, bands: list[int]) -> None:
+        seq = self.db.execute("INSERT INTO neardup (ns, key, sig) VALUES (?,?,?)", (ns, key, sig)).lastrowid
+        self.db.executemany("INSERT OR IGNORE INTO bands VALUES (?, ?)", [(k, seq) for k in bands])
+
+
+class _Checkpointer(threading.Thread):
+    """Copies the WAL into the database on a thread of its own (PASSIVE: never blocks the writer).
+
+    SQLite's automatic checkpoint runs inside whichever commit crosses 1000 WAL pages, 25-35 ms
+    in which the event loop reads no answers; sqlite3 lets go of the GIL, so here it costs the
+    loop nothing. The writer's automatic checkpoint stays on at a high mark as a backstop."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(name="synthgen-wal-checkpoint", daemon=True)
+        self.path, self.wake, self.halt = path, threading.Event(), threading.Event()
+        self.start()
+
+    def run(self) -> None:
+        try:
+            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error:
+            return  # the writer's automatic checkpoint does the job
+        try:
+            while self.wake.wait() and not self.halt.is_set():
+                self.wake.clear()
+                db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                if self.halt.wait(0.5):  # at most this often
+                    return
+        except sqlite3.Error:
+            return
+        finally:
+            db.close()
+
+    def stop(self) -> None:
+        self.halt.set()
+        self.wake.set()
+        self.join()

@@ -19,8 +19,7 @@ from .config import RunConfig
 from .batch.ledger import Ledger
 from .integrity import disk_faults
 from .journal import Journal
-from .partlog import published
-from .shards import part_name
+from .shards import part_name, published
 
 
 def atomic_write_json(path: Path, data: dict) -> None:

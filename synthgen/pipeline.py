@@ -1,23 +1,23 @@
-"""The plain core the CLI wraps: run a stage of a run directory, resume it, top it up.
+"""The plain core the CLI wraps: run a stage of a run directory, resume it, top it up, and say
+how it ended in one line and an exit code (synthgen.errors).
 
-Every path out of here leaves the run directory consistent and resumable. Exit codes are in
-synthgen.errors.
+Every path out of here leaves the run directory consistent and resumable.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import math
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .config import RunConfig
-from .errors import EXIT_FAILED, EXIT_OK, RunError
+from .errors import EXIT_BUDGET, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, RunError
 from .integrity import disk_faults
 from .journal import Journal
 from .manifest import write_manifest
-from .outcome import StageOutcome, outcome_of, status_of
 from .plan import Shard, generate_items
 from .progress import Progress
 from .run_dir import check_stage1, load_tasks, open_run
@@ -26,26 +26,31 @@ from .stages.brainstorm import BrainstormStage
 from .stages.generate import GenerateStage
 from .taxonomy import GROUPS
 
-__all__ = ["RunOptions", "StageOutcome", "run_stage", "run_all", "load_tasks", "plan_size"]
+__all__ = ["RunOptions", "StageOutcome", "run_stage", "run_all", "load_tasks"]
 
 
-def plan_size(cfg: RunConfig, stage: str) -> int:
-    if stage == "brainstorm":
-        return sum(cfg.brainstorm_calls(g) for g in cfg.active_groups() if GROUPS[g].brainstorm)
-    return sum(cfg.groups[g].examples for g in cfg.active_groups())
+@dataclass
+class StageOutcome:
+    stage: str
+    code: int
+    message: str
+    committed: int = 0
+    requests: int = 0
 
 
-def _count_selected(total: int, shard: Shard, limit: int | None) -> int:
-    n = max(0, math.ceil((total - shard.k) / shard.n))
-    return min(n, limit) if limit is not None else n
+def _count_selected(cfg: RunConfig, name: str, opts: RunOptions) -> int:
+    """The items of the plan this run takes (its shard's, up to --limit)."""
+    if name == "brainstorm":
+        planned = sum(cfg.brainstorm_calls(g) for g in cfg.active_groups() if GROUPS[g].brainstorm)
+    else:
+        planned = sum(cfg.groups[g].examples for g in cfg.active_groups())
+    n = max(0, math.ceil((planned - opts.shard.k) / opts.shard.n))
+    return min(n, opts.limit) if opts.limit is not None else n
 
 
 def settle_heap() -> None:
-    """Collect once, then freeze what start-up left behind (modules, classes, config).
-
-    A full collection walks every tracked object: after importing the SDK, pydantic and numpy
-    that took ~75 ms, paid again inside the first requests. Frozen objects are skipped by every
-    collection; the run's own objects are collected as before."""
+    """Collect once, then freeze what start-up left behind (modules, classes, config): a full
+    collection after importing the SDK, pydantic and numpy took ~75 ms inside the first requests."""
     gc.collect()
     gc.freeze()
 
@@ -63,15 +68,14 @@ def _make_stage(name: str, cfg: RunConfig, opts: RunOptions, journal: Journal):
         generate_items(cfg, tasks)  # checks that every group has tasks
     except ValueError as exc:
         raise RunError(str(exc)) from None
-    total = _count_selected(plan_size(cfg, name), opts.shard, opts.limit)
-    return GenerateStage(cfg, out, journal, todo=total), tasks
+    return GenerateStage(cfg, out, journal, todo=_count_selected(cfg, name, opts)), tasks
 
 
 def _finished_before(name: str, cfg: RunConfig, opts: RunOptions, journal: Journal, stage) -> StageOutcome | None:
     """A stage already complete (or a --limit slice already done): say so without a client."""
     status = journal.get_meta(f"status:{name}")
-    total = _count_selected(plan_size(cfg, name), opts.shard, opts.limit)
-    done = status in ("complete", "failed") or (opts.limit is not None and stage.items_total >= total)
+    done = status in ("complete", "failed") or (
+        opts.limit is not None and stage.items_total >= _count_selected(cfg, name, opts))
     if not done:
         return None
     # no finalize_all here: a finished stage published its parts before it said so, and the
@@ -80,6 +84,66 @@ def _finished_before(name: str, cfg: RunConfig, opts: RunOptions, journal: Journ
     if status == "failed":
         return StageOutcome(name, EXIT_FAILED, f"{name} already failed in {opts.out}: see run.json and rejects/")
     return StageOutcome(name, EXIT_OK, f"{name}: nothing to do ({stage.items_total} items already done)")
+
+
+def _status(s: StageSession) -> str:
+    e = s.engine
+    if s.interrupted or (e is not None and (e.stop_reason or e.fatal)):
+        return (e.stop_reason if e is not None else None) or "stopped"
+    return "partial" if s.opts.limit is not None else "complete"
+
+
+def _stopped(s: StageSession) -> StageOutcome | None:
+    e, name, done, st = s.engine, s.name, f"{s.c.done}/{s.c.total} items done", s.stats
+    reason = e.stop_reason if e is not None else None
+    if e is not None and e.fatal is not None:
+        code, msg = EXIT_FAILED, f"{name} stopped: the endpoint refused the request ({e.fatal})"
+    elif s.interrupted:
+        code, msg = EXIT_INTERRUPTED, f"{name} interrupted; {done}; rerun the same command to resume"
+    elif reason == "exported":
+        code, msg = EXIT_OK, f"{name}: {done}; {s.exported}"
+    elif reason and reason.startswith("budget"):
+        code, msg = EXIT_BUDGET, f"{name} stopped: {reason}; {done}; rerun with a higher budget to continue"
+    elif reason == "request_failed":
+        assert e is not None
+        code, msg = EXIT_FAILED, (
+            f"{name} stopped: {st.failed} request(s) still failing ({e.last_failure}); {done}, "
+            "every response received is saved: rerun the same command to continue")
+    else:
+        return None
+    return StageOutcome(name, code, msg, st.committed, st.requests)
+
+
+def _summary(s: StageSession) -> StageOutcome:
+    c, st, cfg = s.c, s.stats, s.cfg
+    msg = f"{s.name}: {c.done}/{c.total} items, {c.accepted} accepted, {c.rejected} rejected"
+    if getattr(s.stage, "notice", ""):
+        msg += f"; note: {s.stage.notice}"
+    if s.name == "brainstorm" and s.opts.limit is None:
+        kept = s.stage.accepted
+        groups = [g for g in cfg.active_groups() if GROUPS[g].brainstorm]
+        empty = [g for g in groups if kept.get(g, 0) == 0]
+        if empty:
+            s.journal.set_meta("status:brainstorm", "failed")
+            write_manifest(cfg, s.journal, s.out, 0.0)
+            msg += (f"; no usable task for {', '.join(empty)} (see rejects/); "
+                    "try another model or prompts with a new --out")
+            return StageOutcome(s.name, EXIT_FAILED, msg, st.committed, st.requests)
+        fewer = [f"{g} {kept.get(g, 0)}/{cfg.groups[g].tasks}" for g in groups
+                 if kept.get(g, 0) < (cfg.groups[g].tasks or 0)]
+        if fewer:
+            msg += "; fewer distinct tasks than asked: " + ", ".join(fewer)
+    if s.name == "generate" and s.opts.limit is None:
+        counts = s.journal.counters().get("generate", {})
+        short = {g: {"accepted": a, "target": t} for g, t in s.targets.items()
+                 if (a := counts.get(g, {}).get("accepted", 0)) < t}
+        s.journal.set_meta("shortfall:generate", json.dumps(short, sort_keys=True))
+        if short:
+            msg += "; short of target after the top-up rounds: " + ", ".join(
+                f"{g} {v['accepted']}/{v['target']}" for g, v in short.items())
+    if st.rejected_failed:
+        msg += f"; {st.rejected_failed} request(s) refused by the server (rejects: request_failed)"
+    return StageOutcome(s.name, EXIT_OK, msg, st.committed, st.requests)
 
 
 async def _run_stage(name: str, cfg: RunConfig, opts: RunOptions, journal: Journal,
@@ -91,14 +155,13 @@ async def _run_stage(name: str, cfg: RunConfig, opts: RunOptions, journal: Journ
         return before
     await stage.start()  # a check worker's start-up overlaps ours, not the first commits
     settle_heap()
-    total = _count_selected(plan_size(cfg, name), opts.shard, opts.limit)
-    session = StageSession(name, cfg, opts, journal, stage, tasks, total, progress)
+    session = StageSession(name, cfg, opts, journal, stage, tasks, _count_selected(cfg, name, opts), progress)
     await session.execute()
-    status = status_of(session)
+    status = _status(session)
     if status in ("complete", "partial"):
         stage.finalize_all()
     journal.set_meta(f"status:{name}", status)
-    outcome = outcome_of(session)
+    outcome = _stopped(session) or _summary(session)
     write_manifest(cfg, journal, Path(opts.out), 0.0)
     return outcome
 

@@ -65,25 +65,21 @@ def _rng(*parts: object) -> random.Random:
     return random.Random(int.from_bytes(digest[:8], "big"))
 
 
-def _item_id(stage: str, group: str, k: int, messages: list[dict], seed: int) -> str:
-    return hashlib.sha256(_id_blob(stage, group, k, messages, seed).encode()).hexdigest()[:20]
-
-
-def _id_blob(stage: str, group: str, k: int, messages: list[dict], seed: int) -> str:
-    """What an item id hashes: the sorted-keys JSON of its inputs (ids must never change, or
-    journals written by earlier versions would not resume). The plan's one-message shape is
-    written directly, the same string json.dumps makes for it at half the cost; anything else
-    goes through json.dumps."""
-    if len(messages) == 1 and type(k) is int and type(seed) is int:
-        m = messages[0]
-        if len(m) == 2 and type(m.get("role")) is str and type(m.get("content")) is str:
-            enc = _ENCODE
-            return (f"[{enc(stage)}, {enc(group)}, {k}, [{{\"content\": {enc(m['content'])}, "
-                    f"\"role\": {enc(m['role'])}}}], {seed}]")
-    return json.dumps([stage, group, k, messages, seed], ensure_ascii=False, sort_keys=True)
-
-
 _ENCODE = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def _item_id(stage: str, group: str, k: int, messages: list[dict], seed: int) -> str:
+    """The hash of the sorted-keys JSON of the item's inputs (ids must never change, or older
+    journals would not resume); the plan's one-message shape is written directly, the same
+    string json.dumps makes at half the cost."""
+    m = messages[0] if len(messages) == 1 else {}
+    if len(m) == 2 and type(m.get("role")) is str and type(m.get("content")) is str \
+            and type(k) is int and type(seed) is int:
+        blob = (f"[{_ENCODE(stage)}, {_ENCODE(group)}, {k}, [{{\"content\": {_ENCODE(m['content'])}, "
+                f"\"role\": {_ENCODE(m['role'])}}}], {seed}]")
+    else:
+        blob = json.dumps([stage, group, k, messages, seed], ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
 class LanguageSampler:
@@ -119,21 +115,14 @@ def sample_placeholders(group: str, rng: random.Random, langs: LanguageSampler) 
     return values
 
 
-def _request_seed(rng: random.Random) -> int:
-    return rng.randrange(1, 2**31 - 1)
-
-
 def _templates(cfg: RunConfig, stage: str, groups: list[str]) -> dict[str, Template]:
     root = Path(cfg.prompts_dir) if cfg.prompts_dir else None
     return {g: load_template(stage, g, root) for g in groups}
 
 
 def brainstorm_items(cfg: RunConfig, calls: dict[str, range] | None = None) -> Iterator[WorkItem]:
-    """Stage 1: `ceil(tasks / tasks_per_call)` calls per group that brainstorms.
-
-    `calls` picks other call numbers per group: the top-up rounds that ask again for groups
-    whose calls gave fewer distinct, usable tasks than the config wants.
-    """
+    """Stage 1: `ceil(tasks / tasks_per_call)` calls per group that brainstorms, or the call
+    numbers `calls` picks per group (a top-up round)."""
     groups = [g for g in cfg.active_groups() if GROUPS[g].brainstorm]
     if calls is not None:
         groups = [g for g in groups if g in calls]
@@ -144,7 +133,7 @@ def brainstorm_items(cfg: RunConfig, calls: dict[str, range] | None = None) -> I
             rng = _rng(cfg.seed, "brainstorm", group, k)
             text = templates[group].render({"num_tasks": str(cfg.brainstorm.tasks_per_call)})
             messages = [{"role": "user", "content": text}]
-            seed = _request_seed(rng)
+            seed = rng.randrange(1, 2**31 - 1)
             yield WorkItem(
                 id=_item_id("brainstorm", group, k, messages, seed), index=index,
                 stage="brainstorm", group=group, k=k, messages=messages, seed=seed,
@@ -165,31 +154,22 @@ def _interleaved(counts: dict[str, int]) -> Iterator[tuple[str, int]]:
 
 
 def generate_items(cfg: RunConfig, tasks: dict[str, list[str]]) -> Iterator[WorkItem]:
-    """Stage 2: example k of a brainstorming group uses task k mod len(tasks).
-
-    Checks eagerly (raising ValueError here, not at the first next()), then yields lazily.
-    """
+    """Stage 2: example k of a brainstorming group uses task k mod len(tasks). Checks eagerly
+    (a ValueError here, not at the first next()), then yields lazily."""
     groups = cfg.active_groups()
     for g in groups:
         if GROUPS[g].brainstorm and not tasks.get(g):
             raise ValueError(f"no brainstormed tasks for group '{g}': stage 1 made none that passed its checks")
-    return _generate_items(cfg, tasks, groups)
-
-
-def _generate_items(cfg: RunConfig, tasks: dict[str, list[str]], groups: list[str]) -> Iterator[WorkItem]:
     make = _ItemMaker(cfg, tasks, groups)
     counts = {g: cfg.groups[g].examples for g in groups}
-    for index, (group, k) in enumerate(_interleaved(counts)):
-        yield make(group, k, index)
+    return (make(group, k, index) for index, (group, k) in enumerate(_interleaved(counts)))
 
 
 def topup_items(cfg: RunConfig, tasks: dict[str, list[str]], slots: dict[str, range],
                 shard: Shard) -> Iterator[WorkItem]:
-    """Stage 2 top-up round: `slots[g]` more items of group g, for groups short of their target.
-
-    Slot j of a group is its example k = examples + j * N + K (shard K/N), so the extra items
-    of different shards never coincide, and none repeats a planned one. Indexes count within
-    the round."""
+    """Stage 2 top-up round: `slots[g]` more items of group g. Slot j is example
+    k = examples + j * N + K (shard K/N): no two shards' extra items coincide, none repeats a
+    planned one. Indexes count within the round."""
     make = _ItemMaker(cfg, tasks, list(slots))
     base = {g: cfg.groups[g].examples for g in slots}
     counts = {g: len(r) for g, r in slots.items()}
@@ -209,13 +189,10 @@ class _ItemMaker:
     def __call__(self, group: str, k: int, index: int) -> WorkItem:
         rng = _rng(self.cfg.seed, "generate", group, k)
         values = sample_placeholders(group, rng, self.langs)
-        task = None
-        values_for_prompt = values
-        if GROUPS[group].brainstorm:
-            task = self.tasks[group][k % len(self.tasks[group])]
-            values_for_prompt = {**values, "task": task}
-        messages = [{"role": "user", "content": self.templates[group].render(values_for_prompt)}]
-        seed = _request_seed(rng)
+        task = self.tasks[group][k % len(self.tasks[group])] if GROUPS[group].brainstorm else None
+        prompt_values = values if task is None else {**values, "task": task}
+        messages = [{"role": "user", "content": self.templates[group].render(prompt_values)}]
+        seed = rng.randrange(1, 2**31 - 1)
         return WorkItem(
             id=_item_id("generate", group, k, messages, seed), index=index, stage="generate",
             group=group, k=k, messages=messages, seed=seed, task=task, placeholders=values,

@@ -1,12 +1,10 @@
 """`synthgen validate RUN`: re-check published examples with the current rules, no LLM calls.
 
-After tightening a threshold (say `validation.min_words_ratio`) a user re-judges what a run
-already paid for. Records are re-checked in plan order with fresh dedup state, exactly as the
-pipeline would judge them; the filtered copy is a new directory, the run itself is never touched.
-
-Memory stays flat however large the run: records stream from the parts one line at a time, and
-the dedup state (a scratch journal) is committed every COMMIT_EVERY records, so nothing of it
-waits in memory (`python bench/validate_memory.py` measures peak RSS at two sizes).
+After tightening a threshold a user re-judges what a run already paid for: records in plan
+order, with fresh dedup state, exactly as the pipeline would judge them; the filtered copy is a
+new directory, the run itself is never touched. Memory stays flat however large the run:
+records stream from the parts, and the dedup state (a scratch journal) is committed every
+COMMIT_EVERY records (`python bench/validate_memory.py` measures it).
 """
 
 from __future__ import annotations
@@ -21,7 +19,7 @@ from .config import RunConfig, ValidationConfig, load_config
 from .errors import RunError
 from .integrity import check_run
 from .journal import Journal
-from .quality.checks import ExampleChecker, Verdict
+from .quality.checks import ExampleChecker
 from .records import RejectRecord
 from .shards import ShardWriter, iter_records
 from .taxonomy import GROUPS
@@ -46,57 +44,43 @@ def fresh_out(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
 
 
-def _reject_record(rec: dict, obj: dict, verdict: Verdict) -> dict:
-    finding = verdict.finding
-    assert finding is not None
-    return RejectRecord(
-        id=rec["id"], stage="validate", group=rec["group"], reason=finding.reason, detail=finding.detail,
-        field=finding.field, duplicate_of=verdict.duplicate_of, task=rec.get("task"),
-        placeholders=rec["placeholders"], output=obj, model=rec.get("model"),
-        item_index=rec.get("item_index"), attempts=rec.get("attempts", 0),
-    ).model_dump(exclude_none=True)
-
-
-class _Tally:
-    def __init__(self) -> None:
-        self.checked, self.passed, self.reasons, self.flags = 0, 0, Counter(), Counter()
-
-    def report(self, run_dir: Path) -> dict:
-        return {"run_dir": str(run_dir), "checked": self.checked, "passed": self.passed,
-                "failed": self.checked - self.passed, "failed_by_reason": dict(sorted(self.reasons.items())),
-                "flagged": dict(sorted(self.flags.items()))}
-
-
 def _judge_all(run_dir: Path, checker: ExampleChecker, journal: Journal,
-               writers: dict[str, ShardWriter] | None) -> _Tally:
+               writers: dict[str, ShardWriter]) -> dict:
     """Every published record, in plan order, one transaction per COMMIT_EVERY records."""
-    tally = _Tally()
+    checked, passed, reasons, flags = 0, 0, Counter(), Counter()
     journal.begin()
     for rec in iter_records(Path(run_dir) / "examples", include_open=False):
-        tally.checked += 1
+        checked += 1
         obj = {k: rec.get(k) for k in GROUPS[rec["group"]].output_keys}
         verdict = checker.check_example(rec["group"], obj, rec["placeholders"], rec["id"])
-        tally.flags.update(verdict.flags)
-        if verdict.finding is None:
-            tally.passed += 1
+        flags.update(verdict.flags)
+        finding = verdict.finding
+        if finding is None:
+            passed += 1
             if writers:
                 writers["examples"].add({**rec, "flags": verdict.flags, "langid": verdict.langid})
         else:
-            tally.reasons[verdict.finding.reason] += 1
+            reasons[finding.reason] += 1
             if writers:
-                writers["rejects"].add(_reject_record(rec, obj, verdict))
-        if tally.checked % COMMIT_EVERY == 0:
+                writers["rejects"].add(RejectRecord(
+                    id=rec["id"], stage="validate", group=rec["group"], reason=finding.reason,
+                    detail=finding.detail, field=finding.field, duplicate_of=verdict.duplicate_of,
+                    task=rec.get("task"), placeholders=rec["placeholders"], output=obj,
+                    model=rec.get("model"), item_index=rec.get("item_index"), attempts=rec.get("attempts", 0),
+                ).model_dump(exclude_none=True))
+        if checked % COMMIT_EVERY == 0:
             _commit(journal, writers, finalize=False)
             journal.begin()
     _commit(journal, writers, finalize=True)
-    return tally
+    return {"run_dir": str(run_dir), "checked": checked, "passed": passed, "failed": checked - passed,
+            "failed_by_reason": dict(sorted(reasons.items())), "flagged": dict(sorted(flags.items()))}
 
 
-def _commit(journal: Journal, writers: dict[str, ShardWriter] | None, finalize: bool) -> None:
-    for w in (writers or {}).values():
+def _commit(journal: Journal, writers: dict[str, ShardWriter], finalize: bool) -> None:
+    for w in writers.values():
         w.flush()
     journal.commit()
-    for w in (writers or {}).values():
+    for w in writers.values():
         if finalize or w.full:
             w.finalize()
 
@@ -111,16 +95,14 @@ def revalidate(run_dir: Path, config: Path | None = None, out: Path | None = Non
     work = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="synthgen-validate-"))
     journal = Journal(work)
     try:
-        checker = ExampleChecker(rules, journal)
-        writers = None
+        writers = {}
         if out is not None:
             writers = {k: ShardWriter(work, k, journal, run_cfg.output.shard_size) for k in ("examples", "rejects")}
-        tally = _judge_all(Path(run_dir), checker, journal, writers)
+        report = _judge_all(Path(run_dir), ExampleChecker(rules, journal), journal, writers)
     finally:
         journal.close()
         if out is None:
             shutil.rmtree(work, ignore_errors=True)
-    report = tally.report(run_dir)
     if out is not None:
         (Path(out) / "validate.json").write_text(json.dumps(report, indent=2) + "\n")
     return report

@@ -15,28 +15,11 @@ from .shards import iter_records, restore_published
 
 
 def _flatten(d: object, prefix: str = "") -> dict[str, object]:
-    if isinstance(d, dict):
-        out: dict[str, object] = {}
-        for k, v in d.items():
-            out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
-        return out
-    return {prefix: d}
-
-
-def config_changes(old: dict, new: dict) -> list[str]:
-    """Dotted keys whose values differ between two fingerprinted configs."""
-    a, b = _flatten(old), _flatten(new)
-    return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
-
-
-def _lock(out: Path):
-    lock = open(out / "journal" / "lock", "a+")
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        lock.close()
-        raise RunError(f"run directory {out} is in use by another synthgen process") from None
-    return lock
+    """{"a": {"b": 1}} -> {"a.b": 1}"""
+    if not isinstance(d, dict):
+        return {prefix: d}
+    return {key: leaf for k, v in d.items()
+            for key, leaf in _flatten(v, f"{prefix}.{k}" if prefix else str(k)).items()}
 
 
 def _bind(journal: Journal, cfg: RunConfig, out: Path, stage: str, shard: Shard, force: bool) -> None:
@@ -44,8 +27,9 @@ def _bind(journal: Journal, cfg: RunConfig, out: Path, stage: str, shard: Shard,
     fp = cfg.fingerprint()
     old_fp = journal.get_meta("fingerprint")
     if old_fp is not None and old_fp != fp and not force:
-        old_cfg = json.loads(journal.get_meta("fingerprinted_config", "{}") or "{}")
-        changed = config_changes(old_cfg, cfg.fingerprint_data())[:6]
+        a = _flatten(json.loads(journal.get_meta("fingerprinted_config", "{}") or "{}"))
+        b = _flatten(cfg.fingerprint_data())
+        changed = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))[:6]
         raise RunError(
             f"{out} was started with a different config (changed: {', '.join(changed) or 'prompts'}); "
             "use the original config, a new --out, or --force to continue anyway")
@@ -68,8 +52,12 @@ def open_run(cfg: RunConfig, out: Path, stage: str = "generate", shard: Shard = 
         (out / "journal").mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise RunError(f"cannot create run directory {out}: {exc.strerror}") from None
-    lock = _lock(out)
+    lock = open(out / "journal" / "lock", "a+")
     try:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunError(f"run directory {out} is in use by another synthgen process") from None
         journal = Journal(out)
     except BaseException:
         lock.close()

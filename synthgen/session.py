@@ -1,13 +1,17 @@
 """One stage in one process: the client, the budget, the live counts, the top-up rounds.
 
-A session runs the stage's planned items, then top-up rounds while groups are short of their
-target (not with --limit). Each run of items is asked online by the engine, or in Batch API
-waves and then committed by the engine from the journal alone.
+A session runs the stage's planned items, then up to `max_rounds` top-up rounds while groups are
+short of their target (not with --limit): stage 1 wants `groups.<g>.tasks` distinct tasks,
+stage 2 `groups.<g>.examples` accepted examples. A round is saved in the journal before its
+first request, so a resumed run replays the same decision. Each run of items is asked online by
+the engine, or in Batch API waves and then committed by the engine from the journal alone.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import math
 import signal
 import time
 from dataclasses import dataclass, field
@@ -22,8 +26,10 @@ from .llm.connect import connect
 from .manifest import write_manifest
 from .plan import Shard, WorkItem, brainstorm_items, generate_items, select, shard_targets, topup_items
 from .progress import Progress
-from .rounds import brainstorm_round, generate_round
 from .stages.engine import Engine, EngineStats
+
+# a group's accept rate below this is taken as this when sizing its next round
+MIN_RATE = 0.1
 
 
 @dataclass
@@ -44,8 +50,6 @@ class RunOptions:
 
 
 class StageSession:
-    """One stage in one process: the client, the budget, the live counts, the rounds."""
-
     def __init__(self, name: str, cfg: RunConfig, opts: RunOptions, journal: Journal, stage,
                  tasks: dict[str, list[str]], total: int, progress: Progress):
         self.name, self.cfg, self.opts, self.journal, self.stage = name, cfg, opts, journal, stage
@@ -60,7 +64,6 @@ class StageSession:
         stage.targets = self.targets
         self._last_manifest = time.monotonic()
 
-    # -- callbacks the engine calls ----------------------------------------------------------
     def _on_response(self, r) -> None:
         c = self.c
         c.prompt_tokens += r.prompt_tokens
@@ -82,15 +85,6 @@ class StageSession:
             write_manifest(self.cfg, self.journal, self.out, time.monotonic() - self.started)
             self._last_manifest = time.monotonic()
 
-    def _engine(self, progress_key: str | None = None) -> Engine:
-        client = self.client
-        self.engine = Engine(self.stage, self.journal, client, self.cfg.llm.max_output_retries,
-                             client.max_concurrency, gate=self.gate, on_commit=self._on_commit,
-                             on_response=self._on_response, checkpoint=self._checkpoint,
-                             progress_key=progress_key)
-        return self.engine
-
-    # -- the work ----------------------------------------------------------------------------
     def _planned(self) -> Iterator[WorkItem]:
         if self.name == "brainstorm":
             items = brainstorm_items(self.cfg)
@@ -99,33 +93,65 @@ class StageSession:
         last = self.journal.last_index(self.name)
         return (it for it in select(items, self.opts.shard, self.opts.limit) if it.index > last)
 
+    def _round_calls(self, r: int) -> dict[str, range]:
+        """Top-up round r: call numbers (stage 1) or slots (stage 2) per group still short,
+        decided once from what is committed and kept in the journal's meta."""
+        key = f"{self.name}_round:"
+        saved = self.journal.get_meta(f"{key}{r}")
+        if saved is None:
+            earlier = [json.loads(self.journal.get_meta(f"{key}{p}") or "{}") for p in range(1, r)]
+            saved = json.dumps(self._decide(earlier), sort_keys=True)
+            self.journal.set_meta(f"{key}{r}", saved)
+        return {g: range(a, a + n) for g, (a, n) in json.loads(saved).items() if n > 0}
+
+    def _decide(self, earlier: list[dict[str, list[int]]]) -> dict[str, list[int]]:
+        """{group: [first call or slot, how many]}. Stage 1: enough calls for the tasks a group
+        lacks. Stage 2: a group short by s that accepted a share p of its items so far gets
+        ceil(s / p) items (p at least MIN_RATE); all rounds together add at most
+        `generate.max_extra_share` of the planned items, served in taxonomy order."""
+        cfg = self.cfg
+
+        def start(g: str, first: int) -> int:  # where g's numbers continue after earlier rounds
+            return max([first] + [sum(d[g]) for d in earlier if g in d])
+
+        if self.name == "brainstorm":
+            per_call = cfg.brainstorm.tasks_per_call
+            return {g: [start(g, cfg.brainstorm_calls(g)), math.ceil(n / per_call)]
+                    for g, n in self.stage.missing().items()}
+        counts = self.journal.counters().get("generate", {})
+        spent = sum(n for d in earlier for _, n in d.values())
+        left = math.floor(cfg.generate.max_extra_share * sum(self.targets.values())) - spent
+        plan = {}
+        for g, target in self.targets.items():
+            c = counts.get(g, {})
+            short = target - c.get("accepted", 0)
+            if short <= 0 or left <= 0:
+                continue
+            rate = max(MIN_RATE, c.get("accepted", 0) / c["items"]) if c.get("items") else 1.0
+            plan[g] = [start(g, 0), min(left, math.ceil(short / rate))]
+            left -= plan[g][1]
+        return plan
+
     def _round(self, r: int):
         """A maker of top-up round r's items, or None when no group needs one."""
+        calls = self._round_calls(r)
+        if not calls:
+            return None
         if self.name == "brainstorm":
-            calls = brainstorm_round(self.cfg, self.journal, self.stage.missing(), r)
-            if not calls:
-                return None
             items = lambda: brainstorm_items(self.cfg, calls)  # noqa: E731
         else:
-            calls = generate_round(self.cfg, self.journal, self.targets, r)
-            if not calls:
-                return None
             items = lambda: topup_items(self.cfg, self.tasks, calls, self.opts.shard)  # noqa: E731
         self.c.total = (self.c.total or 0) + sum(len(v) for v in calls.values())
         last = self.journal.last_index(f"{self.name}#{r}")
         return lambda: (it for it in items() if it.index > last)
 
-    def _stopped(self) -> bool:
-        e = self.engine
-        return e is not None and (e.stop_reason is not None or e.fatal is not None)
-
-    def _add(self, more: EngineStats) -> None:
-        for f in ("committed", "requests", "failed", "rejected_failed"):
-            setattr(self.stats, f, getattr(self.stats, f) + getattr(more, f))
-
     async def _pass(self, make_items, key: str | None = None) -> None:
         """One run of items: asked online by the engine, or in batch waves and then committed."""
-        engine = self._engine(key)
+        client = self.client
+        engine = self.engine = Engine(
+            self.stage, self.journal, client, self.cfg.llm.max_output_retries, client.max_concurrency,
+            gate=self.gate, on_commit=self._on_commit, on_response=self._on_response,
+            checkpoint=self._checkpoint, progress_key=key)
         if self.waves is not None:
             engine.missing = self.waves.missing
             try:
@@ -135,7 +161,9 @@ class StageSession:
             except Exported as exc:
                 self.exported = str(exc)
                 engine.request_stop("exported")
-        self._add(await engine.run(make_items()))
+        more = await engine.run(make_items())
+        for f in ("committed", "requests", "failed", "rejected_failed"):
+            setattr(self.stats, f, getattr(self.stats, f) + getattr(more, f))
 
     async def run(self) -> None:
         """The planned items, then top-up rounds while groups are short (not with --limit)."""
@@ -144,7 +172,7 @@ class StageSession:
             return
         rounds = self.cfg.brainstorm.max_rounds if self.name == "brainstorm" else self.cfg.generate.max_rounds
         for r in range(1, rounds + 1):
-            if self._stopped():
+            if self.engine is not None and self.engine.stop_reason is not None:  # a fatal error stops too
                 return
             make_items = self._round(r)
             if make_items is None:

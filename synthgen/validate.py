@@ -44,18 +44,13 @@ class Finding:
 _CJK = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _SCRIPT_NO_SPACES = r"\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff"  # Thai, Lao, Myanmar, Khmer
 _TOKEN = re.compile(rf"[{_CJK}]|[{_SCRIPT_NO_SPACES}]+|[^\s{_CJK}{_SCRIPT_NO_SPACES}]+")
-
-
 _SPECIAL = re.compile(f"[{_CJK}{_SCRIPT_NO_SPACES}]")
 _NO_SPACES_START = re.compile(f"[{_SCRIPT_NO_SPACES}]")
 
 
 def count_words(text: str) -> int:
-    """Whitespace words; a CJK character counts as a word, an unspaced Thai-like run per 4 chars.
-
-    Runs for every text of every example: the common case (no CJK or unspaced script) is one
-    str.split, which agrees with the token regex there and is ~50x faster.
-    """
+    """Whitespace words; a CJK character counts as a word, an unspaced Thai-like run per 4 chars
+    (the common case is one str.split, which agrees with the token regex there, ~50x faster)."""
     if text.isascii() or not _SPECIAL.search(text):
         return len(text.split())
     n = 0
@@ -101,8 +96,6 @@ def check_shape(group: str, obj: dict) -> Finding | None:
 # a letter or digit of a script written with spaces; space-less scripts count per character
 _SPACED = rf"[^\W{_CJK}{_SCRIPT_NO_SPACES}]"
 _LEXEME = re.compile(rf"[{_CJK}{_SCRIPT_NO_SPACES}]|{_SPACED}+")
-
-
 # ASCII punctuation and symbols -> space: for ASCII text, split() then gives what _LEXEME finds
 _ASCII_NON_WORD = str.maketrans({c: " " for c in map(chr, range(128)) if not (c.isalnum() or c == "_")})
 
@@ -114,24 +107,11 @@ def _word_set(normalized: str) -> set[str]:
     return set(_LEXEME.findall(normalized))
 
 
-def _words(text: str) -> set[str]:
-    return _word_set(normalize(text))
-
-
 def _jaccard(wa: set[str], wb: set[str]) -> float:
     return len(wa & wb) / len(wa | wb) if wa and wb else 0.0
 
 
-def overlap(a: str, b: str) -> float:
-    """Jaccard overlap of word sets: a cheap lexical similarity for ordering checks."""
-    return _jaccard(_words(a), _words(b))
-
-
-_QUERY_LENGTH = {
-    "less than 5 words": (0, 4),
-    "5 to 15 words": (5, 15),
-    "at least 10 words": (10, None),
-}
+_QUERY_LENGTH = {"less than 5 words": (0, 4), "5 to 15 words": (5, 15), "at least 10 words": (10, None)}
 
 
 def _counted(text: str, normalized: str | None) -> int:
@@ -235,8 +215,7 @@ def apply_policy(findings: list[Finding], cfg: ValidationConfig) -> tuple[Findin
 
 def validate_example(group: str, obj: dict, placeholders: dict[str, str], cfg: ValidationConfig,
                      normalized: dict[str, str] | None = None) -> tuple[Finding | None, list[str]]:
-    """(the finding that rejects the example or None, the guideline codes it is flagged with).
-
+    """(the finding that rejects the example or None, the guideline codes it is flagged with);
     `normalized`: normalize() of the object's string fields, when the caller has it already."""
     shape = check_shape(group, obj)
     if shape:

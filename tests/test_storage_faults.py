@@ -298,7 +298,7 @@ def test_a_merged_run_lists_its_parts_and_a_lost_one_is_named(finished, tmp_path
 
 
 def test_a_commit_the_disk_refuses_keeps_the_last_commit_and_takes_no_more_writes(small_disk):
-    from synthgen.partlog import add_chunk
+    from synthgen.shards import add_chunk
 
     j = Journal(small_disk)
     j.begin()

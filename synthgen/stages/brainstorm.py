@@ -13,8 +13,7 @@ from ..records import RejectRecord, TaskRecord
 from ..validate import count_words
 from ..quality.neardup import NearDupStore
 from ..quality.precheck import text_hash
-from .base import OutputStage
-from .engine import ItemResult
+from .engine import ItemResult, OutputStage
 
 
 class BrainstormStage(OutputStage):
@@ -26,17 +25,13 @@ class BrainstormStage(OutputStage):
         self.cfg = cfg
         self._schema = brainstorm_schema()
         v = cfg.validation
-        self.near = NearDupStore(journal, v.near_duplicate_threshold) if v.policy("near_duplicate") != "off" else None
-        counts = journal.counters().get(self.name, {})
-        self.kept = {g: c.get("accepted", 0) for g, c in counts.items()}
+        self.near_policy = v.policy("near_duplicate")
+        self.near = NearDupStore(journal, v.near_duplicate_threshold) if self.near_policy != "off" else None
 
     def missing(self) -> dict[str, int]:
         """Groups still short of their `tasks` quota, with how many tasks they lack."""
-        out = {}
-        for g, gc in self.cfg.groups.items():
-            if gc.examples and gc.tasks and self.kept.get(g, 0) < gc.tasks:
-                out[g] = gc.tasks - self.kept.get(g, 0)
-        return out
+        return {g: gc.tasks - self.accepted.get(g, 0) for g, gc in self.cfg.groups.items()
+                if gc.examples and gc.tasks and self.accepted.get(g, 0) < gc.tasks}
 
     def schema(self, item: WorkItem) -> tuple[dict | None, str]:
         return self._schema, "tasks"
@@ -46,11 +41,9 @@ class BrainstormStage(OutputStage):
 
     def _reject(self, result: ItemResult, reason: str, detail: str, rid: str, **kw) -> None:
         item = result.item
-        rec = RejectRecord(id=rid, stage="brainstorm", group=item.group, reason=reason, detail=detail,
-                           model=self.cfg.llm.model, item_index=item.index, attempts=result.attempts, **kw)
-        self.writers["rejects"].add(rec.model_dump(exclude_none=True))
-        # surplus tasks are good ones past the group's quota: kept in rejects, not counted as bad
-        self.count(item.group, "surplus" if reason == "surplus" else f"rejected:{reason}")
+        self.reject(RejectRecord(id=rid, stage="brainstorm", group=item.group, reason=reason,
+                                 detail=detail, model=self.cfg.llm.model, item_index=item.index,
+                                 attempts=result.attempts, **kw))
 
     def commit(self, result: ItemResult) -> None:
         item = result.item
@@ -59,33 +52,33 @@ class BrainstormStage(OutputStage):
             self._reject(result, result.error, result.detail, item.id, raw=result.content)
             return
         quota = self.cfg.groups[item.group].tasks or 0
+        min_words = self.cfg.brainstorm.min_task_words
+        ns = f"task/{item.group}"
         for i, task in enumerate(result.parsed):  # type: ignore[arg-type]
             rid = f"{item.id}-{i}"
             if not isinstance(task, str):
                 self._reject(result, "wrong_type", f"task is {type(task).__name__}", rid, output=task)
                 continue
             task = " ".join(task.split())
-            if count_words(task) < self.cfg.brainstorm.min_task_words:
-                self._reject(result, "too_short", f"task has fewer than {self.cfg.brainstorm.min_task_words} words",
-                             rid, output=task)
+            if count_words(task) < min_words:
+                self._reject(result, "too_short", f"task has fewer than {min_words} words", rid, output=task)
                 continue
-            ns = f"task/{item.group}"
-            prior = self.journal.seen(ns, text_hash(task))
+            h = text_hash(task)
+            prior = self.journal.seen(ns, h)
             if prior is not None:
                 self._reject(result, "duplicate", "same task brainstormed before", rid, output=task,
                              duplicate_of=prior)
                 continue
-            if self.kept.get(item.group, 0) >= quota:
+            if self.accepted.get(item.group, 0) >= quota:
                 self._reject(result, "surplus", f"group already has its {quota} tasks", rid, output=task)
                 continue
             if self.near is not None:
                 prior = self.near.check_and_add(ns, rid, task)
-                if prior is not None and self.cfg.validation.policy("near_duplicate") == "reject":
+                if prior is not None and self.near_policy == "reject":
                     self._reject(result, "near_duplicate", "near-copy of an earlier task", rid, output=task,
                                  duplicate_of=prior)
                     continue
-            self.journal.seen_or_add(ns, text_hash(task), rid)
+            self.journal.claim(ns, h, rid)
             rec = TaskRecord(id=rid, group=item.group, task=task, item_id=item.id, model=self.cfg.llm.model)
             self.writers["tasks"].add(rec.model_dump())
-            self.kept[item.group] = self.kept.get(item.group, 0) + 1
             self.count(item.group, "accepted")

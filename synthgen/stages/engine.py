@@ -1,38 +1,31 @@
-"""The ordered executor both stages share: many requests in flight, commits in plan order.
+"""What both stages share: the ordered executor and the base of their writers and counts.
 
-Responses arrive in any order. Each is committed to the journal before anything else is done
-with it (parsing, checks), so a kill at any instant costs at most the requests in flight. The
-responses that arrive in one turn of the event loop share one SQLite transaction (a group
-commit), and the task that received one waits for that commit before it goes on.
-
-Results are then committed to the output files strictly in plan order, so dedup decisions
-(first wins) are the same in every run and after every resume, and "what is committed" is one
-number per stage: the plan index of the last committed item. Item commits are gathered in
-memory (`Journal.hold`) and written in one short transaction every 64 items or before the
-engine waits; no SQL transaction is open across an await, so the group commit of responses
-never joins an output transaction. A kill loses at most the gathered commits, whose responses
-are journaled and replayed. The window of launched-but-uncommitted items is bounded, so memory
-does not grow with the run.
+Each response is journaled before anything is done with it (one transaction per turn of the
+event loop), so a kill costs at most the requests in flight. Results are committed in plan order
+(dedup, first wins, is the same in every run and resume), gathered in memory and written in one
+transaction per COMMIT_EVERY items or when the engine waits, none open across an await. The
+window of launched-but-uncommitted items is bounded, so memory does not grow with the run.
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator, Protocol
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
 
 from ..budget import BudgetExhausted, BudgetGate
 from ..errors import FatalLLMError
 from ..journal import Journal
 from ..llm.client import ChatResult, LLMClient, RequestFailed
 from ..plan import WorkItem
+from ..records import RejectRecord
+from ..shards import ShardWriter
 
-# Commits per turn of the event loop: 64 answers can land in one turn, and committing them all
-# before reading the next answers or sending the next requests held every socket for 20-80 ms.
-COMMIT_SLICE = 8
-# commits gathered per transaction at the most (fewer when the engine is about to wait)
-COMMIT_EVERY = 64
-# and written at the latest this long after the engine began to wait with some gathered
+COMMIT_SLICE = 8  # commits per turn of the loop (64 in one go held every socket for 20-80 ms)
+COMMIT_EVERY = 64  # commits gathered per transaction at the most
+# gathered commits are written once the engine has waited this long (each transaction rewrites
+# the band pages it touches: writing them as soon as it waited made 59 MB of WAL, not 18)
 FLUSH_IDLE_S = 0.5
 
 
@@ -51,62 +44,94 @@ class ItemResult:
     attempts: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    replayed: int = 0
     pre: object | None = None  # the stage's order-free checks, done as the response arrived
-
-
-class Stage(Protocol):
-    """Everything the engine calls on a stage."""
-
-    name: str
-
-    def schema(self, item: WorkItem) -> tuple[dict | None, str]: ...
-
-    def parse(self, content: str) -> object: ...  # raises ValueError when unusable
-
-    async def prepare(self, result: ItemResult) -> object | None: ...  # order-free checks
-
-    def commit(self, result: ItemResult) -> None: ...  # in plan order, inside a transaction
-
-    def flush_needed(self) -> bool: ...  # a part reached shard_size: flush now for exact sizes
-
-    def flush(self) -> bool: ...  # write pending lines, stage offsets; True if a part is full
-
-    def finalize_full(self) -> None: ...  # publish full parts (after the commit)
 
 
 @dataclass
 class EngineStats:
-    launched: int = 0
     committed: int = 0
     requests: int = 0
-    replayed: int = 0
     failed: int = 0  # transient failures left uncommitted (a rerun retries them)
     rejected_failed: int = 0  # requests the server refused as such (HTTP 400): rejected
 
 
+class OutputStage:
+    """The engine calls schema, parse, prepare (order-free checks as an answer arrives), commit (in
+    plan order), flush (write pending lines; True if a part is full) and finalize_full."""
+
+    name = ""
+    kinds: tuple[str, ...] = ()
+
+    def __init__(self, run_dir: Path, journal: Journal, shard_size: int):
+        self.journal = journal
+        counts = journal.counters().get(self.name, {})
+        self.items_total = sum(c.get("items", 0) for c in counts.values())
+        self.accepted = {g: c.get("accepted", 0) for g, c in counts.items()}
+        self.accepted_total = sum(self.accepted.values())
+        self.rejected_total = sum(n for c in counts.values() for k, n in c.items()
+                                  if k.startswith("rejected:"))
+        self.writers = {k: ShardWriter(run_dir, k, journal, shard_size) for k in self.kinds}
+
+    def count(self, group: str, key: str) -> None:
+        """Bump a counter in the gathered commit (and the live totals)."""
+        self.journal.bump(self.name, group, key)
+        if key == "items":
+            self.items_total += 1
+        elif key == "accepted":
+            self.accepted_total += 1
+            self.accepted[group] = self.accepted.get(group, 0) + 1
+        elif key.startswith("rejected:"):
+            self.rejected_total += 1
+
+    def reject(self, rec: RejectRecord) -> None:
+        self.writers["rejects"].add(rec.model_dump(exclude_none=True))
+        # surplus: a good one past the group's quota, kept in rejects but not counted as bad
+        self.count(rec.group, "surplus" if rec.reason == "surplus" else f"rejected:{rec.reason}")
+
+    async def start(self) -> None:
+        """Start what the stage needs before the first request (a worker process)."""
+
+    async def aclose(self) -> None:
+        """Release what the stage started; output files are not touched."""
+
+    async def prepare(self, result) -> object | None:
+        return None
+
+    def flush_needed(self) -> bool:
+        return any(w.full for w in self.writers.values())
+
+    def flush(self) -> bool:
+        for w in self.writers.values():
+            w.flush()
+        return self.flush_needed()
+
+    def finalize_full(self) -> None:
+        for w in self.writers.values():
+            if w.full:
+                w.finalize()
+
+    def finalize_all(self) -> None:
+        for w in self.writers.values():
+            w.finalize()
+
+
 class Engine:
-    def __init__(self, stage: Stage, journal: Journal, client: LLMClient | None,
+    def __init__(self, stage, journal: Journal, client: LLMClient | None,
                  max_output_retries: int, concurrency_limit: int, gate: BudgetGate | None = None,
                  on_commit: Callable[[ItemResult], None] | None = None,
                  on_response: Callable[[ChatResult], None] | None = None,
-                 checkpoint: Callable[[], None] | None = None, progress_key: str | None = None,
-                 missing: Callable[[WorkItem, int], RequestFailed] | None = None):
+                 checkpoint: Callable[[], None] | None = None, progress_key: str | None = None):
         self.stage, self.journal, self.client, self.gate = stage, journal, client, gate
-        # batch mode: answers come from the journal only; `missing` says why one is absent
-        self.missing = missing
+        self.missing: Callable[[WorkItem, int], RequestFailed] | None = None  # batch: why an answer is absent
         self.max_output_retries = max_output_retries
         self.window = 2 * max(256, 4 * concurrency_limit)  # launched but not committed
-        # launched per turn of the loop: the first requests go out before a whole window is planned
-        self.burst = max(16, concurrency_limit)
+        self.burst = max(16, concurrency_limit)  # launched per turn: the first requests go out early
         self.on_commit, self.on_response, self.checkpoint = on_commit, on_response, checkpoint
-        # where the commit point is kept: the stage name, or one per top-up round
-        self.progress_key = progress_key or stage.name
+        self.progress_key = progress_key or stage.name  # the stage's, or a top-up round's
         self.stats = EngineStats()
         self.stop_reason: str | None = None
         self.last_failure = ""
         self.fatal: BaseException | None = None
-        self._stopping = False
         self._tasks: dict[int, asyncio.Task] = {}
         self._durable: asyncio.Future | None = None
         self._may_replay = False
@@ -120,11 +145,8 @@ class Engine:
             t.cancel()
 
     def request_stop(self, reason: str) -> None:
-        if not self._stopping:
-            self._stopping = True
+        if self.stop_reason is None:
             self.stop_reason = reason
-
-    # -- one item: ask (or replay), journal, parse, retry on a cut or unparseable answer ------
 
     async def _journaled(self, item: WorkItem, attempt: int, r: ChatResult) -> None:
         """Record the response and wait until it is committed (with the others of this turn)."""
@@ -133,35 +155,30 @@ class Engine:
             r.completion_tokens, r.usage_estimated, r.latency_s, r.model, r.endpoint)
         if self._durable is None:
             self._durable = asyncio.get_running_loop().create_future()
-            asyncio.get_running_loop().call_soon(self._group_commit)
+            asyncio.get_running_loop().call_soon(self._group_commit, self._durable)
         await asyncio.shield(self._durable)
 
-    def _group_commit(self) -> None:
-        fut, self._durable = self._durable, None
+    def _group_commit(self, fut: asyncio.Future) -> None:
+        self._durable = None
         try:
             self.journal.flush_responses()
         except BaseException as exc:  # a full disk: every waiting task learns it
-            if fut is not None and not fut.done():
-                fut.set_exception(exc)
+            fut.set_exception(exc)
             return
-        if fut is not None and not fut.done():
-            fut.set_result(None)
+        fut.set_result(None)
 
     async def _ask(self, item: WorkItem, attempt: int, schema, schema_name, result: ItemResult):
-        if self._stopping:
+        if self.stop_reason is not None:
             raise asyncio.CancelledError()
-
-        async def journal_it(r: ChatResult) -> None:
-            await self._journaled(item, attempt, r)
-
         try:
             if self.missing is not None:
                 raise self.missing(item, attempt)
             assert self.client is not None
             self.stats.requests += 1
-            r = await self.client.chat(item.messages, item.seed + attempt, schema, schema_name,
-                                       urgent=attempt > 0, on_answer=journal_it,
-                                       before_send=self.gate.before_request if self.gate else None)
+            r = await self.client.chat(
+                item.messages, item.seed + attempt, schema, schema_name, urgent=attempt > 0,
+                on_answer=lambda r: self._journaled(item, attempt, r),
+                before_send=self.gate.before_request if self.gate else None)
         except RequestFailed as exc:
             if self.missing is None:
                 self.journal.record_failure(item.id, attempt, "request_failed", str(exc))
@@ -174,21 +191,20 @@ class Engine:
         return r
 
     async def _process(self, item: WorkItem) -> ItemResult:
+        """Ask (or replay), journal, parse; retry on a cut or unparseable answer."""
         stored = self.journal.responses_for(item.id) if self._may_replay else []
         schema, schema_name = self.stage.schema(item)
         result = ItemResult(item)
         for attempt in range(self.max_output_retries + 1):
+            result.attempts = attempt + 1
             if attempt < len(stored):
                 r = stored[attempt]
-                result.replayed += 1
             else:
                 r = await self._ask(item, attempt, schema, schema_name, result)
                 if r is None:  # refused by the server as such: rejected
-                    result.attempts = attempt + 1
                     return result
             result.prompt_tokens += r.prompt_tokens
             result.completion_tokens += r.completion_tokens
-            result.attempts = attempt + 1
             result.content, result.finish_reason = r.content, r.finish_reason
             if r.finish_reason == "length":
                 result.error, result.detail = "truncated", "finish_reason=length"
@@ -203,11 +219,9 @@ class Engine:
             return result
         return result
 
-    # -- the loop: launch within the window, commit the contiguous prefix in plan order -------
-
     def _launch(self, it: Iterator[WorkItem], next_pos: int, commit_pos: int, queue) -> tuple[int, bool]:
         for _ in range(self.burst):
-            if self._stopping or next_pos - commit_pos >= self.window:
+            if self.stop_reason is not None or next_pos - commit_pos >= self.window:
                 return next_pos, False
             item = next(it, None)
             if item is None:
@@ -216,13 +230,12 @@ class Engine:
             t.add_done_callback(lambda task, pos=next_pos: queue.put_nowait((pos, task)))
             self._tasks[next_pos] = t
             next_pos += 1
-            self.stats.launched += 1
         return next_pos, False
 
     def _outcome(self, task: asyncio.Task) -> ItemResult | None:
         """The task's result, or None after recording why the run must stop."""
         if task.cancelled():
-            self.request_stop(self.stop_reason or "cancelled")
+            self.request_stop("cancelled")  # unless a reason was given first
             return None
         exc = task.exception()
         if exc is None:
@@ -241,15 +254,6 @@ class Engine:
             raise exc
         return None
 
-    def _commit(self, result: ItemResult) -> None:
-        self.stage.commit(result)
-        self.stats.committed += 1
-        self.stats.replayed += result.replayed
-        if result.error == "request_failed":
-            self.stats.rejected_failed += 1
-        if self.on_commit:
-            self.on_commit(result)
-
     async def run(self, items: Iterable[WorkItem]) -> EngineStats:
         queue: asyncio.Queue = asyncio.Queue()
         ready: dict[int, ItemResult] = {}
@@ -263,7 +267,8 @@ class Engine:
                     next_pos, exhausted = self._launch(it, next_pos, commit_pos, queue)
                 if not self._tasks:
                     break
-                if queue.empty() and not (self._stopping or exhausted) and next_pos - commit_pos < self.window:
+                stopping = self.stop_reason is not None or exhausted
+                if queue.empty() and not stopping and next_pos - commit_pos < self.window:
                     await asyncio.sleep(0)  # the requests just launched go out; then plan more
                     continue
                 entries = [await self._next_answer(queue)]
@@ -275,16 +280,19 @@ class Engine:
                     if result is not None:
                         ready[pos] = result
                 commit_pos = await self._commit_ready(ready, commit_pos)
-            self._flush()
         finally:
             self.cancel_in_flight()
-            self._settle()
+            try:  # gathered commits are whole items, so they are written; after a failed write
+                self._flush()  # nothing more is (the journal refuses it) and they are dropped
+            except Exception:
+                self.journal.rollback()
+                raise
+            finally:
+                self.journal.flush_responses()
         return self.stats
 
     async def _next_answer(self, queue: asyncio.Queue):
-        """The next finished task. While the engine waits for it, gathered commits are written
-        after FLUSH_IDLE_S (not at once: every transaction rewrites the near-dup band pages it
-        touches, and one per idle moment made a 600-item run write 59 MB of WAL, 18 MB before)."""
+        """The next finished task; gathered commits are written if it takes FLUSH_IDLE_S."""
         if not queue.empty() or self._gathered == 0:
             return await queue.get()
         failed: list[BaseException] = []
@@ -304,26 +312,18 @@ class Engine:
             raise failed[0]
         return entry
 
-    def _settle(self) -> None:
-        """On the way out: gathered commits are whole items, so they are written; after a failed
-        write nothing more is (the journal refuses it) and what was gathered is dropped."""
-        try:
-            self._flush()
-        except Exception:
-            self.journal.rollback()
-            raise
-        finally:
-            self.journal.flush_responses()
-
     async def _commit_ready(self, ready: dict[int, ItemResult], commit_pos: int) -> int:
-        """Commit the contiguous prefix, nothing past a gap. Commits are gathered (in memory,
-        no SQL transaction open) and written every COMMIT_EVERY items or before the engine waits;
-        the loop is given back every COMMIT_SLICE commits, counted across answers."""
+        """Commit the contiguous prefix; the loop is given back every COMMIT_SLICE commits."""
         while commit_pos in ready:
             if self._gathered == 0:
                 self.journal.hold()
             result = ready.pop(commit_pos)
-            self._commit(result)
+            self.stage.commit(result)
+            self.stats.committed += 1
+            if result.error == "request_failed":
+                self.stats.rejected_failed += 1
+            if self.on_commit:
+                self.on_commit(result)
             self._last = result.item.index
             self._gathered += 1
             commit_pos += 1

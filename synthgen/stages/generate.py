@@ -1,8 +1,7 @@
 """Stage 2: check each example (quality/checks.py), write it to examples/ or rejects/.
 
 With a check worker (validation.check_worker), each answer's order-free checks run in a worker
-process as it arrives (`prepare`, after the engine has journaled the response); `commit` then
-only does the dedup look-ups, in plan order.
+process as it arrives (`prepare`); `commit` then only does the dedup look-ups, in plan order.
 """
 
 from __future__ import annotations
@@ -21,8 +20,7 @@ from ..quality.checks import ExampleChecker
 from ..quality.check_worker import PrecheckPool
 from ..quality.precheck import Precheck
 from ..validate import Finding
-from .base import OutputStage
-from .engine import ItemResult
+from .engine import ItemResult, OutputStage
 
 
 def use_check_worker(cfg: RunConfig, todo: int) -> bool:
@@ -47,14 +45,12 @@ class GenerateStage(OutputStage):
         self.targets: dict[str, int] = {}
         use_worker = use_check_worker(cfg, todo - self.items_total)
         self._schemas = {g: generate_schema(g) for g in GROUPS}
-        self.pool: PrecheckPool | None = None
         self.notice = ""
         self.checker = ExampleChecker(cfg.validation, journal, preload_language=not use_worker)
-        if use_worker:  # the pipeline starts the worker before the first request
-            self.pool = PrecheckPool(cfg.validation)
-            self.prepare = self._prepare
+        # the pipeline starts the worker before the first request
+        self.pool: PrecheckPool | None = PrecheckPool(cfg.validation) if use_worker else None
 
-    async def _prepare(self, result: ItemResult) -> Precheck | None:
+    async def prepare(self, result: ItemResult) -> Precheck | None:
         """Order-free checks in the worker as each answer arrives; commit does the rest."""
         obj, item = result.parsed, result.item
         if not isinstance(obj, dict) or self.pool is None:
@@ -83,16 +79,13 @@ class GenerateStage(OutputStage):
 
     def _reject(self, result: ItemResult, finding: Finding, duplicate_of: str | None = None) -> None:
         item = result.item
-        rec = RejectRecord(
+        self.reject(RejectRecord(
             id=item.id, stage="generate", group=item.group, reason=finding.reason, detail=finding.detail,
             field=finding.field, duplicate_of=duplicate_of, task=self.task_of(item),
             placeholders=item.placeholders, output=result.parsed,
             raw=None if result.parsed is not None else result.content,
             model=self.cfg.llm.model, item_index=item.index, attempts=result.attempts,
-        )
-        self.writers["rejects"].add(rec.model_dump(exclude_none=True))
-        # surplus: a good example past the group's target, kept in rejects, not counted as bad
-        self.count(item.group, "surplus" if finding.reason == "surplus" else f"rejected:{finding.reason}")
+        ))
 
     def commit(self, result: ItemResult) -> None:
         item = result.item
