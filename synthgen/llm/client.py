@@ -1,9 +1,9 @@
 """The one place synthgen talks to an LLM: the openai SDK, one retry layer, structured output.
 
-- Each request is one documented SDK call (`post.post_chat`) on `openai.AsyncOpenAI` with
+- Each request is one documented SDK call (`post_chat`) on `openai.AsyncOpenAI` with
   `max_retries=0` over `openai.DefaultAioHttpClient`; `timeout_s` bounds the whole attempt, a
   slowly dripped answer included. Retries, waits and the fatal/permanent/transient split are in
-  `retry.py`; whether a 429 pauses everyone or one request in `pushback.py`.
+  `retry.py`; the pace (rpm/tpm, concurrency, 429s) in `ratelimit.py`.
 - Structured output: `auto` tries a JSON-schema `response_format`, falls back to `json_object`,
   then to none, when a server answers 400 to it; the fallback is remembered for the run. The
   same for `max_tokens`, which newer OpenAI models refuse for `max_completion_tokens`.
@@ -14,18 +14,17 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from typing import Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
+import httpx2
 import openai
+import orjson
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from ..config import LLMConfig
 from ..errors import FatalLLMError
-from .concurrency import AdaptiveConcurrency
 from .endpoints import EndpointPool
-from .post import post_chat
-from .pushback import Pushback
-from .ratelimit import RateLimiter
+from .ratelimit import AdaptiveConcurrency, RateLimiter
 from .retry import (AnswerTooLarge, BadAnswer, Backoff, RequestTimeout, describe, headers_of, is_fatal,
                     is_transient, retry_after_seconds)
 from .tokens import count_message_tokens, count_tokens
@@ -59,6 +58,43 @@ class ChatResult:
     endpoint: str
 
 
+async def post_chat(client: openai.AsyncOpenAI, body: dict[str, Any], timeout: float,
+                    max_bytes: int) -> tuple[dict[str, str], dict[str, Any]]:
+    """POST /chat/completions: (lower-case headers, decoded body); raises the SDK's errors for error
+    statuses, AnswerTooLarge past `max_bytes` and BadAnswer for a body that is no chat completion.
+
+    `cast_to=httpx2.Response` with `stream=True` makes the SDK hand back its raw response with the
+    body not yet read, so it is taken in chunks and memory never follows what a server sends."""
+    response = await client.post("/chat/completions", cast_to=httpx2.Response, body=body,
+                                 options={"timeout": timeout, "max_retries": 0}, stream=True)
+    try:
+        headers = {k.lower(): v for k, v in response.headers.items()}
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > max_bytes:
+            raise AnswerTooLarge(f"answer of {declared} bytes is over llm.max_response_bytes ({max_bytes})")
+        parts: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > max_bytes:
+                raise AnswerTooLarge(f"answer over llm.max_response_bytes ({max_bytes} bytes); "
+                                     "not read further")
+            parts.append(chunk)
+    finally:
+        await response.aclose()
+    raw = b"".join(parts)
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        data = None
+    choices = data.get("choices") if isinstance(data, dict) else None
+    if not (isinstance(choices, list) and choices and isinstance(choices[0], dict)):
+        kind = headers.get("content-type", "no content type").split(";")[0]
+        what = f"{len(raw)} bytes of {kind} that are not a chat completion" if raw.strip() else "an empty body"
+        raise BadAnswer(f"HTTP {response.status_code} with {what}", headers)
+    return headers, data
+
+
 class LLMClient:
     def __init__(self, cfg: LLMConfig, base_urls: list[str], api_key: str,
                  response_format: Callable[[dict, str, str], dict | None] | None = None,
@@ -79,12 +115,10 @@ class LLMClient:
         self.refused = 0
         self.max_concurrency = cfg.concurrency
         low = 1 if cfg.adaptive_concurrency else cfg.concurrency
-        self.limiter = AdaptiveConcurrency(cfg.concurrency, minimum=low, maximum=cfg.concurrency)
+        self.window = AdaptiveConcurrency(cfg.concurrency, minimum=low, maximum=cfg.concurrency)
         self.rate = RateLimiter(cfg.requests_per_minute, cfg.tokens_per_minute)
-        self.pushback = Pushback()
         self.rate_limited = 0  # 429 answers seen
         self.retries = 0
-        self._backoff = Backoff()
         self._sleep = sleep
 
     def sdk(self) -> openai.AsyncOpenAI:
@@ -93,11 +127,11 @@ class LLMClient:
 
     @property
     def concurrency_limit(self) -> int:
-        return self.limiter.limit
+        return self.window.limit
 
     @property
     def in_flight(self) -> int:
-        return self.limiter.in_flight
+        return self.window.in_flight
 
     async def aclose(self) -> None:
         for c in self.clients.values():
@@ -127,7 +161,7 @@ class LLMClient:
         `on_answer` is awaited with the answer while it still holds its place in the window (the
         engine journals it there), so answered-but-unjournaled requests never exceed the
         concurrency: a kill costs at most the requests in flight."""
-        retrying = AsyncRetrying(stop=stop_after_attempt(self.cfg.max_attempts), wait=self._backoff,
+        retrying = AsyncRetrying(stop=stop_after_attempt(self.cfg.max_attempts), wait=Backoff(),
                                  retry=retry_if_exception(is_transient), reraise=True,
                                  sleep=self._sleep, before_sleep=self._count_retry)
         tried = 0
@@ -135,7 +169,7 @@ class LLMClient:
             async for attempt in retrying:
                 with attempt:
                     tried = attempt.retry_state.attempt_number
-                    return await self._limited(messages, seed, schema, schema_name,
+                    return await self._attempt(messages, seed, schema, schema_name,
                                                urgent or tried > 1, before_send, on_answer)
         except Exception as exc:
             failure = self._failure(exc, tried)
@@ -165,45 +199,37 @@ class LLMClient:
             return RequestFailed(f"{describe(exc)} (tried {times})")
         return None
 
-    async def _limited(self, messages, seed, schema, schema_name, urgent: bool,
-                       before_send: Callable[[], None] | None, on_answer=None) -> ChatResult:
+    async def _attempt(self, messages, seed, schema, schema_name, urgent: bool,
+                       before_send: Callable[[], None] | None, on_answer) -> ChatResult:
         """One attempt under the concurrency window and the requests/tokens per minute budget."""
-        async with self.limiter.slot(urgent) as slot:
+        async with self.window.slot(urgent) as epoch:
             if before_send is not None:
                 before_send()
             estimate = 0
             if self.rate.tpm is not None:
                 estimate = count_message_tokens(messages, self.model) + self.cfg.max_tokens
-            reservation = await self.rate.acquire(estimate)
+            reserved = await self.rate.acquire(estimate)
+            used = 0
             try:
                 async with asyncio.timeout(self.cfg.timeout_s):
                     result = await self._once(messages, seed, schema, schema_name)
+                used = result.prompt_tokens + result.completion_tokens
             except TimeoutError:
-                reservation.settle(0)
                 raise RequestTimeout(f"no complete answer within timeout_s ({self.cfg.timeout_s:g} s)") from None
             except openai.RateLimitError as exc:
-                reservation.settle(0)
-                self._on_429(exc, slot)
+                self.rate_limited += 1
+                headers = headers_of(exc)
+                self.rate.update_from_headers(headers)
+                wait = retry_after_seconds(headers)
+                if self.window.rate_limited(epoch, headers) and wait:
+                    self.rate.pause_until(time.monotonic() + min(wait, 300.0))
                 raise
-            except BaseException:
-                reservation.settle(0)
-                raise
-            reservation.settle(result.prompt_tokens + result.completion_tokens)
-            self.pushback.answered()
-            slot.success()
+            finally:
+                self.rate.settle(reserved, used)
+            self.window.success(epoch)
             if on_answer is not None:
                 await on_answer(result)
             return result
-
-    def _on_429(self, exc: openai.RateLimitError, slot) -> None:
-        self.rate_limited += 1
-        headers = headers_of(exc)
-        self.rate.update_from_headers(headers)
-        if self.pushback.rate_limited(headers):
-            slot.rate_limited()
-            wait = retry_after_seconds(headers)
-            if wait:
-                self.rate.pause_until(time.monotonic() + min(wait, 300.0))
 
     async def _once(self, messages, seed, schema, schema_name) -> ChatResult:
         url = self.pool.pick()
@@ -213,8 +239,8 @@ class LLMClient:
                 body = self.build_body(messages, seed, schema, schema_name)
                 started = time.perf_counter()
                 try:
-                    raw = await post_chat(self.clients[url], body, self.cfg.timeout_s,
-                                          self.cfg.max_response_bytes)
+                    headers, data = await post_chat(self.clients[url], body, self.cfg.timeout_s,
+                                                    self.cfg.max_response_bytes)
                 except openai.BadRequestError as exc:
                     if self._adapted(exc, body, mode):
                         continue
@@ -228,8 +254,8 @@ class LLMClient:
             self.pool.release(url)
         self.pool.mark_ok(url)
         self.succeeded += 1
-        self.rate.update_from_headers(raw.headers)
-        return self._result(raw.data, messages, time.perf_counter() - started, url)
+        self.rate.update_from_headers(headers)
+        return self._result(data, messages, time.perf_counter() - started, url)
 
     def _adapted(self, exc: openai.BadRequestError, body: dict, mode: str) -> bool:
         """True if a 400 was about a parameter we can change (or another request changed already)."""
@@ -244,15 +270,12 @@ class LLMClient:
 
     def _downgrade(self, exc: openai.BadRequestError) -> bool:
         """Step down json_schema -> json_object -> off when the server rejects the format."""
-        if self.cfg.structured_output != "auto":
+        if self.cfg.structured_output != "auto" or self.mode == "off":
             return False
         text = str(exc.message).lower()
-        if not any(w in text for w in ("response_format", "json_schema", "schema", "json", "format")):
+        if not any(w in text for w in ("response_format", "schema", "json", "format")):
             return False
-        i = _MODES.index(self.mode)
-        if i + 1 >= len(_MODES):
-            return False
-        self.mode = _MODES[i + 1]
+        self.mode = _MODES[_MODES.index(self.mode) + 1]
         return True
 
     def _result(self, data: dict, messages: list[dict], latency: float, url: str) -> ChatResult:
