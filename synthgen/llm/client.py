@@ -90,7 +90,9 @@ async def post_chat(client: openai.AsyncOpenAI, body: dict[str, Any], timeout: f
     choices = data.get("choices") if isinstance(data, dict) else None
     if not (isinstance(choices, list) and choices and isinstance(choices[0], dict)):
         kind = headers.get("content-type", "no content type").split(";")[0]
-        what = f"{len(raw)} bytes of {kind} that are not a chat completion" if raw.strip() else "an empty body"
+        what = f"{len(raw)} bytes of {kind} that are not a chat completion"
+        if not raw.strip():
+            what = "an empty body"
         raise BadAnswer(f"HTTP {response.status_code} with {what}", headers)
     return headers, data
 
@@ -215,7 +217,8 @@ class LLMClient:
                     result = await self._once(messages, seed, schema, schema_name)
                 used = result.prompt_tokens + result.completion_tokens
             except TimeoutError:
-                raise RequestTimeout(f"no complete answer within timeout_s ({self.cfg.timeout_s:g} s)") from None
+                raise RequestTimeout(
+                    f"no complete answer within timeout_s ({self.cfg.timeout_s:g} s)") from None
             except openai.RateLimitError as exc:
                 self.rate_limited += 1
                 headers = headers_of(exc)
