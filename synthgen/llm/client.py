@@ -60,11 +60,9 @@ class ChatResult:
 
 async def post_chat(client: openai.AsyncOpenAI, body: dict[str, Any], timeout: float,
                     max_bytes: int) -> tuple[dict[str, str], dict[str, Any]]:
-    """POST /chat/completions: (lower-case headers, decoded body); raises the SDK's errors for error
-    statuses, AnswerTooLarge past `max_bytes` and BadAnswer for a body that is no chat completion.
-
-    `cast_to=httpx2.Response` with `stream=True` makes the SDK hand back its raw response with the
-    body not yet read, so it is taken in chunks and memory never follows what a server sends."""
+    """POST /chat/completions: (lower-case headers, decoded body). Error statuses raise the SDK's
+    errors; `cast_to=httpx2.Response, stream=True` hands back the body unread, so it is taken in
+    chunks up to `max_bytes` (AnswerTooLarge past it) and memory never follows what a server sends."""
     response = await client.post("/chat/completions", cast_to=httpx2.Response, body=body,
                                  options={"timeout": timeout, "max_retries": 0}, stream=True)
     try:
@@ -158,11 +156,10 @@ class LLMClient:
         """One completion, retried per `retry.py`.
 
         `urgent`: the caller is asking again (e.g. after a truncated answer); it and every retry
-        here queue ahead of first attempts for a place in the window. `before_send` is called
-        right before each attempt really goes out (a budget check); what it raises propagates.
-        `on_answer` is awaited with the answer while it still holds its place in the window (the
-        engine journals it there), so answered-but-unjournaled requests never exceed the
-        concurrency: a kill costs at most the requests in flight."""
+        queue ahead of first attempts. `before_send` is called right before each attempt goes
+        out (a budget check); what it raises propagates. `on_answer` is awaited with the answer
+        while it still holds its place in the window (the engine journals it there), so a kill
+        costs at most the requests in flight."""
         retrying = AsyncRetrying(stop=stop_after_attempt(self.cfg.max_attempts), wait=Backoff(),
                                  retry=retry_if_exception(is_transient), reraise=True,
                                  sleep=self._sleep, before_sleep=self._count_retry)

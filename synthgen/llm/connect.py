@@ -54,20 +54,6 @@ def resolve_endpoint(cfg: RunConfig) -> tuple[list[str], str]:
     return urls, key
 
 
-def _longer_tasks(schema: dict, min_words: int) -> dict:
-    """Small local models answer "Python" for a task: the grammar makes them write a sentence.
-
-    Only for the local backend, whose grammar compiler honours minLength; hosted APIs differ.
-    """
-    items = schema.get("properties", {}).get("tasks", {}).get("items")
-    if not isinstance(items, dict):
-        return schema
-    out = {**schema, "properties": {**schema["properties"]}}
-    out["properties"]["tasks"] = {**schema["properties"]["tasks"],
-                                  "items": {**items, "minLength": 6 * min_words}, "minItems": 2}
-    return out
-
-
 @asynccontextmanager
 async def connect(cfg: RunConfig, concurrency: int | None = None, offline: bool = False):
     """A client for the run's endpoint. `offline`: nothing will be sent (batch export), so no
@@ -78,10 +64,9 @@ async def connect(cfg: RunConfig, concurrency: int | None = None, offline: bool 
             server = stack.enter_context(LocalServer(llm.model_path, n_ctx=llm.n_ctx))
             if concurrency is None:
                 llm = llm.model_copy(update={"concurrency": min(llm.concurrency, RECOMMENDED_CONCURRENCY)})
-            client = LLMClient(llm, [server.base_url], "local",
+            client = LLMClient(llm, [server.base_url], "local", model_override=server.model,
                                response_format=lambda schema, name, mode: response_format_for(
-                                   _longer_tasks(schema, cfg.brainstorm.min_task_words), name),
-                               model_override=server.model)
+                                   schema, name, cfg.brainstorm.min_task_words))
         else:
             urls, key = (llm.base_urls() or [OPENAI_URL], "offline") if offline else resolve_endpoint(cfg)
             client = LLMClient(llm, urls, key)

