@@ -33,12 +33,10 @@ _MODES = ("json_schema", "json_object", "off")
 
 
 class RequestFailed(RuntimeError):
-    """One request could not be answered.
-
-    `permanent`: the server refused this very request (HTTP 400, 413, 422) or its answer was too
-    large: asking again cannot help, so the item is rejected with `reason`. Otherwise (timeouts,
-    5xx, connection trouble, 429 after every attempt) the run stops and a rerun asks again.
-    """
+    """One request could not be answered. `permanent`: the server refused this very request
+    (HTTP 400, 413, 422) or its answer was too large, so the item is rejected with `reason`.
+    Otherwise (timeouts, 5xx, connection trouble, 429 after every attempt) the run stops and a
+    rerun asks again."""
 
     def __init__(self, message: str, permanent: bool = False, reason: str = "request_failed"):
         super().__init__(message)
@@ -258,25 +256,22 @@ class LLMClient:
         return self._result(data, messages, time.perf_counter() - started, url)
 
     def _adapted(self, exc: openai.BadRequestError, body: dict, mode: str) -> bool:
-        """True if a 400 was about a parameter we can change (or another request changed already)."""
-        if "response_format" in body and (mode != self.mode or self._downgrade(exc)):
-            return True
+        """True if a 400 was about a parameter we can change (or another request changed already):
+        with `auto`, a refused format steps down json_schema -> json_object -> off."""
+        text = str(exc.message)
+        if "response_format" in body:
+            if mode != self.mode:
+                return True
+            if self.cfg.structured_output == "auto" and mode != "off" and any(
+                    w in text.lower() for w in ("response_format", "schema", "json", "format")):
+                self.mode = _MODES[_MODES.index(mode) + 1]
+                return True
         if self._max_tokens_key not in body:  # another request switched it meanwhile
             return True
-        if "max_completion_tokens" in str(exc.message) and self._max_tokens_key == "max_tokens":
+        if "max_completion_tokens" in text and self._max_tokens_key == "max_tokens":
             self._max_tokens_key = "max_completion_tokens"
             return True
         return False
-
-    def _downgrade(self, exc: openai.BadRequestError) -> bool:
-        """Step down json_schema -> json_object -> off when the server rejects the format."""
-        if self.cfg.structured_output != "auto" or self.mode == "off":
-            return False
-        text = str(exc.message).lower()
-        if not any(w in text for w in ("response_format", "schema", "json", "format")):
-            return False
-        self.mode = _MODES[_MODES.index(self.mode) + 1]
-        return True
 
     def _result(self, data: dict, messages: list[dict], latency: float, url: str) -> ChatResult:
         choice = data["choices"][0]

@@ -122,19 +122,10 @@ class LocalServer:
         self.startup_timeout = startup_timeout
         self._own_log = log_path is None
         self.log_path = Path(log_path) if log_path is not None else None
-        self.port: int | None = None
+        self.base_url = ""  # http://127.0.0.1:<port>/v1 once started
+        self.pid: int | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._watchdog_w: int | None = None
-
-    @property
-    def base_url(self) -> str:
-        if self.port is None:
-            raise LocalBackendError("local server is not running")
-        return f"http://127.0.0.1:{self.port}/v1"
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
 
     def __enter__(self) -> LocalServer:
         self.start()
@@ -164,10 +155,11 @@ class LocalServer:
     def _launch(self) -> None:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
+            port = s.getsockname()[1]
+        self.base_url = f"http://127.0.0.1:{port}/v1"
         threads = str(os.cpu_count() or 1)
         cmd = [sys.executable, "-c", _CHILD_WRAPPER, "--model", str(self.model_path),
-               "--model_alias", self.model, "--host", "127.0.0.1", "--port", str(self.port),
+               "--model_alias", self.model, "--host", "127.0.0.1", "--port", str(port),
                "--n_ctx", str(self.n_ctx), "--n_threads", threads, "--n_threads_batch", threads,
                # logits for every position fill an n_ctx x vocab array (up to 400 MB at n_ctx
                # 2048) and only serve `logprobs`, never asked for
@@ -185,6 +177,7 @@ class LocalServer:
                 self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log,
                                               stderr=subprocess.STDOUT, env=env, pass_fds=(read_end,),
                                               start_new_session=True)
+            self.pid = self._proc.pid
         finally:
             os.close(read_end)
 
@@ -227,7 +220,7 @@ class LocalServer:
         if self._watchdog_w is not None:
             os.close(self._watchdog_w)
             self._watchdog_w = None
-        self.port = None
+        self.base_url = ""
         if self._own_log and not keep_log and self.log_path is not None:
             self.log_path.unlink(missing_ok=True)
             self.log_path = None

@@ -1,16 +1,13 @@
 """How fast requests go out: a requests/tokens-per-minute budget and an adaptive concurrency window.
 
-`RateLimiter`: two token buckets refilled continuously, holding only `burst_s` seconds of quota,
-so a run never fires a minute's requests at t=0 and then idles. Waiters queue FIFO (a large
-request is not starved by small ones); the head sleeps until its budget has refilled or a refund
-or a server header may have changed that moment. No polling, no background task.
+`RateLimiter`: two token buckets holding only `burst_s` seconds of quota, so a run never fires a
+minute's requests at t=0 and then idles. Waiters queue FIFO (a large request is not starved); the
+head sleeps until its budget has refilled, or a refund or a header may have changed that moment.
 
-`AdaptiveConcurrency`: the window of requests in flight, AIMD as TCP does it: +1 per `limit`
-successes, halved by a 429 that holds for the whole key. One overload burst returns many 429s
-from requests sent under the old limit, so only a request admitted since the last cut may cut.
-A 429 holds for the whole key when `x-ratelimit-remaining-*` is below 1 (every request would meet
-it), or when most recent answers are 429s; any other 429 (a busy replica, a proxy's hiccup) only
-makes that request wait: pausing everyone on each of a storm of 30% 429s with `Retry-After: 2`
+`AdaptiveConcurrency`: AIMD as TCP does it: +1 per `limit` successes, halved by a 429 that holds
+for the whole key (`x-ratelimit-remaining-*` below 1, or most recent answers 429s); only a request
+admitted since the last cut may cut, as one burst returns many 429s. Any other 429 (a busy replica)
+makes only that request wait: pausing everyone on each of a storm of 30% 429s with `Retry-After: 2`
 made a run take 132x the fault-free time.
 """
 
@@ -202,13 +199,13 @@ def quota_exhausted(headers: Mapping[str, str]) -> bool:
 
 
 class AdaptiveConcurrency:
-    """The window of requests in flight; lowering it cancels nothing, it only admits fewer until
-    `in_flight` is below the new limit. `window`/`share`: the recent answers that decide whether
-    a 429 without quota headers still holds for everyone."""
+    """The window of requests in flight, within [minimum, maximum (default: the initial limit)].
+    Lowering it cancels nothing. `window`/`share`: the share of 429s among recent answers above
+    which a 429 without quota headers still holds for everyone."""
 
     def __init__(self, limit: int, minimum: int = 1, maximum: int | None = None, *,
                  window: int = 32, share: float = 0.6) -> None:
-        self.limit, self.minimum, self.maximum = limit, minimum, maximum
+        self.limit, self.minimum, self.maximum = limit, minimum, maximum or limit
         self.in_flight = 0
         self.cuts = 0
         self.pauses = 0  # 429s that paused every request
@@ -266,20 +263,20 @@ class AdaptiveConcurrency:
         self._successes += 1
         if self._successes >= self.limit:
             self._successes = 0
-            if self.maximum is None or self.limit < self.maximum:
+            if self.limit < self.maximum:
                 self.limit += 1
                 self._admit()
 
     def rate_limited(self, epoch: int, headers: Mapping[str, str]) -> bool:
         """A request sent at `epoch` got a 429; True if it holds for every request (then the
         limit is halved, unless a cut since `epoch` already answered this burst)."""
-        self._recent.append(True)
         recent = self._recent
+        recent.append(True)
         crowded = len(recent) == recent.maxlen and sum(recent) > self._share * len(recent)
         if not (quota_exhausted(headers) or crowded):
             return False
         self.pauses += 1
-        self._recent.clear()  # the same burst should not pause again and again
+        recent.clear()  # the same burst should not pause again and again
         if epoch == self.cuts:
             self._successes = 0
             if self.limit > self.minimum:
