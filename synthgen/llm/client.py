@@ -1,12 +1,11 @@
 """The one place synthgen talks to an LLM: the openai SDK, one retry layer, structured output.
 
-- Each request is one documented SDK call (`post_chat`) on `openai.AsyncOpenAI` with
-  `max_retries=0` over `openai.DefaultAioHttpClient`; `timeout_s` bounds the whole attempt, a
-  slowly dripped answer included. Retries, waits and the fatal/permanent/transient split are in
-  `retry.py`; the pace (rpm/tpm, concurrency, 429s) in `ratelimit.py`.
-- Structured output: `auto` tries a JSON-schema `response_format`, falls back to `json_object`,
-  then to none, when a server answers 400 to it; the fallback is remembered for the run. The
-  same for `max_tokens`, which newer OpenAI models refuse for `max_completion_tokens`.
+Each request is one documented SDK call (`post_chat`) on `openai.AsyncOpenAI` with `max_retries=0`
+over `openai.DefaultAioHttpClient`; `timeout_s` bounds the whole attempt, a slowly dripped answer
+included. Retry rules are in `retry.py`, the pace (rpm/tpm, concurrency, 429s) in `ratelimit.py`.
+Structured output `auto` steps down from a JSON-schema `response_format` to `json_object`, then to
+none, when a server answers 400 to it, and newer OpenAI models get `max_completion_tokens` when
+they refuse `max_tokens`; either is remembered for the run.
 """
 
 from __future__ import annotations

@@ -1,13 +1,10 @@
 """The `local` backend: a GGUF model served offline behind an OpenAI-compatible endpoint.
 
-We start `python -m llama_cpp.server` as a child process on a free 127.0.0.1 port and hand its
-base URL to the same client as any other server. A child, not an in-process `Llama`, keeps
-llama.cpp's threads, memory and C-level crashes away from our event loop.
-
-The child must never outlive synthgen, even a SIGKILLed one: a tiny wrapper watches a pipe whose
-write end only the parent holds; when the parent dies the kernel closes it and the child exits.
-Not prctl(PR_SET_PDEATHSIG): that fires when the forking *thread* exits and needs a preexec_fn,
-unsafe in a threaded parent.
+`python -m llama_cpp.server` runs as a child process on a free 127.0.0.1 port (not an in-process
+`Llama`: llama.cpp's threads, memory and crashes stay away from our event loop). It must never
+outlive synthgen, even a SIGKILLed one: a tiny wrapper watches a pipe whose write end only the
+parent holds, so the child exits when the kernel closes it. (prctl(PR_SET_PDEATHSIG) fires when
+the forking *thread* exits and needs a preexec_fn, unsafe in a threaded parent.)
 """
 
 from __future__ import annotations

@@ -79,7 +79,7 @@ class RateLimiter:
         self._buckets = {k: _Bucket(v, burst_s, now) if v else None for k, v in self._configured.items()}
         self._paused_until = 0.0
         self._lock = asyncio.Lock()
-        self._wake: asyncio.Future[None] | None = None
+        self._wake = asyncio.Event()  # set when the head of the queue may go sooner
 
     @property
     def rpm(self) -> float | None:
@@ -108,25 +108,16 @@ class RateLimiter:
             return 0
         async with self._lock:
             while (wait := self.delay_for(tokens)) > 0:
-                loop = asyncio.get_running_loop()
-                self._wake = loop.create_future()
-                timer = loop.call_later(wait, _resolve, self._wake)
-                try:
-                    await self._wake
-                finally:
-                    timer.cancel()
-                    self._wake = None
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(wait):
+                        await self._wake.wait()
             if self._buckets["requests"] is not None:
                 self._buckets["requests"].level -= 1
             if self._buckets["tokens"] is None:
                 return 0
             self._buckets["tokens"].level -= tokens
             return tokens
-
-    def _kick(self) -> None:
-        """Wake the head of the queue: its moment may have come sooner."""
-        if self._wake is not None:
-            _resolve(self._wake)
 
     def settle(self, reserved: int, used: int) -> None:
         """Give back (or charge as debt) what a request reserved beyond (or below) what it used;
@@ -137,7 +128,7 @@ class RateLimiter:
         bucket.refill(time.monotonic())
         bucket.level = min(bucket.capacity, bucket.level + reserved - used)
         if reserved > used:
-            self._kick()
+            self._wake.set()
 
     def pause_until(self, monotonic_deadline: float) -> None:
         """Admit nobody before the deadline (a Retry-After that holds for the whole key). After it,
@@ -150,7 +141,7 @@ class RateLimiter:
             bucket.refill(time.monotonic())
             bucket.level = min(bucket.level, 1.0)
             bucket.stamp = max(bucket.stamp, monotonic_deadline)
-        self._kick()
+        self._wake.set()
 
     def update_from_headers(self, headers: Mapping[str, Any]) -> None:
         """Tighten the budgets to OpenAI-style x-ratelimit-* response headers; only a server limit
@@ -184,12 +175,7 @@ class RateLimiter:
                 one_unit_s = reset * (1 - remaining) / (limit - remaining)
                 bucket.level = min(bucket.level, 1 - bucket.rate * one_unit_s)
         if raised:
-            self._kick()
-
-
-def _resolve(fut: asyncio.Future[None]) -> None:
-    if not fut.done():
-        fut.set_result(None)
+            self._wake.set()
 
 
 def quota_exhausted(headers: Mapping[str, str]) -> bool:

@@ -1,8 +1,7 @@
 """Which failures are worth another attempt, how long to wait, and what to tell the user.
 
-One retry layer: the SDK's own retries are off (`max_retries=0`) and `LLMClient.chat` wraps each
-attempt in tenacity's `AsyncRetrying` with the rules below, for at most `llm.max_attempts`
-attempts. Two stacked layers would multiply the attempts.
+One retry layer (two stacked would multiply the attempts): the SDK's own retries are off and
+`LLMClient.chat` wraps each attempt in tenacity's `AsyncRetrying`, up to `llm.max_attempts`.
 
 - Transient (asked again): 408, 409, 429, 5xx, timeouts, dropped connections, and a 200 whose
   body is not a chat completion (an HTML page from a proxy, an empty body, a cut-off envelope).

