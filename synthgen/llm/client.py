@@ -108,14 +108,12 @@ class LLMClient:
             for url in self.pool.urls
         }
         self._max_tokens_key = "max_tokens"
-        self.succeeded = 0
-        self.refused = 0
+        self.succeeded = self.refused = 0  # answers; refusals before the first answer
         self.max_concurrency = cfg.concurrency
         low = 1 if cfg.adaptive_concurrency else cfg.concurrency
         self.window = AdaptiveConcurrency(cfg.concurrency, minimum=low, maximum=cfg.concurrency)
         self.rate = RateLimiter(cfg.requests_per_minute, cfg.tokens_per_minute)
-        self.rate_limited = 0  # 429 answers seen
-        self.retries = 0
+        self.rate_limited = self.retries = 0  # 429 answers seen, attempts asked again
         self._sleep = sleep
 
     def sdk(self) -> openai.AsyncOpenAI:
@@ -238,15 +236,14 @@ class LLMClient:
                 try:
                     headers, data = await post_chat(self.clients[url], body, self.cfg.timeout_s,
                                                     self.cfg.max_response_bytes)
+                    break
                 except openai.BadRequestError as exc:
-                    if self._adapted(exc, body, mode):
-                        continue
-                    raise
+                    if not self._adapted(exc, body, mode):
+                        raise
                 except (openai.APIConnectionError, openai.InternalServerError, BadAnswer):
                     if len(self.clients) > 1:
                         self.pool.mark_failed(url)
                     raise
-                break
         finally:
             self.pool.release(url)
         self.pool.mark_ok(url)
