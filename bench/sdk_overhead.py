@@ -164,7 +164,7 @@ async def make_variant(name: str, base_url: str) -> tuple[Call, Callable[[], Awa
     import httpx2
     import openai
 
-    from synthgen.llm.post import post_chat
+    from synthgen.llm.client import post_chat
 
     transport = name.split(": ", 1)[0].removeprefix("SDK+")
     client = sdk_client(base_url, transport)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
+from synthgen.llm.ratelimit import AdaptiveConcurrency
 
-from synthgen.llm.concurrency import AdaptiveConcurrency
+SPENT = {"x-ratelimit-remaining-requests": "0"}  # a 429 that holds for the whole key
 
 
 def run(coro):
@@ -47,9 +47,9 @@ def test_grows_by_one_per_window_of_successes() -> None:
         seen: list[int] = []
 
         async def job() -> None:
-            async with limiter.slot() as slot:
+            async with limiter.slot() as epoch:
                 await asyncio.sleep(0.005)
-                slot.success()
+                limiter.success(epoch)
                 seen.append(limiter.limit)
 
         await asyncio.gather(*(job() for _ in range(20)))
@@ -64,8 +64,8 @@ def test_does_not_grow_when_the_limit_is_not_what_holds_us_back() -> None:
     async def main() -> int:
         limiter = AdaptiveConcurrency(8)
         for _ in range(50):  # one request at a time: the limit of 8 is never reached
-            async with limiter.slot():
-                limiter.on_success()
+            async with limiter.slot() as epoch:
+                limiter.success(epoch)
         return limiter.limit
 
     assert run(main()) == 8
@@ -78,9 +78,11 @@ def test_a_burst_of_429s_cuts_once() -> None:
         outcomes: list[bool] = []
 
         async def job() -> None:
-            async with limiter.slot():
+            async with limiter.slot() as epoch:
                 await release.wait()
-                outcomes.append(limiter.on_rate_limited())  # the slot is found from context
+                before = limiter.cuts
+                limiter.rate_limited(epoch, SPENT)
+                outcomes.append(limiter.cuts > before)
 
         tasks = [asyncio.ensure_future(job()) for _ in range(16)]
         await asyncio.sleep(0.01)
@@ -99,8 +101,8 @@ def test_a_429_after_the_cut_cuts_again_but_not_below_minimum() -> None:
         limiter = AdaptiveConcurrency(8, minimum=3)
         history = []
         for _ in range(4):
-            async with limiter.slot() as slot:  # each request starts after the previous cut
-                slot.rate_limited()
+            async with limiter.slot() as epoch:  # each request starts after the previous cut
+                limiter.rate_limited(epoch, SPENT)
             history.append((limiter.limit, limiter.cuts))
         return history
 
@@ -116,9 +118,9 @@ def test_lowering_the_limit_lets_in_flight_requests_finish() -> None:
 
         async def first_wave() -> None:
             nonlocal finished
-            async with limiter.slot() as slot:
+            async with limiter.slot() as epoch:
                 await gate.wait()
-                slot.rate_limited()
+                limiter.rate_limited(epoch, SPENT)
                 finished += 1
 
         async def second_wave() -> None:
@@ -129,7 +131,7 @@ def test_lowering_the_limit_lets_in_flight_requests_finish() -> None:
         await asyncio.sleep(0.01)
         wave2 = [asyncio.ensure_future(second_wave()) for _ in range(20)]
         await asyncio.sleep(0.01)
-        assert limiter.waiting == 20
+        assert limiter.in_flight == 8  # the second wave waits
         gate.set()
         await asyncio.gather(*wave1, *wave2)
         return finished, server.peak, limiter.limit
@@ -139,11 +141,18 @@ def test_lowering_the_limit_lets_in_flight_requests_finish() -> None:
     assert limit == 4 and peak == 4  # the later wave only ever ran 4 at a time
 
 
+async def _hold(limiter: AdaptiveConcurrency, done: asyncio.Event) -> None:
+    async with limiter.slot():
+        await done.wait()
+
+
 def test_waiters_are_served_in_order_and_cancellation_frees_the_place() -> None:
     async def main() -> tuple[list[int], int]:
         limiter = AdaptiveConcurrency(1)
         order: list[int] = []
-        hold = await limiter.acquire()
+        done = asyncio.Event()
+        holder = asyncio.ensure_future(_hold(limiter, done))
+        await asyncio.sleep(0)
 
         async def job(i: int) -> None:
             async with limiter.slot():
@@ -153,9 +162,8 @@ def test_waiters_are_served_in_order_and_cancellation_frees_the_place() -> None:
         tasks = [asyncio.ensure_future(job(i)) for i in range(5)]
         await asyncio.sleep(0)
         tasks[2].cancel()
-        limiter.release()
-        del hold
-        await asyncio.gather(*tasks, return_exceptions=True)
+        done.set()
+        await asyncio.gather(holder, *tasks, return_exceptions=True)
         return order, limiter.in_flight
 
     order, in_flight = run(main())
@@ -163,21 +171,14 @@ def test_waiters_are_served_in_order_and_cancellation_frees_the_place() -> None:
     assert in_flight == 0
 
 
-def test_stats_and_arguments() -> None:
-    limiter = AdaptiveConcurrency(4, minimum=2, maximum=10)
-    assert limiter.stats() == {"limit": 4, "in_flight": 0, "waiting": 0, "cuts": 0}
-    for bad in [dict(initial=0, minimum=0), dict(initial=1, minimum=2), dict(initial=5, maximum=4),
-                dict(initial=3, minimum=3, maximum=2)]:
-        with pytest.raises(ValueError, match="concurrency"):
-            AdaptiveConcurrency(**bad)
-
-
 def test_urgent_waiters_go_first() -> None:
     # a retry must not queue behind every first attempt: commits wait for it in plan order
     async def main() -> list[str]:
         lim = AdaptiveConcurrency(1, minimum=1, maximum=1)
         order: list[str] = []
-        held = await lim.acquire()
+        done = asyncio.Event()
+        holder = asyncio.ensure_future(_hold(lim, done))
+        await asyncio.sleep(0)
 
         async def one(name: str, urgent: bool) -> None:
             async with lim.slot(urgent):
@@ -187,9 +188,27 @@ def test_urgent_waiters_go_first() -> None:
         await asyncio.sleep(0)
         tasks.append(asyncio.ensure_future(one("retry", True)))
         await asyncio.sleep(0)
-        del held
-        lim.release()
-        await asyncio.gather(*tasks)
+        done.set()
+        await asyncio.gather(holder, *tasks)
         return order
 
     assert asyncio.run(main()) == ["retry", "first0", "first1", "first2"]
+
+
+def test_a_cancel_as_the_place_is_handed_over_passes_it_on() -> None:
+    async def main() -> tuple[bool, int]:
+        limiter = AdaptiveConcurrency(1)
+        done = asyncio.Event()
+        holder = asyncio.ensure_future(_hold(limiter, done))
+        await asyncio.sleep(0)
+        unlucky = asyncio.ensure_future(_hold(limiter, asyncio.Event()))
+        await asyncio.sleep(0)
+        nxt = asyncio.ensure_future(_hold(limiter, done))
+        await asyncio.sleep(0)
+        done.set()
+        await asyncio.sleep(0)  # the holder leaves and hands its place to `unlucky`...
+        unlucky.cancel()  # ...which is cancelled before it runs
+        await asyncio.gather(holder, nxt, unlucky, return_exceptions=True)
+        return nxt.done() and not nxt.cancelled(), limiter.in_flight
+
+    assert run(main()) == (True, 0)

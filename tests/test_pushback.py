@@ -10,7 +10,7 @@ from aiohttp import web
 
 from synthgen.config import LLMConfig
 from synthgen.llm.client import LLMClient
-from synthgen.llm.pushback import Pushback, quota_exhausted
+from synthgen.llm.ratelimit import AdaptiveConcurrency, quota_exhausted
 
 from helpers_http import serve_app
 
@@ -28,32 +28,33 @@ class FakeSleep:
 
 
 def test_scattered_429s_without_quota_headers_never_pause_everyone() -> None:
-    p = Pushback()
+    p = AdaptiveConcurrency(16)
     decisions = []
     for i in range(1000):  # 30% of answers are 429s, spread as a storm spreads them
         if i % 10 in (1, 4, 8):
-            decisions.append(p.rate_limited({"retry-after": "2"}))
+            decisions.append(p.rate_limited(0, {"retry-after": "2"}))
         else:
-            p.answered()
-    assert not any(decisions) and p.local_waits == 300 and p.global_pauses == 0
+            p.success(0)
+    assert len(decisions) == 300 and not any(decisions) and p.pauses == 0 and p.limit == 16
 
 
 def test_a_spent_quota_pauses_everyone() -> None:
-    p = Pushback()
-    assert p.rate_limited({"retry-after": "1", "x-ratelimit-remaining-requests": "0"})
-    assert p.rate_limited({"x-ratelimit-remaining-tokens": "0.0"})
-    assert not p.rate_limited({"x-ratelimit-remaining-requests": "12"})
+    p = AdaptiveConcurrency(16)
+    assert p.rate_limited(0, {"retry-after": "1", "x-ratelimit-remaining-requests": "0"})
+    assert p.rate_limited(1, {"x-ratelimit-remaining-tokens": "0.0"})
+    assert not p.rate_limited(2, {"x-ratelimit-remaining-requests": "12"})
+    assert p.limit == 4 and p.pauses == 2
     assert quota_exhausted({"x-ratelimit-remaining-requests": "0"})
     assert not quota_exhausted({"x-ratelimit-remaining-requests": "junk"})
 
 
 def test_a_wall_of_429s_pauses_everyone_once_then_counts_afresh() -> None:
-    p = Pushback(window=10, share=0.6)
+    p = AdaptiveConcurrency(16, window=10, share=0.6)
     for _ in range(3):
-        p.answered()
-    got = [p.rate_limited({}) for _ in range(7)]  # 7 of the last 10 answers are 429s
+        p.success(0)
+    got = [p.rate_limited(0, {}) for _ in range(7)]  # 7 of the last 10 answers are 429s
     assert got == [False] * 6 + [True]
-    assert not p.rate_limited({})  # the window starts over after a pause
+    assert not p.rate_limited(1, {})  # the window starts over after a pause
 
 
 def run_client(url: str, n: int, **cfg):
@@ -79,7 +80,7 @@ def test_a_429_storm_makes_only_the_refused_requests_wait(make_server) -> None:
     refused = srv.stats()["by_status"]["429"]
     assert 30 < refused < 90 and client.rate_limited == refused
     assert sleep.waits == [2.0] * refused  # each refused request waited its own Retry-After
-    assert client.pushback.global_pauses == 0 and client.limiter.cuts == 0
+    assert client.window.pauses == 0 and client.window.cuts == 0
     assert client.concurrency_limit == 16
 
 
@@ -99,5 +100,5 @@ def test_a_spent_server_quota_pauses_every_request() -> None:
     with serve_app(app) as url:
         client, results, sleep = run_client(url, 8)
     assert len(results) == 8 and client.rate_limited == 3
-    assert client.pushback.global_pauses == 3 and client.pushback.local_waits == 0
-    assert client.limiter.cuts >= 1  # and the window narrowed
+    assert client.window.pauses == 3  # every one of them paused everyone
+    assert client.window.cuts >= 1  # and the window narrowed

@@ -1,12 +1,11 @@
 """The one place synthgen talks to an LLM: the openai SDK, one retry layer, structured output.
 
-- Each request is one documented SDK call (`post.post_chat`) on `openai.AsyncOpenAI` with
-  `max_retries=0` over `openai.DefaultAioHttpClient`; `timeout_s` bounds the whole attempt, a
-  slowly dripped answer included. Retries, waits and the fatal/permanent/transient split are in
-  `retry.py`; whether a 429 pauses everyone or one request in `pushback.py`.
-- Structured output: `auto` tries a JSON-schema `response_format`, falls back to `json_object`,
-  then to none, when a server answers 400 to it; the fallback is remembered for the run. The
-  same for `max_tokens`, which newer OpenAI models refuse for `max_completion_tokens`.
+Each request is one documented SDK call (`post_chat`) on `openai.AsyncOpenAI` with `max_retries=0`
+over `openai.DefaultAioHttpClient`; `timeout_s` bounds the whole attempt, a slowly dripped answer
+included. Retry rules are in `retry.py`, the pace (rpm/tpm, concurrency, 429s) in `ratelimit.py`.
+Structured output `auto` steps down from a JSON-schema `response_format` to `json_object`, then to
+none, when a server answers 400 to it, and newer OpenAI models get `max_completion_tokens` when
+they refuse `max_tokens`; either is remembered for the run.
 """
 
 from __future__ import annotations
@@ -14,18 +13,17 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from typing import Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
+import httpx2
 import openai
+import orjson
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from ..config import LLMConfig
 from ..errors import FatalLLMError
-from .concurrency import AdaptiveConcurrency
 from .endpoints import EndpointPool
-from .post import post_chat
-from .pushback import Pushback
-from .ratelimit import RateLimiter
+from .ratelimit import AdaptiveConcurrency, RateLimiter
 from .retry import (AnswerTooLarge, BadAnswer, Backoff, RequestTimeout, describe, headers_of, is_fatal,
                     is_transient, retry_after_seconds)
 from .tokens import count_message_tokens, count_tokens
@@ -34,12 +32,10 @@ _MODES = ("json_schema", "json_object", "off")
 
 
 class RequestFailed(RuntimeError):
-    """One request could not be answered.
-
-    `permanent`: the server refused this very request (HTTP 400, 413, 422) or its answer was too
-    large: asking again cannot help, so the item is rejected with `reason`. Otherwise (timeouts,
-    5xx, connection trouble, 429 after every attempt) the run stops and a rerun asks again.
-    """
+    """One request could not be answered. `permanent`: the server refused this very request
+    (HTTP 400, 413, 422) or its answer was too large, so the item is rejected with `reason`.
+    Otherwise (timeouts, 5xx, connection trouble, 429 after every attempt) the run stops and a
+    rerun asks again."""
 
     def __init__(self, message: str, permanent: bool = False, reason: str = "request_failed"):
         super().__init__(message)
@@ -59,6 +55,43 @@ class ChatResult:
     endpoint: str
 
 
+async def post_chat(client: openai.AsyncOpenAI, body: dict[str, Any], timeout: float,
+                    max_bytes: int) -> tuple[dict[str, str], dict[str, Any]]:
+    """POST /chat/completions: (lower-case headers, decoded body). Error statuses raise the SDK's
+    errors; `cast_to=httpx2.Response, stream=True` hands back the body unread, so it is taken in
+    chunks up to `max_bytes` (AnswerTooLarge past it) and memory never follows what a server sends."""
+    response = await client.post("/chat/completions", cast_to=httpx2.Response, body=body,
+                                 options={"timeout": timeout, "max_retries": 0}, stream=True)
+    try:
+        headers = {k.lower(): v for k, v in response.headers.items()}
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > max_bytes:
+            raise AnswerTooLarge(f"answer of {declared} bytes is over llm.max_response_bytes ({max_bytes})")
+        parts: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > max_bytes:
+                raise AnswerTooLarge(f"answer over llm.max_response_bytes ({max_bytes} bytes); "
+                                     "not read further")
+            parts.append(chunk)
+    finally:
+        await response.aclose()
+    raw = b"".join(parts)
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        data = None
+    choices = data.get("choices") if isinstance(data, dict) else None
+    if not (isinstance(choices, list) and choices and isinstance(choices[0], dict)):
+        kind = headers.get("content-type", "no content type").split(";")[0]
+        what = f"{len(raw)} bytes of {kind} that are not a chat completion"
+        if not raw.strip():
+            what = "an empty body"
+        raise BadAnswer(f"HTTP {response.status_code} with {what}", headers)
+    return headers, data
+
+
 class LLMClient:
     def __init__(self, cfg: LLMConfig, base_urls: list[str], api_key: str,
                  response_format: Callable[[dict, str, str], dict | None] | None = None,
@@ -75,16 +108,12 @@ class LLMClient:
             for url in self.pool.urls
         }
         self._max_tokens_key = "max_tokens"
-        self.succeeded = 0
-        self.refused = 0
+        self.succeeded = self.refused = 0  # answers; refusals before the first answer
         self.max_concurrency = cfg.concurrency
         low = 1 if cfg.adaptive_concurrency else cfg.concurrency
-        self.limiter = AdaptiveConcurrency(cfg.concurrency, minimum=low, maximum=cfg.concurrency)
+        self.window = AdaptiveConcurrency(cfg.concurrency, minimum=low, maximum=cfg.concurrency)
         self.rate = RateLimiter(cfg.requests_per_minute, cfg.tokens_per_minute)
-        self.pushback = Pushback()
-        self.rate_limited = 0  # 429 answers seen
-        self.retries = 0
-        self._backoff = Backoff()
+        self.rate_limited = self.retries = 0  # 429 answers seen, attempts asked again
         self._sleep = sleep
 
     def sdk(self) -> openai.AsyncOpenAI:
@@ -93,11 +122,11 @@ class LLMClient:
 
     @property
     def concurrency_limit(self) -> int:
-        return self.limiter.limit
+        return self.window.limit
 
     @property
     def in_flight(self) -> int:
-        return self.limiter.in_flight
+        return self.window.in_flight
 
     async def aclose(self) -> None:
         for c in self.clients.values():
@@ -122,12 +151,11 @@ class LLMClient:
         """One completion, retried per `retry.py`.
 
         `urgent`: the caller is asking again (e.g. after a truncated answer); it and every retry
-        here queue ahead of first attempts for a place in the window. `before_send` is called
-        right before each attempt really goes out (a budget check); what it raises propagates.
-        `on_answer` is awaited with the answer while it still holds its place in the window (the
-        engine journals it there), so answered-but-unjournaled requests never exceed the
-        concurrency: a kill costs at most the requests in flight."""
-        retrying = AsyncRetrying(stop=stop_after_attempt(self.cfg.max_attempts), wait=self._backoff,
+        queue ahead of first attempts. `before_send` is called right before each attempt goes
+        out (a budget check); what it raises propagates. `on_answer` is awaited with the answer
+        while it still holds its place in the window (the engine journals it there), so a kill
+        costs at most the requests in flight."""
+        retrying = AsyncRetrying(stop=stop_after_attempt(self.cfg.max_attempts), wait=Backoff(),
                                  retry=retry_if_exception(is_transient), reraise=True,
                                  sleep=self._sleep, before_sleep=self._count_retry)
         tried = 0
@@ -135,7 +163,7 @@ class LLMClient:
             async for attempt in retrying:
                 with attempt:
                     tried = attempt.retry_state.attempt_number
-                    return await self._limited(messages, seed, schema, schema_name,
+                    return await self._attempt(messages, seed, schema, schema_name,
                                                urgent or tried > 1, before_send, on_answer)
         except Exception as exc:
             failure = self._failure(exc, tried)
@@ -165,45 +193,38 @@ class LLMClient:
             return RequestFailed(f"{describe(exc)} (tried {times})")
         return None
 
-    async def _limited(self, messages, seed, schema, schema_name, urgent: bool,
-                       before_send: Callable[[], None] | None, on_answer=None) -> ChatResult:
+    async def _attempt(self, messages, seed, schema, schema_name, urgent: bool,
+                       before_send: Callable[[], None] | None, on_answer) -> ChatResult:
         """One attempt under the concurrency window and the requests/tokens per minute budget."""
-        async with self.limiter.slot(urgent) as slot:
+        async with self.window.slot(urgent) as epoch:
             if before_send is not None:
                 before_send()
             estimate = 0
             if self.rate.tpm is not None:
                 estimate = count_message_tokens(messages, self.model) + self.cfg.max_tokens
-            reservation = await self.rate.acquire(estimate)
+            reserved = await self.rate.acquire(estimate)
+            used = 0
             try:
                 async with asyncio.timeout(self.cfg.timeout_s):
                     result = await self._once(messages, seed, schema, schema_name)
+                used = result.prompt_tokens + result.completion_tokens
             except TimeoutError:
-                reservation.settle(0)
-                raise RequestTimeout(f"no complete answer within timeout_s ({self.cfg.timeout_s:g} s)") from None
+                raise RequestTimeout(
+                    f"no complete answer within timeout_s ({self.cfg.timeout_s:g} s)") from None
             except openai.RateLimitError as exc:
-                reservation.settle(0)
-                self._on_429(exc, slot)
+                self.rate_limited += 1
+                headers = headers_of(exc)
+                self.rate.update_from_headers(headers)
+                wait = retry_after_seconds(headers)
+                if self.window.rate_limited(epoch, headers) and wait:
+                    self.rate.pause_until(time.monotonic() + min(wait, 300.0))
                 raise
-            except BaseException:
-                reservation.settle(0)
-                raise
-            reservation.settle(result.prompt_tokens + result.completion_tokens)
-            self.pushback.answered()
-            slot.success()
+            finally:
+                self.rate.settle(reserved, used)
+            self.window.success(epoch)
             if on_answer is not None:
                 await on_answer(result)
             return result
-
-    def _on_429(self, exc: openai.RateLimitError, slot) -> None:
-        self.rate_limited += 1
-        headers = headers_of(exc)
-        self.rate.update_from_headers(headers)
-        if self.pushback.rate_limited(headers):
-            slot.rate_limited()
-            wait = retry_after_seconds(headers)
-            if wait:
-                self.rate.pause_until(time.monotonic() + min(wait, 300.0))
 
     async def _once(self, messages, seed, schema, schema_name) -> ChatResult:
         url = self.pool.pick()
@@ -213,47 +234,40 @@ class LLMClient:
                 body = self.build_body(messages, seed, schema, schema_name)
                 started = time.perf_counter()
                 try:
-                    raw = await post_chat(self.clients[url], body, self.cfg.timeout_s,
-                                          self.cfg.max_response_bytes)
+                    headers, data = await post_chat(self.clients[url], body, self.cfg.timeout_s,
+                                                    self.cfg.max_response_bytes)
+                    break
                 except openai.BadRequestError as exc:
-                    if self._adapted(exc, body, mode):
-                        continue
-                    raise
+                    if not self._adapted(exc, body, mode):
+                        raise
                 except (openai.APIConnectionError, openai.InternalServerError, BadAnswer):
                     if len(self.clients) > 1:
                         self.pool.mark_failed(url)
                     raise
-                break
         finally:
             self.pool.release(url)
         self.pool.mark_ok(url)
         self.succeeded += 1
-        self.rate.update_from_headers(raw.headers)
-        return self._result(raw.data, messages, time.perf_counter() - started, url)
+        self.rate.update_from_headers(headers)
+        return self._result(data, messages, time.perf_counter() - started, url)
 
     def _adapted(self, exc: openai.BadRequestError, body: dict, mode: str) -> bool:
-        """True if a 400 was about a parameter we can change (or another request changed already)."""
-        if "response_format" in body and (mode != self.mode or self._downgrade(exc)):
-            return True
+        """True if a 400 was about a parameter we can change (or another request changed already):
+        with `auto`, a refused format steps down json_schema -> json_object -> off."""
+        text = str(exc.message)
+        if "response_format" in body:
+            if mode != self.mode:
+                return True
+            if self.cfg.structured_output == "auto" and mode != "off" and any(
+                    w in text.lower() for w in ("response_format", "schema", "json", "format")):
+                self.mode = _MODES[_MODES.index(mode) + 1]
+                return True
         if self._max_tokens_key not in body:  # another request switched it meanwhile
             return True
-        if "max_completion_tokens" in str(exc.message) and self._max_tokens_key == "max_tokens":
+        if "max_completion_tokens" in text and self._max_tokens_key == "max_tokens":
             self._max_tokens_key = "max_completion_tokens"
             return True
         return False
-
-    def _downgrade(self, exc: openai.BadRequestError) -> bool:
-        """Step down json_schema -> json_object -> off when the server rejects the format."""
-        if self.cfg.structured_output != "auto":
-            return False
-        text = str(exc.message).lower()
-        if not any(w in text for w in ("response_format", "json_schema", "schema", "json", "format")):
-            return False
-        i = _MODES.index(self.mode)
-        if i + 1 >= len(_MODES):
-            return False
-        self.mode = _MODES[i + 1]
-        return True
 
     def _result(self, data: dict, messages: list[dict], latency: float, url: str) -> ChatResult:
         choice = data["choices"][0]

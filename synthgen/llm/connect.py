@@ -8,14 +8,14 @@ the run directory, a log or an error message.
 from __future__ import annotations
 
 import os
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from urllib.parse import urlparse
 
 from ..config import RunConfig
 from ..errors import EndpointError
 from ..redact import redact, register_secret
 from .client import LLMClient
-from .local_server import LocalServer, response_format_for
+from .local_server import RECOMMENDED_CONCURRENCY, LocalServer, response_format_for
 
 OPENAI_URL = "https://api.openai.com/v1"
 
@@ -54,43 +54,21 @@ def resolve_endpoint(cfg: RunConfig) -> tuple[list[str], str]:
     return urls, key
 
 
-def _longer_tasks(schema: dict, min_words: int) -> dict:
-    """Small local models answer "Python" for a task: the grammar makes them write a sentence.
-
-    Only for the local backend, whose grammar compiler honours minLength; hosted APIs differ.
-    """
-    items = schema.get("properties", {}).get("tasks", {}).get("items")
-    if not isinstance(items, dict):
-        return schema
-    out = {**schema, "properties": {**schema["properties"]}}
-    out["properties"]["tasks"] = {**schema["properties"]["tasks"],
-                                  "items": {**items, "minLength": 6 * min_words}, "minItems": 2}
-    return out
-
-
 @asynccontextmanager
 async def connect(cfg: RunConfig, concurrency: int | None = None, offline: bool = False):
     """A client for the run's endpoint. `offline`: nothing will be sent (batch export), so no
     key is needed."""
-    llm = cfg.llm
-    if concurrency is not None:
-        llm = llm.model_copy(update={"concurrency": concurrency})
-    if llm.backend == "local":
-        local_llm = llm if concurrency is not None else llm.model_copy(
-            update={"concurrency": min(llm.concurrency, LocalServer.recommended_concurrency)})
-        with LocalServer(llm.model_path, n_ctx=llm.n_ctx) as server:
-            client = LLMClient(local_llm, [server.base_url], "local",
+    llm = cfg.llm if concurrency is None else cfg.llm.model_copy(update={"concurrency": concurrency})
+    async with AsyncExitStack() as stack:
+        if llm.backend == "local":
+            server = stack.enter_context(LocalServer(llm.model_path, n_ctx=llm.n_ctx))
+            if concurrency is None:
+                llm = llm.model_copy(update={"concurrency": min(llm.concurrency, RECOMMENDED_CONCURRENCY)})
+            client = LLMClient(llm, [server.base_url], "local", model_override=server.model,
                                response_format=lambda schema, name, mode: response_format_for(
-                                   _longer_tasks(schema, cfg.brainstorm.min_task_words), name),
-                               model_override=server.model)
-            try:
-                yield client
-            finally:
-                await client.aclose()
-        return
-    urls, key = (cfg.llm.base_urls() or [OPENAI_URL], "offline") if offline else resolve_endpoint(cfg)
-    client = LLMClient(llm, urls, key)
-    try:
+                                   schema, name, cfg.brainstorm.min_task_words))
+        else:
+            urls, key = (llm.base_urls() or [OPENAI_URL], "offline") if offline else resolve_endpoint(cfg)
+            client = LLMClient(llm, urls, key)
+        stack.push_async_callback(client.aclose)
         yield client
-    finally:
-        await client.aclose()

