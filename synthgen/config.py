@@ -16,8 +16,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .errors import ConfigError
-from .taxonomy import ALL_LANGUAGES, GROUPS
+from .errors import ConfigError, PromptError
+from .prompts import load_template, stages_of
+from .taxonomy import ALL_LANGUAGES, GROUPS, paper_language_weights
 
 
 class _Strict(BaseModel):
@@ -76,13 +77,14 @@ class LLMConfig(_Strict):
     def _some_url(cls, value: object) -> object:
         # checked before the union, whose own message names its branches ("base_url.str: ...");
         # an empty list or string would silently fall back to OpenAI's URL
-        urls = value if isinstance(value, list) else [] if value is None else [value]
-        if isinstance(value, list) and not value:
-            raise ValueError("needs at least one URL (leave base_url out to use OPENAI_BASE_URL or OpenAI's)")
-        if not all(isinstance(url, str) for url in urls):
+        urls = value if isinstance(value, list) else [value]
+        fallback = "(leave base_url out to use OPENAI_BASE_URL or OpenAI's)"
+        if value == []:
+            raise ValueError(f"needs at least one URL {fallback}")
+        if value is not None and not all(isinstance(url, str) for url in urls):
             raise ValueError("must be a URL string or a list of URL strings")
-        if not all(url.strip() for url in urls):
-            raise ValueError("a URL is empty (leave base_url out to use OPENAI_BASE_URL or OpenAI's)")
+        if value is not None and not all(url.strip() for url in urls):
+            raise ValueError(f"a URL is empty {fallback}")
         return value
 
     def base_urls(self) -> list[str] | None:
@@ -140,17 +142,10 @@ Policy = Literal["reject", "flag", "off"]
 
 # guideline checks a user may turn into flags or switch off; shape checks always reject
 RULE_DEFAULTS: dict[str, str] = {
-    "too_short": "reject",
-    "copied_query": "reject",
-    "same_positive_negative": "reject",
-    "same_labels": "reject",
-    "identical_sentences": "reject",
-    "label_in_input": "reject",
-    "query_length": "flag",
-    "hard_negative_closer": "flag",
-    "sts_order": "flag",
-    "wrong_language": "reject",
-    "near_duplicate": "reject",
+    "too_short": "reject", "copied_query": "reject", "same_positive_negative": "reject",
+    "same_labels": "reject", "identical_sentences": "reject", "label_in_input": "reject",
+    "query_length": "flag", "hard_negative_closer": "flag", "sts_order": "flag",
+    "wrong_language": "reject", "near_duplicate": "reject",
 }
 
 
@@ -165,14 +160,11 @@ class ValidationConfig(_Strict):
     near_duplicate_threshold: float = Field(0.85, ge=0.5, le=1.0)
     # what each guideline check does: "reject", "flag" (kept, listed in the record's flags) or "off"
     rules: dict[str, Policy] = Field(default_factory=dict)
-    # where the per-example checks (validation, language, hashing) run: "on" in a worker process
-    # beside the one sending requests, "off" in it, "auto" in a worker for 1000+ examples on 2+ cores.
-    # Same answers either way: not part of the run's fingerprint.
+    # the per-example checks in a worker process ("on"), in the one sending requests ("off"), or
+    # "auto": in a worker for 1000+ examples on 2+ cores. Same answers: not in the fingerprint.
     check_worker: Literal["auto", "on", "off"] = "auto"
-    # exact dedup: an example is a duplicate when its query-side text and its positive together
-    # repeat an earlier example, or when one of them, of at least this many words, repeats an
-    # earlier text; shorter texts (titles, labels, names) recur legitimately. Near-duplicate
-    # detection looks at those long texts only.
+    # a text repeating an earlier one is a duplicate from this many words (shorter ones, titles,
+    # labels, names, recur legitimately); the query and positive together always count
     dedup_min_words: int = Field(8, ge=1)
     # where "earlier" looks: examples of the same task group, or of the whole run
     dedup_scope: Literal["group", "run"] = "group"
@@ -199,10 +191,11 @@ class Price(_Strict):
 
     def rates(self, batch: bool) -> tuple[float, float]:
         """USD per million (prompt, completion) tokens, online or in a batch."""
+        online = self.input_per_1m, self.output_per_1m
         if not batch:
-            return self.input_per_1m, self.output_per_1m
-        return (self.batch_input_per_1m if self.batch_input_per_1m is not None else self.input_per_1m * self.batch_discount,
-                self.batch_output_per_1m if self.batch_output_per_1m is not None else self.output_per_1m * self.batch_discount)
+            return online
+        given = self.batch_input_per_1m, self.batch_output_per_1m
+        return tuple(o * self.batch_discount if b is None else b for o, b in zip(online, given))  # type: ignore
 
 
 class BudgetConfig(_Strict):
@@ -256,8 +249,6 @@ class RunConfig(_Strict):
         return math.ceil(tasks / self.brainstorm.tasks_per_call)
 
     def language_weights(self) -> dict[str, float]:
-        from .taxonomy import paper_language_weights
-
         if self.languages.mode == "paper":
             return paper_language_weights()
         return {k: v for k, v in self.languages.weights.items() if v > 0}
@@ -279,14 +270,10 @@ class RunConfig(_Strict):
 
     def _template_hashes(self) -> dict[str, str]:
         """An edited prompt template changes every item made from it: part of the fingerprint."""
-        from pathlib import Path
-
-        from .prompts import PromptError, load_template
-
         root = Path(self.prompts_dir) if self.prompts_dir else None
         out = {}
         for g in self.active_groups():
-            for stage in (("brainstorm", "generate") if GROUPS[g].brainstorm else ("generate",)):
+            for stage in stages_of(g):
                 try:
                     out[f"{stage}/{g}"] = load_template(stage, g, root).sha256[:16]
                 except PromptError:
