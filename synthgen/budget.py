@@ -39,4 +39,5 @@ class BudgetGate:
     def add(self, response) -> None:
         if self.price is not None:
             rate_in, rate_out = self.price.rates(batch=False)
-            self.cost_so_far += response.prompt_tokens / 1e6 * rate_in + response.completion_tokens / 1e6 * rate_out
+            self.cost_so_far += (response.prompt_tokens / 1e6 * rate_in
+                                 + response.completion_tokens / 1e6 * rate_out)

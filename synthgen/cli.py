@@ -103,16 +103,14 @@ def _fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def configs_dir() -> Path:
-    here = Path(__file__).resolve().parent
-    packaged = here / "_configs"
-    return packaged if packaged.is_dir() else here.parent / "configs"
-
-
 def _config_path(config: str) -> Path:
-    """A path, or the name of a packaged config (when no such file is here)."""
-    path = Path(config)
-    return path if path.exists() or config not in PACKAGED_CONFIGS else configs_dir() / f"{config}.toml"
+    """A path, or the name of a packaged config (when no such file is here): inside the wheel,
+    else in the source checkout."""
+    path, here = Path(config), Path(__file__).resolve().parent
+    if path.exists() or config not in PACKAGED_CONFIGS:
+        return path
+    packaged = here / "_configs"
+    return (packaged if packaged.is_dir() else here.parent / "configs") / f"{config}.toml"
 
 
 def resolve_config(config: Optional[str]) -> tuple[RunConfig, str]:

@@ -170,7 +170,8 @@ class Price(_Strict):
         if not batch:
             return online
         given = self.batch_input_per_1m, self.batch_output_per_1m
-        return tuple(o * self.batch_discount if b is None else b for o, b in zip(online, given))  # type: ignore
+        return tuple(o * self.batch_discount if b is None else b  # type: ignore[return-value]
+                     for o, b in zip(online, given))
 
 
 class BudgetConfig(_Strict):

@@ -89,7 +89,7 @@ def parse_json_value(text: str, want: type) -> object:
     text = text.strip()
     opener = "{" if want is dict else "["
     for cand in _candidates(text):
-        for loads in (orjson.loads, json.loads):  # orjson first (the common, well-formed answer)
+        for loads in (orjson.loads, json.loads):  # orjson: the common answer; json takes what it refuses
             try:
                 value = loads(cand)
             except (ValueError, RecursionError):

@@ -44,10 +44,6 @@ class Counters:
                 f"429s {self.rate_limited}, retries {self.retries}{cost}{proj}, {el:.0f}s"
                 + (f" | {self.note}" if self.note else ""))
 
-    def line(self, now: float) -> str:
-        total = f"/{self.total}" if self.total is not None else ""
-        return f"{self.stage}: {self.done}{total} done, {self.rates(now)}"
-
 
 class _BarAndRates(RichProgress):
     """The bar line, then the rates on lines of their own: beside the bar they would squeeze
@@ -107,7 +103,9 @@ class Progress:
         if self._bar is not None:
             self._draw()
         else:
-            print(self.c.line(now), file=self.stream, flush=True)
+            total = f"/{self.c.total}" if self.c.total is not None else ""
+            line = f"{self.c.stage}: {self.c.done}{total} done, {self.c.rates(now)}"
+            print(line, file=self.stream, flush=True)
 
     def stop(self) -> None:
         self.tick(force=True)
