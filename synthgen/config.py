@@ -108,22 +108,19 @@ class LanguagesConfig(_Strict):
         if self.mode == "paper" and self.weights:
             # silently sampling the paper's mix instead of the user's table would be a costly surprise
             raise ValueError("[languages.weights] is only used with mode = 'custom' (mode is 'paper')")
-        if self.mode == "custom":
-            if not self.weights:
-                raise ValueError("languages.mode = 'custom' needs a [languages.weights] table")
-            unknown = sorted(set(self.weights) - set(ALL_LANGUAGES))
-            if unknown:
-                raise ValueError(f"unknown language(s) {unknown}; names as in the paper's XLM-R list")
-            if any(w < 0 for w in self.weights.values()) or sum(self.weights.values()) <= 0:
-                raise ValueError("language weights must be >= 0 and not all zero")
+        if self.mode == "custom" and not self.weights:
+            raise ValueError("languages.mode = 'custom' needs a [languages.weights] table")
+        unknown = sorted(set(self.weights) - set(ALL_LANGUAGES))
+        if unknown:
+            raise ValueError(f"unknown language(s) {unknown}; names as in the paper's XLM-R list")
+        if self.weights and (any(w < 0 for w in self.weights.values()) or sum(self.weights.values()) <= 0):
+            raise ValueError("language weights must be >= 0 and not all zero")
         return self
 
 
 class OutputConfig(_Strict):
     shard_size: int = Field(10000, ge=1)
 
-
-Policy = Literal["reject", "flag", "off"]
 
 # guideline checks a user may turn into flags or switch off; shape checks always reject
 RULE_DEFAULTS: dict[str, str] = {
@@ -139,7 +136,7 @@ class ValidationConfig(_Strict):
     min_field_words: int = Field(1, ge=0)
     query_length_tolerance: int = Field(2, ge=0)
     near_duplicate_threshold: float = Field(0.85, ge=0.5, le=1.0)
-    rules: dict[str, Policy] = Field(default_factory=dict)
+    rules: dict[str, Literal["reject", "flag", "off"]] = Field(default_factory=dict)
     # same answers with or without the worker: not part of the fingerprint
     check_worker: Literal["auto", "on", "off"] = "auto"
     dedup_min_words: int = Field(8, ge=1)
