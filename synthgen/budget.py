@@ -18,28 +18,26 @@ class BudgetExhausted(Exception):
 
 class BudgetGate:
     def __init__(self, cfg: RunConfig, journal: Journal, max_cost: float | None, max_requests: int | None):
-        self.cfg = cfg
         self.max_cost = max_cost if max_cost is not None else cfg.budget.max_cost
         self.max_requests = max_requests if max_requests is not None else cfg.budget.max_requests
         totals = journal.token_totals()
         self.requests_so_far = sum(t["responses"] for t in totals.values()) + journal.failure_count()
-        cost, _ = cost_of(cfg, journal)
-        self.priced = cfg.llm.model in cfg.prices
-        self.cost_so_far = cost
-        if self.max_cost is not None and not self.priced:
+        # None when the model has no price (then there is no cost to count)
+        self.cost_so_far, _ = cost_of(cfg, journal)
+        self.price = cfg.prices.get(cfg.llm.model)
+        if self.max_cost is not None and self.price is None:
             raise RunError(f"--max-cost needs a price for model '{cfg.llm.model}' in the [prices] table")
         self.sent = 0
 
     def before_request(self) -> None:
         if self.max_requests is not None and self.requests_so_far + self.sent >= self.max_requests:
             raise BudgetExhausted(f"budget reached: max_requests={self.max_requests}")
-        if self.max_cost is not None and (self.cost_so_far or 0.0) >= self.max_cost:
+        if self.max_cost is not None and self.cost_so_far >= self.max_cost:
             raise BudgetExhausted(f"budget reached: max_cost=${self.max_cost:g}")
         self.sent += 1
 
     def add(self, response) -> None:
-        if not self.priced:
-            return
-        price = self.cfg.prices[self.cfg.llm.model]
-        self.cost_so_far = (self.cost_so_far or 0.0) + (
-            response.prompt_tokens / 1e6 * price.input_per_1m + response.completion_tokens / 1e6 * price.output_per_1m)
+        if self.price is not None:
+            rate_in, rate_out = self.price.rates(batch=False)
+            self.cost_so_far += (response.prompt_tokens / 1e6 * rate_in
+                                 + response.completion_tokens / 1e6 * rate_out)

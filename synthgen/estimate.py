@@ -40,29 +40,22 @@ def topup_calls(cfg: RunConfig, planned: int, reject_rate: float) -> int:
 
 def estimate_run(cfg: RunConfig, tasks_from: Path | None = None, reject_rate: float = 0.0) -> dict:
     model = cfg.llm.model
-    groups = {}
-    b_calls = b_tokens = 0
-    for g in cfg.active_groups():
-        if GROUPS[g].brainstorm:
-            calls = cfg.brainstorm_calls(g)
-            items = (i for i in brainstorm_items(cfg) if i.group == g)
-            tok, _ = _sum_tokens(items, model, calls)
-            b_calls += calls
-            b_tokens += tok
+    brainstorming = [g for g in cfg.active_groups() if GROUPS[g].brainstorm]
+    b_calls = sum(cfg.brainstorm_calls(g) for g in brainstorming)
+    b_tokens = sum(_sum_tokens((i for i in brainstorm_items(cfg) if i.group == g), model,
+                               cfg.brainstorm_calls(g))[0] for g in brainstorming)
+    tasks = {g: [PLACEHOLDER_TASK] for g in cfg.active_groups()}
     if tasks_from is not None:
         tasks = load_tasks(Path(tasks_from))
-    else:
-        tasks = {g: [PLACEHOLDER_TASK] for g in cfg.active_groups()}
-    g_calls = g_tokens = 0
-    extrapolated = False
+    groups, extrapolated = {}, False
     for g in cfg.active_groups():
         n = cfg.groups[g].examples
         sub = cfg.model_copy(update={"groups": {g: cfg.groups[g]}})
         tok, extra = _sum_tokens(generate_items(sub, tasks), model, n)
         extrapolated |= extra
         groups[g] = {"calls": n, "prompt_tokens": tok}
-        g_calls += n
-        g_tokens += tok
+    g_calls = sum(v["calls"] for v in groups.values())
+    g_tokens = sum(v["prompt_tokens"] for v in groups.values())
     extra = topup_calls(cfg, g_calls, reject_rate)
     if g_calls:
         g_tokens += round(g_tokens / g_calls * extra)

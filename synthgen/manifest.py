@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections import Counter
 import os
 import platform
 import time
@@ -29,7 +30,7 @@ def atomic_write_json(path: Path, data: dict) -> None:
     with disk_faults(path):
         try:
             with open(tmp, "w", encoding="utf-8") as f:
-                json.dump(data, f, indent=2, ensure_ascii=False, sort_keys=False)
+                json.dump(data, f, indent=2, ensure_ascii=False)
                 f.write("\n")
                 f.flush()
                 os.fsync(f.fileno())
@@ -51,18 +52,15 @@ def cost_of(cfg: RunConfig, journal: Journal) -> tuple[float | None, dict[str, f
     configured model has no price."""
     if cfg.llm.model not in cfg.prices:
         return None, {}
-    total, per_model, unknown = 0.0, {}, False
+    total, per_model = 0.0, {}
     for model, batch, prompt, completion in journal.tokens_by_model():
-        price = cfg.prices.get(model or cfg.llm.model) or cfg.prices.get(cfg.llm.model)
-        if price is None:
-            unknown = True
-            continue
-        rate_in, rate_out = price.rates(bool(batch))
-        c = (prompt or 0) / 1e6 * rate_in + (completion or 0) / 1e6 * rate_out
         name = model or cfg.llm.model
+        # a model without a price of its own (a server answering under another name): the configured one's
+        rate_in, rate_out = cfg.prices.get(name, cfg.prices[cfg.llm.model]).rates(bool(batch))
+        c = (prompt or 0) / 1e6 * rate_in + (completion or 0) / 1e6 * rate_out
         per_model[name] = round(per_model.get(name, 0.0) + c, 6)
         total += c
-    return (None if unknown and not per_model else round(total, 6)), per_model
+    return round(total, 6), per_model
 
 
 @functools.cache
@@ -88,16 +86,13 @@ def build_manifest(cfg: RunConfig, journal: Journal, run_dir: Path, session_elap
     stages = {}
     for stage in ("brainstorm", "generate"):
         groups = counters.get(stage, {})
-        accepted = sum(g.get("accepted", 0) for g in groups.values())
-        reasons: dict[str, int] = {}
+        reasons: Counter[str] = Counter()
         for g in groups.values():
-            for k, n in g.items():
-                if k.startswith("rejected:"):
-                    reasons[k[9:]] = reasons.get(k[9:], 0) + n
+            reasons.update({k[9:]: n for k, n in g.items() if k.startswith("rejected:")})
         stages[stage] = {
             "status": journal.get_meta(f"status:{stage}", "not started"),
             "items_committed": sum(g.get("items", 0) for g in groups.values()),
-            "accepted": accepted,
+            "accepted": sum(g.get("accepted", 0) for g in groups.values()),
             "rejected": sum(reasons.values()),
             "surplus": sum(g.get("surplus", 0) for g in groups.values()),
             "shortfall": json.loads(journal.get_meta(f"shortfall:{stage}") or "{}"),
@@ -105,7 +100,6 @@ def build_manifest(cfg: RunConfig, journal: Journal, run_dir: Path, session_elap
             "by_group": {name: dict(sorted(c.items())) for name, c in sorted(groups.items())},
             "tokens": tokens.get(stage, {"responses": 0, "prompt_tokens": 0, "completion_tokens": 0}),
         }
-    snapshot = cfg.model_dump(mode="json")
     return {
         "synthgen_manifest": 1,
         "run_dir": str(run_dir),
@@ -114,18 +108,15 @@ def build_manifest(cfg: RunConfig, journal: Journal, run_dir: Path, session_elap
         "batches": Ledger(journal).summary(),
         "versions": dict(_versions()),
         "stages": stages,
-        "tokens": {
-            "prompt_tokens": sum(t["prompt_tokens"] for t in tokens.values()),
-            "completion_tokens": sum(t["completion_tokens"] for t in tokens.values()),
-            "responses": sum(t["responses"] for t in tokens.values()),
-        },
+        "tokens": {k: sum(t[k] for t in tokens.values())
+                   for k in ("prompt_tokens", "completion_tokens", "responses")},
         "request_failures": journal.failure_count(),
         "cost_usd": cost,
         "cost_by_model": cost_by_model,
         "elapsed_s": round(prior + session_elapsed, 3),
         "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "parts": parts_of(journal),
-        "config": snapshot,
+        "config": cfg.model_dump(mode="json"),
     }
 
 

@@ -1,10 +1,9 @@
 """`synthgen merge OUT PART...`: join the shards of one run made on several machines.
 
 Each part is a run directory made with `generate --shard K/N` (same config, same stage 1 tasks).
-Examples are merged in plan order (each part is already in plan order, so a k-way merge streams
-them) and judged again for duplicates across parts, so the merged set obeys the same first-wins
-dedup as a single-machine run. Rejects of every part are kept; cross-part duplicates are added
-as rejects with stage "merge".
+Examples stream in plan order (a k-way merge of parts already in that order) and are judged again
+for duplicates across parts: the same first-wins dedup as on one machine. Rejects of every part
+are kept; cross-part duplicates are added as rejects with stage "merge".
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ from .journal import Journal
 from .manifest import atomic_write_json, parts_of
 from .quality.checks import ExampleChecker
 from .records import RejectRecord
-from .revalidate import fresh_out
+from .revalidate import _commit, fresh_out
 from .shards import ShardWriter, iter_records
 from .taxonomy import GROUPS
 
@@ -66,66 +65,55 @@ def merge(out: Path, parts: list[Path], allow_partial: bool = False) -> dict:
     out = Path(out)
     fresh_out(out)
     with disk_faults(out):
-        return _merge_into(out, parts, manifests, cfg, allow_partial)
+        journal = Journal(out)
+        checker = ExampleChecker(cfg.validation, journal)
+        writers = {k: ShardWriter(out, k, journal, cfg.output.shard_size) for k in ("examples", "rejects")}
+        streams = [iter_records(p / "examples", include_open=False) for p in parts]
+        accepted = cross = 0
 
+        def add(kind: str, rec: dict) -> None:
+            writers[kind].add(rec)
+            if writers[kind].full:  # publish parts of exactly shard_size records
+                _commit(journal, writers, finalize=False)
+                journal.begin()
 
-def _merge_into(out: Path, parts: list[Path], manifests: list[dict], cfg: RunConfig, allow_partial: bool) -> dict:
-    journal = Journal(out)
-    checker = ExampleChecker(cfg.validation, journal)
-    writers = {k: ShardWriter(out, k, journal, cfg.output.shard_size) for k in ("examples", "rejects")}
-    streams = [iter_records(p / "examples", include_open=False) for p in parts]
-    accepted = cross = 0
-
-    def add(kind: str, rec: dict) -> None:
-        writers[kind].add(rec)
-        if writers[kind].full:  # publish parts of exactly shard_size records
-            _checkpoint(journal, writers)
-
-    journal.begin()
-    for rec in heapq.merge(*streams, key=lambda r: r["item_index"]):
-        obj = {k: rec[k] for k in GROUPS[rec["group"]].output_keys}
-        verdict = checker.check_example(rec["group"], obj, rec["placeholders"], rec["id"])
-        if verdict.finding is None:
-            add("examples", rec)
-            accepted += 1
-        else:
-            cross += 1
-            add("rejects", RejectRecord(
-                id=rec["id"], stage="merge", group=rec["group"], reason=verdict.finding.reason,
-                detail=verdict.finding.detail, field=verdict.finding.field, duplicate_of=verdict.duplicate_of,
-                task=rec.get("task"), placeholders=rec["placeholders"], output=obj, model=rec.get("model"),
-                item_index=rec.get("item_index"), attempts=rec.get("attempts", 0)).model_dump(exclude_none=True))
-    for p in parts:
-        for rec in iter_records(p / "rejects", include_open=False):
-            add("rejects", rec)
-    _checkpoint(journal, writers, final=True)
-    published = parts_of(journal)
-    journal.close()
-    tasks_dir = parts[0] / "tasks"
-    if tasks_dir.is_dir():
-        shutil.copytree(tasks_dir, out / "tasks", ignore=shutil.ignore_patterns("*.tmp"))
-    summary = {
-        "synthgen_manifest": 1, "merged_from": [str(p) for p in parts],
-        "fingerprint": manifests[0]["fingerprint"], "shard": "merged",
-        "accepted": accepted, "cross_part_rejects": cross,
-        "tokens": {k: sum(m.get("tokens", {}).get(k, 0) for m in manifests)
-                   for k in ("prompt_tokens", "completion_tokens", "responses")},
-        "cost_usd": None if any(m.get("cost_usd") is None for m in manifests)
-        else round(sum(m["cost_usd"] for m in manifests), 6),
-        "stages": {"generate": {"status": "complete" if not allow_partial else "partial", "accepted": accepted}},
-        "parts": published,
-        "config": manifests[0]["config"],
-    }
-    atomic_write_json(out / "run.json", summary)
-    return summary
-
-
-def _checkpoint(journal: Journal, writers: dict[str, ShardWriter], final: bool = False) -> None:
-    for w in writers.values():
-        w.flush()
-    journal.commit()
-    for w in writers.values():
-        if final or w.full:
-            w.finalize()
-    if not final:
         journal.begin()
+        for rec in heapq.merge(*streams, key=lambda r: r["item_index"]):
+            obj = {k: rec[k] for k in GROUPS[rec["group"]].output_keys}
+            verdict = checker.check_example(rec["group"], obj, rec["placeholders"], rec["id"])
+            if verdict.finding is None:
+                add("examples", rec)
+                accepted += 1
+            else:
+                cross += 1
+                f = verdict.finding
+                add("rejects", RejectRecord(
+                    id=rec["id"], stage="merge", group=rec["group"], reason=f.reason, detail=f.detail,
+                    field=f.field, duplicate_of=verdict.duplicate_of, task=rec.get("task"),
+                    placeholders=rec["placeholders"], output=obj, model=rec.get("model"),
+                    item_index=rec.get("item_index"), attempts=rec.get("attempts", 0),
+                ).model_dump(exclude_none=True))
+        for p in parts:
+            for rec in iter_records(p / "rejects", include_open=False):
+                add("rejects", rec)
+        _commit(journal, writers, finalize=True)
+        published = parts_of(journal)
+        journal.close()
+        tasks_dir = parts[0] / "tasks"
+        if tasks_dir.is_dir():
+            shutil.copytree(tasks_dir, out / "tasks", ignore=shutil.ignore_patterns("*.tmp"))
+        summary = {
+            "synthgen_manifest": 1, "merged_from": [str(p) for p in parts],
+            "fingerprint": manifests[0]["fingerprint"], "shard": "merged",
+            "accepted": accepted, "cross_part_rejects": cross,
+            "tokens": {k: sum(m.get("tokens", {}).get(k, 0) for m in manifests)
+                       for k in ("prompt_tokens", "completion_tokens", "responses")},
+            "cost_usd": None if any(m.get("cost_usd") is None for m in manifests)
+            else round(sum(m["cost_usd"] for m in manifests), 6),
+            "stages": {"generate": {"status": "partial" if allow_partial else "complete",
+                                    "accepted": accepted}},
+            "parts": published,
+            "config": manifests[0]["config"],
+        }
+        atomic_write_json(out / "run.json", summary)
+        return summary

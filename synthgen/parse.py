@@ -36,11 +36,8 @@ def _candidates(text: str):
 
 def _json_values(text: str, opener: str) -> tuple[list[tuple[int, object]], int]:
     """Complete top-level JSON values starting at `opener` as (span, value), and where a value
-    that runs off the end of the text starts (len(text) if none does).
-
-    Openers inside a value already decoded are skipped, so an inner object never competes with
-    the one holding it; once a value runs off the end, every later opener is inside it.
-    """
+    that runs off the end of the text starts (len(text) if none does). Openers inside a decoded
+    value are skipped, so an inner object never competes with the one holding it."""
     found: list[tuple[int, object]] = []
     starts = _STARTS[opener]
     m, failures = starts.search(text), 0
@@ -87,25 +84,19 @@ def _python_lists(text: str) -> list[tuple[int, object]]:
 
 
 def parse_json_value(text: str, want: type) -> object:
-    """Return the JSON value of type `want` (dict or list) that makes up the answer in `text`.
-
-    That is the largest complete one (so "Here are [20] tasks: [...]" yields the list of tasks),
-    unless a larger value was cut off at the end: then the answer itself is truncated.
-    """
+    """The JSON value of type `want` (dict or list) that makes up the answer in `text`: the largest
+    complete one ("Here are [20] tasks: [...]" yields the tasks), unless a larger one was cut off."""
     text = text.strip()
     opener = "{" if want is dict else "["
     for cand in _candidates(text):
-        try:  # orjson first (the common, well-formed answer); json takes what it refuses
-            value = orjson.loads(cand)
+        for loads in (orjson.loads, json.loads):  # orjson: the common answer; json takes what it refuses
+            try:
+                value = loads(cand)
+            except (ValueError, RecursionError):
+                continue
             if isinstance(value, want):
                 return value
-        except (ValueError, RecursionError):
-            try:
-                value = json.loads(cand)
-                if isinstance(value, want):
-                    return value
-            except (json.JSONDecodeError, RecursionError):
-                pass
+            break
         found, cut = _json_values(cand, opener)
         if want is list:
             found += _python_lists(cand[:cut])
@@ -121,12 +112,8 @@ def parse_object(text: str) -> dict:
 
 
 def parse_task_list(text: str) -> list:
-    """Brainstorm output: the {"tasks": [...]} object the prompts ask for, or a bare list.
-
-    The object comes first because the prompt and the structured-output schema ask for it. Any
-    other list is still taken (the largest complete one): models that ignore the format often
-    write the paper's original form, a python list, or put the list under another key.
-    """
+    """Brainstorm output: the {"tasks": [...]} object the prompts ask for, else the largest list
+    (models that ignore the format write the paper's python list, or use another key)."""
     try:
         tasks = parse_object(text).get("tasks")
     except ParseError:

@@ -44,10 +44,6 @@ class Counters:
                 f"429s {self.rate_limited}, retries {self.retries}{cost}{proj}, {el:.0f}s"
                 + (f" | {self.note}" if self.note else ""))
 
-    def line(self, now: float) -> str:
-        total = f"/{self.total}" if self.total is not None else ""
-        return f"{self.stage}: {self.done}{total} done, {self.rates(now)}"
-
 
 class _BarAndRates(RichProgress):
     """The bar line, then the rates on lines of their own: beside the bar they would squeeze
@@ -66,14 +62,12 @@ class Progress:
     def __init__(self, quiet: bool = False, interval: float = 10.0, stream=None,
                  console: Console | None = None, clock: Callable[[], float] = time.monotonic):
         self.stream = stream or sys.stderr
-        self.quiet = quiet
+        self.quiet, self.interval, self.clock = quiet, interval, clock
         self.console = console
         self.tty = not quiet and (console.is_terminal if console is not None else self.stream.isatty())
-        self.interval = interval
-        self.clock = clock
         self.c = Counters(started=clock())
         self._last = 0.0
-        self._bar: RichProgress | None = None
+        self._bar: _BarAndRates | None = None
         self._task = None
         self._drawn = False
 
@@ -84,15 +78,13 @@ class Progress:
             self._bar = _BarAndRates(
                 TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                 TextColumn("ETA"), TimeRemainingColumn(),
-                console=self.console or Console(file=self.stream), auto_refresh=False,
-                get_time=self.clock)
+                console=self.console or Console(file=self.stream), auto_refresh=False, get_time=self.clock)
             self._task = self._bar.add_task(stage, total=total, completed=self.c.done)
             self._bar.start()
             self._drawn = False
         return self.c
 
     def _draw(self) -> None:
-        assert self._bar is not None
         # the caller sets `done` to the items of earlier sessions after start(): a reset on the
         # first draw keeps them out of the speed the ETA is computed from
         update = self._bar.update if self._drawn else self._bar.reset
@@ -105,18 +97,18 @@ class Progress:
         if self.quiet:
             return
         now = self.clock()
-        if self._bar is not None:
-            if force or now - self._last >= 0.25:
-                self._draw()
-                self._last = now
-        elif force or now - self._last >= self.interval:
-            print(self.c.line(now), file=self.stream, flush=True)
-            self._last = now
-
-    def stop(self) -> None:
+        if not force and now - self._last < (0.25 if self._bar is not None else self.interval):
+            return
+        self._last = now
         if self._bar is not None:
             self._draw()
+        else:
+            total = f"/{self.c.total}" if self.c.total is not None else ""
+            line = f"{self.c.stage}: {self.c.done}{total} done, {self.c.rates(now)}"
+            print(line, file=self.stream, flush=True)
+
+    def stop(self) -> None:
+        self.tick(force=True)
+        if self._bar is not None:
             self._bar.stop()
             self._bar = None
-        elif not self.quiet:
-            print(self.c.line(self.clock()), file=self.stream, flush=True)

@@ -12,7 +12,6 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 from .errors import PromptError
@@ -21,17 +20,13 @@ from .taxonomy import GROUPS, Group
 STAGES = ("brainstorm", "generate")
 PLACEHOLDER_RE = re.compile(r"\{([a-z_]+)\}")
 # Brainstorm prompts take no sampled values; `{num_tasks}` is the one optional knob.
-DEFAULT_NUM_TASKS = 20
-_BRAINSTORM_DEFAULTS: Mapping[str, str] = MappingProxyType({"num_tasks": str(DEFAULT_NUM_TASKS)})
-_NO_DEFAULTS: Mapping[str, str] = MappingProxyType({})
+BRAINSTORM_DEFAULTS = {"num_tasks": "20"}
 
 
 def prompts_dir() -> Path:
     """Where the shipped templates live: inside the wheel, else the source checkout."""
     packaged = Path(__file__).parent / "_prompts"
-    if packaged.is_dir():
-        return packaged
-    return Path(__file__).parent.parent / "prompts"
+    return packaged if packaged.is_dir() else Path(__file__).parent.parent / "prompts"
 
 
 @dataclass(frozen=True)
@@ -42,32 +37,34 @@ class Template:
     text: str
     placeholders: tuple[str, ...]
     sha256: str
-    # values used when the caller supplies none (e.g. num_tasks for brainstorm prompts)
-    defaults: Mapping[str, str] = field(default_factory=lambda: _NO_DEFAULTS, compare=False)
+    # values used when the caller supplies none (num_tasks for brainstorm prompts)
+    defaults: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @classmethod
     def from_text(cls, name: str, text: str, defaults: Mapping[str, str] | None = None) -> Template:
         found = tuple(dict.fromkeys(PLACEHOLDER_RE.findall(text)))  # unique, in order of use
-        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-        return cls(name, text, found, digest, MappingProxyType(dict(defaults or {})))
+        return cls(name, text, found, hashlib.sha256(text.encode("utf-8")).hexdigest(), dict(defaults or {}))
 
     def render(self, values: Mapping[str, Any]) -> str:
         """Fill every placeholder; a missing value is an error, never an empty string."""
         merged = {**self.defaults, **values}
         for ph in self.placeholders:
-            if ph not in merged or merged[ph] is None:
+            if merged.get(ph) is None:
                 raise PromptError(f"template {self.name!r} needs a value for placeholder {{{ph}}}")
         # one pass over the original text, so a value containing "{x}" is never re-expanded
         return PLACEHOLDER_RE.sub(lambda m: str(merged[m.group(1)]), self.text)
 
 
-def _group(group: str | Group) -> Group:
-    if isinstance(group, Group):
-        return group
+def _group(group: str) -> Group:
     try:
         return GROUPS[group]
     except KeyError:
         raise PromptError(f"unknown group {group!r}; known: {', '.join(GROUPS)}") from None
+
+
+def stages_of(group: str) -> tuple[str, ...]:
+    """The stages whose templates a group needs."""
+    return STAGES if _group(group).brainstorm else ("generate",)
 
 
 def load_template(stage: str, group: str, root: Path | None = None) -> Template:
@@ -84,57 +81,35 @@ def load_template(stage: str, group: str, root: Path | None = None) -> Template:
         raise PromptError(f"cannot read prompt template {path}: {exc}") from None
     if not text.strip():
         raise PromptError(f"prompt template is empty: {path}")
-    defaults = _BRAINSTORM_DEFAULTS if stage == "brainstorm" else None
-    return Template.from_text(f"{stage}/{name}", text, defaults)
+    return Template.from_text(f"{stage}/{name}", text, BRAINSTORM_DEFAULTS if stage == "brainstorm" else None)
 
 
-def allowed_placeholders(stage: str, group: str | Group) -> frozenset[str]:
-    """The names a (stage, group) template may use: exactly what the pipeline supplies."""
-    g = _group(group)
-    if stage == "brainstorm":
-        return frozenset(_BRAINSTORM_DEFAULTS)
-    names = set(g.placeholders) | set(g.language_slots)
-    if g.brainstorm:
-        names.add("task")
-    return frozenset(names)
-
-
-def check_templates(groups: Iterable[str | Group], root: Path | None = None) -> None:
-    """Load every template the groups need and reject unknown placeholders up front.
+def check_templates(groups: Iterable[str], root: Path | None = None) -> None:
+    """Load every template the groups need and reject placeholders the pipeline does not supply.
 
     Run at config-load time so a typo in an edited template fails before any request is paid for.
     """
-    for group in groups:
-        g = _group(group)
-        stages = STAGES if g.brainstorm else ("generate",)
-        for stage in stages:
-            template = load_template(stage, g.name, root)
-            allowed = allowed_placeholders(stage, g)
+    for name in groups:
+        g = _group(name)
+        for stage in stages_of(name):
+            template = load_template(stage, name, root)
+            allowed = set(BRAINSTORM_DEFAULTS)
+            if stage == "generate":
+                allowed = set(g.placeholders) | set(g.language_slots) | ({"task"} if g.brainstorm else set())
             unknown = [ph for ph in template.placeholders if ph not in allowed]
             if unknown:
-                offered = ", ".join(sorted(allowed)) or "none"
-                raise PromptError(
-                    f"template {template.name!r} uses unknown placeholder {{{unknown[0]}}}; "
-                    f"available: {offered}"
-                )
+                raise PromptError(f"template {template.name!r} uses unknown placeholder {{{unknown[0]}}}; "
+                                  f"available: {', '.join(sorted(allowed)) or 'none'}")
 
 
 def brainstorm_schema() -> dict:
     """Structured-output schema for stage 1: an object wrapping the list of task strings."""
-    return {
-        "type": "object",
-        "properties": {"tasks": {"type": "array", "items": {"type": "string"}}},
-        "required": ["tasks"],
-        "additionalProperties": False,
-    }
+    return {"type": "object", "properties": {"tasks": {"type": "array", "items": {"type": "string"}}},
+            "required": ["tasks"], "additionalProperties": False}
 
 
 def generate_schema(group: str) -> dict:
     """Structured-output schema for stage 2: every output key of the group, as a string."""
     keys = _group(group).output_keys
-    return {
-        "type": "object",
-        "properties": {k: {"type": "string"} for k in keys},
-        "required": list(keys),
-        "additionalProperties": False,
-    }
+    return {"type": "object", "properties": {k: {"type": "string"} for k in keys}, "required": list(keys),
+            "additionalProperties": False}

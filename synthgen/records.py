@@ -1,6 +1,6 @@
-"""One record type per task group, as written to examples/*.jsonl (and read back by tools).
+"""The records synthgen writes: examples/*.jsonl, tasks/*.jsonl and rejects/*.jsonl.
 
-Each record carries its group's output keys plus provenance: the task it was made for, the
+An example carries its group's output keys plus provenance: the task it was made for, the
 sampled placeholders, the model that answered, the work item id and the tokens it cost.
 """
 
@@ -8,47 +8,23 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field
 
 from .taxonomy import GROUPS
 
-
-class Usage(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-
-
-class RecordBase(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    id: str = Field(description="work item id: a hash of the item's inputs")
-    group: str
-    task: str = Field(description="brainstormed task, or the group's fixed instruction")
-    placeholders: dict[str, str]
-    model: str | None
-    item_index: int
-    attempts: int
-    usage: Usage
-    flags: list[str] = Field(default_factory=list, description="guideline checks set to 'flag' that failed")
-    langid: str = Field("ok", description="ok | unchecked (a text the detector cannot judge) | off")
-
-
-def _record_model(group: str) -> type[RecordBase]:
-    fields = {key: (str, ...) for key in GROUPS[group].output_keys}
-    name = "".join(part.capitalize() for part in group.split("-")) + "Record"
-    return create_model(name, __base__=RecordBase, group=(Literal[group], group), **fields)  # type: ignore[call-overload]
-
-
-RECORD_TYPES: dict[str, type[RecordBase]] = {g: _record_model(g) for g in GROUPS}
-_FIELD_ORDER: dict[str, tuple[str, ...]] = {g: tuple(m.model_fields) for g, m in RECORD_TYPES.items()}
+# An example's keys, in the order written: `task` is the brainstormed task or the group's fixed
+# instruction, `usage` {prompt_tokens, completion_tokens}, `flags` the guideline checks set to
+# "flag" that failed, `langid` ok | unchecked (a text the detector cannot judge) | off; then the
+# group's output keys.
+PROVENANCE = ("id", "group", "task", "placeholders", "model", "item_index", "attempts", "usage", "flags",
+              "langid")
+EXAMPLE_KEYS: dict[str, tuple[str, ...]] = {g: PROVENANCE + GROUPS[g].output_keys for g in GROUPS}
 
 
 def example_record(group: str, values: dict) -> dict:
-    """`RECORD_TYPES[group](**values).model_dump()` for values the pipeline made itself.
-
-    The same keys in the same order (so the same JSON line, tested for every group), without
-    building and dumping a validated model for each of 500k examples (~10 us each)."""
-    return {k: values[k] for k in _FIELD_ORDER[group]}
+    """An example as written, from values the pipeline made itself: no validated model is built
+    and dumped for each of 500k examples (~10 us each)."""
+    return {k: values[k] for k in EXAMPLE_KEYS[group]}
 
 
 class TaskRecord(BaseModel):
