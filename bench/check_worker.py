@@ -47,13 +47,14 @@ def main() -> None:
             cfgs = {}
             for mode in ("on", "off"):
                 cfgs[mode] = work / f"{mode}.toml"
+                throughput.WORKER = mode
                 throughput.write_config(cfgs[mode], url, args.n, args.concurrency)
-                with cfgs[mode].open("a") as f:
-                    f.write(f'[validation]\ncheck_worker = "{mode}"\n')
             planned = work / "planned"
             throughput.synthgen("brainstorm", "--config", str(cfgs["on"]), "--out", str(planned))
             stage1 = json.loads((planned / "run.json").read_text())["elapsed_s"]
-            bodies = throughput.request_bodies(cfgs["on"], planned)
+            shutil.copytree(planned, work / "recorded")
+            bodies = throughput.record_bodies(cfgs["on"], work / "recorded", url, work)
+            shutil.rmtree(work / "recorded")
             throughput.bare_loop(url, bodies, args.concurrency, work, pss_every=50)  # untimed warm-up
             rounds = []
             for i in range(args.rounds):

@@ -99,6 +99,9 @@ def test_detected_languages_are_py3langids_own_answers(checker: LanguageChecker)
     detected = 0
     for text in _variants():
         code, conf = reference.classify(langid.head(text))
+        # built from the subset of columns, the classifier answers exactly as set_languages's does
+        mine_code, mine_conf = langid.identifier().classify(langid.head(text))
+        assert mine_code == code and mine_conf == pytest.approx(conf, abs=1e-6)
         got = checker.detect(text)
         if got is not None:
             detected += 1

@@ -303,7 +303,7 @@ def _judge(tmp_path, near_policy: str, examples: list[tuple[str, dict]]):
 
     cfg = ValidationConfig(rules={"near_duplicate": near_policy, "wrong_language": "off", "sts_order": "off"})
     journal = Journal(tmp_path)
-    checker = ExampleChecker(cfg, journal, preload_language=False)
+    checker = ExampleChecker(cfg, journal)
     journal.begin()
     verdicts = [checker.check_example("sts", ex, {"language": "English"}, name) for name, ex in examples]
     journal.commit()
@@ -357,7 +357,7 @@ def _judge_mixed(tmp_path, examples: list[tuple[str, str, dict]], **validation):
     rules = {"wrong_language": "off", "sts_order": "off", "near_duplicate": "reject"}
     cfg = ValidationConfig(rules=rules, **validation)
     journal = Journal(tmp_path / f"j{len(list(tmp_path.iterdir()))}")
-    checker = ExampleChecker(cfg, journal, preload_language=False)
+    checker = ExampleChecker(cfg, journal)
     journal.begin()
     verdicts = [checker.check_example(group, ex, {"language": "English"}, name) for name, group, ex in examples]
     journal.commit()

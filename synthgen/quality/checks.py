@@ -8,7 +8,6 @@ flat and a resume rebuilds nothing. First in plan order wins, so answers are rep
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 
 from ..config import ValidationConfig
@@ -29,13 +28,10 @@ class Verdict:
 class ExampleChecker:
     """Judges examples in plan order against what the journal has accepted before them."""
 
-    def __init__(self, cfg: ValidationConfig, journal: Journal, preload_language: bool = True):
+    def __init__(self, cfg: ValidationConfig, journal: Journal):
         self.cfg = cfg
         self.journal = journal
         self.pre = Prechecker(cfg)
-        if self.pre.lang_on and preload_language:
-            # load the language model while the first requests are in flight, not at the first check
-            threading.Thread(target=self.pre.warm, name="langid-load", daemon=True).start()
         self._near = NearDupStore(journal, cfg.near_duplicate_threshold) if self.pre.near_on else None
 
     def check_example(self, group: str, obj: dict, placeholders: dict[str, str], item_id: str,

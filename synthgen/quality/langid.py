@@ -91,15 +91,23 @@ def classes() -> list[str]:
 
 
 def identifier():
-    """py3langid's classifier, loaded once per process (about 1 s) and shared by every checker."""
+    """py3langid's classifier over classes(), loaded once per process (about 1 s) and shared.
+
+    Made from the model's arrays keeping only those classes' columns, which is what
+    `set_languages` computes; `set_languages` itself keeps the whole table beside its subset: 92 MB
+    of RSS for the loaded model that way, 65 MB this way (`python bench/langid_memory.py`), the
+    same answers (tests/test_langid.py compares the two)."""
     global _identifier
     with _identifier_lock:
         if _identifier is None:
-            from py3langid.langid import MODEL_FILE, LanguageIdentifier
+            from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
+            from py3langid.modelio import load_model
 
-            model = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-            model.set_languages(sorted(set(classes()) & set(model.labels)))
-            _identifier = model
+            ptc, pc, labels, nextmove, row, output = load_model(MODEL_DIR / MODEL_FILE)
+            wanted = set(classes())
+            keep = [i for i, label in enumerate(labels) if label in wanted]
+            _identifier = LanguageIdentifier(ptc[:, keep], pc[keep], [labels[i] for i in keep], nextmove,
+                                             output, norm_probs=True, tk_row=row)
     return _identifier
 
 
