@@ -17,10 +17,28 @@ from pathlib import Path
 
 from . import __version__
 from .config import RunConfig
+from .errors import RunError
 from .batch.ledger import Ledger
 from .integrity import disk_faults
 from .journal import Journal
 from .shards import part_name, published
+
+
+def read_manifest(run_dir: Path) -> dict:
+    """A run directory's run.json, or a one-line RunError saying why it cannot be read."""
+    run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunError(f"{run_dir} is not a synthgen run directory (not a directory)")
+    path = run_dir / "run.json"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunError(f"{run_dir} is not a synthgen run directory (no run.json)") from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise RunError(f"cannot read {path}: {exc}") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("stages", {}), dict):
+        raise RunError(f"cannot read {path}: not a synthgen run.json")
+    return manifest
 
 
 def atomic_write_json(path: Path, data: dict) -> None:

@@ -9,7 +9,6 @@ are kept; cross-part duplicates are added as rejects with stage "merge".
 from __future__ import annotations
 
 import heapq
-import json
 import shutil
 from pathlib import Path
 
@@ -17,25 +16,17 @@ from .config import RunConfig
 from .errors import RunError
 from .integrity import check_run_journal, disk_faults, verify_parts
 from .journal import Journal
-from .manifest import atomic_write_json, parts_of
+from .manifest import atomic_write_json, parts_of, read_manifest
 from .quality.checks import ExampleChecker
 from .records import RejectRecord
-from .revalidate import _commit, fresh_out
+from .revalidate import commit_copy, fresh_out
 from .shards import ShardWriter, iter_records
 from .taxonomy import GROUPS
 
 
-def _read_manifest(part: Path) -> dict:
-    try:
-        return json.loads((part / "run.json").read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RunError(f"{part} is not a synthgen run directory (no run.json)") from None
-    except (OSError, ValueError) as exc:
-        raise RunError(f"cannot read {part}/run.json: {exc}") from None
-
 
 def _check_parts(parts: list[Path], allow_partial: bool) -> tuple[list[dict], RunConfig]:
-    manifests = [_read_manifest(p) for p in parts]
+    manifests = [read_manifest(p) for p in parts]
     for p, m in zip(parts, manifests):
         check_run_journal(p)
         verify_parts(p, m)
@@ -74,7 +65,7 @@ def merge(out: Path, parts: list[Path], allow_partial: bool = False) -> dict:
         def add(kind: str, rec: dict) -> None:
             writers[kind].add(rec)
             if writers[kind].full:  # publish parts of exactly shard_size records
-                _commit(journal, writers, finalize=False)
+                commit_copy(journal, writers, finalize=False)
                 journal.begin()
 
         journal.begin()
@@ -96,7 +87,7 @@ def merge(out: Path, parts: list[Path], allow_partial: bool = False) -> dict:
         for p in parts:
             for rec in iter_records(p / "rejects", include_open=False):
                 add("rejects", rec)
-        _commit(journal, writers, finalize=True)
+        commit_copy(journal, writers, finalize=True)
         published = parts_of(journal)
         journal.close()
         tasks_dir = parts[0] / "tasks"

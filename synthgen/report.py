@@ -6,32 +6,17 @@ between the two is reported as a warning rather than hidden.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from .errors import RunError
 from .integrity import check_run_journal, verify_parts
+from .manifest import read_manifest
 from .quality.summary import summarize
 
 REPORT_VERSION = 1
 
-
-def _read_manifest(run_dir: Path) -> dict:
-    if not run_dir.is_dir():
-        raise RunError(f"{run_dir} is not a synthgen run directory (not a directory)")
-    path = run_dir / "run.json"
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RunError(f"{run_dir} is not a synthgen run directory (no run.json)") from None
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise RunError(f"cannot read {path}: {exc}") from None
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("stages", {}), dict):
-        raise RunError(f"cannot read {path}: not a synthgen run.json")
-    return manifest
 
 
 def _ratio(a: float | None, b: float | None, digits: int = 4) -> float | None:
@@ -64,7 +49,7 @@ def _warnings(manifest: dict, summary: dict) -> list[str]:
 def load_report(run_dir: Path) -> dict:
     """The full report as a JSON-able dict with stable keys (see `synthgen stats --json`)."""
     run_dir = Path(run_dir)
-    manifest = _read_manifest(run_dir)
+    manifest = read_manifest(run_dir)
     check_run_journal(run_dir)
     verify_parts(run_dir, manifest)
     config = manifest.get("config") if isinstance(manifest.get("config"), dict) else {}

@@ -19,6 +19,7 @@ from .config import RunConfig, ValidationConfig, load_config
 from .errors import RunError
 from .integrity import check_run
 from .journal import Journal
+from .manifest import read_manifest
 from .quality.checks import ExampleChecker
 from .records import RejectRecord
 from .shards import ShardWriter, iter_records
@@ -28,12 +29,10 @@ COMMIT_EVERY = 1000  # records judged per journal transaction (and per flush of 
 
 
 def run_config_of(run_dir: Path) -> RunConfig:
+    data = read_manifest(run_dir)
     try:
-        data = json.loads((Path(run_dir) / "run.json").read_text(encoding="utf-8"))
         return RunConfig.model_validate(data["config"])
-    except FileNotFoundError:
-        raise RunError(f"{run_dir} is not a synthgen run directory (no run.json)") from None
-    except (OSError, ValueError, KeyError) as exc:
+    except (ValueError, KeyError) as exc:
         raise RunError(f"cannot read the config of {run_dir}: {str(exc).splitlines()[0]}") from None
 
 
@@ -69,14 +68,14 @@ def _judge_all(run_dir: Path, checker: ExampleChecker, journal: Journal,
                     model=rec.get("model"), item_index=rec.get("item_index"), attempts=rec.get("attempts", 0),
                 ).model_dump(exclude_none=True))
         if checked % COMMIT_EVERY == 0:
-            _commit(journal, writers, finalize=False)
+            commit_copy(journal, writers, finalize=False)
             journal.begin()
-    _commit(journal, writers, finalize=True)
+    commit_copy(journal, writers, finalize=True)
     return {"run_dir": str(run_dir), "checked": checked, "passed": passed, "failed": checked - passed,
             "failed_by_reason": dict(sorted(reasons.items())), "flagged": dict(sorted(flags.items()))}
 
 
-def _commit(journal: Journal, writers: dict[str, ShardWriter], finalize: bool) -> None:
+def commit_copy(journal: Journal, writers: dict[str, ShardWriter], finalize: bool) -> None:
     for w in writers.values():
         w.flush()
     journal.commit()

@@ -15,6 +15,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from ..manifest import read_manifest
 from ..taxonomy import GROUPS
 from .formats import (DEFAULT_TEMPLATE, FORMATS, Example, ExportError, ExportOptions, check_parquet,
                       check_template, instruction_format)
@@ -22,15 +23,6 @@ from .formats import (DEFAULT_TEMPLATE, FORMATS, Example, ExportError, ExportOpt
 __all__ = ["DEFAULT_TEMPLATE", "FORMATS", "Example", "ExportError", "ExportOptions", "export_run",
            "parse_list"]
 
-
-def read_manifest(run_dir: Path) -> dict:
-    path = Path(run_dir) / "run.json"
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ExportError(f"{run_dir} is not a synthgen run directory (no run.json)") from None
-    except (OSError, ValueError) as exc:
-        raise ExportError(f"cannot read {path}: {exc}") from None
 
 
 def _committed_open_part(run_dir: Path) -> tuple[int, int] | None:
