@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from synthgen.testing.app import FakeApp
+from synthgen.testing.batches import add_batch_routes
 from synthgen.testing.options import FakeServerOptions
 
 
@@ -19,9 +20,10 @@ async def serve(host: str, port: int, options: FakeServerOptions, stop: asyncio.
                 on_ready: Callable[[str, FakeApp], None]) -> None:
     """Serve until `stop` is set or the server sits idle for options.idle_exit_seconds."""
     handlers = FakeApp(options)
+    app = handlers.make()
+    add_batch_routes(app, handlers)
     # handler_cancellation: a client that times out on a hanging request frees its handler
-    runner = web.AppRunner(handlers.make(), access_log=None, handler_cancellation=True,
-                           shutdown_timeout=0.5)
+    runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=0.5)
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)

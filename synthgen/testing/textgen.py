@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import random
-from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
@@ -18,26 +17,9 @@ from synthgen.testing.vocab import (ADJECTIVES, ATTRIBUTES, CHATTER_AFTER, CHATT
                                     DOCUMENTS, QUERIES, TEMPLATES, VERBS, Vocab, vocab_for,
                                     wrong_vocab)
 
-# answers per (keys, languages, lengths) signature that near-duplicate faults draw from. short-long
-# alone has ~50 signatures: with 4 answers each, 150 examples at rate 0.2 gave no collision at
-# all for about one prompt wording in four (the faults follow the request hash); with 2, none of
-# 16 seeds went without one
+# answers per (keys, languages, lengths) signature that near-duplicate faults draw from: with 2, a
+# run of 150 short-long examples at rate 0.2 meets a collision for every prompt wording tried
 NEAR_DUPLICATE_POOL = 2
-
-
-@dataclass
-class ContentFaults:
-    """Which content faults hit one request."""
-
-    truncate: bool = False
-    length: bool = False
-    wrong_language: bool = False
-    short: bool = False
-    copy_query: bool = False
-    near_duplicate: bool = False
-    fenced: bool = False
-    repeat_task: float = 0.0  # per-task chance, not a flag
-    active: tuple[str, ...] = ()  # names of the flags set, for counting
 
 
 def _words(vocab: Vocab, n: int, rng: random.Random) -> list[str]:
@@ -105,25 +87,26 @@ def _value(spec: FieldSpec, vocab: Vocab, rng: random.Random, short: bool,
     return sentence(vocab, rng.randint(8, 20), rng)
 
 
-def write_object(plan: Plan, rng: random.Random, faults: ContentFaults) -> dict[str, Any]:
+def write_object(plan: Plan, rng: random.Random, faults: tuple[str, ...]) -> dict[str, Any]:
     """The JSON object for a generation prompt, keeping the guidelines unless a fault says not."""
-    vocabs = {s.key: wrong_vocab(s.language, rng.randrange(3)) if faults.wrong_language
+    vocabs = {s.key: wrong_vocab(s.language, rng.randrange(3)) if "wrong_language" in faults
               else vocab_for(s.language) for s in plan.fields}
     gen = rng
-    if faults.near_duplicate:
+    short = "short" in faults
+    if "near_duplicate" in faults:
         # a small fixed pool per (keys, languages, lengths): different requests collide
         sig = [(s.key, s.kind, vocabs[s.key].name, s.words) for s in plan.fields]
         gen = random.Random(f"pool:{rng.randrange(NEAR_DUPLICATE_POOL)}:{sig}")
     units: dict[str, set[str]] = {}
-    out = {s.key: _value(s, vocabs[s.key], gen, faults.short, units) for s in plan.fields}
-    _keep_guidelines(plan, out, vocabs, gen, faults.short, units)
-    if faults.near_duplicate:
+    out = {s.key: _value(s, vocabs[s.key], gen, short, units) for s in plan.fields}
+    _keep_guidelines(plan, out, vocabs, gen, short, units)
+    if "near_duplicate" in faults:
         # every text gets a small edit, so the copy is near, never exact: exact dedup must not
         # be what catches it
         for key, value in out.items():
             if isinstance(value, str):
                 out[key] = _mutate(value, vocabs[key], rng)
-    if faults.copy_query:
+    if "copy_query" in faults:
         _copy_query(out, rng)
     return out
 
@@ -200,7 +183,7 @@ def _copy_query(out: dict[str, Any], rng: random.Random) -> None:
             return
 
 
-def write_tasks(plan: Plan, rng: random.Random, faults: ContentFaults) -> list[str]:
+def write_tasks(plan: Plan, rng: random.Random, repeat_task: float) -> list[str]:
     """num_tasks to 10% more distinct one-sentence task definitions (repeats only as a fault)."""
     n = plan.num_tasks
     k = rng.randint(n, n + n // 10)  # at least as many as asked: a stage may count on its quota
@@ -212,28 +195,26 @@ def write_tasks(plan: Plan, rng: random.Random, faults: ContentFaults) -> list[s
             rng.choice(VERBS), rng.choice(QUERIES), rng.choice(ATTRIBUTES))
         tasks[task] = None
     out = list(tasks)
-    if faults.repeat_task:
+    if repeat_task:
         for i in range(1, len(out)):
-            if rng.random() < faults.repeat_task:
+            if rng.random() < repeat_task:
                 out[i] = out[rng.randrange(i)]
     return out
 
 
-def write_text(plan: Plan, rng: random.Random,
-               faults: ContentFaults) -> tuple[str, str | None]:
-    """The message content, and the same as a JSON string literal (None: not built)."""
+def write_text(plan: Plan, rng: random.Random, faults: tuple[str, ...], repeat_task: float) -> str:
+    """The message content: JSON indented as models print it, or plain prose."""
     if plan.kind == "brainstorm":
-        tasks = write_tasks(plan, rng, faults)
+        tasks = write_tasks(plan, rng, repeat_task)
         body: Any = {"tasks": tasks} if plan.wrap_tasks else tasks
     elif plan.kind == "object":
         body = write_object(plan, rng, faults)
     else:
-        return prose(vocab_for("English"), rng.randint(20, 40), rng), None
-    text = json.dumps(body, ensure_ascii=False, indent=2)  # indented, as models print JSON
-    if faults.fenced and not (faults.truncate or faults.length):
-        return (f"{rng.choice(CHATTER_BEFORE)}\n```json\n{text}\n```\n"
-                f"{rng.choice(CHATTER_AFTER)}"), None
-    return text, None
+        return prose(vocab_for("English"), rng.randint(20, 40), rng)
+    text = json.dumps(body, ensure_ascii=False, indent=2)
+    if "fenced" in faults and "truncate" not in faults and "length" not in faults:
+        return f"{rng.choice(CHATTER_BEFORE)}\n```json\n{text}\n```\n{rng.choice(CHATTER_AFTER)}"
+    return text
 
 
 def cut(text: str, rng: random.Random) -> str:
