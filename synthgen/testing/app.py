@@ -20,6 +20,7 @@ from synthgen.testing.state import ServerState, content_faults, request_digests,
 from synthgen.testing.textgen import cut, write_text
 
 _JSON = "application/json"
+CHAT = "/v1/chat/completions"
 _ENCODE = json.JSONEncoder(ensure_ascii=False).encode
 _CREATED_BASE = 1_700_000_000
 _HTML = (b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body>"
@@ -91,28 +92,31 @@ class FakeApp:
         self.last_activity = time.monotonic()
 
     def make(self) -> web.Application:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_post("/v1/chat/completions", self.chat)
+        app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=[self._guard])
+        app.router.add_post(CHAT, self.chat)
         app.router.add_get("/v1/models", self.models)
         for prefix in ("", "/v1"):
             app.router.add_get(prefix + "/_stats", self.stats)
             app.router.add_post(prefix + "/_reset", self.reset)
         return app
 
-    async def models(self, request: web.Request) -> web.Response:
+    @web.middleware
+    async def _guard(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """Every request counts as activity (idle exit); all but /_stats and /_reset need the key
+        (the chat route checks it itself, to count the refusal)."""
         self.last_activity = time.monotonic()
-        denied = self.auth(request)
-        if denied is not None:
-            return denied
+        denied = None if request.path == CHAT or "/_" in request.path else self.auth(request)
+        return denied if denied is not None else await handler(request)
+
+    async def models(self, request: web.Request) -> web.Response:
         model = {"id": "synthgen-fake", "object": "model", "created": _CREATED_BASE, "owned_by": "synthgen"}
         return json_response({"object": "list", "data": [model]})
 
     async def stats(self, request: web.Request) -> web.Response:
-        self.last_activity = time.monotonic()
-        return json_response(self.state.snapshot(request.query.get("by_key", "1") not in ("0", "false", "no")))
+        with_keys = request.query.get("by_key", "1") not in ("0", "false", "no")
+        return json_response(self.state.snapshot(with_keys))
 
     async def reset(self, request: web.Request) -> web.Response:
-        self.last_activity = time.monotonic()
         self.state.reset()
         return json_response({"ok": True})
 
@@ -127,7 +131,6 @@ class FakeApp:
         return request.headers.get("Authorization", "") if self.options.echo_auth else None
 
     async def chat(self, request: web.Request) -> web.StreamResponse:
-        self.last_activity = time.monotonic()
         self.state.requests += 1
         response = await self._chat(request)
         self.state.by_status[response.status] += 1

@@ -1,11 +1,9 @@
 """The scripted server's Batch API: /v1/files and /v1/batches, kept in memory (state.BatchStore).
 
 A batch runs as a task on the server's loop: `validating`, then `in_progress` with its lines
-answered one by one, spread over batch_delay_s so a cancel can land mid-way, then `completed`
-(or `failed`, `expired`, `cancelled`). Each line is answered by the chat route's own completion
-code, so a batch answer equals the online answer for the same body, content faults included.
-Line faults (error file, missing lines) hit only the first sight of a body, so a line sent again
-in a later batch heals, as an online retry does.
+answered one by one over batch_delay_s (so a cancel can land mid-way), then `completed`, `failed`,
+`expired` or `cancelled`. A line gets the chat route's own answer, content faults included. Line
+faults (error file, missing lines) hit only a body's first sight: sent again, a line heals.
 """
 
 from __future__ import annotations
@@ -15,15 +13,14 @@ import hashlib
 import json
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
+from synthgen.testing.app import CHAT as ENDPOINT
 from synthgen.testing.app import FakeApp, error, json_response, prompt_tokens
 from synthgen.testing.state import BatchStore, request_digests
 
-ENDPOINT = "/v1/chat/completions"
 _PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
 _FILE_LIFE_S = 30 * 86400  # OpenAI keeps batch files 30 days unless told otherwise
 _DRIP_CHUNKS = 8
@@ -52,15 +49,15 @@ def _check_line(n: int, raw: bytes) -> tuple[str, dict[str, Any]] | dict[str, An
     if not isinstance(item, dict):
         return _line_error(n, "invalid_json_line", f"Line {n} is not a JSON object.")
     custom_id, body = item.get("custom_id"), item.get("body")
-    if not isinstance(custom_id, str) or not custom_id:
-        return _line_error(n, "missing_required_parameter", f"Line {n} has no custom_id string.", "custom_id")
-    if item.get("method") != "POST":
-        return _line_error(n, "invalid_method", f"Line {n}: method must be POST.", "method")
-    if item.get("url") != ENDPOINT:
-        return _line_error(n, "invalid_url", f"Line {n}: url must be the batch endpoint {ENDPOINT}.", "url")
-    if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
-        return _line_error(n, "missing_required_parameter", f"Line {n}: body needs a 'messages' list.",
-                           "body.messages")
+    for bad, code, what, param in (
+            (not isinstance(custom_id, str) or not custom_id, "missing_required_parameter",
+             " has no custom_id string.", "custom_id"),
+            (item.get("method") != "POST", "invalid_method", ": method must be POST.", "method"),
+            (item.get("url") != ENDPOINT, "invalid_url", f": url must be the batch endpoint {ENDPOINT}.", "url"),
+            (not isinstance(body, dict) or not isinstance(body.get("messages"), list),
+             "missing_required_parameter", ": body needs a 'messages' list.", "body.messages")):
+        if bad:
+            return _line_error(n, code, f"Line {n}{what}", param)
     return custom_id, body
 
 
@@ -189,17 +186,21 @@ class BatchRoutes:
             items.reverse()
         return _page(request, items, default_limit=10_000, max_limit=10_000)
 
-    def _file(self, request: web.Request) -> dict[str, Any] | web.Response:
-        file_id = request.match_info["file_id"]
-        found = self.store.files.get(file_id)
-        return found or error(404, f"No such File object: {file_id}", param="id")
+    def _find(self, request: web.Request) -> dict[str, Any] | web.Response:
+        """The File or Batch object the path names, or the 404 answer."""
+        if "file_id" in request.match_info:
+            file_id = request.match_info["file_id"]
+            return self.store.files.get(file_id) or error(404, f"No such File object: {file_id}", param="id")
+        batch_id = request.match_info["batch_id"]
+        batch = self.store.batches.get(batch_id)
+        return batch.info if batch else error(404, f"No batch found with id '{batch_id}'.", param="batch_id")
 
-    async def retrieve_file(self, request: web.Request) -> web.Response:
-        found = self._file(request)
+    async def retrieve(self, request: web.Request) -> web.Response:
+        found = self._find(request)
         return found if isinstance(found, web.Response) else json_response(found)
 
     async def delete_file(self, request: web.Request) -> web.Response:
-        found = self._file(request)
+        found = self._find(request)
         if isinstance(found, web.Response):
             return found
         del self.store.files[found["id"]], self.store.data[found["id"]]
@@ -207,7 +208,7 @@ class BatchRoutes:
 
     async def content(self, request: web.Request) -> web.StreamResponse:
         """The file's bytes; dripped over batch_download_drip_s, so a slow download can be seen."""
-        found = self._file(request)
+        found = self._find(request)
         if isinstance(found, web.Response):
             return found
         data, drip = self.store.data[found["id"]], self.opts.batch_download_drip_s
@@ -254,26 +255,17 @@ class BatchRoutes:
             await asyncio.sleep(self.opts.batch_reply_delay_s)
         return json_response(batch.info)
 
-    def _batch(self, request: web.Request) -> Batch | web.Response:
-        batch_id = request.match_info["batch_id"]
-        found = self.store.batches.get(batch_id)
-        return found or error(404, f"No batch found with id '{batch_id}'.", param="batch_id")
-
-    async def retrieve(self, request: web.Request) -> web.Response:
-        batch = self._batch(request)
-        return batch if isinstance(batch, web.Response) else json_response(batch.info)
-
     async def cancel(self, request: web.Request) -> web.Response:
-        batch = self._batch(request)
-        if isinstance(batch, web.Response):
-            return batch
-        status = batch.info["status"]
-        if status in _DONE:
-            return error(400, f"Cannot cancel a batch with status '{status}'.")
-        if status != "cancelling":
+        found = self._find(request)
+        if isinstance(found, web.Response):
+            return found
+        if found["status"] in _DONE:
+            return error(400, f"Cannot cancel a batch with status '{found['status']}'.")
+        batch = self.store.batches[found["id"]]
+        if found["status"] != "cancelling":
             batch.stamp("cancelling")
             batch.cancel.set()
-        return json_response(batch.info)
+        return json_response(found)
 
     async def list_batches(self, request: web.Request) -> web.Response:
         items = [b.info for b in reversed(self.store.batches.values())]
@@ -382,31 +374,15 @@ class BatchRoutes:
         batch.stamp(status)
 
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
 def add_batch_routes(app: web.Application, fake: FakeApp) -> None:
-    """Register /v1/files and /v1/batches on `app`, behind the API key check."""
+    """Register /v1/files and /v1/batches on `app` (FakeApp.make's, which checks the API key)."""
     routes = BatchRoutes(fake)
-
-    def guarded(handler: Handler) -> Handler:
-        async def handle(request: web.Request) -> web.StreamResponse:
-            fake.last_activity = time.monotonic()
-            denied = fake.auth(request)
-            return denied if denied is not None else await handler(request)
-        return handle
-
     for method, path, handler in (
             ("POST", "/v1/files", routes.upload), ("GET", "/v1/files", routes.list_files),
-            ("GET", "/v1/files/{file_id}", routes.retrieve_file),
+            ("GET", "/v1/files/{file_id}", routes.retrieve),
             ("DELETE", "/v1/files/{file_id}", routes.delete_file),
             ("GET", "/v1/files/{file_id}/content", routes.content),
             ("POST", "/v1/batches", routes.create), ("GET", "/v1/batches", routes.list_batches),
             ("GET", "/v1/batches/{batch_id}", routes.retrieve),
             ("POST", "/v1/batches/{batch_id}/cancel", routes.cancel)):
-        app.router.add_route(method, path, guarded(handler))
-
-    async def stop_batches(_: web.Application) -> None:
-        routes.store.stop()
-
-    app.on_cleanup.append(stop_batches)
+        app.router.add_route(method, path, handler)

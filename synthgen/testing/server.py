@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import threading
 import time
@@ -26,22 +27,18 @@ async def serve(host: str, port: int, options: FakeServerOptions, stop: asyncio.
     runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=0.5)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, host, port)
-        await site.start()
-        bound = runner.addresses[0][1]
+        await web.TCPSite(runner, host, port).start()
         shown = f"[{host}]" if ":" in host else host  # IPv6 literal
-        on_ready(f"http://{shown}:{bound}/v1", handlers)
+        on_ready(f"http://{shown}:{runner.addresses[0][1]}/v1", handlers)
         idle = options.idle_exit_seconds
         while not stop.is_set():
-            tick = 1.0 if idle is None else min(1.0, idle / 4)
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=tick)
-            except asyncio.TimeoutError:
-                pass
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=1.0 if idle is None else min(1.0, idle / 4))
             if idle is not None and time.monotonic() - handlers.last_activity > idle:
                 break
     finally:
         await runner.cleanup()
+        handlers.state.batches.stop()
 
 
 def run_server(host: str, port: int, options: FakeServerOptions) -> None:
@@ -49,17 +46,10 @@ def run_server(host: str, port: int, options: FakeServerOptions) -> None:
 
     async def main() -> None:
         stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                loop.add_signal_handler(sig, stop.set)
-            except (NotImplementedError, RuntimeError):  # not main thread / Windows
-                pass
-
-        def ready(url: str, _: FakeApp) -> None:
-            print(f"listening on {url}", flush=True)
-
-        await serve(host, port, options, stop, ready)
+            with contextlib.suppress(NotImplementedError, RuntimeError):  # not main thread / Windows
+                asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+        await serve(host, port, options, stop, lambda url, _: print(f"listening on {url}", flush=True))
 
     asyncio.run(main())
 
@@ -127,10 +117,8 @@ class FakeLLMServer:
         if thread is None:
             return
         if loop is not None and stop is not None and thread.is_alive():
-            try:
+            with contextlib.suppress(RuntimeError):  # loop already closed by idle exit
                 loop.call_soon_threadsafe(stop.set)
-            except RuntimeError:  # loop already closed by idle exit
-                pass
         thread.join(timeout)
 
     def __enter__(self) -> FakeLLMServer:
@@ -153,11 +141,11 @@ class FakeLLMServer:
         return asyncio.run_coroutine_threadsafe(call(), self._loop).result(timeout=10)
 
     def stats(self, by_key: bool = True) -> dict[str, Any]:
-        """Counts: requests, by_status, faults, by_key (request_key -> arrivals)."""
+        """Counts: requests, by_status, faults, by_key (request_key -> arrivals), batches."""
         return self._call(lambda: self.app.state.snapshot(by_key))  # type: ignore[union-attr]
 
     def reset(self) -> None:
-        """Forget counts, first sights and quota windows, as if freshly started."""
+        """Forget counts, first sights, quota windows and batches, as if freshly started."""
         self._call(lambda: self.app.state.reset())  # type: ignore[union-attr]
 
     @property

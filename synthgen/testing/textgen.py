@@ -30,7 +30,7 @@ def _words(vocab: Vocab, n: int, rng: random.Random) -> list[str]:
 
 def sentence(vocab: Vocab, n: int, rng: random.Random) -> str:
     """One capitalised sentence of n words."""
-    ws = _words(vocab, max(1, n), rng)
+    ws = _words(vocab, n, rng)
     ws[0] = vocab.capital[ws[0]]
     return vocab.sep.join(ws) + vocab.stop
 
@@ -59,10 +59,6 @@ def _units(text: str, vocab: Vocab) -> list[str]:
     """What a validator compares: words, or characters in scripts written without spaces."""
     text = text.lower().replace(vocab.stop, "")
     return text.split() if vocab.sep else list(text)
-
-
-def _jaccard(a: set[str], b: set[str]) -> float:
-    return len(a & b) / len(a | b) if a | b else 0.0
 
 
 def _value(spec: FieldSpec, vocab: Vocab, rng: random.Random, short: bool,
@@ -101,11 +97,15 @@ def write_object(plan: Plan, rng: random.Random, faults: tuple[str, ...]) -> dic
     out = {s.key: _value(s, vocabs[s.key], gen, short, units) for s in plan.fields}
     _keep_guidelines(plan, out, vocabs, gen, short, units)
     if "near_duplicate" in faults:
-        # every text gets a small edit, so the copy is near, never exact: exact dedup must not
-        # be what catches it
+        # every text gets one or two words (characters, in scripts without spaces) changed, so
+        # the copy is near, never exact: exact dedup must not be what catches it
         for key, value in out.items():
             if isinstance(value, str):
-                out[key] = _mutate(value, vocabs[key], rng)
+                vocab = vocabs[key]
+                parts = value.split(" ") if vocab.sep else list(value)
+                for _ in range(rng.randint(1, 2)):
+                    parts[rng.randrange(len(parts))] = rng.choice(vocab.words)
+                out[key] = vocab.sep.join(parts)
     if "copy_query" in faults:
         _copy_query(out, rng)
     return out
@@ -142,7 +142,8 @@ def _positive_closer(out: dict[str, Any], units: dict[str, set[str]]) -> None:
     q, pos, neg = "user_query", "positive_document", "hard_negative_document"
     if not all(k in units for k in (q, pos, neg)):
         return
-    if _jaccard(units[q], units[neg]) > _jaccard(units[q], units[pos]):
+    jaccard = [len(units[q] & units[k]) / len(units[q] | units[k]) for k in (neg, pos)]  # never empty
+    if jaccard[0] > jaccard[1]:
         out[pos], out[neg] = out[neg], out[pos]
 
 
@@ -162,14 +163,6 @@ def _sts_overlap(plan: Plan, out: dict[str, Any], vocabs: dict[str, Vocab],
     texts = [vocab.sep.join(s).capitalize() + vocab.stop for s in (s1, s2, s3)]
     if len(set(texts)) == 3:
         out["S1"], out["S2"], out["S3"] = texts
-
-
-def _mutate(text: str, vocab: Vocab, rng: random.Random) -> str:
-    """Change one or two words (characters, for scripts without spaces)."""
-    parts = text.split(" ") if vocab.sep else list(text)
-    for _ in range(rng.randint(1, 2)):
-        parts[rng.randrange(len(parts))] = rng.choice(vocab.words)
-    return vocab.sep.join(parts)
 
 
 def _copy_query(out: dict[str, Any], rng: random.Random) -> None:
