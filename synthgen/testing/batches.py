@@ -9,6 +9,7 @@ faults (error file, missing lines) hit only a body's first sight: sent again, a 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import time
@@ -53,7 +54,8 @@ def _check_line(n: int, raw: bytes) -> tuple[str, dict[str, Any]] | dict[str, An
             (not isinstance(custom_id, str) or not custom_id, "missing_required_parameter",
              " has no custom_id string.", "custom_id"),
             (item.get("method") != "POST", "invalid_method", ": method must be POST.", "method"),
-            (item.get("url") != ENDPOINT, "invalid_url", f": url must be the batch endpoint {ENDPOINT}.", "url"),
+            (item.get("url") != ENDPOINT, "invalid_url", f": url must be the batch endpoint {ENDPOINT}.",
+             "url"),
             (not isinstance(body, dict) or not isinstance(body.get("messages"), list),
              "missing_required_parameter", ": body needs a 'messages' list.", "body.messages")):
         if bad:
@@ -91,7 +93,8 @@ def _window_seconds(window: object) -> int | None:
     return None
 
 
-def _page(request: web.Request, items: list[dict[str, Any]], default_limit: int, max_limit: int) -> web.Response:
+def _page(request: web.Request, items: list[dict[str, Any]], default_limit: int,
+          max_limit: int) -> web.Response:
     """One page of a list answer with OpenAI's cursor fields (`after`, `limit`, `has_more`)."""
     try:
         limit = int(request.query.get("limit", default_limit))
@@ -108,40 +111,19 @@ def _page(request: web.Request, items: list[dict[str, Any]], default_limit: int,
                           "last_id": page[-1]["id"] if page else None, "has_more": len(items) > limit})
 
 
-class Batch:
-    """One batch: its OpenAI object (`info`, kept current), the cancel signal, its result lines."""
+def _stamp(batch: dict[str, Any], status: str) -> None:
+    batch["status"] = status
+    batch[f"{status}_at"] = int(time.time())
 
-    def __init__(self, input_file_id: str, window: str, window_s: int, metadata: Any, usage: bool) -> None:
-        self.id = f"batch_{uuid.uuid4().hex[:24]}"
-        now = int(time.time())
-        self.info: dict[str, Any] = {
-            "id": self.id, "object": "batch", "endpoint": ENDPOINT, "model": None, "errors": None,
-            "input_file_id": input_file_id, "completion_window": window, "status": "validating",
-            "output_file_id": None, "error_file_id": None, "created_at": now, **dict.fromkeys(_TIMES),
-            "request_counts": {"total": 0, "completed": 0, "failed": 0}, "metadata": metadata}
-        self.info["expires_at"] = now + window_s
-        if usage:
-            self.info["usage"] = {"input_tokens": 0, "input_tokens_details": {"cached_tokens": 0},
-                                  "output_tokens": 0, "output_tokens_details": {"reasoning_tokens": 0},
-                                  "total_tokens": 0}
-        self.counts = self.info["request_counts"]
-        self.output: list[str] = []
-        self.error_lines: list[str] = []
-        self.cancel = asyncio.Event()
-        self.task: asyncio.Task | None = None
 
-    def stamp(self, status: str) -> None:
-        self.info["status"] = status
-        self.info[f"{status}_at"] = int(time.time())
-
-    def result(self, custom_id: str, status: int | None = None, body: Any = None,
-               err: Any = None) -> str:
-        """A result file line; its batch_req and request ids are stable within the batch."""
-        h = hashlib.blake2b(f"{self.id}\x00{custom_id}".encode(), digest_size=24).hexdigest()
-        response = None if status is None else {"status_code": status, "request_id": f"req_{h[24:]}",
-                                                "body": body}
-        return _dump({"id": f"batch_req_{h[:24]}", "custom_id": custom_id, "response": response,
-                      "error": err}) + "\n"
+def _result(batch_id: str, custom_id: str, status: int | None = None, body: Any = None,
+            err: Any = None) -> str:
+    """A result file line; its batch_req and request ids are stable within the batch."""
+    h = hashlib.blake2b(f"{batch_id}\x00{custom_id}".encode(), digest_size=24).hexdigest()
+    response = None if status is None else {"status_code": status, "request_id": f"req_{h[24:]}",
+                                            "body": body}
+    return _dump({"id": f"batch_req_{h[:24]}", "custom_id": custom_id, "response": response,
+                  "error": err}) + "\n"
 
 
 class BatchRoutes:
@@ -170,7 +152,8 @@ class BatchRoutes:
             return error(400, "Expected a multipart/form-data body.")
         upload, purpose = form.get("file"), form.get("purpose")
         if not isinstance(upload, web.FileField):
-            return error(400, "'file' is a required file field.", code="missing_required_parameter", param="file")
+            return error(400, "'file' is a required file field.", code="missing_required_parameter",
+                         param="file")
         if purpose not in _PURPOSES:
             return error(400, f"'purpose' must be one of {', '.join(_PURPOSES)}.", param="purpose")
         self.store.file_uploads += 1
@@ -192,8 +175,8 @@ class BatchRoutes:
             file_id = request.match_info["file_id"]
             return self.store.files.get(file_id) or error(404, f"No such File object: {file_id}", param="id")
         batch_id = request.match_info["batch_id"]
-        batch = self.store.batches.get(batch_id)
-        return batch.info if batch else error(404, f"No batch found with id '{batch_id}'.", param="batch_id")
+        return self.store.batches.get(batch_id) or error(404, f"No batch found with id '{batch_id}'.",
+                                                         param="batch_id")
 
     async def retrieve(self, request: web.Request) -> web.Response:
         found = self._find(request)
@@ -248,82 +231,120 @@ class BatchRoutes:
                 isinstance(k, str) and isinstance(v, str) for k, v in metadata.items())):
             return error(400, "metadata must map at most 16 string keys to strings.", param="metadata")
         self.store.batch_creations += 1
-        batch = Batch(source["id"], data["completion_window"], window_s, metadata, self.opts.usage)
-        self.store.batches[batch.id] = batch
-        batch.task = asyncio.get_running_loop().create_task(self._run(batch))
+        now = int(time.time())
+        batch: dict[str, Any] = {
+            "id": f"batch_{uuid.uuid4().hex[:24]}", "object": "batch", "endpoint": ENDPOINT, "model": None,
+            "errors": None, "input_file_id": source["id"], "completion_window": data["completion_window"],
+            "status": "validating", "output_file_id": None, "error_file_id": None, "created_at": now,
+            **dict.fromkeys(_TIMES), "request_counts": {"total": 0, "completed": 0, "failed": 0},
+            "metadata": metadata}
+        batch["expires_at"] = now + window_s
+        if self.opts.usage:
+            batch["usage"] = {"input_tokens": 0, "input_tokens_details": {"cached_tokens": 0},
+                              "output_tokens": 0, "output_tokens_details": {"reasoning_tokens": 0},
+                              "total_tokens": 0}
+        self.store.batches[batch["id"]] = batch
+        self.store.cancels[batch["id"]] = asyncio.Event()
+        self.store.tasks.append(asyncio.get_running_loop().create_task(self._run(batch)))
         if self.opts.batch_reply_delay_s:  # the batch exists; the client does not know it yet
             await asyncio.sleep(self.opts.batch_reply_delay_s)
-        return json_response(batch.info)
+        return json_response(batch)
 
     async def cancel(self, request: web.Request) -> web.Response:
-        found = self._find(request)
-        if isinstance(found, web.Response):
-            return found
-        if found["status"] in _DONE:
-            return error(400, f"Cannot cancel a batch with status '{found['status']}'.")
-        batch = self.store.batches[found["id"]]
-        if found["status"] != "cancelling":
-            batch.stamp("cancelling")
-            batch.cancel.set()
-        return json_response(found)
+        batch = self._find(request)
+        if isinstance(batch, web.Response):
+            return batch
+        if batch["status"] in _DONE:
+            return error(400, f"Cannot cancel a batch with status '{batch['status']}'.")
+        if batch["status"] != "cancelling":
+            _stamp(batch, "cancelling")
+            self.store.cancels[batch["id"]].set()
+        return json_response(batch)
 
     async def list_batches(self, request: web.Request) -> web.Response:
-        items = [b.info for b in reversed(self.store.batches.values())]
-        return _page(request, items, default_limit=20, max_limit=100)
+        return _page(request, list(reversed(self.store.batches.values())), default_limit=20, max_limit=100)
 
-    async def _run(self, batch: Batch) -> None:
+    async def _run(self, batch: dict[str, Any]) -> None:
         await asyncio.sleep(0)  # let create answer 'validating' first
-        lines, errors = parse_input(self.store.data.get(batch.info["input_file_id"], b""))
+        lines, errors = parse_input(self.store.data.get(batch["input_file_id"], b""))
         if self.opts.batch_fail_validation and not errors:
             errors = [_line_error(None, "invalid_request", "The batch failed validation (scripted fault).")]
         if errors:
-            batch.info["errors"] = {"object": "list", "data": errors}
-            batch.stamp("failed")
+            batch["errors"] = {"object": "list", "data": errors}
+            _stamp(batch, "failed")
             return
-        if batch.cancel.is_set():
-            self._finish(batch, "cancelled")
-            return
-        batch.info["model"] = lines[0][1].get("model")
-        batch.counts["total"] = len(lines)
-        self.store.submitted.update(custom_id for custom_id, _ in lines)
-        batch.stamp("in_progress")
-        self._finish(batch, await self._work(batch, lines))
+        output: list[str] = []
+        failed: list[str] = []
+        status = "cancelled"
+        if not self.store.cancels[batch["id"]].is_set():
+            batch["model"] = lines[0][1].get("model")
+            batch["request_counts"]["total"] = len(lines)
+            self.store.submitted.update(custom_id for custom_id, _ in lines)
+            _stamp(batch, "in_progress")
+            status = await self._work(batch, lines, output, failed)
+        # the result files (none when empty, as OpenAI leaves the id null)
+        _stamp(batch, "finalizing")
+        for key, rows, name in (("output_file_id", output, "output"), ("error_file_id", failed, "error")):
+            if rows:
+                name = f"{batch['id']}_{name}.jsonl"
+                batch[key] = self._add_file(name, "batch_output", "".join(rows).encode())["id"]
+        _stamp(batch, status)
 
-    async def _work(self, batch: Batch, lines: list[tuple[str, dict[str, Any]]]) -> str:
+    async def _work(self, batch: dict[str, Any], lines: list[tuple[str, dict[str, Any]]], output: list[str],
+                    failed: list[str]) -> str:
         """Answer the lines over batch_delay_s; the status the batch ends in.
 
         Line i is due at start + i * step and waits only when ahead of that schedule: a timed
         wait per line made a 5,000-line batch with batch_delay_s=0.2 take 8.5 s, not 0.66 s.
         """
-        loop = asyncio.get_running_loop()
+        loop, cancel = asyncio.get_running_loop(), self.store.cancels[batch["id"]]
         start, step = loop.time(), self.opts.batch_delay_s / len(lines)
-        for i, (custom_id, body) in enumerate(lines):
-            if i == self.opts.batch_expire_after:
+        for i in range(len(lines) + 1):  # each line's due time, then the end's
+            if i == self.opts.batch_expire_after and i < len(lines):
                 # lines not reached go to the error file as batch_expired, as OpenAI writes them
-                batch.error_lines += [batch.result(c, err=_EXPIRED) for c, _ in lines[i:]]
-                batch.counts["failed"] += len(lines) - i
+                failed += [_result(batch["id"], c, err=_EXPIRED) for c, _ in lines[i:]]
+                batch["request_counts"]["failed"] += len(lines) - i
                 self.store.batch_lines["expired"] += len(lines) - i
                 return "expired"
-            if i and await self._cancelled(batch, start + i * step - loop.time()):
+            if i and await self._cancelled(cancel, start + i * step - loop.time()):
                 return "cancelled"
-            self._answer(batch, custom_id, body)
-        done = await self._cancelled(batch, start + len(lines) * step - loop.time())
-        return "cancelled" if done else "completed"
+            if i < len(lines):
+                self._line(batch, *lines[i], output, failed)
+        return "completed"
 
     @staticmethod
-    async def _cancelled(batch: Batch, wait: float) -> bool:
+    async def _cancelled(cancel: asyncio.Event, wait: float) -> bool:
         """Wait up to `wait` seconds, or one turn of the loop so other requests get served;
         True if a cancel came in meanwhile."""
-        if batch.cancel.is_set():
+        if cancel.is_set():
             return True
         if wait > 0:
-            try:
-                await asyncio.wait_for(batch.cancel.wait(), timeout=wait)
-            except asyncio.TimeoutError:
-                pass
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(cancel.wait(), timeout=wait)
         else:
             await asyncio.sleep(0)
-        return batch.cancel.is_set()
+        return cancel.is_set()
+
+    def _line(self, batch: dict[str, Any], custom_id: str, body: dict[str, Any], output: list[str],
+              failed: list[str]) -> None:
+        """Answer one line into the output or error file, or, as a fault, into neither."""
+        fault, counted = self._line_fault(custom_id, body), self.store.batch_lines
+        batch["request_counts"]["failed" if fault in ("error_500", "error_object") else "completed"] += 1
+        if fault == "missing":  # the server thinks it answered; the line is in neither file
+            counted["missing"] += 1
+        elif fault is not None:
+            counted["line_error"] += 1
+            failed.append(_result(batch["id"], custom_id, 500, {"error": _ERROR_500}) if fault == "error_500"
+                          else _result(batch["id"], custom_id, err=_ERROR_OBJECT))
+        else:
+            counted["answered"] += 1
+            answer = json.loads(self.fake.completion(body, request_digests(body)[1], prompt_tokens(body)))
+            if "usage" in batch and "usage" in answer:
+                usage, used = batch["usage"], answer["usage"]
+                usage["input_tokens"] += used["prompt_tokens"]
+                usage["output_tokens"] += used["completion_tokens"]
+                usage["total_tokens"] += used["total_tokens"]
+            output.append(_result(batch["id"], custom_id, 200, answer))
 
     def _line_fault(self, custom_id: str, body: dict[str, Any]) -> str | None:
         """'error_500', 'error_object' (the two shapes of an error-file line at OpenAI), 'missing'
@@ -339,39 +360,6 @@ class BatchRoutes:
         if u < opts.batch_rate_line_error:
             return "error_500" if h[4] & 1 else "error_object"
         return "missing" if u < opts.batch_rate_line_error + opts.batch_rate_missing else None
-
-    def _answer(self, batch: Batch, custom_id: str, body: dict[str, Any]) -> None:
-        fault, lines = self._line_fault(custom_id, body), self.store.batch_lines
-        if fault == "missing":  # the server thinks it answered; the line is in neither file
-            lines["missing"] += 1
-            batch.counts["completed"] += 1
-        elif fault is not None:
-            lines["line_error"] += 1
-            batch.counts["failed"] += 1
-            if fault == "error_500":
-                batch.error_lines.append(batch.result(custom_id, 500, {"error": _ERROR_500}))
-            else:
-                batch.error_lines.append(batch.result(custom_id, err=_ERROR_OBJECT))
-        else:
-            answer = json.loads(self.fake.completion(body, request_digests(body)[1], prompt_tokens(body)))
-            if "usage" in batch.info and "usage" in answer:
-                usage, used = batch.info["usage"], answer["usage"]
-                usage["input_tokens"] += used["prompt_tokens"]
-                usage["output_tokens"] += used["completion_tokens"]
-                usage["total_tokens"] += used["total_tokens"]
-            lines["answered"] += 1
-            batch.counts["completed"] += 1
-            batch.output.append(batch.result(custom_id, 200, answer))
-
-    def _finish(self, batch: Batch, status: str) -> None:
-        """Write the result files (none when empty, as OpenAI leaves the id null) and end."""
-        batch.stamp("finalizing")
-        for key, rows, name in (("output_file_id", batch.output, "output"),
-                                ("error_file_id", batch.error_lines, "error")):
-            if rows:
-                batch.info[key] = self._add_file(f"{batch.id}_{name}.jsonl", "batch_output",
-                                                 "".join(rows).encode())["id"]
-        batch.stamp(status)
 
 
 def add_batch_routes(app: web.Application, fake: FakeApp) -> None:

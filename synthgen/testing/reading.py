@@ -128,11 +128,12 @@ def read_request(body: dict[str, Any]) -> Plan:
     users = [m for m in messages if m.get("role") == "user"]
     prompt = message_text(users[-1]) if users else "\n".join(message_text(m) for m in messages)
     schema = schema_of(body.get("response_format"))
-    props = schema.get("properties") if schema is not None and schema.get("type", "object") == "object" else None
+    is_object = schema is not None and schema.get("type", "object") == "object"
+    props = schema.get("properties") if is_object else None
     low = prompt.lower()
     asks_object = '"tasks"' in prompt and "brainstorm" in low
     if asks_object or ("python" in low and _PYTHON_LIST.search(low)):  # literal tests first
-        style = "classification" if "classification" in low else "matching" if "matching" in low else "retrieval"
+        style = next((s for s in ("classification", "matching") if s in low), "retrieval")
         tasks = (props or {}).get("tasks")
         about = _ABOUT_N.search(low)
         return Plan("brainstorm", task_style=style,
@@ -154,5 +155,6 @@ def read_request(body: dict[str, Any]) -> Plan:
     for key, schema_type in typed:
         kind = _kind(key, schema_type)
         words = {"doc": docs, "short": queries if key == "user_query" else (2, 4)}.get(kind, (8, 20))
-        specs.append(FieldSpec(key, kind, src if key == "S1" else tgt if key in ("S2", "S3") else lang, words))
+        language = src if key == "S1" else tgt if key in ("S2", "S3") else lang
+        specs.append(FieldSpec(key, kind, language, words))
     return Plan("object", specs)

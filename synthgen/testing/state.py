@@ -6,6 +6,7 @@ All of it is touched only from the server's event loop.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import random
@@ -102,12 +103,14 @@ class SlidingWindow:
 
 
 class BatchStore:
-    """The Batch API's files and batches (batches.Batch), and the counters /_stats shows."""
+    """The Batch API's files and batches, and the counters /_stats shows."""
 
     def __init__(self) -> None:
         self.files: dict[str, dict[str, Any]] = {}  # id -> File object, in upload order
         self.data: dict[str, bytes] = {}  # id -> content
-        self.batches: dict[str, Any] = {}
+        self.batches: dict[str, dict[str, Any]] = {}  # id -> Batch object, kept current
+        self.cancels: dict[str, asyncio.Event] = {}
+        self.tasks: list[asyncio.Task] = []  # each batch's run
         self.file_uploads = 0  # client uploads, not result files
         self.batch_creations = 0
         self.batch_lines: Counter = Counter()  # answered, line_error, missing, expired
@@ -116,16 +119,15 @@ class BatchStore:
 
     def stop(self) -> None:
         """Stop the batches still running (the server is shutting down or resetting)."""
-        for batch in self.batches.values():
-            if batch.task is not None:
-                batch.task.cancel()
+        for task in self.tasks:
+            task.cancel()
 
     def snapshot(self) -> dict[str, Any]:
         return {
             "file_uploads": self.file_uploads,
             "batch_creations": self.batch_creations,
             "batch_lines": dict(sorted(self.batch_lines.items())),
-            "by_status": dict(sorted(Counter(b.info["status"] for b in self.batches.values()).items())),
+            "by_status": dict(sorted(Counter(b["status"] for b in self.batches.values()).items())),
             "submitted_lines": sum(self.submitted.values()),
             "repeated_custom_ids": sum(n - 1 for n in self.submitted.values()),
         }
