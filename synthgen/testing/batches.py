@@ -1,9 +1,8 @@
 """The scripted server's Batch API: /v1/files and /v1/batches, kept in memory (state.BatchStore).
 
-A batch runs as a task on the server's loop: `validating`, then `in_progress` with its lines
-answered one by one over batch_delay_s (so a cancel can land mid-way), then `completed`, `failed`,
-`expired` or `cancelled`. A line gets the chat route's own answer, content faults included. Line
-faults (error file, missing lines) hit only a body's first sight: sent again, a line heals.
+A batch runs as a task on the server's loop, its lines answered one by one over batch_delay_s (so
+a cancel can land mid-way) with the chat route's own answers, content faults included. Line faults
+(error file, missing lines) hit only a body's first sight: sent again, a line heals.
 """
 
 from __future__ import annotations
@@ -23,7 +22,6 @@ from synthgen.testing.app import FakeApp, error, json_response, prompt_tokens
 from synthgen.testing.state import BatchStore, request_digests
 
 _PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
-_FILE_LIFE_S = 30 * 86400  # OpenAI keeps batch files 30 days unless told otherwise
 _DRIP_CHUNKS = 8
 _DONE = ("completed", "failed", "expired", "cancelled")
 _TIMES = ("in_progress_at", "expires_at", "finalizing_at", "completed_at", "failed_at",
@@ -41,7 +39,7 @@ def _line_error(line: int | None, code: str, message: str, param: str | None = N
     return {"code": code, "line": line, "message": message, "param": param}
 
 
-def _check_line(n: int, raw: bytes) -> tuple[str, dict[str, Any]] | dict[str, Any]:
+def _check_line(n: int, raw: bytes, seen: dict[str, Any]) -> tuple[str, dict[str, Any]] | dict[str, Any]:
     """(custom_id, body) of one input line, or the error that makes the file invalid."""
     try:
         item = json.loads(raw)
@@ -57,7 +55,9 @@ def _check_line(n: int, raw: bytes) -> tuple[str, dict[str, Any]] | dict[str, An
             (item.get("url") != ENDPOINT, "invalid_url", f": url must be the batch endpoint {ENDPOINT}.",
              "url"),
             (not isinstance(body, dict) or not isinstance(body.get("messages"), list),
-             "missing_required_parameter", ": body needs a 'messages' list.", "body.messages")):
+             "missing_required_parameter", ": body needs a 'messages' list.", "body.messages"),
+            (isinstance(custom_id, str) and custom_id in seen, "duplicate_custom_id",
+             f": custom_id {custom_id!r} is used twice.", "custom_id")):
         if bad:
             return _line_error(n, code, f"Line {n}{what}", param)
     return custom_id, body
@@ -73,12 +73,9 @@ def parse_input(data: bytes) -> tuple[list[tuple[str, dict[str, Any]]], list[dic
     lines: dict[str, tuple[str, dict[str, Any]]] = {}
     errors: list[dict[str, Any]] = []
     for n, raw in enumerate(raw_lines, start=1):
-        checked = _check_line(n, raw)
+        checked = _check_line(n, raw, lines)
         if isinstance(checked, dict):
             errors.append(checked)
-        elif checked[0] in lines:
-            errors.append(_line_error(n, "duplicate_custom_id",
-                                      f"Line {n}: custom_id {checked[0]!r} is used twice.", "custom_id"))
         else:
             lines[checked[0]] = checked
         if len(errors) >= MAX_ERRORS:
@@ -136,15 +133,6 @@ class BatchRoutes:
     def store(self) -> BatchStore:  # looked up each time: /_reset replaces it
         return self.fake.state.batches
 
-    def _add_file(self, filename: str, purpose: str, data: bytes) -> dict[str, Any]:
-        now = int(time.time())
-        info = {"id": f"file-{uuid.uuid4().hex[:24]}", "object": "file", "bytes": len(data),
-                "created_at": now, "expires_at": now + _FILE_LIFE_S if purpose.startswith("batch") else None,
-                "filename": filename, "purpose": purpose, "status": "processed", "status_details": None}
-        self.store.files[info["id"]] = info
-        self.store.data[info["id"]] = data
-        return info
-
     async def upload(self, request: web.Request) -> web.Response:
         try:
             form = await request.post()
@@ -157,7 +145,7 @@ class BatchRoutes:
         if purpose not in _PURPOSES:
             return error(400, f"'purpose' must be one of {', '.join(_PURPOSES)}.", param="purpose")
         self.store.file_uploads += 1
-        info = self._add_file(upload.filename or "upload", str(purpose), upload.file.read())
+        info = self.store.add_file(upload.filename or "upload", str(purpose), upload.file.read())
         if self.opts.batch_reply_delay_s:  # the file exists; the client does not know it yet
             await asyncio.sleep(self.opts.batch_reply_delay_s)
         return json_response(info)
@@ -287,16 +275,14 @@ class BatchRoutes:
         for key, rows, name in (("output_file_id", output, "output"), ("error_file_id", failed, "error")):
             if rows:
                 name = f"{batch['id']}_{name}.jsonl"
-                batch[key] = self._add_file(name, "batch_output", "".join(rows).encode())["id"]
+                batch[key] = self.store.add_file(name, "batch_output", "".join(rows).encode())["id"]
         _stamp(batch, status)
 
-    async def _work(self, batch: dict[str, Any], lines: list[tuple[str, dict[str, Any]]], output: list[str],
-                    failed: list[str]) -> str:
-        """Answer the lines over batch_delay_s; the status the batch ends in.
-
-        Line i is due at start + i * step and waits only when ahead of that schedule: a timed
-        wait per line made a 5,000-line batch with batch_delay_s=0.2 take 8.5 s, not 0.66 s.
-        """
+    async def _work(self, batch: dict[str, Any], lines: list[tuple[str, dict[str, Any]]],
+                    output: list[str], failed: list[str]) -> str:
+        """Answer the lines over batch_delay_s; the status the batch ends in. Line i is due at
+        start + i * step and waits only when ahead of that schedule (a timed wait per line made a
+        5,000-line batch with batch_delay_s=0.2 take 8.5 s, not 0.66 s)."""
         loop, cancel = asyncio.get_running_loop(), self.store.cancels[batch["id"]]
         start, step = loop.time(), self.opts.batch_delay_s / len(lines)
         for i in range(len(lines) + 1):  # each line's due time, then the end's
@@ -306,28 +292,19 @@ class BatchRoutes:
                 batch["request_counts"]["failed"] += len(lines) - i
                 self.store.batch_lines["expired"] += len(lines) - i
                 return "expired"
-            if i and await self._cancelled(cancel, start + i * step - loop.time()):
+            wait = start + i * step - loop.time()
+            if i and not cancel.is_set():  # a wait, or a turn of the loop so other requests get served
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await (asyncio.wait_for(cancel.wait(), wait) if wait > 0 else asyncio.sleep(0))
+            if cancel.is_set():
                 return "cancelled"
             if i < len(lines):
                 self._line(batch, *lines[i], output, failed)
         return "completed"
 
-    @staticmethod
-    async def _cancelled(cancel: asyncio.Event, wait: float) -> bool:
-        """Wait up to `wait` seconds, or one turn of the loop so other requests get served;
-        True if a cancel came in meanwhile."""
-        if cancel.is_set():
-            return True
-        if wait > 0:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(cancel.wait(), timeout=wait)
-        else:
-            await asyncio.sleep(0)
-        return cancel.is_set()
-
     def _line(self, batch: dict[str, Any], custom_id: str, body: dict[str, Any], output: list[str],
               failed: list[str]) -> None:
-        """Answer one line into the output or error file, or, as a fault, into neither."""
+        """Answer one line into the output file, or as a fault into the error file or neither."""
         fault, counted = self._line_fault(custom_id, body), self.store.batch_lines
         batch["request_counts"]["failed" if fault in ("error_500", "error_object") else "completed"] += 1
         if fault == "missing":  # the server thinks it answered; the line is in neither file
@@ -340,15 +317,12 @@ class BatchRoutes:
             counted["answered"] += 1
             answer = json.loads(self.fake.completion(body, request_digests(body)[1], prompt_tokens(body)))
             if "usage" in batch and "usage" in answer:
-                usage, used = batch["usage"], answer["usage"]
-                usage["input_tokens"] += used["prompt_tokens"]
-                usage["output_tokens"] += used["completion_tokens"]
-                usage["total_tokens"] += used["total_tokens"]
+                for total, used in (("input", "prompt"), ("output", "completion"), ("total", "total")):
+                    batch["usage"][f"{total}_tokens"] += answer["usage"][f"{used}_tokens"]
             output.append(_result(batch["id"], custom_id, 200, answer))
 
     def _line_fault(self, custom_id: str, body: dict[str, Any]) -> str | None:
-        """'error_500', 'error_object' (the two shapes of an error-file line at OpenAI), 'missing'
-        or None, drawn from custom_id + body on the body's first sight only."""
+        """'error_500' or 'error_object' (an error-file line's two shapes at OpenAI), 'missing', None."""
         content, digest = request_digests(body)
         opts, seen = self.opts, self.store.seen
         first = content not in seen

@@ -10,12 +10,15 @@ import asyncio
 import hashlib
 import json
 import random
+import time
+import uuid
 from collections import Counter, deque
 from typing import Any
 
 from synthgen.testing.options import FIRST_SIGHT, FakeServerOptions
 
 _ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+_FILE_LIFE_S = 30 * 86400  # OpenAI keeps batch files 30 days unless told otherwise
 CONTENT_FAULTS = ("truncate", "length", "wrong_language", "short", "copy_query", "near_duplicate",
                   "fenced")
 
@@ -116,6 +119,15 @@ class BatchStore:
         self.batch_lines: Counter = Counter()  # answered, line_error, missing, expired
         self.submitted: Counter = Counter()  # custom_id -> batches that carried it
         self.seen: set[bytes] = set()  # content digests of the lines answered so far
+
+    def add_file(self, filename: str, purpose: str, data: bytes) -> dict[str, Any]:
+        now = int(time.time())
+        info = {"id": f"file-{uuid.uuid4().hex[:24]}", "object": "file", "bytes": len(data),
+                "created_at": now, "expires_at": now + _FILE_LIFE_S if purpose.startswith("batch") else None,
+                "filename": filename, "purpose": purpose, "status": "processed", "status_details": None}
+        self.files[info["id"]] = info
+        self.data[info["id"]] = data
+        return info
 
     def stop(self) -> None:
         """Stop the batches still running (the server is shutting down or resetting)."""
