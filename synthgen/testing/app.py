@@ -77,12 +77,6 @@ def prompt_tokens(body: dict[str, Any]) -> int:
     return total
 
 
-def _json_string(text: str) -> str:
-    """text as a JSON string literal. Answers are json.dumps output (control characters escaped)
-    or that with chatter around it, so three replaces do what a full encoder would, faster."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-
-
 class FakeApp:
     """Handlers bound to one ServerState; also tracks the last request for idle exit."""
 
@@ -242,7 +236,7 @@ class FakeApp:
                 f'"created":{_CREATED_BASE + int(hexd[:5], 16)},"model":{_ENCODE(model)},'
                 f'"system_fingerprint":"fp_synthgen_fake","choices":[{{"index":0,'
                 f'"finish_reason":"{finish}","logprobs":null,"message":{{"role":"assistant",'
-                f'"content":{_json_string(text)}}}}}]{usage}}}').encode()
+                f'"content":{_ENCODE(text)}}}}}]{usage}}}').encode()
 
     def _check_quota(self, now: float, prompt_tokens: int) -> web.Response | None:
         """A 429 if the request or token quota is spent; otherwise take a request slot."""

@@ -41,7 +41,7 @@ class FieldSpec:
     """One key of the JSON object to write: what sort of value, in which language, how long."""
 
     key: str
-    kind: str  # doc | short | sentence | number | integer | boolean | list
+    kind: str  # doc | short | sentence | number
     language: str = "English"
     words: tuple[int, int] = (8, 20)
 
@@ -108,12 +108,9 @@ def detect_keys(prompt: str) -> tuple[str, ...] | None:
 
 
 def _kind(key: str, schema_type: Any) -> str:
-    if isinstance(schema_type, list):  # ["string", "null"]
-        schema_type = next((t for t in schema_type if t != "null"), "string")
-    if schema_type in ("number", "integer", "boolean"):
-        return schema_type
-    if schema_type == "array":
-        return "list"
+    """What to write for a key; synthgen's schemas ask for strings, other types but numbers get one."""
+    if schema_type == "number":
+        return "number"
     if "document" in key or key in ("input_text", "input"):
         return "doc"
     if "query" in key or "label" in key:

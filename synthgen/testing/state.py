@@ -24,12 +24,9 @@ CONTENT_FAULTS = ("truncate", "length", "wrong_language", "short", "copy_query",
 
 
 def request_digests(body: dict[str, Any]) -> tuple[bytes, bytes]:
-    """(content digest, request digest) in one pass over the messages.
-
-    The content digest covers messages + model: what a retry with a new seed still shares with
-    the first attempt. The request digest adds everything else that decides the answer (seed,
-    temperature, top_p, response_format); fields like max_tokens or user do not count.
-    """
+    """(content digest, request digest). The first covers messages + model, what a retry with a
+    new seed shares with the first attempt; the second adds seed, temperature, top_p and
+    response_format, all else that decides the answer (max_tokens or user do not)."""
     h = hashlib.blake2b(digest_size=16)
     h.update(repr(body.get("model")).encode())
     for m in body.get("messages") or ():

@@ -1,8 +1,7 @@
 """Write the scripted answer for a Plan: word salad that keeps the rules a validator checks.
 
-Same Plan + same Random state -> same text, so answers are reproducible across restarts.
-Content faults (short documents, copied query, wrong language, near-duplicates, fences, cuts)
-are applied here, from flags the server draws by hashing the request.
+Same Plan + same Random state -> same text, so answers are reproducible across restarts. The
+content faults the server drew for the request (state.CONTENT_FAULTS) are applied here.
 """
 
 from __future__ import annotations
@@ -36,11 +35,8 @@ def sentence(vocab: Vocab, n: int, rng: random.Random) -> str:
 
 
 def prose(vocab: Vocab, n: int, rng: random.Random, units: set[str] | None = None) -> str:
-    """n words in sentences of 8-20 words (the last one shorter where n demands).
-
-    `units` receives the words as drawn, before capitals and stops, for the query overlap
-    check: lower-casing and splitting both documents again took ~0.1 ms of a ~0.2 ms answer.
-    """
+    """n words in sentences of 8-20 words (the last one shorter where n demands); `units` gets
+    the words as drawn, for the query overlap check, cheaper than splitting the text again."""
     ws = _words(vocab, max(1, n), rng)
     if units is not None:
         units.update(ws)
@@ -66,12 +62,6 @@ def _value(spec: FieldSpec, vocab: Vocab, rng: random.Random, short: bool,
     """A value for one field; queries, labels and documents leave their word set in `units`."""
     if spec.kind == "number":
         return round(rng.uniform(1, 5), 1)
-    if spec.kind == "integer":
-        return rng.randint(1, 5)
-    if spec.kind == "boolean":
-        return rng.random() < 0.5
-    if spec.kind == "list":
-        return [sentence(vocab, rng.randint(8, 15), rng) for _ in range(rng.randint(2, 5))]
     if spec.kind == "short":  # a query or label: lower case, no full stop
         words = _words(vocab, rng.randint(*spec.words), rng)
         units[spec.key] = set(words)
@@ -134,11 +124,8 @@ def _keep_guidelines(plan: Plan, out: dict[str, Any], vocabs: dict[str, Vocab],
 
 
 def _positive_closer(out: dict[str, Any], units: dict[str, set[str]]) -> None:
-    """The hard negative must not share more of the query's words than the positive does.
-
-    Both documents come from the same generator, so swapping them costs nothing and keeps the
-    order a validator checks (synthgen.validate: hard_negative_closer).
-    """
+    """The hard negative must not share more of the query's words than the positive does
+    (synthgen.validate: hard_negative_closer): swap the two documents when it would."""
     q, pos, neg = "user_query", "positive_document", "hard_negative_document"
     if not all(k in units for k in (q, pos, neg)):
         return
