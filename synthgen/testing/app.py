@@ -187,12 +187,9 @@ class FakeApp:
             if fault is not None:
                 state.faults[fault] += 1
             if fault in _REFUSALS:
-                status, message, kind, code = _REFUSALS[fault]
-                headers = None
-                if fault == "429":
-                    headers = {"Retry-After": _seconds(opts.retry_after),
-                               "retry-after-ms": str(round(opts.retry_after * 1000))}
-                return error(status, message, kind, code, headers, echo=echo)
+                headers = {"Retry-After": _seconds(opts.retry_after),
+                           "retry-after-ms": str(round(opts.retry_after * 1000))} if fault == "429" else None
+                return error(*_REFUSALS[fault], headers, echo=echo)
             if fault == "hang":
                 await asyncio.sleep(opts.hang_seconds)
         if opts.latency_ms:
@@ -200,10 +197,9 @@ class FakeApp:
         payload = self.completion(body, digest, tokens)
         if fault == "html":
             return web.Response(body=_HTML, content_type="text/html")
-        if fault == "empty_body":
-            return web.Response(body=b"", content_type=_JSON)
-        if fault == "cut_envelope":
-            return web.Response(body=payload[: len(payload) // 2], content_type=_JSON)
+        if fault in ("empty_body", "cut_envelope"):  # a 200 whose body is no (whole) completion
+            return web.Response(body=payload[: len(payload) // 2 if fault == "cut_envelope" else 0],
+                                content_type=_JSON)
         return web.Response(body=payload, content_type=_JSON, headers=self._quota_headers(now))
 
     def completion(self, body: dict[str, Any], digest: bytes, prompt_tokens: int) -> bytes:

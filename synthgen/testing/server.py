@@ -68,7 +68,7 @@ class FakeLLMServer:
         self.base_url: str | None = None
         self.app: FakeApp | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
+        self._stop = asyncio.Event()
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
@@ -90,8 +90,7 @@ class FakeLLMServer:
 
     def _run(self) -> None:
         async def main() -> None:
-            self._loop = asyncio.get_running_loop()
-            self._stop = asyncio.Event()
+            self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
             await serve(self.host, self.port, self.options, self._stop, self._on_ready)
 
         try:
@@ -112,13 +111,12 @@ class FakeLLMServer:
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop serving and join the thread; safe to call twice or after an idle exit."""
-        thread, loop, stop = self._thread, self._loop, self._stop
-        self._thread = None
+        thread, self._thread = self._thread, None
         if thread is None:
             return
-        if loop is not None and stop is not None and thread.is_alive():
+        if self._loop is not None and thread.is_alive():
             with contextlib.suppress(RuntimeError):  # loop already closed by idle exit
-                loop.call_soon_threadsafe(stop.set)
+                self._loop.call_soon_threadsafe(self._stop.set)
         thread.join(timeout)
 
     def __enter__(self) -> FakeLLMServer:
