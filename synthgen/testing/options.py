@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-
 # faults drawn once per content key, on its first request only: they split [0, 1) between them
 FIRST_SIGHT = ("429", "500", "hang", "html", "empty_body", "cut_envelope", "400")
 
