@@ -64,6 +64,14 @@ def _count(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
+async def drip(out: web.StreamResponse, data: bytes, pieces: int, seconds: float) -> None:
+    """Write data in `pieces` spread over `seconds`, so a client's read timeouts can trip."""
+    for i in range(pieces):
+        await out.write(data[i * len(data) // pieces:(i + 1) * len(data) // pieces])
+        if seconds:
+            await asyncio.sleep(seconds / pieces)
+
+
 def _tokens(text: str) -> int:
     return len(text) // 4 + 1
 
@@ -142,13 +150,8 @@ class FakeApp:
         out.content_type = _JSON
         out.enable_chunked_encoding()
         await out.prepare(request)
-        pieces = 20 if self.options.drip_seconds else 1
-        step = self.options.drip_seconds / pieces
+        await drip(out, head, 20 if self.options.drip_seconds else 1, self.options.drip_seconds)
         chunk = b" " * 65536
-        for i in range(pieces):
-            await out.write(head[i * len(head) // pieces:(i + 1) * len(head) // pieces])
-            if step:
-                await asyncio.sleep(step)
         while pad > 0:  # written piece by piece: the server never holds the whole answer
             await out.write(chunk[:pad])
             pad -= len(chunk)

@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from synthgen.testing.app import CHAT as ENDPOINT
-from synthgen.testing.app import FakeApp, error, json_response, prompt_tokens
+from synthgen.testing.app import FakeApp, drip, error, json_response, prompt_tokens
 from synthgen.testing.state import BatchStore, request_digests
 
 _PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
@@ -182,17 +182,13 @@ class BatchRoutes:
         found = self._find(request)
         if isinstance(found, web.Response):
             return found
-        data, drip = self.store.data[found["id"]], self.opts.batch_download_drip_s
-        if not drip or not data:
+        data, seconds = self.store.data[found["id"]], self.opts.batch_download_drip_s
+        if not seconds or not data:
             return web.Response(body=data, content_type="application/octet-stream")
         response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
         response.content_length = len(data)
         await response.prepare(request)
-        size = -(-len(data) // _DRIP_CHUNKS)
-        chunks = range(0, len(data), size)
-        for start in chunks:
-            await asyncio.sleep(drip / len(chunks))
-            await response.write(data[start:start + size])
+        await drip(response, data, _DRIP_CHUNKS, seconds)
         await response.write_eof()
         return response
 
