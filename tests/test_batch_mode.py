@@ -130,7 +130,7 @@ PHASES = {
     "after create": (dict(batch_delay_s=2.0), lambda s: s.batch_creations >= 1),
     "while polling": (dict(batch_delay_s=2.0), lambda s: s.batch_creations >= 3),
     "while downloading": (dict(batch_download_drip_s=2.0),
-                          lambda s: any(j.status == "completed" for j in list(s.batches.values()))),
+                          lambda s: any(b["status"] == "completed" for b in list(s.batches.values()))),
 }
 
 

@@ -5,18 +5,9 @@ requested shape and language, with optional, deterministic faults (429, 500, han
 malformed content) and quotas. See FakeServerOptions for every knob.
 """
 
-from synthgen.testing.options import (FakeServerOptions, ServerCommand, build_arg_parser,
-                                      options_from_cli_args)
+from synthgen.testing.options import FakeServerOptions, ServerCommand, options_from_cli_args
 from synthgen.testing.server import FakeLLMServer, run_server
-from synthgen.testing.state import content_digest, request_key
+from synthgen.testing.state import request_key
 
-__all__ = [
-    "FakeLLMServer",
-    "FakeServerOptions",
-    "ServerCommand",
-    "build_arg_parser",
-    "content_digest",
-    "options_from_cli_args",
-    "request_key",
-    "run_server",
-]
+__all__ = ["FakeLLMServer", "FakeServerOptions", "ServerCommand", "options_from_cli_args", "request_key",
+           "run_server"]

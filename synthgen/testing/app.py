@@ -1,6 +1,6 @@
-"""The HTTP layer of the scripted server: aiohttp handlers for the OpenAI routes and /_stats.
+"""The HTTP layer of the scripted server: aiohttp handlers for chat, models, /_stats and /_reset.
 
-Answers are pure functions of the request (see state.request_digest), so two servers, or one
+Answers are pure functions of the request (see state.request_digests), so two servers, or one
 server restarted, give the same bytes; faults and quotas are layered on top per the options.
 """
 
@@ -16,23 +16,26 @@ from aiohttp import web
 
 from synthgen.testing.options import FIRST_SIGHT, FakeServerOptions
 from synthgen.testing.reading import message_text, read_request, schema_of
-from synthgen.testing.render import json_string
-from synthgen.testing.state import (
-    ServerState,
-    content_faults,
-    request_digests,
-    transient_fault,
-)
+from synthgen.testing.state import ServerState, content_faults, request_digests, transient_fault
 from synthgen.testing.textgen import cut, write_text
 
 _JSON = "application/json"
+CHAT = "/v1/chat/completions"
 _ENCODE = json.JSONEncoder(ensure_ascii=False).encode
 _CREATED_BASE = 1_700_000_000
+_HTML = (b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body>"
+         b"<h1>502 Bad Gateway</h1><p>The upstream server did not answer in time.</p></body></html>")
+# the error answers of the first-sight faults that refuse a request
+_REFUSALS = {"429": (429, "Rate limit reached (scripted fault). Please retry.", "rate_limit_error",
+                     "rate_limit_exceeded"),
+             "500": (500, "The server had an error (scripted fault).", "server_error", None),
+             "400": (400, "This request was refused (scripted fault).", "invalid_request_error", None)}
 
 
-def _error(status: int, message: str, kind: str, code: str | None = None,
-           headers: dict[str, str] | None = None, param: str | None = None,
-           echo: str | None = None) -> web.Response:
+def error(status: int, message: str, kind: str = "invalid_request_error", code: str | None = None,
+          headers: dict[str, str] | None = None, param: str | None = None,
+          echo: str | None = None) -> web.Response:
+    """An OpenAI-shaped error answer."""
     if echo is not None:  # as some servers do: the request's credentials repeated back
         message += f" (you sent Authorization: {echo})"
     body = {"error": {"message": message, "type": kind, "param": param, "code": code}}
@@ -40,8 +43,8 @@ def _error(status: int, message: str, kind: str, code: str | None = None,
                         headers=headers)
 
 
-_HTML = (b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body>"
-         b"<h1>502 Bad Gateway</h1><p>The upstream server did not answer in time.</p></body></html>")
+def json_response(data: Any) -> web.Response:
+    return web.Response(body=json.dumps(data).encode(), content_type=_JSON)
 
 
 def _seconds(value: float) -> str:
@@ -61,8 +64,25 @@ def _count(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
+async def drip(out: web.StreamResponse, data: bytes, pieces: int, seconds: float) -> None:
+    """Write data in `pieces` spread over `seconds`, so a client's read timeouts can trip."""
+    for i in range(pieces):
+        await out.write(data[i * len(data) // pieces:(i + 1) * len(data) // pieces])
+        if seconds:
+            await asyncio.sleep(seconds / pieces)
+
+
 def _tokens(text: str) -> int:
     return len(text) // 4 + 1
+
+
+def prompt_tokens(body: dict[str, Any]) -> int:
+    total = 0
+    for m in body["messages"]:
+        if isinstance(m, dict):
+            content = m.get("content")
+            total += _tokens(content if type(content) is str else message_text(m))
+    return total
 
 
 class FakeApp:
@@ -74,49 +94,45 @@ class FakeApp:
         self.last_activity = time.monotonic()
 
     def make(self) -> web.Application:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_post("/v1/chat/completions", self.chat)
+        app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=[self._guard])
+        app.router.add_post(CHAT, self.chat)
         app.router.add_get("/v1/models", self.models)
         for prefix in ("", "/v1"):
             app.router.add_get(prefix + "/_stats", self.stats)
             app.router.add_post(prefix + "/_reset", self.reset)
-        from synthgen.testing.batches import add_batch_routes  # batches.py builds on this module
-        add_batch_routes(app, self)
         return app
 
-    async def models(self, request: web.Request) -> web.Response:
+    @web.middleware
+    async def _guard(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """Every request counts as activity (idle exit); all but /_stats and /_reset need the key
+        (the chat route checks it itself, to count the refusal)."""
         self.last_activity = time.monotonic()
-        denied = self._auth(request)
-        if denied is not None:
-            return denied
-        data = [{"id": "synthgen-fake", "object": "model", "created": _CREATED_BASE,
-                 "owned_by": "synthgen"}]
-        return web.Response(body=json.dumps({"object": "list", "data": data}).encode(),
-                            content_type=_JSON)
+        denied = None if request.path == CHAT or "/_" in request.path else self.auth(request)
+        return denied if denied is not None else await handler(request)
+
+    async def models(self, request: web.Request) -> web.Response:
+        model = {"id": "synthgen-fake", "object": "model", "created": _CREATED_BASE, "owned_by": "synthgen"}
+        return json_response({"object": "list", "data": [model]})
 
     async def stats(self, request: web.Request) -> web.Response:
-        self.last_activity = time.monotonic()
         with_keys = request.query.get("by_key", "1") not in ("0", "false", "no")
-        return web.Response(body=json.dumps(self.state.snapshot(with_keys)).encode(),
-                            content_type=_JSON)
+        return json_response(self.state.snapshot(with_keys))
 
     async def reset(self, request: web.Request) -> web.Response:
-        self.last_activity = time.monotonic()
         self.state.reset()
-        return web.Response(body=b'{"ok": true}', content_type=_JSON)
+        return json_response({"ok": True})
 
-    def _auth(self, request: web.Request) -> web.Response | None:
+    def auth(self, request: web.Request) -> web.Response | None:
+        """The 401 answer when an API key is set and the request does not carry it."""
         key = self.options.api_key
         if key is not None and request.headers.get("Authorization") != f"Bearer {key}":
-            return _error(401, "Incorrect API key provided.", "invalid_request_error",
-                          "invalid_api_key", echo=self._echo(request))
+            return error(401, "Incorrect API key provided.", code="invalid_api_key", echo=self._echo(request))
         return None
 
     def _echo(self, request: web.Request) -> str | None:
         return request.headers.get("Authorization", "") if self.options.echo_auth else None
 
     async def chat(self, request: web.Request) -> web.StreamResponse:
-        self.last_activity = time.monotonic()
         self.state.requests += 1
         response = await self._chat(request)
         self.state.by_status[response.status] += 1
@@ -134,13 +150,8 @@ class FakeApp:
         out.content_type = _JSON
         out.enable_chunked_encoding()
         await out.prepare(request)
-        pieces = 20 if self.options.drip_seconds else 1
-        step = self.options.drip_seconds / pieces
+        await drip(out, head, 20 if self.options.drip_seconds else 1, self.options.drip_seconds)
         chunk = b" " * 65536
-        for i in range(pieces):
-            await out.write(head[i * len(head) // pieces:(i + 1) * len(head) // pieces])
-            if step:
-                await asyncio.sleep(step)
         while pad > 0:  # written piece by piece: the server never holds the whole answer
             await out.write(chunk[:pad])
             pad -= len(chunk)
@@ -149,85 +160,65 @@ class FakeApp:
         return out
 
     async def _chat(self, request: web.Request) -> web.Response:
-        opts, state = self.options, self.state
-        denied = self._auth(request)
+        opts, state, echo = self.options, self.state, self._echo(request)
+        denied = self.auth(request)
         if denied is not None:
             return denied
         try:
             body = json.loads(await request.read())
         except ValueError:
-            return _error(400, "Request body is not valid JSON.", "invalid_request_error",
-                          echo=self._echo(request))
+            return error(400, "Request body is not valid JSON.", echo=echo)
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
-            return _error(400, "'messages' is a required list.", "invalid_request_error",
-                          param="messages")
+            return error(400, "'messages' is a required list.", param="messages")
         if body.get("stream"):
-            return _error(400, "Streaming is not supported by this server.",
-                          "invalid_request_error", param="stream")
+            return error(400, "Streaming is not supported by this server.", param="stream")
         if not opts.json_schema and schema_of(body.get("response_format")) is not None:
-            return _error(400, "response_format of type json_schema is not supported.",
-                          "invalid_request_error", param="response_format", echo=self._echo(request))
+            return error(400, "response_format of type json_schema is not supported.",
+                         param="response_format", echo=echo)
         cdigest, digest = request_digests(body)
         state.by_key[digest.hex()] += 1
-        prompt_tokens = 0
-        for m in body["messages"]:
-            if isinstance(m, dict):
-                content = m.get("content")
-                prompt_tokens += _tokens(content if type(content) is str else message_text(m))
+        tokens = prompt_tokens(body)
         now = time.monotonic()
-        limited = self._check_quota(now, prompt_tokens)
+        limited = self._check_quota(now, tokens)
         if limited is not None:
             state.faults["quota"] += 1
             return limited
         fault = None
-        if any(getattr(opts, f"rate_{name}") for name in FIRST_SIGHT):
-            fault = transient_fault(opts, cdigest) if state.first_sight(cdigest) else None
+        if any(getattr(opts, f"rate_{name}") for name in FIRST_SIGHT) and cdigest not in state.seen_content:
+            state.seen_content.add(cdigest)
+            fault = transient_fault(opts, cdigest)
             if fault is not None:
                 state.faults[fault] += 1
-            refused = self._refusal(fault, request)
-            if refused is not None:
-                return refused
+            if fault in _REFUSALS:
+                headers = {"Retry-After": _seconds(opts.retry_after),
+                           "retry-after-ms": str(round(opts.retry_after * 1000))} if fault == "429" else None
+                return error(*_REFUSALS[fault], headers, echo=echo)
             if fault == "hang":
                 await asyncio.sleep(opts.hang_seconds)
         if opts.latency_ms:
             await asyncio.sleep(opts.latency_ms / 1000)
-        payload = self._completion(body, digest, prompt_tokens)
+        payload = self.completion(body, digest, tokens)
         if fault == "html":
             return web.Response(body=_HTML, content_type="text/html")
-        if fault == "empty_body":
-            return web.Response(body=b"", content_type=_JSON)
-        if fault == "cut_envelope":
-            return web.Response(body=payload[: len(payload) // 2], content_type=_JSON)
+        if fault in ("empty_body", "cut_envelope"):  # a 200 whose body is no (whole) completion
+            return web.Response(body=payload[: len(payload) // 2 if fault == "cut_envelope" else 0],
+                                content_type=_JSON)
         return web.Response(body=payload, content_type=_JSON, headers=self._quota_headers(now))
 
-    def _refusal(self, fault: str | None, request: web.Request) -> web.Response | None:
-        """The error answer of a first-sight fault, if it is one."""
-        opts, echo = self.options, self._echo(request)
-        if fault == "429":
-            headers = {"Retry-After": _seconds(opts.retry_after),
-                       "retry-after-ms": str(round(opts.retry_after * 1000))}
-            return _error(429, "Rate limit reached (scripted fault). Please retry.",
-                          "rate_limit_error", "rate_limit_exceeded", headers, echo=echo)
-        if fault == "500":
-            return _error(500, "The server had an error (scripted fault).", "server_error", echo=echo)
-        if fault == "400":
-            return _error(400, "This request was refused (scripted fault).", "invalid_request_error",
-                          echo=echo)
-        return None
-
-    def _completion(self, body: dict[str, Any], digest: bytes, prompt_tokens: int) -> bytes:
+    def completion(self, body: dict[str, Any], digest: bytes, prompt_tokens: int) -> bytes:
+        """The chat completion for `body` (request digest `digest`), content faults applied."""
         opts, state = self.options, self.state
         faults = content_faults(opts, digest)
         rng = random.Random(int.from_bytes(digest, "big"))
-        text, escaped = write_text(read_request(body), rng, faults)
+        text = write_text(read_request(body), rng, faults, opts.rate_repeat_task)
         finish = "stop"
-        if faults.length or faults.truncate:
-            text, escaped = cut(text, rng), None
-            finish = "length" if faults.length else "stop"
+        if "length" in faults or "truncate" in faults:
+            text = cut(text, rng)
+            finish = "length" if "length" in faults else "stop"
         limit = body.get("max_completion_tokens") or body.get("max_tokens")
         if opts.honor_max_tokens and isinstance(limit, int) and _tokens(text) > limit:
-            text, escaped, finish = text[: max(1, limit * 4)], None, "length"
-        for name in faults.active:
+            text, finish = text[: max(1, limit * 4)], "length"
+        for name in faults:
             state.faults[name] += 1
         completion_tokens = _tokens(text)
         if state.tpm is not None:
@@ -244,24 +235,20 @@ class FakeApp:
                 f'"created":{_CREATED_BASE + int(hexd[:5], 16)},"model":{_ENCODE(model)},'
                 f'"system_fingerprint":"fp_synthgen_fake","choices":[{{"index":0,'
                 f'"finish_reason":"{finish}","logprobs":null,"message":{{"role":"assistant",'
-                f'"content":{escaped or json_string(text)}}}}}]{usage}}}').encode()
+                f'"content":{_ENCODE(text)}}}}}]{usage}}}').encode()
 
     def _check_quota(self, now: float, prompt_tokens: int) -> web.Response | None:
         """A 429 if the request or token quota is spent; otherwise take a request slot."""
-        state = self.state
-        wait = 0.0
-        if state.rpm is not None:
-            wait = state.rpm.wait_time(now, 1)
-        if state.tpm is not None:
-            wait = max(wait, state.tpm.wait_time(now, prompt_tokens))
+        rpm, tpm = self.state.rpm, self.state.tpm
+        wait = max(rpm.wait_time(now, 1) if rpm else 0.0, tpm.wait_time(now, prompt_tokens) if tpm else 0.0)
         if wait > 0:
             headers = self._quota_headers(now)
             headers["Retry-After"] = _seconds(wait)
             headers["retry-after-ms"] = str(round(wait * 1000))
-            return _error(429, f"Rate limit reached; retry in {_seconds(wait)}s.",
-                          "rate_limit_error", "rate_limit_exceeded", headers)
-        if state.rpm is not None:
-            state.rpm.spend(now, 1)
+            return error(429, f"Rate limit reached; retry in {_seconds(wait)}s.", "rate_limit_error",
+                         "rate_limit_exceeded", headers)
+        if rpm is not None:
+            rpm.spend(now, 1)
         return None
 
     def _quota_headers(self, now: float) -> dict[str, str]:

@@ -1,18 +1,14 @@
-"""What the scripted server does: faults, quotas, latency, and the CLI flags that set them.
+"""What the scripted server does (faults, quotas, latency, batches) and the CLI flags that set it.
 
-The flags are derived from the dataclass fields, so a new option is a CLI flag at once and the
-two cannot drift apart.
+The flags are derived from the dataclass fields, so options and flags cannot drift apart.
 """
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
-
-from synthgen.testing.batch_rules import check_batch_options
-
 
 # faults drawn once per content key, on its first request only: they split [0, 1) between them
 FIRST_SIGHT = ("429", "500", "hang", "html", "empty_body", "cut_envelope", "400")
@@ -65,25 +61,29 @@ class FakeServerOptions:
     batch_rate_line_error: float = _opt(0.0, "share of batch lines answered in the error file")
     batch_rate_missing: float = _opt(0.0, "share of batch lines in neither result file")
     batch_download_drip_s: float = _opt(0.0, "send file content slowly over this many seconds")
-    batch_reply_delay_s: float = _opt(0.0, "answer uploads and batch creations this late (the object exists at once)")
+    batch_reply_delay_s: float = _opt(0.0, "answer uploads and batch creations this late "
+                                      "(the object exists at once)")
 
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name.startswith("rate_") and not 0.0 <= value <= 1.0:
+            if "rate_" in f.name and not 0.0 <= value <= 1.0:
                 raise ValueError(f"{f.name} must be between 0 and 1, got {value}")
-        first = sum(getattr(self, f"rate_{name}") for name in FIRST_SIGHT)
-        if first > 1.0:
-            names = " + ".join(f"rate_{name}" for name in FIRST_SIGHT)
-            raise ValueError(f"{names} must not exceed 1, got {first}")
-        for name in ("retry_after", "hang_seconds", "latency_ms", "drip_seconds", "answer_bytes"):
+        # rates that split one draw between them
+        for names in ([f"rate_{n}" for n in FIRST_SIGHT], ["batch_rate_line_error", "batch_rate_missing"]):
+            total = sum(getattr(self, name) for name in names)
+            if total > 1.0:
+                raise ValueError(f"{' + '.join(names)} must not exceed 1, got {total}")
+        for name in ("retry_after", "hang_seconds", "latency_ms", "drip_seconds", "answer_bytes",
+                     "batch_delay_s", "batch_download_drip_s", "batch_reply_delay_s"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
+        if self.batch_expire_after is not None and self.batch_expire_after < 0:
+            raise ValueError(f"batch_expire_after must not be negative, got {self.batch_expire_after}")
         for name in ("quota_rpm", "quota_tpm", "quota_window_seconds", "idle_exit_seconds"):
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise ValueError(f"{name} must be positive, got {value}")
-        check_batch_options(self)
 
 
 @dataclass
@@ -104,20 +104,16 @@ def build_arg_parser(prog: str = "python -m synthgen.testing") -> argparse.Argum
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port; 0 picks a free one")
     for f in fields(FakeServerOptions):
-        flag = "--" + f.name.replace("_", "-")
-        help_text = f.metadata.get("help", "")
-        annotation = str(f.type)
-        if annotation == "bool":
-            if f.default is True:
-                parser.add_argument("--no-" + f.name.replace("_", "-"), dest=f.name,
-                                    action="store_false", help="do not " + help_text)
-            else:
-                parser.add_argument(flag, dest=f.name, action="store_true", help=help_text)
-            continue
-        kind = _TYPES[annotation.split("|")[0].strip()]
-        default = None if f.default is MISSING else f.default
-        parser.add_argument(flag, dest=f.name, type=kind, default=default,
-                            metavar=kind.__name__.upper(), help=f"{help_text} (default {default})")
+        flag, help_text = "--" + f.name.replace("_", "-"), f.metadata["help"]
+        if f.type == "bool" and f.default:
+            parser.add_argument("--no-" + flag[2:], dest=f.name, action="store_false",
+                                help="do not " + help_text)
+        elif f.type == "bool":
+            parser.add_argument(flag, dest=f.name, action="store_true", help=help_text)
+        else:
+            kind = _TYPES[str(f.type).split("|")[0].strip()]
+            parser.add_argument(flag, dest=f.name, type=kind, default=f.default,
+                                metavar=kind.__name__.upper(), help=f"{help_text} (default {f.default})")
     return parser
 
 

@@ -1,10 +1,10 @@
 """Read a chat request the way an LLM would: what kind of answer, which keys, languages, lengths.
 
-The result is a Plan, a plain description that textgen turns into text. Everything here is
-string matching on fragments synthgen's prompt templates (prompts/) are agreed to contain:
-"Brainstorm" with a quoted "tasks" key (or the paper's "python list") and "about N elements",
-keys quoted like "user_query", "must be in <Language>" ("S1" must be in ..., "S2" and "S3" must
-be in ... for bitext; quotes optional), "at least N words" / "less than N words".
+The result is a Plan that textgen turns into text. Everything here is string matching on
+fragments synthgen's prompt templates (prompts/) are agreed to contain: "Brainstorm" with a
+quoted "tasks" key (or the paper's "python list") and "about N elements", keys quoted like
+"user_query", "must be in <Language>" ("S1" must be in ..., "S2" and "S3" must be in ... for
+bitext; quotes optional), "at least N words" / "less than N words".
 """
 
 from __future__ import annotations
@@ -15,13 +15,10 @@ from typing import Any
 
 from synthgen.taxonomy import ALL_LANGUAGES, GROUPS, QUERY_LENGTHS
 
-DOC_KEYS = ("input_text", "input")
-SHORT_KEYS = ("user_query", "label", "misleading_label")
 DEFAULT_DOC_WORDS = (40, 80)
 # short-short asks for "a phrase, or one or two sentences" and states no word count
 SHORT_PAIR_KEYS = ("input", "positive_document")
 SHORT_PAIR_WORDS = (8, 30)
-DEFAULT_TASKS = 20
 _KNOWN_LANGUAGES = {lang.lower() for lang in ALL_LANGUAGES}
 _LANG = r"([A-Z][\w-]*(?: [A-Z][\w-]*)?)"
 # templates wrap lines anywhere, so every space in a fragment matches any whitespace
@@ -31,11 +28,12 @@ _S23_IN = re.compile(r'S2"?\s+and\s+"?S3"?\s+must\s+be\s+in\s+' + _LANG)
 _AT_LEAST = re.compile(r"at\s+least\s+(\d+)\s+words")
 _LESS_THAN = re.compile(r"less\s+than\s+(\d+)\s+words")
 _PYTHON_LIST = re.compile(r"python\s+list")  # searched in the lower-cased prompt
-_TASKS_KEY = '"tasks"'  # the key of the object synthgen's brainstorm prompts ask for
 _ABOUT_N = re.compile(r"about\s+(\d+)\s+(?:elements|items|tasks)")
 # the query_length placeholder values and the query word counts they ask for
 _QUERY_WORDS = [(re.compile(r"\s+".join(phrase.split())), words)
                 for phrase, words in zip(QUERY_LENGTHS, ((3, 4), (5, 10), (10, 10)), strict=True)]
+# longest first, ties in taxonomy order (sorted is stable; no set, whose order varies by process)
+_GROUP_KEYS = sorted(dict.fromkeys(g.output_keys for g in GROUPS.values()), key=len, reverse=True)
 
 
 @dataclass
@@ -43,7 +41,7 @@ class FieldSpec:
     """One key of the JSON object to write: what sort of value, in which language, how long."""
 
     key: str
-    kind: str  # doc | short | sentence | number | integer | boolean | list
+    kind: str  # doc | short | sentence | number
     language: str = "English"
     words: tuple[int, int] = (8, 20)
 
@@ -56,7 +54,7 @@ class Plan:
     fields: list[FieldSpec] = field(default_factory=list)
     wrap_tasks: bool = False  # brainstorm answer as {"tasks": [...]} instead of a bare list
     task_style: str = "retrieval"  # retrieval | classification | matching
-    num_tasks: int = DEFAULT_TASKS  # "about N elements"
+    num_tasks: int = 20  # "about N elements"
 
 
 def message_text(message: dict[str, Any]) -> str:
@@ -64,14 +62,6 @@ def message_text(message: dict[str, Any]) -> str:
     if isinstance(content, list):  # content parts
         return "".join(p.get("text", "") for p in content if isinstance(p, dict))
     return str(content)
-
-
-def prompt_of(messages: list[dict[str, Any]]) -> str:
-    """The last user message, which carries the instructions in synthgen's templates."""
-    for message in reversed(messages):
-        if isinstance(message, dict) and message.get("role") == "user":
-            return message_text(message)
-    return "\n".join(message_text(m) for m in messages if isinstance(m, dict))
 
 
 def schema_of(response_format: Any) -> dict[str, Any] | None:
@@ -87,22 +77,15 @@ def _language(pattern: re.Pattern[str], prompt: str, default: str) -> str:
     found = []
     for match in pattern.finditer(prompt):
         name = match.group(1)
-        if name.lower() in _KNOWN_LANGUAGES:
-            return name
         first = name.split(" ")[0]  # "German Please" -> "German"
-        if first.lower() in _KNOWN_LANGUAGES:
-            return first
+        for candidate in (name, first):
+            if candidate.lower() in _KNOWN_LANGUAGES:
+                return candidate
         found.append(first)
     return found[0] if found else default
 
 
-def languages(prompt: str) -> tuple[str, str, str]:
-    """(language, source language, target language) asked for by the prompt."""
-    lang = _language(_MUST_BE_IN, prompt, "English")
-    return lang, _language(_S1_IN, prompt, lang), _language(_S23_IN, prompt, lang)
-
-
-def doc_words(prompt: str, default: tuple[int, int] = DEFAULT_DOC_WORDS) -> tuple[int, int]:
+def doc_words(prompt: str, default: tuple[int, int]) -> tuple[int, int]:
     """Word count range for documents: N..1.3N for "at least N words"."""
     at_least = [int(n) for n in _AT_LEAST.findall(prompt)]
     if at_least:
@@ -110,20 +93,8 @@ def doc_words(prompt: str, default: tuple[int, int] = DEFAULT_DOC_WORDS) -> tupl
         return n, max(n, int(n * 1.3))
     less = [int(n) for n in _LESS_THAN.findall(prompt)]
     if less:
-        n = max(less)
-        return max(1, n // 2), max(1, n - 1)
+        return max(1, max(less) // 2), max(1, max(less) - 1)
     return default
-
-
-def query_words(prompt: str) -> tuple[int, int]:
-    for pattern, words in _QUERY_WORDS:
-        if pattern.search(prompt):
-            return words
-    return (3, 10)
-
-
-# longest first, ties in taxonomy order (sorted is stable; no set, whose order varies by process)
-_GROUP_KEYS = sorted(dict.fromkeys(g.output_keys for g in GROUPS.values()), key=len, reverse=True)
 
 
 def detect_keys(prompt: str) -> tuple[str, ...] | None:
@@ -136,56 +107,51 @@ def detect_keys(prompt: str) -> tuple[str, ...] | None:
     return None
 
 
-def _kind(key: str, schema_type: Any = "string") -> str:
-    if isinstance(schema_type, list):  # ["string", "null"]
-        schema_type = next((t for t in schema_type if t != "null"), "string")
-    if schema_type in ("number", "integer", "boolean"):
-        return schema_type
-    if schema_type == "array":
-        return "list"
-    if "document" in key or key in DOC_KEYS:
+def _kind(key: str, schema_type: Any) -> str:
+    """What to write for a key; synthgen's schemas ask for strings, other types but numbers get one."""
+    if schema_type == "number":
+        return "number"
+    if "document" in key or key in ("input_text", "input"):
         return "doc"
-    if key in SHORT_KEYS or "query" in key or "label" in key:
+    if "query" in key or "label" in key:
         return "short"
     return "sentence"
 
 
 def read_request(body: dict[str, Any]) -> Plan:
     """Decide what to answer from the request body alone (pure, so answers are reproducible)."""
-    messages = body.get("messages") or []
-    prompt = prompt_of(messages)
+    messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
+    # the last user message carries the instructions in synthgen's templates
+    users = [m for m in messages if m.get("role") == "user"]
+    prompt = message_text(users[-1]) if users else "\n".join(message_text(m) for m in messages)
     schema = schema_of(body.get("response_format"))
     is_object = schema is not None and schema.get("type", "object") == "object"
     props = schema.get("properties") if is_object else None
     low = prompt.lower()
-    asks_object = _TASKS_KEY in prompt and "brainstorm" in low
+    asks_object = '"tasks"' in prompt and "brainstorm" in low
     if asks_object or ("python" in low and _PYTHON_LIST.search(low)):  # literal tests first
-        style = ("classification" if "classification" in low
-                 else "matching" if "matching" in low else "retrieval")
+        style = next((s for s in ("classification", "matching") if s in low), "retrieval")
         tasks = (props or {}).get("tasks")
-        wrap = asks_object or (isinstance(tasks, dict) and tasks.get("type") == "array")
         about = _ABOUT_N.search(low)
-        num = min(max(1, int(about.group(1))), 500) if about else DEFAULT_TASKS
-        return Plan("brainstorm", wrap_tasks=wrap, task_style=style, num_tasks=num)
+        return Plan("brainstorm", task_style=style,
+                    wrap_tasks=asks_object or (isinstance(tasks, dict) and tasks.get("type") == "array"),
+                    num_tasks=min(max(1, int(about.group(1))), 500) if about else 20)
     if isinstance(props, dict) and props:
-        typed = [(k, v.get("type", "string") if isinstance(v, dict) else "string")
-                 for k, v in props.items()]
+        typed = [(k, v.get("type", "string") if isinstance(v, dict) else "string") for k, v in props.items()]
     else:
         keys = detect_keys(prompt)
         if keys is None:
-            kind = "object" if "json" in low else "text"
-            return Plan(kind, [FieldSpec("answer", "sentence")] if kind == "object" else [])
+            return Plan("object", [FieldSpec("answer", "sentence")]) if "json" in low else Plan("text")
         typed = [(k, "string") for k in keys]
-    lang, src, tgt = languages(prompt)
-    keys = tuple(k for k, _ in typed)
-    docs = doc_words(prompt, SHORT_PAIR_WORDS if keys == SHORT_PAIR_KEYS else DEFAULT_DOC_WORDS)
-    queries = query_words(prompt)
+    lang = _language(_MUST_BE_IN, prompt, "English")
+    src, tgt = _language(_S1_IN, prompt, lang), _language(_S23_IN, prompt, lang)
+    docs = doc_words(prompt, SHORT_PAIR_WORDS if tuple(k for k, _ in typed) == SHORT_PAIR_KEYS
+                     else DEFAULT_DOC_WORDS)
+    queries = next((words for pattern, words in _QUERY_WORDS if pattern.search(prompt)), (3, 10))
     specs = []
     for key, schema_type in typed:
         kind = _kind(key, schema_type)
+        words = {"doc": docs, "short": queries if key == "user_query" else (2, 4)}.get(kind, (8, 20))
         language = src if key == "S1" else tgt if key in ("S2", "S3") else lang
-        words = docs if kind == "doc" else (8, 20)
-        if kind == "short":
-            words = queries if key == "user_query" else (2, 4)  # labels stay short
         specs.append(FieldSpec(key, kind, language, words))
     return Plan("object", specs)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -12,34 +15,32 @@ from typing import Any
 from aiohttp import web
 
 from synthgen.testing.app import FakeApp
-from synthgen.testing.options import FakeServerOptions
+from synthgen.testing.batches import add_batch_routes
+from synthgen.testing.options import FakeServerOptions, options_from_cli_args
 
 
 async def serve(host: str, port: int, options: FakeServerOptions, stop: asyncio.Event,
                 on_ready: Callable[[str, FakeApp], None]) -> None:
     """Serve until `stop` is set or the server sits idle for options.idle_exit_seconds."""
     handlers = FakeApp(options)
+    app = handlers.make()
+    add_batch_routes(app, handlers)
     # handler_cancellation: a client that times out on a hanging request frees its handler
-    runner = web.AppRunner(handlers.make(), access_log=None, handler_cancellation=True,
-                           shutdown_timeout=0.5)
+    runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=0.5)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, host, port)
-        await site.start()
-        bound = runner.addresses[0][1]
+        await web.TCPSite(runner, host, port).start()
         shown = f"[{host}]" if ":" in host else host  # IPv6 literal
-        on_ready(f"http://{shown}:{bound}/v1", handlers)
+        on_ready(f"http://{shown}:{runner.addresses[0][1]}/v1", handlers)
         idle = options.idle_exit_seconds
         while not stop.is_set():
-            tick = 1.0 if idle is None else min(1.0, idle / 4)
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=tick)
-            except asyncio.TimeoutError:
-                pass
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=1.0 if idle is None else min(1.0, idle / 4))
             if idle is not None and time.monotonic() - handlers.last_activity > idle:
                 break
     finally:
         await runner.cleanup()
+        handlers.state.batches.stop()
 
 
 def run_server(host: str, port: int, options: FakeServerOptions) -> None:
@@ -47,19 +48,37 @@ def run_server(host: str, port: int, options: FakeServerOptions) -> None:
 
     async def main() -> None:
         stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                loop.add_signal_handler(sig, stop.set)
-            except (NotImplementedError, RuntimeError):  # not main thread / Windows
-                pass
-
-        def ready(url: str, _: FakeApp) -> None:
-            print(f"listening on {url}", flush=True)
-
-        await serve(host, port, options, stop, ready)
+            with contextlib.suppress(NotImplementedError, RuntimeError):  # not main thread / Windows
+                asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+        await serve(host, port, options, stop, lambda url, _: print(f"listening on {url}", flush=True))
 
     asyncio.run(main())
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m synthgen.testing") -> int:
+    """Serve until stopped; a bad flag is one error line (argparse's usage block is cut) and 2."""
+    captured = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(captured):
+            command = options_from_cli_args(argv, prog=prog)
+        if not 0 <= command.port <= 65535:
+            raise ValueError(f"--port must be between 0 and 65535, got {command.port}")
+    except SystemExit as exc:  # argparse: --help (0, on stdout) or a bad flag (2)
+        lines = captured.getvalue().strip().splitlines()
+        if lines:
+            print(lines[-1], file=sys.stderr)
+        return exc.code if isinstance(exc.code, int) else 2
+    except ValueError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        run_server(command.host, command.port, command.options)
+    except OSError as exc:  # e.g. port already in use
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
 
 
 class FakeLLMServer:
@@ -76,7 +95,7 @@ class FakeLLMServer:
         self.base_url: str | None = None
         self.app: FakeApp | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
+        self._stop = asyncio.Event()
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
@@ -98,8 +117,7 @@ class FakeLLMServer:
 
     def _run(self) -> None:
         async def main() -> None:
-            self._loop = asyncio.get_running_loop()
-            self._stop = asyncio.Event()
+            self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
             await serve(self.host, self.port, self.options, self._stop, self._on_ready)
 
         try:
@@ -120,15 +138,12 @@ class FakeLLMServer:
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop serving and join the thread; safe to call twice or after an idle exit."""
-        thread, loop, stop = self._thread, self._loop, self._stop
-        self._thread = None
+        thread, self._thread = self._thread, None
         if thread is None:
             return
-        if loop is not None and stop is not None and thread.is_alive():
-            try:
-                loop.call_soon_threadsafe(stop.set)
-            except RuntimeError:  # loop already closed by idle exit
-                pass
+        if self._loop is not None and thread.is_alive():
+            with contextlib.suppress(RuntimeError):  # loop already closed by idle exit
+                self._loop.call_soon_threadsafe(self._stop.set)
         thread.join(timeout)
 
     def __enter__(self) -> FakeLLMServer:
@@ -151,11 +166,11 @@ class FakeLLMServer:
         return asyncio.run_coroutine_threadsafe(call(), self._loop).result(timeout=10)
 
     def stats(self, by_key: bool = True) -> dict[str, Any]:
-        """Counts: requests, by_status, faults, by_key (request_key -> arrivals)."""
+        """Counts: requests, by_status, faults, by_key (request_key -> arrivals), batches."""
         return self._call(lambda: self.app.state.snapshot(by_key))  # type: ignore[union-attr]
 
     def reset(self) -> None:
-        """Forget counts, first sights and quota windows, as if freshly started."""
+        """Forget counts, first sights, quota windows and batches, as if freshly started."""
         self._call(lambda: self.app.state.reset())  # type: ignore[union-attr]
 
     @property

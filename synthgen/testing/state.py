@@ -1,4 +1,4 @@
-"""The server's memory: request keys, counters, the first-sight set for transient faults, quotas.
+"""The server's memory: request keys, fault draws, counters, quota windows, the Batch API's store.
 
 Kept apart from the HTTP layer so the rules (what counts, when a quota frees a slot) read plainly.
 All of it is touched only from the server's event loop.
@@ -6,27 +6,27 @@ All of it is touched only from the server's event loop.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import random
+import time
+import uuid
 from collections import Counter, deque
-from dataclasses import dataclass, field
 from typing import Any
 
-from synthgen.testing.batch_store import BatchStore
 from synthgen.testing.options import FIRST_SIGHT, FakeServerOptions
-from synthgen.testing.textgen import ContentFaults
 
 _ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+_FILE_LIFE_S = 30 * 86400  # OpenAI keeps batch files 30 days unless told otherwise
+CONTENT_FAULTS = ("truncate", "length", "wrong_language", "short", "copy_query", "near_duplicate",
+                  "fenced")
 
 
 def request_digests(body: dict[str, Any]) -> tuple[bytes, bytes]:
-    """(content digest, request digest) in one pass over the messages.
-
-    The content digest covers messages + model: what a retry with a new seed still shares with
-    the first attempt. The request digest adds everything else that decides the answer (seed,
-    temperature, top_p, response_format); fields like max_tokens or user do not count.
-    """
+    """(content digest, request digest). The first covers messages + model, what a retry with a
+    new seed shares with the first attempt; the second adds seed, temperature, top_p and
+    response_format, all else that decides the answer (max_tokens or user do not)."""
     h = hashlib.blake2b(digest_size=16)
     h.update(repr(body.get("model")).encode())
     for m in body.get("messages") or ():
@@ -43,30 +43,15 @@ def request_digests(body: dict[str, Any]) -> tuple[bytes, bytes]:
     return content, h.digest()
 
 
-def content_digest(body: dict[str, Any]) -> bytes:
-    """Messages + model: what a retry with a new seed still shares with the first attempt."""
-    return request_digests(body)[0]
-
-
-def request_digest(body: dict[str, Any]) -> bytes:
-    """Everything that decides the answer, the seed included."""
-    return request_digests(body)[1]
-
-
 def request_key(body: dict[str, Any]) -> str:
     """The key under which stats()["by_key"] counts this exact request."""
-    return request_digest(body).hex()
-
-
-def _unit(digest: bytes) -> float:
-    """A uniform number in [0, 1) read off the hash, so fault choice survives restarts."""
-    return int.from_bytes(digest[:4], "big") / 2**32
+    return request_digests(body)[1].hex()
 
 
 def transient_fault(opts: FakeServerOptions, digest: bytes) -> str | None:
-    """A name of FIRST_SIGHT ('429', 'html', ...) or None; the rates split [0, 1), so at most
-    one applies."""
-    u = _unit(digest)
+    """A name of FIRST_SIGHT ('429', 'html', ...) or None, read off the hash so it survives
+    restarts; the rates split [0, 1), so at most one applies."""
+    u = int.from_bytes(digest[:4], "big") / 2**32
     for name in FIRST_SIGHT:
         rate = getattr(opts, f"rate_{name}")
         if u < rate:
@@ -75,20 +60,13 @@ def transient_fault(opts: FakeServerOptions, digest: bytes) -> str | None:
     return None
 
 
-def content_faults(opts: FakeServerOptions, digest: bytes) -> ContentFaults:
-    """Independent draws per fault from the full request hash."""
-    faults = ContentFaults(repeat_task=opts.rate_repeat_task)
-    rates = (opts.rate_truncate, opts.rate_length, opts.rate_wrong_language, opts.rate_short,
-             opts.rate_copy_query, opts.rate_near_duplicate, opts.rate_fenced)
+def content_faults(opts: FakeServerOptions, digest: bytes) -> tuple[str, ...]:
+    """The CONTENT_FAULTS that hit this request: independent draws from the full request hash."""
+    rates = [getattr(opts, f"rate_{name}") for name in CONTENT_FAULTS]
     if not any(rates):
-        return faults
+        return ()
     rng = random.Random(b"faults:" + digest)
-    names = ("truncate", "length", "wrong_language", "short", "copy_query", "near_duplicate",
-             "fenced")
-    for name, rate in zip(names, rates, strict=True):
-        setattr(faults, name, rng.random() < rate)
-    faults.active = tuple(n for n in names if getattr(faults, n))
-    return faults
+    return tuple(name for name, rate in zip(CONTENT_FAULTS, rates) if rng.random() < rate)
 
 
 class SlidingWindow:
@@ -99,13 +77,10 @@ class SlidingWindow:
         self.events: deque[tuple[float, int]] = deque()
         self.used = 0
 
-    def _expire(self, now: float) -> None:
-        while self.events and self.events[0][0] <= now - self.window:
-            self.used -= self.events.popleft()[1]
-
     def wait_time(self, now: float, need: float) -> float:
         """0 if `need` fits now, else seconds until enough old events expire."""
-        self._expire(now)
+        while self.events and self.events[0][0] <= now - self.window:
+            self.used -= self.events.popleft()[1]
         if self.used + need <= self.limit:
             return 0.0
         freed = self.used
@@ -127,40 +102,65 @@ class SlidingWindow:
         return max(0.0, self.events[0][0] + self.window - now) if self.events else 0.0
 
 
-@dataclass
+class BatchStore:
+    """The Batch API's files and batches, and the counters /_stats shows."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, dict[str, Any]] = {}  # id -> File object, in upload order
+        self.data: dict[str, bytes] = {}  # id -> content
+        self.batches: dict[str, dict[str, Any]] = {}  # id -> Batch object, kept current
+        self.cancels: dict[str, asyncio.Event] = {}
+        self.tasks: list[asyncio.Task] = []  # each batch's run
+        self.file_uploads = 0  # client uploads, not result files
+        self.batch_creations = 0
+        self.batch_lines: Counter = Counter()  # answered, line_error, missing, expired
+        self.submitted: Counter = Counter()  # custom_id -> batches that carried it
+        self.seen: set[bytes] = set()  # content digests of the lines answered so far
+
+    def add_file(self, filename: str, purpose: str, data: bytes) -> dict[str, Any]:
+        now = int(time.time())
+        info = {"id": f"file-{uuid.uuid4().hex[:24]}", "object": "file", "bytes": len(data),
+                "created_at": now, "expires_at": now + _FILE_LIFE_S if purpose.startswith("batch") else None,
+                "filename": filename, "purpose": purpose, "status": "processed", "status_details": None}
+        self.files[info["id"]] = info
+        self.data[info["id"]] = data
+        return info
+
+    def stop(self) -> None:
+        """Stop the batches still running (the server is shutting down or resetting)."""
+        for task in self.tasks:
+            task.cancel()
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "file_uploads": self.file_uploads,
+            "batch_creations": self.batch_creations,
+            "batch_lines": dict(sorted(self.batch_lines.items())),
+            "by_status": dict(sorted(Counter(b["status"] for b in self.batches.values()).items())),
+            "submitted_lines": sum(self.submitted.values()),
+            "repeated_custom_ids": sum(n - 1 for n in self.submitted.values()),
+        }
+
+
 class ServerState:
     """Counters and memory of one server; reset() makes it behave as freshly started."""
 
-    options: FakeServerOptions
-    requests: int = 0
-    by_status: Counter = field(default_factory=Counter)
-    by_key: Counter = field(default_factory=Counter)
-    faults: Counter = field(default_factory=Counter)
-    seen_content: set = field(default_factory=set)
-    rpm: SlidingWindow | None = None
-    tpm: SlidingWindow | None = None
-    batches: BatchStore = field(default_factory=BatchStore)
-
-    def __post_init__(self) -> None:
+    def __init__(self, options: FakeServerOptions) -> None:
+        self.options = options
+        self.batches = BatchStore()
         self.reset()
 
     def reset(self) -> None:
+        self.batches.stop()
+        self.batches = BatchStore()
         self.requests = 0
-        self.by_status.clear()
-        self.by_key.clear()
-        self.faults.clear()
-        self.seen_content.clear()
-        self.batches.reset()
+        self.by_status: Counter = Counter()
+        self.by_key: Counter = Counter()  # request digest (hex) -> arrivals
+        self.faults: Counter = Counter()
+        self.seen_content: set[bytes] = set()  # content digests: transient faults hit only once
         o = self.options
         self.rpm = SlidingWindow(o.quota_rpm, o.quota_window_seconds) if o.quota_rpm else None
         self.tpm = SlidingWindow(o.quota_tpm, o.quota_window_seconds) if o.quota_tpm else None
-
-    def first_sight(self, digest: bytes) -> bool:
-        """True the first time this content key arrives (transient faults hit only then)."""
-        if digest in self.seen_content:
-            return False
-        self.seen_content.add(digest)
-        return True
 
     def snapshot(self, with_keys: bool = True) -> dict[str, Any]:
         out: dict[str, Any] = {

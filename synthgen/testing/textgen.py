@@ -1,15 +1,13 @@
 """Write the scripted answer for a Plan: word salad that keeps the rules a validator checks.
 
-Same Plan + same Random state -> same text, so answers are reproducible across restarts.
-Content faults (short documents, copied query, wrong language, near-duplicates, fences, cuts)
-are applied here, from flags the server draws by hashing the request.
+Same Plan + same Random state -> same text, so answers are reproducible across restarts. The
+content faults the server drew for the request (state.CONTENT_FAULTS) are applied here.
 """
 
 from __future__ import annotations
 
 import json
 import random
-from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
@@ -18,26 +16,9 @@ from synthgen.testing.vocab import (ADJECTIVES, ATTRIBUTES, CHATTER_AFTER, CHATT
                                     DOCUMENTS, QUERIES, TEMPLATES, VERBS, Vocab, vocab_for,
                                     wrong_vocab)
 
-# answers per (keys, languages, lengths) signature that near-duplicate faults draw from. short-long
-# alone has ~50 signatures: with 4 answers each, 150 examples at rate 0.2 gave no collision at
-# all for about one prompt wording in four (the faults follow the request hash); with 2, none of
-# 16 seeds went without one
+# answers per (keys, languages, lengths) signature that near-duplicate faults draw from: with 2, a
+# run of 150 short-long examples at rate 0.2 meets a collision for every prompt wording tried
 NEAR_DUPLICATE_POOL = 2
-
-
-@dataclass
-class ContentFaults:
-    """Which content faults hit one request."""
-
-    truncate: bool = False
-    length: bool = False
-    wrong_language: bool = False
-    short: bool = False
-    copy_query: bool = False
-    near_duplicate: bool = False
-    fenced: bool = False
-    repeat_task: float = 0.0  # per-task chance, not a flag
-    active: tuple[str, ...] = ()  # names of the flags set, for counting
 
 
 def _words(vocab: Vocab, n: int, rng: random.Random) -> list[str]:
@@ -48,17 +29,14 @@ def _words(vocab: Vocab, n: int, rng: random.Random) -> list[str]:
 
 def sentence(vocab: Vocab, n: int, rng: random.Random) -> str:
     """One capitalised sentence of n words."""
-    ws = _words(vocab, max(1, n), rng)
+    ws = _words(vocab, n, rng)
     ws[0] = vocab.capital[ws[0]]
     return vocab.sep.join(ws) + vocab.stop
 
 
 def prose(vocab: Vocab, n: int, rng: random.Random, units: set[str] | None = None) -> str:
-    """n words in sentences of 8-20 words (the last one shorter where n demands).
-
-    `units` receives the words as drawn, before capitals and stops, for the query overlap
-    check: lower-casing and splitting both documents again took ~0.1 ms of a ~0.2 ms answer.
-    """
+    """n words in sentences of 8-20 words (the last one shorter where n demands); `units` gets
+    the words as drawn, for the query overlap check, cheaper than splitting the text again."""
     ws = _words(vocab, max(1, n), rng)
     if units is not None:
         units.update(ws)
@@ -79,21 +57,11 @@ def _units(text: str, vocab: Vocab) -> list[str]:
     return text.split() if vocab.sep else list(text)
 
 
-def _jaccard(a: set[str], b: set[str]) -> float:
-    return len(a & b) / len(a | b) if a | b else 0.0
-
-
 def _value(spec: FieldSpec, vocab: Vocab, rng: random.Random, short: bool,
            units: dict[str, set[str]]) -> Any:
     """A value for one field; queries, labels and documents leave their word set in `units`."""
     if spec.kind == "number":
         return round(rng.uniform(1, 5), 1)
-    if spec.kind == "integer":
-        return rng.randint(1, 5)
-    if spec.kind == "boolean":
-        return rng.random() < 0.5
-    if spec.kind == "list":
-        return [sentence(vocab, rng.randint(8, 15), rng) for _ in range(rng.randint(2, 5))]
     if spec.kind == "short":  # a query or label: lower case, no full stop
         words = _words(vocab, rng.randint(*spec.words), rng)
         units[spec.key] = set(words)
@@ -105,25 +73,30 @@ def _value(spec: FieldSpec, vocab: Vocab, rng: random.Random, short: bool,
     return sentence(vocab, rng.randint(8, 20), rng)
 
 
-def write_object(plan: Plan, rng: random.Random, faults: ContentFaults) -> dict[str, Any]:
+def write_object(plan: Plan, rng: random.Random, faults: tuple[str, ...]) -> dict[str, Any]:
     """The JSON object for a generation prompt, keeping the guidelines unless a fault says not."""
-    vocabs = {s.key: wrong_vocab(s.language, rng.randrange(3)) if faults.wrong_language
+    vocabs = {s.key: wrong_vocab(s.language, rng.randrange(3)) if "wrong_language" in faults
               else vocab_for(s.language) for s in plan.fields}
     gen = rng
-    if faults.near_duplicate:
+    short = "short" in faults
+    if "near_duplicate" in faults:
         # a small fixed pool per (keys, languages, lengths): different requests collide
         sig = [(s.key, s.kind, vocabs[s.key].name, s.words) for s in plan.fields]
         gen = random.Random(f"pool:{rng.randrange(NEAR_DUPLICATE_POOL)}:{sig}")
     units: dict[str, set[str]] = {}
-    out = {s.key: _value(s, vocabs[s.key], gen, faults.short, units) for s in plan.fields}
-    _keep_guidelines(plan, out, vocabs, gen, faults.short, units)
-    if faults.near_duplicate:
-        # every text gets a small edit, so the copy is near, never exact: exact dedup must not
-        # be what catches it
+    out = {s.key: _value(s, vocabs[s.key], gen, short, units) for s in plan.fields}
+    _keep_guidelines(plan, out, vocabs, gen, short, units)
+    if "near_duplicate" in faults:
+        # every text gets one or two words (characters, in scripts without spaces) changed, so
+        # the copy is near, never exact: exact dedup must not be what catches it
         for key, value in out.items():
             if isinstance(value, str):
-                out[key] = _mutate(value, vocabs[key], rng)
-    if faults.copy_query:
+                vocab = vocabs[key]
+                parts = value.split(" ") if vocab.sep else list(value)
+                for _ in range(rng.randint(1, 2)):
+                    parts[rng.randrange(len(parts))] = rng.choice(vocab.words)
+                out[key] = vocab.sep.join(parts)
+    if "copy_query" in faults:
         _copy_query(out, rng)
     return out
 
@@ -151,15 +124,13 @@ def _keep_guidelines(plan: Plan, out: dict[str, Any], vocabs: dict[str, Vocab],
 
 
 def _positive_closer(out: dict[str, Any], units: dict[str, set[str]]) -> None:
-    """The hard negative must not share more of the query's words than the positive does.
-
-    Both documents come from the same generator, so swapping them costs nothing and keeps the
-    order a validator checks (synthgen.validate: hard_negative_closer).
-    """
+    """The hard negative must not share more of the query's words than the positive does
+    (synthgen.validate: hard_negative_closer): swap the two documents when it would."""
     q, pos, neg = "user_query", "positive_document", "hard_negative_document"
     if not all(k in units for k in (q, pos, neg)):
         return
-    if _jaccard(units[q], units[neg]) > _jaccard(units[q], units[pos]):
+    jaccard = [len(units[q] & units[k]) / len(units[q] | units[k]) for k in (neg, pos)]  # never empty
+    if jaccard[0] > jaccard[1]:
         out[pos], out[neg] = out[neg], out[pos]
 
 
@@ -181,14 +152,6 @@ def _sts_overlap(plan: Plan, out: dict[str, Any], vocabs: dict[str, Vocab],
         out["S1"], out["S2"], out["S3"] = texts
 
 
-def _mutate(text: str, vocab: Vocab, rng: random.Random) -> str:
-    """Change one or two words (characters, for scripts without spaces)."""
-    parts = text.split(" ") if vocab.sep else list(text)
-    for _ in range(rng.randint(1, 2)):
-        parts[rng.randrange(len(parts))] = rng.choice(vocab.words)
-    return vocab.sep.join(parts)
-
-
 def _copy_query(out: dict[str, Any], rng: random.Random) -> None:
     """Plant the query (or a label) verbatim in the document it must stay out of."""
     for src, dst in (("user_query", "positive_document"), ("label", "input_text"),
@@ -200,7 +163,7 @@ def _copy_query(out: dict[str, Any], rng: random.Random) -> None:
             return
 
 
-def write_tasks(plan: Plan, rng: random.Random, faults: ContentFaults) -> list[str]:
+def write_tasks(plan: Plan, rng: random.Random, repeat_task: float) -> list[str]:
     """num_tasks to 10% more distinct one-sentence task definitions (repeats only as a fault)."""
     n = plan.num_tasks
     k = rng.randint(n, n + n // 10)  # at least as many as asked: a stage may count on its quota
@@ -212,28 +175,26 @@ def write_tasks(plan: Plan, rng: random.Random, faults: ContentFaults) -> list[s
             rng.choice(VERBS), rng.choice(QUERIES), rng.choice(ATTRIBUTES))
         tasks[task] = None
     out = list(tasks)
-    if faults.repeat_task:
+    if repeat_task:
         for i in range(1, len(out)):
-            if rng.random() < faults.repeat_task:
+            if rng.random() < repeat_task:
                 out[i] = out[rng.randrange(i)]
     return out
 
 
-def write_text(plan: Plan, rng: random.Random,
-               faults: ContentFaults) -> tuple[str, str | None]:
-    """The message content, and the same as a JSON string literal (None: not built)."""
+def write_text(plan: Plan, rng: random.Random, faults: tuple[str, ...], repeat_task: float) -> str:
+    """The message content: JSON indented as models print it, or plain prose."""
     if plan.kind == "brainstorm":
-        tasks = write_tasks(plan, rng, faults)
+        tasks = write_tasks(plan, rng, repeat_task)
         body: Any = {"tasks": tasks} if plan.wrap_tasks else tasks
     elif plan.kind == "object":
         body = write_object(plan, rng, faults)
     else:
-        return prose(vocab_for("English"), rng.randint(20, 40), rng), None
-    text = json.dumps(body, ensure_ascii=False, indent=2)  # indented, as models print JSON
-    if faults.fenced and not (faults.truncate or faults.length):
-        return (f"{rng.choice(CHATTER_BEFORE)}\n```json\n{text}\n```\n"
-                f"{rng.choice(CHATTER_AFTER)}"), None
-    return text, None
+        return prose(vocab_for("English"), rng.randint(20, 40), rng)
+    text = json.dumps(body, ensure_ascii=False, indent=2)
+    if "fenced" in faults and "truncate" not in faults and "length" not in faults:
+        return f"{rng.choice(CHATTER_BEFORE)}\n```json\n{text}\n```\n{rng.choice(CHATTER_AFTER)}"
+    return text
 
 
 def cut(text: str, rng: random.Random) -> str:

@@ -1,11 +1,9 @@
 """Word lists the scripted server writes with: languages for answers, phrases for task lists.
 
-A language identifier keys on function words and everyday nouns, so ~90 common words per
-language (all of them for Japanese and Chinese, whose particles tell the two apart) are enough
-for synthgen's language check to place word salad right. These are the languages the tests and
-the packaged `ci` config use; any other language is written in English (a language check then
-rejects it, as it should). English keeps ~150 words, so that short queries drawn from it rarely
-repeat across a large run.
+~90 common words per language (function words and everyday nouns; particles tell Japanese from
+Chinese) let synthgen's language check place word salad right. These are the languages the tests
+and the `ci` config use; any other is written in English (and rightly rejected). English keeps
+~150 words, so short queries drawn from it rarely repeat across a large run.
 """
 
 from __future__ import annotations
