@@ -108,6 +108,13 @@ def _memory(pids: list[int], field: str) -> int:
     return total
 
 
+LARGEST = {"rss": 0}  # the last watched command's largest single process (peak RSS bytes)
+
+
+def _largest(pids: list[int]) -> int:
+    return max((_memory([p], "VmRSS:") for p in pids), default=0)
+
+
 def _sampled(argv: list[str], pss_every: int) -> tuple[float, float, int, int, str]:
     """Run a command and watch it: (wall s, CPU s of it and its children, peak RSS bytes, peak
     PSS bytes, stdout). Both peaks are summed over its process tree; RSS sampled every 20 ms,
@@ -118,9 +125,11 @@ def _sampled(argv: list[str], pss_every: int) -> tuple[float, float, int, int, s
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak_rss = peak_pss = 0
     ticks = 0
+    LARGEST["rss"] = 0
     while proc.poll() is None:
         pids = _tree(proc.pid)
         peak_rss = max(peak_rss, _memory(pids, "VmRSS:"))
+        LARGEST["rss"] = max(LARGEST["rss"], _largest(pids))
         if ticks % pss_every == 0:
             peak_pss = max(peak_pss, _memory(pids, "Pss:"))
         ticks += 1
@@ -255,6 +264,7 @@ def one_run(n: int, concurrency: int, latency_ms: float, compare: bool, gates: s
                 one = {"synthgen": {"wall_s": round(stage_wall, 3), "process_wall_s": round(wall, 3),
                                     "req_per_s": round(n / stage_wall, 1), "cpu_ms_per_item": round(cpu / n * 1000, 3),
                                     "peak_rss_mb": round(rss / 2**20, 1), "peak_pss_mb": round(pss / 2**20, 1),
+                                    "largest_process_rss_mb": round(LARGEST["rss"] / 2**20, 1),
                                     "accepted": manifest["stages"]["generate"]["accepted"]}}
                 if compare:
                     if not i % 2:
@@ -334,7 +344,8 @@ def main() -> None:
         rows = [one_run(n, args.concurrency, 0.0, compare=False, gates=gates) for n in args.scale]
         for r in rows:
             print(json.dumps(r))
-        for key, label in (("peak_rss_mb", "RSS (sum over processes)"), ("peak_pss_mb", "PSS (sum over processes)")):
+        for key, label in (("peak_rss_mb", "RSS (sum over processes)"), ("peak_pss_mb", "PSS (sum over processes)"),
+                           ("largest_process_rss_mb", "RSS of the largest process")):
             base = rows[0]["synthgen"][key]
             for r in rows[1:]:
                 print(f"peak {label} {r['n']} items / {rows[0]['n']} items = {r['synthgen'][key] / base:.3f} "
