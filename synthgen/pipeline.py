@@ -156,6 +156,9 @@ async def _run_stage(name: str, cfg: RunConfig, opts: RunOptions, journal: Journ
     await stage.start()  # a check worker's start-up overlaps ours, not the first commits
     settle_heap()
     session = StageSession(name, cfg, opts, journal, stage, tasks, _count_selected(cfg, name, opts), progress)
+    # what run.json and stats say of a stage killed midway (replaced by how it ends)
+    journal.set_meta(f"status:{name}", "in progress")
+    write_manifest(cfg, journal, Path(opts.out), 0.0)
     await session.execute()
     status = _status(session)
     if status in ("complete", "partial"):

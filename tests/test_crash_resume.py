@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -115,6 +116,10 @@ def test_sigkill_midway_then_resume_matches_uninterrupted_run(make_server, tmp_p
         assert sum(1 for _ in open(path)) == 25  # published parts are full and final
     keys_before_resume = journaled_request_keys(crash_cfg, killed)
     assert keys_before_resume, "the killed run journaled nothing"
+    # and what the run directory says of itself: stage 2 in progress, not "not started"
+    report = subprocess.run([sys.executable, "-m", "synthgen", "stats", str(killed), "--json"],
+                            capture_output=True, text=True, timeout=60)
+    assert json.loads(report.stdout)["status"]["generate"] == "in progress"
 
     p = synthgen("generate", "--config", str(crash_cfg), "--out", str(killed))
     assert p.wait(timeout=120) == 0, p.stderr.read()
