@@ -52,12 +52,10 @@ class OneLineErrors(TyperGroup):
             else:
                 hint = f" (try '{ctx.command_path} -h')" if ctx is not None else ""
                 typer.echo(f"synthgen: error: {' '.join(message.split())}{hint}", err=True)
-            code = getattr(exc, "exit_code", EXIT_USAGE)
+            code = exc.exit_code
         except typer.Abort:
             typer.echo("synthgen: aborted", err=True)
             code = 1
-        if not standalone_mode:
-            return code
         sys.exit(code)
 
 
@@ -97,7 +95,7 @@ JsonOpt = typer.Option(False, "--json", help="print JSON")
 RunDirArg = typer.Argument(..., help="a run directory")
 
 
-def _fail(message: str, code: int = 2) -> None:
+def _fail(message: str, code: int = EXIT_USAGE) -> None:
     # messages carry exception and server text: no secret may ride along to stderr
     typer.echo(f"synthgen: error: {redact(message)}", err=True)
     raise typer.Exit(code)
@@ -128,22 +126,18 @@ def _options(out, name, **kw):
     return RunOptions(out=Path(out) if out else Path("data") / name, **kw)
 
 
-def _run(fn) -> None:
-    """Call fn, mapping user-facing errors to one line and an exit code."""
-    try:
-        fn()
-    except SynthgenError as exc:
-        _fail(str(exc), exc.code)
-    except KeyboardInterrupt:
-        typer.echo("synthgen: interrupted", err=True)
-        raise typer.Exit(EXIT_INTERRUPTED) from None
-
-
 def _guarded(command):
-    """`command` run through _run (Typer reads the options from the wrapped signature)."""
+    """`command` with user-facing errors mapped to one line and an exit code (Typer reads the
+    options from the wrapped signature)."""
     @functools.wraps(command)
     def wrapper(**kwargs):
-        _run(lambda: command(**kwargs))
+        try:
+            command(**kwargs)
+        except SynthgenError as exc:
+            _fail(str(exc), exc.code)
+        except KeyboardInterrupt:
+            typer.echo("synthgen: interrupted", err=True)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
     return wrapper
 
 
@@ -300,7 +294,3 @@ from . import cli_data  # noqa: E402,F401
 
 def main() -> None:
     app()
-
-
-if __name__ == "__main__":
-    main()

@@ -9,51 +9,52 @@ from typing import Optional
 import typer
 
 from .batch.ingest import ingest_files
-from .cli import (ConfigOpt, ForceOpt, OutOpt, QuietOpt, ShardOpt, TasksFromOpt, _fail, _finish, _options,
-                  _run, _shard, app, resolve_config)
+from .cli import (ConfigOpt, ForceOpt, OutOpt, QuietOpt, RunDirArg, ShardOpt, TasksFromOpt, _fail, _finish,
+                  _guarded, _options, _shard, app, resolve_config)
 from .export import DEFAULT_TEMPLATE, ExportOptions, export_run, parse_list
 from .pipeline import run_stage
 from .taxonomy import ALL_LANGUAGES, GROUP_NAMES
 
 
-StageOpt = typer.Option("generate", "--stage", help="brainstorm or generate")
+def _stage(stage: str) -> str:
+    if stage not in ("brainstorm", "generate"):
+        _fail(f"--stage must be brainstorm or generate, not '{stage}'")
+    return stage
+
+
+StageOpt = typer.Option("generate", "--stage", help="brainstorm or generate", callback=_stage)
 
 
 @app.command("batch-export")
+@_guarded
 def batch_export(directory: Path = typer.Option(..., "--dir", help="where to write the request files"),
                  config: Optional[str] = ConfigOpt, out: Optional[Path] = OutOpt, stage: str = StageOpt,
                  shard: Optional[str] = ShardOpt, tasks_from: Optional[Path] = TasksFromOpt,
                  force: bool = ForceOpt, quiet: bool = QuietOpt) -> None:
     """Write a stage's next requests as batch input files, for an engine elsewhere (vLLM's run_batch)."""
-    def go():
-        if stage not in ("brainstorm", "generate"):
-            _fail(f"--stage must be brainstorm or generate, not '{stage}'")
-        cfg, name = resolve_config(config)
-        opts = _options(out, name, force=force, quiet=quiet, shard=_shard(shard), tasks_from=tasks_from,
-                        export_dir=directory)
-        _finish([run_stage(stage, cfg, opts)])
-    _run(go)
+    cfg, name = resolve_config(config)
+    opts = _options(out, name, force=force, quiet=quiet, shard=_shard(shard), tasks_from=tasks_from,
+                    export_dir=directory)
+    _finish([run_stage(stage, cfg, opts)])
 
 
 @app.command("batch-ingest")
+@_guarded
 def batch_ingest(files: list[Path] = typer.Argument(..., help="batch output files (one JSON answer a line)"),
                  config: Optional[str] = ConfigOpt, out: Optional[Path] = OutOpt, stage: str = StageOpt,
                  shard: Optional[str] = ShardOpt, force: bool = ForceOpt) -> None:
     """Journal the answers of exported requests; the next run of the stage commits them."""
-    def go():
-        if stage not in ("brainstorm", "generate"):
-            _fail(f"--stage must be brainstorm or generate, not '{stage}'")
-        cfg, name = resolve_config(config)
-        opts = _options(out, name)
-        n = ingest_files(cfg, opts.out, files, stage, _shard(shard), force)
-        typer.echo(f"synthgen: journaled {n['answered']} answers from {len(files)} file(s) ({n['refused']} "
-                   f"refused, {n['failed']} failed, {n['unknown']} unreadable or not ours); run "
-                   f"`synthgen {stage}` with the same config and --out to commit them", err=True)
-    _run(go)
+    cfg, name = resolve_config(config)
+    opts = _options(out, name)
+    n = ingest_files(cfg, opts.out, files, stage, _shard(shard), force)
+    typer.echo(f"synthgen: journaled {n['answered']} answers from {len(files)} file(s) ({n['refused']} "
+               f"refused, {n['failed']} failed, {n['unknown']} unreadable or not ours); run "
+               f"`synthgen {stage}` with the same config and --out to commit them", err=True)
 
 
 @app.command()
-def export(run_dir: Path = typer.Argument(..., help="a run directory"),
+@_guarded
+def export(run_dir: Path = RunDirArg,
            fmt: str = typer.Option(..., "--format", "-f",
                                    help="sentence-transformers | flagembedding | mteb | parquet"),
            out: Path = typer.Option(..., "--out", "-o", help="new (or empty) directory for the files"),
@@ -74,14 +75,12 @@ def export(run_dir: Path = typer.Argument(..., help="a run directory"),
            metadata: str = typer.Option("id,task,language", "--metadata",
                                         help="parquet: metadata columns next to the texts")) -> None:
     """Write a run's examples for a trainer or an evaluator (see docs/export.md)."""
-    def go():
-        opts = ExportOptions(
-            eval_fraction=eval_fraction, seed=seed, groups=parse_list(groups, GROUP_NAMES, "group(s)"),
-            languages=parse_list(languages, ALL_LANGUAGES, "language(s)"),
-            exclude_flagged=exclude_flagged, allow_partial=allow_partial,
-            query_template=(query_template or DEFAULT_TEMPLATE).replace("\\n", "\n"),
-            prompt_column=prompt_column, metadata=tuple(m.strip() for m in metadata.split(",") if m.strip()))
-        s = export_run(run_dir, fmt, out, opts)
-        typer.echo(f"exported {s['examples']['train']} train and {s['examples']['eval']} eval examples "
-                   f"as {fmt} into {out} ({len(s['files'])} files; see {out}/export.json)")
-    _run(go)
+    opts = ExportOptions(
+        eval_fraction=eval_fraction, seed=seed, groups=parse_list(groups, GROUP_NAMES, "group(s)"),
+        languages=parse_list(languages, ALL_LANGUAGES, "language(s)"),
+        exclude_flagged=exclude_flagged, allow_partial=allow_partial,
+        query_template=(query_template or DEFAULT_TEMPLATE).replace("\\n", "\n"),
+        prompt_column=prompt_column, metadata=tuple(m.strip() for m in metadata.split(",") if m.strip()))
+    s = export_run(run_dir, fmt, out, opts)
+    typer.echo(f"exported {s['examples']['train']} train and {s['examples']['eval']} eval examples "
+               f"as {fmt} into {out} ({len(s['files'])} files; see {out}/export.json)")

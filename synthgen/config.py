@@ -1,10 +1,7 @@
-"""Run configuration: TOML files validated by pydantic models that refuse unknown keys.
-
-A typo in a config key must be an error naming the key, never a silent default, because a run
-of the paper's size costs real money. Secrets never live here: the config names the environment
-variable that holds the API key (`llm.api_key_env`), not the key. README.md's Configuration
-section documents every key with an example.
-"""
+"""Run configuration: TOML validated by pydantic models that refuse unknown keys, since a typo
+must be an error naming the key, not a silent default, when a run costs real money. The config
+names the variable holding the API key (`llm.api_key_env`), never the key. README.md documents
+every key."""
 
 from __future__ import annotations
 
@@ -225,55 +222,44 @@ class RunConfig(_Strict):
         return {k: v for k, v in self.languages.weights.items() if v > 0}
 
     def fingerprint_data(self) -> dict:
-        """Everything that changes what a run produces, as plain JSON data.
-
-        Throughput and budget settings (concurrency, rate limits, endpoints, timeouts, budgets,
-        prices) are left out on purpose: changing them on resume is safe and common.
-        """
+        """Everything that changes what a run produces, as plain JSON data, prompt templates
+        included. Throughput and budget settings (concurrency, rate limits, endpoints, timeouts,
+        budgets, prices) are left out on purpose: changing them on resume is safe and common."""
         data = json.loads(self.model_dump_json(
             include={"seed", "groups", "brainstorm", "generate", "languages", "validation", "prompts_dir"},
             exclude={"validation": {"check_worker"}}))
         data["llm"] = json.loads(self.llm.model_dump_json(
             include={"backend", "model", "temperature", "top_p", "max_tokens", "max_output_retries",
                      "extra_body", "model_path"}))
-        data["prompts"] = self._template_hashes()
-        return data
-
-    def _template_hashes(self) -> dict[str, str]:
-        """An edited prompt template changes every item made from it: part of the fingerprint."""
         root = Path(self.prompts_dir) if self.prompts_dir else None
-        out = {}
+        data["prompts"] = {}
         for g in self.active_groups():
             for stage in stages_of(g):
                 try:
-                    out[f"{stage}/{g}"] = load_template(stage, g, root).sha256[:16]
+                    data["prompts"][f"{stage}/{g}"] = load_template(stage, g, root).sha256[:16]
                 except PromptError:
-                    out[f"{stage}/{g}"] = "missing"
-        return out
+                    data["prompts"][f"{stage}/{g}"] = "missing"
+        return data
 
     def fingerprint(self) -> str:
         blob = json.dumps(self.fingerprint_data(), sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
 
-def _first_error_line(err: ValidationError) -> str:
-    errors = err.errors()
-    # a misspelt key also shows up as a missing required one; the misspelling is the useful news
-    e = next((x for x in errors if x["type"] == "extra_forbidden"), errors[0])
-    where = ".".join(str(p) for p in e["loc"])
-    if e["type"] == "extra_forbidden":
-        return f"unknown config key '{where}'"
-    msg = e["msg"].removeprefix("Value error, ")
-    more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
-    # whole-config checks have no location; their message names the keys itself
-    return f"{where}: {msg}{more}" if where else f"{msg}{more}"
-
-
 def parse_config(data: dict, source: str = "config") -> RunConfig:
     try:
         return RunConfig.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(f"{source}: {_first_error_line(err)}") from None
+        errors = err.errors()
+    # a misspelt key also shows up as a missing required one; the misspelling is the useful news
+    e = next((x for x in errors if x["type"] == "extra_forbidden"), errors[0])
+    where = ".".join(str(p) for p in e["loc"])
+    if e["type"] == "extra_forbidden":
+        raise ConfigError(f"{source}: unknown config key '{where}'")
+    msg = e["msg"].removeprefix("Value error, ")
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    # whole-config checks have no location; their message names the keys itself
+    raise ConfigError(f"{source}: {where}: {msg}{more}" if where else f"{source}: {msg}{more}")
 
 
 def load_config(path: str | Path) -> RunConfig:

@@ -1,9 +1,7 @@
-"""The errors a user sees, each with its one-line message and exit code; the CLI catches
-`SynthgenError` alone and prints `synthgen: error: <message>`.
-
-Exit codes: 0 done; 1 the run failed (the endpoint refused us, requests still failing after every
-retry, a full disk, a damaged file); 2 bad usage or config; 3 a budget was reached; 130 interrupted.
-"""
+"""The errors a user sees, each a one-line message and an exit code (the CLI prints
+`synthgen: error: <message>`). Exit codes: 0 done; 1 the run failed (the endpoint refused us,
+requests still failing after every retry, a full disk, a damaged file); 2 bad usage or config;
+3 a budget was reached; 130 interrupted."""
 
 from __future__ import annotations
 

@@ -1,16 +1,13 @@
-"""run.json: what a run is and how far it got, written atomically (tmp + fsync + os.replace).
-
-The counts come from the journal, which is the truth; run.json is a readable summary that a
-reader can open at any moment and find whole. `parts` lists every published part with its record
-count, size and sha256, so readers (stats, validate, merge) can tell a lost or cut part.
-"""
+"""run.json: a readable summary of the journal (the truth), written atomically so a reader always
+finds it whole. `parts` lists each published part's records, size and sha256, so stats, validate
+and merge can tell a lost or cut part."""
 
 from __future__ import annotations
 
 import functools
 import json
-from collections import Counter
 import os
+from collections import Counter
 import platform
 import time
 from pathlib import Path
@@ -83,8 +80,7 @@ def cost_of(cfg: RunConfig, journal: Journal) -> tuple[float | None, dict[str, f
 
 @functools.cache
 def _versions() -> dict[str, str]:
-    """Read once per process: importlib.metadata parses each package's METADATA file (~10 ms
-    in all), and the manifest is rewritten every 2 s of a run."""
+    """Read once per process: parsing METADATA files takes ~10 ms, run.json is rewritten every 2 s."""
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"synthgen": __version__, "python": platform.python_version()}
@@ -96,7 +92,8 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def build_manifest(cfg: RunConfig, journal: Journal, run_dir: Path, session_elapsed: float) -> dict:
+def write_manifest(cfg: RunConfig, journal: Journal, run_dir: Path, session_elapsed: float) -> dict:
+    """run.json from the journal's counts, written atomically; returns what it wrote."""
     counters = journal.counters()
     tokens = journal.token_totals()
     cost, cost_by_model = cost_of(cfg, journal)
@@ -118,7 +115,7 @@ def build_manifest(cfg: RunConfig, journal: Journal, run_dir: Path, session_elap
             "by_group": {name: dict(sorted(c.items())) for name, c in sorted(groups.items())},
             "tokens": tokens.get(stage, {"responses": 0, "prompt_tokens": 0, "completion_tokens": 0}),
         }
-    return {
+    data = {
         "synthgen_manifest": 1,
         "run_dir": str(run_dir),
         "fingerprint": cfg.fingerprint(),
@@ -136,9 +133,5 @@ def build_manifest(cfg: RunConfig, journal: Journal, run_dir: Path, session_elap
         "parts": parts_of(journal),
         "config": cfg.model_dump(mode="json"),
     }
-
-
-def write_manifest(cfg: RunConfig, journal: Journal, run_dir: Path, session_elapsed: float) -> dict:
-    data = build_manifest(cfg, journal, run_dir, session_elapsed)
     atomic_write_json(Path(run_dir) / "run.json", data)
     return data

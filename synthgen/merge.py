@@ -1,9 +1,7 @@
-"""`synthgen merge OUT PART...`: join the shards of one run made on several machines.
+"""`synthgen merge OUT PART...`: join the parts made with `generate --shard K/N` on several machines.
 
-Each part is a run directory made with `generate --shard K/N` (same config, same stage 1 tasks).
-Examples stream in plan order (a k-way merge of parts already in that order) and are judged again
-for duplicates across parts: the same first-wins dedup as on one machine. Rejects of every part
-are kept; cross-part duplicates are added as rejects with stage "merge".
+Examples stream in plan order (a k-way merge) through the same first-wins dedup as on one machine;
+every part's rejects are kept, and cross-part duplicates become rejects with stage "merge".
 """
 
 from __future__ import annotations
@@ -22,7 +20,6 @@ from .records import RejectRecord
 from .revalidate import commit_copy, fresh_out
 from .shards import ShardWriter, iter_records
 from .taxonomy import GROUPS
-
 
 
 def _check_parts(parts: list[Path], allow_partial: bool) -> tuple[list[dict], RunConfig]:

@@ -1,8 +1,5 @@
-"""The records synthgen writes: examples/*.jsonl, tasks/*.jsonl and rejects/*.jsonl.
-
-An example carries its group's output keys plus provenance: the task it was made for, the
-sampled placeholders, the model that answered, the work item id and the tokens it cost.
-"""
+"""The records synthgen writes: examples/*.jsonl (output keys plus provenance), tasks/*.jsonl
+and rejects/*.jsonl."""
 
 from __future__ import annotations
 

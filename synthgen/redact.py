@@ -1,9 +1,6 @@
-"""Keep secrets out of everything synthgen prints or stores.
-
-A server may repeat the Authorization header back in an error body, and exceptions may carry URLs
-with `user:password@`. Every text that came from a server or an exception passes through
-`redact` before it reaches stderr, a rejects file, run.json or the journal.
-"""
+"""Keep secrets out of everything synthgen prints or stores: a server may echo the Authorization
+header in an error body, an exception may carry `user:password@` URLs, so such texts pass through
+`redact` before they reach stderr, a rejects file, run.json or the journal."""
 
 from __future__ import annotations
 
