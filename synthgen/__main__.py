@@ -1,7 +1,5 @@
-"""`python -m synthgen` is the `synthgen` command.
-
-The import sits under the guard: a spawned check worker runs this file as `__mp_main__` and must
-not import the CLI and all behind it (typer, rich, the SDK: 57 MB of its RSS)."""
+"""`python -m synthgen` is the `synthgen` command. The import sits under the guard: a spawned check
+worker runs this file as `__mp_main__` and must not load the CLI (typer, rich, the SDK: 57 MB)."""
 
 if __name__ == "__main__":
     from synthgen.cli import main

@@ -1,8 +1,5 @@
-"""--max-cost and --max-requests: stop launching requests once a budget is spent.
-
-Counted over the whole run (every session of it), from the journal at start plus what this
-session pays. In-flight requests are allowed to finish: they are already paid for.
-"""
+"""--max-cost and --max-requests: stop launching requests once the whole run (every session, from
+the journal) has spent a budget. Requests in flight finish: they are already paid for."""
 
 from __future__ import annotations
 

@@ -1,8 +1,5 @@
-"""The `synthgen` command: a thin Typer layer over synthgen.pipeline and friends.
-
-Each command calls a plain function; known errors become one line on stderr with an exit code
-(2 for bad usage or config), the CLI library's own usage errors (unknown option, bad number) too.
-"""
+"""The `synthgen` command: a thin Typer layer over plain functions. Known errors, and the CLI
+library's own usage errors, become one line on stderr and an exit code (2 for bad usage or config)."""
 
 from __future__ import annotations
 

@@ -75,9 +75,7 @@ class LLMConfig(_Strict):
         return value
 
     def base_urls(self) -> list[str] | None:
-        if self.base_url is None:
-            return None
-        return [self.base_url] if isinstance(self.base_url, str) else list(self.base_url)
+        return [self.base_url] if isinstance(self.base_url, str) else self.base_url
 
 
 class GroupConfig(_Strict):

@@ -6,6 +6,8 @@ import itertools
 import math
 from pathlib import Path
 
+import typer
+
 from .config import RunConfig
 from .llm.tokens import count_message_tokens
 from .plan import brainstorm_items, generate_items
@@ -44,9 +46,8 @@ def estimate_run(cfg: RunConfig, tasks_from: Path | None = None, reject_rate: fl
     b_calls = sum(cfg.brainstorm_calls(g) for g in brainstorming)
     b_tokens = sum(_sum_tokens((i for i in brainstorm_items(cfg) if i.group == g), model,
                                cfg.brainstorm_calls(g))[0] for g in brainstorming)
-    tasks = {g: [PLACEHOLDER_TASK] for g in cfg.active_groups()}
-    if tasks_from is not None:
-        tasks = load_tasks(Path(tasks_from))
+    tasks = (load_tasks(Path(tasks_from)) if tasks_from is not None
+             else {g: [PLACEHOLDER_TASK] for g in cfg.active_groups()})
     groups, extrapolated = {}, False
     for g in cfg.active_groups():
         n = cfg.groups[g].examples
@@ -82,8 +83,6 @@ def estimate_run(cfg: RunConfig, tasks_from: Path | None = None, reject_rate: fl
 
 
 def render_estimate(est: dict) -> None:
-    import typer
-
     typer.echo(f"model {est['model']}: {est['calls']} calls, {est['prompt_tokens']} prompt tokens, "
                f"at most {est['max_completion_tokens']} completion tokens")
     typer.echo(f"  stage 1: {est['brainstorm']['calls']} calls, {est['brainstorm']['prompt_tokens']} prompt tokens")

@@ -1,9 +1,7 @@
 """A tolerant parser for LLM output: bare JSON, fenced blocks, chatter around JSON, Python lists.
 
-Models that ignore "output a JSON object only" still often return usable JSON inside prose or a
-```json fence; dropping those would waste paid responses. What cannot be recovered is reported
-as `bad_json` by the caller.
-"""
+Models that ignore "output a JSON object only" often still return usable JSON in prose or a fence;
+dropping it would waste paid responses. What cannot be recovered the caller reports as `bad_json`."""
 
 from __future__ import annotations
 
@@ -26,12 +24,6 @@ _MAX_LITERAL_TRIES = 8
 
 class ParseError(ValueError):
     pass
-
-
-def _candidates(text: str):
-    yield text
-    for m in _FENCE.finditer(text):
-        yield m.group(1).strip()
 
 
 def _json_values(text: str, opener: str) -> tuple[list[tuple[int, object]], int]:
@@ -88,7 +80,7 @@ def parse_json_value(text: str, want: type) -> object:
     complete one ("Here are [20] tasks: [...]" yields the tasks), unless a larger one was cut off."""
     text = text.strip()
     opener = "{" if want is dict else "["
-    for cand in _candidates(text):
+    for cand in (text, *(m.group(1).strip() for m in _FENCE.finditer(text))):
         for loads in (orjson.loads, json.loads):  # orjson: the common answer; json takes what it refuses
             try:
                 value = loads(cand)

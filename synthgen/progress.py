@@ -84,15 +84,6 @@ class Progress:
             self._drawn = False
         return self.c
 
-    def _draw(self) -> None:
-        # the caller sets `done` to the items of earlier sessions after start(): a reset on the
-        # first draw keeps them out of the speed the ETA is computed from
-        update = self._bar.update if self._drawn else self._bar.reset
-        update(self._task, total=self.c.total, completed=self.c.done)
-        self._bar.rates = self.c.rates(self.clock())
-        self._drawn = True
-        self._bar.refresh()
-
     def tick(self, force: bool = False) -> None:
         if self.quiet:
             return
@@ -100,12 +91,18 @@ class Progress:
         if not force and now - self._last < (0.25 if self._bar is not None else self.interval):
             return
         self._last = now
-        if self._bar is not None:
-            self._draw()
-        else:
+        if self._bar is None:
             total = f"/{self.c.total}" if self.c.total is not None else ""
-            line = f"{self.c.stage}: {self.c.done}{total} done, {self.c.rates(now)}"
-            print(line, file=self.stream, flush=True)
+            print(f"{self.c.stage}: {self.c.done}{total} done, {self.c.rates(now)}", file=self.stream,
+                  flush=True)
+            return
+        # the caller sets `done` to the items of earlier sessions after start(): a reset on the
+        # first draw keeps them out of the speed the ETA is computed from
+        update = self._bar.update if self._drawn else self._bar.reset
+        update(self._task, total=self.c.total, completed=self.c.done)
+        self._bar.rates = self.c.rates(now)
+        self._drawn = True
+        self._bar.refresh()
 
     def stop(self) -> None:
         self.tick(force=True)

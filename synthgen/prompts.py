@@ -1,9 +1,7 @@
 """Load, check and render the prompt templates under prompts/<stage>/<group>.txt.
 
-Templates are plain text that users edit, so the syntax is deliberately tiny: `{name}` with a
-lowercase name is a placeholder, every other brace is literal text. That lets a template show a
-JSON example without `{{` escaping, which str.format would demand and users would forget.
-"""
+Users edit them, so `{name}` (lowercase) is the only placeholder syntax and every other brace is
+literal: a template shows a JSON example without the `{{` escaping str.format would demand."""
 
 from __future__ import annotations
 
@@ -85,10 +83,8 @@ def load_template(stage: str, group: str, root: Path | None = None) -> Template:
 
 
 def check_templates(groups: Iterable[str], root: Path | None = None) -> None:
-    """Load every template the groups need and reject placeholders the pipeline does not supply.
-
-    Run at config-load time so a typo in an edited template fails before any request is paid for.
-    """
+    """Load every template the groups need and reject placeholders the pipeline does not supply,
+    at config-load time, so a typo in an edited template fails before any request is paid for."""
     for name in groups:
         g = _group(name)
         for stage in stages_of(name):

@@ -1,9 +1,6 @@
-"""The method's fixed facts: task groups, output keys, placeholder value sets, languages.
-
-Everything here comes from Wang et al. (ACL 2024), Appendix C and figure 2 (docs/method.md
-lists them). Planning, prompts, validation, the language check, the report, export and the
-scripted server all read from this one table so they cannot disagree about what a group produces.
-"""
+"""The method's fixed facts (Wang et al., ACL 2024, Appendix C and figure 2; docs/method.md): task
+groups, output keys, placeholder values, languages. Every part of synthgen reads this one table, so
+none can disagree about what a group produces."""
 
 from __future__ import annotations
 
@@ -97,17 +94,15 @@ _NAMED_WEIGHTS = {
     "Spanish": 2.8, "Chinese": 2.8, "French": 2.8, "Portuguese": 2.8, "Dutch": 2.8, "Arabic": 2.7,
 }
 OTHER_LANGUAGES = (
-    "Afrikaans", "Albanian", "Amharic", "Armenian", "Assamese", "Azerbaijani", "Basque",
-    "Belarusian", "Bengali", "Bosnian", "Breton", "Bulgarian", "Burmese", "Catalan", "Croatian",
-    "Czech", "Danish", "Esperanto", "Estonian", "Filipino", "Finnish", "Galician", "Georgian",
-    "Greek", "Gujarati", "Hausa", "Hebrew", "Hindi", "Hungarian", "Icelandic", "Irish",
-    "Javanese", "Kannada", "Kazakh", "Khmer", "Korean", "Kurdish", "Kyrgyz", "Lao", "Latin",
-    "Latvian", "Lithuanian", "Macedonian", "Malagasy", "Malay", "Malayalam", "Marathi",
-    "Mongolian", "Nepali", "Norwegian", "Oriya", "Oromo", "Pashto", "Punjabi", "Romanian",
-    "Sanskrit", "Scottish Gaelic", "Serbian", "Sindhi", "Sinhala", "Slovak", "Slovenian",
-    "Somali", "Sundanese", "Swahili", "Swedish", "Tamil", "Telugu", "Thai", "Turkish",
-    "Ukrainian", "Urdu", "Uyghur", "Uzbek", "Vietnamese", "Welsh", "Western Frisian", "Xhosa",
-    "Yiddish",
+    "Afrikaans", "Albanian", "Amharic", "Armenian", "Assamese", "Azerbaijani", "Basque", "Belarusian",
+    "Bengali", "Bosnian", "Breton", "Bulgarian", "Burmese", "Catalan", "Croatian", "Czech", "Danish",
+    "Esperanto", "Estonian", "Filipino", "Finnish", "Galician", "Georgian", "Greek", "Gujarati", "Hausa",
+    "Hebrew", "Hindi", "Hungarian", "Icelandic", "Irish", "Javanese", "Kannada", "Kazakh", "Khmer",
+    "Korean", "Kurdish", "Kyrgyz", "Lao", "Latin", "Latvian", "Lithuanian", "Macedonian", "Malagasy",
+    "Malay", "Malayalam", "Marathi", "Mongolian", "Nepali", "Norwegian", "Oriya", "Oromo", "Pashto",
+    "Punjabi", "Romanian", "Sanskrit", "Scottish Gaelic", "Serbian", "Sindhi", "Sinhala", "Slovak",
+    "Slovenian", "Somali", "Sundanese", "Swahili", "Swedish", "Tamil", "Telugu", "Thai", "Turkish",
+    "Ukrainian", "Urdu", "Uyghur", "Uzbek", "Vietnamese", "Welsh", "Western Frisian", "Xhosa", "Yiddish",
 )
 _OTHERS_SHARE = 19.8
 
