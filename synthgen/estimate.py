@@ -46,7 +46,7 @@ def estimate_run(cfg: RunConfig, tasks_from: Path | None = None, reject_rate: fl
     b_calls = sum(cfg.brainstorm_calls(g) for g in brainstorming)
     b_tokens = sum(_sum_tokens((i for i in brainstorm_items(cfg) if i.group == g), model,
                                cfg.brainstorm_calls(g))[0] for g in brainstorming)
-    tasks = (load_tasks(Path(tasks_from)) if tasks_from is not None
+    tasks = (load_tasks(tasks_from) if tasks_from is not None
              else {g: [PLACEHOLDER_TASK] for g in cfg.active_groups()})
     groups, extrapolated = {}, False
     for g in cfg.active_groups():

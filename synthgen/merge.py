@@ -48,9 +48,7 @@ def _check_parts(parts: list[Path], allow_partial: bool) -> tuple[list[dict], Ru
 
 
 def merge(out: Path, parts: list[Path], allow_partial: bool = False) -> dict:
-    parts = [Path(p) for p in parts]
     manifests, cfg = _check_parts(parts, allow_partial)
-    out = Path(out)
     fresh_out(out)
     with disk_faults(out):
         journal = Journal(out)
