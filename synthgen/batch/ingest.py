@@ -22,12 +22,6 @@ REJECTED = "batch_rejected"  # a failure kind: the server refused this very requ
 FLUSH_EVERY = 500  # answers per journal transaction while reading a file
 
 
-def split_custom_id(cid: str) -> tuple[str, int] | None:
-    """(item id, attempt) from a request's `custom_id`, `<item id>-<attempt>`."""
-    item_id, _, attempt = cid.rpartition("-")
-    return (item_id, int(attempt)) if item_id and attempt.isdigit() else None
-
-
 def _message(rec: dict, body: object) -> str:
     err = rec.get("error") or (body.get("error") if isinstance(body, dict) else None) or {}
     if isinstance(err, dict):
@@ -45,12 +39,13 @@ def ingest_lines(journal: Journal, lines: Iterable[bytes | str], stage: str, end
             continue
         try:
             rec = orjson.loads(line)
-            key = split_custom_id(str(rec.get("custom_id", "")))
+            item_id, _, attempt = str(rec.get("custom_id", "")).rpartition("-")  # <item id>-<attempt>
         except (orjson.JSONDecodeError, AttributeError, TypeError):
-            rec, key = None, None
-        if key is None:
+            item_id = attempt = ""
+        if not (item_id and attempt.isdigit()):
             out["unknown"] += 1
             continue
+        key = (item_id, int(attempt))
         resp = rec.get("response") if isinstance(rec.get("response"), dict) else {}
         status, body = resp.get("status_code"), resp.get("body")
         if status == 200 and isinstance(body, dict) and body.get("choices"):

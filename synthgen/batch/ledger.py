@@ -1,6 +1,5 @@
-"""The batch jobs of a run in the journal, one row per input file, its ids written the moment the
-server hands them out. A rerun finishes every row not yet ingested before it looks for new work,
-so no request is submitted twice."""
+"""The batch jobs of a run in the journal, one row per input file, its ids written as the server
+hands them out; a rerun finishes every row not yet ingested first, so nothing is submitted twice."""
 
 from __future__ import annotations
 

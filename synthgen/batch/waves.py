@@ -1,10 +1,7 @@
-"""A stage's requests through the Batch API, in waves, then committed like online answers.
-
-Wave w writes every request the stage still needs into input files, submits them, waits, and
-journals every answer as it is downloaded; requests left without a usable answer go into wave
-w+1, up to `llm.batch.max_waves`. The engine then commits the stage from the journal alone, as
-online. Every id the server hands out is journaled (the ledger) before the next call, and a file
-or batch whose id a crash lost is found again in the server's lists: a rerun re-attaches.
+"""A stage's requests through the Batch API in waves (what wave w left unanswered goes into w+1, up
+to `llm.batch.max_waves`), each answer journaled as downloaded; the engine then commits as online.
+Every id the server hands out is journaled before the next call, and one a crash lost is found in
+the server's lists again: a rerun re-attaches.
 """
 
 from __future__ import annotations
@@ -18,7 +15,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-import openai
 import orjson
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
@@ -26,6 +22,7 @@ from ..budget import BudgetExhausted, BudgetGate
 from ..config import RunConfig
 from ..journal import Journal
 from ..llm.client import RequestFailed
+from ..llm.retry import is_transient
 from ..llm.tokens import count_message_tokens
 from ..plan import WorkItem
 from .ingest import REJECTED, ingest_lines
@@ -39,16 +36,9 @@ class Exported(Exception):
     """The stage's next requests were written for an engine elsewhere: stop until they are back."""
 
 
-def _transient(exc: BaseException) -> bool:
-    if isinstance(exc, (openai.APITimeoutError, openai.APIConnectionError)):
-        return True
-    return isinstance(exc, openai.APIStatusError) and (exc.status_code in (408, 409, 429)
-                                                       or exc.status_code >= 500)
-
-
 def needed_attempt(parse: Callable[[str], object], stored, max_output_retries: int) -> int | None:
-    """The attempt still to ask for, or None when the item has its answer (or used them all): the
-    next one after an answer cut by `max_tokens` or not the JSON asked for, as online."""
+    """The attempt still to ask for, or None when the item has its answer (or used them all):
+    an answer cut by `max_tokens` or not the JSON asked for is asked again, as online."""
     for r in stored[:max_output_retries + 1]:
         if r.finish_reason == "length":
             continue
@@ -63,8 +53,7 @@ def needed_attempt(parse: Callable[[str], object], stored, max_output_retries: i
 def write_files(directory: Path, prefix: str, lines: Iterable[bytes], max_requests: int,
                 max_bytes: int) -> list[tuple[Path, int, int]]:
     """(path, requests, bytes) of `prefix`-NNN.jsonl files of at most max_requests lines and
-    max_bytes bytes each (a longer line alone), each complete (fsynced, renamed into place)
-    before the next is begun, so memory does not grow with the stage."""
+    max_bytes bytes each (a longer line alone), each fsynced and renamed before the next."""
     directory.mkdir(parents=True, exist_ok=True)
     out: list[tuple[Path, int, int]] = []
     lines = iter(lines)
@@ -92,7 +81,7 @@ class BatchWaves:
         self.dir = Path(out) / "batches"
         self.ledger = Ledger(journal)
         self.on_progress = on_progress
-        self.sdk = client.sdk()
+        self.sdk = client.clients[client.pool.urls[0]]  # files and batches go to the first endpoint
         self.fingerprint = cfg.fingerprint()[:8]
         self.export_dir = Path(export_dir) if export_dir is not None else None
 
@@ -178,7 +167,7 @@ class BatchWaves:
         g.sent += count
 
     async def _finish(self, jobs: list[Job]) -> None:
-        """Submit, wait for and ingest the jobs; each step is skipped where the ledger has it done."""
+        """Submit, wait for and ingest the jobs, skipping what the ledger has done."""
         if not jobs:
             return
         for job in jobs:
@@ -194,20 +183,18 @@ class BatchWaves:
         """One SDK call, retried on transport trouble (the SDK's own retries are off)."""
         async for attempt in AsyncRetrying(stop=stop_after_attempt(self.cfg.llm.max_attempts), reraise=True,
                                            wait=wait_exponential(multiplier=0.5, max=30),
-                                           retry=retry_if_exception(_transient)):
+                                           retry=retry_if_exception(is_transient)):
             with attempt:
                 return await fn(*args, **kw)
 
     async def _find(self, fn, want: dict, **kw):
-        """The first object the server lists with the `want`ed attributes: one made before a crash
-        let us journal its id."""
+        """The first object listed with the `want`ed attributes (made before a crash lost its id)."""
         async for obj in await self._call(fn, **kw):
             if all(getattr(obj, k) == v for k, v in want.items()):
                 return obj
         return None
 
     async def _submit(self, job: Job) -> None:
-        """Upload the job's file and create its batch, unless that was done already."""
         if job.file_id is None:
             want = {"filename": job.name, "bytes": job.bytes}
             up = await self._find(self.sdk.files.list, want, purpose="batch")

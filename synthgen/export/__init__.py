@@ -1,9 +1,5 @@
-"""`synthgen export`: a run's examples in the files trainers and evaluators read.
-
-`export_run` reads the run's committed examples (an unfinished run only with `allow_partial`),
-filters them, holds out whole tasks, and hands both sides to one format writer (formats.py),
-then writes `export.json`: the options, the files with their row counts, which datasets must be
-trained without in-batch negatives.
+"""`synthgen export`: a run's committed examples, filtered, with whole tasks held out, written by one
+format writer (formats.py), and `export.json` (options, files, row counts, in-batch negatives).
 """
 
 from __future__ import annotations
@@ -22,7 +18,6 @@ from .formats import (DEFAULT_TEMPLATE, FORMATS, Example, ExportError, ExportOpt
 
 __all__ = ["DEFAULT_TEMPLATE", "FORMATS", "Example", "ExportError", "ExportOptions", "export_run",
            "parse_list"]
-
 
 
 def _committed_open_part(run_dir: Path) -> tuple[int, int] | None:
@@ -50,10 +45,9 @@ def _lines(data: bytes, path: Path) -> Iterator[dict]:
 
 
 def iter_run_records(run_dir: Path, allow_partial: bool = False) -> Iterator[dict]:
-    """Every committed example record of the run, in file (plan) order. For an unfinished run the
-    journal fixes the snapshot first: the parts before its open part, then the open part up to
-    its committed offset (globbing part-*.jsonl alone would miss it; reading all of the `.tmp`
-    could see lines a crash is about to roll back), `.tmp` or published since."""
+    """Every committed example record of the run, in plan order. For an unfinished run the journal
+    fixes the snapshot: the parts before its open part, then the open part (`.tmp` or published
+    since) up to its committed offset, never lines a crash is about to roll back."""
     run_dir = Path(run_dir)
     status = read_manifest(run_dir).get("stages", {}).get("generate", {}).get("status", "not started")
     if status != "complete" and not allow_partial:
@@ -111,15 +105,14 @@ def select(records: Iterable[dict], opts: ExportOptions) -> Iterator[Example]:
 
 
 def _unit(ex: Example) -> str:
-    """What goes to one side as a whole: a brainstormed task (its examples share its instruction and
-    topic, so splitting them would leak), or the example in sts and bitext (one fixed instruction)."""
+    """What goes to one side as a whole: a brainstormed task (splitting it would leak), or the
+    example in sts and bitext (one fixed instruction)."""
     return ex.task if GROUPS[ex.group].brainstorm else ex.id
 
 
 def held_out_units(examples: list[Example], fraction: float, seed: int) -> set[tuple[str, str]]:
-    """(group, unit) pairs of the eval side: per group, `fraction` of its units (rounded; at least
-    one when the fraction is above 0 and the group has two units or more, never all). The choice
-    is a hash of (seed, group, unit), not a shuffle, so a run merged from shards splits alike."""
+    """(group, unit) pairs of the eval side: per group, `fraction` of its units (at least one, never
+    all), chosen by a hash of (seed, group, unit) so a run merged from shards splits alike."""
     held: set[tuple[str, str]] = set()
     if fraction == 0.0:
         return held

@@ -1,7 +1,6 @@
-"""The export options, the example as trainers see it, and the four format writers (layouts in
-docs/export.md). Each writer returns its files for export.json: path, rows, and what a trainer
-must know (split, groups, whether in-batch negatives are safe: long-short's positives are labels
-many rows share, so its in-batch negatives are mostly false ones)."""
+"""The export options, the example as trainers see it, and the four format writers (docs/export.md).
+Each returns its files for export.json: path, rows, split, groups, whether in-batch negatives are
+safe (long-short's positives are labels many rows share: its in-batch negatives are false ones)."""
 
 from __future__ import annotations
 
@@ -51,13 +50,12 @@ class Example:
 
     @property
     def is_classification(self) -> bool:
-        """long-short: its positives are labels many rows share (no in-batch negatives)."""
         return self.group == "long-short"
 
 
 @dataclass(frozen=True)
 class ExportOptions:
-    """The choices of one export; the CLI's options map one to one onto these fields."""
+    """The choices of one export, one field per CLI option."""
 
     eval_fraction: float = 0.0
     seed: int = 0
@@ -84,8 +82,7 @@ def check_template(template: str, prompt_column: bool = False) -> None:
 
 
 def query_text(ex: Example, opts: ExportOptions) -> str:
-    """The query as a trainer sees it: raw when the instruction has its own column, else the
-    template filled in (what queries at inference must look like too)."""
+    """The query as a trainer sees it: raw when the instruction has its own column, else templated."""
     if opts.prompt_column:
         return ex.query
     return opts.query_template.format(task=ex.task, query=ex.query)
@@ -168,8 +165,8 @@ def write_flagembedding(out: Path, splits: dict, opts: ExportOptions, run: tuple
 
 
 def write_mteb(out: Path, splits: dict, opts: ExportOptions, run: tuple) -> list[dict]:
-    """BEIR-style corpus, queries and qrels per group, from the held-out split. The corpus holds
-    the positives and the hard negatives (the distractors); long-short, a classification, is left out."""
+    """BEIR-style corpus (positives and hard negatives), queries and qrels per group, from the
+    held-out split; long-short, a classification, is left out."""
     held = [ex for ex in splits.get("eval", []) if not ex.is_classification]
     if not held:
         raise ExportError("the held-out split has no retrieval examples (long-short is not exported "
@@ -246,8 +243,8 @@ def _table(header: tuple[str, ...], rows: list[tuple]) -> list[str]:
 
 
 def card_text(splits: dict[str, list[Example]], run_dir: Path, m: dict, opts: ExportOptions) -> str:
-    """The dataset card: Hub configs (one per group, so `load_dataset(dir, group)` works), the model,
-    the fingerprint, counts per group and language, why the rest was rejected, the licence caveat."""
+    """The dataset card: one Hub config per group, the model, the fingerprint, counts per group and
+    language, the rejects, the licence caveat."""
     examples = [ex for exs in splits.values() for ex in exs]
     groups = [g for g in GROUPS if any(ex.group == g for ex in examples)]
     models = Counter(ex.record.get("model") or "unknown" for ex in examples)

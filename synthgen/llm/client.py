@@ -1,11 +1,6 @@
-"""The one place synthgen talks to an LLM: the openai SDK, one retry layer, structured output.
-
-Each request is one documented SDK call (`post_chat`) on `openai.AsyncOpenAI` with `max_retries=0`
-over `openai.DefaultAioHttpClient`; `timeout_s` bounds the whole attempt, a slowly dripped answer
-included. Retry rules are in `retry.py`, the pace (rpm/tpm, concurrency, 429s) in `ratelimit.py`.
-Structured output `auto` steps down from a JSON-schema `response_format` to `json_object`, then to
-none, when a server answers 400 to it, and newer OpenAI models get `max_completion_tokens` when
-they refuse `max_tokens`; either is remembered for the run.
+"""The one place synthgen talks to an LLM: one documented SDK call per attempt (`post_chat`,
+`max_retries=0`, over `openai.DefaultAioHttpClient`), retried per `retry.py`, paced per `ratelimit.py`.
+A 400 about `response_format` (with `auto`) or `max_tokens` changes that parameter for the run.
 """
 
 from __future__ import annotations
@@ -32,10 +27,8 @@ _MODES = ("json_schema", "json_object", "off")
 
 
 class RequestFailed(RuntimeError):
-    """One request could not be answered. `permanent`: the server refused this very request
-    (HTTP 400, 413, 422) or its answer was too large, so the item is rejected with `reason`.
-    Otherwise (timeouts, 5xx, connection trouble, 429 after every attempt) the run stops and a
-    rerun asks again."""
+    """One request could not be answered. `permanent` (a 4xx, an answer too large): the item is
+    rejected with `reason`; otherwise the run stops and a rerun asks again."""
 
     def __init__(self, message: str, permanent: bool = False, reason: str = "request_failed"):
         super().__init__(message)
@@ -57,9 +50,8 @@ class ChatResult:
 
 async def post_chat(client: openai.AsyncOpenAI, body: dict[str, Any], timeout: float,
                     max_bytes: int) -> tuple[dict[str, str], dict[str, Any]]:
-    """POST /chat/completions: (lower-case headers, decoded body). Error statuses raise the SDK's
-    errors; `cast_to=httpx2.Response, stream=True` hands back the body unread, so it is taken in
-    chunks up to `max_bytes` (AnswerTooLarge past it) and memory never follows what a server sends."""
+    """POST /chat/completions: (lower-case headers, decoded body). `stream=True` hands back the body
+    unread, so it is taken in chunks up to `max_bytes`: memory never follows what a server sends."""
     response = await client.post("/chat/completions", cast_to=httpx2.Response, body=body,
                                  options={"timeout": timeout, "max_retries": 0}, stream=True)
     try:
@@ -94,7 +86,7 @@ async def post_chat(client: openai.AsyncOpenAI, body: dict[str, Any], timeout: f
 
 class LLMClient:
     def __init__(self, cfg: LLMConfig, base_urls: list[str], api_key: str,
-                 response_format: Callable[[dict, str, str], dict | None] | None = None,
+                 response_format: Callable[[dict, str, str], dict] | None = None,
                  model_override: str | None = None,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep):
         self.cfg = cfg
@@ -116,10 +108,6 @@ class LLMClient:
         self.rate_limited = self.retries = 0  # 429 answers seen, attempts asked again
         self._sleep = sleep
 
-    def sdk(self) -> openai.AsyncOpenAI:
-        """The SDK client of the first endpoint: batch mode's files and batches calls."""
-        return self.clients[self.pool.urls[0]]
-
     @property
     def concurrency_limit(self) -> int:
         return self.window.limit
@@ -138,9 +126,7 @@ class LLMClient:
             "top_p": self.cfg.top_p, self._max_tokens_key: self.cfg.max_tokens, "seed": seed,
         }
         if schema is not None and self.mode != "off":
-            rf = self._response_format(schema, schema_name, self.mode)
-            if rf is not None:
-                body["response_format"] = rf
+            body["response_format"] = self._response_format(schema, schema_name, self.mode)
         body.update(self.cfg.extra_body)
         return body
 
@@ -148,13 +134,10 @@ class LLMClient:
                    schema_name: str = "output", urgent: bool = False,
                    before_send: Callable[[], None] | None = None,
                    on_answer: Callable[[ChatResult], Awaitable[None]] | None = None) -> ChatResult:
-        """One completion, retried per `retry.py`.
-
-        `urgent`: the caller is asking again (e.g. after a truncated answer); it and every retry
-        queue ahead of first attempts. `before_send` is called right before each attempt goes
-        out (a budget check); what it raises propagates. `on_answer` is awaited with the answer
-        while it still holds its place in the window (the engine journals it there), so a kill
-        costs at most the requests in flight."""
+        """One completion. `urgent` (asking again) and every retry queue ahead of first attempts.
+        `before_send()` runs right before each attempt (a budget check). `on_answer` is awaited
+        while the answer still holds its window place (the engine journals it), so a kill costs
+        at most the requests in flight."""
         retrying = AsyncRetrying(stop=stop_after_attempt(self.cfg.max_attempts), wait=Backoff(),
                                  retry=retry_if_exception(is_transient), reraise=True,
                                  sleep=self._sleep, before_sleep=self._count_retry)
@@ -170,13 +153,12 @@ class LLMClient:
             if failure is None:
                 raise
             raise failure from None
-        raise AssertionError("tenacity ended without an outcome")  # pragma: no cover
 
     def _count_retry(self, state: RetryCallState) -> None:
         self.retries += 1
 
     def _failure(self, exc: Exception, tried: int) -> Exception | None:
-        """The error the caller sees for `exc`, or None to let it through unchanged."""
+        """The error the caller sees for `exc`, or None to let it through."""
         if is_fatal(exc):
             return FatalLLMError(describe(exc))
         if isinstance(exc, AnswerTooLarge):
@@ -195,7 +177,6 @@ class LLMClient:
 
     async def _attempt(self, messages, seed, schema, schema_name, urgent: bool,
                        before_send: Callable[[], None] | None, on_answer) -> ChatResult:
-        """One attempt under the concurrency window and the requests/tokens per minute budget."""
         async with self.window.slot(urgent) as epoch:
             if before_send is not None:
                 before_send()
@@ -283,9 +264,7 @@ class LLMClient:
                           latency, data.get("model"), url)
 
 
-def _openai_response_format(schema: dict, name: str, mode: str) -> dict | None:
+def _openai_response_format(schema: dict, name: str, mode: str) -> dict:
     if mode == "json_schema":
         return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": True}}
-    if mode == "json_object":
-        return {"type": "json_object"}
-    return None
+    return {"type": "json_object"}

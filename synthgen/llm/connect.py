@@ -1,8 +1,6 @@
 """Resolve where requests go (config, OPENAI_* environment, or the local backend) and open a client.
-
-The API key is read from the environment variable the config names and handed to the SDK only;
-it is registered with `redact` so that no text a server or an exception echoes carries it into
-the run directory, a log or an error message.
+The API key, from the variable the config names, is registered with `redact`: no text a server or
+an exception echoes carries it into the run directory, a log or an error message.
 """
 
 from __future__ import annotations
@@ -56,8 +54,7 @@ def resolve_endpoint(cfg: RunConfig) -> tuple[list[str], str]:
 
 @asynccontextmanager
 async def connect(cfg: RunConfig, concurrency: int | None = None, offline: bool = False):
-    """A client for the run's endpoint. `offline`: nothing will be sent (batch export), so no
-    key is needed."""
+    """A client for the run's endpoint. `offline` (batch export): no key is needed."""
     llm = cfg.llm if concurrency is None else cfg.llm.model_copy(update={"concurrency": concurrency})
     async with AsyncExitStack() as stack:
         if llm.backend == "local":

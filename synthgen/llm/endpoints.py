@@ -1,9 +1,8 @@
 """Spread requests over several OpenAI-compatible servers (e.g. a few vLLM replicas).
 
-Least-in-flight balances servers of different speed without measuring them: a slow one simply
-holds its requests longer and gets fewer new ones. Ties go round robin so an idle pool still
-spreads load. A failing server sits out a cooldown that doubles on each consecutive failure;
-when every server is cooling, the one that recovers first is used anyway: a pool never blocks.
+Least-in-flight (ties round robin) balances servers of different speed without measuring them. A
+failing server sits out a cooldown that doubles per consecutive failure; when all are cooling, the
+one that recovers first is used anyway.
 """
 
 from __future__ import annotations

