@@ -1,7 +1,6 @@
-"""The HTTP layer of the scripted server: aiohttp handlers for chat, models, /_stats and /_reset.
+"""The scripted server's aiohttp handlers for chat, models, /_stats and /_reset.
 
-Answers are pure functions of the request (see state.request_digests), so two servers, or one
-server restarted, give the same bytes; faults and quotas are layered on top per the options.
+Answers are pure functions of the request (state.request_digests): a restarted server gives the same bytes.
 """
 
 from __future__ import annotations
@@ -51,6 +50,10 @@ def _seconds(value: float) -> str:
     return f"{value:.3f}".rstrip("0").rstrip(".") or "0"
 
 
+def _retry_after(wait: float) -> dict[str, str]:
+    return {"Retry-After": _seconds(wait), "retry-after-ms": str(round(wait * 1000))}
+
+
 def _duration(value: float) -> str:
     """OpenAI's reset header style: '20ms', '1.5s', '1m0s'."""
     if value < 1:
@@ -77,12 +80,7 @@ def _tokens(text: str) -> int:
 
 
 def prompt_tokens(body: dict[str, Any]) -> int:
-    total = 0
-    for m in body["messages"]:
-        if isinstance(m, dict):
-            content = m.get("content")
-            total += _tokens(content if type(content) is str else message_text(m))
-    return total
+    return sum(_tokens(message_text(m)) for m in body["messages"] if isinstance(m, dict))
 
 
 class FakeApp:
@@ -190,9 +188,8 @@ class FakeApp:
             if fault is not None:
                 state.faults[fault] += 1
             if fault in _REFUSALS:
-                headers = {"Retry-After": _seconds(opts.retry_after),
-                           "retry-after-ms": str(round(opts.retry_after * 1000))} if fault == "429" else None
-                return error(*_REFUSALS[fault], headers, echo=echo)
+                return error(*_REFUSALS[fault], _retry_after(opts.retry_after) if fault == "429" else None,
+                             echo=echo)
             if fault == "hang":
                 await asyncio.sleep(opts.hang_seconds)
         if opts.latency_ms:
@@ -211,10 +208,9 @@ class FakeApp:
         faults = content_faults(opts, digest)
         rng = random.Random(int.from_bytes(digest, "big"))
         text = write_text(read_request(body), rng, faults, opts.rate_repeat_task)
-        finish = "stop"
         if "length" in faults or "truncate" in faults:
             text = cut(text, rng)
-            finish = "length" if "length" in faults else "stop"
+        finish = "length" if "length" in faults else "stop"
         limit = body.get("max_completion_tokens") or body.get("max_tokens")
         if opts.honor_max_tokens and isinstance(limit, int) and _tokens(text) > limit:
             text, finish = text[: max(1, limit * 4)], "length"
@@ -242,11 +238,8 @@ class FakeApp:
         rpm, tpm = self.state.rpm, self.state.tpm
         wait = max(rpm.wait_time(now, 1) if rpm else 0.0, tpm.wait_time(now, prompt_tokens) if tpm else 0.0)
         if wait > 0:
-            headers = self._quota_headers(now)
-            headers["Retry-After"] = _seconds(wait)
-            headers["retry-after-ms"] = str(round(wait * 1000))
             return error(429, f"Rate limit reached; retry in {_seconds(wait)}s.", "rate_limit_error",
-                         "rate_limit_exceeded", headers)
+                         "rate_limit_exceeded", self._quota_headers(now) | _retry_after(wait))
         if rpm is not None:
             rpm.spend(now, 1)
         return None
