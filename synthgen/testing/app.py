@@ -134,8 +134,8 @@ class FakeApp:
         self.state.requests += 1
         response = await self._chat(request)
         self.state.by_status[response.status] += 1
-        opts = self.options
-        if response.status == 200 and (opts.drip_seconds or opts.answer_bytes) and response.body:
+        slow = self.options.drip_seconds or self.options.answer_bytes
+        if response.status == 200 and slow and response.body:
             return await self._stream(request, response)
         return response
 

@@ -21,7 +21,6 @@ from synthgen.testing.app import FakeApp, drip, error, json_response, prompt_tok
 from synthgen.testing.state import BatchStore, request_digests
 
 _PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
-_DRIP_CHUNKS = 8
 _DONE = ("completed", "failed", "expired", "cancelled")
 _TIMES = ("in_progress_at", "expires_at", "finalizing_at", "completed_at", "failed_at",
           "expired_at", "cancelling_at", "cancelled_at")
@@ -183,7 +182,7 @@ class BatchRoutes:
         response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
         response.content_length = len(data)
         await response.prepare(request)
-        await drip(response, data, _DRIP_CHUNKS, seconds)
+        await drip(response, data, 8, seconds)
         await response.write_eof()
         return response
 

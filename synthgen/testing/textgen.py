@@ -63,13 +63,6 @@ def _words(vocab: Vocab, n: int, rng: random.Random) -> list[str]:
     return [picked] if n == 1 else list(picked)
 
 
-def sentence(vocab: Vocab, n: int, rng: random.Random) -> str:
-    """One capitalised sentence of n words."""
-    ws = _words(vocab, n, rng)
-    ws[0] = vocab.capital[ws[0]]
-    return vocab.sep.join(ws) + vocab.stop
-
-
 def prose(vocab: Vocab, n: int, rng: random.Random, units: set[str] | None = None) -> str:
     """n words in sentences of 8-20 words (the last one shorter where n demands); `units` gets
     the words as drawn, for the query overlap check, cheaper than splitting the text again."""
@@ -106,7 +99,9 @@ def _value(spec: FieldSpec, vocab: Vocab, rng: random.Random, short: bool,
         units[spec.key] = set()
         n = rng.randint(3, 5) if short else rng.randint(*spec.words)
         return prose(vocab, n, rng, units=units[spec.key])
-    return sentence(vocab, rng.randint(8, 20), rng)
+    words = _words(vocab, rng.randint(8, 20), rng)  # one capitalised sentence
+    words[0] = vocab.capital[words[0]]
+    return vocab.sep.join(words) + vocab.stop
 
 
 def write_object(plan: Plan, rng: random.Random, faults: tuple[str, ...]) -> dict[str, Any]:
