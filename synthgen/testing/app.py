@@ -37,13 +37,12 @@ def error(status: int, message: str, kind: str = "invalid_request_error", code: 
     """An OpenAI-shaped error answer."""
     if echo is not None:  # as some servers do: the request's credentials repeated back
         message += f" (you sent Authorization: {echo})"
-    body = {"error": {"message": message, "type": kind, "param": param, "code": code}}
-    return web.Response(status=status, body=json.dumps(body).encode(), content_type=_JSON,
-                        headers=headers)
+    return json_response({"error": {"message": message, "type": kind, "param": param, "code": code}},
+                         status, headers)
 
 
-def json_response(data: Any) -> web.Response:
-    return web.Response(body=json.dumps(data).encode(), content_type=_JSON)
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(status=status, body=json.dumps(data).encode(), content_type=_JSON, headers=headers)
 
 
 def _seconds(value: float) -> str:
