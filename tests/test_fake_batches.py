@@ -320,3 +320,15 @@ def test_async_client_over_aiohttp_runs_a_batch(make_server):
     assert status == "completed" and set(output) == set(bodies)
     online = _client(srv).chat.completions.create(**bodies["b"]).model_dump()
     assert ChatCompletion.model_validate(output["b"]["response"]["body"]).model_dump() == online
+
+
+def test_unknown_file_or_batch_is_a_404_the_sdk_names():
+    with FakeLLMServer() as srv:
+        client = _client(srv)
+        for call, message in ((lambda: client.files.retrieve("file-nope"), "No such File object: file-nope"),
+                              (lambda: client.files.content("file-nope"), "No such File object: file-nope"),
+                              (lambda: client.files.delete("file-nope"), "No such File object: file-nope"),
+                              (lambda: client.batches.retrieve("batch_nope"), "No batch found with id"),
+                              (lambda: client.batches.cancel("batch_nope"), "No batch found with id")):
+            with pytest.raises(openai.NotFoundError, match=message):
+                call()

@@ -17,7 +17,7 @@ import pytest
 
 import synthgen
 from synthgen.taxonomy import GROUPS
-from synthgen.testing.vocab import vocab_for
+from synthgen.testing.textgen import vocab_for
 from synthgen.testing import (
     FakeLLMServer,
     FakeServerOptions,

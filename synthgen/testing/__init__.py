@@ -1,8 +1,7 @@
 """A scripted OpenAI-compatible server for tests, benchmarks and trying synthgen without a key.
 
-It reads synthgen's prompts like an LLM would and answers with deterministic word salad in the
-requested shape and language, with optional, deterministic faults (429, 500, hangs, cut or
-malformed content) and quotas. See FakeServerOptions for every knob.
+It answers synthgen's prompts with deterministic word salad in the requested shape and language,
+with optional deterministic faults and quotas (FakeServerOptions lists every knob).
 """
 
 from synthgen.testing.options import FakeServerOptions, ServerCommand, options_from_cli_args

@@ -1,7 +1,6 @@
-"""The HTTP layer of the scripted server: aiohttp handlers for chat, models, /_stats and /_reset.
+"""The scripted server's aiohttp handlers for chat, models, /_stats and /_reset.
 
-Answers are pure functions of the request (see state.request_digests), so two servers, or one
-server restarted, give the same bytes; faults and quotas are layered on top per the options.
+Answers are pure functions of the request (state.request_digests): a restarted server gives the same bytes.
 """
 
 from __future__ import annotations
@@ -38,17 +37,20 @@ def error(status: int, message: str, kind: str = "invalid_request_error", code: 
     """An OpenAI-shaped error answer."""
     if echo is not None:  # as some servers do: the request's credentials repeated back
         message += f" (you sent Authorization: {echo})"
-    body = {"error": {"message": message, "type": kind, "param": param, "code": code}}
-    return web.Response(status=status, body=json.dumps(body).encode(), content_type=_JSON,
-                        headers=headers)
+    return json_response({"error": {"message": message, "type": kind, "param": param, "code": code}},
+                         status, headers)
 
 
-def json_response(data: Any) -> web.Response:
-    return web.Response(body=json.dumps(data).encode(), content_type=_JSON)
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(status=status, body=json.dumps(data).encode(), content_type=_JSON, headers=headers)
 
 
 def _seconds(value: float) -> str:
     return f"{value:.3f}".rstrip("0").rstrip(".") or "0"
+
+
+def _retry_after(wait: float) -> dict[str, str]:
+    return {"Retry-After": _seconds(wait), "retry-after-ms": str(round(wait * 1000))}
 
 
 def _duration(value: float) -> str:
@@ -77,12 +79,7 @@ def _tokens(text: str) -> int:
 
 
 def prompt_tokens(body: dict[str, Any]) -> int:
-    total = 0
-    for m in body["messages"]:
-        if isinstance(m, dict):
-            content = m.get("content")
-            total += _tokens(content if type(content) is str else message_text(m))
-    return total
+    return sum(_tokens(message_text(m)) for m in body["messages"] if isinstance(m, dict))
 
 
 class FakeApp:
@@ -136,8 +133,8 @@ class FakeApp:
         self.state.requests += 1
         response = await self._chat(request)
         self.state.by_status[response.status] += 1
-        opts = self.options
-        if response.status == 200 and (opts.drip_seconds or opts.answer_bytes) and response.body:
+        slow = self.options.drip_seconds or self.options.answer_bytes
+        if response.status == 200 and slow and response.body:
             return await self._stream(request, response)
         return response
 
@@ -190,9 +187,8 @@ class FakeApp:
             if fault is not None:
                 state.faults[fault] += 1
             if fault in _REFUSALS:
-                headers = {"Retry-After": _seconds(opts.retry_after),
-                           "retry-after-ms": str(round(opts.retry_after * 1000))} if fault == "429" else None
-                return error(*_REFUSALS[fault], headers, echo=echo)
+                return error(*_REFUSALS[fault], _retry_after(opts.retry_after) if fault == "429" else None,
+                             echo=echo)
             if fault == "hang":
                 await asyncio.sleep(opts.hang_seconds)
         if opts.latency_ms:
@@ -211,10 +207,9 @@ class FakeApp:
         faults = content_faults(opts, digest)
         rng = random.Random(int.from_bytes(digest, "big"))
         text = write_text(read_request(body), rng, faults, opts.rate_repeat_task)
-        finish = "stop"
         if "length" in faults or "truncate" in faults:
             text = cut(text, rng)
-            finish = "length" if "length" in faults else "stop"
+        finish = "length" if "length" in faults else "stop"
         limit = body.get("max_completion_tokens") or body.get("max_tokens")
         if opts.honor_max_tokens and isinstance(limit, int) and _tokens(text) > limit:
             text, finish = text[: max(1, limit * 4)], "length"
@@ -242,11 +237,8 @@ class FakeApp:
         rpm, tpm = self.state.rpm, self.state.tpm
         wait = max(rpm.wait_time(now, 1) if rpm else 0.0, tpm.wait_time(now, prompt_tokens) if tpm else 0.0)
         if wait > 0:
-            headers = self._quota_headers(now)
-            headers["Retry-After"] = _seconds(wait)
-            headers["retry-after-ms"] = str(round(wait * 1000))
             return error(429, f"Rate limit reached; retry in {_seconds(wait)}s.", "rate_limit_error",
-                         "rate_limit_exceeded", headers)
+                         "rate_limit_exceeded", self._quota_headers(now) | _retry_after(wait))
         if rpm is not None:
             rpm.spend(now, 1)
         return None

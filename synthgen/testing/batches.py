@@ -1,8 +1,7 @@
 """The scripted server's Batch API: /v1/files and /v1/batches, kept in memory (state.BatchStore).
 
-A batch runs as a task on the server's loop, its lines answered one by one over batch_delay_s (so
-a cancel can land mid-way) with the chat route's own answers, content faults included. Line faults
-(error file, missing lines) hit only a body's first sight: sent again, a line heals.
+A batch's lines get the chat route's answers one by one over batch_delay_s, so a cancel can land
+mid-way; line faults hit only a body's first sight: sent again, a line heals.
 """
 
 from __future__ import annotations
@@ -22,7 +21,6 @@ from synthgen.testing.app import FakeApp, drip, error, json_response, prompt_tok
 from synthgen.testing.state import BatchStore, request_digests
 
 _PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
-_DRIP_CHUNKS = 8
 _DONE = ("completed", "failed", "expired", "cancelled")
 _TIMES = ("in_progress_at", "expires_at", "finalizing_at", "completed_at", "failed_at",
           "expired_at", "cancelling_at", "cancelled_at")
@@ -157,38 +155,34 @@ class BatchRoutes:
             items.reverse()
         return _page(request, items, default_limit=10_000, max_limit=10_000)
 
-    def _find(self, request: web.Request) -> dict[str, Any] | web.Response:
-        """The File or Batch object the path names, or the 404 answer."""
-        if "file_id" in request.match_info:
-            file_id = request.match_info["file_id"]
-            return self.store.files.get(file_id) or error(404, f"No such File object: {file_id}", param="id")
-        batch_id = request.match_info["batch_id"]
-        return self.store.batches.get(batch_id) or error(404, f"No batch found with id '{batch_id}'.",
-                                                         param="batch_id")
+    def _find(self, request: web.Request) -> dict[str, Any]:
+        """The File or Batch object the path names; raises the 404 answer if there is none."""
+        file_id, batch_id = request.match_info.get("file_id"), request.match_info.get("batch_id")
+        found = self.store.files.get(file_id) if file_id else self.store.batches.get(str(batch_id))
+        if found is None:
+            answer = (error(404, f"No such File object: {file_id}", param="id") if file_id
+                      else error(404, f"No batch found with id '{batch_id}'.", param="batch_id"))
+            raise web.HTTPNotFound(body=answer.body, content_type="application/json")
+        return found
 
     async def retrieve(self, request: web.Request) -> web.Response:
-        found = self._find(request)
-        return found if isinstance(found, web.Response) else json_response(found)
+        return json_response(self._find(request))
 
     async def delete_file(self, request: web.Request) -> web.Response:
         found = self._find(request)
-        if isinstance(found, web.Response):
-            return found
         del self.store.files[found["id"]], self.store.data[found["id"]]
         return json_response({"id": found["id"], "object": "file", "deleted": True})
 
     async def content(self, request: web.Request) -> web.StreamResponse:
         """The file's bytes; dripped over batch_download_drip_s, so a slow download can be seen."""
         found = self._find(request)
-        if isinstance(found, web.Response):
-            return found
         data, seconds = self.store.data[found["id"]], self.opts.batch_download_drip_s
         if not seconds or not data:
             return web.Response(body=data, content_type="application/octet-stream")
         response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
         response.content_length = len(data)
         await response.prepare(request)
-        await drip(response, data, _DRIP_CHUNKS, seconds)
+        await drip(response, data, 8, seconds)
         await response.write_eof()
         return response
 
@@ -236,8 +230,6 @@ class BatchRoutes:
 
     async def cancel(self, request: web.Request) -> web.Response:
         batch = self._find(request)
-        if isinstance(batch, web.Response):
-            return batch
         if batch["status"] in _DONE:
             return error(400, f"Cannot cancel a batch with status '{batch['status']}'.")
         if batch["status"] != "cancelling":

@@ -1,7 +1,5 @@
-"""What the scripted server does (faults, quotas, latency, batches) and the CLI flags that set it.
-
-The flags are derived from the dataclass fields, so options and flags cannot drift apart.
-"""
+"""What the scripted server does (faults, quotas, latency, batches) and the CLI flags, derived
+from the dataclass fields so the two cannot drift apart."""
 
 from __future__ import annotations
 

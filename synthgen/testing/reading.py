@@ -1,10 +1,7 @@
 """Read a chat request the way an LLM would: what kind of answer, which keys, languages, lengths.
 
-The result is a Plan that textgen turns into text. Everything here is string matching on
-fragments synthgen's prompt templates (prompts/) are agreed to contain: "Brainstorm" with a
-quoted "tasks" key (or the paper's "python list") and "about N elements", keys quoted like
-"user_query", "must be in <Language>" ("S1" must be in ..., "S2" and "S3" must be in ... for
-bitext; quotes optional), "at least N words" / "less than N words".
+String matching on fragments synthgen's templates (prompts/) contain: "Brainstorm", quoted keys,
+"must be in <Language>", "at least N words"; the Plan it makes is what textgen writes.
 """
 
 from __future__ import annotations

@@ -80,7 +80,6 @@ def main(argv: list[str] | None = None, prog: str = "python -m synthgen.testing"
     return 0
 
 
-
 class FakeLLMServer:
     """The scripted server on its own event loop in a background thread.
 
@@ -112,13 +111,17 @@ class FakeLLMServer:
         if self._error is not None:
             self._thread = None
             raise RuntimeError(f"FakeLLMServer failed to start: {self._error}") from self._error
-        assert self.base_url is not None
-        return self.base_url
+        return str(self.base_url)
 
     def _run(self) -> None:
+        def on_ready(url: str, app: FakeApp) -> None:
+            self.base_url, self.app = url, app
+            self.port = int(url.rsplit(":", 1)[1].split("/", 1)[0])
+            self._ready.set()
+
         async def main() -> None:
             self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
-            await serve(self.host, self.port, self.options, self._stop, self._on_ready)
+            await serve(self.host, self.port, self.options, self._stop, on_ready)
 
         try:
             asyncio.run(main())
@@ -127,11 +130,6 @@ class FakeLLMServer:
         finally:
             self._ready.set()
 
-    def _on_ready(self, url: str, app: FakeApp) -> None:
-        self.base_url, self.app = url, app
-        self.port = int(url.rsplit(":", 1)[1].split("/", 1)[0])
-        self._ready.set()
-
     @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
@@ -139,12 +137,11 @@ class FakeLLMServer:
     def stop(self, timeout: float = 5.0) -> None:
         """Stop serving and join the thread; safe to call twice or after an idle exit."""
         thread, self._thread = self._thread, None
-        if thread is None:
-            return
-        if self._loop is not None and thread.is_alive():
+        if thread is not None and self._loop is not None and thread.is_alive():
             with contextlib.suppress(RuntimeError):  # loop already closed by idle exit
                 self._loop.call_soon_threadsafe(self._stop.set)
-        thread.join(timeout)
+        if thread is not None:
+            thread.join(timeout)
 
     def __enter__(self) -> FakeLLMServer:
         self.start()
@@ -153,25 +150,25 @@ class FakeLLMServer:
     def __exit__(self, *exc: Any) -> None:
         self.stop()
 
-    def _call(self, fn: Callable[[], Any]) -> Any:
-        """Run fn on the server's loop, so counters are never read mid-update."""
+    def _call(self, fn: Callable[[FakeApp], Any]) -> Any:
+        """fn(app) on the server's loop, so counters are never read mid-update."""
         if self.app is None:
             raise RuntimeError("FakeLLMServer is not started")
         if not self.running or self._loop is None:
-            return fn()  # stopped: nothing else touches the state any more
+            return fn(self.app)  # stopped: nothing else touches the state any more
 
         async def call() -> Any:
-            return fn()
+            return fn(self.app)  # type: ignore[arg-type]
 
         return asyncio.run_coroutine_threadsafe(call(), self._loop).result(timeout=10)
 
     def stats(self, by_key: bool = True) -> dict[str, Any]:
         """Counts: requests, by_status, faults, by_key (request_key -> arrivals), batches."""
-        return self._call(lambda: self.app.state.snapshot(by_key))  # type: ignore[union-attr]
+        return self._call(lambda app: app.state.snapshot(by_key))
 
     def reset(self) -> None:
         """Forget counts, first sights, quota windows and batches, as if freshly started."""
-        self._call(lambda: self.app.state.reset())  # type: ignore[union-attr]
+        self._call(lambda app: app.state.reset())
 
     @property
     def requests(self) -> int:

@@ -1,7 +1,6 @@
 """The server's memory: request keys, fault draws, counters, quota windows, the Batch API's store.
 
-Kept apart from the HTTP layer so the rules (what counts, when a quota frees a slot) read plainly.
-All of it is touched only from the server's event loop.
+Touched only from the server's event loop.
 """
 
 from __future__ import annotations
