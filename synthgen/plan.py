@@ -95,14 +95,10 @@ class LanguageSampler:
         return rng.choices(self.names, cum_weights=self.cum_weights)[0]
 
     def pair(self, rng: random.Random) -> tuple[str, str]:
-        if len(self.names) < 2:
-            raise ValueError("bitext needs at least two languages with weight > 0")
+        """(src, tgt), never equal: the config refuses bitext with fewer than two weights > 0."""
         src = self.one(rng)
         others = [(n, w) for n, w in zip(self.names, self.weights) if n != src]
-        if not any(w > 0 for _, w in others):
-            raise ValueError("bitext needs at least two languages with weight > 0")
-        tgt = rng.choices([n for n, _ in others], [w for _, w in others])[0]
-        return src, tgt
+        return src, rng.choices([n for n, _ in others], [w for _, w in others])[0]
 
 
 def sample_placeholders(group: str, rng: random.Random, langs: LanguageSampler) -> dict[str, str]:

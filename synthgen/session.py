@@ -86,10 +86,8 @@ class StageSession:
             self._last_manifest = time.monotonic()
 
     def _planned(self) -> Iterator[WorkItem]:
-        if self.name == "brainstorm":
-            items = brainstorm_items(self.cfg)
-        else:
-            items = generate_items(self.cfg, self.tasks)
+        stage1 = self.name == "brainstorm"
+        items = brainstorm_items(self.cfg) if stage1 else generate_items(self.cfg, self.tasks)
         last = self.journal.last_index(self.name)
         return (it for it in select(items, self.opts.shard, self.opts.limit) if it.index > last)
 
@@ -161,9 +159,8 @@ class StageSession:
             except Exported as exc:
                 self.exported = str(exc)
                 engine.request_stop("exported")
-        more = await engine.run(make_items())
-        for f in ("committed", "requests", "failed", "rejected_failed"):
-            setattr(self.stats, f, getattr(self.stats, f) + getattr(more, f))
+        engine.stats = self.stats  # one tally over the planned items and every top-up round
+        await engine.run(make_items())
 
     async def run(self) -> None:
         """The planned items, then top-up rounds while groups are short (not with --limit)."""
@@ -172,7 +169,7 @@ class StageSession:
             return
         rounds = self.cfg.brainstorm.max_rounds if self.name == "brainstorm" else self.cfg.generate.max_rounds
         for r in range(1, rounds + 1):
-            if self.engine is not None and self.engine.stop_reason is not None:  # a fatal error stops too
+            if self.engine.stop_reason is not None:  # a fatal error stops too
                 return
             make_items = self._round(r)
             if make_items is None:

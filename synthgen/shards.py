@@ -93,9 +93,7 @@ class ShardWriter:
         self.dir = Path(root) / kind
         with disk_faults(self.dir):
             self.dir.mkdir(parents=True, exist_ok=True)
-        self.kind = kind
-        self.journal = journal
-        self.shard_size = shard_size
+        self.kind, self.journal, self.shard_size = kind, journal, shard_size
         self.part, self.offset, self.records = journal.writer_state(kind)
         self._pending: list[bytes] = []  # one line per record
         self._recover()
