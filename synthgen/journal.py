@@ -103,8 +103,7 @@ class Journal:
         self._checkpointer: _Checkpointer | None = None
 
     def close(self) -> None:
-        if self.db.in_transaction or self._held:  # what was not committed does not count
-            self.rollback()
+        self.rollback()  # what was not committed does not count
         self.flush_responses()  # but every paid response is kept
         if self._checkpointer is not None:
             self._checkpointer.stop()  # before the last close, which checkpoints and drops the WAL

@@ -26,8 +26,6 @@ from .stages.brainstorm import BrainstormStage
 from .stages.generate import GenerateStage
 from .taxonomy import GROUPS
 
-__all__ = ["RunOptions", "StageOutcome", "run_stage", "run_all", "load_tasks"]
-
 
 @dataclass
 class StageOutcome:

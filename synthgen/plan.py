@@ -101,16 +101,6 @@ class LanguageSampler:
         return src, rng.choices([n for n, _ in others], [w for _, w in others])[0]
 
 
-def sample_placeholders(group: str, rng: random.Random, langs: LanguageSampler) -> dict[str, str]:
-    g = GROUPS[group]
-    values = {name: rng.choice(options) for name, options in g.placeholders.items()}
-    if g.language_slots == ("src_lang", "tgt_lang"):
-        values["src_lang"], values["tgt_lang"] = langs.pair(rng)
-    else:
-        values["language"] = langs.one(rng)
-    return values
-
-
 def _templates(cfg: RunConfig, stage: str, groups: list[str]) -> dict[str, Template]:
     root = Path(cfg.prompts_dir) if cfg.prompts_dir else None
     return {g: load_template(stage, g, root) for g in groups}
@@ -184,8 +174,13 @@ class _ItemMaker:
 
     def __call__(self, group: str, k: int, index: int) -> WorkItem:
         rng = _rng(self.cfg.seed, "generate", group, k)
-        values = sample_placeholders(group, rng, self.langs)
-        task = self.tasks[group][k % len(self.tasks[group])] if GROUPS[group].brainstorm else None
+        g = GROUPS[group]
+        values = {name: rng.choice(options) for name, options in g.placeholders.items()}
+        if g.language_slots == ("src_lang", "tgt_lang"):
+            values["src_lang"], values["tgt_lang"] = self.langs.pair(rng)
+        else:
+            values["language"] = self.langs.one(rng)
+        task = self.tasks[group][k % len(self.tasks[group])] if g.brainstorm else None
         prompt_values = values if task is None else {**values, "task": task}
         messages = [{"role": "user", "content": self.templates[group].render(prompt_values)}]
         seed = rng.randrange(1, 2**31 - 1)

@@ -91,17 +91,6 @@ class StageSession:
         last = self.journal.last_index(self.name)
         return (it for it in select(items, self.opts.shard, self.opts.limit) if it.index > last)
 
-    def _round_calls(self, r: int) -> dict[str, range]:
-        """Top-up round r: call numbers (stage 1) or slots (stage 2) per group still short,
-        decided once from what is committed and kept in the journal's meta."""
-        key = f"{self.name}_round:"
-        saved = self.journal.get_meta(f"{key}{r}")
-        if saved is None:
-            earlier = [json.loads(self.journal.get_meta(f"{key}{p}") or "{}") for p in range(1, r)]
-            saved = json.dumps(self._decide(earlier), sort_keys=True)
-            self.journal.set_meta(f"{key}{r}", saved)
-        return {g: range(a, a + n) for g, (a, n) in json.loads(saved).items() if n > 0}
-
     def _decide(self, earlier: list[dict[str, list[int]]]) -> dict[str, list[int]]:
         """{group: [first call or slot, how many]}. Stage 1: enough calls for the tasks a group
         lacks. Stage 2: a group short by s that accepted a share p of its items so far gets
@@ -131,8 +120,15 @@ class StageSession:
         return plan
 
     def _round(self, r: int):
-        """A maker of top-up round r's items, or None when no group needs one."""
-        calls = self._round_calls(r)
+        """A maker of top-up round r's items, or None when no group needs one: call numbers (stage 1)
+        or slots (stage 2) per group still short, decided once and kept in the journal's meta."""
+        key = f"{self.name}_round:"
+        saved = self.journal.get_meta(f"{key}{r}")
+        if saved is None:
+            earlier = [json.loads(self.journal.get_meta(f"{key}{p}") or "{}") for p in range(1, r)]
+            saved = json.dumps(self._decide(earlier), sort_keys=True)
+            self.journal.set_meta(f"{key}{r}", saved)
+        calls = {g: range(a, a + n) for g, (a, n) in json.loads(saved).items() if n > 0}
         if not calls:
             return None
         if self.name == "brainstorm":
