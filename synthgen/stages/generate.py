@@ -105,8 +105,7 @@ class GenerateStage(OutputStage):
             return
         obj = result.parsed
         assert isinstance(obj, dict)
-        pre = result.pre if isinstance(result.pre, Precheck) else None
-        verdict = self.checker.check_example(item.group, obj, item.placeholders, item.id, pre)
+        verdict = self.checker.check_example(item.group, obj, item.placeholders, item.id, result.pre)
         flags = verdict.flags
         if verdict.finding:
             self._reject(result, verdict.finding, duplicate_of=verdict.duplicate_of)
