@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import errno
 import hashlib
-import json
 import os
 import sqlite3
 from contextlib import contextmanager
@@ -148,14 +147,3 @@ def verify_parts(run_dir: Path, manifest: dict) -> None:
             if why is not None:
                 raise StorageError(f"{path} {why}: run.json lists {p['records']} records; rerun "
                                    "the command that made it (same config and --out) to rebuild it from the journal")
-
-
-def check_run(run_dir: Path) -> None:
-    """What readers of a run check first: its journal is whole and its published parts intact."""
-    check_run_journal(run_dir)
-    try:
-        manifest = json.loads((Path(run_dir) / "run.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return  # the reader's own run.json check says what is wrong with it
-    if isinstance(manifest, dict):
-        verify_parts(run_dir, manifest)

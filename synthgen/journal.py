@@ -62,8 +62,7 @@ CREATE TABLE IF NOT EXISTS parts (
 );
 """
 
-StoredResponse = namedtuple("StoredResponse", "item_id attempt content finish_reason prompt_tokens"
-                            " completion_tokens usage_estimated latency_s model")
+StoredResponse = namedtuple("StoredResponse", "attempt content finish_reason prompt_tokens completion_tokens")
 
 
 class Journal:
@@ -104,8 +103,7 @@ class Journal:
         self._checkpointer: _Checkpointer | None = None
 
     def close(self) -> None:
-        if self.db.in_transaction or self._held:  # what was not committed does not count
-            self.rollback()
+        self.rollback()  # what was not committed does not count
         self.flush_responses()  # but every paid response is kept
         if self._checkpointer is not None:
             self._checkpointer.stop()  # before the last close, which checkpoints and drops the WAL
@@ -146,10 +144,9 @@ class Journal:
 
     def responses_for(self, item_id: str) -> list[StoredResponse]:
         self.flush_responses()
-        return [StoredResponse(*r[:6], bool(r[6]), *r[7:]) for r in self.db.execute(
-            "SELECT item_id, attempt, content, finish_reason, COALESCE(prompt_tokens, 0),"
-            " COALESCE(completion_tokens, 0), usage_estimated, COALESCE(latency_s, 0.0), model"
-            " FROM responses WHERE item_id=? ORDER BY attempt", (item_id,))]
+        return [StoredResponse(*r) for r in self.db.execute(
+            "SELECT attempt, content, finish_reason, COALESCE(prompt_tokens, 0),"
+            " COALESCE(completion_tokens, 0) FROM responses WHERE item_id=? ORDER BY attempt", (item_id,))]
 
     def token_totals(self) -> dict[str, dict[str, int]]:
         """Per stage: responses, prompt and completion tokens (every paid response counts)."""
@@ -199,10 +196,12 @@ class Journal:
             raise self._failed
         try:
             self.flush_responses()
-            self._write_counts()
-            if self._claims:
-                self.db.executemany("INSERT OR IGNORE INTO seen VALUES (?,?,?)",
-                                    [(*k, v) for k, v in self._claims.items()])
+            self.db.executemany(
+                "INSERT INTO counters VALUES (?,?,?,?)"
+                " ON CONFLICT(stage,grp,key) DO UPDATE SET n=n+excluded.n",
+                [(*k, n) for k, n in self._pending_counts.items()])
+            self.db.executemany("INSERT OR IGNORE INTO seen VALUES (?,?,?)",
+                                [(*k, v) for k, v in self._claims.items()])
             for row in self._near:
                 self._insert_near(*row)
             self._drop_gathered()
@@ -233,16 +232,7 @@ class Journal:
         """Count inside the open commit (written by `commit`, in the same transaction)."""
         self._pending_counts[(stage, group, key)] += n
 
-    def _write_counts(self) -> None:
-        if self._pending_counts:
-            self.db.executemany(
-                "INSERT INTO counters VALUES (?,?,?,?) ON CONFLICT(stage,grp,key) DO UPDATE SET n=n+excluded.n",
-                [(*k, n) for k, n in self._pending_counts.items()])
-            self._pending_counts.clear()
-
     def counters(self) -> dict[str, dict[str, dict[str, int]]]:
-        if not self.buffering:
-            self._write_counts()
         out: dict[str, dict[str, dict[str, int]]] = {}
         for stage, grp, key, n in self.db.execute("SELECT stage, grp, key, n FROM counters"):
             out.setdefault(stage, {}).setdefault(grp, {})[key] = n

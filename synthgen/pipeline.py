@@ -26,16 +26,12 @@ from .stages.brainstorm import BrainstormStage
 from .stages.generate import GenerateStage
 from .taxonomy import GROUPS
 
-__all__ = ["RunOptions", "StageOutcome", "run_stage", "run_all", "load_tasks"]
-
 
 @dataclass
 class StageOutcome:
     stage: str
     code: int
     message: str
-    committed: int = 0
-    requests: int = 0
 
 
 def _count_selected(cfg: RunConfig, name: str, opts: RunOptions) -> int:
@@ -87,16 +83,15 @@ def _finished_before(name: str, cfg: RunConfig, opts: RunOptions, journal: Journ
 
 
 def _status(s: StageSession) -> str:
-    e = s.engine
-    if s.interrupted or (e is not None and (e.stop_reason or e.fatal)):
-        return (e.stop_reason if e is not None else None) or "stopped"
+    if s.interrupted or s.engine.stop_reason:  # a fatal error sets one too
+        return s.engine.stop_reason or "stopped"
     return "partial" if s.opts.limit is not None else "complete"
 
 
 def _stopped(s: StageSession) -> StageOutcome | None:
     e, name, done, st = s.engine, s.name, f"{s.c.done}/{s.c.total} items done", s.stats
-    reason = e.stop_reason if e is not None else None
-    if e is not None and e.fatal is not None:
+    reason = e.stop_reason
+    if e.fatal is not None:
         code, msg = EXIT_FAILED, f"{name} stopped: the endpoint refused the request ({e.fatal})"
     elif s.interrupted:
         code, msg = EXIT_INTERRUPTED, f"{name} interrupted; {done}; rerun the same command to resume"
@@ -105,13 +100,12 @@ def _stopped(s: StageSession) -> StageOutcome | None:
     elif reason and reason.startswith("budget"):
         code, msg = EXIT_BUDGET, f"{name} stopped: {reason}; {done}; rerun with a higher budget to continue"
     elif reason == "request_failed":
-        assert e is not None
         code, msg = EXIT_FAILED, (
             f"{name} stopped: {st.failed} request(s) still failing ({e.last_failure}); {done}, "
             "every response received is saved: rerun the same command to continue")
     else:
         return None
-    return StageOutcome(name, code, msg, st.committed, st.requests)
+    return StageOutcome(name, code, msg)
 
 
 def _summary(s: StageSession) -> StageOutcome:
@@ -128,7 +122,7 @@ def _summary(s: StageSession) -> StageOutcome:
             write_manifest(cfg, s.journal, s.out, 0.0)
             msg += (f"; no usable task for {', '.join(empty)} (see rejects/); "
                     "try another model or prompts with a new --out")
-            return StageOutcome(s.name, EXIT_FAILED, msg, st.committed, st.requests)
+            return StageOutcome(s.name, EXIT_FAILED, msg)
         fewer = [f"{g} {kept.get(g, 0)}/{cfg.groups[g].tasks}" for g in groups
                  if kept.get(g, 0) < (cfg.groups[g].tasks or 0)]
         if fewer:
@@ -143,7 +137,7 @@ def _summary(s: StageSession) -> StageOutcome:
                 f"{g} {v['accepted']}/{v['target']}" for g, v in short.items())
     if st.rejected_failed:
         msg += f"; {st.rejected_failed} request(s) refused by the server (rejects: request_failed)"
-    return StageOutcome(s.name, EXIT_OK, msg, st.committed, st.requests)
+    return StageOutcome(s.name, EXIT_OK, msg)
 
 
 async def _run_stage(name: str, cfg: RunConfig, opts: RunOptions, journal: Journal,

@@ -95,24 +95,10 @@ class LanguageSampler:
         return rng.choices(self.names, cum_weights=self.cum_weights)[0]
 
     def pair(self, rng: random.Random) -> tuple[str, str]:
-        if len(self.names) < 2:
-            raise ValueError("bitext needs at least two languages with weight > 0")
+        """(src, tgt), never equal: the config refuses bitext with fewer than two weights > 0."""
         src = self.one(rng)
         others = [(n, w) for n, w in zip(self.names, self.weights) if n != src]
-        if not any(w > 0 for _, w in others):
-            raise ValueError("bitext needs at least two languages with weight > 0")
-        tgt = rng.choices([n for n, _ in others], [w for _, w in others])[0]
-        return src, tgt
-
-
-def sample_placeholders(group: str, rng: random.Random, langs: LanguageSampler) -> dict[str, str]:
-    g = GROUPS[group]
-    values = {name: rng.choice(options) for name, options in g.placeholders.items()}
-    if g.language_slots == ("src_lang", "tgt_lang"):
-        values["src_lang"], values["tgt_lang"] = langs.pair(rng)
-    else:
-        values["language"] = langs.one(rng)
-    return values
+        return src, rng.choices([n for n, _ in others], [w for _, w in others])[0]
 
 
 def _templates(cfg: RunConfig, stage: str, groups: list[str]) -> dict[str, Template]:
@@ -188,8 +174,13 @@ class _ItemMaker:
 
     def __call__(self, group: str, k: int, index: int) -> WorkItem:
         rng = _rng(self.cfg.seed, "generate", group, k)
-        values = sample_placeholders(group, rng, self.langs)
-        task = self.tasks[group][k % len(self.tasks[group])] if GROUPS[group].brainstorm else None
+        g = GROUPS[group]
+        values = {name: rng.choice(options) for name, options in g.placeholders.items()}
+        if g.language_slots == ("src_lang", "tgt_lang"):
+            values["src_lang"], values["tgt_lang"] = self.langs.pair(rng)
+        else:
+            values["language"] = self.langs.one(rng)
+        task = self.tasks[group][k % len(self.tasks[group])] if g.brainstorm else None
         prompt_values = values if task is None else {**values, "task": task}
         messages = [{"role": "user", "content": self.templates[group].render(prompt_values)}]
         seed = rng.randrange(1, 2**31 - 1)

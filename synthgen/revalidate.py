@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .config import RunConfig, ValidationConfig, load_config
 from .errors import RunError
-from .integrity import check_run
+from .integrity import check_run_journal, verify_parts
 from .journal import Journal
 from .manifest import read_manifest
 from .quality.checks import ExampleChecker
@@ -26,14 +26,6 @@ from .shards import ShardWriter, iter_records
 from .taxonomy import GROUPS
 
 COMMIT_EVERY = 1000  # records judged per journal transaction (and per flush of the copy)
-
-
-def run_config_of(run_dir: Path) -> RunConfig:
-    data = read_manifest(run_dir)
-    try:
-        return RunConfig.model_validate(data["config"])
-    except (ValueError, KeyError) as exc:
-        raise RunError(f"cannot read the config of {run_dir}: {str(exc).splitlines()[0]}") from None
 
 
 def fresh_out(out: Path) -> None:
@@ -86,8 +78,13 @@ def commit_copy(journal: Journal, writers: dict[str, ShardWriter], finalize: boo
 
 def revalidate(run_dir: Path, config: Path | None = None, out: Path | None = None) -> dict:
     """Re-judge every published example; returns counts (and writes `out` when given)."""
-    run_cfg = run_config_of(run_dir)
-    check_run(run_dir)
+    data = read_manifest(run_dir)
+    try:
+        run_cfg = RunConfig.model_validate(data["config"])
+    except (ValueError, KeyError) as exc:
+        raise RunError(f"cannot read the config of {run_dir}: {str(exc).splitlines()[0]}") from None
+    check_run_journal(run_dir)  # the journal is whole and the published parts intact
+    verify_parts(run_dir, data)
     rules: ValidationConfig = load_config(config).validation if config else run_cfg.validation
     if out is not None:
         fresh_out(Path(out))

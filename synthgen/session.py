@@ -86,23 +86,10 @@ class StageSession:
             self._last_manifest = time.monotonic()
 
     def _planned(self) -> Iterator[WorkItem]:
-        if self.name == "brainstorm":
-            items = brainstorm_items(self.cfg)
-        else:
-            items = generate_items(self.cfg, self.tasks)
+        stage1 = self.name == "brainstorm"
+        items = brainstorm_items(self.cfg) if stage1 else generate_items(self.cfg, self.tasks)
         last = self.journal.last_index(self.name)
         return (it for it in select(items, self.opts.shard, self.opts.limit) if it.index > last)
-
-    def _round_calls(self, r: int) -> dict[str, range]:
-        """Top-up round r: call numbers (stage 1) or slots (stage 2) per group still short,
-        decided once from what is committed and kept in the journal's meta."""
-        key = f"{self.name}_round:"
-        saved = self.journal.get_meta(f"{key}{r}")
-        if saved is None:
-            earlier = [json.loads(self.journal.get_meta(f"{key}{p}") or "{}") for p in range(1, r)]
-            saved = json.dumps(self._decide(earlier), sort_keys=True)
-            self.journal.set_meta(f"{key}{r}", saved)
-        return {g: range(a, a + n) for g, (a, n) in json.loads(saved).items() if n > 0}
 
     def _decide(self, earlier: list[dict[str, list[int]]]) -> dict[str, list[int]]:
         """{group: [first call or slot, how many]}. Stage 1: enough calls for the tasks a group
@@ -133,8 +120,15 @@ class StageSession:
         return plan
 
     def _round(self, r: int):
-        """A maker of top-up round r's items, or None when no group needs one."""
-        calls = self._round_calls(r)
+        """A maker of top-up round r's items, or None when no group needs one: call numbers (stage 1)
+        or slots (stage 2) per group still short, decided once and kept in the journal's meta."""
+        key = f"{self.name}_round:"
+        saved = self.journal.get_meta(f"{key}{r}")
+        if saved is None:
+            earlier = [json.loads(self.journal.get_meta(f"{key}{p}") or "{}") for p in range(1, r)]
+            saved = json.dumps(self._decide(earlier), sort_keys=True)
+            self.journal.set_meta(f"{key}{r}", saved)
+        calls = {g: range(a, a + n) for g, (a, n) in json.loads(saved).items() if n > 0}
         if not calls:
             return None
         if self.name == "brainstorm":
@@ -161,9 +155,8 @@ class StageSession:
             except Exported as exc:
                 self.exported = str(exc)
                 engine.request_stop("exported")
-        more = await engine.run(make_items())
-        for f in ("committed", "requests", "failed", "rejected_failed"):
-            setattr(self.stats, f, getattr(self.stats, f) + getattr(more, f))
+        engine.stats = self.stats  # one tally over the planned items and every top-up round
+        await engine.run(make_items())
 
     async def run(self) -> None:
         """The planned items, then top-up rounds while groups are short (not with --limit)."""
@@ -172,7 +165,7 @@ class StageSession:
             return
         rounds = self.cfg.brainstorm.max_rounds if self.name == "brainstorm" else self.cfg.generate.max_rounds
         for r in range(1, rounds + 1):
-            if self.engine is not None and self.engine.stop_reason is not None:  # a fatal error stops too
+            if self.engine.stop_reason is not None:  # a fatal error stops too
                 return
             make_items = self._round(r)
             if make_items is None:

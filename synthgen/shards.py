@@ -1,14 +1,12 @@
 """JSONL shards that are valid at every moment a reader may look, and rebuilt when they are not.
 
-Finished parts are `part-NNNNN.jsonl`, never touched again; the part being filled is
-`part-NNNNN.jsonl.tmp`, published (fsynced, its digest committed, then renamed) once it holds
-`shard_size` records or the stage ends. The journal is the truth: each flush writes its lines,
-then stages the new offset and the lines' bytes in the open journal transaction; a write the
-disk refuses is cut back off the file. On open, the open part is cut to the committed offset or
-written again from the journal, and `restore_published` rebuilds a lost, cut or changed part.
-
-The bytes are kept (zlib level 1: 2.7x smaller, ~15 us a line) rather than re-derived from the
-responses, since a line depends on the dedup state and everything committed before it.
+Finished parts are `part-NNNNN.jsonl`, never touched again; the open one is `part-NNNNN.jsonl.tmp`,
+published (fsynced, its digest committed, then renamed) at `shard_size` records or the stage's end.
+Each flush writes its lines, then stages the new offset and the lines' bytes in the open journal
+transaction; a write the disk refuses is cut back off the file. On open, the open part is cut to
+the committed offset or written again from the journal, and `restore_published` rebuilds a lost,
+cut or changed part. The bytes are kept (zlib level 1: 2.7x smaller), not re-derived from the
+responses: a line depends on the dedup state and everything committed before it.
 """
 
 from __future__ import annotations
@@ -93,9 +91,7 @@ class ShardWriter:
         self.dir = Path(root) / kind
         with disk_faults(self.dir):
             self.dir.mkdir(parents=True, exist_ok=True)
-        self.kind = kind
-        self.journal = journal
-        self.shard_size = shard_size
+        self.kind, self.journal, self.shard_size = kind, journal, shard_size
         self.part, self.offset, self.records = journal.writer_state(kind)
         self._pending: list[bytes] = []  # one line per record
         self._recover()

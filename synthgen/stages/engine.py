@@ -50,14 +50,13 @@ class ItemResult:
 @dataclass
 class EngineStats:
     committed: int = 0
-    requests: int = 0
     failed: int = 0  # transient failures left uncommitted (a rerun retries them)
     rejected_failed: int = 0  # requests the server refused as such (HTTP 400): rejected
 
 
 class OutputStage:
     """The engine calls schema, parse, prepare (order-free checks as an answer arrives), commit (in
-    plan order), flush (write pending lines; True if a part is full) and finalize_full."""
+    plan order), flush (write pending lines) and finalize_full (publish the full parts)."""
 
     name = ""
     kinds: tuple[str, ...] = ()
@@ -100,10 +99,9 @@ class OutputStage:
     def flush_needed(self) -> bool:
         return any(w.full for w in self.writers.values())
 
-    def flush(self) -> bool:
+    def flush(self) -> None:
         for w in self.writers.values():
             w.flush()
-        return self.flush_needed()
 
     def finalize_full(self) -> None:
         for w in self.writers.values():
@@ -116,7 +114,7 @@ class OutputStage:
 
 
 class Engine:
-    def __init__(self, stage, journal: Journal, client: LLMClient | None,
+    def __init__(self, stage, journal: Journal, client: LLMClient,
                  max_output_retries: int, concurrency_limit: int, gate: BudgetGate | None = None,
                  on_commit: Callable[[ItemResult], None] | None = None,
                  on_response: Callable[[ChatResult], None] | None = None,
@@ -173,8 +171,6 @@ class Engine:
         try:
             if self.missing is not None:
                 raise self.missing(item, attempt)
-            assert self.client is not None
-            self.stats.requests += 1
             r = await self.client.chat(
                 item.messages, item.seed + attempt, schema, schema_name, urgent=attempt > 0,
                 on_answer=lambda r: self._journaled(item, attempt, r),
@@ -341,10 +337,9 @@ class Engine:
             return
         self.journal.begin()
         self.journal.set_last_index(self.progress_key, self._last)
-        full = self.stage.flush()
+        self.stage.flush()
         self.journal.commit()
         self._gathered = 0
-        if full:
-            self.stage.finalize_full()
+        self.stage.finalize_full()
         if self.checkpoint:
             self.checkpoint()
