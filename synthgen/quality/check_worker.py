@@ -1,12 +1,10 @@
-"""The order-free checks (precheck.py) in a worker process, so the main process only sends
+"""The order-free checks (precheck.py) in a spawned worker process, so the main process only sends
 requests, journals and commits.
 
-A spawned `concurrent.futures` pool of one (a fresh interpreter, not a fork of the threaded
-parent). On 2 cores, 2000 items at concurrency 64, 50 ms, the stage took a median 0.745x the wall
-time of checking in-process (5 pairs, 0.70-1.09; `python bench/check_worker.py`), and 10k items at
-zero latency 10.4 s against 16-18 s; it costs ~140 MB of RSS in its own process (the language
-model is 65 of it). Its start-up (~1.5 s: spawn, imports, model) overlaps the first requests. The answers are the same wherever it runs (tested by running a
-pipeline both ways); if the worker dies, the pool checks in-process from then on (tested with kill -9).
+On 2 cores the stage takes about 0.75x the wall time of checking in-process (`python
+bench/check_worker.py`) for ~140 MB of RSS in the worker; its ~1.5 s start-up overlaps the first
+requests. The answers are the same wherever it runs; if the worker dies, the pool checks
+in-process from then on (both tested).
 """
 
 from __future__ import annotations
@@ -122,17 +120,14 @@ class PrecheckPool:
                 break  # the worker is busy: let the next batch grow; it goes when the worker is back
             batch = self._pending[: self.MAX_BATCH]
             del self._pending[: self.MAX_BATCH]
-            done = None
-            try:
-                if self.broken is None and self._executor is not None:
-                    done = self._executor.submit(_check_in_worker, [e for e, _, _ in batch])
+            try:  # pending only grows while the executor is up: check() and _give_up see to it
+                done = self._executor.submit(_check_in_worker, [e for e, _, _ in batch])  # type: ignore
             except (BrokenProcessPool, RuntimeError) as exc:
-                self._give_up(f"the check worker stopped ({type(exc).__name__})")
-            if done is None:
+                self._give_up(f"the check worker stopped ({type(exc).__name__})")  # checks what is pending
                 self._resolve_locally(batch)
-            else:
-                self._out += 1
-                done.add_done_callback(lambda f, b=batch: self._deliver(b, f))
+                return
+            self._out += 1
+            done.add_done_callback(lambda f, b=batch: self._deliver(b, f))
 
     def _deliver(self, batch: list[tuple[Example, asyncio.Future, int]], done: Future) -> None:
         """From the pool's own thread: hand the answer to the event loop."""
