@@ -15,10 +15,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable
 from typing import Literal
-
-from synthgen.taxonomy import ALL_LANGUAGES
 
 Verdict = Literal["ok", "mismatch", "unchecked"]
 
@@ -134,21 +131,12 @@ def head(text: str) -> str:
 
 
 class LanguageChecker:
-    """Language identity checks against taxonomy language names (e.g. "German", "Scottish Gaelic").
-
-    `languages` are the ones checked (others answer "unchecked"); detection still ranges over every
-    taxonomy language, so a reply in an unexpected language is reported as what it is."""
-
-    def __init__(self, languages: Iterable[str] | None = None) -> None:
-        names = tuple(ALL_LANGUAGES if languages is None else languages)
-        unknown = [n for n in names if n not in ALL_LANGUAGES]
-        if unknown:
-            raise ValueError(f"unknown language name(s): {', '.join(unknown)}")
-        self._checked = frozenset(n for n in names if n in _CODES)
+    """Language identity checks against taxonomy language names (e.g. "German", "Scottish Gaelic");
+    a language the model lacks always answers "unchecked"."""
 
     def supports(self, lang: str) -> bool:
         """True when `check(text, lang)` can answer something other than "unchecked"."""
-        return lang in self._checked
+        return lang in _CODES
 
     @staticmethod
     def _classify(text: str) -> tuple[str | None, float] | None:
@@ -170,7 +158,7 @@ class LanguageChecker:
 
     def judge(self, text: str, expected: str) -> tuple[Verdict, str | None]:
         """(verdict, detected language or None)."""
-        got = self._classify(text) if expected in self._checked else None
+        got = self._classify(text) if expected in _CODES else None
         if got is None:
             return "unchecked", None
         name, conf = got

@@ -53,10 +53,6 @@ class MinHasher:
     """Signatures and band keys under one setting; the same values in every process."""
 
     def __init__(self, threshold: float = 0.85, ngram: int = 3) -> None:
-        if not 0.5 <= threshold <= 1.0:
-            raise ValueError(f"near-duplicate threshold must be between 0.5 and 1, got {threshold}")
-        if not 1 <= ngram <= 255:
-            raise ValueError(f"ngram must be between 1 and 255, got {ngram}")
         from rensa import RMinHash  # ~0.3 s to import: only runs that check near-duplicates pay it
 
         self._new, self.ngram = RMinHash, ngram
