@@ -121,22 +121,17 @@ class PrecheckPool:
             batch = self._pending[: self.MAX_BATCH]
             del self._pending[: self.MAX_BATCH]
             try:  # pending only grows while the executor is up: check() and _give_up see to it
-                done = self._executor.submit(_check_in_worker, [e for e, _, _ in batch])  # type: ignore
+                sent = self._executor.submit(_check_in_worker, [e for e, _, _ in batch])  # type: ignore
             except (BrokenProcessPool, RuntimeError) as exc:
                 self._give_up(f"the check worker stopped ({type(exc).__name__})")  # checks what is pending
                 self._resolve_locally(batch)
                 return
             self._out += 1
-            done.add_done_callback(lambda f, b=batch: self._deliver(b, f))
+            # answered on the loop's thread; nothing happens if the loop has closed meanwhile
+            done = asyncio.wrap_future(sent, loop=self._loop)
+            done.add_done_callback(lambda f, b=batch: self._answered(b, f))
 
-    def _deliver(self, batch: list[tuple[Example, asyncio.Future, int]], done: Future) -> None:
-        """From the pool's own thread: hand the answer to the event loop."""
-        try:
-            self._loop.call_soon_threadsafe(self._answered, batch, done)  # type: ignore[union-attr]
-        except RuntimeError:
-            pass  # the loop is closed: the stage is over and nobody waits for these answers
-
-    def _answered(self, batch: list[tuple[Example, asyncio.Future, int]], done: Future) -> None:
+    def _answered(self, batch: list[tuple[Example, asyncio.Future, int]], done: asyncio.Future) -> None:
         self._out -= 1
         results = None
         try:
