@@ -1,10 +1,8 @@
-"""Is this text in the language the prompt asked for?
+"""Is this text in the language the prompt asked for? py3langid's model (in the wheel, offline).
 
-A plain wrapper of py3langid's public API (model shipped in the wheel, works offline):
-``LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)``, ``set_languages`` to the
-taxonomy's classes, then ``classify``. Chosen over lingua-language-detector by measurement
-(bench/langid_compare.py, bench/notes/quality-measurements.md): as accurate on 5-word snippets,
-knows 90 of the paper's 93 languages (lingua: 64), loads in about 1 s (lingua accurate: 20 s).
+Chosen over lingua-language-detector by measurement (bench/langid_compare.py,
+bench/notes/quality-measurements.md): as accurate on 5-word snippets, knows 90 of the paper's 93
+languages (lingua: 64), loads in about 1 s (lingua accurate: 20 s).
 
 Tolerant by design: "mismatch" only when the text is long enough, the detector is confident, and
 the detected language is not a close neighbour no detector separates reliably (Bosnian/Croatian/
@@ -90,10 +88,9 @@ def classes() -> list[str]:
 def identifier():
     """py3langid's classifier over classes(), loaded once per process (about 1 s) and shared.
 
-    Made from the model's arrays keeping only those classes' columns, which is what
-    `set_languages` computes; `set_languages` itself keeps the whole table beside its subset: 92 MB
-    of RSS for the loaded model that way, 65 MB this way (`python bench/langid_memory.py`), the
-    same answers (tests/test_langid.py compares the two)."""
+    Built from the model's columns for those classes, which is what `set_languages` computes, but
+    without the copy of the whole table it keeps: 65 MB of RSS instead of 92
+    (`python bench/langid_memory.py`), the same answers (tests/test_langid.py compares the two)."""
     global _identifier
     with _identifier_lock:
         if _identifier is None:
