@@ -17,6 +17,7 @@ import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from functools import cached_property
 
 from ..blas import one_blas_thread
 from ..config import ValidationConfig
@@ -63,7 +64,6 @@ class PrecheckPool:
 
     def __init__(self, cfg: ValidationConfig) -> None:
         self.cfg = cfg
-        self._local: Prechecker | None = None
         # (example, future, plan position): sent lowest position first, so the example the
         # ordered commit waits for is not queued behind later ones that happened to answer first
         self._pending: list[tuple[Example, asyncio.Future, int]] = []
@@ -74,10 +74,10 @@ class PrecheckPool:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._worker_pid: Future | None = None
 
+    @cached_property
     def local(self) -> Prechecker:
-        if self._local is None:
-            self._local = Prechecker(self.cfg)
-        return self._local
+        """The in-process checks, made the first time the worker cannot answer."""
+        return Prechecker(self.cfg)
 
     @property
     def pid(self) -> int | None:
@@ -103,7 +103,7 @@ class PrecheckPool:
     async def check(self, example: Example, position: int = 0) -> Precheck:
         await self.start()
         if self.broken is not None or self._executor is None:
-            return self.local().run([example])[0]
+            return self.local.run([example])[0]
         fut = self._loop.create_future()  # type: ignore[union-attr]
         self._pending.append((example, fut, position))
         if not self._scheduled:
@@ -153,7 +153,7 @@ class PrecheckPool:
     def _resolve_locally(self, batch: list[tuple[Example, asyncio.Future, int]]) -> None:
         live = [(e, fut) for e, fut, _ in batch if not fut.done()]
         if live:
-            for (_, fut), result in zip(live, self.local().run([e for e, _ in live])):
+            for (_, fut), result in zip(live, self.local.run([e for e, _ in live])):
                 fut.set_result(result)
 
     def _give_up(self, why: str) -> None:
