@@ -39,7 +39,8 @@ class ExampleChecker:
             if prior is not None:
                 what = ("with its query repeats an earlier example" if ns.startswith("pair/")
                         else "repeats an earlier text")
-                return Precheck(Finding("duplicate", f"'{f}' {what}", f), flags, pre.langid, duplicate_of=prior)
+                hit = Finding("duplicate", f"'{f}' {what}", f)
+                return Precheck(hit, flags, pre.langid, duplicate_of=prior)
         # every text is looked up before any is stored: a text of a rejected example must not
         # stay behind as the "earlier copy" of later ones, and a flagged example's other texts
         # are still stored for later ones to be compared with
