@@ -16,7 +16,7 @@ from .manifest import read_manifest
 from .quality.summary import summarize
 
 REPORT_VERSION = 1
-
+MAX_LANGUAGES = 15  # terminal rows; the rest are summed in one
 
 
 def _ratio(a: float | None, b: float | None, digits: int = 4) -> float | None:
@@ -58,7 +58,7 @@ def load_report(run_dir: Path) -> dict:
     stages, gen = manifest.get("stages", {}), summary["generate"]
     tokens = manifest.get("tokens", {}) or {}
     total_tokens = (tokens.get("prompt_tokens") or 0) + (tokens.get("completion_tokens") or 0)
-    cost, bs_files, m_bs = manifest.get("cost_usd"), summary["brainstorm_files"], stages.get("brainstorm", {})
+    cost, m_bs = manifest.get("cost_usd"), stages.get("brainstorm", {})
     return {
         "report_version": REPORT_VERSION,
         "run_dir": str(run_dir),
@@ -85,7 +85,7 @@ def load_report(run_dir: Path) -> dict:
         "brainstorm": {
             "status": m_bs.get("status", "not started"),
             "calls": m_bs.get("items_committed", 0),
-            **{k: bs_files[k] for k in ("tasks_kept", "surplus", "rejected", "rejected_by_reason", "by_group")},
+            **summary["brainstorm_files"],  # tasks_kept, surplus, rejected, rejected_by_reason, by_group
         },
         "files": summary["files"],
         "warnings": _warnings(manifest, summary),
@@ -114,9 +114,9 @@ def _table(title: str, *columns: str) -> Table:
     return t
 
 
-def render_text(report: dict, console=None, max_languages: int = 15) -> None:
+def render_text(report: dict) -> None:
     """Rich tables on the terminal, one per question a reader asks of a run."""
-    console = console or Console()
+    console = Console()
     st = report["status"]
     console.print(f"[bold]{report['run_dir']}[/bold]  fingerprint {report['fingerprint']}  shard {report['shard']}  "
                   f"brainstorm: {st['brainstorm']}  generate: {st['generate']}  elapsed {report['elapsed_s']}s")
@@ -127,7 +127,7 @@ def render_text(report: dict, console=None, max_languages: int = 15) -> None:
                       "examples after the top-up rounds")
     _render_examples(report, console)
     _render_guidelines(report, console)
-    _render_languages(report, console, max_languages)
+    _render_languages(report, console)
     _render_brainstorm_and_cost(report, console)
     _render_batches(report, console)
 
@@ -175,13 +175,13 @@ def _render_guidelines(report: dict, console: Console) -> None:
     console.print(t)
 
 
-def _render_languages(report: dict, console: Console, max_languages: int) -> None:
+def _render_languages(report: dict, console: Console) -> None:
     langs = list(report["generate"]["by_language"].items())
     t = _table(f"languages ({len(langs)})", "<language", "items", "accepted", "rejected", "<top reject reasons")
-    for lang, c in langs[:max_languages]:
+    for lang, c in langs[:MAX_LANGUAGES]:
         t.add_row(lang, str(c["items"]), str(c["accepted"]), str(c["rejected"]), _top(c["rejected_by_reason"], 2))
-    if len(langs) > max_languages:
-        rest = langs[max_languages:]
+    if len(langs) > MAX_LANGUAGES:
+        rest = langs[MAX_LANGUAGES:]
         t.add_row(f"[dim]{len(rest)} more[/dim]", str(sum(c["items"] for _, c in rest)),
                   str(sum(c["accepted"] for _, c in rest)), str(sum(c["rejected"] for _, c in rest)), "")
     console.print(t)

@@ -491,7 +491,7 @@ TEST_LANGUAGES = ("English", "German", "French", "Spanish", "Italian", "Portugue
 def test_answers_pass_the_language_check_in_every_language_the_tests_use(client):
     from synthgen.quality.langid import LanguageChecker
 
-    checker = LanguageChecker(list(TEST_LANGUAGES))
+    checker = LanguageChecker()
     for lang in TEST_LANGUAGES:
         verdicts = []
         for seed in range(4):
@@ -503,7 +503,7 @@ def test_answers_pass_the_language_check_in_every_language_the_tests_use(client)
 def test_wrong_language_fault_fails_the_language_check():
     from synthgen.quality.langid import LanguageChecker
 
-    checker = LanguageChecker(list(TEST_LANGUAGES))
+    checker = LanguageChecker()
     with FakeLLMServer(FakeServerOptions(rate_wrong_language=1.0)) as server:
         for lang in ("English", "German", "Russian", "Japanese"):
             out = _obj(_client(server), RETRIEVAL.format(n=30, lang=lang))

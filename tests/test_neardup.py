@@ -7,8 +7,10 @@ import subprocess
 import sys
 
 import numpy as np
+import pydantic
 import pytest
 
+from synthgen.config import ValidationConfig
 from synthgen.journal import Journal
 from synthgen.quality.neardup import MinHasher, NearDupStore
 from synthgen.quality.textnorm import normalize
@@ -247,11 +249,9 @@ def test_bands_find_every_pair_the_estimate_accepts_at_the_threshold(tmp_path) -
     journal.close()
 
 
-def test_bad_settings_are_clear_errors() -> None:
-    with pytest.raises(ValueError, match="threshold"):
-        MinHasher(threshold=1.5)
-    with pytest.raises(ValueError, match="ngram"):
-        MinHasher(ngram=0)
+def test_a_threshold_out_of_range_is_refused_by_the_config() -> None:
+    with pytest.raises(pydantic.ValidationError, match="near_duplicate_threshold"):
+        ValidationConfig(near_duplicate_threshold=1.5)
 
 
 def test_normalize_folds_case_width_and_whitespace() -> None:

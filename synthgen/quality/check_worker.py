@@ -1,12 +1,10 @@
-"""The order-free checks (precheck.py) in a worker process, so the main process only sends
+"""The order-free checks (precheck.py) in a spawned worker process, so the main process only sends
 requests, journals and commits.
 
-A spawned `concurrent.futures` pool of one (a fresh interpreter, not a fork of the threaded
-parent). On 2 cores, 2000 items at concurrency 64, 50 ms, the stage took a median 0.745x the wall
-time of checking in-process (5 pairs, 0.70-1.09; `python bench/check_worker.py`), and 10k items at
-zero latency 10.4 s against 16-18 s; it costs ~140 MB of RSS in its own process (the language
-model is 65 of it). Its start-up (~1.5 s: spawn, imports, model) overlaps the first requests. The answers are the same wherever it runs (tested by running a
-pipeline both ways); if the worker dies, the pool checks in-process from then on (tested with kill -9).
+On 2 cores the stage takes about 0.75x the wall time of checking in-process (`python
+bench/check_worker.py`) for ~140 MB of RSS in the worker; its ~1.5 s start-up overlaps the first
+requests. The answers are the same wherever it runs; if the worker dies, the pool checks
+in-process from then on (both tested).
 """
 
 from __future__ import annotations
@@ -19,6 +17,7 @@ import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from functools import cached_property
 
 from ..blas import one_blas_thread
 from ..config import ValidationConfig
@@ -65,7 +64,6 @@ class PrecheckPool:
 
     def __init__(self, cfg: ValidationConfig) -> None:
         self.cfg = cfg
-        self._local: Prechecker | None = None
         # (example, future, plan position): sent lowest position first, so the example the
         # ordered commit waits for is not queued behind later ones that happened to answer first
         self._pending: list[tuple[Example, asyncio.Future, int]] = []
@@ -76,10 +74,10 @@ class PrecheckPool:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._worker_pid: Future | None = None
 
+    @cached_property
     def local(self) -> Prechecker:
-        if self._local is None:
-            self._local = Prechecker(self.cfg)
-        return self._local
+        """The in-process checks, made the first time the worker cannot answer."""
+        return Prechecker(self.cfg)
 
     @property
     def pid(self) -> int | None:
@@ -105,7 +103,7 @@ class PrecheckPool:
     async def check(self, example: Example, position: int = 0) -> Precheck:
         await self.start()
         if self.broken is not None or self._executor is None:
-            return self.local().run([example])[0]
+            return self.local.run([example])[0]
         fut = self._loop.create_future()  # type: ignore[union-attr]
         self._pending.append((example, fut, position))
         if not self._scheduled:
@@ -122,26 +120,18 @@ class PrecheckPool:
                 break  # the worker is busy: let the next batch grow; it goes when the worker is back
             batch = self._pending[: self.MAX_BATCH]
             del self._pending[: self.MAX_BATCH]
-            done = None
-            try:
-                if self.broken is None and self._executor is not None:
-                    done = self._executor.submit(_check_in_worker, [e for e, _, _ in batch])
+            try:  # pending only grows while the executor is up: check() and _give_up see to it
+                sent = self._executor.submit(_check_in_worker, [e for e, _, _ in batch])  # type: ignore
             except (BrokenProcessPool, RuntimeError) as exc:
-                self._give_up(f"the check worker stopped ({type(exc).__name__})")
-            if done is None:
+                self._give_up(f"the check worker stopped ({type(exc).__name__})")  # checks what is pending
                 self._resolve_locally(batch)
-            else:
-                self._out += 1
-                done.add_done_callback(lambda f, b=batch: self._deliver(b, f))
+                return
+            self._out += 1
+            # answered on the loop's thread; nothing happens if the loop has closed meanwhile
+            done = asyncio.wrap_future(sent, loop=self._loop)
+            done.add_done_callback(lambda f, b=batch: self._answered(b, f))
 
-    def _deliver(self, batch: list[tuple[Example, asyncio.Future, int]], done: Future) -> None:
-        """From the pool's own thread: hand the answer to the event loop."""
-        try:
-            self._loop.call_soon_threadsafe(self._answered, batch, done)  # type: ignore[union-attr]
-        except RuntimeError:
-            pass  # the loop is closed: the stage is over and nobody waits for these answers
-
-    def _answered(self, batch: list[tuple[Example, asyncio.Future, int]], done: Future) -> None:
+    def _answered(self, batch: list[tuple[Example, asyncio.Future, int]], done: asyncio.Future) -> None:
         self._out -= 1
         results = None
         try:
@@ -163,7 +153,7 @@ class PrecheckPool:
     def _resolve_locally(self, batch: list[tuple[Example, asyncio.Future, int]]) -> None:
         live = [(e, fut) for e, fut, _ in batch if not fut.done()]
         if live:
-            for (_, fut), result in zip(live, self.local().run([e for e, _ in live])):
+            for (_, fut), result in zip(live, self.local.run([e for e, _ in live])):
                 fut.set_result(result)
 
     def _give_up(self, why: str) -> None:

@@ -8,21 +8,11 @@ flat and a resume rebuilds nothing. First in plan order wins, so answers are rep
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from ..config import ValidationConfig
 from ..journal import Journal
 from ..validate import Finding, apply_policy
 from .neardup import NearDupStore
 from .precheck import Precheck, Prechecker
-
-
-@dataclass
-class Verdict:
-    finding: Finding | None
-    flags: list[str] = field(default_factory=list)
-    langid: str = "ok"  # "ok" | "unchecked" (some text could not be judged) | "off"
-    duplicate_of: str | None = None
 
 
 class ExampleChecker:
@@ -35,20 +25,22 @@ class ExampleChecker:
         self._near = NearDupStore(journal, cfg.near_duplicate_threshold) if self.pre.near_on else None
 
     def check_example(self, group: str, obj: dict, placeholders: dict[str, str], item_id: str,
-                      pre: Precheck | None = None) -> Verdict:
+                      pre: Precheck | None = None) -> Precheck:
         """Run every check in order; claims dedup entries only for what it accepts (or flags).
-        `pre`: the order-free checks already done for this example (precheck.py), else done here."""
+        `pre`: the order-free checks already done for this example (precheck.py), else done here.
+        The answer's `duplicate_of` names the earlier copy of a (near-)duplicate."""
         if pre is None:
             pre = self.pre.run([(group, obj, placeholders)])[0]
-        flags = list(pre.flags)
         if pre.finding:
-            return Verdict(pre.finding, flags, pre.langid if pre.finding.reason == "wrong_language" else "ok")
+            return pre
+        flags = list(pre.flags)
         for f, ns, h in pre.hashes:
             prior = self.journal.seen(ns, h)
             if prior is not None:
                 what = ("with its query repeats an earlier example" if ns.startswith("pair/")
                         else "repeats an earlier text")
-                return Verdict(Finding("duplicate", f"'{f}' {what}", f), flags, pre.langid, prior)
+                hit = Finding("duplicate", f"'{f}' {what}", f)
+                return Precheck(hit, flags, pre.langid, duplicate_of=prior)
         # every text is looked up before any is stored: a text of a rejected example must not
         # stay behind as the "earlier copy" of later ones, and a flagged example's other texts
         # are still stored for later ones to be compared with
@@ -61,10 +53,10 @@ class ExampleChecker:
             hit = Finding("near_duplicate", f"'{f}' is a near-copy of an earlier text", f)
             reject, more = apply_policy([hit], self.cfg)
             if reject:
-                return Verdict(reject, flags, pre.langid, prior)
+                return Precheck(reject, flags, pre.langid, duplicate_of=prior)
             flags += [m for m in more if m not in flags]
         for signed in fresh:
             self._near.add(item_id, signed)
         for _, ns, h in pre.hashes:
             self.journal.claim(ns, h, item_id)
-        return Verdict(None, flags, pre.langid)
+        return Precheck(None, flags, pre.langid)

@@ -16,6 +16,9 @@ from .summary import UNTESTED_REASONS
 
 GREEN, AMBER, RED, GREY, BLUE = "#2f9e44", "#f2a93b", "#e03131", "#adb5bd", "#4c78a8"
 REASON_COLORS = {"format": "#868e96", "guideline": "#f08c00", "duplicate": "#7048e8", "language": "#1098ad"}
+# a reason's colour kind; any other reason is a guideline rule's
+REASON_KINDS = {"duplicate": "duplicate", "near_duplicate": "duplicate", "wrong_language": "language",
+                **dict.fromkeys(UNTESTED_REASONS, "format")}
 MAX_LANGUAGES = 20
 CHAR_W = 7.2  # px per character of 12px sans-serif: enough to size label columns
 ROW_H, BAR_H = 22, 14
@@ -129,13 +132,6 @@ def _int(n: float | None) -> str:
     return "\u2013" if n is None else f"{n:,}"
 
 
-def reason_kind(reason: str) -> str:
-    if reason in UNTESTED_REASONS:
-        return "format"
-    return {"duplicate": "duplicate", "near_duplicate": "duplicate", "wrong_language": "language"}.get(
-        reason, "guideline")
-
-
 def _cell(text: str) -> str:
     # numbers line up on the right, words read from the left
     numeric = text[:1].isdigit() or text[:1] in "$\u2013-"
@@ -183,11 +179,12 @@ def _reasons(gen: dict) -> str:
     if not reasons:
         return _section("Rejects by reason", '<p class="empty">no rejects</p>')
     rows = [(k, [n]) for k, n in reasons.items()]
-    colors = [[REASON_COLORS[reason_kind(k)]] for k in reasons]
+    kind = {k: REASON_KINDS.get(k, "guideline") for k in reasons}
+    colors = [[REASON_COLORS[kind[k]]] for k in reasons]
     items = gen["items"] or 1
     chart = stacked_bars(rows, [("rejected", GREY)], colors=colors, aria="rejects by reason",
                          value_text=lambda k, v: f"{int(v[0])} ({_pct(v[0] / items)})")
-    present = {reason_kind(k) for k in reasons}
+    present = set(kind.values())
     kinds = [(k, c) for k, c in REASON_COLORS.items() if k in present]
     return _section("Rejects by reason", legend(kinds) + chart, "share of all stage 2 items in brackets")
 

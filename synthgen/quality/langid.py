@@ -1,10 +1,8 @@
-"""Is this text in the language the prompt asked for?
+"""Is this text in the language the prompt asked for? py3langid's model (in the wheel, offline).
 
-A plain wrapper of py3langid's public API (model shipped in the wheel, works offline):
-``LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)``, ``set_languages`` to the
-taxonomy's classes, then ``classify``. Chosen over lingua-language-detector by measurement
-(bench/langid_compare.py, bench/notes/quality-measurements.md): as accurate on 5-word snippets,
-knows 90 of the paper's 93 languages (lingua: 64), loads in about 1 s (lingua accurate: 20 s).
+Chosen over lingua-language-detector by measurement (bench/langid_compare.py,
+bench/notes/quality-measurements.md): as accurate on 5-word snippets, knows 90 of the paper's 93
+languages (lingua: 64), loads in about 1 s (lingua accurate: 20 s).
 
 Tolerant by design: "mismatch" only when the text is long enough, the detector is confident, and
 the detected language is not a close neighbour no detector separates reliably (Bosnian/Croatian/
@@ -15,10 +13,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable
 from typing import Literal
-
-from synthgen.taxonomy import ALL_LANGUAGES
 
 Verdict = Literal["ok", "mismatch", "unchecked"]
 
@@ -93,10 +88,9 @@ def classes() -> list[str]:
 def identifier():
     """py3langid's classifier over classes(), loaded once per process (about 1 s) and shared.
 
-    Made from the model's arrays keeping only those classes' columns, which is what
-    `set_languages` computes; `set_languages` itself keeps the whole table beside its subset: 92 MB
-    of RSS for the loaded model that way, 65 MB this way (`python bench/langid_memory.py`), the
-    same answers (tests/test_langid.py compares the two)."""
+    Built from the model's columns for those classes, which is what `set_languages` computes, but
+    without the copy of the whole table it keeps: 65 MB of RSS instead of 92
+    (`python bench/langid_memory.py`), the same answers (tests/test_langid.py compares the two)."""
     global _identifier
     with _identifier_lock:
         if _identifier is None:
@@ -134,21 +128,12 @@ def head(text: str) -> str:
 
 
 class LanguageChecker:
-    """Language identity checks against taxonomy language names (e.g. "German", "Scottish Gaelic").
-
-    `languages` are the ones checked (others answer "unchecked"); detection still ranges over every
-    taxonomy language, so a reply in an unexpected language is reported as what it is."""
-
-    def __init__(self, languages: Iterable[str] | None = None) -> None:
-        names = tuple(ALL_LANGUAGES if languages is None else languages)
-        unknown = [n for n in names if n not in ALL_LANGUAGES]
-        if unknown:
-            raise ValueError(f"unknown language name(s): {', '.join(unknown)}")
-        self._checked = frozenset(n for n in names if n in _CODES)
+    """Language identity checks against taxonomy language names (e.g. "German", "Scottish Gaelic");
+    a language the model lacks always answers "unchecked"."""
 
     def supports(self, lang: str) -> bool:
         """True when `check(text, lang)` can answer something other than "unchecked"."""
-        return lang in self._checked
+        return lang in _CODES
 
     @staticmethod
     def _classify(text: str) -> tuple[str | None, float] | None:
@@ -170,7 +155,7 @@ class LanguageChecker:
 
     def judge(self, text: str, expected: str) -> tuple[Verdict, str | None]:
         """(verdict, detected language or None)."""
-        got = self._classify(text) if expected in self._checked else None
+        got = self._classify(text) if expected in _CODES else None
         if got is None:
             return "unchecked", None
         name, conf = got

@@ -49,13 +49,14 @@ def dedup_keys(group: str, obj: dict, norm: dict[str, str], cfg: ValidationConfi
 
 @dataclass
 class Precheck:
-    """What an example earned on its own; dedup against earlier examples is still to come."""
+    """What an example earned on its own, then (checks.py) against the examples before it."""
 
     finding: Finding | None
     flags: list[str] = field(default_factory=list)
     langid: str = "ok"  # "ok" | "unchecked" (some text could not be judged) | "off"
     hashes: list[tuple[str, str, int]] = field(default_factory=list)  # (field, namespace, exact hash)
     near: list = field(default_factory=list)  # (field, neardup.Signed)
+    duplicate_of: str | None = None  # set by ExampleChecker.check_example
 
 
 class Prechecker:

@@ -74,9 +74,8 @@ def _records(directory: Path, problems: Counter) -> Iterator[dict]:
 def _langid_verdicts(value: object) -> list[str]:
     """Verdicts in a record's langid field: "ok" | "unchecked" | "off" for the record (what the
     pipeline writes), or one per text when a tool stores a {field: verdict} map or a list."""
-    if isinstance(value, dict):
-        value = list(value.values())
-    return [str(v) for v in value] if isinstance(value, list) else [] if value is None else [str(value)]
+    values = list(value.values()) if isinstance(value, dict) else value
+    return [str(v) for v in values] if isinstance(values, list) else [] if values is None else [str(values)]
 
 
 def _length_summary(bins: Counter[int], max_bins: int = 12) -> dict:
@@ -121,7 +120,7 @@ class RunScan:
             self.brainstorm[str(rec.get("group", "?"))]["kept"] += 1
 
     def _count(self, group: str, placeholders: object, *keys: str) -> None:
-        g, lg = self.by_group[group], self.by_language[language_of(placeholders or {})]
+        g, lg = self.by_group[group], self.by_language[language_of(placeholders)]
         for key in keys:
             g[key] += 1
             lg[key] += 1
