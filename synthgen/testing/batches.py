@@ -162,7 +162,7 @@ class BatchRoutes:
         if found is None:
             answer = (error(404, f"No such File object: {file_id}", param="id") if file_id
                       else error(404, f"No batch found with id '{batch_id}'.", param="batch_id"))
-            raise web.HTTPNotFound(body=answer.body, content_type="application/json")
+            raise web.HTTPNotFound(text=answer.text, content_type="application/json")
         return found
 
     async def retrieve(self, request: web.Request) -> web.Response:
