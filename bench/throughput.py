@@ -111,10 +111,6 @@ def _memory(pids: list[int], field: str) -> int:
 LARGEST = {"rss": 0}  # the last watched command's largest single process (peak RSS bytes)
 
 
-def _largest(pids: list[int]) -> int:
-    return max((_memory([p], "VmRSS:") for p in pids), default=0)
-
-
 def _sampled(argv: list[str], pss_every: int) -> tuple[float, float, int, int, str]:
     """Run a command and watch it: (wall s, CPU s of it and its children, peak RSS bytes, peak
     PSS bytes, stdout). Both peaks are summed over its process tree; RSS sampled every 20 ms,
@@ -128,8 +124,9 @@ def _sampled(argv: list[str], pss_every: int) -> tuple[float, float, int, int, s
     LARGEST["rss"] = 0
     while proc.poll() is None:
         pids = _tree(proc.pid)
-        peak_rss = max(peak_rss, _memory(pids, "VmRSS:"))
-        LARGEST["rss"] = max(LARGEST["rss"], _largest(pids))
+        each = [_memory([p], "VmRSS:") for p in pids]  # one read per process: the sum and the largest
+        peak_rss = max(peak_rss, sum(each))
+        LARGEST["rss"] = max(LARGEST["rss"], max(each, default=0))
         if ticks % pss_every == 0:
             peak_pss = max(peak_pss, _memory(pids, "Pss:"))
         ticks += 1
