@@ -140,9 +140,13 @@ def _sampled(argv: list[str], pss_every: int) -> tuple[float, float, int, int, s
     return wall, cpu, max(peak_rss, after.ru_maxrss * 1024), peak_pss, out
 
 
+# the installed command, as users run it (its check worker's imports differ from `python -m`'s)
+COMMAND = str(Path(sys.executable).parent / "synthgen")
+
+
 def synthgen(*args: str, pss_every: int = 12) -> tuple[float, float, int, int]:
     """Run a synthgen command; returns (wall s, CPU s, peak RSS bytes, peak PSS bytes)."""
-    wall, cpu, rss, pss, _ = _sampled([sys.executable, "-m", "synthgen", *args, "--quiet"], pss_every)
+    wall, cpu, rss, pss, _ = _sampled([COMMAND, *args, "--quiet"], pss_every)
     return wall, cpu, rss, pss
 
 

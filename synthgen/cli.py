@@ -290,4 +290,4 @@ from . import cli_data  # noqa: E402,F401
 
 
 def main() -> None:
-    app()
+    app(prog_name="synthgen")  # not "python -m synthgen": the installed command is how it is run

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .errors import ConfigError, PromptError
 from .prompts import load_template, stages_of
 from .taxonomy import ALL_LANGUAGES, GROUPS, paper_language_weights
+from .validate import RULE_DEFAULTS, Rules
 
 
 class _Strict(BaseModel):
@@ -117,15 +118,6 @@ class OutputConfig(_Strict):
     shard_size: int = Field(10000, ge=1)
 
 
-# guideline checks a user may turn into flags or switch off; shape checks always reject
-RULE_DEFAULTS: dict[str, str] = {
-    "too_short": "reject", "copied_query": "reject", "same_positive_negative": "reject",
-    "same_labels": "reject", "identical_sentences": "reject", "label_in_input": "reject",
-    "query_length": "flag", "hard_negative_closer": "flag", "sts_order": "flag",
-    "wrong_language": "reject", "near_duplicate": "reject",
-}
-
-
 class ValidationConfig(_Strict):
     min_words_ratio: float = Field(0.5, ge=0.0, le=2.0)
     min_field_words: int = Field(1, ge=0)
@@ -147,6 +139,9 @@ class ValidationConfig(_Strict):
 
     def policy(self, rule: str) -> str:
         return self.rules.get(rule, RULE_DEFAULTS[rule])
+
+    def rules_for_checks(self) -> Rules:
+        return Rules(**self.model_dump(exclude={"check_worker"}))
 
 
 class Price(_Strict):

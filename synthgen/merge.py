@@ -52,7 +52,7 @@ def merge(out: Path, parts: list[Path], allow_partial: bool = False) -> dict:
     fresh_out(out)
     with disk_faults(out):
         journal = Journal(out)
-        checker = ExampleChecker(cfg.validation, journal)
+        checker = ExampleChecker(cfg.validation.rules_for_checks(), journal)
         writers = {k: ShardWriter(out, k, journal, cfg.output.shard_size) for k in ("examples", "rejects")}
         streams = [iter_records(p / "examples", include_open=False) for p in parts]
         accepted = cross = 0

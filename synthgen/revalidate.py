@@ -15,7 +15,7 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from .config import RunConfig, ValidationConfig, load_config
+from .config import RunConfig, load_config
 from .errors import RunError
 from .integrity import check_run_journal, verify_parts
 from .journal import Journal
@@ -85,7 +85,7 @@ def revalidate(run_dir: Path, config: Path | None = None, out: Path | None = Non
         raise RunError(f"cannot read the config of {run_dir}: {str(exc).splitlines()[0]}") from None
     check_run_journal(run_dir)  # the journal is whole and the published parts intact
     verify_parts(run_dir, data)
-    rules: ValidationConfig = load_config(config).validation if config else run_cfg.validation
+    rules = (load_config(config).validation if config else run_cfg.validation).rules_for_checks()
     if out is not None:
         fresh_out(Path(out))
     work = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="synthgen-validate-"))

@@ -29,9 +29,33 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .config import ValidationConfig
 from .quality.textnorm import normalize
 from .taxonomy import GROUPS
+
+# guideline checks a user may turn into flags or switch off; shape checks always reject
+RULE_DEFAULTS: dict[str, str] = {
+    "too_short": "reject", "copied_query": "reject", "same_positive_negative": "reject",
+    "same_labels": "reject", "identical_sentences": "reject", "label_in_input": "reject",
+    "query_length": "flag", "hard_negative_closer": "flag", "sts_order": "flag",
+    "wrong_language": "reject", "near_duplicate": "reject",
+}
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What the checks read of `[validation]` (config.ValidationConfig.rules_for_checks), as a
+    plain object: the check worker is sent it and then needs no pydantic (16 MB of its RSS)."""
+
+    min_words_ratio: float
+    min_field_words: int
+    query_length_tolerance: int
+    near_duplicate_threshold: float
+    rules: dict[str, str]
+    dedup_min_words: int
+    dedup_scope: str
+
+    def policy(self, rule: str) -> str:
+        return self.rules.get(rule, RULE_DEFAULTS[rule])
 
 
 @dataclass(frozen=True)
@@ -122,7 +146,7 @@ def _counted(text: str, normalized: str | None) -> int:
     return count_words(text)
 
 
-def check_lengths(group: str, obj: dict, placeholders: dict[str, str], cfg: ValidationConfig,
+def check_lengths(group: str, obj: dict, placeholders: dict[str, str], cfg: Rules,
                   normalized: dict[str, str] | None = None) -> list[Finding]:
     out = []
     n = normalized or {}
@@ -201,7 +225,7 @@ def check_content(group: str, obj: dict, normalized: dict[str, str] | None = Non
     return out
 
 
-def apply_policy(findings: list[Finding], cfg: ValidationConfig) -> tuple[Finding | None, list[str]]:
+def apply_policy(findings: list[Finding], cfg: Rules) -> tuple[Finding | None, list[str]]:
     """The first finding whose rule rejects, and the codes of those that only flag."""
     reject, flags = None, []
     for f in findings:
@@ -213,7 +237,7 @@ def apply_policy(findings: list[Finding], cfg: ValidationConfig) -> tuple[Findin
     return reject, flags
 
 
-def validate_example(group: str, obj: dict, placeholders: dict[str, str], cfg: ValidationConfig,
+def validate_example(group: str, obj: dict, placeholders: dict[str, str], cfg: Rules,
                      normalized: dict[str, str] | None = None) -> tuple[Finding | None, list[str]]:
     """(the finding that rejects the example or None, the guideline codes it is flagged with);
     `normalized`: normalize() of the object's string fields, when the caller has it already."""

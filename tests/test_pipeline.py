@@ -191,7 +191,7 @@ def test_exact_duplicates_rejected_and_survive_resume(make_server, write_config,
     first = examples(tmp_path / "run")[0]
     again = {k: "  " + first[k].upper() + " " for k in GROUPS[first["group"]].output_keys}
     j = Journal(tmp_path / "run")
-    verdict = ExampleChecker(cfg.validation, j).check_example(
+    verdict = ExampleChecker(cfg.validation.rules_for_checks(), j).check_example(
         first["group"], again, first["placeholders"], "other")
     assert verdict.finding is not None and verdict.finding.reason == "duplicate"
     assert verdict.duplicate_of == first["id"]

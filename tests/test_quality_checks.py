@@ -94,7 +94,7 @@ def test_check_worker_killed_mid_run_falls_back_with_the_same_answers(tmp_path):
                          "S3": "Stock markets fell sharply."}, {"language": "English"}) for i in range(300)]
 
     async def main():
-        pool = PrecheckPool(ValidationConfig())
+        pool = PrecheckPool(ValidationConfig().rules_for_checks())
         try:
             first = await pool.check(examples[0])
             pid = pool.pid
@@ -109,7 +109,7 @@ def test_check_worker_killed_mid_run_falls_back_with_the_same_answers(tmp_path):
 
     first, answers, broken = asyncio.run(main())
     assert broken and "worker" in broken  # it noticed
-    expected = Prechecker(ValidationConfig()).run(examples)
+    expected = Prechecker(ValidationConfig().rules_for_checks()).run(examples)
     assert first == expected[0] and answers == expected
 
 
@@ -154,6 +154,47 @@ def test_run_goes_on_when_its_check_worker_is_killed(make_server, tmp_path):
     assert "Traceback" not in outs["on"][1]
 
 
+def _worker_of(proc: subprocess.Popen) -> int | None:
+    from pathlib import Path
+
+    for task in Path(f"/proc/{proc.pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            if "spawn_main" in Path(f"/proc/{child}/cmdline").read_text():
+                return int(child)
+    return None
+
+
+def test_the_installed_command_s_check_worker_loads_the_checks_alone(make_server, tmp_path):
+    # run as users run it (the `synthgen` script, not `python -m`): a spawned worker re-imports the
+    # parent's main module, and the script's would bring the CLI, the SDK, aiohttp and pydantic
+    import time
+    from pathlib import Path
+
+    command = Path(sys.executable).parent / "synthgen"
+    assert command.exists(), "the install puts the synthgen command beside the interpreter"
+    srv = make_server(latency_ms=200)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("\n".join(["seed = 3", "[llm]", 'model = "scripted"', f'base_url = "{srv.base_url}"',
+                              "concurrency = 8", "[groups.short-long]", "tasks = 5", "examples = 120",
+                              "[validation]", 'check_worker = "on"']) + "\n")
+    proc = subprocess.Popen([str(command), "run", "--config", str(cfg), "--out", str(tmp_path / "run"), "-q"],
+                            stderr=subprocess.PIPE, text=True)
+    maps, deadline = "", time.time() + 90
+    while "numpy" not in maps and time.time() < deadline and proc.poll() is None:
+        worker = _worker_of(proc)
+        if worker is not None:
+            try:  # numpy is mapped once the worker's language model is loading: its imports are done
+                maps = Path(f"/proc/{worker}/maps").read_text()
+            except (FileNotFoundError, ProcessLookupError):
+                maps = ""
+        time.sleep(0.05)
+    _, err = proc.communicate(timeout=180)
+    assert proc.returncode == 0, err
+    assert "numpy" in maps, "never saw the check worker load its model"
+    for heavy in ("pydantic_core", "aiohttp", "tiktoken"):
+        assert heavy not in maps, f"the check worker loaded {heavy}"
+
+
 def test_examples_waiting_for_a_busy_worker_go_to_it_earliest_plan_position_first(tmp_path):
     # answers arrive in any order but commit in plan order: what waits for the worker is sent
     # lowest position first, so the example the commit needs is not stuck behind later ones
@@ -168,7 +209,7 @@ def test_examples_waiting_for_a_busy_worker_go_to_it_earliest_plan_position_firs
     positions = list(range(len(examples)))[::-1]  # they arrive latest position first
 
     async def main():
-        pool = PrecheckPool(ValidationConfig())
+        pool = PrecheckPool(ValidationConfig().rules_for_checks())
         pool.MAX_BATCH, pool.MAX_OUT = 20, 1
         done: list[int] = []
         try:
@@ -185,7 +226,7 @@ def test_examples_waiting_for_a_busy_worker_go_to_it_earliest_plan_position_firs
             await pool.aclose()
 
     answers, done = asyncio.run(main())
-    assert answers == Prechecker(ValidationConfig()).run(examples)  # same answers as in-process
+    assert answers == Prechecker(ValidationConfig().rules_for_checks()).run(examples)  # same answers as in-process
     assert done == sorted(positions)  # checked strictly by plan position, not by arrival
 
 
@@ -202,7 +243,7 @@ def test_a_busy_worker_gets_bigger_batches_and_nothing_is_left_waiting(tmp_path)
                          "S3": "Interest rates rose again."}, {"language": "English"}) for i in range(15)]
 
     async def main():
-        pool = PrecheckPool(ValidationConfig())
+        pool = PrecheckPool(ValidationConfig().rules_for_checks())
         try:
             await pool.start()
             first = [asyncio.ensure_future(pool.check(e, i)) for i, e in enumerate(examples[:10])]
@@ -220,7 +261,7 @@ def test_a_busy_worker_gets_bigger_batches_and_nothing_is_left_waiting(tmp_path)
 
     held, answers = asyncio.run(main())
     assert held == 5
-    assert answers == Prechecker(ValidationConfig()).run(examples)
+    assert answers == Prechecker(ValidationConfig().rules_for_checks()).run(examples)
 
 
 def test_the_check_worker_is_gone_once_its_pool_closes(tmp_path):
@@ -233,7 +274,7 @@ def test_the_check_worker_is_gone_once_its_pool_closes(tmp_path):
                        "S3": "Stock markets fell sharply."}, {"language": "English"})
 
     async def main():
-        pool = PrecheckPool(ValidationConfig())
+        pool = PrecheckPool(ValidationConfig().rules_for_checks())
         await pool.check(example)
         pid = pool.pid
         await pool.aclose()
@@ -260,7 +301,7 @@ def _worker_threads(monkeypatch, blas_threads: str | None) -> int:
                        "S3": "Stock markets fell sharply."}, {"language": "English"})
 
     async def main():
-        pool = PrecheckPool(ValidationConfig())
+        pool = PrecheckPool(ValidationConfig().rules_for_checks())
         try:
             await pool.check(example)  # answered: numpy and its BLAS are loaded
             status = open(f"/proc/{pool.pid}/status").read()
@@ -303,7 +344,7 @@ def _judge(tmp_path, near_policy: str, examples: list[tuple[str, dict]]):
 
     cfg = ValidationConfig(rules={"near_duplicate": near_policy, "wrong_language": "off", "sts_order": "off"})
     journal = Journal(tmp_path)
-    checker = ExampleChecker(cfg, journal)
+    checker = ExampleChecker(cfg.rules_for_checks(), journal)
     journal.begin()
     verdicts = [checker.check_example("sts", ex, {"language": "English"}, name) for name, ex in examples]
     journal.commit()
@@ -357,7 +398,7 @@ def _judge_mixed(tmp_path, examples: list[tuple[str, str, dict]], **validation):
     rules = {"wrong_language": "off", "sts_order": "off", "near_duplicate": "reject"}
     cfg = ValidationConfig(rules=rules, **validation)
     journal = Journal(tmp_path / f"j{len(list(tmp_path.iterdir()))}")
-    checker = ExampleChecker(cfg, journal)
+    checker = ExampleChecker(cfg.rules_for_checks(), journal)
     journal.begin()
     verdicts = [checker.check_example(group, ex, {"language": "English"}, name) for name, group, ex in examples]
     journal.commit()

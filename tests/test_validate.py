@@ -50,7 +50,7 @@ def run(group: str, cfg: ValidationConfig = DEFAULT, placeholders: dict | None =
     obj, ph = CLEAN[group]
     obj = {**obj, **changes}
     obj = {k: v for k, v in obj.items() if v is not None}
-    return validate_example(group, obj, {**ph, **(placeholders or {})}, cfg)
+    return validate_example(group, obj, {**ph, **(placeholders or {})}, cfg.rules_for_checks())
 
 
 def reason(group: str, **kw) -> str | None:

@@ -2,9 +2,10 @@
 requests, journals and commits.
 
 On 2 cores the stage takes about 0.75x the wall time of checking in-process (`python
-bench/check_worker.py`) for ~140 MB of RSS in the worker; its ~1.5 s start-up overlaps the first
-requests. The answers are the same wherever it runs; if the worker dies, the pool checks
-in-process from then on (both tested).
+bench/check_worker.py`) for ~105 MB of RSS in the worker, most of it the language model; its
+~1 s start-up overlaps the first requests. The worker imports the checks alone: no SDK, no
+pydantic (it is sent `validate.Rules`). The answers are the same wherever it runs; if the worker
+dies, the pool checks in-process from then on (both tested).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from concurrent.futures.process import BrokenProcessPool
 from functools import cached_property
 
 from ..blas import one_blas_thread
-from ..config import ValidationConfig
+from ..validate import Rules
 from .precheck import Example, Precheck, Prechecker
 
 _checker: Prechecker | None = None  # the worker's own, made once by _start_worker
@@ -34,11 +35,11 @@ def _exit_with(parent: int) -> None:
     os._exit(0)
 
 
-def _start_worker(cfg_json: str, parent: int) -> None:
+def _start_worker(cfg: Rules, parent: int) -> None:
     """Runs first in the worker: a watch on the parent, the checks set up, the model loaded."""
     global _checker
     threading.Thread(target=_exit_with, args=(parent,), name="parent-watch", daemon=True).start()
-    _checker = Prechecker(ValidationConfig.model_validate_json(cfg_json))
+    _checker = Prechecker(cfg)
     _checker.warm()
     gc.collect()
     gc.freeze()  # start-up's objects are never garbage: later collections skip them
@@ -62,7 +63,7 @@ class PrecheckPool:
     # fixed costs (pickling, a wake-up on each side). With nothing in flight, anything goes.
     MIN_BATCH = 64
 
-    def __init__(self, cfg: ValidationConfig) -> None:
+    def __init__(self, cfg: Rules) -> None:
         self.cfg = cfg
         # (example, future, plan position): sent lowest position first, so the example the
         # ordered commit waits for is not queued behind later ones that happened to answer first
@@ -91,11 +92,11 @@ class PrecheckPool:
         if self._executor is not None or self.broken is not None:
             return
         self._loop = asyncio.get_running_loop()
-        one_blas_thread()  # inherited by the worker, which imports numpy before any code of ours runs
+        one_blas_thread()  # inherited by the worker: numpy reads it once, when the model loads
         try:
             self._executor = ProcessPoolExecutor(
                 max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_start_worker, initargs=(self.cfg.model_dump_json(), os.getpid()))
+                initializer=_start_worker, initargs=(self.cfg, os.getpid()))
             self._worker_pid = self._executor.submit(os.getpid)  # the worker is spawned at the first submit
         except (OSError, RuntimeError) as exc:
             self.broken = f"could not start the check worker: {exc}"

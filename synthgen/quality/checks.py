@@ -8,9 +8,8 @@ flat and a resume rebuilds nothing. First in plan order wins, so answers are rep
 
 from __future__ import annotations
 
-from ..config import ValidationConfig
 from ..journal import Journal
-from ..validate import Finding, apply_policy
+from ..validate import Finding, Rules, apply_policy
 from .neardup import NearDupStore
 from .precheck import Precheck, Prechecker
 
@@ -18,7 +17,7 @@ from .precheck import Precheck, Prechecker
 class ExampleChecker:
     """Judges examples in plan order against what the journal has accepted before them."""
 
-    def __init__(self, cfg: ValidationConfig, journal: Journal):
+    def __init__(self, cfg: Rules, journal: Journal):
         self.cfg = cfg
         self.journal = journal
         self.pre = Prechecker(cfg)

@@ -12,12 +12,11 @@ signature. No process-salted hash is involved: answers depend only on the inputs
 from __future__ import annotations
 
 import math
+import operator
 import random
 import struct
 import zlib
 from dataclasses import dataclass
-
-import numpy as np
 
 from .textnorm import normalize, words_of_normalized
 
@@ -60,37 +59,40 @@ class MinHasher:
         self.need = math.ceil(threshold * NUM_PERM - 1e-9)  # equal slots for a match
         self._header = _HEADER.pack(_MAGIC, RMinHash.ALGORITHM_VERSION, ngram, NUM_PERM, SEED)
         rng = random.Random(0x5EED)  # fixed odd multipliers: band hashes identical in every process
-        self._mult = np.array([[rng.getrandbits(64) | 1 for _ in range(self.rows)] for _ in range(self.bands)],
-                              dtype=np.uint64)
-        self._band_mix = np.array([(b * _M2) & _U64 for b in range(self.bands)], dtype=np.uint64)
+        self._mult = [rng.getrandbits(64) | 1 for _ in range(self.bands * self.rows)]  # band by band
+        self._band_mix = [(b * _M2) & _U64 for b in range(self.bands)]
+        self._slots = struct.Struct(f"<{NUM_PERM}I")
 
     def sign(self, ns: str, normalized: str) -> Signed:
-        """The signature and band keys of a text already passed through normalize()."""
+        """The signature and band keys of a text already passed through normalize().
+
+        Plain integers, not numpy: the main process, which only compares signatures, then never
+        loads numpy (16 MB of RSS), and a text signs as fast (bench/notes/throughput.md)."""
         m = self._new(NUM_PERM, SEED)
         m.update(shingles(normalized, self.ngram))
-        digest = np.array(m.digest(), dtype=np.uint32)
-        cut = digest[: self.bands * self.rows].reshape(self.bands, self.rows).astype(np.uint64)
-        hashes = (cut * self._mult).sum(axis=1, dtype=np.uint64)  # wraps mod 2**64 by design
-        mix = np.uint64((zlib.crc32(ns.encode()) * _M1) & _U64)
-        bands = ((hashes ^ mix ^ self._band_mix) & np.uint64(_MASK)).astype(np.int64).tolist()
-        return Signed(ns, self._header + digest.astype("<u4").tobytes(), bands)
+        digest, rows = m.digest(), self.rows
+        products = list(map(operator.mul, digest, self._mult))  # a band's hash: its products summed
+        mix = (zlib.crc32(ns.encode()) * _M1) & _U64
+        bands = [((sum(products[i:i + rows]) & _U64) ^ mix ^ band_mix) & _MASK
+                 for i, band_mix in zip(range(0, len(products), rows), self._band_mix)]
+        return Signed(ns, self._header + self._slots.pack(*digest), bands)
 
     def sign_text(self, ns: str, text: str) -> Signed:
         return self.sign(ns, normalize(text))
 
-    def slots(self, sig: bytes) -> np.ndarray:
+    def slots(self, sig: bytes) -> tuple[int, ...]:
         """The signature's slots; refuses one made under other settings."""
         if len(sig) != _HEADER.size + 4 * NUM_PERM or sig[: _HEADER.size] != self._header:
             raise ValueError("signature was made with other ngram/num_perm/seed settings or another rensa "
                              "hashing version: rebuild the signatures from the texts")
-        return np.frombuffer(sig, dtype="<u4", offset=_HEADER.size)
+        return self._slots.unpack_from(sig, _HEADER.size)
 
     def best_match(self, sig: bytes, candidates: list[tuple[str, bytes]]) -> str | None:
         """The key of the earliest candidate with the most equal slots, if it reaches the threshold."""
         mine = self.slots(sig)
         best, best_equal = None, self.need - 1
         for key, other in candidates:
-            equal = int(np.count_nonzero(self.slots(other) == mine))
+            equal = sum(map(operator.eq, self.slots(other), mine))
             if equal > best_equal:
                 best, best_equal = key, equal
         return best

@@ -11,9 +11,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from ..config import ValidationConfig
 from ..taxonomy import GROUPS
-from ..validate import Finding, apply_policy, count_words, validate_example
+from ..validate import Finding, Rules, apply_policy, count_words, validate_example
 from .langid import LanguageChecker, identifier
 from .neardup import MinHasher
 from .textnorm import normalize
@@ -32,7 +31,7 @@ def normalized_hash(normalized: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-def dedup_keys(group: str, obj: dict, norm: dict[str, str], cfg: ValidationConfig):
+def dedup_keys(group: str, obj: dict, norm: dict[str, str], cfg: Rules):
     """(exact keys as (field, namespace, hash), long texts as (field, namespace)) of an example.
 
     The query-side text with its positive is one key: the same pair again is the same example.
@@ -62,7 +61,7 @@ class Precheck:
 class Prechecker:
     """Runs the order-free checks under one validation config."""
 
-    def __init__(self, cfg: ValidationConfig) -> None:
+    def __init__(self, cfg: Rules) -> None:
         self.cfg = cfg
         self.lang_on = cfg.policy("wrong_language") != "off"
         self.near_on = cfg.policy("near_duplicate") != "off"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import orjson
 
-from ..config import RULE_DEFAULTS
+from ..validate import RULE_DEFAULTS
 from ..taxonomy import GROUPS
 from ..validate import count_words, required_words
 

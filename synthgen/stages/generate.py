@@ -46,9 +46,10 @@ class GenerateStage(OutputStage):
         self.targets: dict[str, int] = {}
         self._schemas = {g: generate_schema(g) for g in GROUPS}
         self.notice = ""
-        self.checker = ExampleChecker(cfg.validation, journal)
+        rules = cfg.validation.rules_for_checks()
+        self.checker = ExampleChecker(rules, journal)
         use_worker = use_check_worker(cfg, todo - self.items_total)
-        self.pool: PrecheckPool | None = PrecheckPool(cfg.validation) if use_worker else None  # see start()
+        self.pool: PrecheckPool | None = PrecheckPool(rules) if use_worker else None  # see start()
         self._model: asyncio.Future | None = None  # the language model loading in-process
 
     async def prepare(self, result: ItemResult) -> Precheck | None:
