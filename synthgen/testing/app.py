@@ -210,9 +210,6 @@ class FakeApp:
         if "length" in faults or "truncate" in faults:
             text = cut(text, rng)
         finish = "length" if "length" in faults else "stop"
-        limit = body.get("max_completion_tokens") or body.get("max_tokens")
-        if opts.honor_max_tokens and isinstance(limit, int) and _tokens(text) > limit:
-            text, finish = text[: max(1, limit * 4)], "length"
         for name in faults:
             state.faults[name] += 1
         completion_tokens = _tokens(text)

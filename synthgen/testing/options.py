@@ -46,7 +46,6 @@ class FakeServerOptions:
     latency_ms: float = _opt(0.0, "sleep this long before every answer")
     usage: bool = _opt(True, "report usage in responses")
     json_schema: bool = _opt(True, "accept response_format json_schema (else HTTP 400)")
-    honor_max_tokens: bool = _opt(False, "cut answers longer than max_tokens, finish_reason length")
     api_key: str | None = _opt(None, "require Authorization: Bearer <key>")
     echo_auth: bool = _opt(False, "repeat the request's Authorization header in every error body")
     drip_seconds: float = _opt(0.0, "spread each answer's body over this many seconds")
