@@ -16,7 +16,7 @@ from aiohttp import web
 from synthgen.testing.options import FIRST_SIGHT, FakeServerOptions
 from synthgen.testing.reading import message_text, read_request, schema_of
 from synthgen.testing.state import ServerState, content_faults, request_digests, transient_fault
-from synthgen.testing.textgen import cut, write_text
+from synthgen.testing.textgen import write_text
 
 _JSON = "application/json"
 CHAT = "/v1/chat/completions"
@@ -207,8 +207,6 @@ class FakeApp:
         faults = content_faults(opts, digest)
         rng = random.Random(int.from_bytes(digest, "big"))
         text = write_text(read_request(body), rng, faults, opts.rate_repeat_task)
-        if "length" in faults or "truncate" in faults:
-            text = cut(text, rng)
         finish = "length" if "length" in faults else "stop"
         for name in faults:
             state.faults[name] += 1

@@ -214,23 +214,20 @@ def write_tasks(plan: Plan, rng: random.Random, repeat_task: float) -> list[str]
 
 
 def write_text(plan: Plan, rng: random.Random, faults: tuple[str, ...], repeat_task: float) -> str:
-    """The message content: JSON indented as models print it, or plain prose."""
+    """The message content: JSON indented as models print it, or plain prose; the truncate and
+    length faults keep 30-90% of it (any proper prefix of JSON fails to parse)."""
     if plan.kind == "brainstorm":
         tasks = write_tasks(plan, rng, repeat_task)
-        body: Any = {"tasks": tasks} if plan.wrap_tasks else tasks
+        text = json.dumps({"tasks": tasks} if plan.wrap_tasks else tasks, ensure_ascii=False, indent=2)
     elif plan.kind == "object":
-        body = write_object(plan, rng, faults)
+        text = json.dumps(write_object(plan, rng, faults), ensure_ascii=False, indent=2)
     else:
-        return prose(vocab_for("English"), rng.randint(20, 40), rng)
-    text = json.dumps(body, ensure_ascii=False, indent=2)
-    if "fenced" in faults and "truncate" not in faults and "length" not in faults:
+        text = prose(vocab_for("English"), rng.randint(20, 40), rng)
+    if "truncate" in faults or "length" in faults:
+        return text[: max(1, int(len(text) * rng.uniform(0.3, 0.9)))]
+    if "fenced" in faults and plan.kind != "text":
         return f"{rng.choice(CHATTER_BEFORE)}\n```json\n{text}\n```\n{rng.choice(CHATTER_AFTER)}"
     return text
-
-
-def cut(text: str, rng: random.Random) -> str:
-    """A prefix of 30-90% of the text; any proper prefix of JSON fails to parse."""
-    return text[: max(1, int(len(text) * rng.uniform(0.3, 0.9)))]
 
 
 _WORDS = {
