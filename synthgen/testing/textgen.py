@@ -26,7 +26,6 @@ class Vocab:
     name: str
     words: tuple[str, ...]
     table: tuple[str, ...]
-    capital: dict[str, str]  # each word as it starts a sentence
     sep: str
     stop: str
 
@@ -36,8 +35,7 @@ def _make(name: str, text: str) -> Vocab:
     table = [words[i % len(words)] for i in range(256)]
     random.Random(name).shuffle(table)
     spaceless = name in _NO_SPACES
-    capital = {w: w[:1].upper() + w[1:] for w in words}
-    return Vocab(name, words, tuple(table), capital, "" if spaceless else " ", "。" if spaceless else ".")
+    return Vocab(name, words, tuple(table), "" if spaceless else " ", "。" if spaceless else ".")
 
 
 def vocab_for(language: str) -> Vocab:
@@ -74,7 +72,7 @@ def prose(vocab: Vocab, n: int, rng: random.Random, units: set[str] | None = Non
     for b in rng.randbytes(len(ws) // 8 + 1):
         if start >= len(ws):
             break
-        ws[start] = vocab.capital[ws[start]]
+        ws[start] = ws[start].capitalize()
         start = min(len(ws), start + 8 + b % 13)
         ws[start - 1] += vocab.stop
     return vocab.sep.join(ws)
@@ -100,7 +98,7 @@ def _value(spec: FieldSpec, vocab: Vocab, rng: random.Random, short: bool,
         n = rng.randint(3, 5) if short else rng.randint(*spec.words)
         return prose(vocab, n, rng, units=units[spec.key])
     words = _words(vocab, rng.randint(8, 20), rng)  # one capitalised sentence
-    words[0] = vocab.capital[words[0]]
+    words[0] = words[0].capitalize()
     return vocab.sep.join(words) + vocab.stop
 
 
