@@ -94,9 +94,8 @@ class FakeApp:
         app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=[self._guard])
         app.router.add_post(CHAT, self.chat)
         app.router.add_get("/v1/models", self.models)
-        for prefix in ("", "/v1"):
-            app.router.add_get(prefix + "/_stats", self.stats)
-            app.router.add_post(prefix + "/_reset", self.reset)
+        app.router.add_get("/_stats", self.stats)
+        app.router.add_post("/_reset", self.reset)
         return app
 
     @web.middleware
@@ -104,7 +103,7 @@ class FakeApp:
         """Every request counts as activity (idle exit); all but /_stats and /_reset need the key
         (the chat route checks it itself, to count the refusal)."""
         self.last_activity = time.monotonic()
-        denied = None if request.path == CHAT or "/_" in request.path else self.auth(request)
+        denied = None if request.path == CHAT or request.path.startswith("/_") else self.auth(request)
         return denied if denied is not None else await handler(request)
 
     async def models(self, request: web.Request) -> web.Response:
