@@ -149,10 +149,8 @@ class BatchRoutes:
         return json_response(info)
 
     async def list_files(self, request: web.Request) -> web.Response:
-        purpose = request.query.get("purpose")
-        items = [f for f in self.store.files.values() if purpose is None or f["purpose"] == purpose]
-        if request.query.get("order", "desc") == "desc":
-            items.reverse()
+        purpose = request.query.get("purpose")  # newest first, OpenAI's default order
+        items = [f for f in reversed(self.store.files.values()) if purpose is None or f["purpose"] == purpose]
         return _page(request, items, default_limit=10_000, max_limit=10_000)
 
     def _find(self, request: web.Request) -> dict[str, Any]:
