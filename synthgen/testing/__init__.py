@@ -5,8 +5,7 @@ with optional deterministic faults and quotas (FakeServerOptions lists every kno
 """
 
 from synthgen.testing.options import FakeServerOptions, ServerCommand, options_from_cli_args
-from synthgen.testing.server import FakeLLMServer, run_server
+from synthgen.testing.server import FakeLLMServer
 from synthgen.testing.state import request_key
 
-__all__ = ["FakeLLMServer", "FakeServerOptions", "ServerCommand", "options_from_cli_args", "request_key",
-           "run_server"]
+__all__ = ["FakeLLMServer", "FakeServerOptions", "ServerCommand", "options_from_cli_args", "request_key"]

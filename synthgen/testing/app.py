@@ -16,7 +16,7 @@ from aiohttp import web
 from synthgen.testing.options import FIRST_SIGHT, FakeServerOptions
 from synthgen.testing.reading import message_text, read_request, schema_of
 from synthgen.testing.state import ServerState, content_faults, request_digests, transient_fault
-from synthgen.testing.textgen import cut, write_text
+from synthgen.testing.textgen import write_text
 
 _JSON = "application/json"
 CHAT = "/v1/chat/completions"
@@ -94,9 +94,8 @@ class FakeApp:
         app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=[self._guard])
         app.router.add_post(CHAT, self.chat)
         app.router.add_get("/v1/models", self.models)
-        for prefix in ("", "/v1"):
-            app.router.add_get(prefix + "/_stats", self.stats)
-            app.router.add_post(prefix + "/_reset", self.reset)
+        app.router.add_get("/_stats", self.stats)
+        app.router.add_post("/_reset", self.reset)
         return app
 
     @web.middleware
@@ -104,7 +103,7 @@ class FakeApp:
         """Every request counts as activity (idle exit); all but /_stats and /_reset need the key
         (the chat route checks it itself, to count the refusal)."""
         self.last_activity = time.monotonic()
-        denied = None if request.path == CHAT or "/_" in request.path else self.auth(request)
+        denied = None if request.path == CHAT or request.path.startswith("/_") else self.auth(request)
         return denied if denied is not None else await handler(request)
 
     async def models(self, request: web.Request) -> web.Response:
@@ -207,12 +206,7 @@ class FakeApp:
         faults = content_faults(opts, digest)
         rng = random.Random(int.from_bytes(digest, "big"))
         text = write_text(read_request(body), rng, faults, opts.rate_repeat_task)
-        if "length" in faults or "truncate" in faults:
-            text = cut(text, rng)
         finish = "length" if "length" in faults else "stop"
-        limit = body.get("max_completion_tokens") or body.get("max_tokens")
-        if opts.honor_max_tokens and isinstance(limit, int) and _tokens(text) > limit:
-            text, finish = text[: max(1, limit * 4)], "length"
         for name in faults:
             state.faults[name] += 1
         completion_tokens = _tokens(text)

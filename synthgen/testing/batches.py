@@ -64,7 +64,7 @@ def _check_line(n: int, raw: bytes, seen: dict[str, Any]) -> tuple[str, dict[str
 def parse_input(data: bytes) -> tuple[list[tuple[str, dict[str, Any]]], list[dict[str, Any]]]:
     """(requests, errors) of an input file; any error fails the whole batch, as at OpenAI."""
     raw_lines = data.split(b"\n")
-    if raw_lines and not raw_lines[-1].strip():
+    if not raw_lines[-1].strip():
         raw_lines.pop()  # the newline that ends the last line
     if not raw_lines:
         return [], [_line_error(None, "empty_file", "The input file has no requests.")]
@@ -149,10 +149,8 @@ class BatchRoutes:
         return json_response(info)
 
     async def list_files(self, request: web.Request) -> web.Response:
-        purpose = request.query.get("purpose")
-        items = [f for f in self.store.files.values() if purpose is None or f["purpose"] == purpose]
-        if request.query.get("order", "desc") == "desc":
-            items.reverse()
+        purpose = request.query.get("purpose")  # newest first, OpenAI's default order
+        items = [f for f in reversed(self.store.files.values()) if purpose is None or f["purpose"] == purpose]
         return _page(request, items, default_limit=10_000, max_limit=10_000)
 
     def _find(self, request: web.Request) -> dict[str, Any]:
@@ -215,8 +213,7 @@ class BatchRoutes:
             "errors": None, "input_file_id": source["id"], "completion_window": data["completion_window"],
             "status": "validating", "output_file_id": None, "error_file_id": None, "created_at": now,
             **dict.fromkeys(_TIMES), "request_counts": {"total": 0, "completed": 0, "failed": 0},
-            "metadata": metadata}
-        batch["expires_at"] = now + window_s
+            "metadata": metadata, "expires_at": now + window_s}
         if self.opts.usage:
             batch["usage"] = {"input_tokens": 0, "input_tokens_details": {"cached_tokens": 0},
                               "output_tokens": 0, "output_tokens_details": {"reasoning_tokens": 0},

@@ -46,7 +46,6 @@ class FakeServerOptions:
     latency_ms: float = _opt(0.0, "sleep this long before every answer")
     usage: bool = _opt(True, "report usage in responses")
     json_schema: bool = _opt(True, "accept response_format json_schema (else HTTP 400)")
-    honor_max_tokens: bool = _opt(False, "cut answers longer than max_tokens, finish_reason length")
     api_key: str | None = _opt(None, "require Authorization: Bearer <key>")
     echo_auth: bool = _opt(False, "repeat the request's Authorization header in every error body")
     drip_seconds: float = _opt(0.0, "spread each answer's body over this many seconds")
@@ -73,11 +72,10 @@ class FakeServerOptions:
             if total > 1.0:
                 raise ValueError(f"{' + '.join(names)} must not exceed 1, got {total}")
         for name in ("retry_after", "hang_seconds", "latency_ms", "drip_seconds", "answer_bytes",
-                     "batch_delay_s", "batch_download_drip_s", "batch_reply_delay_s"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must not be negative")
-        if self.batch_expire_after is not None and self.batch_expire_after < 0:
-            raise ValueError(f"batch_expire_after must not be negative, got {self.batch_expire_after}")
+                     "batch_delay_s", "batch_download_drip_s", "batch_reply_delay_s", "batch_expire_after"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ValueError(f"{name} must not be negative, got {value}")
         for name in ("quota_rpm", "quota_tpm", "quota_window_seconds", "idle_exit_seconds"):
             value = getattr(self, name)
             if value is not None and value <= 0:
@@ -96,8 +94,10 @@ class ServerCommand:
 _TYPES = {"float": float, "int": int, "str": str}
 
 
-def build_arg_parser(prog: str = "python -m synthgen.testing") -> argparse.ArgumentParser:
-    """argparse flags for every option: --rate-429, --latency-ms, --no-usage, ..."""
+def options_from_cli_args(argv: Sequence[str] | None = None,
+                          prog: str = "python -m synthgen.testing") -> ServerCommand:
+    """Parse the flags (one per option: --rate-429, --latency-ms, --no-usage, ...) into host, port
+    and FakeServerOptions; a bad value raises ValueError."""
     parser = argparse.ArgumentParser(prog=prog, description="Scripted OpenAI-compatible server.")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port; 0 picks a free one")
@@ -112,12 +112,6 @@ def build_arg_parser(prog: str = "python -m synthgen.testing") -> argparse.Argum
             kind = _TYPES[str(f.type).split("|")[0].strip()]
             parser.add_argument(flag, dest=f.name, type=kind, default=f.default,
                                 metavar=kind.__name__.upper(), help=f"{help_text} (default {f.default})")
-    return parser
-
-
-def options_from_cli_args(argv: Sequence[str] | None = None,
-                          prog: str = "python -m synthgen.testing") -> ServerCommand:
-    """Parse CLI flags into host, port and FakeServerOptions; a bad value raises ValueError."""
-    parsed = vars(build_arg_parser(prog).parse_args(argv))
+    parsed = vars(parser.parse_args(argv))
     host, port = parsed.pop("host"), parsed.pop("port")
     return ServerCommand(host=host, port=port, options=FakeServerOptions(**parsed))

@@ -95,13 +95,9 @@ def doc_words(prompt: str, default: tuple[int, int]) -> tuple[int, int]:
 
 
 def detect_keys(prompt: str) -> tuple[str, ...] | None:
-    """Output keys of the group whose keys all appear quoted in the prompt (most keys wins)."""
-    # plain substring tests are far cheaper than one regex pass over a long prompt
-    for quote in ('"', "'", "`"):
-        for keys in _GROUP_KEYS:
-            if all(f"{quote}{k}{quote}" in prompt for k in keys):
-                return keys
-    return None
+    """Output keys of the group whose keys all stand in double quotes, as synthgen's templates
+    write them (most keys wins); substring tests are far cheaper than a regex over a long prompt."""
+    return next((keys for keys in _GROUP_KEYS if all(f'"{k}"' in prompt for k in keys)), None)
 
 
 def _kind(key: str, schema_type: Any) -> str:

@@ -26,7 +26,6 @@ class Vocab:
     name: str
     words: tuple[str, ...]
     table: tuple[str, ...]
-    capital: dict[str, str]  # each word as it starts a sentence
     sep: str
     stop: str
 
@@ -36,8 +35,7 @@ def _make(name: str, text: str) -> Vocab:
     table = [words[i % len(words)] for i in range(256)]
     random.Random(name).shuffle(table)
     spaceless = name in _NO_SPACES
-    capital = {w: w[:1].upper() + w[1:] for w in words}
-    return Vocab(name, words, tuple(table), capital, "" if spaceless else " ", "。" if spaceless else ".")
+    return Vocab(name, words, tuple(table), "" if spaceless else " ", "。" if spaceless else ".")
 
 
 def vocab_for(language: str) -> Vocab:
@@ -74,7 +72,7 @@ def prose(vocab: Vocab, n: int, rng: random.Random, units: set[str] | None = Non
     for b in rng.randbytes(len(ws) // 8 + 1):
         if start >= len(ws):
             break
-        ws[start] = vocab.capital[ws[start]]
+        ws[start] = ws[start].capitalize()
         start = min(len(ws), start + 8 + b % 13)
         ws[start - 1] += vocab.stop
     return vocab.sep.join(ws)
@@ -100,7 +98,7 @@ def _value(spec: FieldSpec, vocab: Vocab, rng: random.Random, short: bool,
         n = rng.randint(3, 5) if short else rng.randint(*spec.words)
         return prose(vocab, n, rng, units=units[spec.key])
     words = _words(vocab, rng.randint(8, 20), rng)  # one capitalised sentence
-    words[0] = vocab.capital[words[0]]
+    words[0] = words[0].capitalize()
     return vocab.sep.join(words) + vocab.stop
 
 
@@ -214,23 +212,20 @@ def write_tasks(plan: Plan, rng: random.Random, repeat_task: float) -> list[str]
 
 
 def write_text(plan: Plan, rng: random.Random, faults: tuple[str, ...], repeat_task: float) -> str:
-    """The message content: JSON indented as models print it, or plain prose."""
+    """The message content: JSON indented as models print it, or plain prose; the truncate and
+    length faults keep 30-90% of it (any proper prefix of JSON fails to parse)."""
     if plan.kind == "brainstorm":
         tasks = write_tasks(plan, rng, repeat_task)
-        body: Any = {"tasks": tasks} if plan.wrap_tasks else tasks
+        text = json.dumps({"tasks": tasks} if plan.wrap_tasks else tasks, ensure_ascii=False, indent=2)
     elif plan.kind == "object":
-        body = write_object(plan, rng, faults)
+        text = json.dumps(write_object(plan, rng, faults), ensure_ascii=False, indent=2)
     else:
-        return prose(vocab_for("English"), rng.randint(20, 40), rng)
-    text = json.dumps(body, ensure_ascii=False, indent=2)
-    if "fenced" in faults and "truncate" not in faults and "length" not in faults:
+        text = prose(vocab_for("English"), rng.randint(20, 40), rng)
+    if "truncate" in faults or "length" in faults:
+        return text[: max(1, int(len(text) * rng.uniform(0.3, 0.9)))]
+    if "fenced" in faults and plan.kind != "text":
         return f"{rng.choice(CHATTER_BEFORE)}\n```json\n{text}\n```\n{rng.choice(CHATTER_AFTER)}"
     return text
-
-
-def cut(text: str, rng: random.Random) -> str:
-    """A prefix of 30-90% of the text; any proper prefix of JSON fails to parse."""
-    return text[: max(1, int(len(text) * rng.uniform(0.3, 0.9)))]
 
 
 _WORDS = {
