@@ -13,14 +13,14 @@ from typing import Any, Awaitable, Callable
 import httpx2
 import openai
 import orjson
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+from tenacity import RetryCallState
 
 from ..config import LLMConfig
 from ..errors import FatalLLMError
 from .endpoints import EndpointPool
 from .ratelimit import AdaptiveConcurrency, RateLimiter
-from .retry import (AnswerTooLarge, BadAnswer, Backoff, RequestTimeout, describe, headers_of, is_fatal,
-                    is_transient, retry_after_seconds)
+from .retry import (AnswerTooLarge, BadAnswer, RequestTimeout, describe, headers_of, is_fatal, is_transient,
+                    retry_after_seconds, retrying)
 from .tokens import count_message_tokens, count_tokens
 
 _MODES = ("json_schema", "json_object", "off")
@@ -138,12 +138,10 @@ class LLMClient:
         `before_send()` runs right before each attempt (a budget check). `on_answer` is awaited
         while the answer still holds its window place (the engine journals it), so a kill costs
         at most the requests in flight."""
-        retrying = AsyncRetrying(stop=stop_after_attempt(self.cfg.max_attempts), wait=Backoff(),
-                                 retry=retry_if_exception(is_transient), reraise=True,
-                                 sleep=self._sleep, before_sleep=self._count_retry)
         tried = 0
         try:
-            async for attempt in retrying:
+            async for attempt in retrying(self.cfg.max_attempts, sleep=self._sleep,
+                                          before_sleep=self._count_retry):
                 with attempt:
                     tried = attempt.retry_state.attempt_number
                     return await self._attempt(messages, seed, schema, schema_name,
