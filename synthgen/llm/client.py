@@ -84,6 +84,23 @@ async def post_chat(client: openai.AsyncOpenAI, body: dict[str, Any], timeout: f
     return headers, data
 
 
+def read_completion(data: dict, model: str, latency_s: float, endpoint: str,
+                    messages: list[dict] | None = None) -> ChatResult:
+    """The first choice of a chat completion (online or from a batch file). Usage a server left
+    out is counted here and marked estimated; the prompt's only when `messages` are at hand."""
+    choice = data["choices"][0] if isinstance(data["choices"][0], dict) else {}
+    content = (choice.get("message") or {}).get("content")
+    usage = data.get("usage") or {}
+    p, c = usage.get("prompt_tokens"), usage.get("completion_tokens")
+    estimated = p is None or c is None
+    if p is None:
+        p = count_message_tokens(messages, model) if messages else 0
+    if c is None:
+        c = count_tokens(content or "", model)
+    return ChatResult(content, choice.get("finish_reason"), int(p), int(c), estimated, latency_s,
+                      data.get("model"), endpoint)
+
+
 class LLMClient:
     def __init__(self, cfg: LLMConfig, base_urls: list[str], api_key: str,
                  response_format: Callable[[dict, str, str], dict] | None = None,
@@ -220,15 +237,14 @@ class LLMClient:
                     if not self._adapted(exc, body, mode):
                         raise
                 except (openai.APIConnectionError, openai.InternalServerError, BadAnswer):
-                    if len(self.clients) > 1:
-                        self.pool.mark_failed(url)
+                    self.pool.mark_failed(url)  # harmless with one server: it is picked anyway
                     raise
         finally:
             self.pool.release(url)
         self.pool.mark_ok(url)
         self.succeeded += 1
         self.rate.update_from_headers(headers)
-        return self._result(data, messages, time.perf_counter() - started, url)
+        return read_completion(data, self.model, time.perf_counter() - started, url, messages)
 
     def _adapted(self, exc: openai.BadRequestError, body: dict, mode: str) -> bool:
         """True if a 400 was about a parameter we can change (or another request changed already):
@@ -247,19 +263,6 @@ class LLMClient:
             self._max_tokens_key = "max_completion_tokens"
             return True
         return False
-
-    def _result(self, data: dict, messages: list[dict], latency: float, url: str) -> ChatResult:
-        choice = data["choices"][0]
-        content = (choice.get("message") or {}).get("content")
-        usage = data.get("usage") or {}
-        p, c = usage.get("prompt_tokens"), usage.get("completion_tokens")
-        estimated = p is None or c is None
-        if p is None:
-            p = count_message_tokens(messages, self.model)
-        if c is None:
-            c = count_tokens(content or "", self.model)
-        return ChatResult(content, choice.get("finish_reason"), int(p), int(c), estimated,
-                          latency, data.get("model"), url)
 
 
 def _openai_response_format(schema: dict, name: str, mode: str) -> dict:
