@@ -94,12 +94,9 @@ def retry_after_seconds(headers: dict[str, str], now: Callable[[], float] = time
             return max(0.0, float(headers[name]) / scale)
         except (KeyError, ValueError):
             pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
     try:
-        parsed = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        parsed = email.utils.parsedate_to_datetime(headers.get("retry-after", ""))
+    except (TypeError, ValueError):  # no header, or not a date
         return None
     return max(0.0, parsed.timestamp() - now())
 
