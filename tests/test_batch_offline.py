@@ -7,9 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import orjson
 from typer.testing import CliRunner
 
+from synthgen.batch.ingest import ingest_lines
 from synthgen.cli import app
+from synthgen.journal import Journal
 
 from helpers import read_jsonl
 
@@ -70,3 +73,19 @@ def test_export_answer_elsewhere_ingest_commit_equals_the_online_run(make_server
     assert _records(run) == _records(ref)
     # every request line the cluster answered was distinct: nothing exported twice
     assert cluster.app.state.snapshot()["repeated_requests"] == 0
+
+
+def test_ingest_journals_answers_and_counts_the_usage_an_engine_left_out(tmp_path):
+    journal = Journal(tmp_path)
+    answer = {"choices": [{"message": {"content": "hello world"}, "finish_reason": "stop"}], "model": "m"}
+    counted = {**answer, "usage": {"prompt_tokens": 9, "completion_tokens": 4}}
+    answers = [(200, answer), (200, counted), (400, {"error": {"message": "no"}}), (503, None)]
+    lines = [orjson.dumps({"custom_id": f"g{n}-0", "response": {"status_code": status, "body": body}})
+             for n, (status, body) in enumerate(answers)] + [b"not json"]
+    counts = ingest_lines(journal, lines, "generate", "file:out.jsonl", "gpt-4o")
+    assert counts == {"answered": 2, "refused": 1, "failed": 1, "unknown": 1}
+    # the answer without usage: its 2 completion tokens counted here, no prompt tokens, marked estimated
+    assert journal.token_totals()["generate"] == {
+        "responses": 2, "prompt_tokens": 9, "completion_tokens": 6, "estimated_usage_responses": 1}
+    assert [r.content for r in journal.responses_for("g0")] == ["hello world"]
+    journal.close()

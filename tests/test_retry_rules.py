@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 
+import httpx2
+import openai
 import pytest
 
-from synthgen.llm.retry import Backoff, retry_after_seconds
+from synthgen.llm.retry import Backoff, retry_after_seconds, retrying
 
 
 @pytest.mark.parametrize("headers,seconds", [
@@ -39,3 +42,30 @@ def test_backoff_grows_with_jitter_up_to_its_cap():
     waits = [wait(State(n, TimeoutError())) for n in range(1, 8)]
     assert 0.25 <= waits[0] <= 0.5 and 0.5 <= waits[1] <= 1.0
     assert all(2.0 <= w <= 4.0 for w in waits[4:])  # capped, with jitter below the cap
+
+
+def test_one_policy_for_chat_and_batch_calls_waits_out_retry_after():
+    """`retrying` serves chat requests and the Batch API's file and batch calls alike: a 429's
+    Retry-After is waited out, a 404 is not asked again."""
+    def refusal(cls, status, headers):
+        request = httpx2.Request("GET", "http://x/v1/files")
+        response = httpx2.Response(status, headers=headers, request=request)
+        return cls("refused", response=response, body=None)
+
+    waits = []
+
+    async def sleep(seconds):
+        waits.append(seconds)
+
+    async def call(errors):
+        async for attempt in retrying(3, sleep=sleep):
+            with attempt:
+                if errors:
+                    raise errors.pop(0)
+                return "ok"
+
+    assert asyncio.run(call([refusal(openai.RateLimitError, 429, {"retry-after-ms": "1200"})])) == "ok"
+    assert waits == [1.2]
+    with pytest.raises(openai.NotFoundError):
+        asyncio.run(call([refusal(openai.NotFoundError, 404, {})]))
+    assert waits == [1.2]

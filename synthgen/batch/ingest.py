@@ -13,7 +13,7 @@ import orjson
 from ..config import RunConfig
 from ..errors import RunError
 from ..journal import Journal
-from ..llm.tokens import count_tokens
+from ..llm.client import read_completion
 from ..plan import Shard
 from ..redact import redact
 from ..run_dir import open_run
@@ -49,13 +49,9 @@ def ingest_lines(journal: Journal, lines: Iterable[bytes | str], stage: str, end
         resp = rec.get("response") if isinstance(rec.get("response"), dict) else {}
         status, body = resp.get("status_code"), resp.get("body")
         if status == 200 and isinstance(body, dict) and body.get("choices"):
-            choice = body["choices"][0] if isinstance(body["choices"][0], dict) else {}
-            content = (choice.get("message") or {}).get("content")
-            usage = body.get("usage") or {}
-            p, c = usage.get("prompt_tokens"), usage.get("completion_tokens")
-            journal.record_response(*key, stage, content, choice.get("finish_reason"), int(p or 0),
-                                    int(c if c is not None else count_tokens(content or "", model)),
-                                    p is None or c is None, 0.0, body.get("model"), endpoint)
+            r = read_completion(body, model, 0.0, endpoint)
+            journal.record_response(*key, stage, r.content, r.finish_reason, r.prompt_tokens,
+                                    r.completion_tokens, r.usage_estimated, r.latency_s, r.model, r.endpoint)
             out["answered"] += 1
             if out["answered"] % FLUSH_EVERY == 0:
                 journal.flush_responses()

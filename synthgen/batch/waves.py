@@ -16,13 +16,12 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import orjson
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from ..budget import BudgetExhausted, BudgetGate
 from ..config import RunConfig
 from ..journal import Journal
 from ..llm.client import RequestFailed
-from ..llm.retry import is_transient
+from ..llm.retry import retrying
 from ..llm.tokens import count_message_tokens
 from ..plan import WorkItem
 from .ingest import REJECTED, ingest_lines
@@ -180,10 +179,8 @@ class BatchWaves:
             self.ledger.update(job, ingested=1)
 
     async def _call(self, fn, *args, **kw):
-        """One SDK call, retried on transport trouble (the SDK's own retries are off)."""
-        async for attempt in AsyncRetrying(stop=stop_after_attempt(self.cfg.llm.max_attempts), reraise=True,
-                                           wait=wait_exponential(multiplier=0.5, max=30),
-                                           retry=retry_if_exception(is_transient)):
+        """One SDK call, retried as chat requests are (the SDK's own retries are off)."""
+        async for attempt in retrying(self.cfg.llm.max_attempts):
             with attempt:
                 return await fn(*args, **kw)
 

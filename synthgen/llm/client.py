@@ -13,14 +13,14 @@ from typing import Any, Awaitable, Callable
 import httpx2
 import openai
 import orjson
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+from tenacity import RetryCallState
 
 from ..config import LLMConfig
 from ..errors import FatalLLMError
 from .endpoints import EndpointPool
 from .ratelimit import AdaptiveConcurrency, RateLimiter
-from .retry import (AnswerTooLarge, BadAnswer, Backoff, RequestTimeout, describe, headers_of, is_fatal,
-                    is_transient, retry_after_seconds)
+from .retry import (AnswerTooLarge, BadAnswer, RequestTimeout, describe, headers_of, is_fatal, is_transient,
+                    retry_after_seconds, retrying)
 from .tokens import count_message_tokens, count_tokens
 
 _MODES = ("json_schema", "json_object", "off")
@@ -84,6 +84,23 @@ async def post_chat(client: openai.AsyncOpenAI, body: dict[str, Any], timeout: f
     return headers, data
 
 
+def read_completion(data: dict, model: str, latency_s: float, endpoint: str,
+                    messages: list[dict] | None = None) -> ChatResult:
+    """The first choice of a chat completion (online or from a batch file). Usage a server left
+    out is counted here and marked estimated; the prompt's only when `messages` are at hand."""
+    choice = data["choices"][0] if isinstance(data["choices"][0], dict) else {}
+    content = (choice.get("message") or {}).get("content")
+    usage = data.get("usage") or {}
+    p, c = usage.get("prompt_tokens"), usage.get("completion_tokens")
+    estimated = p is None or c is None
+    if p is None:
+        p = count_message_tokens(messages, model) if messages else 0
+    if c is None:
+        c = count_tokens(content or "", model)
+    return ChatResult(content, choice.get("finish_reason"), int(p), int(c), estimated, latency_s,
+                      data.get("model"), endpoint)
+
+
 class LLMClient:
     def __init__(self, cfg: LLMConfig, base_urls: list[str], api_key: str,
                  response_format: Callable[[dict, str, str], dict] | None = None,
@@ -138,12 +155,10 @@ class LLMClient:
         `before_send()` runs right before each attempt (a budget check). `on_answer` is awaited
         while the answer still holds its window place (the engine journals it), so a kill costs
         at most the requests in flight."""
-        retrying = AsyncRetrying(stop=stop_after_attempt(self.cfg.max_attempts), wait=Backoff(),
-                                 retry=retry_if_exception(is_transient), reraise=True,
-                                 sleep=self._sleep, before_sleep=self._count_retry)
         tried = 0
         try:
-            async for attempt in retrying:
+            async for attempt in retrying(self.cfg.max_attempts, sleep=self._sleep,
+                                          before_sleep=self._count_retry):
                 with attempt:
                     tried = attempt.retry_state.attempt_number
                     return await self._attempt(messages, seed, schema, schema_name,
@@ -222,15 +237,14 @@ class LLMClient:
                     if not self._adapted(exc, body, mode):
                         raise
                 except (openai.APIConnectionError, openai.InternalServerError, BadAnswer):
-                    if len(self.clients) > 1:
-                        self.pool.mark_failed(url)
+                    self.pool.mark_failed(url)  # harmless with one server: it is picked anyway
                     raise
         finally:
             self.pool.release(url)
         self.pool.mark_ok(url)
         self.succeeded += 1
         self.rate.update_from_headers(headers)
-        return self._result(data, messages, time.perf_counter() - started, url)
+        return read_completion(data, self.model, time.perf_counter() - started, url, messages)
 
     def _adapted(self, exc: openai.BadRequestError, body: dict, mode: str) -> bool:
         """True if a 400 was about a parameter we can change (or another request changed already):
@@ -249,19 +263,6 @@ class LLMClient:
             self._max_tokens_key = "max_completion_tokens"
             return True
         return False
-
-    def _result(self, data: dict, messages: list[dict], latency: float, url: str) -> ChatResult:
-        choice = data["choices"][0]
-        content = (choice.get("message") or {}).get("content")
-        usage = data.get("usage") or {}
-        p, c = usage.get("prompt_tokens"), usage.get("completion_tokens")
-        estimated = p is None or c is None
-        if p is None:
-            p = count_message_tokens(messages, self.model)
-        if c is None:
-            c = count_tokens(content or "", self.model)
-        return ChatResult(content, choice.get("finish_reason"), int(p), int(c), estimated,
-                          latency, data.get("model"), url)
 
 
 def _openai_response_format(schema: dict, name: str, mode: str) -> dict:

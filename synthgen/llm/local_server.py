@@ -15,7 +15,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
 import urllib.request
 from collections import deque
 from pathlib import Path
@@ -173,7 +172,7 @@ class LocalServer:
                 with urllib.request.urlopen(f"{self.base_url}/models", timeout=2) as resp:
                     if resp.status == 200:
                         return
-            except (urllib.error.URLError, OSError):
+            except OSError:  # urllib's URLError included: not up yet
                 pass
             if time.monotonic() - started > self.startup_timeout:
                 raise LocalBackendError(

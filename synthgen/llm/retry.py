@@ -1,5 +1,5 @@
 """Which failures are worth another attempt, how long to wait, and what to tell the user. One retry
-layer (tenacity in `LLMClient.chat`, the SDK's own retries off), up to `llm.max_attempts`.
+policy (`retrying`: tenacity, the SDK's own retries off), up to `llm.max_attempts`.
 
 - Transient: 408, 409, 429, 5xx, timeouts, dropped connections, a 200 that is no chat completion.
 - Permanent (the item is rejected): any other 4xx, an answer over `llm.max_response_bytes`.
@@ -15,7 +15,7 @@ import time
 from typing import Callable
 
 import openai
-from tenacity import RetryCallState
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from ..redact import redact
 
@@ -94,12 +94,9 @@ def retry_after_seconds(headers: dict[str, str], now: Callable[[], float] = time
             return max(0.0, float(headers[name]) / scale)
         except (KeyError, ValueError):
             pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
     try:
-        parsed = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        parsed = email.utils.parsedate_to_datetime(headers.get("retry-after", ""))
+    except (TypeError, ValueError):  # no header, or not a date
         return None
     return max(0.0, parsed.timestamp() - now())
 
@@ -116,6 +113,12 @@ class Backoff:
         if told is not None:
             return min(told, self.max_retry_after)
         return min(self.cap, self.base * 2 ** (state.attempt_number - 1)) * (0.5 + random.random() / 2)
+
+
+def retrying(max_attempts: int, **options) -> AsyncRetrying:
+    """Transient failures asked again, up to `max_attempts` in all, waiting as `Backoff` says."""
+    return AsyncRetrying(stop=stop_after_attempt(max_attempts), wait=Backoff(),
+                         retry=retry_if_exception(is_transient), reraise=True, **options)
 
 
 def describe(exc: BaseException) -> str:
