@@ -8,6 +8,7 @@ import hashlib
 import json
 import sqlite3
 from contextlib import closing
+from dataclasses import asdict
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -155,16 +156,13 @@ def export_run(run_dir: Path | str, fmt: str, out: Path | str, options: ExportOp
         "status": manifest.get("stages", {}).get("generate", {}).get("status"),
         "examples": {"train": len(train), "eval": len(test)},
         "held_out_tasks": sorted({ex.task for ex in test if GROUPS[ex.group].brainstorm}),
-        "options": {"eval_fraction": opts.eval_fraction, "seed": opts.seed, "groups": opts.groups,
-                    "languages": opts.languages, "exclude_flagged": opts.exclude_flagged,
-                    "allow_partial": opts.allow_partial, "query_template": opts.query_template,
-                    "prompt_column": opts.prompt_column},
+        "options": asdict(opts),
         "files": FORMATS[fmt](out, splits, opts, (run_dir, manifest)),
     }
+    if fmt != "parquet":
+        del summary["options"]["metadata"]  # the other formats write no metadata columns
     if fmt == "flagembedding":
         summary["query_instruction_format"] = instruction_format(opts.query_template)
-    if fmt == "parquet":
-        summary["options"]["metadata"] = list(opts.metadata)
     text = json.dumps(summary, indent=2, ensure_ascii=False) + "\n"
     (out / "export.json").write_text(text, encoding="utf-8")
     return summary

@@ -156,11 +156,10 @@ def write_flagembedding(out: Path, splits: dict, opts: ExportOptions, run: tuple
     for split_name, examples in splits.items():
         for group, exs in by(examples, lambda ex: ex.group).items():
             cls = exs[0].is_classification
-            rel = f"{split_name}/{group}.jsonl"
-            if cls:
-                rel = f"{split_name}_{NO_IN_BATCH}/{group}_{NO_IN_BATCH}.jsonl"
-            files.append(write_jsonl(out, rel, [_fe_row(ex) for ex in exs], split=split_name, groups=[group],
-                                     in_batch_negatives=not cls))
+            suffix = f"_{NO_IN_BATCH}" if cls else ""
+            rows = [_fe_row(ex) for ex in exs]
+            files.append(write_jsonl(out, f"{split_name}{suffix}/{group}{suffix}.jsonl", rows,
+                                     split=split_name, groups=[group], in_batch_negatives=not cls))
     return files
 
 
