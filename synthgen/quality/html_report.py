@@ -151,15 +151,19 @@ def _section(title: str, body: str, sub: str = "") -> str:
 
 def _cards(r: dict) -> str:
     gen, tk, bs = r["generate"], r["tokens"], r["brainstorm"]
-    cost = tk["cost_usd"]
+    cost, per = tk["cost_usd"], tk["cost_per_accepted_usd"]  # per: None while nothing is accepted
+    if cost is None:
+        cost_card = ("n/a", "cost: no price configured")
+    else:
+        cost_card = (f"${cost:,.4f}", "cost (no accepted examples)" if per is None
+                     else f"cost (${per:.6f} per accepted)")
     cards = [
         (_int(gen["accepted"]), f"accepted of {_int(gen['items'])} items ({_pct(gen['acceptance_rate'])})"),
         (_int(gen["rejected"]), "rejected (kept in rejects/)"),
         (_int(gen["flagged"]), "accepted with guideline flags"),
         (_int(bs["tasks_kept"]), f"brainstormed tasks kept ({_int(bs['surplus'])} surplus)"),
         (_int(round(tk["per_accepted"])) if tk["per_accepted"] else "\u2013", "tokens per accepted example"),
-        (f"${cost:,.4f}" if cost is not None else "n/a",
-         f"cost (${tk['cost_per_accepted_usd']:.6f} per accepted)" if cost is not None else "cost: no price configured"),
+        cost_card,
     ]
     return '<div class="cards">' + "".join(f'<div class="card"><b>{escape(v)}</b><span>{escape(t)}</span></div>'
                                            for v, t in cards) + "</div>"
@@ -276,8 +280,9 @@ def _tokens(tk: dict) -> str:
     rows = [[stage, _int(t.get("responses")), _int(t.get("prompt_tokens")), _int(t.get("completion_tokens"))]
             for stage, t in tk["by_stage"].items() if t]
     rows.append(["all", _int(tk["responses"]), _int(tk["prompt_tokens"]), _int(tk["completion_tokens"])])
-    cost = "n/a (no price configured)" if tk["cost_usd"] is None else (
-        f"${tk['cost_usd']:,.4f} total, ${tk['cost_per_accepted_usd']:.6f} per accepted example")
+    per = tk["cost_per_accepted_usd"]
+    cost = "n/a (no price configured)" if tk["cost_usd"] is None else f"${tk['cost_usd']:,.4f} total, " + (
+        "no accepted examples" if per is None else f"${per:.6f} per accepted example")
     return _section("Tokens and cost", _table(["stage", "responses", "prompt tokens", "completion tokens"], rows)
                     + f'<p class="note">{_int(tk["total"])} tokens in all, {tk["per_accepted"] or "-"} per accepted '
                       f'example (rejects and retries included); cost: {escape(cost)}.</p>')
