@@ -1,8 +1,6 @@
 """`synthgen stats`: what a run made, what it rejected and why, how well it kept the guidelines,
-what it cost. Counts come from the published files (one streaming pass, see
-synthgen.quality.summary); run.json adds tokens, cost, status and timing, and any disagreement
-between the two is reported as a warning rather than hidden.
-"""
+what it cost. Counts come from the published files (one streaming pass, synthgen.quality.summary);
+run.json adds tokens, cost, status and timing; where the two disagree, a warning says so."""
 
 from __future__ import annotations
 
@@ -122,7 +120,7 @@ def render_text(report: dict) -> None:
                   f"brainstorm: {st['brainstorm']}  generate: {st['generate']}  elapsed {report['elapsed_s']}s")
     for w in report["warnings"]:
         console.print(f"[yellow]warning:[/yellow] {w}")
-    for g, v in report["generate"].get("shortfall", {}).items():
+    for g, v in report["generate"]["shortfall"].items():
         console.print(f"[yellow]short of target:[/yellow] {g} has {v['accepted']} of {v['target']} accepted "
                       "examples after the top-up rounds")
     _render_examples(report, console)
@@ -134,7 +132,7 @@ def render_text(report: dict) -> None:
 
 def _render_batches(report: dict, console: Console) -> None:
     t = _table("batches", "<job", "wave", "<state", "requests", "done", "failed", "<read")
-    for b in report.get("batches") or []:
+    for b in report["batches"]:
         t.add_row(b["name"], str(b["wave"]), b["status"], str(b["requests"]), str(b["completed"]),
                   str(b["failed"]), "yes" if b["ingested"] else "no")
     if t.rows:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -232,6 +233,17 @@ def test_bad_run_or_out_dir_is_one_line_and_exit_2(run, tmp_path):
     assert r.returncode == 0, r.stderr
     assert read_lines(tmp_path / "ok" / "train" / "pairs.jsonl")[0]["anchor"].startswith("Task: ")
     assert "\nQ: " in read_lines(tmp_path / "ok" / "train" / "pairs.jsonl")[0]["anchor"]
+
+
+def test_a_damaged_reject_part_is_one_line_naming_it(run, tmp_path):
+    """The dataset card counts the run's rejects: a torn line there is named, not a traceback."""
+    pytest.importorskip("pyarrow")
+    damaged = tmp_path / "run"
+    shutil.copytree(run, damaged)
+    (damaged / "rejects" / "part-09999.jsonl").write_text('{"stage": "generate", "rea\n')
+    r = synthgen("export", str(damaged), "--format", "parquet", "--out", str(tmp_path / "pq"))
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert r.stderr.strip().endswith("part-09999.jsonl, line 1: not a whole JSON object; the file is damaged")
 
 
 def test_docs_name_every_format_and_export_option():

@@ -224,6 +224,20 @@ def test_gates_langid_and_rule_policies_from_a_hand_made_run(tmp_path):
     assert "<svg" in render_html(load_report(run))
 
 
+def test_a_priced_run_with_no_accepted_example_yet_has_an_html_report(tmp_path):
+    """After stage 1 alone the run has a cost but nothing to divide it by."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "run.json").write_text(json.dumps({
+        "stages": {"brainstorm": {"status": "complete", "items_committed": 2}},
+        "tokens": {"prompt_tokens": 60, "completion_tokens": 40, "responses": 2}, "cost_usd": 0.0041}))
+    _write_jsonl(run / "tasks" / "part-00000.jsonl", [{"id": "t0", "group": "short-long", "task": "Find x"}])
+    r = stats_cli(str(run), "--html", str(tmp_path / "r.html"))
+    assert r.exit_code == 0, r.stderr
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "cost (no accepted examples)" in page and "$0.0041 total, no accepted examples" in page
+
+
 def test_word_counts_agree_with_validate(tmp_path):
     texts = ("", "  a  b\u3000c\u00a0d\n", "日本語のテキスト abc", "ภาษาไทยยาวมาก test", "a\x1cb\x1fc\x85d",
              "Ünïcödé wörds\u2003here", "mixed 中文 and ខ្មែរ", "ok. fine, (really)?")

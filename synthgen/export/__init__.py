@@ -8,10 +8,12 @@ import hashlib
 import json
 import sqlite3
 from contextlib import closing
+from dataclasses import asdict
 from pathlib import Path
 from typing import Iterable, Iterator
 
 from ..manifest import read_manifest
+from ..shards import part_name
 from ..taxonomy import GROUPS
 from .formats import (DEFAULT_TEMPLATE, FORMATS, Example, ExportError, ExportOptions, check_parquet,
                       check_template, instruction_format)
@@ -23,7 +25,7 @@ __all__ = ["DEFAULT_TEMPLATE", "FORMATS", "Example", "ExportError", "ExportOptio
 def _committed_open_part(run_dir: Path) -> tuple[int, int] | None:
     """(part number, committed bytes) of the open examples part, from the journal, opened
     read-only: an export must not write to (or wait on a lock of) a run in progress."""
-    db_path = Path(run_dir) / "journal" / "state.sqlite"
+    db_path = run_dir / "journal" / "state.sqlite"
     if not db_path.exists():
         return None
     try:
@@ -44,15 +46,10 @@ def _lines(data: bytes, path: Path) -> Iterator[dict]:
             raise ExportError(f"{path} line {n} is not JSON: the file is damaged") from None
 
 
-def iter_run_records(run_dir: Path, allow_partial: bool = False) -> Iterator[dict]:
+def iter_run_records(run_dir: Path, allow_partial: bool) -> Iterator[dict]:
     """Every committed example record of the run, in plan order. For an unfinished run the journal
     fixes the snapshot: the parts before its open part, then the open part (`.tmp` or published
     since) up to its committed offset, never lines a crash is about to roll back."""
-    run_dir = Path(run_dir)
-    status = read_manifest(run_dir).get("stages", {}).get("generate", {}).get("status", "not started")
-    if status != "complete" and not allow_partial:
-        raise ExportError(f"{run_dir}: stage 2 is '{status}', not complete "
-                          "(finish the run, or use --allow-partial to export what is committed)")
     directory = run_dir / "examples"
     open_part = _committed_open_part(run_dir) if allow_partial else None
     for path in sorted(directory.glob("part-*.jsonl")):
@@ -60,7 +57,7 @@ def iter_run_records(run_dir: Path, allow_partial: bool = False) -> Iterator[dic
             yield from _lines(path.read_bytes(), path)
     if open_part is None or open_part[1] == 0:
         return
-    name = f"part-{open_part[0]:05d}.jsonl"
+    name = part_name(open_part[0])
     for path in (directory / f"{name}.tmp", directory / name):
         try:
             with open(path, "rb") as f:
@@ -140,6 +137,10 @@ def export_run(run_dir: Path | str, fmt: str, out: Path | str, options: ExportOp
         raise ExportError(f"--eval-fraction must be at least 0 and below 1, not {opts.eval_fraction}")
     if fmt == "mteb" and opts.eval_fraction == 0.0:
         raise ExportError("--format mteb writes the held-out split: give --eval-fraction (e.g. 0.2)")
+    generate = manifest.get("stages", {}).get("generate", {})
+    if generate.get("status") != "complete" and not opts.allow_partial:
+        raise ExportError(f"{run_dir}: stage 2 is '{generate.get('status', 'not started')}', not complete "
+                          "(finish the run, or use --allow-partial to export what is committed)")
     examples = list(select(iter_run_records(run_dir, opts.allow_partial), opts))
     if not examples:
         raise ExportError(f"{run_dir}: no examples match (check --groups, --languages, --exclude-flagged)")
@@ -152,19 +153,16 @@ def export_run(run_dir: Path | str, fmt: str, out: Path | str, options: ExportOp
     out.mkdir(parents=True, exist_ok=True)
     summary = {
         "synthgen_export": 1, "format": fmt, "run": str(run_dir), "fingerprint": manifest.get("fingerprint"),
-        "status": manifest.get("stages", {}).get("generate", {}).get("status"),
+        "status": generate.get("status"),
         "examples": {"train": len(train), "eval": len(test)},
         "held_out_tasks": sorted({ex.task for ex in test if GROUPS[ex.group].brainstorm}),
-        "options": {"eval_fraction": opts.eval_fraction, "seed": opts.seed, "groups": opts.groups,
-                    "languages": opts.languages, "exclude_flagged": opts.exclude_flagged,
-                    "allow_partial": opts.allow_partial, "query_template": opts.query_template,
-                    "prompt_column": opts.prompt_column},
+        "options": asdict(opts),
         "files": FORMATS[fmt](out, splits, opts, (run_dir, manifest)),
     }
+    if fmt != "parquet":
+        del summary["options"]["metadata"]  # the other formats write no metadata columns
     if fmt == "flagembedding":
         summary["query_instruction_format"] = instruction_format(opts.query_template)
-    if fmt == "parquet":
-        summary["options"]["metadata"] = list(opts.metadata)
     text = json.dumps(summary, indent=2, ensure_ascii=False) + "\n"
     (out / "export.json").write_text(text, encoding="utf-8")
     return summary

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import SynthgenError
+from ..shards import iter_records
 from ..taxonomy import GROUPS
 
 # the paper's training format (E5-mistral): the instruction on the query side only
@@ -156,11 +157,10 @@ def write_flagembedding(out: Path, splits: dict, opts: ExportOptions, run: tuple
     for split_name, examples in splits.items():
         for group, exs in by(examples, lambda ex: ex.group).items():
             cls = exs[0].is_classification
-            rel = f"{split_name}/{group}.jsonl"
-            if cls:
-                rel = f"{split_name}_{NO_IN_BATCH}/{group}_{NO_IN_BATCH}.jsonl"
-            files.append(write_jsonl(out, rel, [_fe_row(ex) for ex in exs], split=split_name, groups=[group],
-                                     in_batch_negatives=not cls))
+            suffix = f"_{NO_IN_BATCH}" if cls else ""
+            rows = [_fe_row(ex) for ex in exs]
+            files.append(write_jsonl(out, f"{split_name}{suffix}/{group}{suffix}.jsonl", rows,
+                                     split=split_name, groups=[group], in_batch_negatives=not cls))
     return files
 
 
@@ -232,8 +232,7 @@ def write_parquet(out: Path, splits: dict, opts: ExportOptions, run: tuple) -> l
 
 def reject_reasons(run_dir: Path) -> Counter:
     """stage:reason -> count over the run's published reject parts."""
-    recs = (json.loads(line) for path in sorted((Path(run_dir) / "rejects").glob("part-*.jsonl"))
-            for line in path.read_bytes().splitlines())
+    recs = iter_records(run_dir / "rejects", include_open=False)
     return Counter(f"{rec.get('stage', '?')}: {rec.get('reason', '?')}" for rec in recs)
 
 
@@ -284,7 +283,7 @@ def card_text(splits: dict[str, list[Example]], run_dir: Path, m: dict, opts: Ex
     lines += _table(("stage: reason", "count"), sorted(reasons.items())) if reasons else ["None.", ""]
     lines += ["## Licence", "", LICENCE_NOTE, "", "## Loading", "", "```python",
               "from datasets import load_dataset", "",
-              f'ds = load_dataset("parquet", data_dir="{groups[0] if groups else "short-long"}")',
+              f'ds = load_dataset("parquet", data_dir="{groups[0]}")',  # export_run refuses no examples
               "```", ""]
     return "\n".join(lines)
 

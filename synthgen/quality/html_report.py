@@ -1,9 +1,6 @@
-"""`synthgen stats RUN --html FILE`: the report as one self-contained page a user can look at.
-
-Inline CSS and hand-written inline SVG charts: the file opens offline, from an email attachment or
-a CI artifact, with no CDN and no script. Every bar carries a <title>, which browsers show as a
-tooltip.
-"""
+"""`synthgen stats RUN --html FILE`: the report as one self-contained page. Inline CSS and
+hand-written inline SVG charts: the file opens offline, from an email attachment or a CI artifact,
+with no CDN and no script. Every bar carries a <title>, which browsers show as a tooltip."""
 
 from __future__ import annotations
 
@@ -61,11 +58,9 @@ def _svg(width: int, height: int, aria: str) -> str:
 def stacked_bars(rows: Sequence[tuple[str, Sequence[float]]], series: Sequence[tuple[str, str]], *,
                  value_text: Callable[[str, Sequence[float]], str], aria: str, max_value: float | None = None,
                  colors: Sequence[Sequence[str]] | None = None, normalize: bool = False) -> str:
-    """One horizontal bar per row, segments in `series` order (name, colour), `value_text` at its end.
-
+    """One horizontal bar per row, segments in `series` order (name, colour), `value_text` at its end;
     `colors` overrides each row's segment colours; `normalize` draws every bar full length (shares),
-    so a small row is as readable as a large one.
-    """
+    so a small row is as readable as a large one."""
     if not rows:
         return '<p class="empty">nothing to show</p>'
     width, max_chars = 1040, min(28, max(len(label) for label, _ in rows))
@@ -112,7 +107,7 @@ def histogram(edges: Sequence[int], counts: Sequence[int], color: str, aria: str
         out.append(f'<rect x="{left + i * bw + 1:.1f}" y="{base - h:.1f}" '
                    f'width="{max(bw - 2, 1):.1f}" height="{h:.1f}" fill="{color}">'
                    f'<title>{span} words: {n}</title></rect>')
-    step = max(1, -(-len(counts) // 5))  # at most ~6 x labels so they never overlap
+    step = -(-len(counts) // 5)  # ceil(n / 5): at most ~6 x labels so they never overlap
     out += [f'<text x="{left + i * bw:.1f}" y="{base + 14}" text-anchor="middle" class="tick">'
             f'{edges[i]}</text>' for i in range(0, len(edges), step)]
     return "".join(out) + (f'<text x="{left + plot_w / 2:.1f}" y="{height - 2}" text-anchor="middle" '
@@ -151,15 +146,19 @@ def _section(title: str, body: str, sub: str = "") -> str:
 
 def _cards(r: dict) -> str:
     gen, tk, bs = r["generate"], r["tokens"], r["brainstorm"]
-    cost = tk["cost_usd"]
+    cost, per = tk["cost_usd"], tk["cost_per_accepted_usd"]  # per: None while nothing is accepted
+    if cost is None:
+        cost_card = ("n/a", "cost: no price configured")
+    else:
+        cost_card = (f"${cost:,.4f}", "cost (no accepted examples)" if per is None
+                     else f"cost (${per:.6f} per accepted)")
     cards = [
         (_int(gen["accepted"]), f"accepted of {_int(gen['items'])} items ({_pct(gen['acceptance_rate'])})"),
         (_int(gen["rejected"]), "rejected (kept in rejects/)"),
         (_int(gen["flagged"]), "accepted with guideline flags"),
         (_int(bs["tasks_kept"]), f"brainstormed tasks kept ({_int(bs['surplus'])} surplus)"),
         (_int(round(tk["per_accepted"])) if tk["per_accepted"] else "\u2013", "tokens per accepted example"),
-        (f"${cost:,.4f}" if cost is not None else "n/a",
-         f"cost (${tk['cost_per_accepted_usd']:.6f} per accepted)" if cost is not None else "cost: no price configured"),
+        cost_card,
     ]
     return '<div class="cards">' + "".join(f'<div class="card"><b>{escape(v)}</b><span>{escape(t)}</span></div>'
                                            for v, t in cards) + "</div>"
@@ -204,7 +203,7 @@ def _adherence(adh: dict) -> str:
                                  for v in scores], max_value=1.0, aria="adherence per rule", value_text=text)
     table = _table(["rule", "policy", "groups", "validated", "rejected", "flagged", "adherence"],
                    [[k, a["policy"], ", ".join(a["groups"]) if len(a["groups"]) < 6 else "all", _int(a["validated"]),
-                     _int(a["rejected"]), _int(a["flagged"]), _pct(a["adherence"])] for k, a in adh["rules"].items()])
+                     _int(a["rejected"]), _int(a["flagged"]), _pct(a["adherence"])] for k, a in rules.items()])
     key = legend([("\u2265 95%", GREEN), ("80\u201395%", AMBER), ("< 80%", RED), ("off / not tested", GREY)])
     return _section("Guideline adherence", key + chart + f'<p class="note">Note: {escape(adh["note"])}.</p>' + table,
                     "share of the items that reached validation which passed each rule")
@@ -276,8 +275,9 @@ def _tokens(tk: dict) -> str:
     rows = [[stage, _int(t.get("responses")), _int(t.get("prompt_tokens")), _int(t.get("completion_tokens"))]
             for stage, t in tk["by_stage"].items() if t]
     rows.append(["all", _int(tk["responses"]), _int(tk["prompt_tokens"]), _int(tk["completion_tokens"])])
-    cost = "n/a (no price configured)" if tk["cost_usd"] is None else (
-        f"${tk['cost_usd']:,.4f} total, ${tk['cost_per_accepted_usd']:.6f} per accepted example")
+    per = tk["cost_per_accepted_usd"]
+    cost = "n/a (no price configured)" if tk["cost_usd"] is None else f"${tk['cost_usd']:,.4f} total, " + (
+        "no accepted examples" if per is None else f"${per:.6f} per accepted example")
     return _section("Tokens and cost", _table(["stage", "responses", "prompt tokens", "completion tokens"], rows)
                     + f'<p class="note">{_int(tk["total"])} tokens in all, {tk["per_accepted"] or "-"} per accepted '
                       f'example (rejects and retries included); cost: {escape(cost)}.</p>')
