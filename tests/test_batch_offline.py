@@ -89,3 +89,23 @@ def test_ingest_journals_answers_and_counts_the_usage_an_engine_left_out(tmp_pat
         "responses": 2, "prompt_tokens": 9, "completion_tokens": 6, "estimated_usage_responses": 1}
     assert [r.content for r in journal.responses_for("g0")] == ["hello world"]
     journal.close()
+
+
+def test_garbled_answers_in_an_output_file_are_counted_not_a_crash(tmp_path):
+    # an engine's output file damaged or written by a server with its own ideas of the format
+    journal = Journal(tmp_path)
+    bodies = [
+        {"choices": {"0": {"message": {"content": "x"}}}},  # choices not a list: not an answer
+        {"choices": ["just text"]},  # nor this
+        {"choices": [{"message": "hello", "finish_reason": 7}], "model": ["m"]},  # a message that is not an object
+        {"choices": [{"message": {"content": "hello world"}}], "usage": ["9", "4"]},  # garbled usage
+        {"choices": [{"message": {"content": "hi"}}], "usage": {"prompt_tokens": "9", "completion_tokens": -1}},
+    ]
+    lines = [orjson.dumps({"custom_id": f"g{n}-0", "response": {"status_code": 200, "body": body}})
+             for n, body in enumerate(bodies)]
+    counts = ingest_lines(journal, lines, "generate", "file:out.jsonl", "gpt-4o")
+    assert counts == {"answered": 3, "failed": 2}
+    assert [r.content for r in journal.responses_for("g2")] == [None]  # journaled; the commit asks again
+    totals = journal.token_totals()["generate"]
+    assert totals["responses"] == 3 and totals["prompt_tokens"] == 0 and totals["estimated_usage_responses"] == 3
+    journal.close()

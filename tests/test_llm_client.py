@@ -162,3 +162,20 @@ def test_a_gzip_answer_is_decoded():
     with serve_app(app) as url:
         _, [result] = chat(url)
     assert result.content == "ok" and result.usage_estimated  # no usage given: counted locally
+
+
+def test_an_answer_with_a_garbled_message_or_usage_is_read_not_a_crash():
+    # a server with its own idea of the format: the message a string, usage a list, counts as text
+    answers = iter([{"choices": [{"message": "ok", "finish_reason": 3}], "usage": ["1", "2"], "model": 5},
+                    {"choices": [{"message": {"content": "fine"}}],
+                     "usage": {"prompt_tokens": "12", "completion_tokens": True}}])
+
+    async def chat_odd(request: web.Request) -> web.Response:
+        return web.json_response(next(answers))
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", chat_odd)
+    with serve_app(app) as url:
+        _, [first, second] = chat(url, seeds=(1, 2))
+    assert (first.content, first.finish_reason, first.model) == (None, None, None)
+    assert second.content == "fine" and second.usage_estimated and second.completion_tokens == 1

@@ -13,7 +13,7 @@ import orjson
 from ..config import RunConfig
 from ..errors import RunError
 from ..journal import Journal
-from ..llm.client import read_completion
+from ..llm.client import is_completion, read_completion
 from ..plan import Shard
 from ..redact import redact
 from ..run_dir import open_run
@@ -48,7 +48,7 @@ def ingest_lines(journal: Journal, lines: Iterable[bytes | str], stage: str, end
         key = (item_id, int(attempt))
         resp = rec.get("response") if isinstance(rec.get("response"), dict) else {}
         status, body = resp.get("status_code"), resp.get("body")
-        if status == 200 and isinstance(body, dict) and body.get("choices"):
+        if status == 200 and is_completion(body):
             r = read_completion(body, model, 0.0, endpoint)
             journal.record_response(*key, stage, r.content, r.finish_reason, r.prompt_tokens,
                                     r.completion_tokens, r.usage_estimated, r.latency_s, r.model, r.endpoint)

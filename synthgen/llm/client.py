@@ -74,8 +74,7 @@ async def post_chat(client: openai.AsyncOpenAI, body: dict[str, Any], timeout: f
         data = orjson.loads(raw)
     except orjson.JSONDecodeError:
         data = None
-    choices = data.get("choices") if isinstance(data, dict) else None
-    if not (isinstance(choices, list) and choices and isinstance(choices[0], dict)):
+    if not is_completion(data):
         kind = headers.get("content-type", "no content type").split(";")[0]
         what = f"{len(raw)} bytes of {kind} that are not a chat completion"
         if not raw.strip():
@@ -84,21 +83,36 @@ async def post_chat(client: openai.AsyncOpenAI, body: dict[str, Any], timeout: f
     return headers, data
 
 
+def is_completion(data: object) -> bool:
+    """A chat completion's shape: a `choices` list whose first entry is an object."""
+    choices = data.get("choices") if isinstance(data, dict) else None
+    return isinstance(choices, list) and bool(choices) and isinstance(choices[0], dict)
+
+
+def _field(data: dict, key: str) -> dict:
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 def read_completion(data: dict, model: str, latency_s: float, endpoint: str,
                     messages: list[dict] | None = None) -> ChatResult:
-    """The first choice of a chat completion (online or from a batch file). Usage a server left
-    out is counted here and marked estimated; the prompt's only when `messages` are at hand."""
-    choice = data["choices"][0] if isinstance(data["choices"][0], dict) else {}
-    content = (choice.get("message") or {}).get("content")
-    usage = data.get("usage") or {}
-    p, c = usage.get("prompt_tokens"), usage.get("completion_tokens")
+    """The first choice of a completion that `is_completion` (online or from a batch file). Usage a
+    server left out or garbled is counted here and marked estimated; the prompt's only when
+    `messages` are at hand. A message that is not text reads as no content (the item is asked again)."""
+    choice = data["choices"][0]
+    content = _field(choice, "message").get("content")
+    content = content if isinstance(content, str) else None
+    usage = _field(data, "usage")
+    p, c = (n if isinstance(n, int) and not isinstance(n, bool) and n >= 0 else None
+            for n in (usage.get("prompt_tokens"), usage.get("completion_tokens")))
     estimated = p is None or c is None
     if p is None:
         p = count_message_tokens(messages, model) if messages else 0
     if c is None:
         c = count_tokens(content or "", model)
-    return ChatResult(content, choice.get("finish_reason"), int(p), int(c), estimated, latency_s,
-                      data.get("model"), endpoint)
+    finish, served_by = choice.get("finish_reason"), data.get("model")
+    return ChatResult(content, finish if isinstance(finish, str) else None, p, c, estimated, latency_s,
+                      served_by if isinstance(served_by, str) else None, endpoint)
 
 
 class LLMClient:
