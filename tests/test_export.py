@@ -246,6 +246,36 @@ def test_a_damaged_reject_part_is_one_line_naming_it(run, tmp_path):
     assert r.stderr.strip().endswith("part-09999.jsonl, line 1: not a whole JSON object; the file is damaged")
 
 
+def _damage_second_example(run: Path, tmp_path: Path, line: bytes) -> Path:
+    damaged = tmp_path / "run"
+    shutil.copytree(run, damaged)
+    part = damaged / "examples" / "part-00000.jsonl"
+    lines = part.read_bytes().splitlines(keepends=True)
+    part.write_bytes(lines[0] + line + b"".join(lines[2:]))
+    return damaged
+
+
+def test_a_part_changed_since_it_was_published_is_named_not_exported(run, tmp_path):
+    damaged = _damage_second_example(run, tmp_path, b'{"id": "e9", "group": "sts"}\n')
+    r = synthgen("export", str(damaged), "--format", "sentence-transformers", "--out", str(tmp_path / "st"))
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "part-00000.jsonl" in r.stderr and "rebuild" in r.stderr
+    assert not (tmp_path / "st").exists()
+
+
+@pytest.mark.parametrize("line, says", [(b"[1, 2]\n", "line 2 is not a JSON object"),
+                                         (b'{"id": "e9", "group": "sts"}\n', "example e9 is not a whole example")])
+def test_a_damaged_example_line_of_an_unlisted_part_is_one_line_naming_it(run, tmp_path, line, says):
+    # a run.json from before parts were listed (with sizes and checksums) is read line by line
+    damaged = _damage_second_example(run, tmp_path, line)
+    manifest = json.loads((damaged / "run.json").read_text())
+    del manifest["parts"]
+    (damaged / "run.json").write_text(json.dumps(manifest))
+    r = synthgen("export", str(damaged), "--format", "sentence-transformers", "--out", str(tmp_path / "st"))
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and says in r.stderr and "damaged" in r.stderr
+
+
 def test_docs_name_every_format_and_export_option():
     import typer.main
 

@@ -12,6 +12,10 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Iterable, Iterator
 
+import jsonlines
+import orjson
+
+from ..integrity import verify_parts
 from ..manifest import read_manifest
 from ..shards import part_name
 from ..taxonomy import GROUPS
@@ -37,13 +41,13 @@ def _committed_open_part(run_dir: Path) -> tuple[int, int] | None:
 
 
 def _lines(data: bytes, path: Path) -> Iterator[dict]:
-    for n, line in enumerate(data.splitlines(keepends=True), 1):
-        if not line.endswith(b"\n"):
-            return  # a published part never ends mid-line; an open part may, past its commit
-        try:
-            yield json.loads(line)
-        except ValueError:
-            raise ExportError(f"{path} line {n} is not JSON: the file is damaged") from None
+    lines = data.splitlines(keepends=True)
+    if lines and not lines[-1].endswith(b"\n"):
+        lines.pop()  # a published part never ends mid-line; an open part may, past its commit
+    try:
+        yield from jsonlines.Reader(lines, loads=orjson.loads).iter(type=dict)
+    except jsonlines.InvalidLineError as exc:
+        raise ExportError(f"{path} line {exc.lineno} is not a JSON object: the file is damaged") from None
 
 
 def iter_run_records(run_dir: Path, allow_partial: bool) -> Iterator[dict]:
@@ -92,11 +96,15 @@ def select(records: Iterable[dict], opts: ExportOptions) -> Iterator[Example]:
             continue
         if opts.exclude_flagged and rec.get("flags"):
             continue
-        group = GROUPS[rec["group"]]
-        ph = rec.get("placeholders") or {}
-        ex = Example(group=group.name, task=rec["task"], query=rec[group.query], positive=rec[group.positive],
-                     negative=rec[group.negative] if group.negative else None,
-                     languages=tuple(ph[s] for s in group.language_slots if ph.get(s)), record=rec)
+        try:
+            group = GROUPS[rec["group"]]
+            ph = rec.get("placeholders") or {}
+            ex = Example(group=group.name, task=rec["task"], query=rec[group.query], positive=rec[group.positive],
+                         negative=rec[group.negative] if group.negative else None,
+                         languages=tuple(ph[s] for s in group.language_slots if ph.get(s)), record=rec)
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ExportError(f"example {rec.get('id', '?')} is not a whole example record ({type(exc).__name__}: "
+                              f"{exc}): the file is damaged") from None
         if wanted is None or set(ex.languages) <= wanted:
             yield ex
 
@@ -141,6 +149,7 @@ def export_run(run_dir: Path | str, fmt: str, out: Path | str, options: ExportOp
     if generate.get("status") != "complete" and not opts.allow_partial:
         raise ExportError(f"{run_dir}: stage 2 is '{generate.get('status', 'not started')}', not complete "
                           "(finish the run, or use --allow-partial to export what is committed)")
+    verify_parts(run_dir, manifest)  # a part changed since it was published is named, not exported
     examples = list(select(iter_run_records(run_dir, opts.allow_partial), opts))
     if not examples:
         raise ExportError(f"{run_dir}: no examples match (check --groups, --languages, --exclude-flagged)")
