@@ -204,9 +204,9 @@ def _render_brainstorm_and_cost(report: dict, console: Console) -> None:
         console.print(t)
         console.print("  [dim]surplus: good tasks past the group's quota, kept in rejects/ (not defects)[/dim]")
     tk = report["tokens"]
-    cost = tk["cost_usd"]
+    cost, per = tk["cost_usd"], tk["cost_per_accepted_usd"]
     console.print(f"tokens: {tk['prompt_tokens']} prompt + {tk['completion_tokens']} completion in "
                   f"{tk['responses']} responses; {tk['per_accepted'] or '-'} per accepted example; cost: "
-                  + (f"${cost:.4f} (${tk['cost_per_accepted_usd'] or 0:.6f} per accepted)" if cost is not None
-                     else "n/a (no price)")
+                  + (f"${cost:.4f} ({'no accepted examples' if per is None else f'${per:.6f} per accepted'})"
+                     if cost is not None else "n/a (no price)")
                   + f"; request failures: {report['request_failures']}")

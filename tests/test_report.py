@@ -236,6 +236,8 @@ def test_a_priced_run_with_no_accepted_example_yet_has_an_html_report(tmp_path):
     assert r.exit_code == 0, r.stderr
     page = (tmp_path / "r.html").read_text(encoding="utf-8")
     assert "cost (no accepted examples)" in page and "$0.0041 total, no accepted examples" in page
+    text = stats_cli(str(run))
+    assert text.exit_code == 0 and "cost: $0.0041 (no accepted examples)" in " ".join(text.stdout.split())
 
 
 def test_word_counts_agree_with_validate(tmp_path):
