@@ -347,3 +347,16 @@ def test_lost_stage_1_tasks_are_rebuilt_before_stage_2_reads_them(finished, tmp_
 def test_a_filtered_copy_onto_a_full_disk_is_one_line(finished, small_disk):
     r = synthgen("validate", str(finished[2]), "--out", str(small_disk / "copy"))
     one_line_error(r, "no space left on device", f"the disk mounted at {small_disk}")
+
+
+def test_an_export_onto_a_full_disk_is_one_line_and_leaves_no_half_export(finished, small_disk):
+    # the run's examples (~200 KB as triplets) do not fit in what is left of a 1 MB disk
+    (small_disk / "ballast").write_bytes(b"x" * (1024 * 1024 - 128 * 1024))
+    out = small_disk / "st"
+    r = synthgen("export", str(finished[2]), "--format", "sentence-transformers", "--out", str(out))
+    one_line_error(r, "No space left on device", f"the disk mounted at {small_disk}")
+    assert sorted(p.name for p in small_disk.iterdir()) == ["ballast"]  # no partial export, no staging
+    (small_disk / "ballast").unlink()
+    r = synthgen("export", str(finished[2]), "--format", "sentence-transformers", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert json.loads((out / "export.json").read_text())["examples"]["train"] == len(examples(finished[2]))

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 import sqlite3
 from contextlib import closing
 from dataclasses import asdict
@@ -15,7 +17,7 @@ from typing import Iterable, Iterator
 import jsonlines
 import orjson
 
-from ..integrity import verify_parts
+from ..integrity import disk_faults, verify_parts
 from ..manifest import read_manifest
 from ..shards import part_name
 from ..taxonomy import GROUPS
@@ -159,19 +161,28 @@ def export_run(run_dir: Path | str, fmt: str, out: Path | str, options: ExportOp
     splits = {"train": train, "eval": test} if opts.eval_fraction > 0 else {"train": train}
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ExportError(f"{out} exists and is not an empty directory: choose a new --out")
-    out.mkdir(parents=True, exist_ok=True)
     summary = {
         "synthgen_export": 1, "format": fmt, "run": str(run_dir), "fingerprint": manifest.get("fingerprint"),
         "status": generate.get("status"),
         "examples": {"train": len(train), "eval": len(test)},
         "held_out_tasks": sorted({ex.task for ex in test if GROUPS[ex.group].brainstorm}),
         "options": asdict(opts),
-        "files": FORMATS[fmt](out, splits, opts, (run_dir, manifest)),
     }
     if fmt != "parquet":
         del summary["options"]["metadata"]  # the other formats write no metadata columns
-    if fmt == "flagembedding":
-        summary["query_instruction_format"] = instruction_format(opts.query_template)
-    text = json.dumps(summary, indent=2, ensure_ascii=False) + "\n"
-    (out / "export.json").write_text(text, encoding="utf-8")
+    # written beside `out` and renamed into place whole: a full disk or a crash leaves no half
+    # export under the name a trainer would read
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = out.parent / f".{out.name}.export-{os.getpid()}"
+    try:
+        with disk_faults(out):
+            staging.mkdir()
+            summary["files"] = FORMATS[fmt](staging, splits, opts, (run_dir, manifest))
+            if fmt == "flagembedding":
+                summary["query_instruction_format"] = instruction_format(opts.query_template)
+            text = json.dumps(summary, indent=2, ensure_ascii=False) + "\n"
+            (staging / "export.json").write_text(text, encoding="utf-8")
+            os.replace(staging, out)  # onto an empty directory too
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # gone already when the export succeeded
     return summary
