@@ -360,3 +360,10 @@ def test_an_export_onto_a_full_disk_is_one_line_and_leaves_no_half_export(finish
     r = synthgen("export", str(finished[2]), "--format", "sentence-transformers", "--out", str(out))
     assert r.returncode == 0, r.stderr
     assert json.loads((out / "export.json").read_text())["examples"]["train"] == len(examples(finished[2]))
+
+
+def test_an_html_report_onto_a_full_disk_is_one_line_and_leaves_no_temporary_file(finished, small_disk):
+    (small_disk / "ballast").write_bytes(b"x" * (1024 * 1024 - 8 * 1024))
+    r = synthgen("stats", str(finished[2]), "--html", str(small_disk / "report.html"))
+    one_line_error(r, "No space left on device", f"the disk mounted at {small_disk}")
+    assert sorted(p.name for p in small_disk.iterdir()) == ["ballast"]

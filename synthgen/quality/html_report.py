@@ -9,6 +9,7 @@ from html import escape
 from pathlib import Path
 
 from ..errors import RunError
+from ..integrity import disk_faults
 from .summary import UNTESTED_REASONS
 
 GREEN, AMBER, RED, GREY, BLUE = "#2f9e44", "#f2a93b", "#e03131", "#adb5bd", "#4c78a8"
@@ -305,8 +306,11 @@ def write_html(report: dict, path: Path) -> Path:
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     try:
-        tmp.write_text(render_html(report), encoding="utf-8")
-        tmp.replace(path)
-    except OSError as exc:
+        with disk_faults(path):  # a full disk: one line naming it, exit 1
+            tmp.write_text(render_html(report), encoding="utf-8")
+            tmp.replace(path)
+    except OSError as exc:  # no such directory, no permission: the path given is wrong
         raise RunError(f"cannot write {path}: {exc.strerror or exc}") from None
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
