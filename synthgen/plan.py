@@ -204,11 +204,4 @@ def shard_targets(cfg: RunConfig, shard: Shard) -> dict[str, int]:
 
 def select(items: Iterator[WorkItem], shard: Shard, limit: int | None) -> Iterator[WorkItem]:
     """Apply --shard then --limit (the limit counts this shard's items)."""
-    taken = 0
-    for item in items:
-        if not shard.takes(item.index):
-            continue
-        if limit is not None and taken >= limit:
-            return
-        taken += 1
-        yield item
+    return itertools.islice((item for item in items if shard.takes(item.index)), limit)
