@@ -164,7 +164,7 @@ async def _run_stage(name: str, cfg: RunConfig, opts: RunOptions, journal: Journ
 
 
 def run_stage(stage_name: str, cfg: RunConfig, opts: RunOptions, progress: Progress | None = None) -> StageOutcome:
-    progress = progress or Progress(quiet=opts.quiet, interval=opts.progress_interval)
+    progress = progress or Progress(quiet=opts.quiet)
     if stage_name == "brainstorm" and opts.shard.n > 1:
         opts = replace(opts, shard=Shard())
     with disk_faults(opts.out), open_run(cfg, opts.out, stage_name, opts.shard, opts.force) as journal:
@@ -173,7 +173,7 @@ def run_stage(stage_name: str, cfg: RunConfig, opts: RunOptions, progress: Progr
 
 def run_all(cfg: RunConfig, opts: RunOptions, progress: Progress | None = None) -> list[StageOutcome]:
     """Stage 1 in full (no --limit, no --shard: the task list must be whole), then stage 2."""
-    progress = progress or Progress(quiet=opts.quiet, interval=opts.progress_interval)
+    progress = progress or Progress(quiet=opts.quiet)
     outcomes = []
     if opts.tasks_from is None and any(GROUPS[g].brainstorm for g in cfg.active_groups()):
         outcomes.append(run_stage("brainstorm", cfg, replace(opts, limit=None), progress))

@@ -42,7 +42,6 @@ class RunOptions:
     concurrency: int | None = None
     max_cost: float | None = None
     max_requests: int | None = None
-    progress_interval: float = 10.0
     # generate: read stage 1's tasks from another run directory (one brainstorm, many shards)
     tasks_from: Path | None = None
     # batch export: write the stage's next requests here for an engine elsewhere, send nothing

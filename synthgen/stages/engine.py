@@ -37,7 +37,6 @@ class StillFailing(Exception):
 class ItemResult:
     item: WorkItem
     content: str | None = None
-    finish_reason: str | None = None
     parsed: object | None = None
     error: str | None = None  # reason code when nothing usable came back
     detail: str = ""
@@ -201,7 +200,7 @@ class Engine:
                     return result
             result.prompt_tokens += r.prompt_tokens
             result.completion_tokens += r.completion_tokens
-            result.content, result.finish_reason = r.content, r.finish_reason
+            result.content = r.content
             if r.finish_reason == "length":
                 result.error, result.detail = "truncated", "finish_reason=length"
                 continue
