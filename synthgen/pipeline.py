@@ -119,7 +119,6 @@ def _summary(s: StageSession) -> StageOutcome:
         empty = [g for g in groups if kept.get(g, 0) == 0]
         if empty:
             s.journal.set_meta("status:brainstorm", "failed")
-            write_manifest(cfg, s.journal, s.out, 0.0)
             msg += (f"; no usable task for {', '.join(empty)} (see rejects/); "
                     "try another model or prompts with a new --out")
             return StageOutcome(s.name, EXIT_FAILED, msg)
@@ -128,9 +127,8 @@ def _summary(s: StageSession) -> StageOutcome:
         if fewer:
             msg += "; fewer distinct tasks than asked: " + ", ".join(fewer)
     if s.name == "generate" and s.opts.limit is None:
-        counts = s.journal.counters().get("generate", {})
         short = {g: {"accepted": a, "target": t} for g, t in s.targets.items()
-                 if (a := counts.get(g, {}).get("accepted", 0)) < t}
+                 if (a := s.stage.accepted.get(g, 0)) < t}
         s.journal.set_meta("shortfall:generate", json.dumps(short, sort_keys=True))
         if short:
             msg += "; short of target after the top-up rounds: " + ", ".join(
