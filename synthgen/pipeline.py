@@ -169,9 +169,9 @@ def run_stage(stage_name: str, cfg: RunConfig, opts: RunOptions, progress: Progr
         return asyncio.run(_run_stage(stage_name, cfg, opts, journal, progress))
 
 
-def run_all(cfg: RunConfig, opts: RunOptions, progress: Progress | None = None) -> list[StageOutcome]:
+def run_all(cfg: RunConfig, opts: RunOptions) -> list[StageOutcome]:
     """Stage 1 in full (no --limit, no --shard: the task list must be whole), then stage 2."""
-    progress = progress or Progress(quiet=opts.quiet)
+    progress = Progress(quiet=opts.quiet)  # one for both stages
     outcomes = []
     if opts.tasks_from is None and any(GROUPS[g].brainstorm for g in cfg.active_groups()):
         outcomes.append(run_stage("brainstorm", cfg, replace(opts, limit=None), progress))
