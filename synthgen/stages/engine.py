@@ -48,7 +48,6 @@ class ItemResult:
 
 @dataclass
 class EngineStats:
-    committed: int = 0
     failed: int = 0  # transient failures left uncommitted (a rerun retries them)
     rejected_failed: int = 0  # requests the server refused as such (HTTP 400): rejected
 
@@ -249,7 +248,7 @@ class Engine:
             raise exc
         return None
 
-    async def run(self, items: Iterable[WorkItem]) -> EngineStats:
+    async def run(self, items: Iterable[WorkItem]) -> None:
         queue: asyncio.Queue = asyncio.Queue()
         ready: dict[int, ItemResult] = {}
         self._may_replay = self.journal.has_responses(self.stage.name)
@@ -284,7 +283,6 @@ class Engine:
                 raise
             finally:
                 self.journal.flush_responses()
-        return self.stats
 
     async def _next_answer(self, queue: asyncio.Queue):
         """The next finished task; gathered commits are written if it takes FLUSH_IDLE_S."""
@@ -314,7 +312,6 @@ class Engine:
                 self.journal.hold()
             result = ready.pop(commit_pos)
             self.stage.commit(result)
-            self.stats.committed += 1
             if result.error == "request_failed":
                 self.stats.rejected_failed += 1
             if self.on_commit:
