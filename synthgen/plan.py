@@ -77,6 +77,13 @@ def _item_id(stage: str, group: str, k: int, prompt: str, seed: int) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
+def _item(stage: str, group: str, k: int, index: int, rng: random.Random, prompt: str, **extra) -> WorkItem:
+    """The item asking `prompt` in one user message, its request seed the next draw of `rng`."""
+    seed = rng.randrange(1, 2**31 - 1)
+    return WorkItem(id=_item_id(stage, group, k, prompt, seed), index=index, stage=stage, group=group, k=k,
+                    messages=[{"role": "user", "content": prompt}], seed=seed, **extra)
+
+
 class LanguageSampler:
     """Weighted language draws (the paper's figure 2 by default); bitext pairs with src != tgt."""
 
@@ -111,14 +118,8 @@ def brainstorm_items(cfg: RunConfig, calls: dict[str, range] | None = None) -> I
     index = 0
     for group in groups:
         for k in (calls[group] if calls is not None else range(cfg.brainstorm_calls(group))):
-            rng = _rng(cfg.seed, "brainstorm", group, k)
             text = templates[group].render({"num_tasks": str(cfg.brainstorm.tasks_per_call)})
-            messages = [{"role": "user", "content": text}]
-            seed = rng.randrange(1, 2**31 - 1)
-            yield WorkItem(
-                id=_item_id("brainstorm", group, k, text, seed), index=index,
-                stage="brainstorm", group=group, k=k, messages=messages, seed=seed,
-            )
+            yield _item("brainstorm", group, k, index, _rng(cfg.seed, "brainstorm", group, k), text)
             index += 1
 
 
@@ -176,14 +177,8 @@ class _ItemMaker:
         else:
             values["language"] = self.langs.one(rng)
         task = self.tasks[group][k % len(self.tasks[group])] if g.brainstorm else None
-        prompt_values = values if task is None else {**values, "task": task}
-        prompt = self.templates[group].render(prompt_values)
-        messages = [{"role": "user", "content": prompt}]
-        seed = rng.randrange(1, 2**31 - 1)
-        return WorkItem(
-            id=_item_id("generate", group, k, prompt, seed), index=index, stage="generate",
-            group=group, k=k, messages=messages, seed=seed, task=task, placeholders=values,
-        )
+        prompt = self.templates[group].render(values if task is None else {**values, "task": task})
+        return _item("generate", group, k, index, rng, prompt, task=task, placeholders=values)
 
 
 def shard_targets(cfg: RunConfig, shard: Shard) -> dict[str, int]:
