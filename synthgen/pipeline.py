@@ -29,7 +29,6 @@ from .taxonomy import GROUPS
 
 @dataclass
 class StageOutcome:
-    stage: str
     code: int
     message: str
 
@@ -78,8 +77,8 @@ def _finished_before(name: str, cfg: RunConfig, opts: RunOptions, journal: Journ
     # rejects/ part now open may be the next stage's (brainstorm's rerun published generate's)
     write_manifest(cfg, journal, Path(opts.out), 0.0)
     if status == "failed":
-        return StageOutcome(name, EXIT_FAILED, f"{name} already failed in {opts.out}: see run.json and rejects/")
-    return StageOutcome(name, EXIT_OK, f"{name}: nothing to do ({stage.items_total} items already done)")
+        return StageOutcome(EXIT_FAILED, f"{name} already failed in {opts.out}: see run.json and rejects/")
+    return StageOutcome(EXIT_OK, f"{name}: nothing to do ({stage.items_total} items already done)")
 
 
 def _status(s: StageSession) -> str:
@@ -105,7 +104,7 @@ def _stopped(s: StageSession) -> StageOutcome | None:
             "every response received is saved: rerun the same command to continue")
     else:
         return None
-    return StageOutcome(name, code, msg)
+    return StageOutcome(code, msg)
 
 
 def _summary(s: StageSession) -> StageOutcome:
@@ -121,7 +120,7 @@ def _summary(s: StageSession) -> StageOutcome:
             s.journal.set_meta("status:brainstorm", "failed")
             msg += (f"; no usable task for {', '.join(empty)} (see rejects/); "
                     "try another model or prompts with a new --out")
-            return StageOutcome(s.name, EXIT_FAILED, msg)
+            return StageOutcome(EXIT_FAILED, msg)
         fewer = [f"{g} {kept.get(g, 0)}/{cfg.groups[g].tasks}" for g in groups
                  if kept.get(g, 0) < (cfg.groups[g].tasks or 0)]
         if fewer:
@@ -135,7 +134,7 @@ def _summary(s: StageSession) -> StageOutcome:
                 f"{g} {v['accepted']}/{v['target']}" for g, v in short.items())
     if st.rejected_failed:
         msg += f"; {st.rejected_failed} request(s) refused by the server (rejects: request_failed)"
-    return StageOutcome(s.name, EXIT_OK, msg)
+    return StageOutcome(EXIT_OK, msg)
 
 
 async def _run_stage(name: str, cfg: RunConfig, opts: RunOptions, journal: Journal,
