@@ -13,13 +13,8 @@ class SynthgenError(Exception):
 
     code = EXIT_USAGE
 
-    def __init__(self, message: str, code: int | None = None):
-        super().__init__(message)
-        if code is not None:
-            self.code = code
 
-
-# The run directory or options cannot be used as given (exit 2 unless said otherwise).
+# The run directory or options cannot be used as given (exit 2).
 RunError = SynthgenError
 
 

@@ -20,8 +20,6 @@ PLACEHOLDER_TASK = "Retrieve documents that answer a question about a topic in a
 
 def _sum_tokens(items, model: str, n_total: int) -> tuple[int, bool]:
     sample = list(itertools.islice(items, SAMPLE))
-    if not sample:
-        return 0, False
     tokens = sum(count_message_tokens(i.messages, model) for i in sample)
     if len(sample) >= n_total:
         return tokens, False

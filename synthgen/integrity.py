@@ -10,7 +10,7 @@ import errno
 import hashlib
 import os
 import sqlite3
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 from .errors import StorageError
@@ -108,10 +108,8 @@ def check_run_journal(run_dir: Path) -> None:
         db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     except sqlite3.Error as exc:
         raise damaged(path, str(exc)) from None
-    try:
+    with closing(db):
         check_journal(db, path)
-    finally:
-        db.close()
 
 
 def sha256_of(path: Path) -> str:

@@ -228,9 +228,9 @@ class Journal:
     def set_last_index(self, stage: str, index: int) -> None:
         self.write_in_commit("INSERT OR REPLACE INTO progress VALUES (?, ?)", (stage, index))
 
-    def bump(self, stage: str, group: str, key: str, n: int = 1) -> None:
-        """Count inside the open commit (written by `commit`, in the same transaction)."""
-        self._pending_counts[(stage, group, key)] += n
+    def bump(self, stage: str, group: str, key: str) -> None:
+        """Count one inside the open commit (written by `commit`, in the same transaction)."""
+        self._pending_counts[(stage, group, key)] += 1
 
     def counters(self) -> dict[str, dict[str, dict[str, int]]]:
         out: dict[str, dict[str, dict[str, int]]] = {}

@@ -92,8 +92,8 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def write_manifest(cfg: RunConfig, journal: Journal, run_dir: Path, session_elapsed: float) -> dict:
-    """run.json from the journal's counts, written atomically; returns what it wrote."""
+def write_manifest(cfg: RunConfig, journal: Journal, run_dir: Path, session_elapsed: float) -> None:
+    """run.json from the journal's counts, written atomically."""
     counters = journal.counters()
     tokens = journal.token_totals()
     cost, cost_by_model = cost_of(cfg, journal)
@@ -134,4 +134,3 @@ def write_manifest(cfg: RunConfig, journal: Journal, run_dir: Path, session_elap
         "config": cfg.model_dump(mode="json"),
     }
     atomic_write_json(Path(run_dir) / "run.json", data)
-    return data

@@ -29,7 +29,6 @@ from .taxonomy import GROUPS
 
 @dataclass
 class StageOutcome:
-    stage: str
     code: int
     message: str
 
@@ -78,8 +77,8 @@ def _finished_before(name: str, cfg: RunConfig, opts: RunOptions, journal: Journ
     # rejects/ part now open may be the next stage's (brainstorm's rerun published generate's)
     write_manifest(cfg, journal, Path(opts.out), 0.0)
     if status == "failed":
-        return StageOutcome(name, EXIT_FAILED, f"{name} already failed in {opts.out}: see run.json and rejects/")
-    return StageOutcome(name, EXIT_OK, f"{name}: nothing to do ({stage.items_total} items already done)")
+        return StageOutcome(EXIT_FAILED, f"{name} already failed in {opts.out}: see run.json and rejects/")
+    return StageOutcome(EXIT_OK, f"{name}: nothing to do ({stage.items_total} items already done)")
 
 
 def _status(s: StageSession) -> str:
@@ -105,7 +104,7 @@ def _stopped(s: StageSession) -> StageOutcome | None:
             "every response received is saved: rerun the same command to continue")
     else:
         return None
-    return StageOutcome(name, code, msg)
+    return StageOutcome(code, msg)
 
 
 def _summary(s: StageSession) -> StageOutcome:
@@ -119,25 +118,23 @@ def _summary(s: StageSession) -> StageOutcome:
         empty = [g for g in groups if kept.get(g, 0) == 0]
         if empty:
             s.journal.set_meta("status:brainstorm", "failed")
-            write_manifest(cfg, s.journal, s.out, 0.0)
             msg += (f"; no usable task for {', '.join(empty)} (see rejects/); "
                     "try another model or prompts with a new --out")
-            return StageOutcome(s.name, EXIT_FAILED, msg)
+            return StageOutcome(EXIT_FAILED, msg)
         fewer = [f"{g} {kept.get(g, 0)}/{cfg.groups[g].tasks}" for g in groups
                  if kept.get(g, 0) < (cfg.groups[g].tasks or 0)]
         if fewer:
             msg += "; fewer distinct tasks than asked: " + ", ".join(fewer)
     if s.name == "generate" and s.opts.limit is None:
-        counts = s.journal.counters().get("generate", {})
         short = {g: {"accepted": a, "target": t} for g, t in s.targets.items()
-                 if (a := counts.get(g, {}).get("accepted", 0)) < t}
+                 if (a := s.stage.accepted.get(g, 0)) < t}
         s.journal.set_meta("shortfall:generate", json.dumps(short, sort_keys=True))
         if short:
             msg += "; short of target after the top-up rounds: " + ", ".join(
                 f"{g} {v['accepted']}/{v['target']}" for g, v in short.items())
     if st.rejected_failed:
         msg += f"; {st.rejected_failed} request(s) refused by the server (rejects: request_failed)"
-    return StageOutcome(s.name, EXIT_OK, msg)
+    return StageOutcome(EXIT_OK, msg)
 
 
 async def _run_stage(name: str, cfg: RunConfig, opts: RunOptions, journal: Journal,
@@ -164,16 +161,16 @@ async def _run_stage(name: str, cfg: RunConfig, opts: RunOptions, journal: Journ
 
 
 def run_stage(stage_name: str, cfg: RunConfig, opts: RunOptions, progress: Progress | None = None) -> StageOutcome:
-    progress = progress or Progress(quiet=opts.quiet, interval=opts.progress_interval)
+    progress = progress or Progress(quiet=opts.quiet)
     if stage_name == "brainstorm" and opts.shard.n > 1:
         opts = replace(opts, shard=Shard())
     with disk_faults(opts.out), open_run(cfg, opts.out, stage_name, opts.shard, opts.force) as journal:
         return asyncio.run(_run_stage(stage_name, cfg, opts, journal, progress))
 
 
-def run_all(cfg: RunConfig, opts: RunOptions, progress: Progress | None = None) -> list[StageOutcome]:
+def run_all(cfg: RunConfig, opts: RunOptions) -> list[StageOutcome]:
     """Stage 1 in full (no --limit, no --shard: the task list must be whole), then stage 2."""
-    progress = progress or Progress(quiet=opts.quiet, interval=opts.progress_interval)
+    progress = Progress(quiet=opts.quiet)  # one for both stages
     outcomes = []
     if opts.tasks_from is None and any(GROUPS[g].brainstorm for g in cfg.active_groups()):
         outcomes.append(run_stage("brainstorm", cfg, replace(opts, limit=None), progress))

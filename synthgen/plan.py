@@ -68,18 +68,20 @@ def _rng(*parts: object) -> random.Random:
 _ENCODE = json.JSONEncoder(ensure_ascii=False).encode
 
 
-def _item_id(stage: str, group: str, k: int, messages: list[dict], seed: int) -> str:
-    """The hash of the sorted-keys JSON of the item's inputs (ids must never change, or older
-    journals would not resume); the plan's one-message shape is written directly, the same
-    string json.dumps makes at half the cost."""
-    m = messages[0] if len(messages) == 1 else {}
-    if len(m) == 2 and type(m.get("role")) is str and type(m.get("content")) is str \
-            and type(k) is int and type(seed) is int:
-        blob = (f"[{_ENCODE(stage)}, {_ENCODE(group)}, {k}, [{{\"content\": {_ENCODE(m['content'])}, "
-                f"\"role\": {_ENCODE(m['role'])}}}], {seed}]")
-    else:
-        blob = json.dumps([stage, group, k, messages, seed], ensure_ascii=False, sort_keys=True)
+def _item_id(stage: str, group: str, k: int, prompt: str, seed: int) -> str:
+    """The hash of the sorted-keys JSON of [stage, group, k, messages, seed], the one user
+    message holding `prompt` (ids must never change, or older journals would not resume),
+    written directly: the same string json.dumps makes at half the cost."""
+    blob = (f'[{_ENCODE(stage)}, {_ENCODE(group)}, {k}, [{{"content": {_ENCODE(prompt)}, '
+            f'"role": "user"}}], {seed}]')
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+def _item(stage: str, group: str, k: int, index: int, rng: random.Random, prompt: str, **extra) -> WorkItem:
+    """The item asking `prompt` in one user message, its request seed the next draw of `rng`."""
+    seed = rng.randrange(1, 2**31 - 1)
+    return WorkItem(id=_item_id(stage, group, k, prompt, seed), index=index, stage=stage, group=group, k=k,
+                    messages=[{"role": "user", "content": prompt}], seed=seed, **extra)
 
 
 class LanguageSampler:
@@ -116,14 +118,8 @@ def brainstorm_items(cfg: RunConfig, calls: dict[str, range] | None = None) -> I
     index = 0
     for group in groups:
         for k in (calls[group] if calls is not None else range(cfg.brainstorm_calls(group))):
-            rng = _rng(cfg.seed, "brainstorm", group, k)
             text = templates[group].render({"num_tasks": str(cfg.brainstorm.tasks_per_call)})
-            messages = [{"role": "user", "content": text}]
-            seed = rng.randrange(1, 2**31 - 1)
-            yield WorkItem(
-                id=_item_id("brainstorm", group, k, messages, seed), index=index,
-                stage="brainstorm", group=group, k=k, messages=messages, seed=seed,
-            )
+            yield _item("brainstorm", group, k, index, _rng(cfg.seed, "brainstorm", group, k), text)
             index += 1
 
 
@@ -181,13 +177,8 @@ class _ItemMaker:
         else:
             values["language"] = self.langs.one(rng)
         task = self.tasks[group][k % len(self.tasks[group])] if g.brainstorm else None
-        prompt_values = values if task is None else {**values, "task": task}
-        messages = [{"role": "user", "content": self.templates[group].render(prompt_values)}]
-        seed = rng.randrange(1, 2**31 - 1)
-        return WorkItem(
-            id=_item_id("generate", group, k, messages, seed), index=index, stage="generate",
-            group=group, k=k, messages=messages, seed=seed, task=task, placeholders=values,
-        )
+        prompt = self.templates[group].render(values if task is None else {**values, "task": task})
+        return _item("generate", group, k, index, rng, prompt, task=task, placeholders=values)
 
 
 def shard_targets(cfg: RunConfig, shard: Shard) -> dict[str, int]:
@@ -204,11 +195,4 @@ def shard_targets(cfg: RunConfig, shard: Shard) -> dict[str, int]:
 
 def select(items: Iterator[WorkItem], shard: Shard, limit: int | None) -> Iterator[WorkItem]:
     """Apply --shard then --limit (the limit counts this shard's items)."""
-    taken = 0
-    for item in items:
-        if not shard.takes(item.index):
-            continue
-        if limit is not None and taken >= limit:
-            return
-        taken += 1
-        yield item
+    return itertools.islice((item for item in items if shard.takes(item.index)), limit)

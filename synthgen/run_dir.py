@@ -52,23 +52,18 @@ def open_run(cfg: RunConfig, out: Path, stage: str = "generate", shard: Shard = 
         (out / "journal").mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise RunError(f"cannot create run directory {out}: {exc.strerror}") from None
-    lock = open(out / "journal" / "lock", "a+")
-    try:
+    with open(out / "journal" / "lock", "a+") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise RunError(f"run directory {out} is in use by another synthgen process") from None
         journal = Journal(out)
-    except BaseException:
-        lock.close()
-        raise
-    try:
-        _bind(journal, cfg, out, stage, shard, force)
-        restore_published(out, journal)  # lost or cut parts rebuilt from the journal
-        yield journal
-    finally:
-        journal.close()
-        lock.close()
+        try:
+            _bind(journal, cfg, out, stage, shard, force)
+            restore_published(out, journal)  # lost or cut parts rebuilt from the journal
+            yield journal
+        finally:
+            journal.close()
 
 
 def check_stage1(cfg: RunConfig, tasks_dir: Path, journal: Journal | None) -> None:

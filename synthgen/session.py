@@ -42,7 +42,6 @@ class RunOptions:
     concurrency: int | None = None
     max_cost: float | None = None
     max_requests: int | None = None
-    progress_interval: float = 10.0
     # generate: read stage 1's tasks from another run directory (one brainstorm, many shards)
     tasks_from: Path | None = None
     # batch export: write the stage's next requests here for an engine elsewhere, send nothing
@@ -88,8 +87,7 @@ class StageSession:
     def _planned(self) -> Iterator[WorkItem]:
         stage1 = self.name == "brainstorm"
         items = brainstorm_items(self.cfg) if stage1 else generate_items(self.cfg, self.tasks)
-        last = self.journal.last_index(self.name)
-        return (it for it in select(items, self.opts.shard, self.opts.limit) if it.index > last)
+        return select(items, self.opts.shard, self.opts.limit)
 
     def _decide(self, earlier: list[dict[str, list[int]]]) -> dict[str, list[int]]:
         """{group: [first call or slot, how many]}. Stage 1: enough calls for the tasks a group
@@ -131,16 +129,15 @@ class StageSession:
         calls = {g: range(a, a + n) for g, (a, n) in json.loads(saved).items() if n > 0}
         if not calls:
             return None
-        if self.name == "brainstorm":
-            items = lambda: brainstorm_items(self.cfg, calls)  # noqa: E731
-        else:
-            items = lambda: topup_items(self.cfg, self.tasks, calls, self.opts.shard)  # noqa: E731
         self.c.total = (self.c.total or 0) + sum(len(v) for v in calls.values())
-        last = self.journal.last_index(f"{self.name}#{r}")
-        return lambda: (it for it in items() if it.index > last)
+        if self.name == "brainstorm":
+            return lambda: brainstorm_items(self.cfg, calls)
+        return lambda: topup_items(self.cfg, self.tasks, calls, self.opts.shard)
 
-    async def _pass(self, make_items, key: str | None = None) -> None:
-        """One run of items: asked online by the engine, or in batch waves and then committed."""
+    async def _pass(self, make_items, key: str) -> None:
+        """The items not yet committed under `key`: asked online, or in batch waves, then committed."""
+        last = self.journal.last_index(key)
+        todo = lambda: (it for it in make_items() if it.index > last)  # noqa: E731
         client = self.client
         engine = self.engine = Engine(
             self.stage, self.journal, client, self.cfg.llm.max_output_retries, client.max_concurrency,
@@ -149,18 +146,18 @@ class StageSession:
         if self.waves is not None:
             engine.missing = self.waves.missing
             try:
-                await self.waves.run(key or self.name, make_items)
+                await self.waves.run(key, todo)
             except BudgetExhausted as exc:
                 engine.request_stop(str(exc))
             except Exported as exc:
                 self.exported = str(exc)
                 engine.request_stop("exported")
         engine.stats = self.stats  # one tally over the planned items and every top-up round
-        await engine.run(make_items())
+        await engine.run(todo())
 
     async def run(self) -> None:
         """The planned items, then top-up rounds while groups are short (not with --limit)."""
-        await self._pass(self._planned)
+        await self._pass(self._planned, self.name)
         if self.opts.limit is not None:
             return
         rounds = self.cfg.brainstorm.max_rounds if self.name == "brainstorm" else self.cfg.generate.max_rounds

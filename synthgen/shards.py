@@ -217,12 +217,9 @@ def read_jsonl(path: Path, whole_lines_only: bool = False):
 
 
 def iter_records(directory: Path, include_open: bool = True):
-    """Records of every part in order (finished parts, then the open one)."""
-    directory = Path(directory)
-    if not directory.is_dir():
-        return
-    for path in sorted(directory.glob("part-*.jsonl")):
+    """Records of every part in order (finished parts, then the open one); none without the folder."""
+    for path in sorted(Path(directory).glob("part-*.jsonl")):
         yield from read_jsonl(path)
     if include_open:
-        for path in sorted(directory.glob("part-*.jsonl.tmp")):
+        for path in sorted(Path(directory).glob("part-*.jsonl.tmp")):
             yield from read_jsonl(path, whole_lines_only=True)

@@ -77,8 +77,7 @@ def _run_counting_turns(tmp_path, base_url: str, write_config, make_stage, n: in
         try:
             async with connect(cfg) as client:
                 engine = Engine(stage, journal, client, 0, window)
-                stats = await engine.run(iter(_items(n)))
-                assert stats.committed == n
+                await engine.run(iter(_items(n)))  # the callers check that all n were committed
         finally:
             ticker.cancel()
         return stage

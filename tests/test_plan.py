@@ -261,7 +261,12 @@ def test_item_ids_hash_the_same_json_as_always():
         text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
         stage, group = rng.choice(["generate", "brainstorm"]), rng.choice(["short-long", "sts", "bitext"])
         k, seed = rng.randint(0, 10**6), rng.randint(0, 2**31)
-        for messages in ([{"role": "user", "content": text}],
-                         [{"role": "system", "content": "s"}, {"role": "user", "content": text}]):
-            blob = json.dumps([stage, group, k, messages, seed], ensure_ascii=False, sort_keys=True)
-            assert _item_id(stage, group, k, messages, seed) == hashlib.sha256(blob.encode()).hexdigest()[:20]
+        blob = json.dumps([stage, group, k, [{"role": "user", "content": text}], seed], ensure_ascii=False,
+                          sort_keys=True)
+        assert _item_id(stage, group, k, text, seed) == hashlib.sha256(blob.encode()).hexdigest()[:20]
+    # and the items of a plan carry the id of exactly the messages they hold
+    cfg = small_config()
+    for item in itertools.chain(brainstorm_items(cfg), generate_items(cfg, TASKS)):
+        blob = json.dumps([item.stage, item.group, item.k, item.messages, item.seed], ensure_ascii=False,
+                          sort_keys=True)
+        assert item.id == hashlib.sha256(blob.encode()).hexdigest()[:20]

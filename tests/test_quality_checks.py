@@ -476,7 +476,7 @@ def test_brainstorm_rejects_a_near_copy_of_an_earlier_task_and_keeps_a_new_one(t
     tasks = [task, task.replace("answer it", "answer that"), "Retrieve recipes that use a given seasonal vegetable as the main ingredient"]
     item = next(brainstorm_items(cfg))
     journal.begin()
-    stage.commit(ItemResult(item, content="", finish_reason="stop", parsed=tasks))
+    stage.commit(ItemResult(item, content="", parsed=tasks))
     stage.flush()
     journal.commit()
     stage.finalize_all()

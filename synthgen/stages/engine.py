@@ -37,7 +37,6 @@ class StillFailing(Exception):
 class ItemResult:
     item: WorkItem
     content: str | None = None
-    finish_reason: str | None = None
     parsed: object | None = None
     error: str | None = None  # reason code when nothing usable came back
     detail: str = ""
@@ -49,7 +48,6 @@ class ItemResult:
 
 @dataclass
 class EngineStats:
-    committed: int = 0
     failed: int = 0  # transient failures left uncommitted (a rerun retries them)
     rejected_failed: int = 0  # requests the server refused as such (HTTP 400): rejected
 
@@ -201,7 +199,7 @@ class Engine:
                     return result
             result.prompt_tokens += r.prompt_tokens
             result.completion_tokens += r.completion_tokens
-            result.content, result.finish_reason = r.content, r.finish_reason
+            result.content = r.content
             if r.finish_reason == "length":
                 result.error, result.detail = "truncated", "finish_reason=length"
                 continue
@@ -250,7 +248,7 @@ class Engine:
             raise exc
         return None
 
-    async def run(self, items: Iterable[WorkItem]) -> EngineStats:
+    async def run(self, items: Iterable[WorkItem]) -> None:
         queue: asyncio.Queue = asyncio.Queue()
         ready: dict[int, ItemResult] = {}
         self._may_replay = self.journal.has_responses(self.stage.name)
@@ -285,7 +283,6 @@ class Engine:
                 raise
             finally:
                 self.journal.flush_responses()
-        return self.stats
 
     async def _next_answer(self, queue: asyncio.Queue):
         """The next finished task; gathered commits are written if it takes FLUSH_IDLE_S."""
@@ -315,7 +312,6 @@ class Engine:
                 self.journal.hold()
             result = ready.pop(commit_pos)
             self.stage.commit(result)
-            self.stats.committed += 1
             if result.error == "request_failed":
                 self.stats.rejected_failed += 1
             if self.on_commit:
