@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -116,13 +115,17 @@ def _sampled(argv: list[str], pss_every: int) -> tuple[float, float, int, int, s
     PSS bytes, stdout). Both peaks are summed over its process tree; RSS sampled every 20 ms,
     PSS every `pss_every` samples. synthgen and the bare loop are watched the same way, so the
     sampling costs (and stalls) both alike."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak_rss = peak_pss = 0
     ticks = 0
     LARGEST["rss"] = 0
-    while proc.poll() is None:
+    while True:
+        # wait4, not poll: its usage is this command's alone (RUSAGE_CHILDREN's peak is the largest
+        # of every child this script ever had, which floored later runs' figures at an earlier one's)
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
         pids = _tree(proc.pid)
         each = [_memory([p], "VmRSS:") for p in pids]  # one read per process: the sum and the largest
         peak_rss = max(peak_rss, sum(each))
@@ -131,13 +134,13 @@ def _sampled(argv: list[str], pss_every: int) -> tuple[float, float, int, int, s
             peak_pss = max(peak_pss, _memory(pids, "Pss:"))
         ticks += 1
         time.sleep(0.02)
-    out, err = proc.communicate()
     wall = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    out, err = proc.communicate()
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(argv[:4])} failed: {err.strip()[-500:]}")
-    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-    return wall, cpu, max(peak_rss, after.ru_maxrss * 1024), peak_pss, out
+    cpu = usage.ru_utime + usage.ru_stime  # the command and the children it waited for
+    return wall, cpu, max(peak_rss, usage.ru_maxrss * 1024), peak_pss, out
 
 
 # the installed command, as users run it (its check worker's imports differ from `python -m`'s)
