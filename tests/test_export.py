@@ -228,6 +228,8 @@ def test_bad_run_or_out_dir_is_one_line_and_exit_2(run, tmp_path):
     r = synthgen("export", str(run), "--format", "parquet", "--out", str(tmp_path / "busy"))
     assert r.returncode == 2 and "not an empty directory" in r.stderr
     assert (tmp_path / "busy" / "keep").read_text() == "mine"
+    r = synthgen("export", str(run), "--format", "parquet", "--out", str(tmp_path / "busy" / "keep" / "o"))
+    assert r.returncode == 2 and "cannot write" in r.stderr and "Traceback" not in r.stderr, r.stderr
     r = synthgen("export", str(run), "--format", "sentence-transformers", "--out", str(tmp_path / "ok"),
                  "--query-template", "Task: {task}\\nQ: {query}")
     assert r.returncode == 0, r.stderr

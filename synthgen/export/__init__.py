@@ -101,12 +101,13 @@ def select(records: Iterable[dict], opts: ExportOptions) -> Iterator[Example]:
         try:
             group = GROUPS[rec["group"]]
             ph = rec.get("placeholders") or {}
-            ex = Example(group=group.name, task=rec["task"], query=rec[group.query], positive=rec[group.positive],
+            ex = Example(group=group.name, task=rec["task"], query=rec[group.query],
+                         positive=rec[group.positive],
                          negative=rec[group.negative] if group.negative else None,
                          languages=tuple(ph[s] for s in group.language_slots if ph.get(s)), record=rec)
         except (KeyError, TypeError, AttributeError) as exc:
-            raise ExportError(f"example {rec.get('id', '?')} is not a whole example record ({type(exc).__name__}: "
-                              f"{exc}): the file is damaged") from None
+            raise ExportError(f"example {rec.get('id', '?')} is not a whole example record "
+                              f"({type(exc).__name__}: {exc}): the file is damaged") from None
         if wanted is None or set(ex.languages) <= wanted:
             yield ex
 
@@ -172,10 +173,11 @@ def export_run(run_dir: Path | str, fmt: str, out: Path | str, options: ExportOp
         del summary["options"]["metadata"]  # the other formats write no metadata columns
     # written beside `out` and renamed into place whole: a full disk or a crash leaves no half
     # export under the name a trainer would read
-    out.parent.mkdir(parents=True, exist_ok=True)
     staging = out.parent / f".{out.name}.export-{os.getpid()}"
     try:
         with disk_faults(out):
+            out.parent.mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(staging, ignore_errors=True)  # left by a killed export that had this pid
             staging.mkdir()
             summary["files"] = FORMATS[fmt](staging, splits, opts, (run_dir, manifest))
             if fmt == "flagembedding":
@@ -183,6 +185,8 @@ def export_run(run_dir: Path | str, fmt: str, out: Path | str, options: ExportOp
             text = json.dumps(summary, indent=2, ensure_ascii=False) + "\n"
             (staging / "export.json").write_text(text, encoding="utf-8")
             os.replace(staging, out)  # onto an empty directory too
+    except OSError as exc:  # not a disk fault: --out cannot be made (a file in the way, no permission)
+        raise ExportError(f"cannot write {out}: {exc.strerror or exc}") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)  # gone already when the export succeeded
     return summary

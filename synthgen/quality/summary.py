@@ -15,9 +15,8 @@ from pathlib import Path
 
 import orjson
 
-from ..validate import RULE_DEFAULTS
 from ..taxonomy import GROUPS
-from ..validate import count_words, required_words
+from ..validate import RULE_DEFAULTS, count_words, required_words
 
 LENGTH_CAP = 20_000  # words; longer texts share the histogram's last bin
 
