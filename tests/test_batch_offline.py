@@ -109,3 +109,20 @@ def test_garbled_answers_in_an_output_file_are_counted_not_a_crash(tmp_path):
     totals = journal.token_totals()["generate"]
     assert totals["responses"] == 3 and totals["prompt_tokens"] == 0 and totals["estimated_usage_responses"] == 3
     journal.close()
+
+
+def test_an_export_refused_by_its_dir_is_exported_again_never_submitted(make_server, tmp_path):
+    # batch-export sends nothing, even when the endpoint it is configured with would take a batch
+    srv = make_server()
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(CONFIG.format(url=srv.base_url))
+    run, in_the_way, outbox = tmp_path / "run", tmp_path / "a-file", tmp_path / "outbox"
+    in_the_way.write_text("")
+    r = CliRunner().invoke(app, ["batch-export", "-c", str(cfg), "-o", str(run), "--dir", str(in_the_way), "-q"])
+    assert r.exit_code == 2 and f"cannot write to --dir {in_the_way}" in r.output, r.output
+    assert "Traceback" not in r.output
+    r = CliRunner().invoke(app, ["batch-export", "-c", str(cfg), "-o", str(run), "--dir", str(outbox), "-q"])
+    assert r.exit_code == 0 and "requests written to" in r.output, r.output
+    assert len([line for p in outbox.glob("*.jsonl") for line in p.read_bytes().splitlines()]) == 50
+    assert srv.app.state.snapshot()["batches"]["file_uploads"] == 0
+    assert srv.app.state.requests == 0
