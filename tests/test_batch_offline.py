@@ -126,3 +126,25 @@ def test_an_export_refused_by_its_dir_is_exported_again_never_submitted(make_ser
     assert len([line for p in outbox.glob("*.jsonl") for line in p.read_bytes().splitlines()]) == 50
     assert srv.app.state.snapshot()["batches"]["file_uploads"] == 0
     assert srv.app.state.requests == 0
+
+
+def test_answers_of_another_stage_are_refused_not_journaled_under_this_one(make_server, tmp_path):
+    # brainstorm's answers ingested without --stage brainstorm (generate is the default)
+    cluster = make_server()
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(CONFIG.format(url="http://127.0.0.1:9/v1").replace("[groups.sts]", "[groups.short-short]\n"
+                                                                      "tasks = 2\nexamples = 2\n[groups.sts]"))
+    run, outbox = tmp_path / "run", tmp_path / "outbox"
+    export = ["batch-export", "-c", str(cfg), "-o", str(run), "--dir", str(outbox), "--stage", "brainstorm", "-q"]
+    assert CliRunner().invoke(app, export).exit_code == 0
+    (req,) = outbox.glob("*.jsonl")
+    answers = tmp_path / "answers.jsonl"
+    subprocess.run([sys.executable, str(STANDIN), "-i", str(req), "-o", str(answers), "--url", cluster.base_url],
+                   check=True, timeout=120)
+    r = CliRunner().invoke(app, ["batch-ingest", "-c", str(cfg), "-o", str(run), str(answers)])
+    assert r.exit_code == 2 and "no answer in" in r.output and "--stage generate" in r.output, r.output
+    r = CliRunner().invoke(app, ["batch-ingest", "-c", str(cfg), "-o", str(run), "--stage", "brainstorm",
+                                 str(answers)])
+    assert r.exit_code == 0 and "journaled 1 answers" in r.output, r.output
+    r = CliRunner().invoke(app, export)
+    assert r.exit_code == 0 and "brainstorm: 1/1 items" in r.output, r.output

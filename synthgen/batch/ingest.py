@@ -17,6 +17,7 @@ from ..llm.client import is_completion, read_completion
 from ..plan import Shard
 from ..redact import redact
 from ..run_dir import open_run
+from .ledger import Ledger
 
 REJECTED = "batch_rejected"  # a failure kind: the server refused this very request (HTTP 4xx)
 FLUSH_EVERY = 500  # answers per journal transaction while reading a file
@@ -30,19 +31,21 @@ def _message(rec: dict, body: object) -> str:
 
 
 def ingest_lines(journal: Journal, lines: Iterable[bytes | str], stage: str, endpoint: str,
-                 model: str) -> Counter:
-    """Journal every answer in `lines`. Counts: answered; refused (4xx: the item is rejected);
-    failed (5xx, 429, no body: asked again in the next wave); unknown (not ours, not JSON)."""
+                 model: str, ours: set[str] | None = None) -> Counter:
+    """Journal every answer in `lines` (whose custom_id is in `ours`, if given). Counts: answered;
+    refused (4xx: the item is rejected); failed (5xx, 429, no body: asked again in the next wave);
+    unknown (not ours, not JSON)."""
     out: Counter = Counter()
     for line in lines:
         if not line or not line.strip():
             continue
         try:
             rec = orjson.loads(line)
-            item_id, _, attempt = str(rec.get("custom_id", "")).rpartition("-")  # <item id>-<attempt>
+            custom_id = str(rec.get("custom_id", ""))
         except (orjson.JSONDecodeError, AttributeError, TypeError):
-            item_id = attempt = ""
-        if not (item_id and attempt.isdigit()):
+            custom_id = ""
+        item_id, _, attempt = custom_id.rpartition("-")  # <item id>-<attempt>
+        if not (item_id and attempt.isdigit()) or (ours is not None and custom_id not in ours):
             out["unknown"] += 1
             continue
         key = (item_id, int(attempt))
@@ -72,7 +75,22 @@ def ingest_files(cfg: RunConfig, out: Path, files: list[Path], stage: str = "gen
             raise RunError(f"{f}: no such file")
     total: Counter = Counter()
     with open_run(cfg, out, stage, shard if stage == "generate" else Shard(), force) as journal:
+        ours = _exported_ids(journal, stage)
         for f in files:
             with open(f, "rb") as fh:
-                total.update(ingest_lines(journal, fh, stage, f"file:{Path(f).name}", cfg.llm.model))
+                total.update(ingest_lines(journal, fh, stage, f"file:{Path(f).name}", cfg.llm.model, ours))
+    if not total.keys() - {"unknown"}:
+        raise RunError(f"no answer in {', '.join(map(str, files))} is for a request `synthgen batch-export "
+                       f"--stage {stage}` wrote for {out} (another stage's or run's file?)")
     return total
+
+
+def _exported_ids(journal: Journal, stage: str) -> set[str] | None:
+    """The custom_ids of every request file written for `stage` (None if one is gone: no check)."""
+    ids: set[str] = set()
+    for job in Ledger(journal).jobs("key=? OR key LIKE ?", (stage, f"{stage}#%")):
+        if not Path(job.path).is_file():
+            return None
+        with open(job.path, "rb") as fh:
+            ids.update(orjson.loads(line)["custom_id"] for line in fh)
+    return ids
