@@ -12,13 +12,14 @@ from pathlib import Path
 
 from .config import RunConfig
 from .errors import RunError
+from .export import iter_run_records
 from .integrity import check_run_journal, disk_faults, verify_parts
 from .journal import Journal
 from .manifest import atomic_write_json, parts_of, read_manifest
 from .quality.checks import ExampleChecker
 from .records import RejectRecord
 from .revalidate import commit_copy, fresh_out
-from .shards import ShardWriter, iter_records
+from .shards import ShardWriter
 from .taxonomy import GROUPS
 
 
@@ -54,7 +55,8 @@ def merge(out: Path, parts: list[Path], allow_partial: bool = False) -> dict:
         journal = Journal(out)
         checker = ExampleChecker(cfg.validation.rules_for_checks(), journal)
         writers = {k: ShardWriter(out, k, journal, cfg.output.shard_size) for k in ("examples", "rejects")}
-        streams = [iter_records(p / "examples", include_open=False) for p in parts]
+        # an unfinished part (--allow-partial) up to its last commit, open part included
+        streams = [iter_run_records(p, allow_partial) for p in parts]
         accepted = cross = 0
 
         def add(kind: str, rec: dict) -> None:
@@ -80,7 +82,7 @@ def merge(out: Path, parts: list[Path], allow_partial: bool = False) -> dict:
                     item_index=rec.get("item_index"), attempts=rec.get("attempts", 0),
                 ).model_dump(exclude_none=True))
         for p in parts:
-            for rec in iter_records(p / "rejects", include_open=False):
+            for rec in iter_run_records(p, allow_partial, "rejects"):
                 add("rejects", rec)
         commit_copy(journal, writers, finalize=True)
         published = parts_of(journal)

@@ -112,3 +112,21 @@ def test_merged_shards_export_the_same_as_the_single_machine_run(tmp_path, make_
                 a = pq.read_table(tmp_path / f"x-single-{fmt}" / f["path"]).to_pylist()
                 b = pq.read_table(tmp_path / f"x-merged-{fmt}" / f["path"]).to_pylist()
             assert a == b, (fmt, f["path"])
+
+
+def test_merge_allow_partial_keeps_the_committed_examples_of_an_open_part(tmp_path, server):
+    cfg = load_config(small_config(tmp_path / "cfg.toml", server.base_url, sl=30, shard_size=100))
+    single = tmp_path / "single"
+    run_all(cfg, RunOptions(out=single, quiet=True))
+    p0, p1 = tmp_path / "p0", tmp_path / "p1"
+    assert run_stage("generate", cfg, RunOptions(out=p0, quiet=True, shard=Shard(0, 2), tasks_from=single)).code == 0
+    # shard 1 stopped by its budget: everything it committed is still in its open part
+    assert run_stage("generate", cfg, RunOptions(out=p1, quiet=True, shard=Shard(1, 2), tasks_from=single,
+                                                 max_requests=10)).code == 3
+    want = committed(p1)
+    assert want and not list((p1 / "examples").glob("part-*.jsonl"))
+    r = synthgen("merge", str(tmp_path / "m"), str(p0), str(p1), "--allow-partial")
+    assert r.returncode == 0, r.stderr
+    ids = lambda run: {rec["id"] for path in (run / "examples").glob("part-*.jsonl")  # noqa: E731
+                       for rec in read_lines(path)}
+    assert ids(tmp_path / "m") == ids(p0) | {rec["id"] for rec in want}

@@ -25,18 +25,18 @@ from .formats import (DEFAULT_TEMPLATE, FORMATS, Example, ExportError, ExportOpt
                       check_template, instruction_format)
 
 __all__ = ["DEFAULT_TEMPLATE", "FORMATS", "Example", "ExportError", "ExportOptions", "export_run",
-           "parse_list"]
+           "iter_run_records", "parse_list"]
 
 
-def _committed_open_part(run_dir: Path) -> tuple[int, int] | None:
-    """(part number, committed bytes) of the open examples part, from the journal, opened
+def _committed_open_part(run_dir: Path, kind: str) -> tuple[int, int] | None:
+    """(part number, committed bytes) of the open `kind` part, from the journal, opened
     read-only: an export must not write to (or wait on a lock of) a run in progress."""
     db_path = run_dir / "journal" / "state.sqlite"
     if not db_path.exists():
         return None
     try:
         with closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as db:
-            row = db.execute("SELECT part, offset FROM writers WHERE kind='examples'").fetchone()
+            row = db.execute("SELECT part, offset FROM writers WHERE kind=?", (kind,)).fetchone()
     except sqlite3.Error as exc:
         raise ExportError(f"cannot read the journal of {run_dir}: {exc}") from None
     return (int(row[0]), int(row[1])) if row else None
@@ -52,12 +52,12 @@ def _lines(data: bytes, path: Path) -> Iterator[dict]:
         raise ExportError(f"{path} line {exc.lineno} is not a JSON object: the file is damaged") from None
 
 
-def iter_run_records(run_dir: Path, allow_partial: bool) -> Iterator[dict]:
-    """Every committed example record of the run, in plan order. For an unfinished run the journal
+def iter_run_records(run_dir: Path, allow_partial: bool, kind: str = "examples") -> Iterator[dict]:
+    """Every committed `kind` record of the run, in plan order. For an unfinished run the journal
     fixes the snapshot: the parts before its open part, then the open part (`.tmp` or published
     since) up to its committed offset, never lines a crash is about to roll back."""
-    directory = run_dir / "examples"
-    open_part = _committed_open_part(run_dir) if allow_partial else None
+    directory = run_dir / kind
+    open_part = _committed_open_part(run_dir, kind) if allow_partial else None
     for path in sorted(directory.glob("part-*.jsonl")):
         if open_part is None or int(path.name[5:10]) < open_part[0]:
             yield from _lines(path.read_bytes(), path)
