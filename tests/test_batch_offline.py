@@ -109,3 +109,20 @@ def test_garbled_answers_in_an_output_file_are_counted_not_a_crash(tmp_path):
     totals = journal.token_totals()["generate"]
     assert totals["responses"] == 3 and totals["prompt_tokens"] == 0 and totals["estimated_usage_responses"] == 3
     journal.close()
+
+
+def test_an_export_dir_that_cannot_be_written_is_one_line_and_the_rerun_exports_sends_nothing(server, tmp_path):
+    # a file where --dir should be was a FileExistsError traceback; the rerun with a usable --dir
+    # then uploaded the wave written before it to the endpoint as a Batch API job
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(CONFIG.format(url=server.base_url))
+    run, in_the_way = tmp_path / "run", tmp_path / "outbox"
+    in_the_way.write_text("notes\n")
+    r = CliRunner().invoke(app, ["batch-export", "-c", str(cfg), "-o", str(run), "--dir", str(in_the_way), "-q"])
+    assert r.exit_code == 2 and isinstance(r.exception, SystemExit), r.exception
+    assert "cannot write to --dir" in r.stderr and in_the_way.read_text() == "notes\n"
+    outbox = tmp_path / "outbox2"
+    r = CliRunner().invoke(app, ["batch-export", "-c", str(cfg), "-o", str(run), "--dir", str(outbox), "-q"])
+    assert r.exit_code == 0 and "requests written to" in r.output, r.output
+    assert len(list(outbox.glob("*.jsonl"))) == 1 and server.requests == 0
+    assert server.app.state.snapshot()["batches"]["file_uploads"] == 0

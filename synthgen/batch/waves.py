@@ -19,6 +19,8 @@ import orjson
 
 from ..budget import BudgetExhausted, BudgetGate
 from ..config import RunConfig
+from ..errors import RunError
+from ..integrity import disk_faults
 from ..journal import Journal
 from ..llm.client import RequestFailed
 from ..llm.retry import retrying
@@ -100,7 +102,12 @@ class BatchWaves:
 
     async def run(self, key: str, make_items: Callable[[], Iterable[WorkItem]]) -> None:
         """Finish this key's open jobs (a crash left them), then waves until nothing is pending."""
-        await self._finish(self.ledger.open_jobs(key))
+        jobs = self.ledger.open_jobs(key)
+        # written, then a crash or an unusable --dir kept them from being copied out: copy, never send
+        unexported = [j for j in jobs if j.status == "written"]
+        if self.export_dir is not None and unexported:
+            self._export(unexported)
+        await self._finish(jobs)
         first = self.ledger.next_wave(key)
         for wave in range(first, first + self.cfg.llm.batch.max_waves):
             jobs = self._write_wave(key, wave, make_items())
@@ -111,12 +118,16 @@ class BatchWaves:
             await self._finish(jobs)
 
     def _export(self, jobs: list[Job]) -> None:
-        self.export_dir.mkdir(parents=True, exist_ok=True)
-        for job in jobs:
-            tmp = self.export_dir / f"{job.name}.tmp"
-            shutil.copyfile(job.path, tmp)
-            tmp.replace(self.export_dir / job.name)
-            self.ledger.update(job, status="exported")
+        try:
+            with disk_faults(self.export_dir):  # a full disk: exit 1, naming it
+                self.export_dir.mkdir(parents=True, exist_ok=True)
+                for job in jobs:
+                    tmp = self.export_dir / f"{job.name}.tmp"
+                    shutil.copyfile(job.path, tmp)
+                    tmp.replace(self.export_dir / job.name)
+                    self.ledger.update(job, status="exported")
+        except OSError as exc:  # a file in the way, no permission: the --dir given is wrong
+            raise RunError(f"cannot write to --dir {self.export_dir}: {exc.strerror or exc}") from None
         n = sum(j.requests for j in jobs)
         raise Exported(f"{n} requests written to {self.export_dir} in {len(jobs)} file(s) "
                        f"({', '.join(j.name for j in jobs)}); run them (e.g. vLLM's run_batch), then "
