@@ -221,6 +221,8 @@ def test_merge_refuses_files_as_output_or_parts(tmp_path, server, write_config):
     r = run_cmd("merge", str(tmp_path / "merged"), str(a_file))
     assert r.returncode == 2 and "not a run directory" in _one_clean_line(r.stderr)
     assert not (tmp_path / "merged").exists()
+    r = run_cmd("merge", str(run), str(run))  # merge has no --out option: the message named one
+    assert r.returncode == 2 and f"OUT {run} exists and is not empty" in _one_clean_line(r.stderr)
 
 
 @pytest.mark.parametrize("args,needle", [
