@@ -126,3 +126,16 @@ def test_an_export_dir_that_cannot_be_written_is_one_line_and_the_rerun_exports_
     assert r.exit_code == 0 and "requests written to" in r.output, r.output
     assert len(list(outbox.glob("*.jsonl"))) == 1 and server.requests == 0
     assert server.app.state.snapshot()["batches"]["file_uploads"] == 0
+
+
+def test_ingest_into_a_directory_that_exported_nothing_is_refused_and_creates_nothing(server, tmp_path):
+    # a mistyped --out made a new run directory and reported success (0 answers journaled)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(CONFIG.format(url=server.base_url))
+    results = tmp_path / "results.jsonl"
+    results.write_text('{"custom_id": "x", "response": {"status_code": 200, "body": {}}}\n')
+    r = CliRunner().invoke(app, ["batch-ingest", "-c", str(cfg), "-o", str(tmp_path / "typo"), str(results)])
+    assert r.exit_code == 2 and "not a run that batch-export wrote to" in r.stderr
+    assert not (tmp_path / "typo").exists()
+    r = CliRunner().invoke(app, ["batch-ingest", "-c", str(cfg), "-o", str(tmp_path / "typo"), str(tmp_path)])
+    assert r.exit_code == 2 and "not a file" in r.stderr
