@@ -17,6 +17,7 @@ from .config import RunConfig
 from .errors import EXIT_BUDGET, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, RunError
 from .integrity import disk_faults
 from .journal import Journal
+from .llm.connect import resolve_endpoint
 from .manifest import write_manifest
 from .plan import Shard, generate_items
 from .progress import Progress
@@ -57,7 +58,7 @@ def _make_stage(name: str, cfg: RunConfig, opts: RunOptions, journal: Journal):
         return BrainstormStage(cfg, out, journal), {}
     tasks_dir = Path(opts.tasks_from) if opts.tasks_from else out
     if any(GROUPS[g].brainstorm for g in cfg.active_groups()):
-        check_stage1(cfg, tasks_dir, journal if tasks_dir == out else None)
+        check_stage1(cfg, tasks_dir, journal, own=tasks_dir == out)
     tasks = load_tasks(tasks_dir)
     try:
         generate_items(cfg, tasks)  # checks that every group has tasks
@@ -160,8 +161,23 @@ async def _run_stage(name: str, cfg: RunConfig, opts: RunOptions, journal: Journ
     return outcome
 
 
+def _refuse_early(name: str, cfg: RunConfig, opts: RunOptions) -> None:
+    """What refuses a command, checked before the run directory is made and bound to this config
+    and shard: a rerun with the mistake fixed must not be told the directory is another config's."""
+    if cfg.llm.backend == "openai" and opts.export_dir is None:
+        resolve_endpoint(cfg)
+    if (opts.max_cost is not None or cfg.budget.max_cost is not None) and cfg.llm.model not in cfg.prices:
+        raise RunError(f"a cost budget (--max-cost, budget.max_cost) needs a price for model "
+                       f"'{cfg.llm.model}' in the [prices] table")
+    if name == "generate" and any(GROUPS[g].brainstorm for g in cfg.active_groups()):
+        tasks_dir = Path(opts.tasks_from or opts.out)
+        if tasks_dir != Path(opts.out) or not (tasks_dir / "journal").is_dir():
+            check_stage1(cfg, tasks_dir, None, own=tasks_dir == Path(opts.out))
+
+
 def run_stage(stage_name: str, cfg: RunConfig, opts: RunOptions, progress: Progress | None = None) -> StageOutcome:
     progress = progress or Progress(quiet=opts.quiet)
+    _refuse_early(stage_name, cfg, opts)
     if stage_name == "brainstorm" and opts.shard.n > 1:
         opts = replace(opts, shard=Shard())
     with disk_faults(opts.out), open_run(cfg, opts.out, stage_name, opts.shard, opts.force) as journal:

@@ -28,10 +28,10 @@ from .taxonomy import GROUPS
 COMMIT_EVERY = 1000  # records judged per journal transaction (and per flush of the copy)
 
 
-def fresh_out(out: Path) -> None:
+def fresh_out(out: Path, flag: str = "--out") -> None:
     """Make `out` for a new copy; refuse one that already holds files."""
     if out.exists() and any(out.iterdir()):
-        raise RunError(f"--out {out} exists and is not empty; choose a new directory")
+        raise RunError(f"{flag} {out} exists and is not empty; choose a new directory")
     out.mkdir(parents=True, exist_ok=True)
 
 

@@ -66,9 +66,10 @@ def open_run(cfg: RunConfig, out: Path, stage: str = "generate", shard: Shard = 
             journal.close()
 
 
-def check_stage1(cfg: RunConfig, tasks_dir: Path, journal: Journal | None) -> None:
-    """Stage 2 needs stage 1 whole: a partial task list would change every item after it."""
-    if journal is None:
+def check_stage1(cfg: RunConfig, tasks_dir: Path, journal: Journal | None, own: bool) -> None:
+    """Stage 2 needs stage 1 whole: a partial task list would change every item after it. `own`:
+    the run's own directory (its journal, None before it is made), else --tasks-from's run.json."""
+    if not own:
         try:
             data = json.loads((tasks_dir / "run.json").read_text())
         except (OSError, ValueError):
@@ -78,9 +79,9 @@ def check_stage1(cfg: RunConfig, tasks_dir: Path, journal: Journal | None) -> No
         if seed != cfg.seed:
             raise RunError(f"--tasks-from {tasks_dir} was made with seed {seed}, not {cfg.seed}")
     else:
-        status = journal.get_meta("status:brainstorm")
+        status = journal.get_meta("status:brainstorm") if journal else None
     if status != "complete":
-        where = f"--tasks-from {tasks_dir}" if journal is None else str(tasks_dir)
+        where = str(tasks_dir) if own else f"--tasks-from {tasks_dir}"
         raise RunError(f"stage 1 is not complete in {where}: run `synthgen brainstorm` (same config and --out) first")
 
 

@@ -111,23 +111,6 @@ def test_garbled_answers_in_an_output_file_are_counted_not_a_crash(tmp_path):
     journal.close()
 
 
-def test_an_export_refused_by_its_dir_is_exported_again_never_submitted(make_server, tmp_path):
-    # batch-export sends nothing, even when the endpoint it is configured with would take a batch
-    srv = make_server()
-    cfg = tmp_path / "c.toml"
-    cfg.write_text(CONFIG.format(url=srv.base_url))
-    run, in_the_way, outbox = tmp_path / "run", tmp_path / "a-file", tmp_path / "outbox"
-    in_the_way.write_text("")
-    r = CliRunner().invoke(app, ["batch-export", "-c", str(cfg), "-o", str(run), "--dir", str(in_the_way), "-q"])
-    assert r.exit_code == 2 and f"cannot write to --dir {in_the_way}" in r.output, r.output
-    assert "Traceback" not in r.output
-    r = CliRunner().invoke(app, ["batch-export", "-c", str(cfg), "-o", str(run), "--dir", str(outbox), "-q"])
-    assert r.exit_code == 0 and "requests written to" in r.output, r.output
-    assert len([line for p in outbox.glob("*.jsonl") for line in p.read_bytes().splitlines()]) == 50
-    assert srv.app.state.snapshot()["batches"]["file_uploads"] == 0
-    assert srv.app.state.requests == 0
-
-
 def test_answers_of_another_stage_are_refused_not_journaled_under_this_one(make_server, tmp_path):
     # brainstorm's answers ingested without --stage brainstorm (generate is the default)
     cluster = make_server()
@@ -148,3 +131,33 @@ def test_answers_of_another_stage_are_refused_not_journaled_under_this_one(make_
     assert r.exit_code == 0 and "journaled 1 answers" in r.output, r.output
     r = CliRunner().invoke(app, export)
     assert r.exit_code == 0 and "brainstorm: 1/1 items" in r.output, r.output
+
+
+def test_an_export_dir_that_cannot_be_written_is_one_line_and_the_rerun_exports_sends_nothing(server, tmp_path):
+    # a file where --dir should be was a FileExistsError traceback; the rerun with a usable --dir
+    # then uploaded the wave written before it to the endpoint as a Batch API job
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(CONFIG.format(url=server.base_url))
+    run, in_the_way = tmp_path / "run", tmp_path / "outbox"
+    in_the_way.write_text("notes\n")
+    r = CliRunner().invoke(app, ["batch-export", "-c", str(cfg), "-o", str(run), "--dir", str(in_the_way), "-q"])
+    assert r.exit_code == 2 and isinstance(r.exception, SystemExit), r.exception
+    assert "cannot write to --dir" in r.stderr and in_the_way.read_text() == "notes\n"
+    outbox = tmp_path / "outbox2"
+    r = CliRunner().invoke(app, ["batch-export", "-c", str(cfg), "-o", str(run), "--dir", str(outbox), "-q"])
+    assert r.exit_code == 0 and "requests written to" in r.output, r.output
+    assert len(list(outbox.glob("*.jsonl"))) == 1 and server.requests == 0
+    assert server.app.state.snapshot()["batches"]["file_uploads"] == 0
+
+
+def test_ingest_into_a_directory_that_exported_nothing_is_refused_and_creates_nothing(server, tmp_path):
+    # a mistyped --out made a new run directory and reported success (0 answers journaled)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(CONFIG.format(url=server.base_url))
+    results = tmp_path / "results.jsonl"
+    results.write_text('{"custom_id": "x", "response": {"status_code": 200, "body": {}}}\n')
+    r = CliRunner().invoke(app, ["batch-ingest", "-c", str(cfg), "-o", str(tmp_path / "typo"), str(results)])
+    assert r.exit_code == 2 and "not a run that batch-export wrote to" in r.stderr
+    assert not (tmp_path / "typo").exists()
+    r = CliRunner().invoke(app, ["batch-ingest", "-c", str(cfg), "-o", str(tmp_path / "typo"), str(tmp_path)])
+    assert r.exit_code == 2 and "not a file" in r.stderr

@@ -221,6 +221,8 @@ def test_merge_refuses_files_as_output_or_parts(tmp_path, server, write_config):
     r = run_cmd("merge", str(tmp_path / "merged"), str(a_file))
     assert r.returncode == 2 and "not a run directory" in _one_clean_line(r.stderr)
     assert not (tmp_path / "merged").exists()
+    r = run_cmd("merge", str(run), str(run))  # merge has no --out option: the message named one
+    assert r.returncode == 2 and f"OUT {run} exists and is not empty" in _one_clean_line(r.stderr)
 
 
 @pytest.mark.parametrize("args,needle", [
@@ -284,3 +286,28 @@ def test_error_lines_mask_key_shaped_text(tmp_path):
     line = _one_clean_line(r.stderr)
     assert r.returncode == 2 and "config file not found" in line
     assert "0123456789abcdef" not in r.stderr and "[redacted]" in line
+
+
+def test_a_refused_command_leaves_no_run_directory_and_the_fixed_rerun_runs(tmp_path, server, write_config):
+    # a refusal must not bind a new --out to the refused config: fixing the config and rerunning
+    # the same command was told "started with a different config (changed: seed)"
+    tasks = tmp_path / "tasks8"
+    cfg8 = write_config(server.base_url, name="seed8.toml", seed=8)
+    assert run_cmd("brainstorm", "-c", str(cfg8), "-o", str(tasks), "-q").returncode == 0
+    out = tmp_path / "r"
+    refusals = [
+        (("generate", "-c", str(write_config(server.base_url)), "--tasks-from", str(tasks)), "seed 8, not 7"),
+        (("generate", "-c", str(cfg8)), "stage 1 is not complete"),
+        (("generate", "-c", str(cfg8), "--tasks-from", str(tmp_path)), "no readable run.json"),
+        (("run", "-c", str(write_config("127.0.0.1:1/v1", name="noscheme.toml"))), "not an http(s) URL"),
+        (("run", "-c", str(write_config("https://api.example.invalid/v1", name="remote.toml"))),
+         "OPENAI_API_KEY"),
+        (("run", "-c", str(cfg8), "--max-cost", "5"), "needs a price"),
+        (("batch-export", "-c", str(cfg8), "--dir", str(tmp_path / "outbox")), "stage 1 is not complete"),
+    ]
+    for args, needle in refusals:
+        r = run_cmd(*args, "-o", str(out))
+        assert r.returncode == 2 and needle in _one_clean_line(r.stderr), args
+        assert not out.exists(), args
+    r = run_cmd("generate", "-c", str(cfg8), "--tasks-from", str(tasks), "-o", str(out), "-q")
+    assert r.returncode == 0, r.stderr

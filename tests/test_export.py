@@ -292,3 +292,13 @@ def test_docs_name_every_format_and_export_option():
                 assert f"`{opt}" in docs, opt
     for fmt in FORMATS:
         assert f"### `--format {fmt}`" in docs, fmt
+
+
+def test_a_run_with_only_rejects_says_so_not_check_filters_never_given(tmp_path):
+    # every answer in the wrong language: each example rejected; the message sent the user to
+    # options (--groups, --languages, --exclude-flagged) they had not used
+    run = make_run(tmp_path, server_options={"rate_wrong_language": 1.0})
+    r = synthgen("export", str(run), "--format", "parquet", "--out", str(tmp_path / "pq"))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "the run has no accepted examples" in r.stderr and "--groups" not in r.stderr
+    assert not (tmp_path / "pq").exists()

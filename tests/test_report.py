@@ -295,6 +295,9 @@ def test_stats_on_a_file_and_unwritable_html(tmp_path, run_dir):
     assert r.exit_code == 2 and "not a synthgen run directory" in r.stderr and "Traceback" not in r.stderr
     r = stats_cli(str(run_dir), "--html", str(tmp_path / "missing" / "r.html"))
     assert r.exit_code == 2 and "cannot write" in r.stderr and "Traceback" not in r.stderr
+    # under a file: was a NotADirectoryError traceback from cleaning up the .tmp
+    r = stats_cli(str(run_dir), "--html", str(tmp_path / "f" / "r.html"))
+    assert r.exit_code == 2 and "cannot write" in r.stderr and (tmp_path / "f").read_text() == "x"
 
 
 @pytest.fixture(scope="module")

@@ -72,7 +72,9 @@ def ingest_files(cfg: RunConfig, out: Path, files: list[Path], stage: str = "gen
     """Journal the answers in the output files of exported requests; the next run commits them."""
     for f in files:
         if not Path(f).is_file():
-            raise RunError(f"{f}: no such file")
+            raise RunError(f"{f}: {'not a file' if Path(f).exists() else 'no such file'}")
+    if not (Path(out) / "journal").is_dir():  # a mistyped --out: a new run has no requests out there
+        raise RunError(f"--out {out} is not a run that batch-export wrote to (no journal there)")
     total: Counter = Counter()
     with open_run(cfg, out, stage, shard if stage == "generate" else Shard(), force) as journal:
         ours = _exported_ids(journal, stage)

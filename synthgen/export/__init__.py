@@ -155,7 +155,9 @@ def export_run(run_dir: Path | str, fmt: str, out: Path | str, options: ExportOp
     verify_parts(run_dir, manifest)  # a part changed since it was published is named, not exported
     examples = list(select(iter_run_records(run_dir, opts.allow_partial), opts))
     if not examples:
-        raise ExportError(f"{run_dir}: no examples match (check --groups, --languages, --exclude-flagged)")
+        if opts.groups or opts.languages or opts.exclude_flagged:
+            raise ExportError(f"{run_dir}: no examples match (check --groups, --languages, --exclude-flagged)")
+        raise ExportError(f"{run_dir}: the run has no accepted examples (see `synthgen stats {run_dir}`)")
     held = held_out_units(examples, opts.eval_fraction, opts.seed)
     test = [ex for ex in examples if (ex.group, _unit(ex)) in held]
     train = [ex for ex in examples if (ex.group, _unit(ex)) not in held]

@@ -312,5 +312,6 @@ def write_html(report: dict, path: Path) -> Path:
     except OSError as exc:  # no such directory, no permission: the path given is wrong
         raise RunError(f"cannot write {path}: {exc.strerror or exc}") from None
     finally:
-        tmp.unlink(missing_ok=True)
+        if tmp.exists():  # not unlink(missing_ok): under a file it raises NotADirectoryError
+            tmp.unlink()
     return path
