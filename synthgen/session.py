@@ -181,7 +181,8 @@ class StageSession:
             self.waves = None
             if self.cfg.llm.mode == "batch" or self.opts.export_dir is not None:
                 self.waves = BatchWaves(self.cfg, self.journal, self.out, self.stage, client, self.gate,
-                                        on_progress=self._batch_note, export_dir=self.opts.export_dir)
+                                        on_progress=self._batch_note, export_dir=self.opts.export_dir,
+                                        shard=self.opts.shard)
             self.c = self.progress.start(self.name, self.total, client.concurrency_limit)
             self.c.done = self.stage.items_total
             self.c.accepted, self.c.rejected = self.stage.accepted_total, self.stage.rejected_total

@@ -197,3 +197,17 @@ def test_stats_shows_each_batch(make_server, tmp_path):
     assert len(report["batches"]) >= 3 and {b["status"] for b in report["batches"]} == {"completed"}
     text = CliRunner().invoke(app, ["stats", str(run)]).output
     assert "batches" in text and "completed" in text
+
+
+def test_shards_on_one_account_upload_files_of_distinct_names(make_server, tmp_path):
+    # a rerun finds an upload whose id a crash lost by name and size: shard 1's file must never
+    # pass for shard 0's, and on the provider's file list each shard's files are told apart
+    srv = make_server()
+    cfg = _write(tmp_path / "b.toml", srv.base_url)
+    for k in (0, 1):
+        r = CliRunner().invoke(app, ["generate", "-c", str(cfg), "-o", str(tmp_path / f"p{k}"),
+                                     "--shard", f"{k}/2", "-q"])
+        assert r.exit_code == 0, r.output
+    names = [f["filename"] for f in _store(srv).files.values() if f["purpose"] == "batch"]
+    assert len(names) >= 4 and len(set(names)) == len(names), names
+    assert {n.split("-")[1] for n in names} == {"s0of2", "s1of2"}

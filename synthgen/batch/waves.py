@@ -25,7 +25,7 @@ from ..journal import Journal
 from ..llm.client import RequestFailed
 from ..llm.retry import retrying
 from ..llm.tokens import count_message_tokens
-from ..plan import WorkItem
+from ..plan import Shard, WorkItem
 from .ingest import REJECTED, ingest_lines
 from .ledger import Job, Ledger
 
@@ -77,13 +77,16 @@ def write_files(directory: Path, prefix: str, lines: Iterable[bytes], max_reques
 
 class BatchWaves:
     def __init__(self, cfg: RunConfig, journal: Journal, out: Path, stage, client, gate: BudgetGate,
-                 on_progress: Callable[[str], None] | None = None, export_dir: Path | None = None):
+                 on_progress: Callable[[str], None] | None = None, export_dir: Path | None = None,
+                 shard: Shard = Shard()):
         self.cfg, self.journal, self.stage, self.client, self.gate = cfg, journal, stage, client, gate
         self.dir = Path(out) / "batches"
         self.ledger = Ledger(journal)
         self.on_progress = on_progress
         self.sdk = client.clients[client.pool.urls[0]]  # files and batches go to the first endpoint
-        self.fingerprint = cfg.fingerprint()[:8]
+        # shards of one run share the fingerprint: their files, on one account, must not share names
+        # (a rerun finds a lost upload again by name and size)
+        self.prefix = cfg.fingerprint()[:8] + (f"-s{shard.k}of{shard.n}" if shard.n > 1 else "")
         self.export_dir = Path(export_dir) if export_dir is not None else None
 
     def _refusal(self, item: WorkItem, attempt: int) -> str | None:
@@ -145,7 +148,7 @@ class BatchWaves:
         limits = self.cfg.llm.batch
         self._worst = 0.0  # added up by _line, for --max-cost
         lines = (self._line(item, attempt) for item, attempt in self._pending(items))
-        prefix = f"{self.fingerprint}-{key.replace('#', '-r')}-w{wave}"
+        prefix = f"{self.prefix}-{key.replace('#', '-r')}-w{wave}"
         files = write_files(self.dir, prefix, lines, limits.max_requests, limits.max_bytes)
         self._reserve(sum(n for _, n, _ in files))  # before the ledger knows the wave: never submitted
         jobs = []
