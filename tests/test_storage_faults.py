@@ -160,6 +160,26 @@ def test_a_full_disk_stops_with_one_line_and_the_rerun_after_freeing_space_finis
     assert json.loads(r.stdout)["generate"]["items"] == json.loads(clean.stdout)["generate"]["items"]
 
 
+def test_an_output_part_the_disk_refuses_is_one_line_and_the_rerun_finishes(finished, tmp_path, small_disk):
+    # examples/ on a nearly full disk, the journal on another: the refused write is a part's,
+    # in the middle of a gathered commit, and must not turn into a second error
+    srv, cfg, clean = finished
+    (small_disk / "examples").mkdir()
+    (small_disk / "ballast").write_bytes(b"x" * (1024 * 1024 - 64 * 1024))
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "examples").symlink_to(small_disk / "examples")
+    before = srv.requests
+    r = synthgen("run", "--config", str(cfg), "--out", str(run), "--quiet")
+    one_line_error(r, "examples/part-", "No space left on device")
+    (small_disk / "ballast").unlink()
+    r = synthgen("run", "--config", str(cfg), "--out", str(run), "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert parts(run) == parts(clean)
+    bought = json.loads((clean / "run.json").read_text())["tokens"]["responses"]
+    assert srv.requests - before <= bought + 16  # at most the requests in flight bought twice
+
+
 def test_a_write_the_disk_refuses_is_cut_back_and_nothing_is_staged(tmp_path, small_disk):
     journal = Journal(tmp_path / "journal-here")
     w = ShardWriter(small_disk, "examples", journal, 10_000)
