@@ -96,6 +96,13 @@ def check_journal(db: sqlite3.Connection, path: Path) -> None:
         raise damaged(path, str(exc)) from None
 
 
+def read_only_uri(path: Path) -> str:
+    """The journal's URI for a reader: immutable on a disk it cannot write (a read-only mount:
+    SQLite cannot make the -shm file a WAL reader needs), unless a -wal file is there to read."""
+    immutable = not os.access(Path(path).parent, os.W_OK) and not Path(f"{path}-wal").exists()
+    return f"{Path(path).resolve().as_uri()}?mode=ro" + ("&immutable=1" if immutable else "")
+
+
 def check_run_journal(run_dir: Path) -> None:
     """For readers of a run (stats, validate, merge): its journal, if it has one, is whole (a run
     copied without its journal is still data to read)."""
@@ -105,7 +112,7 @@ def check_run_journal(run_dir: Path) -> None:
     if path.stat().st_size == 0:
         raise damaged(path, "it is empty")
     try:
-        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        db = sqlite3.connect(read_only_uri(path), uri=True)
     except sqlite3.Error as exc:
         raise damaged(path, str(exc)) from None
     with closing(db):

@@ -387,3 +387,25 @@ def test_an_html_report_onto_a_full_disk_is_one_line_and_leaves_no_temporary_fil
     r = synthgen("stats", str(finished[2]), "--html", str(small_disk / "report.html"))
     one_line_error(r, "No space left on device", f"the disk mounted at {small_disk}")
     assert sorted(p.name for p in small_disk.iterdir()) == ["ballast"]
+
+
+def test_a_finished_run_on_a_read_only_disk_is_read_by_every_reader(finished, tmp_path):
+    # an archived run, mounted read-only: SQLite cannot make the journal's -shm file there
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("a read-only bind mount needs root")
+    run = tmp_path / "ro"
+    run.mkdir()
+    shutil.copytree(finished[2], tmp_path / "src")
+    if subprocess.run(["mount", "--bind", str(tmp_path / "src"), str(run)], check=False).returncode:
+        pytest.skip("mount not permitted")
+    try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(run)], check=True)
+        for command in (["stats", str(run)], ["validate", str(run), "--out", str(tmp_path / "copy")],
+                        ["merge", str(tmp_path / "merged"), str(run)],
+                        ["export", str(run), "--format", "flagembedding", "--allow-partial",
+                         "--out", str(tmp_path / "fe")]):
+            r = synthgen(*command)
+            assert r.returncode == 0, (command, r.stderr)
+        assert len(examples(tmp_path / "merged")) == len(examples(finished[2]))
+    finally:
+        subprocess.run(["umount", "-l", str(run)], check=False)

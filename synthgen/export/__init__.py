@@ -17,7 +17,7 @@ from typing import Iterable, Iterator
 import jsonlines
 import orjson
 
-from ..integrity import disk_faults, verify_parts
+from ..integrity import disk_faults, read_only_uri, verify_parts
 from ..manifest import read_manifest
 from ..shards import part_name
 from ..taxonomy import GROUPS
@@ -35,7 +35,7 @@ def _committed_open_part(run_dir: Path) -> tuple[int, int] | None:
     if not db_path.exists():
         return None
     try:
-        with closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as db:
+        with closing(sqlite3.connect(read_only_uri(db_path), uri=True)) as db:
             row = db.execute("SELECT part, offset FROM writers WHERE kind='examples'").fetchone()
     except sqlite3.Error as exc:
         raise ExportError(f"cannot read the journal of {run_dir}: {exc}") from None
