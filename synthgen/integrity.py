@@ -83,8 +83,9 @@ def check_journal(db: sqlite3.Connection, path: Path) -> None:
     """Raise `StorageError` unless `db` is a whole synthgen journal (quick_check, tables, meta)."""
     try:
         verdict = db.execute("PRAGMA quick_check").fetchone()
-        if not verdict or verdict[0] != "ok":
-            raise damaged(path, f"integrity check: {verdict[0] if verdict else 'no answer'}")
+        if not verdict or verdict[0] != "ok":  # its first finding (it lists them one a line)
+            found = [s for s in (verdict or ["no answer"])[0].splitlines() if not s.startswith("***")]
+            raise damaged(path, f"integrity check: {(found or ['failed'])[0]}")
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         missing = sorted(TABLES - tables)
         if missing:

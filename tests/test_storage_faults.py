@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -409,3 +411,24 @@ def test_a_finished_run_on_a_read_only_disk_is_read_by_every_reader(finished, tm
         assert len(examples(tmp_path / "merged")) == len(examples(finished[2]))
     finally:
         subprocess.run(["umount", "-l", str(run)], check=False)
+
+
+def test_a_journal_that_fails_its_integrity_check_is_named_in_one_line(finished, tmp_path):
+    run = copy_of(finished, tmp_path)
+    path = run / "journal" / "state.sqlite"
+    data = path.read_bytes()
+    for at in range(len(data) // 10, len(data), len(data) // 10):  # a damage SQLite opens, then reports
+        path.write_bytes(data[:at] + random.Random(0).randbytes(4096) + data[at + 4096:])
+        try:
+            with closing(sqlite3.connect(path)) as db:
+                verdict = db.execute("PRAGMA quick_check").fetchone()[0]
+        except sqlite3.DatabaseError:
+            continue
+        if "\n" in verdict:
+            break
+    else:
+        pytest.skip("no damage found that the integrity check reports over several lines")
+    for command in (["stats", str(run)], ["validate", str(run), "--check"]):
+        r = synthgen(*command)
+        one_line_error(r, str(path), "is damaged (integrity check: ")
+        assert r.stderr.count("\n") == 1 and "***" not in r.stderr, r.stderr
