@@ -366,9 +366,18 @@ def test_lost_stage_1_tasks_are_rebuilt_before_stage_2_reads_them(finished, tmp_
     assert parts(run) == kept
 
 
-def test_a_filtered_copy_onto_a_full_disk_is_one_line(finished, small_disk):
-    r = synthgen("validate", str(finished[2]), "--out", str(small_disk / "copy"))
-    one_line_error(r, "no space left on device", f"the disk mounted at {small_disk}")
+@pytest.mark.parametrize("command", ["validate", "merge"])
+def test_a_filtered_copy_onto_a_full_disk_is_one_line_and_the_same_command_then_works(
+        finished, small_disk, command):
+    copy = small_disk / "copy"
+    args = ["validate", str(finished[2]), "--out", str(copy)] if command == "validate" else \
+        ["merge", str(copy), str(finished[2])]
+    one_line_error(synthgen(*args), "space left on device", f"the disk mounted at {small_disk}")
+    assert not copy.exists()  # no half copy that would refuse the rerun
+    grow(small_disk)
+    r = synthgen(*args)
+    assert r.returncode == 0, r.stderr
+    assert len(examples(copy)) == len(examples(finished[2]))
 
 
 def test_an_export_onto_a_full_disk_is_one_line_and_leaves_no_half_export(finished, small_disk):
