@@ -441,3 +441,18 @@ def test_a_journal_that_fails_its_integrity_check_is_named_in_one_line(finished,
         r = synthgen(*command)
         one_line_error(r, str(path), "is damaged (integrity check: ")
         assert r.stderr.count("\n") == 1 and "***" not in r.stderr, r.stderr
+
+
+def test_tasks_from_a_run_whose_task_part_lost_a_line_is_refused_before_any_request(finished, tmp_path):
+    # a whole line gone (a copy cut short, an edit): a shorter task list would silently plan
+    # other items than the sibling shards
+    srv, cfg, _ = finished
+    source = copy_of(finished, tmp_path)
+    part = source / "tasks" / "part-00000.jsonl"
+    lines = part.read_bytes().splitlines(keepends=True)
+    part.write_bytes(b"".join(lines[:1] + lines[2:]))
+    before = srv.requests
+    r = synthgen("generate", "--config", str(cfg), "--tasks-from", str(source), "--out", str(tmp_path / "s0"),
+                 "--shard", "0/2", "--quiet")
+    one_line_error(r, f"{part} is cut short")
+    assert srv.requests == before
