@@ -40,8 +40,9 @@ def storage_error(exc: BaseException, path: Path) -> StorageError:
         what = exc.strerror or str(exc)
     else:
         what = "no space left on device" if getattr(exc, "sqlite_errorcode", None) == 13 else str(exc)
+    fix = "make it writable" if getattr(exc, "errno", None) == errno.EROFS else "free space there"
     return StorageError(f"cannot write {path}: {what} (the disk mounted at {mount_point(path)}); "
-                        "nothing unwritten was counted: free space there and rerun the same command")
+                        f"nothing unwritten was counted: {fix} and rerun the same command")
 
 
 def is_disk_fault(exc: BaseException) -> bool:

@@ -418,6 +418,8 @@ def test_a_finished_run_on_a_read_only_disk_is_read_by_every_reader(finished, tm
             r = synthgen(*command)
             assert r.returncode == 0, (command, r.stderr)
         assert len(examples(tmp_path / "merged")) == len(examples(finished[2]))
+        r = synthgen("generate", "--config", str(finished[1]), "--out", str(run), "--quiet")
+        assert "free space" not in one_line_error(r, "Read-only file system", "make it writable and rerun")
     finally:
         subprocess.run(["umount", "-l", str(run)], check=False)
 
