@@ -40,8 +40,9 @@ def storage_error(exc: BaseException, path: Path) -> StorageError:
         what = exc.strerror or str(exc)
     else:
         what = "no space left on device" if getattr(exc, "sqlite_errorcode", None) == 13 else str(exc)
+    fix = "make it writable" if getattr(exc, "errno", None) == errno.EROFS else "free space there"
     return StorageError(f"cannot write {path}: {what} (the disk mounted at {mount_point(path)}); "
-                        "nothing unwritten was counted: free space there and rerun the same command")
+                        f"nothing unwritten was counted: {fix} and rerun the same command")
 
 
 def is_disk_fault(exc: BaseException) -> bool:
@@ -83,8 +84,9 @@ def check_journal(db: sqlite3.Connection, path: Path) -> None:
     """Raise `StorageError` unless `db` is a whole synthgen journal (quick_check, tables, meta)."""
     try:
         verdict = db.execute("PRAGMA quick_check").fetchone()
-        if not verdict or verdict[0] != "ok":
-            raise damaged(path, f"integrity check: {verdict[0] if verdict else 'no answer'}")
+        if not verdict or verdict[0] != "ok":  # its first finding (it lists them one a line)
+            found = [s for s in (verdict or ["no answer"])[0].splitlines() if not s.startswith("***")]
+            raise damaged(path, f"integrity check: {(found or ['failed'])[0]}")
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         missing = sorted(TABLES - tables)
         if missing:
@@ -96,6 +98,13 @@ def check_journal(db: sqlite3.Connection, path: Path) -> None:
         raise damaged(path, str(exc)) from None
 
 
+def read_only_uri(path: Path) -> str:
+    """The journal's URI for a reader: immutable on a disk it cannot write (a read-only mount:
+    SQLite cannot make the -shm file a WAL reader needs), unless a -wal file is there to read."""
+    immutable = not os.access(Path(path).parent, os.W_OK) and not Path(f"{path}-wal").exists()
+    return f"{Path(path).resolve().as_uri()}?mode=ro" + ("&immutable=1" if immutable else "")
+
+
 def check_run_journal(run_dir: Path) -> None:
     """For readers of a run (stats, validate, merge): its journal, if it has one, is whole (a run
     copied without its journal is still data to read)."""
@@ -105,7 +114,7 @@ def check_run_journal(run_dir: Path) -> None:
     if path.stat().st_size == 0:
         raise damaged(path, "it is empty")
     try:
-        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        db = sqlite3.connect(read_only_uri(path), uri=True)
     except sqlite3.Error as exc:
         raise damaged(path, str(exc)) from None
     with closing(db):

@@ -50,8 +50,7 @@ def _check_parts(parts: list[Path], allow_partial: bool) -> tuple[list[dict], Ru
 
 def merge(out: Path, parts: list[Path], allow_partial: bool = False) -> dict:
     manifests, cfg = _check_parts(parts, allow_partial)
-    fresh_out(out, "OUT")  # merge's positional argument, not an option
-    with disk_faults(out):
+    with fresh_out(out, "OUT"), disk_faults(out):  # OUT: merge's positional argument, not an option
         journal = Journal(out)
         checker = ExampleChecker(cfg.validation.rules_for_checks(), journal)
         writers = {k: ShardWriter(out, k, journal, cfg.output.shard_size) for k in ("examples", "rejects")}

@@ -13,6 +13,7 @@ import json
 import shutil
 import tempfile
 from collections import Counter
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from .config import RunConfig, load_config
@@ -28,11 +29,18 @@ from .taxonomy import GROUPS
 COMMIT_EVERY = 1000  # records judged per journal transaction (and per flush of the copy)
 
 
-def fresh_out(out: Path, flag: str = "--out") -> None:
-    """Make `out` for a new copy; refuse one that already holds files."""
+@contextmanager
+def fresh_out(out: Path, flag: str = "--out"):
+    """Make `out` for a new copy (refusing one that already holds files); a copy that fails (a
+    full disk) is removed, else rerunning the same command would be refused."""
     if out.exists() and any(out.iterdir()):
         raise RunError(f"{flag} {out} exists and is not empty; choose a new directory")
     out.mkdir(parents=True, exist_ok=True)
+    try:
+        yield
+    except BaseException:
+        shutil.rmtree(out, ignore_errors=True)
+        raise
 
 
 def _judge_all(run_dir: Path, checker: ExampleChecker, journal: Journal,
@@ -86,19 +94,19 @@ def revalidate(run_dir: Path, config: Path | None = None, out: Path | None = Non
     check_run_journal(run_dir)  # the journal is whole and the published parts intact
     verify_parts(run_dir, data)
     rules = (load_config(config).validation if config else run_cfg.validation).rules_for_checks()
-    if out is not None:
-        fresh_out(Path(out))
-    work = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="synthgen-validate-"))
-    journal = Journal(work)
-    try:
-        writers = {}
+    with fresh_out(Path(out)) if out is not None else nullcontext():
+        work = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="synthgen-validate-"))
+        journal = Journal(work)
+        try:
+            writers = {}
+            if out is not None:
+                writers = {k: ShardWriter(work, k, journal, run_cfg.output.shard_size)
+                           for k in ("examples", "rejects")}
+            report = _judge_all(Path(run_dir), ExampleChecker(rules, journal), journal, writers)
+        finally:
+            journal.close()
+            if out is None:
+                shutil.rmtree(work, ignore_errors=True)
         if out is not None:
-            writers = {k: ShardWriter(work, k, journal, run_cfg.output.shard_size) for k in ("examples", "rejects")}
-        report = _judge_all(Path(run_dir), ExampleChecker(rules, journal), journal, writers)
-    finally:
-        journal.close()
-        if out is None:
-            shutil.rmtree(work, ignore_errors=True)
-    if out is not None:
-        (Path(out) / "validate.json").write_text(json.dumps(report, indent=2) + "\n")
+            (Path(out) / "validate.json").write_text(json.dumps(report, indent=2) + "\n")
     return report

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .config import RunConfig
 from .errors import RunError
+from .integrity import verify_parts
 from .journal import Journal
 from .plan import Shard
 from .shards import iter_records, restore_published
@@ -78,6 +79,7 @@ def check_stage1(cfg: RunConfig, tasks_dir: Path, journal: Journal | None, own: 
         seed = data.get("config", {}).get("seed")
         if seed != cfg.seed:
             raise RunError(f"--tasks-from {tasks_dir} was made with seed {seed}, not {cfg.seed}")
+        verify_parts(tasks_dir, {"parts": {"tasks": data.get("parts", {}).get("tasks", [])}})  # no part cut
     else:
         status = journal.get_meta("status:brainstorm") if journal else None
     if status != "complete":

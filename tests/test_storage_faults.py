@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -158,6 +160,26 @@ def test_a_full_disk_stops_with_one_line_and_the_rerun_after_freeing_space_finis
     clean = synthgen("stats", str(tmp_path / "clean"), "--json")
     assert r.returncode == 0 and json.loads(r.stdout)["generate"]["accepted"] == 600, r.stderr
     assert json.loads(r.stdout)["generate"]["items"] == json.loads(clean.stdout)["generate"]["items"]
+
+
+def test_an_output_part_the_disk_refuses_is_one_line_and_the_rerun_finishes(finished, tmp_path, small_disk):
+    # examples/ on a nearly full disk, the journal on another: the refused write is a part's,
+    # in the middle of a gathered commit, and must not turn into a second error
+    srv, cfg, clean = finished
+    (small_disk / "examples").mkdir()
+    (small_disk / "ballast").write_bytes(b"x" * (1024 * 1024 - 64 * 1024))
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "examples").symlink_to(small_disk / "examples")
+    before = srv.requests
+    r = synthgen("run", "--config", str(cfg), "--out", str(run), "--quiet")
+    one_line_error(r, "examples/part-", "No space left on device")
+    (small_disk / "ballast").unlink()
+    r = synthgen("run", "--config", str(cfg), "--out", str(run), "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert parts(run) == parts(clean)
+    bought = json.loads((clean / "run.json").read_text())["tokens"]["responses"]
+    assert srv.requests - before <= bought + 16  # at most the requests in flight bought twice
 
 
 def test_a_write_the_disk_refuses_is_cut_back_and_nothing_is_staged(tmp_path, small_disk):
@@ -344,9 +366,18 @@ def test_lost_stage_1_tasks_are_rebuilt_before_stage_2_reads_them(finished, tmp_
     assert parts(run) == kept
 
 
-def test_a_filtered_copy_onto_a_full_disk_is_one_line(finished, small_disk):
-    r = synthgen("validate", str(finished[2]), "--out", str(small_disk / "copy"))
-    one_line_error(r, "no space left on device", f"the disk mounted at {small_disk}")
+@pytest.mark.parametrize("command", ["validate", "merge"])
+def test_a_filtered_copy_onto_a_full_disk_is_one_line_and_the_same_command_then_works(
+        finished, small_disk, command):
+    copy = small_disk / "copy"
+    args = ["validate", str(finished[2]), "--out", str(copy)] if command == "validate" else \
+        ["merge", str(copy), str(finished[2])]
+    one_line_error(synthgen(*args), "space left on device", f"the disk mounted at {small_disk}")
+    assert not copy.exists()  # no half copy that would refuse the rerun
+    grow(small_disk)
+    r = synthgen(*args)
+    assert r.returncode == 0, r.stderr
+    assert len(examples(copy)) == len(examples(finished[2]))
 
 
 def test_an_export_onto_a_full_disk_is_one_line_and_leaves_no_half_export(finished, small_disk):
@@ -367,3 +398,63 @@ def test_an_html_report_onto_a_full_disk_is_one_line_and_leaves_no_temporary_fil
     r = synthgen("stats", str(finished[2]), "--html", str(small_disk / "report.html"))
     one_line_error(r, "No space left on device", f"the disk mounted at {small_disk}")
     assert sorted(p.name for p in small_disk.iterdir()) == ["ballast"]
+
+
+def test_a_finished_run_on_a_read_only_disk_is_read_by_every_reader(finished, tmp_path):
+    # an archived run, mounted read-only: SQLite cannot make the journal's -shm file there
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("a read-only bind mount needs root")
+    run = tmp_path / "ro"
+    run.mkdir()
+    shutil.copytree(finished[2], tmp_path / "src")
+    if subprocess.run(["mount", "--bind", str(tmp_path / "src"), str(run)], check=False).returncode:
+        pytest.skip("mount not permitted")
+    try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(run)], check=True)
+        for command in (["stats", str(run)], ["validate", str(run), "--out", str(tmp_path / "copy")],
+                        ["merge", str(tmp_path / "merged"), str(run)],
+                        ["export", str(run), "--format", "flagembedding", "--allow-partial",
+                         "--out", str(tmp_path / "fe")]):
+            r = synthgen(*command)
+            assert r.returncode == 0, (command, r.stderr)
+        assert len(examples(tmp_path / "merged")) == len(examples(finished[2]))
+        r = synthgen("generate", "--config", str(finished[1]), "--out", str(run), "--quiet")
+        assert "free space" not in one_line_error(r, "Read-only file system", "make it writable and rerun")
+    finally:
+        subprocess.run(["umount", "-l", str(run)], check=False)
+
+
+def test_a_journal_that_fails_its_integrity_check_is_named_in_one_line(finished, tmp_path):
+    run = copy_of(finished, tmp_path)
+    path = run / "journal" / "state.sqlite"
+    data = path.read_bytes()
+    for at in range(len(data) // 10, len(data), len(data) // 10):  # a damage SQLite opens, then reports
+        path.write_bytes(data[:at] + random.Random(0).randbytes(4096) + data[at + 4096:])
+        try:
+            with closing(sqlite3.connect(path)) as db:
+                verdict = db.execute("PRAGMA quick_check").fetchone()[0]
+        except sqlite3.DatabaseError:
+            continue
+        if "\n" in verdict:
+            break
+    else:
+        pytest.skip("no damage found that the integrity check reports over several lines")
+    for command in (["stats", str(run)], ["validate", str(run), "--check"]):
+        r = synthgen(*command)
+        one_line_error(r, str(path), "is damaged (integrity check: ")
+        assert r.stderr.count("\n") == 1 and "***" not in r.stderr, r.stderr
+
+
+def test_tasks_from_a_run_whose_task_part_lost_a_line_is_refused_before_any_request(finished, tmp_path):
+    # a whole line gone (a copy cut short, an edit): a shorter task list would silently plan
+    # other items than the sibling shards
+    srv, cfg, _ = finished
+    source = copy_of(finished, tmp_path)
+    part = source / "tasks" / "part-00000.jsonl"
+    lines = part.read_bytes().splitlines(keepends=True)
+    part.write_bytes(b"".join(lines[:1] + lines[2:]))
+    before = srv.requests
+    r = synthgen("generate", "--config", str(cfg), "--tasks-from", str(source), "--out", str(tmp_path / "s0"),
+                 "--shard", "0/2", "--quiet")
+    one_line_error(r, f"{part} is cut short")
+    assert srv.requests == before

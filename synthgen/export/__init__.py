@@ -17,7 +17,8 @@ from typing import Iterable, Iterator
 import jsonlines
 import orjson
 
-from ..integrity import disk_faults, verify_parts
+from ..errors import StorageError
+from ..integrity import disk_faults, read_only_uri, verify_parts
 from ..manifest import read_manifest
 from ..shards import part_name
 from ..taxonomy import GROUPS
@@ -35,7 +36,7 @@ def _committed_open_part(run_dir: Path, kind: str) -> tuple[int, int] | None:
     if not db_path.exists():
         return None
     try:
-        with closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as db:
+        with closing(sqlite3.connect(read_only_uri(db_path), uri=True)) as db:
             row = db.execute("SELECT part, offset FROM writers WHERE kind=?", (kind,)).fetchone()
     except sqlite3.Error as exc:
         raise ExportError(f"cannot read the journal of {run_dir}: {exc}") from None
@@ -49,7 +50,7 @@ def _lines(data: bytes, path: Path) -> Iterator[dict]:
     try:
         yield from jsonlines.Reader(lines, loads=orjson.loads).iter(type=dict)
     except jsonlines.InvalidLineError as exc:
-        raise ExportError(f"{path} line {exc.lineno} is not a JSON object: the file is damaged") from None
+        raise StorageError(f"{path}, line {exc.lineno}: not a whole JSON object; the file is damaged") from None
 
 
 def iter_run_records(run_dir: Path, allow_partial: bool, kind: str = "examples") -> Iterator[dict]:

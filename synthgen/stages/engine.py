@@ -278,9 +278,6 @@ class Engine:
             self.cancel_in_flight()
             try:  # gathered commits are whole items, so they are written; after a failed write
                 self._flush()  # nothing more is (the journal refuses it) and they are dropped
-            except Exception:
-                self.journal.rollback()
-                raise
             finally:
                 self.journal.flush_responses()
 
@@ -332,9 +329,14 @@ class Engine:
         if self._gathered == 0:
             return
         self.journal.begin()
-        self.journal.set_last_index(self.progress_key, self._last)
-        self.stage.flush()
-        self.journal.commit()
+        try:
+            self.journal.set_last_index(self.progress_key, self._last)
+            self.stage.flush()
+            self.journal.commit()
+        except BaseException:  # a part the disk refused: drop these items (the rerun replays
+            self._gathered = 0  # them), else the stop's last flush opens a second transaction
+            self.journal.rollback()
+            raise
         self._gathered = 0
         self.stage.finalize_full()
         if self.checkpoint:
