@@ -179,3 +179,49 @@ def test_an_answer_with_a_garbled_message_or_usage_is_read_not_a_crash():
         _, [first, second] = chat(url, seeds=(1, 2))
     assert (first.content, first.finish_reason, first.model) == (None, None, None)
     assert second.content == "fine" and second.usage_estimated and second.completion_tokens == 1
+
+
+ANSWER = {"id": "x", "object": "chat.completion", "created": 0, "model": "m",
+          "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "ok"}}]}
+
+
+@pytest.mark.parametrize("fault", ["cut_200", "cut_500", "bad_gzip"])
+def test_a_body_that_breaks_off_or_will_not_decode_is_asked_again(fault):
+    # the SDK wraps errors of the send only; these come from reading the body and once crashed the run
+    calls = []
+
+    async def flaky(request: web.Request) -> web.StreamResponse:
+        calls.append(1)
+        if len(calls) > 1:
+            return web.json_response(ANSWER)
+        if fault == "bad_gzip":  # says gzip, is not
+            return web.json_response(ANSWER, headers={"Content-Encoding": "gzip"})
+        response = web.StreamResponse(status=200 if fault == "cut_200" else 500,
+                                      headers={"Content-Type": "application/json", "Content-Length": "999"})
+        await response.prepare(request)
+        await response.write(b'{"id": "x", "choices": [')
+        request.transport.close()
+        return response
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", flaky)
+    with serve_app(app) as url:
+        client, [result] = chat(url, max_attempts=3)
+    assert result.content == "ok" and client.retries == 1 and len(calls) == 2
+
+
+def test_a_body_that_always_breaks_off_fails_in_one_line_after_every_attempt():
+    async def cut(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json", "Content-Length": "999"})
+        await response.prepare(request)
+        await response.write(b'{"id": "x", "choices": [')
+        request.transport.close()
+        return response
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", cut)
+    with serve_app(app) as url:
+        with pytest.raises(RequestFailed) as err:
+            chat(url, max_attempts=2)
+    assert not err.value.permanent and "tried 2 times" in str(err.value)
+    assert "connection error" in str(err.value) and "\n" not in str(err.value)

@@ -250,7 +250,8 @@ class LLMClient:
                 except openai.BadRequestError as exc:
                     if not self._adapted(exc, body, mode):
                         raise
-                except (openai.APIConnectionError, openai.InternalServerError, BadAnswer):
+                except (openai.APIConnectionError, openai.InternalServerError, BadAnswer,
+                        httpx2.RequestError):
                     self.pool.mark_failed(url)  # harmless with one server: it is picked anyway
                     raise
         finally:

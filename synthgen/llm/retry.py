@@ -1,7 +1,8 @@
 """Which failures are worth another attempt, how long to wait, and what to tell the user. One retry
 policy (`retrying`: tenacity, the SDK's own retries off), up to `llm.max_attempts`.
 
-- Transient: 408, 409, 429, 5xx, timeouts, dropped connections, a 200 that is no chat completion.
+- Transient: 408, 409, 429, 5xx, timeouts, dropped connections (a body cut off or not decodable
+  included: the SDK leaves those raw `httpx2` errors), a 200 that is no chat completion.
 - Permanent (the item is rejected): any other 4xx, an answer over `llm.max_response_bytes`.
 - Fatal (the run stops): a refused key, an unknown model, missing permissions, TLS that fails.
 """
@@ -14,6 +15,7 @@ import ssl
 import time
 from typing import Callable
 
+import httpx2
 import openai
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
@@ -62,7 +64,7 @@ def tls_failure(exc: BaseException) -> str | None:
 
 
 def is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, (BadAnswer, RequestTimeout)):
+    if isinstance(exc, (BadAnswer, RequestTimeout, httpx2.RequestError)):
         return True
     if isinstance(exc, openai.APIConnectionError):  # APITimeoutError included
         return tls_failure(exc) is None
@@ -136,7 +138,7 @@ def describe(exc: BaseException) -> str:
             text = "connection error: " + cause.split(" [")[0].replace("Cannot connect", "cannot connect")
         else:
             text = "timeout"
-    elif isinstance(exc, openai.APIConnectionError):
+    elif isinstance(exc, (openai.APIConnectionError, httpx2.RequestError)):
         text = f"connection error: {exc.__cause__ or exc}"
     else:
         text = f"{type(exc).__name__}: {exc}"
