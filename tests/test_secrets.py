@@ -8,7 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import aiohttp
 import pytest
+from aiohttp import web
+
+from helpers_http import serve_app
 
 KEY = "sk-live-0123456789abcdefSECRET"
 
@@ -50,3 +54,27 @@ def test_400_rejects_and_500_failures_that_echo_the_key(make_server, write_confi
     else:
         assert "still failing" in r.stderr and "[redacted]" in r.stderr
     assert_nowhere(r, out)
+
+
+def test_a_200_whose_answer_repeats_the_key(make_server, write_config, tmp_path):
+    # a debugging proxy that writes the request's Authorization header into the model's answer:
+    # the answer is journaled and its texts become examples, so the key is masked as it is read
+    upstream = make_server()
+
+    async def echo(request: web.Request) -> web.Response:
+        async with aiohttp.ClientSession() as session:
+            async with session.post(upstream.base_url + "/chat/completions", data=await request.read(),
+                                    headers={"Content-Type": "application/json"}) as r:
+                answer = await r.json()
+        message = answer["choices"][0]["message"]
+        message["content"] = message["content"].replace('": "', f'": "{request.headers["Authorization"]} ')
+        return web.json_response(answer)
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", echo)
+    out = tmp_path / "run"
+    with serve_app(app) as url:
+        r = run(write_config(url), out)
+    assert r.returncode == 0, r.stderr
+    assert_nowhere(r, out)
+    assert "Bearer [redacted]" in (out / "examples" / "part-00000.jsonl").read_text()
