@@ -4,14 +4,17 @@ budgets checked before each send, and the truth about how many attempts were mad
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import tracemalloc
 
+import aiohttp
 import pytest
 from aiohttp import web
 
-from synthgen.config import LLMConfig
+from synthgen.config import LLMConfig, load_config
 from synthgen.llm.client import LLMClient, RequestFailed
+from synthgen.pipeline import RunOptions, run_all
 
 from helpers_http import serve_app
 
@@ -179,6 +182,27 @@ def test_an_answer_with_a_garbled_message_or_usage_is_read_not_a_crash():
         _, [first, second] = chat(url, seeds=(1, 2))
     assert (first.content, first.finish_reason, first.model) == (None, None, None)
     assert second.content == "fine" and second.usage_estimated and second.completion_tokens == 1
+
+
+def test_a_run_against_a_server_reporting_absurd_usage_finishes(make_server, write_config, tmp_path):
+    # 10**19 tokens is no count (and did not fit the journal's INTEGER: a traceback, a dead run)
+    upstream = make_server()
+
+    async def absurd(request: web.Request) -> web.Response:
+        async with aiohttp.ClientSession() as session:
+            async with session.post(upstream.base_url + "/chat/completions", data=await request.read(),
+                                    headers={"Content-Type": "application/json"}) as r:
+                answer = await r.json()
+        answer["usage"] = {"prompt_tokens": 10**19, "completion_tokens": 5}
+        return web.json_response(answer)
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", absurd)
+    with serve_app(app) as url:
+        outcomes = run_all(load_config(write_config(url)), RunOptions(out=tmp_path / "run", quiet=True))
+    assert [o.code for o in outcomes] == [0, 0]
+    tokens = json.loads((tmp_path / "run" / "run.json").read_text())["stages"]["generate"]["tokens"]
+    assert tokens["estimated_usage_responses"] == tokens["responses"] and tokens["prompt_tokens"] < 10**6
 
 
 ANSWER = {"id": "x", "object": "chat.completion", "created": 0, "model": "m",

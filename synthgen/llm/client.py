@@ -104,7 +104,8 @@ def read_completion(data: dict, model: str, latency_s: float, endpoint: str,
     content = _field(choice, "message").get("content")
     content = drop_secrets(content) if isinstance(content, str) else None  # a server echoing the key
     usage = _field(data, "usage")
-    p, c = (n if isinstance(n, int) and not isinstance(n, bool) and n >= 0 else None
+    # a count past 2**32 is garbled too (and one past 2**63 would not fit the journal's INTEGER)
+    p, c = (n if isinstance(n, int) and not isinstance(n, bool) and 0 <= n < 2**32 else None
             for n in (usage.get("prompt_tokens"), usage.get("completion_tokens")))
     estimated = p is None or c is None
     if p is None:
