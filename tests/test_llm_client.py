@@ -13,6 +13,7 @@ import pytest
 from aiohttp import web
 
 from synthgen.config import LLMConfig, load_config
+from synthgen.errors import FatalLLMError
 from synthgen.llm.client import LLMClient, RequestFailed
 from synthgen.pipeline import RunOptions, run_all
 
@@ -249,3 +250,22 @@ def test_a_body_that_always_breaks_off_fails_in_one_line_after_every_attempt():
             chat(url, max_attempts=2)
     assert not err.value.permanent and "tried 2 times" in str(err.value)
     assert "connection error" in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("status,body,said", [
+    (404, "no such model: scripted\n", "HTTP 404: Error code: 404 - no such model: scripted"),
+    (401, '{"error": {"message": "Invalid key.\\nSee the docs."}}', "Invalid key. See the docs."),
+    (502, "<html>\n<title>502 Bad Gateway</title>\n</html>", "<title>502 Bad Gateway</title>"),
+])
+def test_a_refusal_says_in_one_line_what_the_server_said(status, body, said):
+    # a body without a `message` field (plain text, an HTML page) was dropped; a message of several
+    # lines went to stderr as several lines
+    async def refuse(request: web.Request) -> web.Response:
+        return web.Response(text=body, status=status)
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", refuse)
+    with serve_app(app) as url:
+        with pytest.raises((FatalLLMError, RequestFailed)) as err:
+            chat(url, max_attempts=2)
+    assert said in str(err.value) and "\n" not in str(err.value)

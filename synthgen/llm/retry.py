@@ -126,7 +126,10 @@ def retrying(max_attempts: int, **options) -> AsyncRetrying:
 def describe(exc: BaseException) -> str:
     """One line about a failure, with the key and anything token-shaped masked."""
     if isinstance(exc, openai.APIStatusError):
-        text = f"HTTP {exc.status_code}: {str(exc.message)[:200]}"
+        said = str(exc.message)
+        if said == f"Error code: {exc.status_code}" and exc.body:  # no `message` field: say the body
+            said += f" - {exc.body}"
+        text = f"HTTP {exc.status_code}: {said[:200]}"
     elif isinstance(exc, (BadAnswer, AnswerTooLarge, RequestTimeout)):
         text = str(exc)
     elif isinstance(exc, openai.APIConnectionError) and tls_failure(exc):
@@ -142,4 +145,4 @@ def describe(exc: BaseException) -> str:
         text = f"connection error: {exc.__cause__ or exc}"
     else:
         text = f"{type(exc).__name__}: {exc}"
-    return redact(text[:300])
+    return redact(" ".join(text.split())[:300])  # one line, whatever the server's message held
