@@ -3,6 +3,7 @@ neither in stderr nor in any file of the run (rejects/, run.json, journal/state.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -11,6 +12,11 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp import web
+
+from synthgen.config import LLMConfig
+from synthgen.errors import FatalLLMError
+from synthgen.llm.client import LLMClient, RequestFailed
+from synthgen.redact import register_secret
 
 from helpers_http import serve_app
 
@@ -78,3 +84,33 @@ def test_a_200_whose_answer_repeats_the_key(make_server, write_config, tmp_path)
     assert r.returncode == 0, r.stderr
     assert_nowhere(r, out)
     assert "Bearer [redacted]" in (out / "examples" / "part-00000.jsonl").read_text()
+
+
+def test_a_long_message_is_cut_after_the_key_is_masked_not_before():
+    # cutting first left the key's first characters, too few for the token pattern, in the line
+    key = "0123456789abcdef0123456789abcdef"  # an Azure-style key: no sk- prefix to spot it by
+    register_secret(key)
+    pads = iter(range(150, 200))
+
+    async def echo(request: web.Request) -> web.Response:
+        message = "x" * next(pads) + " Authorization: Bearer " + key
+        return web.json_response({"error": {"message": message}}, status=400)
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", echo)
+
+    async def ask_all(url: str) -> list[str]:
+        client = LLMClient(LLMConfig(model="m", max_attempts=1), [url], "no-key")
+        said = []
+        try:
+            for seed in range(50):
+                with pytest.raises((RequestFailed, FatalLLMError)) as err:
+                    await client.chat([{"role": "user", "content": "hi"}], seed=seed)
+                said.append(str(err.value))
+        finally:
+            await client.aclose()
+        return said
+
+    with serve_app(app) as url:
+        said = asyncio.run(ask_all(url))
+    assert len(said) == 50 and not [s for s in said if key[:3] in s]

@@ -129,7 +129,7 @@ def describe(exc: BaseException) -> str:
         said = str(exc.message)
         if said == f"Error code: {exc.status_code}" and exc.body:  # no `message` field: say the body
             said += f" - {exc.body}"
-        text = f"HTTP {exc.status_code}: {said[:200]}"
+        text = f"HTTP {exc.status_code}: {said}"
     elif isinstance(exc, (BadAnswer, AnswerTooLarge, RequestTimeout)):
         text = str(exc)
     elif isinstance(exc, openai.APIConnectionError) and tls_failure(exc):
@@ -145,4 +145,5 @@ def describe(exc: BaseException) -> str:
         text = f"connection error: {exc.__cause__ or exc}"
     else:
         text = f"{type(exc).__name__}: {exc}"
-    return redact(" ".join(text.split())[:300])  # one line, whatever the server's message held
+    # one line whatever the server's message held; masked before it is cut, so no part of a key is left
+    return " ".join(redact(text).split())[:300]
