@@ -21,12 +21,18 @@ def register_secret(value: str | None) -> None:
         _secrets.add(value)
 
 
-def redact(text: object) -> str:
-    """`text` as a string with every known secret and anything shaped like a token masked."""
-    s = text if isinstance(text, str) else str(text)
+def drop_secrets(s: str) -> str:
+    """`s` with every known secret masked and nothing else changed (a model's answer, whose
+    token-shaped words may be the data)."""
     for secret in sorted(_secrets, key=len, reverse=True):
         if secret in s:
             s = s.replace(secret, _MASK)
+    return s
+
+
+def redact(text: object) -> str:
+    """`text` as a string with every known secret and anything shaped like a token masked."""
+    s = drop_secrets(text if isinstance(text, str) else str(text))
     s = _BEARER.sub(lambda m: f"{m.group(1)} {_MASK}", s)
     s = _KEYLIKE.sub(_MASK, s)
     return _USERINFO.sub(lambda m: m.group(1) + _MASK + "@", s)

@@ -72,12 +72,21 @@ class StageSession:
         c.cost = self.gate.cost_so_far
 
     def _on_commit(self, _result) -> None:
+        self.c.done += 1
+        self._refresh()
+
+    def _refresh(self) -> None:
         c, client = self.c, self.client
-        c.done += 1
         c.accepted, c.rejected = self.stage.accepted_total, self.stage.rejected_total
         c.in_flight, c.concurrency = client.in_flight, client.concurrency_limit
         c.rate_limited, c.retries = client.rate_limited, client.retries
         self.progress.tick()
+
+    async def _beat(self) -> None:
+        """The progress line also while nothing commits (the next item hanging, a long Retry-After)."""
+        while True:
+            await asyncio.sleep(self.progress.interval / 2)  # tick() keeps it to one line per interval
+            self._refresh()
 
     def _checkpoint(self) -> None:
         if time.monotonic() - self._last_manifest >= 2.0:
@@ -190,9 +199,11 @@ class StageSession:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, self._on_signal)
+            beat = asyncio.ensure_future(self._beat())
             try:
                 await self.run()
             finally:
+                beat.cancel()
                 await self.stage.aclose()
                 for sig in (signal.SIGINT, signal.SIGTERM):
                     loop.remove_signal_handler(sig)

@@ -110,6 +110,7 @@ def test_all_cooling_uses_the_one_that_recovers_first() -> None:
     ("http://user:pw@127.0.0.1:9/v1", "carries user:password@"),
     ("http://127.0.0.1:99999/v1", "is not a valid URL"),
     ("ftp://127.0.0.1/v1", "is not an http(s) URL"),
+    ("http://127.0.0.1:9/openai/v1/?api-version=2024-10-21", "carries a query"),  # was a bare 404
 ])
 def test_a_bad_base_url_is_one_line_and_exit_2(tmp_path, write_config, url, needle) -> None:
     cfg = write_config(url)

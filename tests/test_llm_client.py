@@ -4,14 +4,18 @@ budgets checked before each send, and the truth about how many attempts were mad
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import tracemalloc
 
+import aiohttp
 import pytest
 from aiohttp import web
 
-from synthgen.config import LLMConfig
+from synthgen.config import LLMConfig, load_config
+from synthgen.errors import FatalLLMError
 from synthgen.llm.client import LLMClient, RequestFailed
+from synthgen.pipeline import RunOptions, run_all
 
 from helpers_http import serve_app
 
@@ -179,3 +183,89 @@ def test_an_answer_with_a_garbled_message_or_usage_is_read_not_a_crash():
         _, [first, second] = chat(url, seeds=(1, 2))
     assert (first.content, first.finish_reason, first.model) == (None, None, None)
     assert second.content == "fine" and second.usage_estimated and second.completion_tokens == 1
+
+
+def test_a_run_against_a_server_reporting_absurd_usage_finishes(make_server, write_config, tmp_path):
+    # 10**19 tokens is no count (and did not fit the journal's INTEGER: a traceback, a dead run)
+    upstream = make_server()
+
+    async def absurd(request: web.Request) -> web.Response:
+        async with aiohttp.ClientSession() as session:
+            async with session.post(upstream.base_url + "/chat/completions", data=await request.read(),
+                                    headers={"Content-Type": "application/json"}) as r:
+                answer = await r.json()
+        answer["usage"] = {"prompt_tokens": 10**19, "completion_tokens": 5}
+        return web.json_response(answer)
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", absurd)
+    with serve_app(app) as url:
+        outcomes = run_all(load_config(write_config(url)), RunOptions(out=tmp_path / "run", quiet=True))
+    assert [o.code for o in outcomes] == [0, 0]
+    tokens = json.loads((tmp_path / "run" / "run.json").read_text())["stages"]["generate"]["tokens"]
+    assert tokens["estimated_usage_responses"] == tokens["responses"] and tokens["prompt_tokens"] < 10**6
+
+
+ANSWER = {"id": "x", "object": "chat.completion", "created": 0, "model": "m",
+          "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "ok"}}]}
+
+
+@pytest.mark.parametrize("fault", ["cut_200", "cut_500", "bad_gzip"])
+def test_a_body_that_breaks_off_or_will_not_decode_is_asked_again(fault):
+    # the SDK wraps errors of the send only; these come from reading the body and once crashed the run
+    calls = []
+
+    async def flaky(request: web.Request) -> web.StreamResponse:
+        calls.append(1)
+        if len(calls) > 1:
+            return web.json_response(ANSWER)
+        if fault == "bad_gzip":  # says gzip, is not
+            return web.json_response(ANSWER, headers={"Content-Encoding": "gzip"})
+        response = web.StreamResponse(status=200 if fault == "cut_200" else 500,
+                                      headers={"Content-Type": "application/json", "Content-Length": "999"})
+        await response.prepare(request)
+        await response.write(b'{"id": "x", "choices": [')
+        request.transport.close()
+        return response
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", flaky)
+    with serve_app(app) as url:
+        client, [result] = chat(url, max_attempts=3)
+    assert result.content == "ok" and client.retries == 1 and len(calls) == 2
+
+
+def test_a_body_that_always_breaks_off_fails_in_one_line_after_every_attempt():
+    async def cut(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json", "Content-Length": "999"})
+        await response.prepare(request)
+        await response.write(b'{"id": "x", "choices": [')
+        request.transport.close()
+        return response
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", cut)
+    with serve_app(app) as url:
+        with pytest.raises(RequestFailed) as err:
+            chat(url, max_attempts=2)
+    assert not err.value.permanent and "tried 2 times" in str(err.value)
+    assert "connection error" in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("status,body,said", [
+    (404, "no such model: scripted\n", "HTTP 404: Error code: 404 - no such model: scripted"),
+    (401, '{"error": {"message": "Invalid key.\\nSee the docs."}}', "Invalid key. See the docs."),
+    (502, "<html>\n<title>502 Bad Gateway</title>\n</html>", "<title>502 Bad Gateway</title>"),
+])
+def test_a_refusal_says_in_one_line_what_the_server_said(status, body, said):
+    # a body without a `message` field (plain text, an HTML page) was dropped; a message of several
+    # lines went to stderr as several lines
+    async def refuse(request: web.Request) -> web.Response:
+        return web.Response(text=body, status=status)
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", refuse)
+    with serve_app(app) as url:
+        with pytest.raises((FatalLLMError, RequestFailed)) as err:
+            chat(url, max_attempts=2)
+    assert said in str(err.value) and "\n" not in str(err.value)

@@ -288,3 +288,31 @@ def test_settling_the_heap_collects_start_up_garbage_before_freezing_the_rest():
         assert gc.get_freeze_count() > frozen_before
     finally:
         gc.unfreeze()
+
+
+def test_once_an_item_fails_every_attempt_the_items_behind_it_send_nothing(make_server, write_config, tmp_path):
+    # the run stops on the first item still failing: the launched items waiting for a slot or a
+    # retry used to spend all their attempts too (with a hanging server, timeout_s each: hours)
+    import asyncio
+
+    from aiohttp import web
+
+    from helpers_http import serve_app
+
+    calls = []
+
+    async def down(request: web.Request) -> web.Response:
+        calls.append(1)
+        await asyncio.sleep(0.3)  # slow to fail, as a gateway timing out is
+        return web.json_response({"error": {"message": "upstream down"}}, status=503)
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", down)
+    run = tmp_path / "run"
+    ok = write_config(make_server().base_url, name="ok.toml", concurrency=2, max_attempts=2)
+    assert run_stage("brainstorm", load_config(ok), RunOptions(out=run, quiet=True)).code == 0
+    with serve_app(app) as url:
+        cfg = write_config(url, name="down.toml", concurrency=2, max_attempts=2)
+        outcome = run_stage("generate", load_config(cfg), RunOptions(out=run, quiet=True))
+    assert outcome.code == 1 and "503" in outcome.message and "rerun the same command" in outcome.message
+    assert len(calls) < 20  # the 30 items of the plan, two attempts each, were 60

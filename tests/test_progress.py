@@ -7,6 +7,8 @@ import re
 
 from rich.console import Console
 
+from synthgen.config import load_config
+from synthgen.pipeline import RunOptions, run_stage
 from synthgen.progress import Progress
 
 
@@ -82,3 +84,14 @@ def test_unknown_total_still_shows_counts():
     p.stop()
     assert "3 accepted" not in _plain(buf.getvalue())  # nothing accepted yet
     assert re.search(r"\b3/\?", _plain(buf.getvalue()))
+
+
+def test_without_a_terminal_the_line_keeps_coming_while_nothing_commits(make_server, write_config, tmp_path):
+    # every brainstorm call hangs 2 s: the line was written on commits only, so a stalled run
+    # (a hanging server, a long Retry-After) looked dead in CI logs
+    srv = make_server(rate_hang=1.0, hang_seconds=2.0)
+    buf = io.StringIO()
+    cfg = load_config(write_config(srv.base_url))
+    outcome = run_stage("brainstorm", cfg, RunOptions(out=tmp_path / "run"), Progress(stream=buf, interval=0.2))
+    assert outcome.code == 0
+    assert buf.getvalue().count("brainstorm: 0/4 done") >= 4, buf.getvalue()

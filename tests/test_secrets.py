@@ -3,12 +3,22 @@ neither in stderr nor in any file of the run (rejects/, run.json, journal/state.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import aiohttp
 import pytest
+from aiohttp import web
+
+from synthgen.config import LLMConfig
+from synthgen.errors import FatalLLMError
+from synthgen.llm.client import LLMClient, RequestFailed
+from synthgen.redact import register_secret
+
+from helpers_http import serve_app
 
 KEY = "sk-live-0123456789abcdefSECRET"
 
@@ -50,3 +60,57 @@ def test_400_rejects_and_500_failures_that_echo_the_key(make_server, write_confi
     else:
         assert "still failing" in r.stderr and "[redacted]" in r.stderr
     assert_nowhere(r, out)
+
+
+def test_a_200_whose_answer_repeats_the_key(make_server, write_config, tmp_path):
+    # a debugging proxy that writes the request's Authorization header into the model's answer:
+    # the answer is journaled and its texts become examples, so the key is masked as it is read
+    upstream = make_server()
+
+    async def echo(request: web.Request) -> web.Response:
+        async with aiohttp.ClientSession() as session:
+            async with session.post(upstream.base_url + "/chat/completions", data=await request.read(),
+                                    headers={"Content-Type": "application/json"}) as r:
+                answer = await r.json()
+        message = answer["choices"][0]["message"]
+        message["content"] = message["content"].replace('": "', f'": "{request.headers["Authorization"]} ')
+        return web.json_response(answer)
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", echo)
+    out = tmp_path / "run"
+    with serve_app(app) as url:
+        r = run(write_config(url), out)
+    assert r.returncode == 0, r.stderr
+    assert_nowhere(r, out)
+    assert "Bearer [redacted]" in (out / "examples" / "part-00000.jsonl").read_text()
+
+
+def test_a_long_message_is_cut_after_the_key_is_masked_not_before():
+    # cutting first left the key's first characters, too few for the token pattern, in the line
+    key = "0123456789abcdef0123456789abcdef"  # an Azure-style key: no sk- prefix to spot it by
+    register_secret(key)
+    pads = iter(range(150, 200))
+
+    async def echo(request: web.Request) -> web.Response:
+        message = "x" * next(pads) + " Authorization: Bearer " + key
+        return web.json_response({"error": {"message": message}}, status=400)
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", echo)
+
+    async def ask_all(url: str) -> list[str]:
+        client = LLMClient(LLMConfig(model="m", max_attempts=1), [url], "no-key")
+        said = []
+        try:
+            for seed in range(50):
+                with pytest.raises((RequestFailed, FatalLLMError)) as err:
+                    await client.chat([{"role": "user", "content": "hi"}], seed=seed)
+                said.append(str(err.value))
+        finally:
+            await client.aclose()
+        return said
+
+    with serve_app(app) as url:
+        said = asyncio.run(ask_all(url))
+    assert len(said) == 50 and not [s for s in said if key[:3] in s]

@@ -17,6 +17,7 @@ from tenacity import RetryCallState
 
 from ..config import LLMConfig
 from ..errors import FatalLLMError
+from ..redact import drop_secrets
 from .endpoints import EndpointPool
 from .ratelimit import AdaptiveConcurrency, RateLimiter
 from .retry import (AnswerTooLarge, BadAnswer, RequestTimeout, describe, headers_of, is_fatal, is_transient,
@@ -101,9 +102,10 @@ def read_completion(data: dict, model: str, latency_s: float, endpoint: str,
     `messages` are at hand. A message that is not text reads as no content (the item is asked again)."""
     choice = data["choices"][0]
     content = _field(choice, "message").get("content")
-    content = content if isinstance(content, str) else None
+    content = drop_secrets(content) if isinstance(content, str) else None  # a server echoing the key
     usage = _field(data, "usage")
-    p, c = (n if isinstance(n, int) and not isinstance(n, bool) and n >= 0 else None
+    # a count past 2**32 is garbled too (and one past 2**63 would not fit the journal's INTEGER)
+    p, c = (n if isinstance(n, int) and not isinstance(n, bool) and 0 <= n < 2**32 else None
             for n in (usage.get("prompt_tokens"), usage.get("completion_tokens")))
     estimated = p is None or c is None
     if p is None:
@@ -250,7 +252,8 @@ class LLMClient:
                 except openai.BadRequestError as exc:
                     if not self._adapted(exc, body, mode):
                         raise
-                except (openai.APIConnectionError, openai.InternalServerError, BadAnswer):
+                except (openai.APIConnectionError, openai.InternalServerError, BadAnswer,
+                        httpx2.RequestError):
                     self.pool.mark_failed(url)  # harmless with one server: it is picked anyway
                     raise
         finally:

@@ -32,6 +32,9 @@ def check_url(url: str) -> None:
         raise EndpointError(f"llm.base_url '{redact(url)}' is not a valid URL ({exc})") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise EndpointError(f"llm.base_url '{redact(url)}' is not an http(s) URL")
+    if parts.query or parts.fragment:  # the SDK would post to the URL itself, not to .../chat/completions
+        raise EndpointError(f"llm.base_url '{redact(url)}' carries a query (?...) that requests cannot "
+                            "keep; give the path only (Azure: https://<resource>.openai.azure.com/openai/v1/)")
     if parts.username is not None or parts.password is not None:
         raise EndpointError(f"llm.base_url '{redact(url)}' carries user:password@; put the key in "
                             "the environment variable that llm.api_key_env names instead")

@@ -1,7 +1,8 @@
 """Which failures are worth another attempt, how long to wait, and what to tell the user. One retry
 policy (`retrying`: tenacity, the SDK's own retries off), up to `llm.max_attempts`.
 
-- Transient: 408, 409, 429, 5xx, timeouts, dropped connections, a 200 that is no chat completion.
+- Transient: 408, 409, 429, 5xx, timeouts, dropped connections (a body cut off or not decodable
+  included: the SDK leaves those raw `httpx2` errors), a 200 that is no chat completion.
 - Permanent (the item is rejected): any other 4xx, an answer over `llm.max_response_bytes`.
 - Fatal (the run stops): a refused key, an unknown model, missing permissions, TLS that fails.
 """
@@ -14,6 +15,7 @@ import ssl
 import time
 from typing import Callable
 
+import httpx2
 import openai
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
@@ -62,7 +64,7 @@ def tls_failure(exc: BaseException) -> str | None:
 
 
 def is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, (BadAnswer, RequestTimeout)):
+    if isinstance(exc, (BadAnswer, RequestTimeout, httpx2.RequestError)):
         return True
     if isinstance(exc, openai.APIConnectionError):  # APITimeoutError included
         return tls_failure(exc) is None
@@ -124,7 +126,10 @@ def retrying(max_attempts: int, **options) -> AsyncRetrying:
 def describe(exc: BaseException) -> str:
     """One line about a failure, with the key and anything token-shaped masked."""
     if isinstance(exc, openai.APIStatusError):
-        text = f"HTTP {exc.status_code}: {str(exc.message)[:200]}"
+        said = str(exc.message)
+        if said == f"Error code: {exc.status_code}" and exc.body:  # no `message` field: say the body
+            said += f" - {exc.body}"
+        text = f"HTTP {exc.status_code}: {said}"
     elif isinstance(exc, (BadAnswer, AnswerTooLarge, RequestTimeout)):
         text = str(exc)
     elif isinstance(exc, openai.APIConnectionError) and tls_failure(exc):
@@ -136,8 +141,9 @@ def describe(exc: BaseException) -> str:
             text = "connection error: " + cause.split(" [")[0].replace("Cannot connect", "cannot connect")
         else:
             text = "timeout"
-    elif isinstance(exc, openai.APIConnectionError):
+    elif isinstance(exc, (openai.APIConnectionError, httpx2.RequestError)):
         text = f"connection error: {exc.__cause__ or exc}"
     else:
         text = f"{type(exc).__name__}: {exc}"
-    return redact(text[:300])
+    # one line whatever the server's message held; masked before it is cut, so no part of a key is left
+    return " ".join(redact(text).split())[:300]

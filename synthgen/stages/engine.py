@@ -163,6 +163,14 @@ class Engine:
             return
         fut.set_result(None)
 
+    def _before_send(self) -> None:
+        """Before each attempt: once the run stops, the items queued for a slot or a retry send
+        nothing more (each would spend its attempts on a server that is down), nor over budget."""
+        if self.stop_reason is not None:
+            raise asyncio.CancelledError()
+        if self.gate is not None:
+            self.gate.before_request()
+
     async def _ask(self, item: WorkItem, attempt: int, schema, schema_name, result: ItemResult):
         if self.stop_reason is not None:
             raise asyncio.CancelledError()
@@ -171,8 +179,7 @@ class Engine:
                 raise self.missing(item, attempt)
             r = await self.client.chat(
                 item.messages, item.seed + attempt, schema, schema_name, urgent=attempt > 0,
-                on_answer=lambda r: self._journaled(item, attempt, r),
-                before_send=self.gate.before_request if self.gate else None)
+                on_answer=lambda r: self._journaled(item, attempt, r), before_send=self._before_send)
         except RequestFailed as exc:
             if self.missing is None:
                 self.journal.record_failure(item.id, attempt, "request_failed", str(exc))
