@@ -14,11 +14,14 @@ from pathlib import Path
 
 from . import __version__
 from .config import RunConfig
-from .errors import RunError
+from .errors import RunError, StorageError
 from .batch.ledger import Ledger
 from .integrity import disk_faults
 from .journal import Journal
 from .shards import part_name, published
+
+
+_REWRITE = "rerun the command that made the run to rewrite it from the journal"
 
 
 def read_manifest(run_dir: Path) -> dict:
@@ -31,10 +34,10 @@ def read_manifest(run_dir: Path) -> dict:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise RunError(f"{run_dir} is not a synthgen run directory (no run.json)") from None
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise RunError(f"cannot read {path}: {exc}") from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:  # a damaged file (exit 1)
+        raise StorageError(f"cannot read {path}: {exc}; {_REWRITE}") from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("stages", {}), dict):
-        raise RunError(f"cannot read {path}: not a synthgen run.json")
+        raise StorageError(f"cannot read {path}: not a synthgen run.json; {_REWRITE}")
     return manifest
 
 

@@ -262,7 +262,7 @@ def test_endpoint_refusing_every_request_stops_the_run(make_server, write_config
     cfg = write_config(srv.base_url)
     cfg.write_text(cfg.read_text().replace("max_attempts = 6", 'max_attempts = 6\nextra_body = { stream = true }'))
     outcomes = _run(cfg, tmp_path / "run")
-    assert outcomes[-1].code == 1 and "refuses the requests" in outcomes[-1].message
+    assert outcomes[-1].code == 1 and "refused before any worked" in outcomes[-1].message
     assert srv.requests < 10
 
 

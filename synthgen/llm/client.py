@@ -199,7 +199,7 @@ class LLMClient:
                 self.refused += 1
                 if self.refused >= 3:
                     # refused again and again before anything worked: the config is wrong
-                    return FatalLLMError(f"the endpoint refuses the requests ({describe(exc)})")
+                    return FatalLLMError(f"{self.refused} refused before any worked; the last: {describe(exc)}")
             return RequestFailed(describe(exc), permanent=True)
         if is_transient(exc) or isinstance(exc, (openai.APIError, OSError)):
             times = "once" if tried == 1 else f"{tried} times"
