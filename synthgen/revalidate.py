@@ -20,7 +20,7 @@ from .config import RunConfig, load_config
 from .errors import RunError
 from .integrity import check_run_journal, verify_parts
 from .journal import Journal
-from .manifest import read_manifest
+from .manifest import atomic_write_json, parts_of, read_manifest
 from .quality.checks import ExampleChecker
 from .records import RejectRecord
 from .shards import ShardWriter, iter_records
@@ -93,7 +93,8 @@ def revalidate(run_dir: Path, config: Path | None = None, out: Path | None = Non
         raise RunError(f"cannot read the config of {run_dir}: {str(exc).splitlines()[0]}") from None
     check_run_journal(run_dir)  # the journal is whole and the published parts intact
     verify_parts(run_dir, data)
-    rules = (load_config(config).validation if config else run_cfg.validation).rules_for_checks()
+    cfg = run_cfg.model_copy(update={"validation": load_config(config).validation}) if config else run_cfg
+    rules = cfg.validation.rules_for_checks()
     with fresh_out(Path(out)) if out is not None else nullcontext():
         work = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="synthgen-validate-"))
         journal = Journal(work)
@@ -103,10 +104,19 @@ def revalidate(run_dir: Path, config: Path | None = None, out: Path | None = Non
                 writers = {k: ShardWriter(work, k, journal, run_cfg.output.shard_size)
                            for k in ("examples", "rejects")}
             report = _judge_all(Path(run_dir), ExampleChecker(rules, journal), journal, writers)
+            parts = parts_of(journal)
         finally:
             journal.close()
             if out is None:
                 shutil.rmtree(work, ignore_errors=True)
         if out is not None:
             (Path(out) / "validate.json").write_text(json.dumps(report, indent=2) + "\n")
+            # the copy is a run of its own: stats, export, validate and merge read its run.json
+            atomic_write_json(Path(out) / "run.json", {
+                "synthgen_manifest": 1, "validated_from": str(run_dir), "fingerprint": cfg.fingerprint(),
+                "shard": data.get("shard", "0/1"), "tokens": data.get("tokens", {}),
+                "cost_usd": data.get("cost_usd"),
+                "stages": {"generate": {"status": data.get("stages", {}).get("generate", {}).get("status"),
+                                        "accepted": report["passed"]}},
+                "parts": parts, "config": cfg.model_dump(mode="json")})
     return report

@@ -42,6 +42,27 @@ def test_validate_with_tighter_rule_filters_a_copy(tmp_path, server, write_confi
     assert sorted(p.read_bytes() for p in (tmp_path / "run" / "examples").glob("*.jsonl")) == before
 
 
+
+def test_the_filtered_copy_is_a_run_that_stats_export_merge_and_validate_read(tmp_path, server, write_config):
+    run_all(load_config(write_config(server.base_url, sl=20)), RunOptions(out=tmp_path / "run", quiet=True))
+    tight = write_config(server.base_url, name="tight.toml", sl=20,
+                         extra="[validation]\nmin_words_ratio = 1.5\n")
+    copy = tmp_path / "filtered"
+    r = synthgen("validate", str(tmp_path / "run"), "--config", str(tight), "--out", str(copy))
+    assert r.returncode == 0, r.stderr
+    kept = len(examples(copy))
+    r = synthgen("stats", str(copy), "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["generate"]["accepted"] == kept and json.loads(r.stdout)["warnings"] == []
+    r = synthgen("export", str(copy), "--format", "sentence-transformers", "--out", str(tmp_path / "st"))
+    assert r.returncode == 0 and f"exported {kept} train" in r.stdout, r.stderr
+    r = synthgen("merge", str(tmp_path / "merged"), str(copy))
+    assert r.returncode == 0, r.stderr
+    assert len(examples(tmp_path / "merged")) == kept
+    # the copy carries the rules it was filtered with: re-checking it finds nothing to drop
+    r = synthgen("validate", str(copy), "--check", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["passed"] == kept, r.stderr
+
 def test_validate_refuses_existing_output(tmp_path, server, write_config):
     run_all(load_config(write_config(server.base_url)), RunOptions(out=tmp_path / "run", quiet=True))
     (tmp_path / "busy").mkdir()
