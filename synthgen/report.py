@@ -107,8 +107,8 @@ def _top(d: dict, n: int = 3) -> str:
 def _table(title: str, *columns: str) -> Table:
     """A table whose columns are right-aligned, except those named with a leading '<'."""
     t = Table(title=title, title_justify="left")
-    for col in columns:
-        t.add_column(col.lstrip("<"), justify="left" if col.startswith("<") else "right")
+    for i, col in enumerate(columns):  # on a narrow terminal the other columns wrap, never the names
+        t.add_column(col.lstrip("<"), justify="left" if col.startswith("<") else "right", no_wrap=i == 0)
     return t
 
 
@@ -117,7 +117,8 @@ def render_text(report: dict) -> None:
     console = Console()
     st = report["status"]
     console.print(f"[bold]{report['run_dir']}[/bold]  fingerprint {report['fingerprint']}  shard {report['shard']}  "
-                  f"brainstorm: {st['brainstorm']}  generate: {st['generate']}  elapsed {report['elapsed_s']}s")
+                  f"brainstorm: {st['brainstorm']}  generate: {st['generate']}"
+                  + (f"  elapsed {report['elapsed_s']}s" if report["elapsed_s"] is not None else ""))
     for w in report["warnings"]:
         console.print(f"[yellow]warning:[/yellow] {w}")
     for g, v in report["generate"]["shortfall"].items():
@@ -141,14 +142,17 @@ def _render_batches(report: dict, console: Console) -> None:
 
 def _render_examples(report: dict, console: Console) -> None:
     gen = report["generate"]
-    t = _table("generate: examples per group", "<group", "items", "accepted", "rejected", "accept", "flagged",
-               "<top reject reasons")
+    keys = ("items", "accepted", "rejected", *(("surplus",) if gen["surplus"] else ()))  # they add up
+    t = _table("generate: examples per group", "<group", *keys, "accept", "flagged", "<top reject reasons")
     for g, c in gen["by_group"].items():
-        t.add_row(g, str(c["items"]), str(c["accepted"]), str(c["rejected"]), _pct(c["acceptance_rate"]),
-                  str(c["flagged"]), _top(c["rejected_by_reason"]))
-    t.add_row("[bold]all[/bold]", str(gen["items"]), str(gen["accepted"]), str(gen["rejected"]),
-              _pct(gen["acceptance_rate"]), str(gen["flagged"]), "", end_section=True)
+        t.add_row(g, *(str(c[k]) for k in keys), _pct(c["acceptance_rate"]), str(c["flagged"]),
+                  _top(c["rejected_by_reason"]))
+    t.add_row("[bold]all[/bold]", *(str(gen[k]) for k in keys), _pct(gen["acceptance_rate"]),
+              str(gen["flagged"]), "", end_section=True)
     console.print(t)
+    if gen["surplus"]:
+        console.print("  [dim]surplus: good examples past the group's target, kept in rejects/ "
+                      "(not defects)[/dim]")
     if gen["rejected_by_reason"]:
         t = _table("generate: rejects by reason", "<reason", "rejected", "of items")
         for reason, n in gen["rejected_by_reason"].items():
@@ -175,13 +179,13 @@ def _render_guidelines(report: dict, console: Console) -> None:
 
 def _render_languages(report: dict, console: Console) -> None:
     langs = list(report["generate"]["by_language"].items())
-    t = _table(f"languages ({len(langs)})", "<language", "items", "accepted", "rejected", "<top reject reasons")
+    keys = ("items", "accepted", "rejected", *(("surplus",) if report["generate"]["surplus"] else ()))
+    t = _table(f"languages ({len(langs)})", "<language", *keys, "<top reject reasons")
     for lang, c in langs[:MAX_LANGUAGES]:
-        t.add_row(lang, str(c["items"]), str(c["accepted"]), str(c["rejected"]), _top(c["rejected_by_reason"], 2))
+        t.add_row(lang, *(str(c[k]) for k in keys), _top(c["rejected_by_reason"], 2))
     if len(langs) > MAX_LANGUAGES:
         rest = langs[MAX_LANGUAGES:]
-        t.add_row(f"[dim]{len(rest)} more[/dim]", str(sum(c["items"] for _, c in rest)),
-                  str(sum(c["accepted"] for _, c in rest)), str(sum(c["rejected"] for _, c in rest)), "")
+        t.add_row(f"[dim]{len(rest)} more[/dim]", *(str(sum(c[k] for _, c in rest)) for k in keys), "")
     console.print(t)
     d, lc = report["duplicates"], report["language_check"]
     verdicts = ", ".join(f"{k} {n}" for k, n in (lc["langid_verdicts"] or {}).items()) or "none"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import statistics
@@ -160,6 +161,27 @@ def test_text_tables(run_dir):
                  "words per field", "languages", "brainstorm", "surplus", "tokens"):
         assert text in r.stdout, text
 
+
+
+def test_items_add_up_with_the_surplus_of_the_top_up_rounds(tmp_path, make_server, write_config):
+    # good examples past a group's target are neither accepted nor rejected: every table counts
+    # them, so items = accepted + rejected + surplus for each group and language
+    srv = make_server(rate_short=0.4)
+    run_all(load_config(write_config(srv.base_url, sl=20)), RunOptions(out=tmp_path / "run", quiet=True))
+    r = stats_cli(str(tmp_path / "run"), "--json", "--html", str(tmp_path / "r.html"))
+    gen = json.loads(r.stdout)["generate"]
+    surplus = Counter(x["group"] for x in rejects(tmp_path / "run")
+                      if x["stage"] == "generate" and x["reason"] == "surplus")
+    assert gen["surplus"] == sum(surplus.values()) > 0
+    for c in [gen, *gen["by_group"].values(), *gen["by_language"].values()]:
+        assert c["items"] == c["accepted"] + c["rejected"] + c["surplus"], c
+    assert {g: c["surplus"] for g, c in gen["by_group"].items() if c["surplus"]} == dict(surplus)
+    text = stats_cli(str(tmp_path / "run")).stdout
+    assert re.search(rf"all\W+{gen['items']}\W+{gen['accepted']}\W+{gen['rejected']}\W+{gen['surplus']}\W", text)
+    # the page's bars and labels agree with the terminal: accepted/items
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    g, c = next((g, c) for g, c in gen["by_group"].items() if c["surplus"])
+    assert f"{c['accepted']}/{c['items']} (" in page and "surplus (good, past target)" in page, g
 
 def test_open_parts_are_ignored_and_reported(run_dir, tmp_path):
     copy = tmp_path / "copy"

@@ -166,8 +166,10 @@ def _cards(r: dict) -> str:
 
 
 def _groups(gen: dict) -> str:
-    series = [("accepted", GREEN), ("accepted, flagged", AMBER), ("rejected", RED)]
-    rows = [(g, [c["accepted"] - c["flagged"], c["flagged"], c["rejected"]]) for g, c in gen["by_group"].items()]
+    series = [("accepted", GREEN), ("accepted, flagged", AMBER), ("rejected", RED),
+              ("surplus (good, past target)", GREY)]
+    rows = [(g, [c["accepted"] - c["flagged"], c["flagged"], c["rejected"], c["surplus"]])
+            for g, c in gen["by_group"].items()]
     chart = stacked_bars(rows, series, aria="accepted vs rejected per group", normalize=True,
                          value_text=lambda g, v: f"{int(v[0] + v[1])}/{int(sum(v))} ({_pct((v[0] + v[1]) / sum(v)) if sum(v) else '-'})")
     return _section("Accepted vs rejected per group", legend(series) + chart,
@@ -231,12 +233,12 @@ def _lengths(lengths: dict) -> str:
 
 def _languages(gen: dict) -> str:
     langs = list(gen["by_language"].items())
-    rows = [(lang, [c["accepted"], c["rejected"]]) for lang, c in langs[:MAX_LANGUAGES]]
+    keys = ("accepted", "rejected", "surplus")
+    rows = [(lang, [c[k] for k in keys]) for lang, c in langs[:MAX_LANGUAGES]]
     if len(langs) > MAX_LANGUAGES:
         rest = langs[MAX_LANGUAGES:]
-        rows.append((f"{len(rest)} other languages", [sum(c["accepted"] for _, c in rest),
-                                                      sum(c["rejected"] for _, c in rest)]))
-    series = [("accepted", GREEN), ("rejected", RED)]
+        rows.append((f"{len(rest)} other languages", [sum(c[k] for _, c in rest) for k in keys]))
+    series = [("accepted", GREEN), ("rejected", RED), ("surplus", GREY)]
     items = gen["items"] or 1
     chart = stacked_bars(rows, series, aria="language distribution",
                          value_text=lambda lang, v: f"{int(sum(v))} ({_pct(sum(v) / items)})")

@@ -167,9 +167,10 @@ def _by_count(pairs: Iterator[tuple[str, int]]) -> dict[str, int]:
 
 
 def _split(c: Counter) -> dict:
-    """A group/language counter as items, accepted, rejected and the two breakdowns."""
+    """A group/language counter as items (accepted + rejected + surplus) and the two breakdowns."""
     return {
-        "items": c["items"], "accepted": c["accepted"], "rejected": c["rejected"], "flagged": c["flagged"],
+        "items": c["items"], "accepted": c["accepted"], "rejected": c["rejected"], "surplus": c["surplus"],
+        "flagged": c["flagged"],
         "acceptance_rate": round(c["accepted"] / c["items"], 4) if c["items"] else None,
         "rejected_by_reason": _by_count((k[9:], n) for k, n in c.items() if k.startswith("rejected:")),
         "flagged_by_rule": _by_count((k[8:], n) for k, n in c.items() if k.startswith("flagged:")),
