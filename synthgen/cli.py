@@ -281,8 +281,10 @@ def merge(out: Path = typer.Argument(..., help="new directory for the merged run
     _new_dir(out, "OUT")
     _run_dirs(parts)
     s = do_merge(out, parts, allow_partial)
+    short = [f"{g} {v['accepted']}/{v['target']}" for g, v in s["stages"]["generate"]["shortfall"].items()]
     typer.echo(f"merged {len(parts)} parts into {out}: {s['accepted']} examples, "
-               f"{s['cross_part_rejects']} duplicates across parts rejected")
+               f"{s['cross_part_rejects']} duplicates across parts rejected"
+               + (f"; short of target: {', '.join(short)}" if short else ""))
 
 
 # the commands that carry data out and back live beside this module; importing it registers them

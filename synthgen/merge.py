@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import heapq
 import shutil
+from collections import Counter
 from pathlib import Path
 
 from .config import RunConfig
@@ -56,7 +57,7 @@ def merge(out: Path, parts: list[Path], allow_partial: bool = False) -> dict:
         writers = {k: ShardWriter(out, k, journal, cfg.output.shard_size) for k in ("examples", "rejects")}
         # an unfinished part (--allow-partial) up to its last commit, open part included
         streams = [iter_run_records(p, allow_partial) for p in parts]
-        accepted = cross = 0
+        cross, per_group = 0, Counter()
 
         def add(kind: str, rec: dict) -> None:
             writers[kind].add(rec)
@@ -70,7 +71,7 @@ def merge(out: Path, parts: list[Path], allow_partial: bool = False) -> dict:
             verdict = checker.check_example(rec["group"], obj, rec["placeholders"], rec["id"])
             if verdict.finding is None:
                 add("examples", rec)
-                accepted += 1
+                per_group[rec["group"]] += 1
             else:
                 cross += 1
                 f = verdict.finding
@@ -84,6 +85,7 @@ def merge(out: Path, parts: list[Path], allow_partial: bool = False) -> dict:
             for rec in iter_run_records(p, allow_partial, "rejects"):
                 add("rejects", rec)
         commit_copy(journal, writers, finalize=True)
+        accepted, targets = sum(per_group.values()), {g: cfg.groups[g].examples for g in cfg.active_groups()}
         published = parts_of(journal)
         journal.close()
         tasks_dir = parts[0] / "tasks"
@@ -98,7 +100,10 @@ def merge(out: Path, parts: list[Path], allow_partial: bool = False) -> dict:
             "cost_usd": None if any(m.get("cost_usd") is None for m in manifests)
             else round(sum(m["cost_usd"] for m in manifests), 6),
             "stages": {"generate": {"status": "partial" if allow_partial else "complete",
-                                    "accepted": accepted}},
+                                    "accepted": accepted,
+                                    # the groups the shards together (after cross-part dedup) left short
+                                    "shortfall": {g: {"accepted": per_group[g], "target": t}
+                                                  for g, t in targets.items() if per_group[g] < t}}},
             "parts": published,
             "config": manifests[0]["config"],
         }

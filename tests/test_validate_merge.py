@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections import Counter
 
 from synthgen.config import load_config
 from synthgen.pipeline import RunOptions, run_all, run_stage
@@ -93,6 +94,28 @@ def test_merge_of_shards_equals_single_machine_run(tmp_path, make_server, write_
     gen_rejects = [r for r in rejects(tmp_path / "merged") if r["stage"] in ("generate", "merge")]
     assert len(merged) + len(gen_rejects) == 40 + 6 + 3 + 3 + 4 + 4
 
+
+
+def test_a_merged_run_reports_the_groups_its_shards_left_short(tmp_path, make_server, write_config):
+    srv = make_server(rate_short=0.5)
+    cfg = load_config(write_config(srv.base_url, sl=12, extra="[generate]\nmax_rounds = 0\n"))
+    assert run_stage("brainstorm", cfg, RunOptions(out=tmp_path / "b", quiet=True)).code == 0
+    parts = [tmp_path / f"p{k}" for k in range(2)]
+    for k, out in enumerate(parts):
+        opts = RunOptions(out=out, quiet=True, shard=Shard(k, 2), tasks_from=tmp_path / "b")
+        assert run_stage("generate", cfg, opts).code == 0
+    r = synthgen("merge", str(tmp_path / "m"), *map(str, parts))
+    assert r.returncode == 0, r.stderr
+    got = Counter(x["group"] for x in examples(tmp_path / "m"))
+    short = {g: {"accepted": got[g], "target": cfg.groups[g].examples}
+             for g in cfg.active_groups() if got[g] < cfg.groups[g].examples}
+    merged = json.loads((tmp_path / "m" / "run.json").read_text())
+    assert short and merged["stages"]["generate"]["shortfall"] == short
+    line = ", ".join(f"{g} {v['accepted']}/{v['target']}" for g, v in short.items())
+    assert f"short of target: {line}" in r.stdout
+    r = synthgen("stats", str(tmp_path / "m"))
+    assert r.returncode == 0 and r.stdout.count("short of target:") == len(short), r.stdout
+    assert "elapsed None" not in r.stdout
 
 def test_merge_refuses_incomplete_or_mixed_parts(tmp_path, make_server, write_config):
     srv = make_server()
