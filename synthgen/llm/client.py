@@ -253,7 +253,7 @@ class LLMClient:
                     if not self._adapted(exc, body, mode):
                         raise
                 except (openai.APIConnectionError, openai.InternalServerError, BadAnswer,
-                        httpx2.RequestError):
+                        httpx2.RequestError, asyncio.CancelledError):  # cancelled: timeout_s ran out
                     self.pool.mark_failed(url)  # harmless with one server: it is picked anyway
                     raise
         finally:
