@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import subprocess
 import sys
 
@@ -311,3 +312,16 @@ def test_a_refused_command_leaves_no_run_directory_and_the_fixed_rerun_runs(tmp_
         assert not out.exists(), args
     r = run_cmd("generate", "-c", str(cfg8), "--tasks-from", str(tasks), "-o", str(out), "-q")
     assert r.returncode == 0, r.stderr
+
+
+def test_ctrl_c_while_the_cli_still_imports_is_one_line_and_130() -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "synthgen", "--version"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    while proc.poll() is None:  # the CLI's imports (about a second) have reached pydantic's core
+        with open(f"/proc/{proc.pid}/maps") as maps:
+            if "pydantic_core" in maps.read():
+                break
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert (proc.returncode, err) == (130, "synthgen: interrupted\n")

@@ -8,8 +8,13 @@ import sys
 from collections import Counter
 
 import pytest
+from aiohttp import web
 
+from synthgen.config import LLMConfig
+from synthgen.llm.client import LLMClient
 from synthgen.llm.endpoints import EndpointPool
+
+from helpers_http import serve_app
 
 A, B, C = "http://127.0.0.1:8001/v1", "http://127.0.0.1:8002/v1", "http://127.0.0.1:8003/v1"
 
@@ -76,7 +81,12 @@ def picks(pool: EndpointPool, n: int = 4) -> set[str]:
 def test_failed_endpoint_sits_out_a_doubling_cooldown() -> None:
     clock = Clock()
     pool = EndpointPool([A, B], cooldown_s=10, max_cooldown_s=35, clock=clock)
-    assert [pool.mark_failed(A) for _ in range(4)] == [10, 20, 35, 35]
+    cooldowns = []
+    for _ in range(4):  # each time A is tried again after its cooldown, and fails again
+        cooldowns.append(pool.mark_failed(A))
+        clock.t += cooldowns[-1]
+    assert cooldowns == [10, 20, 35, 35]
+    pool.mark_failed(A)
     assert picks(pool, 5) == {B}
     clock.t += 34.9
     assert picks(pool) == {B}
@@ -84,11 +94,20 @@ def test_failed_endpoint_sits_out_a_doubling_cooldown() -> None:
     assert picks(pool) == {A, B}  # back after its cooldown, without anyone calling mark_ok
 
 
+def test_requests_in_flight_when_a_replica_goes_down_are_one_failure() -> None:
+    # 8 requests were on A when it went down: A sits out 30 s and gets work again, not 600 s
+    clock = Clock()
+    pool = EndpointPool([A, B], cooldown_s=30, max_cooldown_s=600, clock=clock)
+    assert [pool.mark_failed(A) for _ in range(8)] == [30] * 8
+    clock.t += 30.1
+    assert picks(pool) == {A, B}
+
+
 def test_mark_ok_restores_and_resets_the_backoff() -> None:
     clock = Clock()
     pool = EndpointPool([A, B], cooldown_s=10, clock=clock)
-    pool.mark_failed(A)
-    pool.mark_failed(A)
+    clock.t += pool.mark_failed(A)
+    assert pool.mark_failed(A) == 20
     pool.mark_ok(A)
     assert picks(pool) == {A, B}
     assert pool.mark_failed(A) == 10
@@ -97,8 +116,8 @@ def test_mark_ok_restores_and_resets_the_backoff() -> None:
 def test_all_cooling_uses_the_one_that_recovers_first() -> None:
     clock = Clock()
     pool = EndpointPool([A, B, C], cooldown_s=10, clock=clock)
-    pool.mark_failed(A)
-    pool.mark_failed(A)  # 20 s
+    clock.t += pool.mark_failed(A)
+    pool.mark_failed(A)  # failed again after its 10 s: 20 s
     pool.mark_failed(B)  # 10 s
     clock.t += 1
     pool.mark_failed(C)  # 10 s, but ends a second after B's
@@ -120,3 +139,30 @@ def test_a_bad_base_url_is_one_line_and_exit_2(tmp_path, write_config, url, need
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0], r.stderr
     assert "pw@" not in r.stderr
+
+
+def test_a_replica_that_hangs_sits_out_like_one_that_fails(make_server) -> None:
+    # a hung request ends at timeout_s; its replica must not be handed the next requests
+    hung = []
+
+    async def hang(request: web.Request) -> web.Response:
+        hung.append(1)
+        await asyncio.sleep(60)
+        return web.Response(status=500)
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", hang)
+    fast = make_server(latency_ms=100)
+
+    async def go(urls: list[str]) -> list:
+        client = LLMClient(LLMConfig(model="scripted", concurrency=4, timeout_s=0.5), urls, "no-key")
+        try:
+            msgs = [[{"role": "user", "content": f"item {i}"}] for i in range(80)]
+            return await asyncio.gather(*(client.chat(m, seed=1) for m in msgs))
+        finally:
+            await client.aclose()
+
+    with serve_app(app) as stuck:
+        results = asyncio.run(go([fast.base_url, stuck]))
+    assert len(results) == 80 and {r.endpoint for r in results} == {fast.base_url}
+    assert len(hung) <= 4  # only the requests it held when it stopped answering

@@ -200,9 +200,23 @@ def test_exhausted_slow_window_waits_for_the_server() -> None:
     limiter.update_from_headers({
         "x-ratelimit-limit-requests": "10",
         "x-ratelimit-remaining-requests": "0",
-        "x-ratelimit-reset-requests": "1h",
+        "x-ratelimit-reset-requests": "45m",
     })
-    assert limiter.delay_for() == pytest.approx(360, rel=0.01)
+    assert limiter.delay_for() == pytest.approx(270, rel=0.01)
+
+
+@pytest.mark.parametrize("headers", [
+    {"x-ratelimit-limit-requests": "100", "x-ratelimit-remaining-requests": "0",
+     "x-ratelimit-reset-requests": "99999h"},
+    {"x-ratelimit-limit-requests": "100", "x-ratelimit-remaining-requests": "-1e9"},
+    {"x-ratelimit-limit-requests": "0.001", "x-ratelimit-remaining-requests": "5"},
+])
+def test_a_server_lying_in_its_headers_never_holds_us_past_a_retry_after(headers) -> None:
+    # absurd resets, debts and limits stalled the run for days while the server kept answering
+    limiter = RateLimiter(None, None)
+    limiter.update_from_headers(headers)
+    assert limiter.delay_for() <= 300.0
+    assert limiter.rpm is None or limiter.rpm >= 1
 
 
 def test_garbage_headers_are_ignored() -> None:

@@ -19,7 +19,7 @@ from ..config import LLMConfig
 from ..errors import FatalLLMError
 from ..redact import drop_secrets
 from .endpoints import EndpointPool
-from .ratelimit import AdaptiveConcurrency, RateLimiter
+from .ratelimit import MAX_WAIT_S, AdaptiveConcurrency, RateLimiter
 from .retry import (AnswerTooLarge, BadAnswer, RequestTimeout, describe, headers_of, is_fatal, is_transient,
                     retry_after_seconds, retrying)
 from .tokens import count_message_tokens, count_tokens
@@ -229,7 +229,7 @@ class LLMClient:
                 self.rate.update_from_headers(headers)
                 wait = retry_after_seconds(headers)
                 if self.window.rate_limited(epoch, headers) and wait:
-                    self.rate.pause_until(time.monotonic() + min(wait, 300.0))
+                    self.rate.pause_until(time.monotonic() + min(wait, MAX_WAIT_S))
                 raise
             finally:
                 self.rate.settle(reserved, used)
@@ -253,7 +253,7 @@ class LLMClient:
                     if not self._adapted(exc, body, mode):
                         raise
                 except (openai.APIConnectionError, openai.InternalServerError, BadAnswer,
-                        httpx2.RequestError):
+                        httpx2.RequestError, asyncio.CancelledError):  # cancelled: timeout_s ran out
                     self.pool.mark_failed(url)  # harmless with one server: it is picked anyway
                     raise
         finally:

@@ -1,8 +1,8 @@
 """Spread requests over several OpenAI-compatible servers (e.g. a few vLLM replicas).
 
 Least-in-flight (ties round robin) balances servers of different speed without measuring them. A
-failing server sits out a cooldown that doubles per consecutive failure; when all are cooling, the
-one that recovers first is used anyway.
+failing server sits out a cooldown that doubles each time it fails again after one (the requests in
+flight when it went down are one failure); when all are cooling, the one that recovers first is used.
 """
 
 from __future__ import annotations
@@ -40,9 +40,12 @@ class EndpointPool:
 
     def mark_failed(self, url: str) -> float:
         """Take `url` out of rotation; returns the cooldown in seconds (doubling per failure)."""
+        now = self._clock()
+        if self._cooling_until[url] > now:  # a request sent before it was taken out: the same outage
+            return self._cooling_until[url] - now
         self._failures[url] += 1
         cooldown = min(self.max_cooldown_s, self.cooldown_s * 2 ** (self._failures[url] - 1))
-        self._cooling_until[url] = max(self._cooling_until[url], self._clock() + cooldown)
+        self._cooling_until[url] = now + cooldown
         return cooldown
 
     def mark_ok(self, url: str) -> None:

@@ -18,6 +18,7 @@ from collections import deque
 from typing import Any, Mapping
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+MAX_WAIT_S = 300.0  # the longest wait a server's word imposes (Retry-After, x-ratelimit-reset-*)
 _UNIT_S = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
@@ -150,7 +151,7 @@ class RateLimiter:
             limit = _number(h.get(f"x-ratelimit-limit-{kind}"))
             remaining = _number(h.get(f"x-ratelimit-remaining-{kind}"))
             reset = parse_duration(str(h.get(f"x-ratelimit-reset-{kind}", "")))
-            if limit is not None and limit > 0:
+            if limit is not None and limit >= 1:  # under one is no count (a lying server's 0.001)
                 per_minute = min(configured, limit) if configured else limit
                 if bucket is None:
                     bucket = self._buckets[kind] = _Bucket(per_minute, self._burst_s, now)
@@ -162,12 +163,14 @@ class RateLimiter:
             if bucket is None or remaining is None:
                 continue
             bucket.refill(now)
-            bucket.level = min(bucket.level, remaining)
+            level = remaining
             if remaining < 1 and reset and limit and limit > remaining:
                 # Exhausted: the server regains (limit - remaining) in `reset` seconds. If that is
                 # slower than our rate (e.g. a per-day limit), carry the wait for one unit as debt.
-                one_unit_s = reset * (1 - remaining) / (limit - remaining)
-                bucket.level = min(bucket.level, 1 - bucket.rate * one_unit_s)
+                level = min(level, 1 - bucket.rate * reset * (1 - remaining) / (limit - remaining))
+            # no longer than a Retry-After may make us wait: a server saying "reset in 99999h" or
+            # "remaining -1e9" while it answers stalled the run for good
+            bucket.level = min(bucket.level, max(level, 1 - bucket.rate * MAX_WAIT_S))
         if raised:
             self._wake.set()
 
