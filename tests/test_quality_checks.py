@@ -150,7 +150,8 @@ def test_run_goes_on_when_its_check_worker_is_killed(make_server, tmp_path):
         assert proc.returncode == 0, err
         outs[mode] = (_files(run), err)
     assert outs["on"][0] == outs["off"][0]
-    assert "check worker stopped" in outs["on"][1], outs["on"][1]
+    # one plain clause, however the pool learnt of it (an answer lost, or a batch refused)
+    assert "; note: the check worker exited; checked in-process instead\n" in outs["on"][1], outs["on"][1]
     assert "Traceback" not in outs["on"][1]
 
 

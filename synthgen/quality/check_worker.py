@@ -123,8 +123,8 @@ class PrecheckPool:
             del self._pending[: self.MAX_BATCH]
             try:  # pending only grows while the executor is up: check() and _give_up see to it
                 sent = self._executor.submit(_check_in_worker, [e for e, _, _ in batch])  # type: ignore
-            except (BrokenProcessPool, RuntimeError) as exc:
-                self._give_up(f"the check worker stopped ({type(exc).__name__})")  # checks what is pending
+            except (BrokenProcessPool, RuntimeError):
+                self._give_up("the check worker exited")  # checks what is pending
                 self._resolve_locally(batch)
                 return
             self._out += 1
