@@ -107,6 +107,8 @@ def test_sigkill_midway_then_resume_matches_uninterrupted_run(make_server, tmp_p
     while any(alive(w) for w in workers) and time.time() < deadline:
         time.sleep(0.1)
     assert not any(alive(w) for w in workers), "a worker outlived the killed run"
+    # the resource tracker, gone too, cleaned up after it without a word on the user's terminal
+    assert p.stderr.read() == ""
 
     # at the moment of the crash every published file holds whole lines only
     killed = tmp_path / "crash"

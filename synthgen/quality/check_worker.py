@@ -93,6 +93,9 @@ class PrecheckPool:
             return
         self._loop = asyncio.get_running_loop()
         one_blas_thread()  # inherited by the worker: numpy reads it once, when the model loads
+        # the pool starts the resource tracker; after a kill -9 it unlinks the pool's semaphores, as
+        # it should, and would warn of them as leaked on the user's terminal (unless asked to)
+        os.environ.setdefault("PYTHONWARNINGS", "ignore::UserWarning:multiprocessing.resource_tracker")
         try:
             self._executor = ProcessPoolExecutor(
                 max_workers=1, mp_context=multiprocessing.get_context("spawn"),
