@@ -14,6 +14,7 @@ import asyncio
 import gc
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -100,7 +101,14 @@ class PrecheckPool:
             self._executor = ProcessPoolExecutor(
                 max_workers=1, mp_context=multiprocessing.get_context("spawn"),
                 initializer=_start_worker, initargs=(self.cfg, os.getpid()))
-            self._worker_pid = self._executor.submit(os.getpid)  # the worker is spawned at the first submit
+            # a terminal's Ctrl-C goes to the whole process group: the worker is born with it blocked
+            # (after the pool started the resource tracker, which unblocks it), so this process stops
+            # the run; in the worker it broke into the checks or printed a traceback
+            mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+            try:
+                self._worker_pid = self._executor.submit(os.getpid)  # the worker is spawned at the first submit
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         except (OSError, RuntimeError) as exc:
             self.broken = f"could not start the check worker: {exc}"
 
