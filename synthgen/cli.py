@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+import signal
 import sys
 from pathlib import Path
 from typing import Optional
@@ -292,4 +293,6 @@ from . import cli_data  # noqa: E402,F401
 
 
 def main() -> None:
+    # `kill`, a CI job's timeout: stops as Ctrl-C does (one line, 130), between stages too, not silently
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     app(prog_name="synthgen")  # not "python -m synthgen": the installed command is how it is run

@@ -197,16 +197,20 @@ class StageSession:
             self.c.accepted, self.c.rejected = self.stage.accepted_total, self.stage.rejected_total
             self.c.cost = self.gate.cost_so_far
             loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, self._on_signal)
+
+            def on_signal(signum, frame) -> None:
+                # said at once: a signal the loop has not read by the time the stage ends is still seen
+                self.interrupted = True
+                loop.call_soon_threadsafe(self._on_signal)
+            handlers = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
             beat = asyncio.ensure_future(self._beat())
             try:
                 await self.run()
             finally:
                 beat.cancel()
                 await self.stage.aclose()
-                for sig in (signal.SIGINT, signal.SIGTERM):
-                    loop.remove_signal_handler(sig)
+                for sig, handler in handlers.items():  # as they were: between stages, KeyboardInterrupt
+                    signal.signal(sig, handler)
                 prior = float(self.journal.get_meta("elapsed_s", "0") or 0)
                 self.journal.set_meta("elapsed_s", str(prior + time.monotonic() - self.started))
                 self.c.retries, self.c.rate_limited = client.retries, client.rate_limited

@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from synthgen.config import load_config
 from synthgen.journal import Journal
 from synthgen.llm.client import LLMClient
@@ -107,6 +109,8 @@ def test_sigkill_midway_then_resume_matches_uninterrupted_run(make_server, tmp_p
     while any(alive(w) for w in workers) and time.time() < deadline:
         time.sleep(0.1)
     assert not any(alive(w) for w in workers), "a worker outlived the killed run"
+    # the resource tracker, gone too, cleaned up after it without a word on the user's terminal
+    assert p.stderr.read() == ""
 
     # at the moment of the crash every published file holds whole lines only
     killed = tmp_path / "crash"
@@ -170,3 +174,28 @@ def test_a_second_process_on_the_same_run_is_refused(make_server, tmp_path):
     _, err = second.communicate(timeout=60)
     assert second.returncode == 2 and "in use by another synthgen process" in err
     assert first.wait(timeout=120) == 0
+
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_as_stage_1_ends_stops_the_run(make_server, tmp_path, sig):
+    # Ctrl-C or `kill PID` (a CI job's timeout) as stage 1's last item commits: it was lost when
+    # the loop had not read it before the stage ended (exit 0, stage 2 run in full), and a SIGTERM
+    # while stage 2 was being set up killed the run silently
+    srv = make_server()
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(CONFIG.format(url=srv.base_url).replace("examples = 240", "examples = 40000")
+                   + '[validation]\ncheck_worker = "off"\n')
+    p = subprocess.Popen([sys.executable, "-m", "synthgen", "run", "--config", str(cfg), "--out",
+                          str(tmp_path / "run"), "--limit", "50"], stderr=subprocess.PIPE, text=True)
+    for line in p.stderr:
+        if line.startswith("brainstorm: 1/1 done"):  # its one item committed
+            p.send_signal(sig)
+            break
+    err = p.stderr.read()
+    assert p.wait(timeout=60) == 130, err
+    assert "interrupted" in err.splitlines()[-1] and "Traceback" not in err
+    assert not list((tmp_path / "run" / "examples").glob("part-*.jsonl"))
+    rerun = synthgen("run", "--config", str(cfg), "--out", str(tmp_path / "run"), "--limit", "50")
+    _, err = rerun.communicate(timeout=120)
+    assert rerun.returncode == 0 and "generate: 50/50 items" in err, err

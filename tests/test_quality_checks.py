@@ -150,7 +150,8 @@ def test_run_goes_on_when_its_check_worker_is_killed(make_server, tmp_path):
         assert proc.returncode == 0, err
         outs[mode] = (_files(run), err)
     assert outs["on"][0] == outs["off"][0]
-    assert "check worker stopped" in outs["on"][1], outs["on"][1]
+    # one plain clause, however the pool learnt of it (an answer lost, or a batch refused)
+    assert "; note: the check worker exited; checked in-process instead\n" in outs["on"][1], outs["on"][1]
     assert "Traceback" not in outs["on"][1]
 
 
@@ -485,3 +486,31 @@ def test_brainstorm_rejects_a_near_copy_of_an_earlier_task_and_keeps_a_new_one(t
     (near,) = read_jsonl(tmp_path / "rejects")
     assert kept == [tasks[0], tasks[2]]
     assert near["reason"] == "near_duplicate" and near["duplicate_of"] == f"{item.id}-0"
+
+
+@pytest.mark.parametrize("when", ["starting", "checking"])
+def test_ctrl_c_on_a_terminal_reaches_the_worker_too_and_stops_cleanly(make_server, tmp_path, when):
+    # a terminal sends Ctrl-C to the whole process group: the worker, loading its model or checking,
+    # printed a traceback or raised it into the run, which then stopped without its own last line
+    import signal
+    import time
+
+    srv = make_server(latency_ms=20)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("\n".join(["seed = 3", "[llm]", 'model = "scripted"', f'base_url = "{srv.base_url}"',
+                              "concurrency = 16", "[groups.sts]", "examples = 3000", "[validation]",
+                              'check_worker = "on"']) + "\n")
+    proc = subprocess.Popen([sys.executable, "-m", "synthgen", "generate", "--config", str(cfg), "--out",
+                             str(tmp_path / "run"), "--quiet"], stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    deadline = time.time() + 60
+    while _worker_of(proc) is None and time.time() < deadline:
+        time.sleep(0.01)
+    # starting: the first requests are out while the worker loads its model (about a second)
+    while srv.requests < (400 if when == "checking" else 1) and time.time() < deadline:
+        time.sleep(0.01)
+    assert proc.poll() is None, "the run ended before the Ctrl-C"
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert err.startswith("generate interrupted; ") and err.count("\n") == 1, err

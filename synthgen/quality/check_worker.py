@@ -14,6 +14,7 @@ import asyncio
 import gc
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -93,11 +94,21 @@ class PrecheckPool:
             return
         self._loop = asyncio.get_running_loop()
         one_blas_thread()  # inherited by the worker: numpy reads it once, when the model loads
+        # the pool starts the resource tracker; after a kill -9 it unlinks the pool's semaphores, as
+        # it should, and would warn of them as leaked on the user's terminal (unless asked to)
+        os.environ.setdefault("PYTHONWARNINGS", "ignore::UserWarning:multiprocessing.resource_tracker")
         try:
             self._executor = ProcessPoolExecutor(
                 max_workers=1, mp_context=multiprocessing.get_context("spawn"),
                 initializer=_start_worker, initargs=(self.cfg, os.getpid()))
-            self._worker_pid = self._executor.submit(os.getpid)  # the worker is spawned at the first submit
+            # a terminal's Ctrl-C goes to the whole process group: the worker is born with it blocked
+            # (after the pool started the resource tracker, which unblocks it), so this process stops
+            # the run; in the worker it broke into the checks or printed a traceback
+            mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+            try:
+                self._worker_pid = self._executor.submit(os.getpid)  # the worker is spawned at the first submit
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         except (OSError, RuntimeError) as exc:
             self.broken = f"could not start the check worker: {exc}"
 
@@ -123,8 +134,8 @@ class PrecheckPool:
             del self._pending[: self.MAX_BATCH]
             try:  # pending only grows while the executor is up: check() and _give_up see to it
                 sent = self._executor.submit(_check_in_worker, [e for e, _, _ in batch])  # type: ignore
-            except (BrokenProcessPool, RuntimeError) as exc:
-                self._give_up(f"the check worker stopped ({type(exc).__name__})")  # checks what is pending
+            except (BrokenProcessPool, RuntimeError):
+                self._give_up("the check worker exited")  # checks what is pending
                 self._resolve_locally(batch)
                 return
             self._out += 1

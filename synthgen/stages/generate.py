@@ -72,7 +72,7 @@ class GenerateStage(OutputStage):
     async def aclose(self) -> None:
         if self.pool is not None:
             if self.pool.broken:  # said in the stage's last line: the run went on, more slowly
-                self.notice = f"check worker stopped ({self.pool.broken}); checked in-process instead"
+                self.notice = f"{self.pool.broken}; checked in-process instead"
             await self.pool.aclose()
             self.pool = None
 
