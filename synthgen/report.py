@@ -104,11 +104,12 @@ def _top(d: dict, n: int = 3) -> str:
     return ", ".join(f"{k} {v}" for k, v in items[:n]) + more
 
 
-def _table(title: str, *columns: str) -> Table:
+def _table(title: str, *columns: str, whole_first: bool = True) -> Table:
     """A table whose columns are right-aligned, except those named with a leading '<'."""
     t = Table(title=title, title_justify="left")
     for i, col in enumerate(columns):  # on a narrow terminal the other columns wrap, never the names
-        t.add_column(col.lstrip("<"), justify="left" if col.startswith("<") else "right", no_wrap=i == 0)
+        t.add_column(col.lstrip("<"), justify="left" if col.startswith("<") else "right",
+                     no_wrap=whole_first and i == 0)
     return t
 
 
@@ -132,7 +133,8 @@ def render_text(report: dict) -> None:
 
 
 def _render_batches(report: dict, console: Console) -> None:
-    t = _table("batches", "<job", "wave", "<state", "requests", "done", "failed", "<read")
+    # job names are long (fingerprint, shard, stage, wave): they wrap, the states stay readable
+    t = _table("batches", "<job", "wave", "<state", "requests", "done", "failed", "<read", whole_first=False)
     for b in report["batches"]:
         t.add_row(b["name"], str(b["wave"]), b["status"], str(b["requests"]), str(b["completed"]),
                   str(b["failed"]), "yes" if b["ingested"] else "no")
