@@ -57,8 +57,8 @@ def _make_stage(name: str, cfg: RunConfig, opts: RunOptions, journal: Journal):
     if name == "brainstorm":
         return BrainstormStage(cfg, out, journal), {}
     tasks_dir = Path(opts.tasks_from) if opts.tasks_from else out
-    if any(GROUPS[g].brainstorm for g in cfg.active_groups()):
-        check_stage1(cfg, tasks_dir, journal, own=tasks_dir == out)
+    if tasks_dir == out and any(GROUPS[g].brainstorm for g in cfg.active_groups()):  # --tasks-from's
+        check_stage1(cfg, out, journal, own=True)  # run was checked (parts hashed) before --out was made
     tasks = load_tasks(tasks_dir)
     try:
         generate_items(cfg, tasks)  # checks that every group has tasks

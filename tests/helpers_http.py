@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import ssl
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
+import aiohttp
 from aiohttp import web
 
 
@@ -39,3 +40,20 @@ def serve_app(app: web.Application, tls: ssl.SSLContext | None = None) -> Iterat
     finally:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
+
+
+def rewriting_proxy(upstream: str, rewrite: Callable[[dict, web.Request], None]) -> web.Application:
+    """An app that forwards chat requests to `upstream` (a base URL ending in /v1) and lets
+    `rewrite(answer, request)` change the answer before it goes back: a server that misbehaves
+    only in what it says."""
+    async def forward(request: web.Request) -> web.Response:
+        async with aiohttp.ClientSession() as session, session.post(
+                upstream + "/chat/completions", data=await request.read(),
+                headers={"Content-Type": "application/json"}) as r:
+            answer = await r.json()
+        rewrite(answer, request)
+        return web.json_response(answer)
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", forward)
+    return app

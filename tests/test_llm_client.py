@@ -8,7 +8,6 @@ import json
 import time
 import tracemalloc
 
-import aiohttp
 import pytest
 from aiohttp import web
 
@@ -17,7 +16,7 @@ from synthgen.errors import FatalLLMError
 from synthgen.llm.client import LLMClient, RequestFailed
 from synthgen.pipeline import RunOptions, run_all
 
-from helpers_http import serve_app
+from helpers_http import rewriting_proxy, serve_app
 
 MESSAGES = [{"role": "user", "content": "write a query"}]
 
@@ -187,18 +186,8 @@ def test_an_answer_with_a_garbled_message_or_usage_is_read_not_a_crash():
 
 def test_a_run_against_a_server_reporting_absurd_usage_finishes(make_server, write_config, tmp_path):
     # 10**19 tokens is no count (and did not fit the journal's INTEGER: a traceback, a dead run)
-    upstream = make_server()
-
-    async def absurd(request: web.Request) -> web.Response:
-        async with aiohttp.ClientSession() as session:
-            async with session.post(upstream.base_url + "/chat/completions", data=await request.read(),
-                                    headers={"Content-Type": "application/json"}) as r:
-                answer = await r.json()
-        answer["usage"] = {"prompt_tokens": 10**19, "completion_tokens": 5}
-        return web.json_response(answer)
-
-    app = web.Application()
-    app.router.add_post("/v1/chat/completions", absurd)
+    app = rewriting_proxy(make_server().base_url,
+                          lambda answer, _: answer.update(usage={"prompt_tokens": 10**19, "completion_tokens": 5}))
     with serve_app(app) as url:
         outcomes = run_all(load_config(write_config(url)), RunOptions(out=tmp_path / "run", quiet=True))
     assert [o.code for o in outcomes] == [0, 0]
@@ -208,6 +197,16 @@ def test_a_run_against_a_server_reporting_absurd_usage_finishes(make_server, wri
 
 ANSWER = {"id": "x", "object": "chat.completion", "created": 0, "model": "m",
           "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "ok"}}]}
+
+
+async def _cut_off(request: web.Request, status: int = 200) -> web.StreamResponse:
+    """An answer that promises 999 bytes, sends the start of a JSON body and drops the connection."""
+    response = web.StreamResponse(status=status,
+                                  headers={"Content-Type": "application/json", "Content-Length": "999"})
+    await response.prepare(request)
+    await response.write(b'{"id": "x", "choices": [')
+    request.transport.close()
+    return response
 
 
 @pytest.mark.parametrize("fault", ["cut_200", "cut_500", "bad_gzip"])
@@ -221,12 +220,7 @@ def test_a_body_that_breaks_off_or_will_not_decode_is_asked_again(fault):
             return web.json_response(ANSWER)
         if fault == "bad_gzip":  # says gzip, is not
             return web.json_response(ANSWER, headers={"Content-Encoding": "gzip"})
-        response = web.StreamResponse(status=200 if fault == "cut_200" else 500,
-                                      headers={"Content-Type": "application/json", "Content-Length": "999"})
-        await response.prepare(request)
-        await response.write(b'{"id": "x", "choices": [')
-        request.transport.close()
-        return response
+        return await _cut_off(request, 200 if fault == "cut_200" else 500)
 
     app = web.Application()
     app.router.add_post("/v1/chat/completions", flaky)
@@ -236,15 +230,8 @@ def test_a_body_that_breaks_off_or_will_not_decode_is_asked_again(fault):
 
 
 def test_a_body_that_always_breaks_off_fails_in_one_line_after_every_attempt():
-    async def cut(request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Content-Type": "application/json", "Content-Length": "999"})
-        await response.prepare(request)
-        await response.write(b'{"id": "x", "choices": [')
-        request.transport.close()
-        return response
-
     app = web.Application()
-    app.router.add_post("/v1/chat/completions", cut)
+    app.router.add_post("/v1/chat/completions", _cut_off)
     with serve_app(app) as url:
         with pytest.raises(RequestFailed) as err:
             chat(url, max_attempts=2)

@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import aiohttp
 import pytest
 from aiohttp import web
 
@@ -18,7 +17,7 @@ from synthgen.errors import FatalLLMError
 from synthgen.llm.client import LLMClient, RequestFailed
 from synthgen.redact import register_secret
 
-from helpers_http import serve_app
+from helpers_http import rewriting_proxy, serve_app
 
 KEY = "sk-live-0123456789abcdefSECRET"
 
@@ -65,19 +64,11 @@ def test_400_rejects_and_500_failures_that_echo_the_key(make_server, write_confi
 def test_a_200_whose_answer_repeats_the_key(make_server, write_config, tmp_path):
     # a debugging proxy that writes the request's Authorization header into the model's answer:
     # the answer is journaled and its texts become examples, so the key is masked as it is read
-    upstream = make_server()
-
-    async def echo(request: web.Request) -> web.Response:
-        async with aiohttp.ClientSession() as session:
-            async with session.post(upstream.base_url + "/chat/completions", data=await request.read(),
-                                    headers={"Content-Type": "application/json"}) as r:
-                answer = await r.json()
+    def echo(answer: dict, request: web.Request) -> None:
         message = answer["choices"][0]["message"]
         message["content"] = message["content"].replace('": "', f'": "{request.headers["Authorization"]} ')
-        return web.json_response(answer)
 
-    app = web.Application()
-    app.router.add_post("/v1/chat/completions", echo)
+    app = rewriting_proxy(make_server().base_url, echo)
     out = tmp_path / "run"
     with serve_app(app) as url:
         r = run(write_config(url), out)
