@@ -100,6 +100,38 @@ def test_an_answer_over_the_cap_is_rejected_without_being_held_in_memory(make_se
     assert peak < 12 * 1024 * 1024, peak
 
 
+@pytest.mark.parametrize("status", [500, 429, 400])
+def test_an_endless_error_body_is_not_read_past_the_cap(status):
+    # the SDK reads an error's body whole to build its exception: a server streaming one without
+    # end took the run to 9 GB of RSS before timeout_s stopped it
+    sent = []
+
+    async def endless(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(status=status, headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        try:
+            for _ in range(256):  # at most 256 MB: the old client read it all, then asked again
+                await response.write(b"x" * 2**20)
+                sent.append(1)
+        except (ConnectionError, RuntimeError):
+            pass  # the client hung up
+        return response
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", endless)
+    tracemalloc.start()
+    try:
+        with serve_app(app) as url:
+            with pytest.raises(RequestFailed) as err:
+                chat(url, max_attempts=3, max_response_bytes=1024 * 1024)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert err.value.permanent and err.value.reason == "response_too_large"
+    assert f"HTTP {status} answer over llm.max_response_bytes" in str(err.value)
+    assert len(sent) < 64 and peak < 12 * 2**20, (len(sent), peak)
+
+
 def test_a_padded_answer_under_the_cap_is_accepted(make_server):
     srv = make_server(answer_bytes=300_000)
     _, [result] = chat(srv.base_url, max_response_bytes=1024 * 1024)

@@ -84,6 +84,34 @@ async def post_chat(client: openai.AsyncOpenAI, body: dict[str, Any], timeout: f
     return headers, data
 
 
+class CappedStream(httpx2.AsyncByteStream):
+    """An error answer's body, read no further than `max_bytes`: the SDK reads an error's body
+    whole to build its exception, and a server streaming an endless one took the run to 9 GB."""
+
+    def __init__(self, stream: httpx2.AsyncByteStream, max_bytes: int, status: int) -> None:
+        self.stream, self.max_bytes, self.status = stream, max_bytes, status
+
+    async def __aiter__(self):
+        size = 0
+        async for chunk in self.stream:
+            size += len(chunk)
+            if size > self.max_bytes:
+                raise AnswerTooLarge(f"HTTP {self.status} answer over llm.max_response_bytes "
+                                     f"({self.max_bytes} bytes); not read further")
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self.stream.aclose()
+
+
+def capping_error_bodies(max_bytes: int):
+    """An httpx response hook (run before any body is read) that caps the body of a 4xx or 5xx."""
+    async def cap(response: httpx2.Response) -> None:
+        if response.status_code >= 400:
+            response.stream = CappedStream(response.stream, max_bytes, response.status_code)
+    return cap
+
+
 def is_completion(data: object) -> bool:
     """A chat completion's shape: a `choices` list whose first entry is an object."""
     choices = data.get("choices") if isinstance(data, dict) else None
@@ -129,7 +157,9 @@ class LLMClient:
         self.pool = EndpointPool(base_urls)
         self.clients = {
             url: openai.AsyncOpenAI(api_key=api_key, base_url=url, max_retries=0, timeout=cfg.timeout_s,
-                                    http_client=openai.DefaultAioHttpClient(timeout=cfg.timeout_s))
+                                    http_client=openai.DefaultAioHttpClient(
+                                        timeout=cfg.timeout_s,
+                                        event_hooks={"response": [capping_error_bodies(cfg.max_response_bytes)]}))
             for url in self.pool.urls
         }
         self._max_tokens_key = "max_tokens"
