@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import threading
 import time
 import tracemalloc
 
@@ -269,6 +271,37 @@ def test_a_body_that_always_breaks_off_fails_in_one_line_after_every_attempt():
             chat(url, max_attempts=2)
     assert not err.value.permanent and "tried 2 times" in str(err.value)
     assert "connection error" in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("reply,said", [
+    (b"SSH-2.0-OpenSSH_9.6\r\n", "Bad status line"),  # base_url on the wrong port
+    (b"HTTP/1.1 200 OK\r\n" + b"X-Pad: a\r\n" * 200_000, "Too many headers"),
+])
+def test_a_reply_that_is_not_http_fails_in_one_line(reply, said):
+    # aiohttp's parse errors come through the SDK unwrapped: they ended the run in a traceback
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return  # closed: the test is over
+            with conn:
+                conn.recv(65536)
+                try:
+                    conn.sendall(reply)
+                except OSError:
+                    pass  # the client gave up reading
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        with pytest.raises(RequestFailed) as err:
+            chat(f"http://127.0.0.1:{listener.getsockname()[1]}/v1", max_attempts=2)
+    finally:
+        listener.close()
+    assert not err.value.permanent and "tried 2 times" in str(err.value)
+    assert f"the reply is not valid HTTP ({said}" in str(err.value) and "\n" not in str(err.value)
 
 
 @pytest.mark.parametrize("status,body,said", [

@@ -20,8 +20,8 @@ from ..errors import FatalLLMError
 from ..redact import drop_secrets
 from .endpoints import EndpointPool
 from .ratelimit import MAX_WAIT_S, AdaptiveConcurrency, RateLimiter
-from .retry import (AnswerTooLarge, BadAnswer, RequestTimeout, describe, headers_of, is_fatal, is_transient,
-                    retry_after_seconds, retrying)
+from .retry import (RAW_HTTP_ERRORS, AnswerTooLarge, BadAnswer, RequestTimeout, describe, headers_of, is_fatal,
+                    is_transient, retry_after_seconds, retrying)
 from .tokens import count_message_tokens, count_tokens
 
 _MODES = ("json_schema", "json_object", "off")
@@ -283,7 +283,7 @@ class LLMClient:
                     if not self._adapted(exc, body, mode):
                         raise
                 except (openai.APIConnectionError, openai.InternalServerError, BadAnswer,
-                        httpx2.RequestError, asyncio.CancelledError):  # cancelled: timeout_s ran out
+                        *RAW_HTTP_ERRORS, asyncio.CancelledError):  # cancelled: timeout_s ran out
                     self.pool.mark_failed(url)  # harmless with one server: it is picked anyway
                     raise
         finally:

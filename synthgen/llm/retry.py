@@ -15,6 +15,7 @@ import ssl
 import time
 from typing import Callable
 
+import aiohttp
 import httpx2
 import openai
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
@@ -63,8 +64,13 @@ def tls_failure(exc: BaseException) -> str | None:
     return None
 
 
+# errors the SDK lets through unwrapped: httpx2's from reading a body, aiohttp's from a reply that
+# is not HTTP (a garbled status line, too many headers)
+RAW_HTTP_ERRORS = (httpx2.RequestError, aiohttp.ClientError)
+
+
 def is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, (BadAnswer, RequestTimeout, httpx2.RequestError)):
+    if isinstance(exc, (BadAnswer, RequestTimeout, *RAW_HTTP_ERRORS)):
         return True
     if isinstance(exc, openai.APIConnectionError):  # APITimeoutError included
         return tls_failure(exc) is None
@@ -141,7 +147,9 @@ def describe(exc: BaseException) -> str:
             text = "connection error: " + cause.split(" [")[0].replace("Cannot connect", "cannot connect")
         else:
             text = "timeout"
-    elif isinstance(exc, (openai.APIConnectionError, httpx2.RequestError)):
+    elif isinstance(exc, aiohttp.ClientResponseError):  # its status is aiohttp's, not the server's
+        text = f"the reply is not valid HTTP ({exc.message})"
+    elif isinstance(exc, (openai.APIConnectionError, *RAW_HTTP_ERRORS)):
         text = f"connection error: {exc.__cause__ or exc}"
     else:
         text = f"{type(exc).__name__}: {exc}"
