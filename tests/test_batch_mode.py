@@ -12,11 +12,13 @@ import time
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 from typer.testing import CliRunner
 
 from synthgen.cli import app
 
 from helpers import manifest, read_jsonl
+from helpers_http import serve_app
 
 CONFIG = """
 seed = 4
@@ -211,3 +213,22 @@ def test_shards_on_one_account_upload_files_of_distinct_names(make_server, tmp_p
     names = [f["filename"] for f in _store(srv).files.values() if f["purpose"] == "batch"]
     assert len(names) >= 4 and len(set(names)) == len(names), names
     assert {n.split("-")[1] for n in names} == {"s0of2", "s1of2"}
+
+
+@pytest.mark.parametrize("status,said", [
+    (404, "has this endpoint a Batch API? vLLM and Ollama have none"),  # a chat-only server
+    (500, "rerun the same command to continue"),  # a Batch API that keeps failing
+])
+def test_an_endpoint_without_a_working_batch_api_fails_in_one_line(tmp_path, status, said):
+    # the SDK's error came out of the batch calls raw: a traceback
+    async def files(request: web.Request) -> web.Response:
+        return web.json_response({"error": {"message": "no files here"}}, status=status)
+
+    app_ = web.Application()
+    app_.router.add_route("*", "/v1/files", files)
+    with serve_app(app_) as url:
+        cfg = _write(tmp_path / "b.toml", url)
+        r = CliRunner().invoke(app, ["generate", "-c", str(cfg), "-o", str(tmp_path / "run"), "-q"])
+    assert r.exit_code == 1, r.output
+    assert "Batch API call files.list failed: HTTP" in r.output and said in r.output
+    assert "Traceback" not in r.output and len(r.output.strip().splitlines()) == 1, r.output

@@ -12,18 +12,20 @@ import os
 import shutil
 import time
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
+import openai
 import orjson
 
 from ..budget import BudgetExhausted, BudgetGate
 from ..config import RunConfig
-from ..errors import RunError
+from ..errors import FatalLLMError, RunError
 from ..integrity import disk_faults
 from ..journal import Journal
 from ..llm.client import RequestFailed
-from ..llm.retry import retrying
+from ..llm.retry import RAW_HTTP_ERRORS, AnswerTooLarge, describe as describe_failure, retrying
 from ..llm.tokens import count_message_tokens
 from ..plan import Shard, WorkItem
 from .ingest import REJECTED, ingest_lines
@@ -193,9 +195,10 @@ class BatchWaves:
 
     async def _call(self, fn, *args, **kw):
         """One SDK call, retried as chat requests are (the SDK's own retries are off)."""
-        async for attempt in retrying(self.cfg.llm.max_attempts):
-            with attempt:
-                return await fn(*args, **kw)
+        with _one_line(fn.__qualname__.removeprefix("Async").lower()):
+            async for attempt in retrying(self.cfg.llm.max_attempts):
+                with attempt:
+                    return await fn(*args, **kw)
 
     async def _find(self, fn, want: dict, **kw):
         """The first object listed with the `want`ed attributes (made before a crash lost its id)."""
@@ -243,13 +246,27 @@ class BatchWaves:
     async def _download(self, file_id: str, endpoint: str) -> None:
         """Stream a result file into the journal, CHUNK lines at a time."""
         chunk: list[str] = []
-        async with self.sdk.files.with_streaming_response.content(file_id) as resp:
-            async for line in resp.iter_lines():
-                chunk.append(line)
-                if len(chunk) >= CHUNK:
-                    ingest_lines(self.journal, chunk, self.stage.name, endpoint, self.cfg.llm.model)
-                    chunk = []
+        with _one_line("files.content"):
+            async with self.sdk.files.with_streaming_response.content(file_id) as resp:
+                async for line in resp.iter_lines():
+                    chunk.append(line)
+                    if len(chunk) >= CHUNK:
+                        ingest_lines(self.journal, chunk, self.stage.name, endpoint, self.cfg.llm.model)
+                        chunk = []
         ingest_lines(self.journal, chunk, self.stage.name, endpoint, self.cfg.llm.model)
+
+
+@contextmanager
+def _one_line(call: str) -> Iterator[None]:
+    """A Batch API call that failed for good (after its retries) ends the run in one line."""
+    try:
+        yield
+    except (openai.OpenAIError, AnswerTooLarge, *RAW_HTTP_ERRORS) as exc:
+        hint = "rerun the same command to continue"
+        if isinstance(exc, openai.NotFoundError):
+            hint = ("has this endpoint a Batch API? vLLM and Ollama have none: use llm.mode = \"online\", "
+                    "or batch-export and run the files there")
+        raise FatalLLMError(f"Batch API call {call} failed: {describe_failure(exc)}; {hint}") from None
 
 
 def describe(jobs: list[Job]) -> str:
