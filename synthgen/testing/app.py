@@ -37,12 +37,8 @@ def error(status: int, message: str, kind: str = "invalid_request_error", code: 
     """An OpenAI-shaped error answer."""
     if echo is not None:  # as some servers do: the request's credentials repeated back
         message += f" (you sent Authorization: {echo})"
-    return json_response({"error": {"message": message, "type": kind, "param": param, "code": code}},
-                         status, headers)
-
-
-def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(status=status, body=json.dumps(data).encode(), content_type=_JSON, headers=headers)
+    return web.json_response({"error": {"message": message, "type": kind, "param": param, "code": code}},
+                             status=status, headers=headers)
 
 
 def _seconds(value: float) -> str:
@@ -108,15 +104,15 @@ class FakeApp:
 
     async def models(self, request: web.Request) -> web.Response:
         model = {"id": "synthgen-fake", "object": "model", "created": _CREATED_BASE, "owned_by": "synthgen"}
-        return json_response({"object": "list", "data": [model]})
+        return web.json_response({"object": "list", "data": [model]})
 
     async def stats(self, request: web.Request) -> web.Response:
         with_keys = request.query.get("by_key", "1") not in ("0", "false", "no")
-        return json_response(self.state.snapshot(with_keys))
+        return web.json_response(self.state.snapshot(with_keys))
 
     async def reset(self, request: web.Request) -> web.Response:
         self.state.reset()
-        return json_response({"ok": True})
+        return web.json_response({"ok": True})
 
     def auth(self, request: web.Request) -> web.Response | None:
         """The 401 answer when an API key is set and the request does not carry it."""

@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from synthgen.testing.app import CHAT as ENDPOINT
-from synthgen.testing.app import FakeApp, drip, error, json_response, prompt_tokens
+from synthgen.testing.app import FakeApp, drip, error, prompt_tokens
 from synthgen.testing.state import BatchStore, request_digests
 
 _PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
@@ -102,8 +102,8 @@ def _page(request: web.Request, items: list[dict[str, Any]], default_limit: int,
         ids = [item["id"] for item in items]
         items = items[ids.index(after) + 1:] if after in ids else []
     page = items[:limit]
-    return json_response({"object": "list", "data": page, "first_id": page[0]["id"] if page else None,
-                          "last_id": page[-1]["id"] if page else None, "has_more": len(items) > limit})
+    return web.json_response({"object": "list", "data": page, "first_id": page[0]["id"] if page else None,
+                              "last_id": page[-1]["id"] if page else None, "has_more": len(items) > limit})
 
 
 def _stamp(batch: dict[str, Any], status: str) -> None:
@@ -146,7 +146,7 @@ class BatchRoutes:
         info = self.store.add_file(upload.filename or "upload", str(purpose), upload.file.read())
         if self.opts.batch_reply_delay_s:  # the file exists; the client does not know it yet
             await asyncio.sleep(self.opts.batch_reply_delay_s)
-        return json_response(info)
+        return web.json_response(info)
 
     async def list_files(self, request: web.Request) -> web.Response:
         purpose = request.query.get("purpose")  # newest first, OpenAI's default order
@@ -164,12 +164,12 @@ class BatchRoutes:
         return found
 
     async def retrieve(self, request: web.Request) -> web.Response:
-        return json_response(self._find(request))
+        return web.json_response(self._find(request))
 
     async def delete_file(self, request: web.Request) -> web.Response:
         found = self._find(request)
         del self.store.files[found["id"]], self.store.data[found["id"]]
-        return json_response({"id": found["id"], "object": "file", "deleted": True})
+        return web.json_response({"id": found["id"], "object": "file", "deleted": True})
 
     async def content(self, request: web.Request) -> web.StreamResponse:
         """The file's bytes; dripped over batch_download_drip_s, so a slow download can be seen."""
@@ -223,7 +223,7 @@ class BatchRoutes:
         self.store.tasks.append(asyncio.get_running_loop().create_task(self._run(batch)))
         if self.opts.batch_reply_delay_s:  # the batch exists; the client does not know it yet
             await asyncio.sleep(self.opts.batch_reply_delay_s)
-        return json_response(batch)
+        return web.json_response(batch)
 
     async def cancel(self, request: web.Request) -> web.Response:
         batch = self._find(request)
@@ -232,7 +232,7 @@ class BatchRoutes:
         if batch["status"] != "cancelling":
             _stamp(batch, "cancelling")
             self.store.cancels[batch["id"]].set()
-        return json_response(batch)
+        return web.json_response(batch)
 
     async def list_batches(self, request: web.Request) -> web.Response:
         return _page(request, list(reversed(self.store.batches.values())), default_limit=20, max_limit=100)

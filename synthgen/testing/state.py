@@ -131,14 +131,11 @@ class BatchStore:
             task.cancel()
 
     def snapshot(self) -> dict[str, Any]:
-        return {
-            "file_uploads": self.file_uploads,
-            "batch_creations": self.batch_creations,
-            "batch_lines": dict(sorted(self.batch_lines.items())),
-            "by_status": dict(sorted(Counter(b["status"] for b in self.batches.values()).items())),
-            "submitted_lines": sum(self.submitted.values()),
-            "repeated_custom_ids": sum(n - 1 for n in self.submitted.values()),
-        }
+        return {"file_uploads": self.file_uploads, "batch_creations": self.batch_creations,
+                "batch_lines": dict(sorted(self.batch_lines.items())),
+                "by_status": dict(sorted(Counter(b["status"] for b in self.batches.values()).items())),
+                "submitted_lines": sum(self.submitted.values()),
+                "repeated_custom_ids": sum(n - 1 for n in self.submitted.values())}
 
 
 class ServerState:
@@ -162,14 +159,8 @@ class ServerState:
         self.tpm = SlidingWindow(o.quota_tpm, o.quota_window_seconds) if o.quota_tpm else None
 
     def snapshot(self, with_keys: bool = True) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "requests": self.requests,
-            "by_status": {str(k): v for k, v in sorted(self.by_status.items())},
-            "faults": dict(sorted(self.faults.items())),
-            "distinct_requests": len(self.by_key),
-            "repeated_requests": sum(v - 1 for v in self.by_key.values()),
-        }
-        if with_keys:
-            out["by_key"] = dict(self.by_key)
-        out["batches"] = self.batches.snapshot()
-        return out
+        return {"requests": self.requests,
+                "by_status": {str(k): v for k, v in sorted(self.by_status.items())},
+                "faults": dict(sorted(self.faults.items())), "distinct_requests": len(self.by_key),
+                "repeated_requests": sum(v - 1 for v in self.by_key.values()),
+                **({"by_key": dict(self.by_key)} if with_keys else {}), "batches": self.batches.snapshot()}
