@@ -290,10 +290,10 @@ def render_html(report: dict) -> str:
     gen = report["generate"]
     st = report["status"]
     warnings = "".join(f"<div>\u26a0 {escape(w)}</div>" for w in report["warnings"])
-    head = (f"<h1>synthgen run report</h1><div class=sub>{escape(report['run_dir'])} \u00b7 fingerprint "
-            f"{escape(str(report['fingerprint']))} \u00b7 shard {escape(str(report['shard']))} \u00b7 brainstorm "
-            f"{escape(str(st['brainstorm']))} \u00b7 generate {escape(str(st['generate']))} \u00b7 updated "
-            f"{escape(str(report['updated']))} \u00b7 elapsed {report['elapsed_s']}s</div>")
+    facts = [report["run_dir"], f"fingerprint {report['fingerprint']}", f"shard {report['shard']}",
+             f"brainstorm {st['brainstorm']}", f"generate {st['generate']}", f"updated {report['updated']}",
+             f"elapsed {report['elapsed_s']}s"]
+    head = "<h1>synthgen run report</h1><div class=sub>" + escape(" \u00b7 ".join(facts)) + "</div>"
     body = (head + (f'<div class="warn">{warnings}</div>' if warnings else "") + _cards(report)
             + _groups(gen) + _reasons(gen) + _adherence(report["adherence"]) + _lengths(report["lengths"])
             + _languages(gen) + _gates(report) + _brainstorm(report["brainstorm"]) + _tokens(report["tokens"]))
