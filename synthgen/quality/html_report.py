@@ -89,9 +89,7 @@ def stacked_bars(rows: Sequence[tuple[str, Sequence[float]]], series: Sequence[t
 
 
 def histogram(edges: Sequence[int], counts: Sequence[int], color: str, aria: str) -> str:
-    """Vertical bars over equal-width bins [edges[i], edges[i+1]); x labels at a few edges."""
-    if not counts:
-        return '<p class="empty">no accepted examples</p>'
+    """Vertical bars over equal-width bins [edges[i], edges[i+1]) (at least one); x labels at a few edges."""
     width, height, left, top_pad = 300, 150, 34, 8
     plot_w, plot_h = width - left - 18, height - top_pad - 30
     base = top_pad + plot_h
