@@ -129,9 +129,7 @@ def write_sentence_transformers(out: Path, splits: dict, opts: ExportOptions, ru
     """One file per shape, of training texts only (the trainer takes every column as an input)."""
     files = []
     for split_name, examples in splits.items():
-        shapes = by(examples, _shape)
-        for shape in sorted(shapes, key=SHAPES.index):
-            exs = shapes[shape]
+        for shape, exs in sorted(by(examples, _shape).items(), key=lambda kv: SHAPES.index(kv[0])):
             files.append(write_jsonl(out, f"{split_name}/{shape}.jsonl", [_st_row(ex, opts) for ex in exs],
                                      split=split_name, shape=shape, groups=sorted({ex.group for ex in exs}),
                                      in_batch_negatives=shape != "classification"))
@@ -230,12 +228,6 @@ def write_parquet(out: Path, splits: dict, opts: ExportOptions, run: tuple) -> l
     return files
 
 
-def reject_reasons(run_dir: Path) -> Counter:
-    """stage:reason -> count over the run's published reject parts."""
-    recs = iter_records(run_dir / "rejects", include_open=False)
-    return Counter(f"{rec.get('stage', '?')}: {rec.get('reason', '?')}" for rec in recs)
-
-
 def _table(header: tuple[str, ...], rows: list[tuple]) -> list[str]:
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     return out + ["| " + " | ".join(str(c) for c in r) + " |" for r in rows] + [""]
@@ -278,7 +270,8 @@ def card_text(splits: dict[str, list[Example]], run_dir: Path, m: dict, opts: Ex
     lines += ["## Examples per group and language", ""]
     lines += _table(("group", "language", "train", "test"),
                     [(g, lang, counts[(g, lang, "train")], counts[(g, lang, "eval")]) for g, lang in keys])
-    reasons = reject_reasons(run_dir)
+    reasons = Counter(f"{rec.get('stage', '?')}: {rec.get('reason', '?')}"  # over the published parts
+                      for rec in iter_records(run_dir / "rejects", include_open=False))
     lines += ["## Rejected during generation", ""]
     lines += _table(("stage: reason", "count"), sorted(reasons.items())) if reasons else ["None.", ""]
     lines += ["## Licence", "", LICENCE_NOTE, "", "## Loading", "", "```python",
