@@ -184,8 +184,7 @@ def _reasons(gen: dict) -> str:
     items = gen["items"] or 1
     chart = stacked_bars(rows, [("rejected", GREY)], colors=colors, aria="rejects by reason",
                          value_text=lambda k, v: f"{int(v[0])} ({_pct(v[0] / items)})")
-    present = set(kind.values())
-    kinds = [(k, c) for k, c in REASON_COLORS.items() if k in present]
+    kinds = [(k, c) for k, c in REASON_COLORS.items() if k in kind.values()]
     return _section("Rejects by reason", legend(kinds) + chart, "share of all stage 2 items in brackets")
 
 
