@@ -105,7 +105,7 @@ class RunScan:
         self.by_language: defaultdict[str, Counter] = defaultdict(Counter)
         self.lengths: defaultdict[tuple[str, str], Counter] = defaultdict(Counter)  # words -> texts
         self.asked: defaultdict[tuple[str, str], Counter] = defaultdict(Counter)
-        self.usage: Counter = Counter()
+        self.usage = Counter(prompt_tokens=0, completion_tokens=0)
         self.langid: Counter = Counter()
         self.langid_seen = 0
         self.reject_stages: Counter = Counter()
@@ -236,8 +236,7 @@ def summarize(run_dir: Path, policies: dict[str, str] | None = None) -> dict:
             "langid_field_seen": s.langid_seen > 0,
             "langid_verdicts": dict(sorted(s.langid.items())) if s.langid_seen else None,
             "unchecked_texts": s.langid["unchecked"] if s.langid_seen else None},
-        "accepted_usage": {"prompt_tokens": s.usage["prompt_tokens"],
-                           "completion_tokens": s.usage["completion_tokens"]},
+        "accepted_usage": dict(s.usage),
         "brainstorm_files": {"tasks_kept": bs_total.pop("kept"), **bs_total,  # surplus, rejected, ...
                              "by_group": {g: _brainstorm_split(c) for g, c in sorted(s.brainstorm.items())}},
         "files": {"open_parts_ignored": open_parts,
