@@ -146,11 +146,9 @@ def _section(title: str, body: str, sub: str = "") -> str:
 def _cards(r: dict) -> str:
     gen, tk, bs = r["generate"], r["tokens"], r["brainstorm"]
     cost, per = tk["cost_usd"], tk["cost_per_accepted_usd"]  # per: None while nothing is accepted
-    if cost is None:
-        cost_card = ("n/a", "cost: no price configured")
-    else:
-        cost_card = (f"${cost:,.4f}", "cost (no accepted examples)" if per is None
-                     else f"cost (${per:.6f} per accepted)")
+    per_text = "no accepted examples" if per is None else f"${per:.6f} per accepted"
+    cost_card = (("n/a", "cost: no price configured") if cost is None
+                 else (f"${cost:,.4f}", f"cost ({per_text})"))
     cards = [
         (_int(gen["accepted"]), f"accepted of {_int(gen['items'])} items ({_pct(gen['acceptance_rate'])})"),
         (_int(gen["rejected"]), "rejected (kept in rejects/)"),
@@ -214,8 +212,7 @@ def _lengths(lengths: dict) -> str:
     for group, fields in lengths.items():
         cells = []
         for key, s in fields.items():
-            h = s["histogram"]
-            asked = s["asked"]
+            h, asked = s["histogram"], s["asked"]
             below = f"; below asked length: {asked['below']}/{asked['checked']} ({_pct(asked['share_below'])})" if asked else ""
             color = RED if asked and (asked["share_below"] or 0) > 0.1 else BLUE
             cells.append(f'<div class="hist"><h3>{escape(key)}</h3>'
