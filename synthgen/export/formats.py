@@ -178,10 +178,9 @@ def write_mteb(out: Path, splits: dict, opts: ExportOptions, run: tuple) -> list
         for name, rows in (("corpus", list(corpus.values())), ("queries", queries)):
             files.append(write_jsonl(out, f"{group}/{name}.jsonl", rows, split="eval", groups=[group],
                                      kind=name))
+        qrels = ["query-id\tcorpus-id\tscore\n", *(f"{ex.id}\t{doc_id(ex.positive)}\t1\n" for ex in exs)]
         (out / group / "qrels").mkdir()
-        with open(out / group / "qrels" / "test.tsv", "w", encoding="utf-8") as f:
-            f.write("query-id\tcorpus-id\tscore\n")
-            f.writelines(f"{ex.id}\t{doc_id(ex.positive)}\t1\n" for ex in exs)
+        (out / group / "qrels" / "test.tsv").write_text("".join(qrels), encoding="utf-8")
         files.append({"path": f"{group}/qrels/test.tsv", "rows": len(exs), "split": "eval", "groups": [group],
                       "kind": "qrels"})
     return files
