@@ -35,13 +35,12 @@ class Counters:
         """Everything but the done/total count: the bar shows that one itself."""
         el = max(1e-6, now - self.started)
         cost = f" cost=${self.cost:.4f}" if self.cost is not None else ""
-        proj = ""
         if self.cost is not None and self.total and self.done:
-            proj = f" (projected ${self.cost / self.done * self.total:.4f})"
+            cost += f" (projected ${self.cost / self.done * self.total:.4f})"
         return (f"{self.accepted} accepted, {self.rejected} rejected | "
                 f"{self.requests / el:.1f} req/s, tokens in {self.prompt_tokens / el:.0f}/s "
                 f"out {self.completion_tokens / el:.0f}/s | in flight {self.in_flight}/{self.concurrency}, "
-                f"429s {self.rate_limited}, retries {self.retries}{cost}{proj}, {el:.0f}s"
+                f"429s {self.rate_limited}, retries {self.retries}{cost}, {el:.0f}s"
                 + (f" | {self.note}" if self.note else ""))
 
 

@@ -4,6 +4,7 @@ run.json adds tokens, cost, status and timing; where the two disagree, a warning
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from rich.console import Console
@@ -104,12 +105,15 @@ def _top(d: dict, n: int = 3) -> str:
     return ", ".join(f"{k} {v}" for k, v in items[:n]) + more
 
 
-def _table(title: str, *columns: str, whole_first: bool = True) -> Table:
-    """A table whose columns are right-aligned, except those named with a leading '<'."""
+def _table(title: str, columns: Sequence[str], rows: Iterable[Sequence], whole_first: bool = True) -> Table:
+    """A table of `rows` (each cell as str) whose columns are right-aligned, except those named with
+    a leading '<'."""
     t = Table(title=title, title_justify="left")
     for i, col in enumerate(columns):  # on a narrow terminal the other columns wrap, never the names
         t.add_column(col.lstrip("<"), justify="left" if col.startswith("<") else "right",
                      no_wrap=whole_first and i == 0)
+    for row in rows:
+        t.add_row(*map(str, row))
     return t
 
 
@@ -134,61 +138,56 @@ def render_text(report: dict) -> None:
 
 def _render_batches(report: dict, console: Console) -> None:
     # job names are long (fingerprint, shard, stage, wave): they wrap, the states stay readable
-    t = _table("batches", "<job", "wave", "<state", "requests", "done", "failed", "<read", whole_first=False)
-    for b in report["batches"]:
-        t.add_row(b["name"], str(b["wave"]), b["status"], str(b["requests"]), str(b["completed"]),
-                  str(b["failed"]), "yes" if b["ingested"] else "no")
-    if t.rows:
-        console.print(t)
+    rows = [(b["name"], b["wave"], b["status"], b["requests"], b["completed"], b["failed"],
+             "yes" if b["ingested"] else "no") for b in report["batches"]]
+    if rows:
+        console.print(_table("batches", ("<job", "wave", "<state", "requests", "done", "failed", "<read"),
+                             rows, whole_first=False))
 
 
 def _render_examples(report: dict, console: Console) -> None:
     gen = report["generate"]
     keys = ("items", "accepted", "rejected", *(("surplus",) if gen["surplus"] else ()))  # they add up
-    t = _table("generate: examples per group", "<group", *keys, "accept", "flagged", "<top reject reasons")
-    for g, c in gen["by_group"].items():
-        t.add_row(g, *(str(c[k]) for k in keys), _pct(c["acceptance_rate"]), str(c["flagged"]),
-                  _top(c["rejected_by_reason"]))
-    t.add_row("[bold]all[/bold]", *(str(gen[k]) for k in keys), _pct(gen["acceptance_rate"]),
-              str(gen["flagged"]), "", end_section=True)
-    console.print(t)
+    rows = [(g, *(c[k] for k in keys), _pct(c["acceptance_rate"]), c["flagged"],
+             _top(c["rejected_by_reason"])) for g, c in gen["by_group"].items()]
+    rows.append(("[bold]all[/bold]", *(gen[k] for k in keys), _pct(gen["acceptance_rate"]),
+                 gen["flagged"], ""))
+    console.print(_table("generate: examples per group",
+                         ("<group", *keys, "accept", "flagged", "<top reject reasons"), rows))
     if gen["surplus"]:
         console.print("  [dim]surplus: good examples past the group's target, kept in rejects/ "
                       "(not defects)[/dim]")
     if gen["rejected_by_reason"]:
-        t = _table("generate: rejects by reason", "<reason", "rejected", "of items")
-        for reason, n in gen["rejected_by_reason"].items():
-            t.add_row(reason, str(n), _pct(n / gen["items"]))
-        console.print(t)
+        console.print(_table("generate: rejects by reason", ("<reason", "rejected", "of items"),
+                             [(r, n, _pct(n / gen["items"])) for r, n in gen["rejected_by_reason"].items()]))
 
 
 def _render_guidelines(report: dict, console: Console) -> None:
-    t = _table("guideline adherence (share of validated items that passed)", "<rule", "<policy", "validated",
-               "rejected", "flagged", "adherence")
-    for rule, r in report["adherence"]["rules"].items():
-        t.add_row(rule, r["policy"], str(r["validated"]), str(r["rejected"]), str(r["flagged"]),
-                  _pct(r["adherence"]) if r["policy"] != "off" else "off")
-    console.print(t)
+    rows = [(rule, r["policy"], r["validated"], r["rejected"], r["flagged"],
+             _pct(r["adherence"]) if r["policy"] != "off" else "off")
+            for rule, r in report["adherence"]["rules"].items()]
+    console.print(_table("guideline adherence (share of validated items that passed)",
+                         ("<rule", "<policy", "validated", "rejected", "flagged", "adherence"), rows))
     console.print(f"  [dim]note: {report['adherence']['note']}[/dim]")
-    t = _table("words per field (accepted examples)", "<group", "<field", "n", "min", "median", "max", "below asked")
+    rows = []
     for g, fields in report["lengths"].items():
         for key, s in fields.items():
             asked = s["asked"]
             below = f"{asked['below']}/{asked['checked']} ({_pct(asked['share_below'])})" if asked else "-"
-            t.add_row(g, key, str(s["count"]), str(s["min"]), f"{s['median']:g}", str(s["max"]), below)
-    console.print(t)
+            rows.append((g, key, s["count"], s["min"], f"{s['median']:g}", s["max"], below))
+    console.print(_table("words per field (accepted examples)",
+                         ("<group", "<field", "n", "min", "median", "max", "below asked"), rows))
 
 
 def _render_languages(report: dict, console: Console) -> None:
     langs = list(report["generate"]["by_language"].items())
     keys = ("items", "accepted", "rejected", *(("surplus",) if report["generate"]["surplus"] else ()))
-    t = _table(f"languages ({len(langs)})", "<language", *keys, "<top reject reasons")
-    for lang, c in langs[:MAX_LANGUAGES]:
-        t.add_row(lang, *(str(c[k]) for k in keys), _top(c["rejected_by_reason"], 2))
+    rows = [(lang, *(c[k] for k in keys), _top(c["rejected_by_reason"], 2))
+            for lang, c in langs[:MAX_LANGUAGES]]
     if len(langs) > MAX_LANGUAGES:
         rest = langs[MAX_LANGUAGES:]
-        t.add_row(f"[dim]{len(rest)} more[/dim]", *(str(sum(c[k] for _, c in rest)) for k in keys), "")
-    console.print(t)
+        rows.append((f"[dim]{len(rest)} more[/dim]", *(sum(c[k] for _, c in rest) for k in keys), ""))
+    console.print(_table(f"languages ({len(langs)})", ("<language", *keys, "<top reject reasons"), rows))
     d, lc = report["duplicates"], report["language_check"]
     verdicts = ", ".join(f"{k} {n}" for k, n in (lc["langid_verdicts"] or {}).items()) or "none"
     unchecked = (f"langid unchecked {lc['unchecked_texts']} ({verdicts})" if lc["langid_field_seen"]
@@ -201,13 +200,11 @@ def _render_languages(report: dict, console: Console) -> None:
 def _render_brainstorm_and_cost(report: dict, console: Console) -> None:
     bs = report["brainstorm"]
     if bs["calls"] or bs["by_group"]:
-        t = _table(f"brainstorm ({bs['status']}): {bs['calls']} calls", "<group", "kept", "surplus", "rejected",
-                   "<reasons")
-        for g, c in bs["by_group"].items():
-            t.add_row(g, str(c["kept"]), str(c["surplus"]), str(c["rejected"]), _top(c["rejected_by_reason"]))
-        t.add_row("[bold]all[/bold]", str(bs["tasks_kept"]), str(bs["surplus"]), str(bs["rejected"]), "",
-                  end_section=True)
-        console.print(t)
+        rows = [(g, c["kept"], c["surplus"], c["rejected"], _top(c["rejected_by_reason"]))
+                for g, c in bs["by_group"].items()]
+        rows.append(("[bold]all[/bold]", bs["tasks_kept"], bs["surplus"], bs["rejected"], ""))
+        console.print(_table(f"brainstorm ({bs['status']}): {bs['calls']} calls",
+                             ("<group", "kept", "surplus", "rejected", "<reasons"), rows))
         console.print("  [dim]surplus: good tasks past the group's quota, kept in rejects/ (not defects)[/dim]")
     tk = report["tokens"]
     cost, per = tk["cost_usd"], tk["cost_per_accepted_usd"]

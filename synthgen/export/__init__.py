@@ -119,20 +119,21 @@ def _unit(ex: Example) -> str:
     return ex.task if GROUPS[ex.group].brainstorm else ex.id
 
 
-def held_out_units(examples: list[Example], fraction: float, seed: int) -> set[tuple[str, str]]:
-    """(group, unit) pairs of the eval side: per group, `fraction` of its units (at least one, never
-    all), chosen by a hash of (seed, group, unit) so a run merged from shards splits alike."""
-    held: set[tuple[str, str]] = set()
+def split(examples: list[Example], fraction: float, seed: int) -> dict[str, list[Example]]:
+    """Train and eval sides (no eval at 0): per group, `fraction` of its units are eval (at least one,
+    never all), chosen by a hash of (seed, group, unit) so a run merged from shards splits alike."""
     if fraction == 0.0:
-        return held
+        return {"train": examples}
     units: dict[str, set[str]] = {}
     for ex in examples:
         units.setdefault(ex.group, set()).add(_unit(ex))
+    held: set[tuple[str, str]] = set()
     for group, names in units.items():
         n = min(max(round(fraction * len(names)), 1), len(names) - 1)
         rank = sorted(names, key=lambda u: hashlib.sha256(f"{seed}\x00{group}\x00{u}".encode()).hexdigest())
         held.update((group, name) for name in rank[:n])
-    return held
+    return {"train": [ex for ex in examples if (ex.group, _unit(ex)) not in held],
+            "eval": [ex for ex in examples if (ex.group, _unit(ex)) in held]}
 
 
 def export_run(run_dir: Path | str, fmt: str, out: Path | str, options: ExportOptions | None = None) -> dict:
@@ -159,10 +160,8 @@ def export_run(run_dir: Path | str, fmt: str, out: Path | str, options: ExportOp
         if opts.groups or opts.languages or opts.exclude_flagged:
             raise ExportError(f"{run_dir}: no examples match (check --groups, --languages, --exclude-flagged)")
         raise ExportError(f"{run_dir}: the run has no accepted examples (see `synthgen stats {run_dir}`)")
-    held = held_out_units(examples, opts.eval_fraction, opts.seed)
-    test = [ex for ex in examples if (ex.group, _unit(ex)) in held]
-    train = [ex for ex in examples if (ex.group, _unit(ex)) not in held]
-    splits = {"train": train, "eval": test} if opts.eval_fraction > 0 else {"train": train}
+    splits = split(examples, opts.eval_fraction, opts.seed)
+    train, test = splits["train"], splits.get("eval", [])
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ExportError(f"{out} exists and is not an empty directory: choose a new --out")
     summary = {

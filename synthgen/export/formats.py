@@ -129,9 +129,7 @@ def write_sentence_transformers(out: Path, splits: dict, opts: ExportOptions, ru
     """One file per shape, of training texts only (the trainer takes every column as an input)."""
     files = []
     for split_name, examples in splits.items():
-        shapes = by(examples, _shape)
-        for shape in sorted(shapes, key=SHAPES.index):
-            exs = shapes[shape]
+        for shape, exs in sorted(by(examples, _shape).items(), key=lambda kv: SHAPES.index(kv[0])):
             files.append(write_jsonl(out, f"{split_name}/{shape}.jsonl", [_st_row(ex, opts) for ex in exs],
                                      split=split_name, shape=shape, groups=sorted({ex.group for ex in exs}),
                                      in_batch_negatives=shape != "classification"))
@@ -180,10 +178,9 @@ def write_mteb(out: Path, splits: dict, opts: ExportOptions, run: tuple) -> list
         for name, rows in (("corpus", list(corpus.values())), ("queries", queries)):
             files.append(write_jsonl(out, f"{group}/{name}.jsonl", rows, split="eval", groups=[group],
                                      kind=name))
+        qrels = ["query-id\tcorpus-id\tscore\n", *(f"{ex.id}\t{doc_id(ex.positive)}\t1\n" for ex in exs)]
         (out / group / "qrels").mkdir()
-        with open(out / group / "qrels" / "test.tsv", "w", encoding="utf-8") as f:
-            f.write("query-id\tcorpus-id\tscore\n")
-            f.writelines(f"{ex.id}\t{doc_id(ex.positive)}\t1\n" for ex in exs)
+        (out / group / "qrels" / "test.tsv").write_text("".join(qrels), encoding="utf-8")
         files.append({"path": f"{group}/qrels/test.tsv", "rows": len(exs), "split": "eval", "groups": [group],
                       "kind": "qrels"})
     return files
@@ -230,12 +227,6 @@ def write_parquet(out: Path, splits: dict, opts: ExportOptions, run: tuple) -> l
     return files
 
 
-def reject_reasons(run_dir: Path) -> Counter:
-    """stage:reason -> count over the run's published reject parts."""
-    recs = iter_records(run_dir / "rejects", include_open=False)
-    return Counter(f"{rec.get('stage', '?')}: {rec.get('reason', '?')}" for rec in recs)
-
-
 def _table(header: tuple[str, ...], rows: list[tuple]) -> list[str]:
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     return out + ["| " + " | ".join(str(c) for c in r) + " |" for r in rows] + [""]
@@ -278,7 +269,8 @@ def card_text(splits: dict[str, list[Example]], run_dir: Path, m: dict, opts: Ex
     lines += ["## Examples per group and language", ""]
     lines += _table(("group", "language", "train", "test"),
                     [(g, lang, counts[(g, lang, "train")], counts[(g, lang, "eval")]) for g, lang in keys])
-    reasons = reject_reasons(run_dir)
+    reasons = Counter(f"{rec.get('stage', '?')}: {rec.get('reason', '?')}"  # over the published parts
+                      for rec in iter_records(run_dir / "rejects", include_open=False))
     lines += ["## Rejected during generation", ""]
     lines += _table(("stage: reason", "count"), sorted(reasons.items())) if reasons else ["None.", ""]
     lines += ["## Licence", "", LICENCE_NOTE, "", "## Loading", "", "```python",

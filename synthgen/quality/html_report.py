@@ -89,9 +89,7 @@ def stacked_bars(rows: Sequence[tuple[str, Sequence[float]]], series: Sequence[t
 
 
 def histogram(edges: Sequence[int], counts: Sequence[int], color: str, aria: str) -> str:
-    """Vertical bars over equal-width bins [edges[i], edges[i+1]); x labels at a few edges."""
-    if not counts:
-        return '<p class="empty">no accepted examples</p>'
+    """Vertical bars over equal-width bins [edges[i], edges[i+1]) (at least one); x labels at a few edges."""
     width, height, left, top_pad = 300, 150, 34, 8
     plot_w, plot_h = width - left - 18, height - top_pad - 30
     base = top_pad + plot_h
@@ -148,11 +146,9 @@ def _section(title: str, body: str, sub: str = "") -> str:
 def _cards(r: dict) -> str:
     gen, tk, bs = r["generate"], r["tokens"], r["brainstorm"]
     cost, per = tk["cost_usd"], tk["cost_per_accepted_usd"]  # per: None while nothing is accepted
-    if cost is None:
-        cost_card = ("n/a", "cost: no price configured")
-    else:
-        cost_card = (f"${cost:,.4f}", "cost (no accepted examples)" if per is None
-                     else f"cost (${per:.6f} per accepted)")
+    per_text = "no accepted examples" if per is None else f"${per:.6f} per accepted"
+    cost_card = (("n/a", "cost: no price configured") if cost is None
+                 else (f"${cost:,.4f}", f"cost ({per_text})"))
     cards = [
         (_int(gen["accepted"]), f"accepted of {_int(gen['items'])} items ({_pct(gen['acceptance_rate'])})"),
         (_int(gen["rejected"]), "rejected (kept in rejects/)"),
@@ -186,8 +182,7 @@ def _reasons(gen: dict) -> str:
     items = gen["items"] or 1
     chart = stacked_bars(rows, [("rejected", GREY)], colors=colors, aria="rejects by reason",
                          value_text=lambda k, v: f"{int(v[0])} ({_pct(v[0] / items)})")
-    present = set(kind.values())
-    kinds = [(k, c) for k, c in REASON_COLORS.items() if k in present]
+    kinds = [(k, c) for k, c in REASON_COLORS.items() if k in kind.values()]
     return _section("Rejects by reason", legend(kinds) + chart, "share of all stage 2 items in brackets")
 
 
@@ -217,8 +212,7 @@ def _lengths(lengths: dict) -> str:
     for group, fields in lengths.items():
         cells = []
         for key, s in fields.items():
-            h = s["histogram"]
-            asked = s["asked"]
+            h, asked = s["histogram"], s["asked"]
             below = f"; below asked length: {asked['below']}/{asked['checked']} ({_pct(asked['share_below'])})" if asked else ""
             color = RED if asked and (asked["share_below"] or 0) > 0.1 else BLUE
             cells.append(f'<div class="hist"><h3>{escape(key)}</h3>'
@@ -290,10 +284,10 @@ def render_html(report: dict) -> str:
     gen = report["generate"]
     st = report["status"]
     warnings = "".join(f"<div>\u26a0 {escape(w)}</div>" for w in report["warnings"])
-    head = (f"<h1>synthgen run report</h1><div class=sub>{escape(report['run_dir'])} \u00b7 fingerprint "
-            f"{escape(str(report['fingerprint']))} \u00b7 shard {escape(str(report['shard']))} \u00b7 brainstorm "
-            f"{escape(str(st['brainstorm']))} \u00b7 generate {escape(str(st['generate']))} \u00b7 updated "
-            f"{escape(str(report['updated']))} \u00b7 elapsed {report['elapsed_s']}s</div>")
+    facts = [report["run_dir"], f"fingerprint {report['fingerprint']}", f"shard {report['shard']}",
+             f"brainstorm {st['brainstorm']}", f"generate {st['generate']}", f"updated {report['updated']}",
+             f"elapsed {report['elapsed_s']}s"]
+    head = "<h1>synthgen run report</h1><div class=sub>" + escape(" \u00b7 ".join(facts)) + "</div>"
     body = (head + (f'<div class="warn">{warnings}</div>' if warnings else "") + _cards(report)
             + _groups(gen) + _reasons(gen) + _adherence(report["adherence"]) + _lengths(report["lengths"])
             + _languages(gen) + _gates(report) + _brainstorm(report["brainstorm"]) + _tokens(report["tokens"]))

@@ -105,7 +105,7 @@ class RunScan:
         self.by_language: defaultdict[str, Counter] = defaultdict(Counter)
         self.lengths: defaultdict[tuple[str, str], Counter] = defaultdict(Counter)  # words -> texts
         self.asked: defaultdict[tuple[str, str], Counter] = defaultdict(Counter)
-        self.usage: Counter = Counter()
+        self.usage = Counter(prompt_tokens=0, completion_tokens=0)
         self.langid: Counter = Counter()
         self.langid_seen = 0
         self.reject_stages: Counter = Counter()
@@ -177,6 +177,12 @@ def _split(c: Counter) -> dict:
     }
 
 
+def _brainstorm_split(c: Counter) -> dict:
+    rejected = {k[9:]: n for k, n in sorted(c.items()) if k.startswith("rejected:")}
+    return {"kept": c["kept"], "surplus": c["surplus"], "rejected": sum(rejected.values()),
+            "rejected_by_reason": rejected}
+
+
 def adherence(by_group: dict[str, Counter], policies: dict[str, str]) -> dict:
     """Per guideline rule: of the items that reached validation in groups the rule applies to,
     how many did not fail it (rejected with it or flagged with it)."""
@@ -203,7 +209,8 @@ def summarize(run_dir: Path, policies: dict[str, str] | None = None) -> dict:
     open_parts = sorted(f"{p.parent.name}/{p.name}" for kind in ("tasks", "examples", "rejects")
                         for p in (run_dir / kind).glob("part-*.jsonl.tmp"))
     total = sum(s.by_group.values(), Counter())
-    items, reasons = total["items"], _split(total)["rejected_by_reason"]
+    gen = _split(total)
+    items, reasons = total["items"], gen["rejected_by_reason"]
 
     def rate(n: int) -> dict:
         return {"count": n, "rate": round(n / items, 4) if items else None}
@@ -214,14 +221,9 @@ def summarize(run_dir: Path, policies: dict[str, str] | None = None) -> dict:
         lengths.setdefault(group, {})[key] = {**_length_summary(bins), "asked": None if asked is None else {
             "checked": asked["checked"], "below": asked["below"],
             "share_below": round(asked["below"] / asked["checked"], 4) if asked["checked"] else None}}
-    bs_groups = {}
-    for g, c in sorted(s.brainstorm.items()):
-        rejected = {k[9:]: n for k, n in sorted(c.items()) if k.startswith("rejected:")}
-        bs_groups[g] = {"kept": c["kept"], "surplus": c["surplus"], "rejected": sum(rejected.values()),
-                        "rejected_by_reason": rejected}
-    bs_reasons = sum((Counter(g["rejected_by_reason"]) for g in bs_groups.values()), Counter())
+    bs_total = _brainstorm_split(sum(s.brainstorm.values(), Counter()))
     return {
-        "generate": {**_split(total),
+        "generate": {**gen,
                      "by_group": {g: _split(c) for g, c in sorted(s.by_group.items())},
                      "by_language": {lang: _split(c) for lang, c in
                                      sorted(s.by_language.items(), key=lambda kv: (-kv[1]["items"], kv[0]))}},
@@ -234,13 +236,9 @@ def summarize(run_dir: Path, policies: dict[str, str] | None = None) -> dict:
             "langid_field_seen": s.langid_seen > 0,
             "langid_verdicts": dict(sorted(s.langid.items())) if s.langid_seen else None,
             "unchecked_texts": s.langid["unchecked"] if s.langid_seen else None},
-        "accepted_usage": {"prompt_tokens": s.usage["prompt_tokens"],
-                           "completion_tokens": s.usage["completion_tokens"]},
-        "brainstorm_files": {"tasks_kept": sum(g["kept"] for g in bs_groups.values()),
-                             "surplus": sum(g["surplus"] for g in bs_groups.values()),
-                             "rejected": sum(bs_reasons.values()),
-                             "rejected_by_reason": dict(sorted(bs_reasons.items())),
-                             "by_group": bs_groups},
+        "accepted_usage": dict(s.usage),
+        "brainstorm_files": {"tasks_kept": bs_total.pop("kept"), **bs_total,  # surplus, rejected, ...
+                             "by_group": {g: _brainstorm_split(c) for g, c in sorted(s.brainstorm.items())}},
         "files": {"open_parts_ignored": open_parts,
                   "rejects_by_stage": dict(sorted(s.reject_stages.items())),
                   "problems": dict(sorted(s.problems.items()))},
