@@ -26,6 +26,8 @@ import textwrap
 import time
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -107,7 +109,41 @@ def _memory(pids: list[int], field: str) -> int:
     return total
 
 
-LARGEST = {"rss": 0}  # the last watched command's largest single process (peak RSS bytes)
+def _frames(pid: int) -> np.ndarray:
+    """The physical pages (frame numbers) a process has resident, from /proc/PID/pagemap.
+
+    Frame numbers are visible to root only (others read zeros): then the figure is not given."""
+    frames = []
+    with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/pagemap", "rb", buffering=0) as pagemap:
+        for line in maps:
+            span, perms = line.split(None, 2)[:2]
+            start, end = (int(x, 16) for x in span.split("-"))
+            if start >= 1 << 47 or perms.startswith("---"):  # [vsyscall]; guard pages, never resident
+                continue
+            pagemap.seek(start // 4096 * 8)
+            entries = np.frombuffer(pagemap.read((end - start) // 4096 * 8), dtype=np.uint64)
+            frames.append(entries[entries >> np.uint64(63) == 1] & np.uint64((1 << 55) - 1))
+    return np.concatenate(frames) if frames else np.empty(0, np.uint64)
+
+
+def _distinct(pids: list[int]) -> int:
+    """Bytes of distinct physical pages resident in `pids`: each page once, however many of the
+    run's processes map it, and whole however many processes outside the run share it. This is
+    what the run holds on a machine of its own (a container's limit counts the same pages once),
+    where the RSS sum counts libpython's pages once per process and PSS splits a shared page with
+    any process on the machine that maps the same file."""
+    each = []
+    for p in pids:
+        try:
+            each.append(_frames(p))
+        except (FileNotFoundError, ProcessLookupError, PermissionError, ValueError, OSError):
+            continue
+    union = np.unique(np.concatenate(each)) if each else np.empty(0, np.uint64)
+    return int(np.count_nonzero(union)) * 4096
+
+
+DISTINCT = os.geteuid() == 0  # frame numbers need root
+LARGEST = {"rss": 0, "distinct": 0}  # the last watched command's largest process RSS, distinct pages (bytes)
 
 
 def _sampled(argv: list[str], pss_every: int) -> tuple[float, float, int, int, str]:
@@ -119,7 +155,7 @@ def _sampled(argv: list[str], pss_every: int) -> tuple[float, float, int, int, s
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak_rss = peak_pss = 0
     ticks = 0
-    LARGEST["rss"] = 0
+    LARGEST["rss"] = LARGEST["distinct"] = 0
     while True:
         # wait4, not poll: its usage is this command's alone (RUSAGE_CHILDREN's peak is the largest
         # of every child this script ever had, which floored later runs' figures at an earlier one's)
@@ -132,6 +168,9 @@ def _sampled(argv: list[str], pss_every: int) -> tuple[float, float, int, int, s
         LARGEST["rss"] = max(LARGEST["rss"], max(each, default=0))
         if ticks % pss_every == 0:
             peak_pss = max(peak_pss, _memory(pids, "Pss:"))
+        if DISTINCT and pss_every < 50:  # memory runs only (every sample: the worker's start-up peak
+            # lasts ~0.3 s); walking page tables stalls the run, so the timed comparison goes without
+            LARGEST["distinct"] = max(LARGEST["distinct"], _distinct(pids))
         ticks += 1
         time.sleep(0.02)
     wall = time.perf_counter() - t0
@@ -269,6 +308,7 @@ def one_run(n: int, concurrency: int, latency_ms: float, compare: bool, gates: s
                                     "req_per_s": round(n / stage_wall, 1), "cpu_ms_per_item": round(cpu / n * 1000, 3),
                                     "peak_rss_mb": round(rss / 2**20, 1), "peak_pss_mb": round(pss / 2**20, 1),
                                     "largest_process_rss_mb": round(LARGEST["rss"] / 2**20, 1),
+                                    "peak_distinct_pages_mb": round(LARGEST["distinct"] / 2**20, 1),
                                     "accepted": manifest["stages"]["generate"]["accepted"]}}
                 if compare:
                     if not i % 2:
@@ -349,9 +389,10 @@ def main() -> None:
         for r in rows:
             print(json.dumps(r))
         for key, label in (("peak_rss_mb", "RSS (sum over processes)"), ("peak_pss_mb", "PSS (sum over processes)"),
-                           ("largest_process_rss_mb", "RSS of the largest process")):
+                           ("largest_process_rss_mb", "RSS of the largest process"),
+                           ("peak_distinct_pages_mb", "distinct resident pages (root only)")):
             base = rows[0]["synthgen"][key]
-            for r in rows[1:]:
+            for r in rows[1:] if base else ():  # distinct pages: 0 when not root
                 print(f"peak {label} {r['n']} items / {rows[0]['n']} items = {r['synthgen'][key] / base:.3f} "
                       f"({r['synthgen'][key]} MB vs {base} MB)")
         return
