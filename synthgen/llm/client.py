@@ -6,6 +6,7 @@ A 400 about `response_format` (with `auto`) or `max_tokens` changes that paramet
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
@@ -16,7 +17,7 @@ import orjson
 from tenacity import RetryCallState
 
 from ..config import LLMConfig
-from ..errors import FatalLLMError
+from ..errors import EndpointError, FatalLLMError
 from ..redact import drop_secrets
 from .endpoints import EndpointPool
 from .ratelimit import MAX_WAIT_S, AdaptiveConcurrency, RateLimiter
@@ -127,11 +128,15 @@ class LLMClient:
         self.mode = "json_schema" if cfg.structured_output == "auto" else cfg.structured_output
         self._response_format = response_format or _openai_response_format
         self.pool = EndpointPool(base_urls)
-        self.clients = {
-            url: openai.AsyncOpenAI(api_key=api_key, base_url=url, max_retries=0, timeout=cfg.timeout_s,
-                                    http_client=openai.DefaultAioHttpClient(timeout=cfg.timeout_s))
-            for url in self.pool.urls
-        }
+        try:
+            self.clients = {
+                url: openai.AsyncOpenAI(api_key=api_key, base_url=url, max_retries=0, timeout=cfg.timeout_s,
+                                        http_client=openai.DefaultAioHttpClient(timeout=cfg.timeout_s))
+                for url in self.pool.urls
+            }
+        except OSError as exc:  # the transport loads SSL_CERT_FILE up front, even for http:// URLs
+            raise EndpointError(f"SSL_CERT_FILE={os.environ.get('SSL_CERT_FILE')} cannot be loaded as "
+                                f"CA certificates ({exc.strerror or exc}); fix or unset it") from None
         self._max_tokens_key = "max_tokens"
         self.succeeded = self.refused = 0  # answers; refusals before the first answer
         self.max_concurrency = cfg.concurrency
