@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 import subprocess
 import sys
 from collections import Counter
@@ -166,3 +168,18 @@ def test_a_replica_that_hangs_sits_out_like_one_that_fails(make_server) -> None:
         results = asyncio.run(go([fast.base_url, stuck]))
     assert len(results) == 80 and {r.endpoint for r in results} == {fast.base_url}
     assert len(hung) <= 4  # only the requests it held when it stopped answering
+
+
+def test_a_loopback_endpoint_is_not_sent_through_the_environments_proxy(tmp_path, server, write_config) -> None:
+    """Behind a corporate proxy (HTTP(S)_PROXY set, NO_PROXY not naming 127.0.0.1) a local vLLM
+    must still be reached: the proxy's loopback is not this machine's."""
+    with socket.socket() as s:  # a port nothing listens on: the "proxy" refuses every connection
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    env = {k: v for k, v in os.environ.items() if k.lower() != "no_proxy"}
+    env.update(HTTP_PROXY=dead, HTTPS_PROXY=dead, ALL_PROXY=dead, http_proxy=dead, https_proxy=dead)
+    cfg = write_config(server.base_url, max_attempts=1)
+    r = subprocess.run([sys.executable, "-m", "synthgen", "run", "--config", str(cfg), "--out",
+                        str(tmp_path / "run"), "--quiet"], capture_output=True, text=True, timeout=120, env=env)
+    assert r.returncode == 0, r.stderr
+    assert "generate:" in r.stderr and "accepted" in r.stderr

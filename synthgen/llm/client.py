@@ -10,6 +10,7 @@ import os
 import time
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
+from urllib.parse import urlparse
 
 import httpx2
 import openai
@@ -26,6 +27,11 @@ from .retry import (AnswerTooLarge, BadAnswer, RequestTimeout, describe, headers
 from .tokens import count_message_tokens, count_tokens
 
 _MODES = ("json_schema", "json_object", "off")
+
+
+def is_loopback(url: str) -> bool:
+    host = urlparse(url).hostname or ""
+    return host in ("localhost", "::1") or host.startswith("127.")
 
 
 class RequestFailed(RuntimeError):
@@ -130,8 +136,10 @@ class LLMClient:
         self.pool = EndpointPool(base_urls)
         try:
             self.clients = {
+                # never through HTTP(S)_PROXY: a proxy's loopback is not this machine's (vLLM, Ollama...)
                 url: openai.AsyncOpenAI(api_key=api_key, base_url=url, max_retries=0, timeout=cfg.timeout_s,
-                                        http_client=openai.DefaultAioHttpClient(timeout=cfg.timeout_s))
+                                        http_client=openai.DefaultAioHttpClient(timeout=cfg.timeout_s, mounts={
+                                            f"all://{urlparse(url).netloc}": None} if is_loopback(url) else None))
                 for url in self.pool.urls
             }
         except OSError as exc:  # the transport loads SSL_CERT_FILE up front, even for http:// URLs

@@ -12,15 +12,10 @@ from urllib.parse import urlparse
 from ..config import RunConfig
 from ..errors import EndpointError
 from ..redact import redact, register_secret
-from .client import LLMClient
+from .client import LLMClient, is_loopback
 from .local_server import RECOMMENDED_CONCURRENCY, LocalServer, response_format_for
 
 OPENAI_URL = "https://api.openai.com/v1"
-
-
-def _is_loopback(url: str) -> bool:
-    host = urlparse(url).hostname or ""
-    return host in ("localhost", "::1") or host.startswith("127.")
 
 
 def check_url(url: str) -> None:
@@ -46,7 +41,7 @@ def resolve_endpoint(cfg: RunConfig) -> tuple[list[str], str]:
         check_url(url)
     key = os.environ.get(cfg.llm.api_key_env)
     if not key:
-        if all(_is_loopback(u) for u in urls):
+        if all(is_loopback(u) for u in urls):
             key = "no-key"  # local servers (vLLM, llama.cpp, Ollama, the scripted server) need none
         else:
             raise EndpointError(
