@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections import Counter
 
+import aiohttp
 import pytest
 from aiohttp import web
 
@@ -16,6 +17,7 @@ from synthgen.config import LLMConfig
 from synthgen.llm.client import LLMClient
 from synthgen.llm.endpoints import EndpointPool
 
+from helpers import rejects
 from helpers_http import serve_app
 
 A, B, C = "http://127.0.0.1:8001/v1", "http://127.0.0.1:8002/v1", "http://127.0.0.1:8003/v1"
@@ -183,3 +185,27 @@ def test_a_loopback_endpoint_is_not_sent_through_the_environments_proxy(tmp_path
                         str(tmp_path / "run"), "--quiet"], capture_output=True, text=True, timeout=120, env=env)
     assert r.returncode == 0, r.stderr
     assert "generate:" in r.stderr and "accepted" in r.stderr
+
+
+def test_a_proxy_asking_for_credentials_mid_run_stops_the_run_instead_of_rejecting_every_item(
+        tmp_path, server, write_config) -> None:
+    """A corporate proxy whose credentials lapse answers 407 to everything: no item may be
+    committed as request_failed (a rerun would never ask for it again)."""
+    seen = []
+
+    async def chat(request: web.Request) -> web.Response:
+        seen.append(1)
+        if len(seen) > 12:  # brainstorm's 4 calls and some of stage 2 answered, then the proxy refuses
+            return web.Response(status=407, headers={"Proxy-Authenticate": 'Basic realm="corp"'})
+        async with aiohttp.ClientSession() as session, session.post(
+                server.base_url + "/chat/completions", data=await request.read(),
+                headers={"Content-Type": "application/json"}) as r:
+            return web.json_response(await r.json())
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", chat)
+    with serve_app(app) as url:
+        r = subprocess.run([sys.executable, "-m", "synthgen", "run", "--config", str(write_config(url)),
+                            "--out", str(tmp_path / "run"), "--quiet"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and "407" in r.stderr.strip().splitlines()[-1], r.stderr
+    assert not [x for x in rejects(tmp_path / "run") if x["reason"] == "request_failed"]
