@@ -39,7 +39,10 @@ def resolve_endpoint(cfg: RunConfig) -> tuple[list[str], str]:
     urls = cfg.llm.base_urls() or [os.environ.get("OPENAI_BASE_URL") or OPENAI_URL]
     for url in urls:
         check_url(url)
-    key = os.environ.get(cfg.llm.api_key_env)
+    key = os.environ.get(cfg.llm.api_key_env, "").strip()  # a secret file's trailing newline, say
+    if not (key.isascii() and key.isprintable()):  # the header would fail in the HTTP stack
+        raise EndpointError(f"{cfg.llm.api_key_env} holds a character an API key cannot (non-ASCII, e.g. "
+                            "a pasted quote, or a control character)")
     if not key:
         if all(is_loopback(u) for u in urls):
             key = "no-key"  # local servers (vLLM, llama.cpp, Ollama, the scripted server) need none
