@@ -172,7 +172,8 @@ def test_a_replica_that_hangs_sits_out_like_one_that_fails(make_server) -> None:
     assert len(hung) <= 4  # only the requests it held when it stopped answering
 
 
-def test_a_loopback_endpoint_is_not_sent_through_the_environments_proxy(tmp_path, server, write_config) -> None:
+def test_a_loopback_endpoint_is_not_sent_through_the_environments_proxy(tmp_path, server,
+                                                                        write_config) -> None:
     """Behind a corporate proxy (HTTP(S)_PROXY set, NO_PROXY not naming 127.0.0.1) a local vLLM
     must still be reached: the proxy's loopback is not this machine's."""
     with socket.socket() as s:  # a port nothing listens on: the "proxy" refuses every connection
@@ -182,7 +183,8 @@ def test_a_loopback_endpoint_is_not_sent_through_the_environments_proxy(tmp_path
     env.update(HTTP_PROXY=dead, HTTPS_PROXY=dead, ALL_PROXY=dead, http_proxy=dead, https_proxy=dead)
     cfg = write_config(server.base_url, max_attempts=1)
     r = subprocess.run([sys.executable, "-m", "synthgen", "run", "--config", str(cfg), "--out",
-                        str(tmp_path / "run"), "--quiet"], capture_output=True, text=True, timeout=120, env=env)
+                        str(tmp_path / "run"), "--quiet"], capture_output=True, text=True, timeout=120,
+                       env=env)
     assert r.returncode == 0, r.stderr
     assert "generate:" in r.stderr and "accepted" in r.stderr
 
@@ -206,6 +208,7 @@ def test_a_proxy_asking_for_credentials_mid_run_stops_the_run_instead_of_rejecti
     app.router.add_post("/v1/chat/completions", chat)
     with serve_app(app) as url:
         r = subprocess.run([sys.executable, "-m", "synthgen", "run", "--config", str(write_config(url)),
-                            "--out", str(tmp_path / "run"), "--quiet"], capture_output=True, text=True, timeout=120)
+                            "--out", str(tmp_path / "run"), "--quiet"], capture_output=True, text=True,
+                           timeout=120)
     assert r.returncode == 1 and "407" in r.stderr.strip().splitlines()[-1], r.stderr
     assert not [x for x in rejects(tmp_path / "run") if x["reason"] == "request_failed"]

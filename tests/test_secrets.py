@@ -116,8 +116,8 @@ def test_a_key_variable_with_a_newline_works_and_one_with_a_pasted_quote_is_one_
     srv = make_server(api_key=KEY)
     env = {**os.environ, "OPENAI_API_KEY": stored}
     r = subprocess.run([sys.executable, "-m", "synthgen", "run", "--config", str(write_config(srv.base_url)),
-                        "--out", str(tmp_path / "run"), "--quiet"], capture_output=True, text=True, timeout=300,
-                       env=env)
+                        "--out", str(tmp_path / "run"), "--quiet"], capture_output=True, text=True,
+                       timeout=300, env=env)
     assert r.returncode == code and "Traceback" not in r.stderr, r.stderr
     if code:
         assert len(r.stderr.strip().splitlines()) == 1 and "OPENAI_API_KEY" in r.stderr

@@ -109,7 +109,8 @@ def test_an_ssl_cert_file_pointing_nowhere_is_one_line_not_a_traceback(tmp_path,
     cfg = write_config(server.base_url)  # plain http: the transport still loads SSL_CERT_FILE
     env = dict(os.environ, SSL_CERT_FILE=str(tmp_path / "missing.pem"))
     r = subprocess.run([sys.executable, "-m", "synthgen", "run", "--config", str(cfg), "--out",
-                        str(tmp_path / "run"), "--quiet"], capture_output=True, text=True, timeout=120, env=env)
+                        str(tmp_path / "run"), "--quiet"], capture_output=True, text=True, timeout=120,
+                       env=env)
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "SSL_CERT_FILE" in lines[0] and "missing.pem" in lines[0], r.stderr

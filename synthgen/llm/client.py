@@ -134,12 +134,13 @@ class LLMClient:
         self.mode = "json_schema" if cfg.structured_output == "auto" else cfg.structured_output
         self._response_format = response_format or _openai_response_format
         self.pool = EndpointPool(base_urls)
+        # a loopback URL (vLLM, Ollama...) never goes through HTTP(S)_PROXY: a proxy's loopback is not ours
+        direct = {u: {f"all://{urlparse(u).netloc}": None} for u in self.pool.urls if is_loopback(u)}
         try:
             self.clients = {
-                # never through HTTP(S)_PROXY: a proxy's loopback is not this machine's (vLLM, Ollama...)
                 url: openai.AsyncOpenAI(api_key=api_key, base_url=url, max_retries=0, timeout=cfg.timeout_s,
-                                        http_client=openai.DefaultAioHttpClient(timeout=cfg.timeout_s, mounts={
-                                            f"all://{urlparse(url).netloc}": None} if is_loopback(url) else None))
+                                        http_client=openai.DefaultAioHttpClient(timeout=cfg.timeout_s,
+                                                                                mounts=direct.get(url)))
                 for url in self.pool.urls
             }
         except OSError as exc:  # the transport loads SSL_CERT_FILE up front, even for http:// URLs
