@@ -212,3 +212,17 @@ def test_a_proxy_asking_for_credentials_mid_run_stops_the_run_instead_of_rejecti
                            timeout=120)
     assert r.returncode == 1 and "407" in r.stderr.strip().splitlines()[-1], r.stderr
     assert not [x for x in rejects(tmp_path / "run") if x["reason"] == "request_failed"]
+
+
+@pytest.mark.parametrize("name,value", [("HTTP_PROXY", "htp://alice:pw123@proxy.corp:3128"),
+                                        ("ALL_PROXY", "socks4://proxy.corp:1080")])
+def test_a_proxy_variable_of_an_unusable_scheme_is_one_line_not_a_traceback(tmp_path, server, write_config,
+                                                                              name, value) -> None:
+    env, cfg = {**os.environ, name: value}, write_config(server.base_url)
+    r = subprocess.run([sys.executable, "-m", "synthgen", "run", "--config", str(cfg), "--out",
+                        str(tmp_path / "run"), "--quiet"], capture_output=True, text=True, timeout=120,
+                       env=env)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "proxy.corp" in lines[0] and "ALL_PROXY" in lines[0], r.stderr
+    assert "pw123" not in r.stderr

@@ -146,6 +146,8 @@ class LLMClient:
         except OSError as exc:  # the transport loads SSL_CERT_FILE up front, even for http:// URLs
             raise EndpointError(f"SSL_CERT_FILE={os.environ.get('SSL_CERT_FILE')} cannot be loaded as "
                                 f"CA certificates ({exc.strerror or exc}); fix or unset it") from None
+        except ValueError as exc:  # a proxy variable of a scheme httpx lacks (a typo, socks4://)
+            raise EndpointError(f"{exc} (from HTTP_PROXY, HTTPS_PROXY or ALL_PROXY)") from None
         self._max_tokens_key = "max_tokens"
         self.succeeded = self.refused = 0  # answers; refusals before the first answer
         self.max_concurrency = cfg.concurrency
