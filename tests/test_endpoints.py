@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 from collections import Counter
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -226,3 +227,16 @@ def test_a_proxy_variable_of_an_unusable_scheme_is_one_line_not_a_traceback(tmp_
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "proxy.corp" in lines[0] and "ALL_PROXY" in lines[0], r.stderr
     assert "pw123" not in r.stderr
+
+
+def test_a_bad_openai_base_url_is_named_as_the_variable_it_came_from(tmp_path) -> None:
+    """No llm.base_url in the config: the URL is OPENAI_BASE_URL's, and the message must say so."""
+    ci = (Path(__file__).parents[1] / "configs" / "ci.toml").read_text()
+    cfg = tmp_path / "cfg.toml"
+    cfg.write_text("\n".join(line for line in ci.splitlines() if not line.startswith("base_url")))
+    env = {**os.environ, "OPENAI_BASE_URL": "127.0.0.1:8000/v1"}  # the scheme forgotten
+    r = subprocess.run([sys.executable, "-m", "synthgen", "run", "--config", str(cfg), "--out",
+                        str(tmp_path / "run"), "--quiet"], capture_output=True, text=True, timeout=120,
+                       env=env)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.strip() == "synthgen: error: OPENAI_BASE_URL '127.0.0.1:8000/v1' is not an http(s) URL"
