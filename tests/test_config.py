@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import copy
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -201,3 +204,15 @@ def test_validation_rules():
 def test_shipped_configs_load(name):
     cfg = load_config(REPO / "configs" / f"{name}.toml")
     assert cfg.active_groups()
+
+
+def test_a_config_saved_with_a_bom_and_crlf_estimates_like_the_plain_file(tmp_path):
+    """Windows editors save TOML with a UTF-8 BOM and CRLF line ends: the same run, not a TOML error."""
+    plain = (Path(__file__).parents[1] / "configs" / "ci.toml").read_bytes()
+    (tmp_path / "plain.toml").write_bytes(plain)
+    (tmp_path / "windows.toml").write_bytes(b"\xef\xbb\xbf" + plain.replace(b"\n", b"\r\n"))
+    out = [subprocess.run([sys.executable, "-m", "synthgen", "estimate", "--config", str(tmp_path / name),
+                           "--json"], capture_output=True, text=True, timeout=120) for name in ("plain.toml",
+                                                                                          "windows.toml")]
+    assert [r.returncode for r in out] == [0, 0], out[1].stderr
+    assert json.loads(out[1].stdout) == json.loads(out[0].stdout)

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 import subprocess
 import sys
 from collections import Counter
+from pathlib import Path
 
+import aiohttp
 import pytest
 from aiohttp import web
 
@@ -14,6 +18,7 @@ from synthgen.config import LLMConfig
 from synthgen.llm.client import LLMClient
 from synthgen.llm.endpoints import EndpointPool
 
+from helpers import rejects
 from helpers_http import serve_app
 
 A, B, C = "http://127.0.0.1:8001/v1", "http://127.0.0.1:8002/v1", "http://127.0.0.1:8003/v1"
@@ -166,3 +171,72 @@ def test_a_replica_that_hangs_sits_out_like_one_that_fails(make_server) -> None:
         results = asyncio.run(go([fast.base_url, stuck]))
     assert len(results) == 80 and {r.endpoint for r in results} == {fast.base_url}
     assert len(hung) <= 4  # only the requests it held when it stopped answering
+
+
+def test_a_loopback_endpoint_is_not_sent_through_the_environments_proxy(tmp_path, server,
+                                                                        write_config) -> None:
+    """Behind a corporate proxy (HTTP(S)_PROXY set, NO_PROXY not naming 127.0.0.1) a local vLLM
+    must still be reached: the proxy's loopback is not this machine's."""
+    with socket.socket() as s:  # a port nothing listens on: the "proxy" refuses every connection
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    env = {k: v for k, v in os.environ.items() if k.lower() != "no_proxy"}
+    env.update(HTTP_PROXY=dead, HTTPS_PROXY=dead, ALL_PROXY=dead, http_proxy=dead, https_proxy=dead)
+    cfg = write_config(server.base_url, max_attempts=1)
+    r = subprocess.run([sys.executable, "-m", "synthgen", "run", "--config", str(cfg), "--out",
+                        str(tmp_path / "run"), "--quiet"], capture_output=True, text=True, timeout=120,
+                       env=env)
+    assert r.returncode == 0, r.stderr
+    assert "generate:" in r.stderr and "accepted" in r.stderr
+
+
+def test_a_proxy_asking_for_credentials_mid_run_stops_the_run_instead_of_rejecting_every_item(
+        tmp_path, server, write_config) -> None:
+    """A corporate proxy whose credentials lapse answers 407 to everything: no item may be
+    committed as request_failed (a rerun would never ask for it again)."""
+    seen = []
+
+    async def chat(request: web.Request) -> web.Response:
+        seen.append(1)
+        if len(seen) > 12:  # brainstorm's 4 calls and some of stage 2 answered, then the proxy refuses
+            return web.Response(status=407, headers={"Proxy-Authenticate": 'Basic realm="corp"'})
+        async with aiohttp.ClientSession() as session, session.post(
+                server.base_url + "/chat/completions", data=await request.read(),
+                headers={"Content-Type": "application/json"}) as r:
+            return web.json_response(await r.json())
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", chat)
+    with serve_app(app) as url:
+        r = subprocess.run([sys.executable, "-m", "synthgen", "run", "--config", str(write_config(url)),
+                            "--out", str(tmp_path / "run"), "--quiet"], capture_output=True, text=True,
+                           timeout=120)
+    assert r.returncode == 1 and "407" in r.stderr.strip().splitlines()[-1], r.stderr
+    assert not [x for x in rejects(tmp_path / "run") if x["reason"] == "request_failed"]
+
+
+@pytest.mark.parametrize("name,value", [("HTTP_PROXY", "htp://alice:pw123@proxy.corp:3128"),
+                                        ("ALL_PROXY", "socks4://proxy.corp:1080")])
+def test_a_proxy_variable_of_an_unusable_scheme_is_one_line_not_a_traceback(tmp_path, server, write_config,
+                                                                              name, value) -> None:
+    env, cfg = {**os.environ, name: value}, write_config(server.base_url)
+    r = subprocess.run([sys.executable, "-m", "synthgen", "run", "--config", str(cfg), "--out",
+                        str(tmp_path / "run"), "--quiet"], capture_output=True, text=True, timeout=120,
+                       env=env)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "proxy.corp" in lines[0] and "ALL_PROXY" in lines[0], r.stderr
+    assert "pw123" not in r.stderr
+
+
+def test_a_bad_openai_base_url_is_named_as_the_variable_it_came_from(tmp_path) -> None:
+    """No llm.base_url in the config: the URL is OPENAI_BASE_URL's, and the message must say so."""
+    ci = (Path(__file__).parents[1] / "configs" / "ci.toml").read_text()
+    cfg = tmp_path / "cfg.toml"
+    cfg.write_text("\n".join(line for line in ci.splitlines() if not line.startswith("base_url")))
+    env = {**os.environ, "OPENAI_BASE_URL": "127.0.0.1:8000/v1"}  # the scheme forgotten
+    r = subprocess.run([sys.executable, "-m", "synthgen", "run", "--config", str(cfg), "--out",
+                        str(tmp_path / "run"), "--quiet"], capture_output=True, text=True, timeout=120,
+                       env=env)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.strip() == "synthgen: error: OPENAI_BASE_URL '127.0.0.1:8000/v1' is not an http(s) URL"

@@ -43,3 +43,15 @@ def test_quickstart_runs_offline_on_the_bundled_model(tmp_path):
     assert 12 <= m["stages"]["generate"]["items_committed"] <= 18
     for rec in accepted:
         assert rec["model"] == "smollm2-135m-instruct" and rec["usage"]["completion_tokens"] > 0
+
+
+def test_the_bundled_model_is_reached_behind_a_corporate_proxy(tmp_path):
+    """HTTP(S)_PROXY set and NO_PROXY not naming 127.0.0.1: the local server's readiness check and
+    requests stay on this machine (they waited 120 s for a proxy that cannot see our loopback)."""
+    dead = "http://127.0.0.1:9"  # the discard port: nothing answers as a proxy there
+    env = {k: v for k, v in __import__("os").environ.items() if k.lower() != "no_proxy"}
+    env.update(HTTP_PROXY=dead, HTTPS_PROXY=dead, ALL_PROXY=dead, http_proxy=dead, https_proxy=dead)
+    r = subprocess.run([sys.executable, "-m", "synthgen", "brainstorm", "--out", str(tmp_path / "qs"),
+                        "--limit", "1", "--quiet"], capture_output=True, text=True, timeout=600, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert manifest(tmp_path / "qs")["stages"]["brainstorm"]["status"] == "partial"

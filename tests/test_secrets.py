@@ -105,3 +105,20 @@ def test_a_long_message_is_cut_after_the_key_is_masked_not_before():
     with serve_app(app) as url:
         said = asyncio.run(ask_all(url))
     assert len(said) == 50 and not [s for s in said if key[:3] in s]
+
+
+@pytest.mark.parametrize("stored,code", [(KEY + "\n", 0), (f"\u201c{KEY}\u201d", 2),
+                                         (KEY[:9] + "\t" + KEY[9:], 2)])
+def test_a_key_variable_with_a_newline_works_and_one_with_a_pasted_quote_is_one_line(
+        make_server, write_config, tmp_path, stored, code):
+    # a key file's (or a Kubernetes secret's) trailing newline is no part of the key; a character no
+    # header can carry was a traceback from the HTTP stack
+    srv = make_server(api_key=KEY)
+    env = {**os.environ, "OPENAI_API_KEY": stored}
+    r = subprocess.run([sys.executable, "-m", "synthgen", "run", "--config", str(write_config(srv.base_url)),
+                        "--out", str(tmp_path / "run"), "--quiet"], capture_output=True, text=True,
+                       timeout=300, env=env)
+    assert r.returncode == code and "Traceback" not in r.stderr, r.stderr
+    if code:
+        assert len(r.stderr.strip().splitlines()) == 1 and "OPENAI_API_KEY" in r.stderr
+        assert KEY[8:20] not in r.stderr and not (tmp_path / "run").exists()

@@ -6,9 +6,11 @@ A 400 about `response_format` (with `auto`) or `max_tokens` changes that paramet
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
+from urllib.parse import urlparse
 
 import httpx2
 import openai
@@ -16,7 +18,7 @@ import orjson
 from tenacity import RetryCallState
 
 from ..config import LLMConfig
-from ..errors import FatalLLMError
+from ..errors import EndpointError, FatalLLMError
 from ..redact import drop_secrets
 from .endpoints import EndpointPool
 from .ratelimit import MAX_WAIT_S, AdaptiveConcurrency, RateLimiter
@@ -25,6 +27,11 @@ from .retry import (RAW_HTTP_ERRORS, AnswerTooLarge, BadAnswer, RequestTimeout, 
 from .tokens import count_message_tokens, count_tokens
 
 _MODES = ("json_schema", "json_object", "off")
+
+
+def is_loopback(url: str) -> bool:
+    host = urlparse(url).hostname or ""
+    return host in ("localhost", "::1") or host.startswith("127.")
 
 
 class RequestFailed(RuntimeError):
@@ -145,6 +152,14 @@ def read_completion(data: dict, model: str, latency_s: float, endpoint: str,
                       served_by if isinstance(served_by, str) else None, endpoint)
 
 
+def _http_client(cfg: LLMConfig, url: str) -> openai.DefaultAioHttpClient:
+    """One endpoint's HTTP client: error bodies capped; a loopback URL (vLLM, Ollama...) never goes
+    through HTTP(S)_PROXY, whose loopback is not ours."""
+    direct = {f"all://{urlparse(url).netloc}": None} if is_loopback(url) else None
+    return openai.DefaultAioHttpClient(timeout=cfg.timeout_s, mounts=direct,
+                                       event_hooks={"response": [capping_error_bodies(cfg.max_response_bytes)]})
+
+
 class LLMClient:
     def __init__(self, cfg: LLMConfig, base_urls: list[str], api_key: str,
                  response_format: Callable[[dict, str, str], dict] | None = None,
@@ -155,13 +170,17 @@ class LLMClient:
         self.mode = "json_schema" if cfg.structured_output == "auto" else cfg.structured_output
         self._response_format = response_format or _openai_response_format
         self.pool = EndpointPool(base_urls)
-        self.clients = {
-            url: openai.AsyncOpenAI(api_key=api_key, base_url=url, max_retries=0, timeout=cfg.timeout_s,
-                                    http_client=openai.DefaultAioHttpClient(
-                                        timeout=cfg.timeout_s,
-                                        event_hooks={"response": [capping_error_bodies(cfg.max_response_bytes)]}))
-            for url in self.pool.urls
-        }
+        try:
+            self.clients = {
+                url: openai.AsyncOpenAI(api_key=api_key, base_url=url, max_retries=0, timeout=cfg.timeout_s,
+                                        http_client=_http_client(cfg, url))
+                for url in self.pool.urls
+            }
+        except OSError as exc:  # the transport loads SSL_CERT_FILE up front, even for http:// URLs
+            raise EndpointError(f"SSL_CERT_FILE={os.environ.get('SSL_CERT_FILE')} cannot be loaded as "
+                                f"CA certificates ({exc.strerror or exc}); fix or unset it") from None
+        except ValueError as exc:  # a proxy variable of a scheme httpx lacks (a typo, socks4://)
+            raise EndpointError(f"{exc} (from HTTP_PROXY, HTTPS_PROXY or ALL_PROXY)") from None
         self._max_tokens_key = "max_tokens"
         self.succeeded = self.refused = 0  # answers; refusals before the first answer
         self.max_concurrency = cfg.concurrency

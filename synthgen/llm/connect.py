@@ -12,41 +12,40 @@ from urllib.parse import urlparse
 from ..config import RunConfig
 from ..errors import EndpointError
 from ..redact import redact, register_secret
-from .client import LLMClient
+from .client import LLMClient, is_loopback
 from .local_server import RECOMMENDED_CONCURRENCY, LocalServer, response_format_for
 
 OPENAI_URL = "https://api.openai.com/v1"
 
 
-def _is_loopback(url: str) -> bool:
-    host = urlparse(url).hostname or ""
-    return host in ("localhost", "::1") or host.startswith("127.")
-
-
-def check_url(url: str) -> None:
-    """Refuse, in one line, a URL the HTTP stack would choke on or that carries a password."""
+def check_url(url: str, source: str = "llm.base_url") -> None:
+    """Refuse, in one line, a URL the HTTP stack would choke on or that carries a password; `source`
+    names where it came from (the config, or OPENAI_BASE_URL)."""
     try:
         parts = urlparse(url)
         parts.port  # noqa: B018 - parsing the port is what raises for "host:99999" or "[::1"
     except ValueError as exc:
-        raise EndpointError(f"llm.base_url '{redact(url)}' is not a valid URL ({exc})") from None
+        raise EndpointError(f"{source} '{redact(url)}' is not a valid URL ({exc})") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise EndpointError(f"llm.base_url '{redact(url)}' is not an http(s) URL")
+        raise EndpointError(f"{source} '{redact(url)}' is not an http(s) URL")
     if parts.query or parts.fragment:  # the SDK would post to the URL itself, not to .../chat/completions
-        raise EndpointError(f"llm.base_url '{redact(url)}' carries a query (?...) that requests cannot "
+        raise EndpointError(f"{source} '{redact(url)}' carries a query (?...) that requests cannot "
                             "keep; give the path only (Azure: https://<resource>.openai.azure.com/openai/v1/)")
     if parts.username is not None or parts.password is not None:
-        raise EndpointError(f"llm.base_url '{redact(url)}' carries user:password@; put the key in "
+        raise EndpointError(f"{source} '{redact(url)}' carries user:password@; put the key in "
                             "the environment variable that llm.api_key_env names instead")
 
 
 def resolve_endpoint(cfg: RunConfig) -> tuple[list[str], str]:
     urls = cfg.llm.base_urls() or [os.environ.get("OPENAI_BASE_URL") or OPENAI_URL]
     for url in urls:
-        check_url(url)
-    key = os.environ.get(cfg.llm.api_key_env)
+        check_url(url, "llm.base_url" if cfg.llm.base_urls() else "OPENAI_BASE_URL")
+    key = os.environ.get(cfg.llm.api_key_env, "").strip()  # a secret file's trailing newline, say
+    if not (key.isascii() and key.isprintable()):  # the header would fail in the HTTP stack
+        raise EndpointError(f"{cfg.llm.api_key_env} holds a character an API key cannot (non-ASCII, e.g. "
+                            "a pasted quote, or a control character)")
     if not key:
-        if all(_is_loopback(u) for u in urls):
+        if all(is_loopback(u) for u in urls):
             key = "no-key"  # local servers (vLLM, llama.cpp, Ollama, the scripted server) need none
         else:
             raise EndpointError(

@@ -167,9 +167,10 @@ class LocalServer:
 
     def _wait_ready(self) -> None:
         started = time.monotonic()
+        direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via HTTP_PROXY
         while (code := self._proc.poll()) is None:
             try:
-                with urllib.request.urlopen(f"{self.base_url}/models", timeout=2) as resp:
+                with direct.open(f"{self.base_url}/models", timeout=2) as resp:
                     if resp.status == 200:
                         return
             except OSError:  # urllib's URLError included: not up yet

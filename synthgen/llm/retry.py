@@ -4,7 +4,8 @@ policy (`retrying`: tenacity, the SDK's own retries off), up to `llm.max_attempt
 - Transient: 408, 409, 429, 5xx, timeouts, dropped connections (a body cut off or not decodable
   included: the SDK leaves those raw `httpx2` errors), a 200 that is no chat completion.
 - Permanent (the item is rejected): any other 4xx, an answer over `llm.max_response_bytes`.
-- Fatal (the run stops): a refused key, an unknown model, missing permissions, TLS that fails.
+- Fatal (the run stops): a refused key, an unknown model, missing permissions, TLS that fails, a
+  proxy asking for credentials (407).
 """
 
 from __future__ import annotations
@@ -82,6 +83,8 @@ def is_transient(exc: BaseException) -> bool:
 def is_fatal(exc: BaseException) -> bool:
     """Failures that every later request would meet as well."""
     if isinstance(exc, (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError)):
+        return True
+    if isinstance(exc, openai.APIStatusError) and exc.status_code == 407:  # a proxy wants credentials
         return True
     return isinstance(exc, openai.APIConnectionError) and tls_failure(exc) is not None
 
