@@ -78,6 +78,15 @@ def _python_lists(text: str) -> list[tuple[int, object]]:
 def parse_json_value(text: str, want: type) -> object:
     """The JSON value of type `want` (dict or list) that makes up the answer in `text`: the largest
     complete one ("Here are [20] tasks: [...]" yields the tasks), unless a larger one was cut off."""
+    value = _largest_value(text, want)
+    try:  # json and ast decode a broken "\ud83d" escape (half an emoji) into text no file can hold
+        orjson.dumps(value, default=repr)
+    except orjson.JSONEncodeError:
+        raise ParseError("a string in the output holds half of a \\u surrogate pair (a broken escape)") from None
+    return value
+
+
+def _largest_value(text: str, want: type) -> object:
     text = text.strip()
     opener = "{" if want is dict else "["
     for cand in (text, *(m.group(1).strip() for m in _FENCE.finditer(text))):

@@ -229,6 +229,22 @@ def test_a_run_against_a_server_reporting_absurd_usage_finishes(make_server, wri
     assert tokens["estimated_usage_responses"] == tokens["responses"] and tokens["prompt_tokens"] < 10**6
 
 
+def test_a_run_whose_answers_hold_half_a_surrogate_pair_finishes(make_server, write_config, tmp_path):
+    # '\ud83d' without its other half (an emoji cut by a model) decoded into a str that no file can
+    # hold: a UnicodeEncodeError traceback ended the run at its first hash or write
+    def break_escape(answer: dict, _) -> None:
+        message = answer["choices"][0]["message"]
+        if '"tasks"' not in message["content"]:  # generate's answers only: stage 1 gives the tasks
+            message["content"] = message["content"].replace('": "', '": "\\ud83d ', 1)
+
+    with serve_app(rewriting_proxy(make_server().base_url, break_escape)) as url:
+        outcomes = run_all(load_config(write_config(url)), RunOptions(out=tmp_path / "run", quiet=True))
+    assert [o.code for o in outcomes] == [0, 0]
+    rejects = [json.loads(line) for f in (tmp_path / "run" / "rejects").glob("*.jsonl")
+               for line in f.read_text().splitlines()]
+    assert rejects and {r["reason"] for r in rejects if r["stage"] == "generate"} == {"bad_json"}
+
+
 ANSWER = {"id": "x", "object": "chat.completion", "created": 0, "model": "m",
           "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "ok"}}]}
 

@@ -138,3 +138,18 @@ def test_degenerate_output_is_a_parse_error_not_a_crash():
         with pytest.raises(ParseError):
             parse_task_list(text)
         assert time.perf_counter() - start < 2.0, text[:10]
+
+
+@pytest.mark.parametrize("text", [
+    '{"query": "fix a chain \\ud83d", "positive": "x"}',  # the first half of an emoji, the second lost
+    'Here it is: {"query": "a \\udc00 b"} done',  # found in chatter (the stdlib decoder)
+    "['a \\ud800 task']",  # a python list
+])
+def test_a_broken_surrogate_escape_is_a_parse_error_not_text(text):
+    # json and ast decode it into a str no UTF-8 file can hold: the run crashed on the first write
+    with pytest.raises(ParseError):
+        parse_object(text) if "{" in text else parse_task_list(text)
+
+
+def test_a_whole_surrogate_pair_is_text():
+    assert parse_object('{"query": "ok \\ud83d\\ude00"}') == {"query": "ok \U0001f600"}
