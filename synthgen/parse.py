@@ -39,8 +39,9 @@ def _json_values(text: str, opener: str) -> tuple[list[tuple[int, object]], int]
             value, end = _DECODER.raw_decode(text, start)
         except RecursionError:
             return found, start  # nested deeper than any answer we could use
-        except json.JSONDecodeError as err:
-            if err.msg.startswith("Unterminated string") or err.pos >= len(text):
+        except ValueError as err:  # not JSON here, or an integer past 4300 digits (a looping model)
+            if isinstance(err, json.JSONDecodeError) and (err.msg.startswith("Unterminated string")
+                                                          or err.pos >= len(text)):
                 return found, start  # truncated: the answer was cut here
             failures += 1
             m = starts.search(text, start + 1)  # a brace in the chatter

@@ -153,3 +153,18 @@ def test_a_broken_surrogate_escape_is_a_parse_error_not_text(text):
 
 def test_a_whole_surrogate_pair_is_text():
     assert parse_object('{"query": "ok \\ud83d\\ude00"}') == {"query": "ok \U0001f600"}
+
+
+@pytest.mark.parametrize("text", [
+    '{"score": 1' + "1" * 5000 + "}",  # a small model looping on a digit
+    'Sure: {"score": 4' + "4" * 5000 + "}",
+    'Tasks: ["a", 1' + "2" * 5000 + "]",
+])
+def test_a_number_of_thousands_of_digits_is_a_parse_error_not_a_crash(text):
+    # Python refuses to convert integers past 4300 digits with a ValueError the parser let through
+    with pytest.raises(ParseError):
+        parse_object(text) if "{" in text else parse_task_list(text)
+
+
+def test_a_runaway_number_in_the_chatter_does_not_hide_the_answer():
+    assert parse_object('{"score": 1' + "1" * 5000 + '} no, this: {"score": 3}') == {"score": 3}
