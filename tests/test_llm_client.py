@@ -321,3 +321,42 @@ def test_a_refusal_says_in_one_line_what_the_server_said(status, body, said):
         with pytest.raises((FatalLLMError, RequestFailed)) as err:
             chat(url, max_attempts=2)
     assert said in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("redirect", [web.HTTPMovedPermanently, web.HTTPFound, web.HTTPSeeOther])
+def test_a_redirect_that_turns_the_post_into_a_get_is_named_at_once(redirect):
+    # httpx followed it as a GET without body and the run stopped on the new place's bare 405
+    seen = []
+
+    async def moved(request: web.Request) -> web.Response:
+        seen.append(request.method)
+        raise redirect("/v2/chat/completions")
+
+    async def refuse_get(request: web.Request) -> web.Response:
+        seen.append(request.method)
+        return web.Response(text="Method Not Allowed", status=405)
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", moved)
+    app.router.add_get("/v2/chat/completions", refuse_get)
+    with serve_app(app) as url:
+        with pytest.raises(FatalLLMError) as err:
+            chat(url, max_attempts=3)
+    said = str(err.value)
+    assert f"HTTP {redirect.status_code}" in said and f"{url}/chat/completions redirects to /v2/chat/completions" in said
+    assert "llm.base_url" in str(err.value) and seen == ["POST"]  # not asked again, no GET sent
+
+
+def test_a_redirect_that_keeps_the_post_is_followed():
+    async def moved(request: web.Request) -> web.Response:
+        raise web.HTTPPermanentRedirect("/v2/chat/completions")
+
+    async def answer(request: web.Request) -> web.Response:
+        return web.json_response({"choices": [{"message": {"content": "{}"}, "finish_reason": "stop"}]})
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", moved)
+    app.router.add_post("/v2/chat/completions", answer)
+    with serve_app(app) as url:
+        _, [result] = chat(url)
+    assert result.content == "{}"

@@ -17,7 +17,7 @@ from tenacity import RetryCallState
 
 from ..config import LLMConfig
 from ..errors import FatalLLMError
-from ..redact import drop_secrets
+from ..redact import drop_secrets, redact
 from .endpoints import EndpointPool
 from .ratelimit import MAX_WAIT_S, AdaptiveConcurrency, RateLimiter
 from .retry import (RAW_HTTP_ERRORS, AnswerTooLarge, BadAnswer, RequestTimeout, describe, headers_of, is_fatal,
@@ -112,6 +112,15 @@ def capping_error_bodies(max_bytes: int):
     return cap
 
 
+async def refuse_post_redirect(response: httpx2.Response) -> None:
+    """A response hook: a 301/302/303 turns the POST into a GET without body (as browsers do), which
+    the server then refuses with a 404 or 405 that does not say why. Name the redirect instead."""
+    if response.status_code in (301, 302, 303) and response.request.method == "POST":
+        raise FatalLLMError(redact(f"HTTP {response.status_code}: {response.url} redirects to "
+                                   f"{response.headers.get('location')}, and a redirected POST turns into a "
+                                   "GET; set llm.base_url to the new address"))
+
+
 def is_completion(data: object) -> bool:
     """A chat completion's shape: a `choices` list whose first entry is an object."""
     choices = data.get("choices") if isinstance(data, dict) else None
@@ -159,7 +168,8 @@ class LLMClient:
             url: openai.AsyncOpenAI(api_key=api_key, base_url=url, max_retries=0, timeout=cfg.timeout_s,
                                     http_client=openai.DefaultAioHttpClient(
                                         timeout=cfg.timeout_s,
-                                        event_hooks={"response": [capping_error_bodies(cfg.max_response_bytes)]}))
+                                        event_hooks={"response": [capping_error_bodies(cfg.max_response_bytes),
+                                                              refuse_post_redirect]}))
             for url in self.pool.urls
         }
         self._max_tokens_key = "max_tokens"
