@@ -305,7 +305,7 @@ def test_a_reply_that_is_not_http_fails_in_one_line(reply, said):
 
 
 @pytest.mark.parametrize("status,body,said", [
-    (404, "no such model: scripted\n", "HTTP 404: Error code: 404 - no such model: scripted"),
+    (404, "no such model: scripted\n", "/v1/chat/completions: Error code: 404 - no such model: scripted"),
     (401, '{"error": {"message": "Invalid key.\\nSee the docs."}}', "Invalid key. See the docs."),
     (502, "<html>\n<title>502 Bad Gateway</title>\n</html>", "<title>502 Bad Gateway</title>"),
 ])
@@ -360,3 +360,12 @@ def test_a_redirect_that_keeps_the_post_is_followed():
     with serve_app(app) as url:
         _, [result] = chat(url)
     assert result.content == "{}"
+
+
+def test_a_404_names_the_url_asked_so_a_base_url_without_v1_shows(make_server):
+    # the line said only "HTTP 404: Error code: 404 - 404: Not Found"
+    srv = make_server()
+    root = srv.base_url.removesuffix("/v1")
+    with pytest.raises(FatalLLMError) as err:
+        chat(root)
+    assert f"HTTP 404 from {root}/chat/completions: " in str(err.value)

@@ -135,7 +135,9 @@ def describe(exc: BaseException) -> str:
         said = str(exc.message)
         if said == f"Error code: {exc.status_code}" and exc.body:  # no `message` field: say the body
             said += f" - {exc.body}"
-        text = f"HTTP {exc.status_code}: {said}"
+        # a base_url without its /v1 is a 404 too: the URL asked shows which it is
+        where = f" from {exc.request.url}" if exc.status_code == 404 else ""
+        text = f"HTTP {exc.status_code}{where}: {said}"
     elif isinstance(exc, (BadAnswer, AnswerTooLarge, RequestTimeout)):
         text = str(exc)
     elif isinstance(exc, openai.APIConnectionError) and tls_failure(exc):
