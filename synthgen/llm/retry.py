@@ -143,12 +143,11 @@ def describe(exc: BaseException) -> str:
     elif isinstance(exc, openai.APIConnectionError) and tls_failure(exc):
         text = str(tls_failure(exc))
     elif isinstance(exc, openai.APITimeoutError):
-        cause = str(exc.__cause__ or "")
-        if "Cannot connect" in cause or "Connect call failed" in cause:
-            # the aiohttp transport reports a refused connection as a connect timeout
-            text = "connection error: " + cause.split(" [")[0].replace("Cannot connect", "cannot connect")
-        else:
+        cause = exc.__cause__
+        if cause is None or isinstance(cause.__cause__, TimeoutError):
             text = "timeout"
+        else:  # the aiohttp transport reports a refused, reset or dropped connection as a connect timeout
+            text = "connection error: " + str(cause).split(" [")[0].replace("Cannot connect", "cannot connect")
     elif isinstance(exc, aiohttp.ClientResponseError):  # its status is aiohttp's, not the server's
         text = f"the reply is not valid HTTP ({exc.message})"
     elif isinstance(exc, (openai.APIConnectionError, *RAW_HTTP_ERRORS)):
