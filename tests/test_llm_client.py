@@ -370,3 +370,19 @@ def test_a_404_names_the_url_asked_so_a_base_url_without_v1_shows(make_server):
     with pytest.raises(FatalLLMError) as err:
         chat(root)
     assert f"HTTP 404 from {root}/chat/completions: " in str(err.value)
+
+
+def test_a_redirect_loop_stops_at_once():
+    # it was asked again max_attempts times (20 redirects each), then "rerun the same command"
+    calls = []
+
+    async def loop(request: web.Request) -> web.Response:
+        calls.append(1)
+        raise web.HTTPTemporaryRedirect(request.path)
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", loop)
+    with serve_app(app) as url:
+        with pytest.raises(FatalLLMError, match="redirects"):
+            chat(url, max_attempts=3)
+    assert len(calls) == 21  # one attempt: the first request and httpx's 20 redirects

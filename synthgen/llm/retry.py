@@ -4,7 +4,8 @@ policy (`retrying`: tenacity, the SDK's own retries off), up to `llm.max_attempt
 - Transient: 408, 409, 429, 5xx, timeouts, dropped connections (a body cut off or not decodable
   included: the SDK leaves those raw `httpx2` errors), a 200 that is no chat completion.
 - Permanent (the item is rejected): any other 4xx, an answer over `llm.max_response_bytes`.
-- Fatal (the run stops): a refused key, an unknown model, missing permissions, TLS that fails.
+- Fatal (the run stops): a refused key, an unknown model, missing permissions, TLS that fails, a
+  redirect loop.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, (BadAnswer, RequestTimeout, *RAW_HTTP_ERRORS)):
         return True
     if isinstance(exc, openai.APIConnectionError):  # APITimeoutError included
-        return tls_failure(exc) is None
+        return not is_fatal(exc)
     if isinstance(exc, openai.APIStatusError):
         return exc.status_code in (408, 409, 429) or exc.status_code >= 500
     return False
@@ -83,7 +84,8 @@ def is_fatal(exc: BaseException) -> bool:
     """Failures that every later request would meet as well."""
     if isinstance(exc, (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError)):
         return True
-    return isinstance(exc, openai.APIConnectionError) and tls_failure(exc) is not None
+    return isinstance(exc, openai.APIConnectionError) and (  # a redirect loop, or TLS that fails
+        isinstance(exc.__cause__, httpx2.TooManyRedirects) or tls_failure(exc) is not None)
 
 
 def headers_of(exc: BaseException) -> dict[str, str]:
