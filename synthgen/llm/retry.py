@@ -51,7 +51,8 @@ def tls_failure(exc: BaseException) -> str | None:
     while cur is not None and all(cur is not e for e in chain):
         chain.append(cur)
         cur = cur.__cause__ or cur.__context__
-    for cur in chain:
+    # the innermost: aiohttp's wrapper is one too, without the verify_message of the ssl error it wraps
+    for cur in reversed(chain):
         if isinstance(cur, ssl.SSLCertVerificationError):
             why = getattr(cur, "verify_message", None) or getattr(cur, "reason", None) or cur
             return f"TLS certificate not trusted ({why})"
