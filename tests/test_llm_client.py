@@ -386,3 +386,21 @@ def test_a_redirect_loop_stops_at_once():
         with pytest.raises(FatalLLMError, match="redirects"):
             chat(url, max_attempts=3)
     assert len(calls) == 21  # one attempt: the first request and httpx's 20 redirects
+
+
+def test_a_429_for_an_account_out_of_credit_stops_at_once():
+    # OpenAI's insufficient_quota: each request was asked again max_attempts times, then the line
+    # said "rerun the same command to continue", which met the same 429
+    calls = []
+
+    async def no_credit(request: web.Request) -> web.Response:
+        calls.append(1)
+        return web.json_response({"error": {"message": "You exceeded your current quota, please check your plan.",
+                                            "type": "insufficient_quota", "code": "insufficient_quota"}}, status=429)
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", no_credit)
+    with serve_app(app) as url:
+        with pytest.raises(FatalLLMError, match="HTTP 429: .*exceeded your current quota"):
+            chat(url, max_attempts=3)
+    assert len(calls) == 1

@@ -5,7 +5,7 @@ policy (`retrying`: tenacity, the SDK's own retries off), up to `llm.max_attempt
   included: the SDK leaves those raw `httpx2` errors), a 200 that is no chat completion.
 - Permanent (the item is rejected): any other 4xx, an answer over `llm.max_response_bytes`.
 - Fatal (the run stops): a refused key, an unknown model, missing permissions, TLS that fails, a
-  redirect loop.
+  redirect loop, a 429 that says the account has no credit left (`insufficient_quota`).
 """
 
 from __future__ import annotations
@@ -74,16 +74,18 @@ RAW_HTTP_ERRORS = (httpx2.RequestError, aiohttp.ClientError)
 def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, (BadAnswer, RequestTimeout, *RAW_HTTP_ERRORS)):
         return True
-    if isinstance(exc, openai.APIConnectionError):  # APITimeoutError included
-        return not is_fatal(exc)
+    if is_fatal(exc):
+        return False
     if isinstance(exc, openai.APIStatusError):
         return exc.status_code in (408, 409, 429) or exc.status_code >= 500
-    return False
+    return isinstance(exc, openai.APIConnectionError)  # APITimeoutError included
 
 
 def is_fatal(exc: BaseException) -> bool:
     """Failures that every later request would meet as well."""
     if isinstance(exc, (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError)):
+        return True
+    if isinstance(exc, openai.RateLimitError) and exc.code == "insufficient_quota":  # no credit left
         return True
     return isinstance(exc, openai.APIConnectionError) and (  # a redirect loop, or TLS that fails
         isinstance(exc.__cause__, httpx2.TooManyRedirects) or tls_failure(exc) is not None)
