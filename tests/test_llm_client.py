@@ -201,6 +201,19 @@ def test_a_gzip_answer_is_decoded():
     assert result.content == "ok" and result.usage_estimated  # no usage given: counted locally
 
 
+def test_an_answer_after_a_utf8_bom_is_read():
+    # orjson refuses the BOM: every paid answer was dropped as "not a chat completion", then the run failed
+    async def with_bom(request: web.Request) -> web.Response:
+        body = b'\xef\xbb\xbf{"choices": [{"message": {"content": "ok"}, "finish_reason": "stop"}]}'
+        return web.Response(body=body, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", with_bom)
+    with serve_app(app) as url:
+        client, [result] = chat(url)
+    assert result.content == "ok" and client.retries == 0
+
+
 def test_an_answer_with_a_garbled_message_or_usage_is_read_not_a_crash():
     # a server with its own idea of the format: the message a string, usage a list, counts as text
     answers = iter([{"choices": [{"message": "ok", "finish_reason": 3}], "usage": ["1", "2"], "model": 5},

@@ -72,7 +72,7 @@ async def post_chat(client: openai.AsyncOpenAI, body: dict[str, Any], timeout: f
         await response.aclose()
     raw = b"".join(parts)
     try:
-        data = orjson.loads(raw)
+        data = orjson.loads(raw.removeprefix(b"\xef\xbb\xbf"))  # a BOM (.NET servers), as the SDK allows
     except orjson.JSONDecodeError:
         data = None
     if not is_completion(data):
