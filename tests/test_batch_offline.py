@@ -161,3 +161,13 @@ def test_ingest_into_a_directory_that_exported_nothing_is_refused_and_creates_no
     assert not (tmp_path / "typo").exists()
     r = CliRunner().invoke(app, ["batch-ingest", "-c", str(cfg), "-o", str(tmp_path / "typo"), str(tmp_path)])
     assert r.exit_code == 2 and "not a file" in r.stderr
+
+
+def test_an_export_for_a_base_url_the_sdk_cannot_parse_is_one_line_exit_2(tmp_path):
+    # batch-export sends nothing and so checked no URL: a typo'd address was an InvalidURL traceback
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(CONFIG.format(url="http://10.0.0.256:8000/v1"))
+    r = CliRunner().invoke(app, ["batch-export", "-c", str(cfg), "-o", str(tmp_path / "run"), "--stage",
+                                 "brainstorm", "--dir", str(tmp_path / "outbox"), "-q"])
+    assert r.exit_code == 2 and isinstance(r.exception, SystemExit), r.exception
+    assert "llm.base_url 'http://10.0.0.256:8000/v1' is not a valid URL" in r.stderr

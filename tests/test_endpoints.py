@@ -133,6 +133,7 @@ def test_all_cooling_uses_the_one_that_recovers_first() -> None:
     ("http://[::1/v1", "is not a valid URL"),
     ("http://user:pw@127.0.0.1:9/v1", "carries user:password@"),
     ("http://127.0.0.1:99999/v1", "is not a valid URL"),
+    ("http://10.0.0.256:8000/v1", "is not a valid URL (Invalid IPv4 address"),  # was a traceback
     ("ftp://127.0.0.1/v1", "is not an http(s) URL"),
     ("http://127.0.0.1:9/openai/v1/?api-version=2024-10-21", "carries a query"),  # was a bare 404
 ])

@@ -210,6 +210,8 @@ def test_exhausted_slow_window_waits_for_the_server() -> None:
      "x-ratelimit-reset-requests": "99999h"},
     {"x-ratelimit-limit-requests": "100", "x-ratelimit-remaining-requests": "-1e9"},
     {"x-ratelimit-limit-requests": "0.001", "x-ratelimit-remaining-requests": "5"},
+    {"x-ratelimit-limit-requests": "1e308", "x-ratelimit-remaining-requests": "0",  # waited forever
+     "x-ratelimit-reset-requests": "1h"},
 ])
 def test_a_server_lying_in_its_headers_never_holds_us_past_a_retry_after(headers) -> None:
     # absurd resets, debts and limits stalled the run for days while the server kept answering

@@ -19,7 +19,7 @@ from tenacity import RetryCallState
 
 from ..config import LLMConfig
 from ..errors import EndpointError, FatalLLMError
-from ..redact import drop_secrets
+from ..redact import drop_secrets, redact
 from .endpoints import EndpointPool
 from .ratelimit import MAX_WAIT_S, AdaptiveConcurrency, RateLimiter
 from .retry import (RAW_HTTP_ERRORS, AnswerTooLarge, BadAnswer, RequestTimeout, describe, headers_of, is_fatal,
@@ -79,7 +79,7 @@ async def post_chat(client: openai.AsyncOpenAI, body: dict[str, Any], timeout: f
         await response.aclose()
     raw = b"".join(parts)
     try:
-        data = orjson.loads(raw)
+        data = orjson.loads(raw.removeprefix(b"\xef\xbb\xbf"))  # a BOM (.NET servers), as the SDK allows
     except orjson.JSONDecodeError:
         data = None
     if not is_completion(data):
@@ -119,6 +119,15 @@ def capping_error_bodies(max_bytes: int):
     return cap
 
 
+async def refuse_post_redirect(response: httpx2.Response) -> None:
+    """A response hook: a 301/302/303 turns the POST into a GET without body (as browsers do), which
+    the server then refuses with a 404 or 405 that does not say why. Name the redirect instead."""
+    if response.status_code in (301, 302, 303) and response.request.method == "POST":
+        raise FatalLLMError(redact(f"HTTP {response.status_code}: {response.url} redirects to "
+                                   f"{response.headers.get('location')}, and a redirected POST turns into a "
+                                   "GET; set llm.base_url to the new address"))
+
+
 def is_completion(data: object) -> bool:
     """A chat completion's shape: a `choices` list whose first entry is an object."""
     choices = data.get("choices") if isinstance(data, dict) else None
@@ -156,8 +165,8 @@ def _http_client(cfg: LLMConfig, url: str) -> openai.DefaultAioHttpClient:
     """One endpoint's HTTP client: error bodies capped; a loopback URL (vLLM, Ollama...) never goes
     through HTTP(S)_PROXY, whose loopback is not ours."""
     direct = {f"all://{urlparse(url).netloc}": None} if is_loopback(url) else None
-    return openai.DefaultAioHttpClient(timeout=cfg.timeout_s, mounts=direct,
-                                       event_hooks={"response": [capping_error_bodies(cfg.max_response_bytes)]})
+    hooks = [capping_error_bodies(cfg.max_response_bytes), refuse_post_redirect]
+    return openai.DefaultAioHttpClient(timeout=cfg.timeout_s, mounts=direct, event_hooks={"response": hooks})
 
 
 class LLMClient:

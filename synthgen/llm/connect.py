@@ -9,6 +9,8 @@ import os
 from contextlib import AsyncExitStack, asynccontextmanager
 from urllib.parse import urlparse
 
+import httpx2
+
 from ..config import RunConfig
 from ..errors import EndpointError
 from ..redact import redact, register_secret
@@ -24,7 +26,8 @@ def check_url(url: str, source: str = "llm.base_url") -> None:
     try:
         parts = urlparse(url)
         parts.port  # noqa: B018 - parsing the port is what raises for "host:99999" or "[::1"
-    except ValueError as exc:
+        httpx2.URL(url)  # the SDK's parser: it refuses a host such as 10.0.0.256 (a traceback otherwise)
+    except (ValueError, httpx2.InvalidURL) as exc:
         raise EndpointError(f"{source} '{redact(url)}' is not a valid URL ({exc})") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise EndpointError(f"{source} '{redact(url)}' is not an http(s) URL")
@@ -68,6 +71,8 @@ async def connect(cfg: RunConfig, concurrency: int | None = None, offline: bool 
                                    schema, name, cfg.brainstorm.min_task_words))
         else:
             urls, key = (llm.base_urls() or [OPENAI_URL], "offline") if offline else resolve_endpoint(cfg)
+            for url in urls if offline else ():  # batch-export sends nothing, but its client parses them
+                check_url(url)
             client = LLMClient(llm, urls, key)
         stack.push_async_callback(client.aclose)
         yield client

@@ -151,7 +151,8 @@ class RateLimiter:
             limit = _number(h.get(f"x-ratelimit-limit-{kind}"))
             remaining = _number(h.get(f"x-ratelimit-remaining-{kind}"))
             reset = parse_duration(str(h.get(f"x-ratelimit-reset-{kind}", "")))
-            if limit is not None and limit >= 1:  # under one is no count (a lying server's 0.001)
+            # under one or past 1e15 is no count (a lying server's 0.001; its 1e308 made waits infinite)
+            if limit is not None and 1 <= limit <= 1e15:
                 per_minute = min(configured, limit) if configured else limit
                 if bucket is None:
                     bucket = self._buckets[kind] = _Bucket(per_minute, self._burst_s, now)

@@ -5,7 +5,8 @@ policy (`retrying`: tenacity, the SDK's own retries off), up to `llm.max_attempt
   included: the SDK leaves those raw `httpx2` errors), a 200 that is no chat completion.
 - Permanent (the item is rejected): any other 4xx, an answer over `llm.max_response_bytes`.
 - Fatal (the run stops): a refused key, an unknown model, missing permissions, TLS that fails, a
-  proxy asking for credentials (407).
+  proxy asking for credentials (407), a redirect loop, a 429 that says the account has no credit
+  left (`insufficient_quota`).
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ def tls_failure(exc: BaseException) -> str | None:
     while cur is not None and all(cur is not e for e in chain):
         chain.append(cur)
         cur = cur.__cause__ or cur.__context__
-    for cur in chain:
+    # the innermost: aiohttp's wrapper is one too, without the verify_message of the ssl error it wraps
+    for cur in reversed(chain):
         if isinstance(cur, ssl.SSLCertVerificationError):
             why = getattr(cur, "verify_message", None) or getattr(cur, "reason", None) or cur
             return f"TLS certificate not trusted ({why})"
@@ -73,11 +75,11 @@ RAW_HTTP_ERRORS = (httpx2.RequestError, aiohttp.ClientError)
 def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, (BadAnswer, RequestTimeout, *RAW_HTTP_ERRORS)):
         return True
-    if isinstance(exc, openai.APIConnectionError):  # APITimeoutError included
-        return tls_failure(exc) is None
+    if is_fatal(exc):
+        return False
     if isinstance(exc, openai.APIStatusError):
         return exc.status_code in (408, 409, 429) or exc.status_code >= 500
-    return False
+    return isinstance(exc, openai.APIConnectionError)  # APITimeoutError included
 
 
 def is_fatal(exc: BaseException) -> bool:
@@ -86,7 +88,10 @@ def is_fatal(exc: BaseException) -> bool:
         return True
     if isinstance(exc, openai.APIStatusError) and exc.status_code == 407:  # a proxy wants credentials
         return True
-    return isinstance(exc, openai.APIConnectionError) and tls_failure(exc) is not None
+    if isinstance(exc, openai.RateLimitError) and exc.code == "insufficient_quota":  # no credit left
+        return True
+    return isinstance(exc, openai.APIConnectionError) and (  # a redirect loop, or TLS that fails
+        isinstance(exc.__cause__, httpx2.TooManyRedirects) or tls_failure(exc) is not None)
 
 
 def headers_of(exc: BaseException) -> dict[str, str]:
@@ -138,18 +143,19 @@ def describe(exc: BaseException) -> str:
         said = str(exc.message)
         if said == f"Error code: {exc.status_code}" and exc.body:  # no `message` field: say the body
             said += f" - {exc.body}"
-        text = f"HTTP {exc.status_code}: {said}"
+        # a base_url without its /v1 is a 404 too: the URL asked shows which it is
+        where = f" from {exc.request.url}" if exc.status_code == 404 else ""
+        text = f"HTTP {exc.status_code}{where}: {said}"
     elif isinstance(exc, (BadAnswer, AnswerTooLarge, RequestTimeout)):
         text = str(exc)
     elif isinstance(exc, openai.APIConnectionError) and tls_failure(exc):
         text = str(tls_failure(exc))
     elif isinstance(exc, openai.APITimeoutError):
-        cause = str(exc.__cause__ or "")
-        if "Cannot connect" in cause or "Connect call failed" in cause:
-            # the aiohttp transport reports a refused connection as a connect timeout
-            text = "connection error: " + cause.split(" [")[0].replace("Cannot connect", "cannot connect")
-        else:
+        cause = exc.__cause__
+        if cause is None or isinstance(cause.__cause__, TimeoutError):
             text = "timeout"
+        else:  # the aiohttp transport reports a refused, reset or dropped connection as a connect timeout
+            text = "connection error: " + str(cause).split(" [")[0].replace("Cannot connect", "cannot connect")
     elif isinstance(exc, aiohttp.ClientResponseError):  # its status is aiohttp's, not the server's
         text = f"the reply is not valid HTTP ({exc.message})"
     elif isinstance(exc, (openai.APIConnectionError, *RAW_HTTP_ERRORS)):
