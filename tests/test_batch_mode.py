@@ -154,6 +154,29 @@ def test_sigkill_at_each_phase_then_rerun_submits_nothing_twice(make_server, ref
     assert store.snapshot()["repeated_custom_ids"] == 0
 
 
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_while_a_batch_is_in_progress_stops_the_run_and_the_rerun_reattaches(make_server, tmp_path, sig):
+    # the signal only stopped the engine, which had not started: the run polled on for hours
+    srv = make_server(batch_delay_s=600.0)
+    cmd = [sys.executable, "-m", "synthgen", "generate", "-c", str(_write(tmp_path / "b.toml", srv.base_url)),
+           "-o", str(tmp_path / "run"), "-q"]
+    for _ in range(2):
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while len(_store(srv).batches) < 3:
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()[-800:]
+            time.sleep(0.05)
+        time.sleep(3.0)  # polling (the rerun: started and polling the batches it found)
+        proc.send_signal(sig)
+        try:
+            assert proc.wait(timeout=20) == 130
+        finally:
+            proc.kill()
+        err = proc.stderr.read()
+        assert "generate interrupted" in err and "Traceback" not in err, err[-800:]
+    assert _store(srv).batch_creations == 3  # the rerun polled the same batches
+
+
 def test_a_batch_cancelled_from_outside_is_healed_by_the_next_wave(make_server, reference, tmp_path):
     import openai
 
