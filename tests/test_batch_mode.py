@@ -255,3 +255,21 @@ def test_an_endpoint_without_a_working_batch_api_fails_in_one_line(tmp_path, sta
     assert r.exit_code == 1, r.output
     assert "Batch API call files.list failed: HTTP" in r.output and said in r.output
     assert "Traceback" not in r.output and len(r.output.strip().splitlines()) == 1, r.output
+
+
+def test_a_file_list_with_junk_entries_is_searched_past(tmp_path):
+    # an entry that is not a file object ended the run in a traceback (AttributeError)
+    async def files(request: web.Request) -> web.Response:
+        if request.method == "GET":
+            return web.json_response({"object": "list", "data": [{"id": "file-x"}, "junk", None, 5],
+                                      "has_more": False})
+        return web.json_response({"error": {"message": "uploads are off"}}, status=500)
+
+    app_ = web.Application()
+    app_.router.add_route("*", "/v1/files", files)
+    with serve_app(app_) as url:
+        cfg = _write(tmp_path / "b.toml", url)
+        cfg.write_text(cfg.read_text().replace('mode = "batch"', 'mode = "batch"\nmax_attempts = 1'))
+        r = CliRunner().invoke(app, ["generate", "-c", str(cfg), "-o", str(tmp_path / "run"), "-q"])
+    assert r.exit_code == 1, r.output
+    assert "Batch API call files.create failed: HTTP 500" in r.output and "Traceback" not in r.output, r.output

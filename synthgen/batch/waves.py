@@ -203,7 +203,7 @@ class BatchWaves:
     async def _find(self, fn, want: dict, **kw):
         """The first object listed with the `want`ed attributes (made before a crash lost its id)."""
         async for obj in await self._call(fn, **kw):
-            if all(getattr(obj, k) == v for k, v in want.items()):
+            if all(getattr(obj, k, None) == v for k, v in want.items()):  # a server may list junk
                 return obj
         return None
 
