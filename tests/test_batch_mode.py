@@ -110,6 +110,8 @@ def test_a_batch_that_fails_validation_stops_the_run_with_one_line(make_server, 
                                  "-o", str(run), "-q"])
     assert r.exit_code == 1, r.output
     assert "batch waves" in r.output and "Traceback" not in r.output
+    # the batch's own reason was never said: a user could not tell a wrong model from an outage
+    assert "(batch failed: The batch failed validation (scripted fault).)" in r.output, r.output
     assert _store(srv).batch_creations == 2 * 3  # two waves of three files, nothing more
     assert manifest(run)["stages"]["generate"]["status"] == "request_failed"
 
