@@ -56,6 +56,7 @@ class StageSession:
         self.out = Path(opts.out)
         self.stats = EngineStats()
         self.engine: Engine | None = None
+        self.batching: asyncio.Future | None = None  # the waves' polling, which a signal cancels
         self.interrupted = False
         self.exported = ""
         self.started = time.monotonic()
@@ -154,8 +155,12 @@ class StageSession:
             checkpoint=self._checkpoint, progress_key=key)
         if self.waves is not None:
             engine.missing = self.waves.missing
+            self.batching = asyncio.ensure_future(self.waves.run(key, todo))
             try:
-                await self.waves.run(key, todo)
+                await self.batching
+            except asyncio.CancelledError:
+                if not self.interrupted:
+                    raise
             except BudgetExhausted as exc:
                 engine.request_stop(str(exc))
             except Exported as exc:
@@ -222,3 +227,5 @@ class StageSession:
         if self.engine is not None:
             self.engine.request_stop("interrupted")
             self.engine.cancel_in_flight()
+        if self.batching is not None:  # a batch may poll for hours: the rerun re-attaches to it
+            self.batching.cancel()

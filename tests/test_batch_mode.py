@@ -110,6 +110,8 @@ def test_a_batch_that_fails_validation_stops_the_run_with_one_line(make_server, 
                                  "-o", str(run), "-q"])
     assert r.exit_code == 1, r.output
     assert "batch waves" in r.output and "Traceback" not in r.output
+    # the batch's own reason was never said: a user could not tell a wrong model from an outage
+    assert "(batch failed: The batch failed validation (scripted fault).)" in r.output, r.output
     assert _store(srv).batch_creations == 2 * 3  # two waves of three files, nothing more
     assert manifest(run)["stages"]["generate"]["status"] == "request_failed"
 
@@ -152,6 +154,29 @@ def test_sigkill_at_each_phase_then_rerun_submits_nothing_twice(make_server, ref
     store = _store(srv)
     # every batch created holds a distinct input file, and every line was answered once
     assert store.snapshot()["repeated_custom_ids"] == 0
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_while_a_batch_is_in_progress_stops_the_run_and_the_rerun_reattaches(make_server, tmp_path, sig):
+    # the signal only stopped the engine, which had not started: the run polled on for hours
+    srv = make_server(batch_delay_s=600.0)
+    cmd = [sys.executable, "-m", "synthgen", "generate", "-c", str(_write(tmp_path / "b.toml", srv.base_url)),
+           "-o", str(tmp_path / "run"), "-q"]
+    for _ in range(2):
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while len(_store(srv).batches) < 3:
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()[-800:]
+            time.sleep(0.05)
+        time.sleep(3.0)  # polling (the rerun: started and polling the batches it found)
+        proc.send_signal(sig)
+        try:
+            assert proc.wait(timeout=20) == 130
+        finally:
+            proc.kill()
+        err = proc.stderr.read()
+        assert "generate interrupted" in err and "Traceback" not in err, err[-800:]
+    assert _store(srv).batch_creations == 3  # the rerun polled the same batches
 
 
 def test_a_batch_cancelled_from_outside_is_healed_by_the_next_wave(make_server, reference, tmp_path):
@@ -232,3 +257,21 @@ def test_an_endpoint_without_a_working_batch_api_fails_in_one_line(tmp_path, sta
     assert r.exit_code == 1, r.output
     assert "Batch API call files.list failed: HTTP" in r.output and said in r.output
     assert "Traceback" not in r.output and len(r.output.strip().splitlines()) == 1, r.output
+
+
+def test_a_file_list_with_junk_entries_is_searched_past(tmp_path):
+    # an entry that is not a file object ended the run in a traceback (AttributeError)
+    async def files(request: web.Request) -> web.Response:
+        if request.method == "GET":
+            return web.json_response({"object": "list", "data": [{"id": "file-x"}, "junk", None, 5],
+                                      "has_more": False})
+        return web.json_response({"error": {"message": "uploads are off"}}, status=500)
+
+    app_ = web.Application()
+    app_.router.add_route("*", "/v1/files", files)
+    with serve_app(app_) as url:
+        cfg = _write(tmp_path / "b.toml", url)
+        cfg.write_text(cfg.read_text().replace('mode = "batch"', 'mode = "batch"\nmax_attempts = 1'))
+        r = CliRunner().invoke(app, ["generate", "-c", str(cfg), "-o", str(tmp_path / "run"), "-q"])
+    assert r.exit_code == 1, r.output
+    assert "Batch API call files.create failed: HTTP 500" in r.output and "Traceback" not in r.output, r.output

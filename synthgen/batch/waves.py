@@ -28,6 +28,7 @@ from ..llm.client import RequestFailed
 from ..llm.retry import RAW_HTTP_ERRORS, AnswerTooLarge, describe as describe_failure, retrying
 from ..llm.tokens import count_message_tokens
 from ..plan import Shard, WorkItem
+from ..redact import redact
 from .ingest import REJECTED, ingest_lines
 from .ledger import Job, Ledger
 
@@ -90,6 +91,7 @@ class BatchWaves:
         # (a rerun finds a lost upload again by name and size)
         self.prefix = cfg.fingerprint()[:8] + (f"-s{shard.k}of{shard.n}" if shard.n > 1 else "")
         self.export_dir = Path(export_dir) if export_dir is not None else None
+        self.why = ""  # why the last batch that failed as a whole did (its first error), for `missing`
 
     def _refusal(self, item: WorkItem, attempt: int) -> str | None:
         """The server's message if it refused this very request (HTTP 4xx)."""
@@ -102,8 +104,8 @@ class BatchWaves:
         refusal = self._refusal(item, attempt)
         if refusal is not None:
             return RequestFailed(refusal, permanent=True)
-        return RequestFailed(f"no answer after {self.cfg.llm.batch.max_waves} batch waves; rerun to submit "
-                             "the rest again")
+        return RequestFailed(f"no answer after {self.cfg.llm.batch.max_waves} batch waves{self.why}; rerun to "
+                             "submit the rest again")
 
     async def run(self, key: str, make_items: Callable[[], Iterable[WorkItem]]) -> None:
         """Finish this key's open jobs (a crash left them), then waves until nothing is pending."""
@@ -188,6 +190,9 @@ class BatchWaves:
             await self._submit(job)
         batches = await self._wait(jobs)
         for job, batch in zip(jobs, batches):
+            error = (getattr(batch.errors, "data", None) or [None])[0]
+            if error is not None:
+                self.why = f" (batch {batch.status}: {redact(getattr(error, 'message', error))[:200]})"
             for fid in (batch.output_file_id, batch.error_file_id):
                 if fid:
                     await self._download(fid, f"batch:{batch.id}")
@@ -203,7 +208,7 @@ class BatchWaves:
     async def _find(self, fn, want: dict, **kw):
         """The first object listed with the `want`ed attributes (made before a crash lost its id)."""
         async for obj in await self._call(fn, **kw):
-            if all(getattr(obj, k) == v for k, v in want.items()):
+            if all(getattr(obj, k, None) == v for k, v in want.items()):  # a server may list junk
                 return obj
         return None
 
