@@ -162,13 +162,18 @@ def test_a_signal_while_a_batch_is_in_progress_stops_the_run_and_the_rerun_reatt
     srv = make_server(batch_delay_s=600.0)
     cmd = [sys.executable, "-m", "synthgen", "generate", "-c", str(_write(tmp_path / "b.toml", srv.base_url)),
            "-o", str(tmp_path / "run"), "-q"]
+    manifest_path = tmp_path / "run" / "run.json"
     for _ in range(2):
+        before = manifest_path.stat().st_mtime_ns if manifest_path.exists() else 0
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 60
-        while len(_store(srv).batches) < 3:
+        # the stage has begun (run.json rewritten: on a loaded machine the imports alone take seconds)
+        # and its batches are out
+        while len(_store(srv).batches) < 3 or not (manifest_path.exists()
+                                                     and manifest_path.stat().st_mtime_ns > before):
             assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()[-800:]
             time.sleep(0.05)
-        time.sleep(3.0)  # polling (the rerun: started and polling the batches it found)
+        time.sleep(1.5)  # polling (the rerun: the batches it found)
         proc.send_signal(sig)
         try:
             assert proc.wait(timeout=20) == 130

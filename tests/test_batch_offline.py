@@ -171,3 +171,36 @@ def test_an_export_for_a_base_url_the_sdk_cannot_parse_is_one_line_exit_2(tmp_pa
                                  "brainstorm", "--dir", str(tmp_path / "outbox"), "-q"])
     assert r.exit_code == 2 and isinstance(r.exception, SystemExit), r.exception
     assert "llm.base_url 'http://10.0.0.256:8000/v1' is not a valid URL" in r.stderr
+
+
+def test_an_answer_line_over_the_cap_is_rejected_as_online_not_journaled(make_server, tmp_path):
+    # online, an answer over llm.max_response_bytes is not read and its item is rejected; an engine's
+    # output line of that size was journaled and checked whole (50 MB: 60 s, 2.7 GB of memory)
+    cluster = make_server()
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(CONFIG.format(url="http://127.0.0.1:9/v1").replace("concurrency = 8",
+                                                                      "max_response_bytes = 65536"))
+    run, outbox = tmp_path / "run", tmp_path / "outbox"
+    r = CliRunner().invoke(app, ["batch-export", "-c", str(cfg), "-o", str(run), "--dir", str(outbox), "-q"])
+    assert r.exit_code == 0 and "requests written to" in r.output, r.output
+    results = []
+    for req in sorted(outbox.glob("*.jsonl")):
+        out = req.with_suffix(".out.jsonl")
+        subprocess.run([sys.executable, str(STANDIN), "-i", str(req), "-o", str(out), "--url", cluster.base_url],
+                       check=True, timeout=120)
+        results.append(out)
+    lines = results[0].read_bytes().splitlines()
+    huge = orjson.loads(lines[0])
+    message = huge["response"]["body"]["choices"][0]["message"]
+    message["content"] = message["content"] + " " * 100_000
+    results[0].write_bytes(b"\n".join([orjson.dumps(huge), *lines[1:]]) + b"\n")
+    r = CliRunner().invoke(app, ["batch-ingest", "-c", str(cfg), "-o", str(run), *map(str, results)])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(app, ["batch-export", "-c", str(cfg), "-o", str(run), "--dir", str(outbox), "-q"])
+    assert r.exit_code == 0, r.output
+    item = huge["custom_id"].rpartition("-")[0]
+    bad = [x for x in read_jsonl(run / "rejects") if x["id"] == item]
+    assert [x["reason"] for x in bad] == ["response_too_large"] and "max_response_bytes" in bad[0]["detail"]
+    journal = Journal(run)
+    assert journal.responses_for(item) == []  # not journaled: the rerun cannot be fed it either
+    journal.close()

@@ -20,6 +20,7 @@ from ..run_dir import open_run
 from .ledger import Ledger
 
 REJECTED = "batch_rejected"  # a failure kind: the server refused this very request (HTTP 4xx)
+TOO_LARGE = "batch_too_large"  # a failure kind: the answer went past llm.max_response_bytes
 FLUSH_EVERY = 500  # answers per journal transaction while reading a file
 
 
@@ -31,10 +32,10 @@ def _message(rec: dict, body: object) -> str:
 
 
 def ingest_lines(journal: Journal, lines: Iterable[bytes | str], stage: str, endpoint: str,
-                 model: str, ours: set[str] | None = None) -> Counter:
+                 model: str, ours: set[str] | None = None, max_bytes: int | None = None) -> Counter:
     """Journal every answer in `lines` (whose custom_id is in `ours`, if given). Counts: answered;
-    refused (4xx: the item is rejected); failed (5xx, 429, no body: asked again in the next wave);
-    unknown (not ours, not JSON)."""
+    refused (4xx, or a line over `max_bytes`: the item is rejected, as online); failed (5xx, 429, no
+    body: asked again in the next wave); unknown (not ours, not JSON)."""
     out: Counter = Counter()
     for line in lines:
         if not line or not line.strip():
@@ -49,6 +50,11 @@ def ingest_lines(journal: Journal, lines: Iterable[bytes | str], stage: str, end
             out["unknown"] += 1
             continue
         key = (item_id, int(attempt))
+        if max_bytes is not None and len(line) > max_bytes:  # online, it would not have been read
+            journal.record_failure(*key, TOO_LARGE, f"answer of {len(line)} bytes is over "
+                                   f"llm.max_response_bytes ({max_bytes})")
+            out["refused"] += 1
+            continue
         resp = rec.get("response") if isinstance(rec.get("response"), dict) else {}
         status, body = resp.get("status_code"), resp.get("body")
         if status == 200 and is_completion(body):
@@ -80,7 +86,8 @@ def ingest_files(cfg: RunConfig, out: Path, files: list[Path], stage: str = "gen
         ours = _exported_ids(journal, stage)
         for f in files:
             with open(f, "rb") as fh:
-                total.update(ingest_lines(journal, fh, stage, f"file:{Path(f).name}", cfg.llm.model, ours))
+                total.update(ingest_lines(journal, fh, stage, f"file:{Path(f).name}", cfg.llm.model, ours,
+                                          cfg.llm.max_response_bytes))
     if not total.keys() - {"unknown"}:
         raise RunError(f"no answer in {', '.join(map(str, files))} is for a request `synthgen batch-export "
                        f"--stage {stage}` wrote for {out} (another stage's or run's file?)")

@@ -29,7 +29,7 @@ from ..llm.retry import RAW_HTTP_ERRORS, AnswerTooLarge, describe as describe_fa
 from ..llm.tokens import count_message_tokens
 from ..plan import Shard, WorkItem
 from ..redact import redact
-from .ingest import REJECTED, ingest_lines
+from .ingest import REJECTED, TOO_LARGE, ingest_lines
 from .ledger import Job, Ledger
 
 TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
@@ -93,17 +93,19 @@ class BatchWaves:
         self.export_dir = Path(export_dir) if export_dir is not None else None
         self.why = ""  # why the last batch that failed as a whole did (its first error), for `missing`
 
-    def _refusal(self, item: WorkItem, attempt: int) -> str | None:
-        """The server's message if it refused this very request (HTTP 4xx)."""
-        row = self.journal.db.execute("SELECT message FROM failures WHERE item_id=? AND attempt=? AND kind=?",
-                                      (item.id, attempt, REJECTED)).fetchone()
-        return None if row is None else row[0]
+    def _refusal(self, item: WorkItem, attempt: int) -> tuple[str, str] | None:
+        """(kind, message) if the server refused this very request (HTTP 4xx) or its answer was too large."""
+        return self.journal.db.execute(
+            "SELECT kind, message FROM failures WHERE item_id=? AND attempt=? AND kind IN (?, ?)",
+            (item.id, attempt, REJECTED, TOO_LARGE)).fetchone()
 
     def missing(self, item: WorkItem, attempt: int) -> RequestFailed:
         """Why the journal holds no answer for (item, attempt): for the engine's commit pass."""
         refusal = self._refusal(item, attempt)
         if refusal is not None:
-            return RequestFailed(refusal, permanent=True)
+            kind, message = refusal
+            return RequestFailed(message, permanent=True,
+                                 reason="response_too_large" if kind == TOO_LARGE else "request_failed")
         return RequestFailed(f"no answer after {self.cfg.llm.batch.max_waves} batch waves{self.why}; rerun to "
                              "submit the rest again")
 
@@ -256,9 +258,13 @@ class BatchWaves:
                 async for line in resp.iter_lines():
                     chunk.append(line)
                     if len(chunk) >= CHUNK:
-                        ingest_lines(self.journal, chunk, self.stage.name, endpoint, self.cfg.llm.model)
+                        self._ingest(chunk, endpoint)
                         chunk = []
-        ingest_lines(self.journal, chunk, self.stage.name, endpoint, self.cfg.llm.model)
+        self._ingest(chunk, endpoint)
+
+    def _ingest(self, lines: list[str], endpoint: str) -> None:
+        ingest_lines(self.journal, lines, self.stage.name, endpoint, self.cfg.llm.model,
+                     max_bytes=self.cfg.llm.max_response_bytes)
 
 
 @contextmanager
