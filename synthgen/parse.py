@@ -11,6 +11,8 @@ import re
 
 import orjson
 
+from .redact import drop_secrets
+
 _FENCE = re.compile(r"```(?:json|python|JSON)?\s*\n?(.*?)```", re.DOTALL)
 _DECODER = json.JSONDecoder()
 # Where a JSON value or a Python list of strings can start. Trying only these keeps a degenerate
@@ -81,10 +83,11 @@ def parse_json_value(text: str, want: type) -> object:
     complete one ("Here are [20] tasks: [...]" yields the tasks), unless a larger one was cut off."""
     value = _largest_value(text, want)
     try:  # json and ast decode a broken "\ud83d" escape (half an emoji) into text no file can hold
-        orjson.dumps(value, default=repr)
+        dumped = orjson.dumps(value, default=repr).decode()
     except orjson.JSONEncodeError:
         raise ParseError("a string in the output holds half of a \\u surrogate pair (a broken escape)") from None
-    return value
+    clean = drop_secrets(dumped)  # the key echoed in \u escapes, which the scrub of the raw answer missed
+    return value if clean == dumped else orjson.loads(clean)
 
 
 def _largest_value(text: str, want: type) -> object:

@@ -6,7 +6,7 @@ Reason codes (stable: they appear in rejects files, run.json and `synthgen stats
   missing_key     a key the group requires is absent
   extra_key       the object has keys the group does not define
   wrong_type      a value is not a string
-  empty_field     a value is empty or whitespace
+  empty_field     a value is empty, or only whitespace, zero-width and control characters
   duplicate       repeats an earlier example (its query with its positive) or an earlier long
                   text (normalised; `validation.dedup_min_words`), or an earlier task
   request_failed  the request kept failing after every retry (network, 5xx, timeouts)
@@ -112,7 +112,7 @@ def check_shape(group: str, obj: dict) -> Finding | None:
     for key in keys:
         if not isinstance(obj[key], str):
             return Finding("wrong_type", f"'{key}' is {type(obj[key]).__name__}, not a string", key)
-        if not obj[key].strip():
+        if not any(c.isprintable() and c != " " for c in obj[key]):  # whitespace, zero-width, controls
             return Finding("empty_field", f"'{key}' is empty", key)
     return None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
 import threading
 import time
@@ -256,6 +257,24 @@ def test_a_run_whose_answers_hold_half_a_surrogate_pair_finishes(make_server, wr
     rejects = [json.loads(line) for f in (tmp_path / "run" / "rejects").glob("*.jsonl")
                for line in f.read_text().splitlines()]
     assert rejects and {r["reason"] for r in rejects if r["stage"] == "generate"} == {"bad_json"}
+
+
+def test_a_text_of_zero_width_and_control_characters_only_is_an_empty_field(make_server, write_config, tmp_path):
+    # strip() keeps U+200B, U+FEFF, bidi marks and NUL: such a field counted as one word and went
+    # into examples/ and the exports as a text with nothing to read
+    def blank_first_field(answer: dict, _) -> None:
+        message = answer["choices"][0]["message"]
+        if '"tasks"' not in message["content"]:
+            blank = '": "\\u200b\\ufeff \\u202e\\u0000"'
+            message["content"] = re.sub(r'": "[^"]*"', lambda _: blank, message["content"], count=1)
+
+    with serve_app(rewriting_proxy(make_server().base_url, blank_first_field)) as url:
+        outcomes = run_all(load_config(write_config(url)), RunOptions(out=tmp_path / "run", quiet=True))
+    assert [o.code for o in outcomes] == [0, 0]
+    rejects = [json.loads(line) for f in (tmp_path / "run" / "rejects").glob("*.jsonl")
+               for line in f.read_text().splitlines()]
+    assert {r["reason"] for r in rejects if r["stage"] == "generate"} == {"empty_field"}
+    assert not list((tmp_path / "run" / "examples").glob("*.jsonl"))
 
 
 ANSWER = {"id": "x", "object": "chat.completion", "created": 0, "model": "m",

@@ -246,6 +246,18 @@ def test_gates_langid_and_rule_policies_from_a_hand_made_run(tmp_path):
     assert "<svg" in render_html(load_report(run))
 
 
+def test_a_field_whose_every_text_is_past_the_length_cap(tmp_path):
+    """A model that loops writes 200 KB documents; when every text of a field is one, stats crashed."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "run.json").write_text(json.dumps({"stages": {"generate": {"status": "complete"}}}))
+    _write_jsonl(run / "examples" / "part-00000.jsonl", [_example(i, S3="lorem " * (30_000 + i)) for i in range(2)])
+    r = stats_cli(str(run), "--json")
+    assert r.exit_code == 0, r.output
+    s3 = json.loads(r.stdout)["lengths"]["sts"]["S3"]
+    assert (s3["min"], s3["max"], s3["histogram"]["counts"]) == (30_000, 30_001, [2])
+
+
 def test_a_priced_run_with_no_accepted_example_yet_has_an_html_report(tmp_path):
     """After stage 1 alone the run has a cost but nothing to divide it by."""
     run = tmp_path / "run"

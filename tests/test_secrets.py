@@ -4,6 +4,7 @@ neither in stderr nor in any file of the run (rejects/, run.json, journal/state.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -75,6 +76,28 @@ def test_a_200_whose_answer_repeats_the_key(make_server, write_config, tmp_path)
     assert r.returncode == 0, r.stderr
     assert_nowhere(r, out)
     assert "Bearer [redacted]" in (out / "examples" / "part-00000.jsonl").read_text()
+
+
+def test_a_200_whose_answer_repeats_the_key_in_json_escapes(make_server, write_config, tmp_path):
+    # "\u0073k-..." is the key once the JSON is decoded: masking the raw text alone let it reach
+    # tasks/, examples/ and every export
+    escaped = "".join(f"\\u{ord(c):04x}" for c in KEY)
+
+    def mark(v: object) -> object:  # every string (task, text) starts with the key
+        return [mark(x) for x in v] if isinstance(v, list) else \
+            {k: mark(x) for k, x in v.items()} if isinstance(v, dict) else f"@KEY@ {v}"
+
+    def echo(answer: dict, request: web.Request) -> None:
+        message = answer["choices"][0]["message"]
+        message["content"] = json.dumps(mark(json.loads(message["content"]))).replace("@KEY@", escaped)
+
+    out = tmp_path / "run"
+    with serve_app(rewriting_proxy(make_server().base_url, echo)) as url:
+        r = run(write_config(url), out)
+    assert r.returncode == 0, r.stderr
+    assert_nowhere(r, out)
+    for kind in ("tasks", "examples"):
+        assert "[redacted] " in (out / kind / "part-00000.jsonl").read_text()
 
 
 def test_a_long_message_is_cut_after_the_key_is_masked_not_before():

@@ -84,7 +84,8 @@ def _length_summary(bins: Counter[int], max_bins: int = 12) -> dict:
     values = sorted(bins)
     cumulative = list(itertools.accumulate(bins[v] for v in values))
     n = cumulative[-1]
-    lo, hi = values[0], min(values[-1], LENGTH_CAP)
+    hi = min(values[-1], LENGTH_CAP)
+    lo = min(values[0], hi)  # every text past the cap: one bin
     widths = (step * 10**k for k in itertools.count() for step in (1, 2, 5))
     width = next(w for w in widths if hi // w - lo // w + 1 <= max_bins)
     start, nbins = lo // width * width, hi // width - lo // width + 1
