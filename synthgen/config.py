@@ -109,8 +109,9 @@ class LanguagesConfig(_Strict):
         unknown = sorted(set(self.weights) - set(ALL_LANGUAGES))
         if unknown:
             raise ValueError(f"unknown language(s) {unknown}; names as in the paper's XLM-R list")
-        if self.weights and (any(w < 0 for w in self.weights.values()) or sum(self.weights.values()) <= 0):
-            raise ValueError("language weights must be >= 0 and not all zero")
+        total = sum(self.weights.values())  # finite weights may still add up to inf (1e308 twice)
+        if self.weights and (any(w < 0 for w in self.weights.values()) or not 0 < total < math.inf):
+            raise ValueError(f"language weights must be >= 0, not all zero, with a finite sum (sum {total})")
         return self
 
 
