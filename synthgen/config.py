@@ -225,8 +225,10 @@ class RunConfig(_Strict):
         data["llm"] = json.loads(self.llm.model_dump_json(
             include={"backend", "model", "temperature", "top_p", "max_tokens", "max_output_retries",
                      "extra_body", "model_path"}))
+        # the templates' hashes count, not their path: shards made on machines where the copies lie
+        # elsewhere merge, and a moved copy resumes (None, as before, keeps older fingerprints)
         root = Path(self.prompts_dir) if self.prompts_dir else None
-        data["prompts"] = {}
+        data["prompts_dir"], data["prompts"] = None, {}
         for g in self.active_groups():
             for stage in stages_of(g):
                 try:
