@@ -178,7 +178,7 @@ class RunConfig(_Strict):
     validation: ValidationConfig = ValidationConfig()
     budget: BudgetConfig = BudgetConfig()
     prices: dict[str, Price] = Field(default_factory=dict)
-    prompts_dir: str | None = None
+    prompts_dir: str | None = Field(None, min_length=1)  # "" would silently mean the packaged ones
 
     @field_validator("groups")
     @classmethod

@@ -189,6 +189,10 @@ def test_language_weights_too_large_to_add_up_are_one_line_and_exit_2(tmp_path):
     assert r.stderr.count("\n") == 1 and "finite sum (sum inf)" in r.stderr
 
 
+def test_an_empty_prompts_dir_is_refused_not_read_as_the_packaged_prompts():
+    assert "prompts_dir" in error(with_("prompts_dir", ""))
+
+
 def test_language_weights_without_custom_mode_are_refused():
     # they would be ignored: the run would silently use the paper's mix
     message = error(with_("languages", {"weights": {"English": 1, "Thai": 1}}))
