@@ -109,8 +109,9 @@ class LanguagesConfig(_Strict):
         unknown = sorted(set(self.weights) - set(ALL_LANGUAGES))
         if unknown:
             raise ValueError(f"unknown language(s) {unknown}; names as in the paper's XLM-R list")
-        if self.weights and (any(w < 0 for w in self.weights.values()) or sum(self.weights.values()) <= 0):
-            raise ValueError("language weights must be >= 0 and not all zero")
+        total = sum(self.weights.values())  # finite weights may still add up to inf (1e308 twice)
+        if self.weights and (any(w < 0 for w in self.weights.values()) or not 0 < total < math.inf):
+            raise ValueError(f"language weights must be >= 0, not all zero, with a finite sum (sum {total})")
         return self
 
 
@@ -177,7 +178,7 @@ class RunConfig(_Strict):
     validation: ValidationConfig = ValidationConfig()
     budget: BudgetConfig = BudgetConfig()
     prices: dict[str, Price] = Field(default_factory=dict)
-    prompts_dir: str | None = None
+    prompts_dir: str | None = Field(None, min_length=1)  # "" would silently mean the packaged ones
 
     @field_validator("groups")
     @classmethod
@@ -224,8 +225,10 @@ class RunConfig(_Strict):
         data["llm"] = json.loads(self.llm.model_dump_json(
             include={"backend", "model", "temperature", "top_p", "max_tokens", "max_output_retries",
                      "extra_body", "model_path"}))
+        # the templates' hashes count, not their path: shards made on machines where the copies lie
+        # elsewhere merge, and a moved copy resumes (None, as before, keeps older fingerprints)
         root = Path(self.prompts_dir) if self.prompts_dir else None
-        data["prompts"] = {}
+        data["prompts_dir"], data["prompts"] = None, {}
         for g in self.active_groups():
             for stage in stages_of(g):
                 try:

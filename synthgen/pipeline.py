@@ -62,8 +62,8 @@ def _make_stage(name: str, cfg: RunConfig, opts: RunOptions, journal: Journal):
     tasks = load_tasks(tasks_dir)
     try:
         generate_items(cfg, tasks)  # checks that every group has tasks
-    except ValueError as exc:
-        raise RunError(str(exc)) from None
+    except ValueError as exc:  # --tasks-from's run may not have brainstormed this config's groups
+        raise RunError(f"--tasks-from {tasks_dir}: {exc}" if opts.tasks_from else str(exc)) from None
     return GenerateStage(cfg, out, journal, todo=_count_selected(cfg, name, opts)), tasks
 
 

@@ -141,7 +141,8 @@ def generate_items(cfg: RunConfig, tasks: dict[str, list[str]]) -> Iterator[Work
     groups = cfg.active_groups()
     for g in groups:
         if GROUPS[g].brainstorm and not tasks.get(g):
-            raise ValueError(f"no brainstormed tasks for group '{g}': stage 1 made none that passed its checks")
+            raise ValueError(f"no brainstormed tasks for group '{g}' "
+                             "(its config asked for none, or none passed stage 1's checks)")
     make = _ItemMaker(cfg, tasks, groups)
     counts = {g: cfg.groups[g].examples for g in groups}
     return (make(group, k, index) for index, (group, k) in enumerate(_interleaved(counts)))

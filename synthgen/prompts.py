@@ -92,7 +92,10 @@ def check_templates(groups: Iterable[str], root: Path | None = None) -> None:
             allowed = set(BRAINSTORM_DEFAULTS)
             if stage == "generate":
                 allowed = set(g.placeholders) | set(g.language_slots) | ({"task"} if g.brainstorm else set())
-            unknown = [ph for ph in template.placeholders if ph not in allowed]
+            # {Language} or { task } is sent as written, not filled: as much a typo as {langauge}
+            written = re.findall(r"\{(\s*[A-Za-z_]+\s*)\}", template.text)
+            unknown = [ph for ph in written if ph not in allowed
+                       and (ph in template.placeholders or ph.strip().lower() in allowed)]
             if unknown:
                 raise PromptError(f"template {template.name!r} uses unknown placeholder {{{unknown[0]}}}; "
                                   f"available: {', '.join(sorted(allowed)) or 'none'}")

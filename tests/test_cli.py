@@ -280,6 +280,17 @@ def test_estimate_tasks_from_a_file_or_an_empty_directory_is_one_line(tmp_path, 
         assert r.returncode == 2 and needle in _one_clean_line(r.stderr)
 
 
+def test_generate_tasks_from_a_run_without_a_group_names_that_run(tmp_path, server, write_config):
+    """The other run never brainstormed short-long: the line said this run's stage 1 made none."""
+    other = write_config(server.base_url, name="other.toml", sl=0)
+    assert run_cmd("run", "-q", "-c", str(other), "-o", str(tmp_path / "o")).returncode == 0
+    cfg = write_config(server.base_url)
+    r = run_cmd("generate", "-q", "-c", str(cfg), "-o", str(tmp_path / "g"), "--tasks-from", str(tmp_path / "o"))
+    line = _one_clean_line(r.stderr)
+    assert r.returncode == 2 and line.startswith(f"synthgen: error: --tasks-from {tmp_path / 'o'}: "), line
+    assert "'short-long' (its config asked for none" in line
+
+
 def test_error_lines_mask_key_shaped_text(tmp_path):
     # an error message repeats what it was given (here a path); a key in it is not printed
     path = tmp_path / "sk-proj-0123456789abcdef.toml"

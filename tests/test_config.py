@@ -176,6 +176,23 @@ def test_custom_language_weights():
     assert ">= 0" in error(with_("languages", {"mode": "custom", "weights": {"English": -1, "Thai": 2}}))
 
 
+def test_language_weights_too_large_to_add_up_are_one_line_and_exit_2(tmp_path):
+    """Each weight is finite but their sum is not: `estimate` (like `run`) printed a traceback."""
+    text = (REPO / "configs" / "ci.toml").read_text()
+    start = text.index("[languages.weights]")
+    cfg = tmp_path / "huge.toml"
+    weights = "[languages.weights]\nEnglish = 1e308\nGerman = 1e308\n"
+    cfg.write_text(text[:start] + weights + text[text.index("[output]"):])
+    r = subprocess.run([sys.executable, "-m", "synthgen", "estimate", "--config", str(cfg)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr.count("\n") == 1 and "finite sum (sum inf)" in r.stderr
+
+
+def test_an_empty_prompts_dir_is_refused_not_read_as_the_packaged_prompts():
+    assert "prompts_dir" in error(with_("prompts_dir", ""))
+
+
 def test_language_weights_without_custom_mode_are_refused():
     # they would be ignored: the run would silently use the paper's mix
     message = error(with_("languages", {"weights": {"English": 1, "Thai": 1}}))

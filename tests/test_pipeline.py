@@ -255,6 +255,25 @@ def test_edited_prompt_template_is_a_config_change(server, write_config, tmp_pat
         _run(cfg, tmp_path / "run")
 
 
+def test_shards_made_with_copies_of_the_prompts_at_other_paths_merge(server, write_config, tmp_path):
+    """Two machines hold the same edited templates under different paths: the shards are one run."""
+    import shutil
+
+    from synthgen.merge import merge
+    from synthgen.prompts import prompts_dir
+
+    first = write_config(server.base_url)
+    _run(first, tmp_path / "stage1")
+    for k, where in enumerate(("alice", "bob")):
+        shutil.copytree(prompts_dir(), tmp_path / where / "prompts")
+        cfg = tmp_path / f"{where}.toml"
+        cfg.write_text(f'prompts_dir = "{tmp_path / where / "prompts"}"\n'.replace("\\", "/") + first.read_text())
+        outcomes = _run(cfg, tmp_path / f"part-{k}", shard=Shard(k, 2), tasks_from=tmp_path / "stage1")
+        assert [o.code for o in outcomes] == [0]
+    merge(tmp_path / "merged", [tmp_path / "part-0", tmp_path / "part-1"])  # refused before
+    assert len(examples(tmp_path / "merged")) == len(examples(tmp_path / "stage1"))
+
+
 def test_endpoint_refusing_every_request_stops_the_run(make_server, write_config, tmp_path):
     # a server that rejects the JSON-schema format is handled; one that rejects everything else
     # (here: an unknown parameter in extra_body) must stop the run, not reject every item

@@ -7,6 +7,8 @@ import json
 import random
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -197,6 +199,21 @@ def test_typo_in_edited_template_is_caught(edited_prompts: Path) -> None:
     with pytest.raises(PromptError, match=r"generate/short-long.*\{langauge\}"):
         check_templates(["short-long"], root=edited_prompts)
     check_templates(["sts", "long-short"], root=edited_prompts)  # other groups unaffected
+
+
+@pytest.mark.parametrize("written", ["{Language}", "{ language }", "{LANGUAGE}"])
+def test_a_placeholder_written_in_another_case_or_with_spaces_fails_before_any_request(
+        written, edited_prompts, server, write_config, tmp_path) -> None:
+    """It was sent to the model as written: examples in any language, paid for, then rejected."""
+    path = edited_prompts / "generate" / "short-long.txt"
+    path.write_text(path.read_text().replace("{language}", written))
+    cfg = write_config(server.base_url)
+    cfg.write_text(f'prompts_dir = "{edited_prompts}"\n'.replace("\\", "/") + cfg.read_text())
+    command = [sys.executable, "-m", "synthgen", "run", "-q", "-c", str(cfg), "-o", str(tmp_path / "run")]
+    r = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and server.requests == 0, r.stderr
+    assert r.stderr.count("\n") == 1 and f"short-long' uses unknown placeholder {written}" in r.stderr
+    check_templates(list(GROUPS))  # the shipped templates, JSON examples and all, still pass
 
 
 def test_placeholder_of_another_group_is_refused(edited_prompts: Path) -> None:
