@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import jsonlines
@@ -29,3 +32,10 @@ def rejects(run: Path) -> list[dict]:
 
 def manifest(run: Path) -> dict:
     return json.loads((Path(run) / "run.json").read_text())
+
+
+def run_cli(cfg: Path, out: Path, **env: str) -> subprocess.CompletedProcess:
+    """`synthgen run --config cfg --out out --quiet` in a process of its own, with `env` added to
+    this environment (the faults of a user's environment: proxies, certificates)."""
+    return subprocess.run([sys.executable, "-m", "synthgen", "run", "--config", str(cfg), "--out", str(out),
+                           "--quiet"], capture_output=True, text=True, timeout=120, env={**os.environ, **env})

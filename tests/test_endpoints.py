@@ -18,7 +18,7 @@ from synthgen.config import LLMConfig
 from synthgen.llm.client import LLMClient
 from synthgen.llm.endpoints import EndpointPool
 
-from helpers import rejects
+from helpers import rejects, run_cli
 from helpers_http import serve_app
 
 A, B, C = "http://127.0.0.1:8001/v1", "http://127.0.0.1:8002/v1", "http://127.0.0.1:8003/v1"
@@ -220,10 +220,7 @@ def test_a_proxy_asking_for_credentials_mid_run_stops_the_run_instead_of_rejecti
                                         ("ALL_PROXY", "socks4://proxy.corp:1080")])
 def test_a_proxy_variable_of_an_unusable_scheme_is_one_line_not_a_traceback(tmp_path, server, write_config,
                                                                               name, value) -> None:
-    env, cfg = {**os.environ, name: value}, write_config(server.base_url)
-    r = subprocess.run([sys.executable, "-m", "synthgen", "run", "--config", str(cfg), "--out",
-                        str(tmp_path / "run"), "--quiet"], capture_output=True, text=True, timeout=120,
-                       env=env)
+    r = run_cli(write_config(server.base_url), tmp_path / "run", **{name: value})
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "proxy.corp" in lines[0] and "ALL_PROXY" in lines[0], r.stderr

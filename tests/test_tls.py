@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import ssl
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from synthgen.config import LLMConfig
 from synthgen.errors import FatalLLMError
 from synthgen.llm.client import LLMClient
 
+from helpers import run_cli
 from helpers_http import serve_app
 
 ANSWER = {"id": "x", "object": "chat.completion", "created": 0, "model": "m",
@@ -108,11 +108,8 @@ def test_the_cli_stops_with_one_line_when_https_meets_plain_http(tmp_path, serve
 
 
 def test_an_ssl_cert_file_pointing_nowhere_is_one_line_not_a_traceback(tmp_path, server, write_config):
-    cfg = write_config(server.base_url)  # plain http: the transport still loads SSL_CERT_FILE
-    env = dict(os.environ, SSL_CERT_FILE=str(tmp_path / "missing.pem"))
-    r = subprocess.run([sys.executable, "-m", "synthgen", "run", "--config", str(cfg), "--out",
-                        str(tmp_path / "run"), "--quiet"], capture_output=True, text=True, timeout=120,
-                       env=env)
+    # plain http: the transport still loads SSL_CERT_FILE
+    r = run_cli(write_config(server.base_url), tmp_path / "run", SSL_CERT_FILE=str(tmp_path / "missing.pem"))
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "SSL_CERT_FILE" in lines[0] and "missing.pem" in lines[0], r.stderr
