@@ -14,7 +14,8 @@ import httpx2
 from ..config import RunConfig
 from ..errors import EndpointError
 from ..redact import redact, register_secret
-from .client import LLMClient, is_loopback
+from .client import LLMClient
+from .http_client import is_loopback
 from .local_server import RECOMMENDED_CONCURRENCY, LocalServer, response_format_for
 
 OPENAI_URL = "https://api.openai.com/v1"
