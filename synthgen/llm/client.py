@@ -6,7 +6,6 @@ A 400 about `response_format` (with `auto`) or `max_tokens` changes that paramet
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
@@ -17,7 +16,7 @@ import orjson
 from tenacity import RetryCallState
 
 from ..config import LLMConfig
-from ..errors import EndpointError, FatalLLMError
+from ..errors import FatalLLMError
 from ..redact import drop_secrets
 from .endpoints import EndpointPool
 from .http_client import http_client
@@ -129,17 +128,11 @@ class LLMClient:
         self.mode = "json_schema" if cfg.structured_output == "auto" else cfg.structured_output
         self._response_format = response_format or _openai_response_format
         self.pool = EndpointPool(base_urls)
-        try:
-            self.clients = {
-                url: openai.AsyncOpenAI(api_key=api_key, base_url=url, max_retries=0, timeout=cfg.timeout_s,
-                                        http_client=http_client(cfg, url))
-                for url in self.pool.urls
-            }
-        except OSError as exc:  # the transport loads SSL_CERT_FILE up front, even for http:// URLs
-            raise EndpointError(f"SSL_CERT_FILE={os.environ.get('SSL_CERT_FILE')} cannot be loaded as "
-                                f"CA certificates ({exc.strerror or exc}); fix or unset it") from None
-        except ValueError as exc:  # a proxy variable of a scheme httpx lacks (a typo, socks4://)
-            raise EndpointError(f"{exc} (from HTTP_PROXY, HTTPS_PROXY or ALL_PROXY)") from None
+        self.clients = {
+            url: openai.AsyncOpenAI(api_key=api_key, base_url=url, max_retries=0, timeout=cfg.timeout_s,
+                                    http_client=http_client(cfg, url))
+            for url in self.pool.urls
+        }
         self._max_tokens_key = "max_tokens"
         self.succeeded = self.refused = 0  # answers; refusals before the first answer
         self.max_concurrency = cfg.concurrency

@@ -3,13 +3,14 @@ response hooks (public httpx API, run before any body is read) and proxy mounts.
 
 from __future__ import annotations
 
+import os
 from urllib.parse import urlparse
 
 import httpx2
 import openai
 
 from ..config import LLMConfig
-from ..errors import FatalLLMError
+from ..errors import EndpointError, FatalLLMError
 from ..redact import redact
 from .retry import AnswerTooLarge
 
@@ -61,4 +62,11 @@ def http_client(cfg: LLMConfig, url: str) -> openai.DefaultAioHttpClient:
     through HTTP(S)_PROXY, whose loopback is not ours."""
     direct = {f"all://{urlparse(url).netloc}": None} if is_loopback(url) else None
     hooks = [capping_error_bodies(cfg.max_response_bytes), refuse_post_redirect]
-    return openai.DefaultAioHttpClient(timeout=cfg.timeout_s, mounts=direct, event_hooks={"response": hooks})
+    try:
+        return openai.DefaultAioHttpClient(timeout=cfg.timeout_s, mounts=direct,
+                                           event_hooks={"response": hooks})
+    except OSError as exc:  # the transport loads SSL_CERT_FILE up front, even for http:// URLs
+        raise EndpointError(f"SSL_CERT_FILE={os.environ.get('SSL_CERT_FILE')} cannot be loaded as "
+                            f"CA certificates ({exc.strerror or exc}); fix or unset it") from None
+    except ValueError as exc:  # a proxy variable of a scheme httpx lacks (a typo, socks4://)
+        raise EndpointError(f"{exc} (from HTTP_PROXY, HTTPS_PROXY or ALL_PROXY)") from None
