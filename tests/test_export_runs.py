@@ -130,3 +130,51 @@ def test_merge_allow_partial_keeps_the_committed_examples_of_an_open_part(tmp_pa
     ids = lambda run: {rec["id"] for path in (run / "examples").glob("part-*.jsonl")  # noqa: E731
                        for rec in read_lines(path)}
     assert ids(tmp_path / "m") == ids(p0) | {rec["id"] for rec in want}
+
+
+def test_texts_with_unicode_line_separators_stay_one_row_a_line(tmp_path, make_server):
+    """An engine's text with U+2028, U+2029 or NEL (\\x85): json.dumps leaves them raw, and str.splitlines()
+    (the training example's reader, and many others) would cut the row there."""
+    from typer.testing import CliRunner
+
+    from synthgen.cli import app
+
+    from helpers import examples
+    from test_batch_offline import STANDIN
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('seed = 21\n[llm]\nmodel = "scripted"\nbase_url = "http://127.0.0.1:9/v1"\n'
+                   "[groups.sts]\nexamples = 6\n[output]\nshard_size = 16\n")
+    run, outbox, cluster = tmp_path / "run", tmp_path / "outbox", make_server()
+    for _ in range(6):
+        r = CliRunner().invoke(app, ["batch-export", "-c", str(cfg), "-o", str(run), "--dir", str(outbox), "-q"])
+        assert r.exit_code == 0, r.output
+        new = [p for p in outbox.glob("*.jsonl") if not p.name.endswith(".out.jsonl")
+               and not p.with_suffix(".out.jsonl").exists()]
+        if not new:
+            break
+        for req in new:
+            out = req.with_suffix(".out.jsonl")
+            subprocess.run([sys.executable, str(STANDIN), "-i", str(req), "-o", str(out), "--url", cluster.base_url],
+                           check=True, timeout=120)
+            lines = [json.loads(line) for line in out.read_text().splitlines()]
+            for line in lines:
+                msg = line["response"]["body"]["choices"][0]["message"]
+                fields = json.loads(msg["content"])
+                fields.update({k: fields[k].replace(" ", sep, 1) for k, sep in
+                               (("S1", "\u2028"), ("S2", "\u2029"), ("S3", "\x85"))})
+                msg["content"] = json.dumps(fields)
+            out.write_text("".join(json.dumps(line) + "\n" for line in lines))
+            r = CliRunner().invoke(app, ["batch-ingest", "-c", str(cfg), "-o", str(run), str(out)])
+            assert r.exit_code == 0, r.output
+    texts = {ex["S1"] for ex in examples(run)}
+    assert texts and all("\u2028" in t for t in texts)
+    for fmt in ("sentence-transformers", "flagembedding", "mteb"):
+        summary = export_run(run, fmt, tmp_path / fmt, ExportOptions(eval_fraction=0.5))
+        for f in summary["files"]:
+            if f["path"].endswith(".jsonl"):
+                lines = (tmp_path / fmt / f["path"]).read_text(encoding="utf-8").splitlines()
+                assert len(lines) == f["rows"], f["path"]
+                assert all(json.loads(line) for line in lines)
+    queries = read_lines(tmp_path / "mteb" / "sts" / "queries.jsonl")
+    assert {q["query"] for q in queries} <= texts

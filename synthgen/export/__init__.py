@@ -107,7 +107,7 @@ def select(records: Iterable[dict], opts: ExportOptions) -> Iterator[Example]:
                          negative=rec[group.negative] if group.negative else None,
                          languages=tuple(ph[s] for s in group.language_slots if ph.get(s)), record=rec)
         except (KeyError, TypeError, AttributeError) as exc:
-            raise ExportError(f"example {rec.get('id', '?')} is not a whole example record "
+            raise StorageError(f"example {rec.get('id', '?')} is not a whole example record "
                               f"({type(exc).__name__}: {exc}): the file is damaged") from None
         if wanted is None or set(ex.languages) <= wanted:
             yield ex

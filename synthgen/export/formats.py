@@ -94,11 +94,15 @@ def doc_id(text: str) -> str:
     return "d" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
+# the line breaks json.dumps leaves raw but str.splitlines() splits on: escaped, one row a line for every reader
+_LINE_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
 def write_jsonl(out: Path, rel: str, rows: list[dict], **info) -> dict:
     path = out / rel
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8") as f:
-        f.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+        f.writelines(json.dumps(row, ensure_ascii=False).translate(_LINE_BREAKS) + "\n" for row in rows)
     return {"path": rel, "rows": len(rows), **info}
 
 
