@@ -33,6 +33,9 @@ def _check_parts(parts: list[Path], allow_partial: bool) -> tuple[list[dict], Ru
     if len(fps) != 1:
         raise RunError(f"parts come from different configs (fingerprints {sorted(fps)})")
     shards = [m.get("shard", "0/1") for m in manifests]
+    for p, s in zip(parts, shards):
+        if "/" not in s:  # a merged run (or a validated copy of one) is no shard
+            raise RunError(f"{p} is a merged run, not a shard: merge the shards it was made from")
     if len(set(shards)) != len(shards):
         raise RunError(f"the same shard is given twice: {sorted(shards)}")
     ns = {int(s.split("/")[1]) for s in shards}

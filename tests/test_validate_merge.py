@@ -130,6 +130,16 @@ def test_merge_refuses_incomplete_or_mixed_parts(tmp_path, make_server, write_co
     assert r.returncode == 2 and "different configs" in r.stderr
 
 
+def test_merge_refuses_a_merged_run_as_a_part_in_one_line(tmp_path, server, write_config):
+    cfg = load_config(write_config(server.base_url))
+    run_all(cfg, RunOptions(out=tmp_path / "single", quiet=True))
+    assert synthgen("merge", str(tmp_path / "m"), str(tmp_path / "single")).returncode == 0
+    for more in ([], [str(tmp_path / "single")]):  # a merged run alone, or beside a shard
+        r = synthgen("merge", str(tmp_path / "again"), str(tmp_path / "m"), *more)
+        assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+        assert r.stderr.strip() == f"synthgen: error: {tmp_path / 'm'} is a merged run, not a shard: merge the shards it was made from"
+
+
 def _sts_run(run, n: int, copies: dict[int, int]) -> None:
     """A run directory of n distinct STS examples; copies[i] = j makes example i repeat example j."""
     from synthgen.config import RunConfig
