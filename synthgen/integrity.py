@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import re
 import sqlite3
 from contextlib import closing, contextmanager
 from pathlib import Path
@@ -154,3 +155,19 @@ def verify_parts(run_dir: Path, manifest: dict) -> None:
             if why is not None:
                 raise StorageError(f"{path} {why}: run.json lists {p['records']} records; rerun "
                                    "the command that made it (same config and --out) to rebuild it from the journal")
+    _refuse_strays(Path(run_dir), manifest, listed)
+
+
+def _refuse_strays(run_dir: Path, manifest: dict, listed: dict) -> None:
+    """A part-*.jsonl run.json does not list (a copy, another run's file) would be read as data;
+    until stage 2 is done, a run (live, killed, stopped and resumed) may have published parts
+    past the ones run.json (written every 2 s) lists."""
+    running = manifest.get("stages", {}).get("generate", {}).get("status") not in ("complete", "partial")
+    kinds = set(listed) | ({"examples", "rejects"} if "stages" in manifest else set())
+    for kind in sorted(kinds):
+        names = {p["name"] for p in listed.get(kind, [])}
+        for path in sorted((run_dir / kind).glob("part-*.jsonl")):
+            late = running and re.fullmatch(r"part-\d{5}\.jsonl", path.name) and int(path.name[5:10]) >= len(names)
+            if path.name not in names and not late:
+                raise StorageError(f"{path} is not a part run.json lists (a copy, or another run's file?): "
+                                   f"move it out of {path.parent}")

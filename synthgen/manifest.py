@@ -123,6 +123,7 @@ def write_manifest(cfg: RunConfig, journal: Journal, run_dir: Path, session_elap
         "run_dir": str(run_dir),
         "fingerprint": cfg.fingerprint(),
         "shard": journal.get_meta("shard", "0/1"),
+        "tasks": journal.get_meta("tasks"),  # the digest of the stage 1 tasks stage 2 worked from
         "batches": Ledger(journal).summary(),
         "versions": dict(_versions()),
         "stages": stages,

@@ -32,7 +32,13 @@ def _check_parts(parts: list[Path], allow_partial: bool) -> tuple[list[dict], Ru
     fps = {m["fingerprint"] for m in manifests}
     if len(fps) != 1:
         raise RunError(f"parts come from different configs (fingerprints {sorted(fps)})")
+    if len({m["tasks"] for m in manifests if m.get("tasks")}) > 1:
+        raise RunError("parts were generated from different stage 1 tasks: brainstorm once and give "
+                       "every shard that run as --tasks-from")
     shards = [m.get("shard", "0/1") for m in manifests]
+    for p, s in zip(parts, shards):
+        if "/" not in s:  # a merged run (or a validated copy of one) is no shard
+            raise RunError(f"{p} is a merged run, not a shard: merge the shards it was made from")
     if len(set(shards)) != len(shards):
         raise RunError(f"the same shard is given twice: {sorted(shards)}")
     ns = {int(s.split("/")[1]) for s in shards}
@@ -94,6 +100,7 @@ def merge(out: Path, parts: list[Path], allow_partial: bool = False) -> dict:
         summary = {
             "synthgen_manifest": 1, "merged_from": [str(p) for p in parts],
             "fingerprint": manifests[0]["fingerprint"], "shard": "merged",
+            "tasks": manifests[0].get("tasks"),
             "accepted": accepted, "cross_part_rejects": cross,
             "tokens": {k: sum(m.get("tokens", {}).get(k, 0) for m in manifests)
                        for k in ("prompt_tokens", "completion_tokens", "responses")},

@@ -21,7 +21,7 @@ from .llm.connect import resolve_endpoint
 from .manifest import write_manifest
 from .plan import Shard, generate_items
 from .progress import Progress
-from .run_dir import check_stage1, load_tasks, open_run
+from .run_dir import bind_tasks, check_stage1, load_tasks, open_run
 from .session import RunOptions, StageSession
 from .stages.brainstorm import BrainstormStage
 from .stages.generate import GenerateStage
@@ -60,6 +60,7 @@ def _make_stage(name: str, cfg: RunConfig, opts: RunOptions, journal: Journal):
     if tasks_dir == out and any(GROUPS[g].brainstorm for g in cfg.active_groups()):  # --tasks-from's
         check_stage1(cfg, out, journal, own=True)  # run was checked (parts hashed) before --out was made
     tasks = load_tasks(tasks_dir)
+    bind_tasks(journal, tasks, tasks_dir, opts.force)
     try:
         generate_items(cfg, tasks)  # checks that every group has tasks
     except ValueError as exc:  # --tasks-from's run may not have brainstormed this config's groups

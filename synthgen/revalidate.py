@@ -114,7 +114,7 @@ def revalidate(run_dir: Path, config: Path | None = None, out: Path | None = Non
             # the copy is a run of its own: stats, export, validate and merge read its run.json
             atomic_write_json(Path(out) / "run.json", {
                 "synthgen_manifest": 1, "validated_from": str(run_dir), "fingerprint": cfg.fingerprint(),
-                "shard": data.get("shard", "0/1"), "tokens": data.get("tokens", {}),
+                "shard": data.get("shard", "0/1"), "tasks": data.get("tasks"), "tokens": data.get("tokens", {}),
                 "cost_usd": data.get("cost_usd"),
                 "stages": {"generate": {"status": data.get("stages", {}).get("generate", {}).get("status"),
                                         "accepted": report["passed"]}},

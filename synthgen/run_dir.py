@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 from contextlib import contextmanager
 from pathlib import Path
@@ -93,3 +94,13 @@ def load_tasks(run_dir: Path) -> dict[str, list[str]]:
     for rec in iter_records(Path(run_dir) / "tasks"):
         tasks.setdefault(rec["group"], []).append(rec["task"])
     return tasks
+
+
+def bind_tasks(journal: Journal, tasks: dict[str, list[str]], tasks_dir: Path, force: bool) -> None:
+    """Stage 2 keeps to the task list it started from (run.json's "tasks"), which merge compares:
+    another list (a brainstorm run again, each CI job's own) would change every item still to do."""
+    digest = hashlib.sha256(json.dumps(tasks, sort_keys=True).encode()).hexdigest()[:16]
+    if journal.get_meta("tasks", digest) != digest and not force:
+        raise RunError(f"the stage 1 tasks in {tasks_dir} are not the ones this run's stage 2 started "
+                       "from: give the --tasks-from it started with (or --force)")
+    journal.set_meta("tasks", digest)

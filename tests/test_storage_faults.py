@@ -266,6 +266,25 @@ def test_a_lost_or_cut_published_part_is_named_by_readers_and_rebuilt_by_a_rerun
     assert synthgen("stats", str(run)).returncode == 0
 
 
+@pytest.mark.parametrize("stray", ["part-00003 (copy).jsonl", "part-00090.jsonl"])
+def test_a_stray_part_file_is_named_by_readers_not_read_as_data(finished, tmp_path, stray):
+    run = copy_of(finished, tmp_path)
+    path = run / "examples" / stray  # a file manager's copy, or a part of another run put here
+    shutil.copy(run / "examples" / "part-00003.jsonl", path)
+    for command in (["stats", str(run)], ["validate", str(run), "--check"],
+                    ["export", str(run), "--format", "flagembedding", "--out", str(tmp_path / "ex")],
+                    ["merge", str(tmp_path / "merged"), str(run)]):
+        one_line_error(synthgen(*command), str(path), "not a part run.json lists", "move it out")
+    path.unlink()
+    # killed after publishing a part that run.json (written every 2 s) does not list yet: still read
+    manifest = json.loads((run / "run.json").read_text())
+    manifest["parts"]["examples"].pop()
+    manifest["stages"]["generate"]["status"] = "in progress"
+    (run / "run.json").write_text(json.dumps(manifest))
+    r = synthgen("stats", str(run))
+    assert r.returncode == 0, r.stderr
+
+
 def test_an_open_part_cut_short_after_a_crash_is_rebuilt_by_the_rerun(server, tmp_path):
     cfg = write_cfg(tmp_path, server.base_url, sl=240, sts=60, shard_size=25)
     r = synthgen("run", "--config", str(cfg), "--out", str(tmp_path / "clean"), "--quiet")

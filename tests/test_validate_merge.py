@@ -7,9 +7,13 @@ import subprocess
 import sys
 from collections import Counter
 
+import pytest
+
 from synthgen.config import load_config
+from synthgen.errors import RunError
 from synthgen.pipeline import RunOptions, run_all, run_stage
 from synthgen.plan import Shard
+from synthgen.run_dir import load_tasks
 
 from helpers import examples, read_jsonl, rejects
 
@@ -128,6 +132,35 @@ def test_merge_refuses_incomplete_or_mixed_parts(tmp_path, make_server, write_co
     run_all(other, RunOptions(out=tmp_path / "o", quiet=True, shard=Shard(1, 2)))
     r = synthgen("merge", str(tmp_path / "m"), str(tmp_path / "p0"), str(tmp_path / "o"))
     assert r.returncode == 2 and "different configs" in r.stderr
+
+
+def test_merge_refuses_a_merged_run_as_a_part_in_one_line(tmp_path, server, write_config):
+    cfg = load_config(write_config(server.base_url))
+    run_all(cfg, RunOptions(out=tmp_path / "single", quiet=True))
+    assert synthgen("merge", str(tmp_path / "m"), str(tmp_path / "single")).returncode == 0
+    for more in ([], [str(tmp_path / "single")]):  # a merged run alone, or beside a shard
+        r = synthgen("merge", str(tmp_path / "again"), str(tmp_path / "m"), *more)
+        assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+        assert r.stderr.strip() == f"synthgen: error: {tmp_path / 'm'} is a merged run, not a shard: merge the shards it was made from"
+
+
+def test_merge_refuses_shards_generated_from_different_stage_1_tasks(tmp_path, make_server, write_config):
+    # the same config brainstormed twice (each CI job its own `run --shard`): two task lists
+    servers = (make_server(), make_server(rate_repeat_task=0.5))
+    cfgs = [load_config(write_config(s.base_url, name=f"c{i}.toml")) for i, s in enumerate(servers)]
+    for i, cfg in enumerate(cfgs):
+        assert run_stage("brainstorm", cfg, RunOptions(out=tmp_path / f"b{i}", quiet=True)).code == 0
+    assert load_tasks(tmp_path / "b0") != load_tasks(tmp_path / "b1")
+    for k in range(2):
+        opts = RunOptions(out=tmp_path / f"p{k}", quiet=True, shard=Shard(k, 2), tasks_from=tmp_path / f"b{k}")
+        assert run_stage("generate", cfgs[0], opts).code == 0
+    r = synthgen("merge", str(tmp_path / "m"), str(tmp_path / "p0"), str(tmp_path / "p1"))
+    assert r.returncode == 2 and "different stage 1 tasks" in r.stderr, r.stderr
+    assert not (tmp_path / "m").exists()
+    # a shard resumed with another task list than it started from would mix the two
+    with pytest.raises(RunError, match="not the ones this run's stage 2 started from"):
+        run_stage("generate", cfgs[0], RunOptions(out=tmp_path / "p1", quiet=True, shard=Shard(1, 2),
+                                                  tasks_from=tmp_path / "b0"))
 
 
 def _sts_run(run, n: int, copies: dict[int, int]) -> None:
