@@ -168,6 +168,6 @@ def _refuse_strays(run_dir: Path, manifest: dict, listed: dict) -> None:
         names = {p["name"] for p in listed.get(kind, [])}
         for path in sorted((run_dir / kind).glob("part-*.jsonl")):
             late = running and re.fullmatch(r"part-\d{5}\.jsonl", path.name) and int(path.name[5:10]) >= len(names)
-            if path.name not in names and not late:
-                raise StorageError(f"{path} is not a part run.json lists (a copy, or another run's file?): "
-                                   f"move it out of {path.parent}")
+            if not path.is_file() or (path.name not in names and not late):
+                what = "is not a file" if not path.is_file() else "is not a part run.json lists (a copy, or another run's file?)"
+                raise StorageError(f"{path} {what}: move it out of {path.parent}")

@@ -251,6 +251,27 @@ def test_a_damaged_reject_part_is_one_line_naming_it(run, tmp_path):
     assert r.stderr.strip().endswith("part-09999.jsonl, line 1: not a whole JSON object; the file is damaged")
 
 
+def test_a_directory_named_like_a_part_is_named_not_read(run, tmp_path):
+    """Even in a run still in progress (whose run.json may not list its newest parts yet), a
+    directory named like a part is one line, exit 1, not an IsADirectoryError traceback."""
+    damaged = tmp_path / "run"
+    shutil.copytree(run, damaged)
+    manifest = json.loads((damaged / "run.json").read_text())
+    manifest["stages"]["generate"]["status"] = "in progress"
+    (damaged / "run.json").write_text(json.dumps(manifest))
+    extra = damaged / "examples" / "part-00777.jsonl"
+    extra.mkdir()
+    for argv in (["export", str(damaged), "--format", "sentence-transformers", "--out", str(tmp_path / "st"),
+                  "--allow-partial"], ["stats", str(damaged)]):
+        r = synthgen(*argv)
+        assert r.returncode == 1 and "Traceback" not in r.stderr, (argv, r.stderr)
+        assert len(r.stderr.strip().splitlines()) == 1 and "part-00777.jsonl is not a file" in r.stderr, r.stderr
+    assert not (tmp_path / "st").exists()
+    extra.rmdir()
+    r = synthgen("stats", str(damaged))
+    assert r.returncode == 0, r.stderr
+
+
 def _damage_second_example(run: Path, tmp_path: Path, line: bytes) -> Path:
     damaged = tmp_path / "run"
     shutil.copytree(run, damaged)
