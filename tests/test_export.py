@@ -211,7 +211,10 @@ def test_exclude_flagged_leaves_out_flagged_examples(tmp_path):
     (["--format", "parquet", "--languages", "Klingon"], "unknown language(s) ['Klingon']"),
     (["--format", "parquet", "--metadata", "id,colour"], "unknown --metadata"),
     (["--format", "flagembedding", "--query-template", "Q: {text}"], "--query-template"),
-    (["--format", "flagembedding", "--prompt-column", "--query-template", "{query} ({task})"], "--prompt-column"),
+    (["--format", "sentence-transformers", "--prompt-column", "--query-template", "{query} ({task})"],
+     "--prompt-column needs"),
+    (["--format", "flagembedding", "--prompt-column"], "--prompt-column is for"),  # a no-op there
+    (["--format", "parquet", "--prompt-column"], "--prompt-column is for"),
 ])
 def test_bad_options_are_one_line_and_exit_2(run, tmp_path, args, message):
     r = synthgen("export", str(run), "--out", str(tmp_path / "o"), *args)

@@ -144,6 +144,9 @@ def export_run(run_dir: Path | str, fmt: str, out: Path | str, options: ExportOp
         raise ExportError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if fmt == "parquet":
         check_parquet(opts)
+    if opts.prompt_column and fmt not in ("sentence-transformers", "mteb"):
+        raise ExportError(f"--prompt-column is for sentence-transformers and mteb: {fmt} keeps the "
+                          "instruction apart already")
     manifest = read_manifest(run_dir)
     check_template(opts.query_template, opts.prompt_column)
     if not 0.0 <= opts.eval_fraction < 1.0:
