@@ -283,7 +283,7 @@ def merge(out: Path = typer.Argument(..., help="new directory for the merged run
     _run_dirs(parts)
     s = do_merge(out, parts, allow_partial)
     short = [f"{g} {v['accepted']}/{v['target']}" for g, v in s["stages"]["generate"]["shortfall"].items()]
-    typer.echo(f"merged {len(parts)} parts into {out}: {s['accepted']} examples, "
+    typer.echo(f"merged {len(parts)} part{'s' * (len(parts) != 1)} into {out}: {s['accepted']} examples, "
                f"{s['cross_part_rejects']} duplicates across parts rejected"
                + (f"; short of target: {', '.join(short)}" if short else ""))
 
