@@ -18,6 +18,7 @@ from .errors import EXIT_BUDGET, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, RunErro
 from .integrity import disk_faults
 from .journal import Journal
 from .llm.connect import resolve_endpoint
+from .llm.local_server import model_file
 from .manifest import write_manifest
 from .plan import Shard, generate_items
 from .progress import Progress
@@ -166,6 +167,8 @@ def _refuse_early(name: str, cfg: RunConfig, opts: RunOptions) -> None:
     and shard: a rerun with the mistake fixed must not be told the directory is another config's."""
     if cfg.llm.backend == "openai" and opts.export_dir is None:
         resolve_endpoint(cfg)
+    if cfg.llm.backend == "local":
+        model_file(cfg.llm.model_path)
     if (opts.max_cost is not None or cfg.budget.max_cost is not None) and cfg.llm.model not in cfg.prices:
         raise RunError(f"a cost budget (--max-cost, budget.max_cost) needs a price for model "
                        f"'{cfg.llm.model}' in the [prices] table")
