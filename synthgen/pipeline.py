@@ -100,6 +100,10 @@ def _stopped(s: StageSession) -> StageOutcome | None:
         code, msg = EXIT_OK, f"{name}: {done}; {s.exported}"
     elif reason and reason.startswith("budget"):
         code, msg = EXIT_BUDGET, f"{name} stopped: {reason}; {done}; rerun with a higher budget to continue"
+    elif reason == "request_failed" and s.cfg.llm.backend == "local" and e.last_failure.startswith("connection"):
+        code, msg = EXIT_FAILED, (  # our own child on 127.0.0.1: nothing else refuses the connection
+            f"{name} stopped: the local model server (llama_cpp.server) died ({e.last_failure}); {done}, "
+            "every response received is saved: rerun the same command to start it again and continue")
     elif reason == "request_failed":
         code, msg = EXIT_FAILED, (
             f"{name} stopped: {st.failed} request(s) still failing ({e.last_failure}); {done}, "
