@@ -18,6 +18,7 @@ from .errors import EXIT_BUDGET, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, RunErro
 from .integrity import disk_faults
 from .journal import Journal
 from .llm.connect import resolve_endpoint
+from .llm.local_server import model_file
 from .manifest import write_manifest
 from .plan import Shard, generate_items
 from .progress import Progress
@@ -100,6 +101,10 @@ def _stopped(s: StageSession) -> StageOutcome | None:
         code, msg = EXIT_OK, f"{name}: {done}; {s.exported}"
     elif reason and reason.startswith("budget"):
         code, msg = EXIT_BUDGET, f"{name} stopped: {reason}; {done}; rerun with a higher budget to continue"
+    elif reason == "request_failed" and s.cfg.llm.backend == "local" and e.last_failure.startswith("connection"):
+        code, msg = EXIT_FAILED, (  # our own child on 127.0.0.1: nothing else refuses the connection
+            f"{name} stopped: the local model server (llama_cpp.server) died ({e.last_failure}); {done}, "
+            "every response received is saved: rerun the same command to start it again and continue")
     elif reason == "request_failed":
         code, msg = EXIT_FAILED, (
             f"{name} stopped: {st.failed} request(s) still failing ({e.last_failure}); {done}, "
@@ -167,6 +172,8 @@ def _refuse_early(name: str, cfg: RunConfig, opts: RunOptions) -> None:
     and shard: a rerun with the mistake fixed must not be told the directory is another config's."""
     if cfg.llm.backend == "openai" and opts.export_dir is None:
         resolve_endpoint(cfg)
+    if cfg.llm.backend == "local":
+        model_file(cfg.llm.model_path)
     if (opts.max_cost is not None or cfg.budget.max_cost is not None) and cfg.llm.model not in cfg.prices:
         raise RunError(f"a cost budget (--max-cost, budget.max_cost) needs a price for model "
                        f"'{cfg.llm.model}' in the [prices] table")

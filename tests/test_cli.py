@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -323,6 +325,23 @@ def test_a_refused_command_leaves_no_run_directory_and_the_fixed_rerun_runs(tmp_
         assert not out.exists(), args
     r = run_cmd("generate", "-c", str(cfg8), "--tasks-from", str(tasks), "-o", str(out), "-q")
     assert r.returncode == 0, r.stderr
+
+
+def test_a_bad_local_model_path_is_refused_before_the_run_directory_is_made(tmp_path):
+    # the run directory was bound to the bad llm.model_path, so the rerun with the path fixed was
+    # told "started with a different config (changed: llm.model_path)"
+    quickstart = (Path(__file__).resolve().parent.parent / "configs" / "quickstart.toml").read_text()
+    fifo, text = tmp_path / "fifo.gguf", tmp_path / "notes.gguf"
+    os.mkfifo(fifo)
+    text.write_text("not a model\n")
+    out, cfg = tmp_path / "r", tmp_path / "local.toml"
+    for path, needle in [(tmp_path / "nope.gguf", "not found"), (tmp_path, "not a file"), (fifo, "not a file"),
+                         (text, "not a GGUF model file"), ("", "not a file")]:
+        cfg.write_text(quickstart.replace('# model_path = "/path/to/any-model.gguf"', f'model_path = "{path}"'))
+        r = run_cmd("run", "-c", str(cfg), "-o", str(out))
+        line = _one_clean_line(r.stderr)
+        assert r.returncode == 2 and f"llm.model_path '{path}': {needle}" in line, line
+        assert not out.exists(), path
 
 
 def test_ctrl_c_while_the_cli_still_imports_is_one_line_and_130() -> None:

@@ -31,6 +31,7 @@ pytestmark = [
 
 openai = pytest.importorskip("openai")
 
+from synthgen.errors import ConfigError  # noqa: E402
 from synthgen.llm.local_server import (  # noqa: E402
     LocalBackendError,
     LocalServer,
@@ -173,19 +174,22 @@ def test_without_the_package_the_error_says_how_to_install():
 
 def test_missing_model_file_is_a_clear_error(tmp_path):
     missing = tmp_path / "nope.gguf"
-    with pytest.raises(LocalBackendError, match="nope.gguf"):
+    with pytest.raises(ConfigError, match="nope.gguf"):
         LocalServer(missing)
 
 
-def test_server_that_dies_at_startup_reports_its_log(tmp_path):
-    bogus = tmp_path / "bogus.gguf"
-    bogus.write_bytes(b"this is not a gguf file" * 100)
+def test_server_that_dies_at_startup_says_why_in_one_line(tmp_path):
+    # a GGUF cut short (an interrupted download): the error printed 15 lines of the server's
+    # traceback; llama.cpp's own reason and the log's path are what the user needs
+    cut = tmp_path / "cut.gguf"
+    with open(bundled_model_path(), "rb") as f:
+        cut.write_bytes(f.read(5_000_000))
     log = tmp_path / "server.log"
     with pytest.raises(LocalBackendError, match="exited with code") as err:
-        with LocalServer(bogus, startup_timeout=60, log_path=log):
+        with LocalServer(cut, startup_timeout=60, log_path=log):
             pass
-    assert str(log) in str(err.value)
-    assert "bogus.gguf" in str(err.value)  # the tail of the log says which file failed
+    assert str(log) in str(err.value) and "\n" not in str(err.value)
+    assert "corrupted or incomplete" in str(err.value)
 
 
 def test_child_dies_when_parent_is_sigkilled(tmp_path):

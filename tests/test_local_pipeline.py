@@ -7,6 +7,8 @@ weak, so both accepted examples and rejects with reasons are expected.
 from __future__ import annotations
 
 import importlib.util
+import os
+import signal
 import subprocess
 import sys
 
@@ -55,3 +57,29 @@ def test_the_bundled_model_is_reached_behind_a_corporate_proxy(tmp_path):
                         "--limit", "1", "--quiet"], capture_output=True, text=True, timeout=600, env=env)
     assert r.returncode == 0, r.stderr[-2000:]
     assert manifest(tmp_path / "qs")["stages"]["brainstorm"]["status"] == "partial"
+
+
+def test_the_local_server_killed_mid_run_is_named_and_a_rerun_finishes(tmp_path):
+    # the message named only "cannot connect to host 127.0.0.1:PORT", a port the user never chose
+    out = tmp_path / "qs"
+    cmd = [sys.executable, "-m", "synthgen", "brainstorm", "--out", str(out)]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in proc.stderr:  # the first progress line comes once the server answers
+            if line.startswith("brainstorm:"):
+                break
+        children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+        assert len(children) == 1, children
+        os.kill(int(children[0]), signal.SIGKILL)
+        err = proc.stderr.read()
+        assert proc.wait(timeout=300) == 1, err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    line = err.strip().splitlines()[-1]
+    assert "the local model server (llama_cpp.server) died" in line, err
+    assert "rerun the same command" in line
+    r = subprocess.run([*cmd, "--quiet"], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert manifest(out)["stages"]["brainstorm"]["status"] == "complete"

