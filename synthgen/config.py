@@ -31,7 +31,7 @@ class BatchConfig(_Strict):
 
     max_requests: int = Field(50_000, ge=1, le=50_000)
     max_bytes: int = Field(200 * 1024 * 1024, ge=1024)
-    completion_window: str = "24h"
+    completion_window: str = Field("24h", min_length=1)
     poll_interval_s: float = Field(10.0, gt=0)
     max_poll_interval_s: float = Field(120.0, gt=0)
     max_waves: int = Field(3, ge=1, le=20)
@@ -41,9 +41,9 @@ class LLMConfig(_Strict):
     mode: Literal["online", "batch"] = "online"
     batch: BatchConfig = BatchConfig()
     backend: Literal["openai", "local"] = "openai"
-    model: str = "gpt-4o-mini"
+    model: str = Field("gpt-4o-mini", min_length=1)  # "" would reach the endpoint as no model
     base_url: str | list[str] | None = None
-    api_key_env: str = "OPENAI_API_KEY"
+    api_key_env: str = Field("OPENAI_API_KEY", min_length=1)
     temperature: float = Field(1.0, ge=0.0, le=2.0)
     top_p: float = Field(1.0, gt=0.0, le=1.0)
     max_tokens: int = Field(2048, ge=16)
@@ -56,7 +56,7 @@ class LLMConfig(_Strict):
     structured_output: Literal["auto", "json_schema", "json_object", "off"] = "auto"
     requests_per_minute: float | None = Field(None, gt=0)
     tokens_per_minute: float | None = Field(None, gt=0)
-    model_path: str | None = None
+    model_path: str | None = Field(None, min_length=1)  # "" would be the current directory
     n_ctx: int = Field(2048, ge=256)
     extra_body: dict = Field(default_factory=dict)
 

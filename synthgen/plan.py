@@ -43,7 +43,7 @@ class Shard:
 
     @classmethod
     def parse(cls, text: str | None) -> "Shard":
-        if not text:
+        if text is None:  # "" (an unset $SHARD in a CI matrix) must not mean the whole plan
             return cls()
         try:
             k, n = (int(x) for x in text.split("/"))

@@ -193,6 +193,11 @@ def test_an_empty_prompts_dir_is_refused_not_read_as_the_packaged_prompts():
     assert "prompts_dir" in error(with_("prompts_dir", ""))
 
 
+@pytest.mark.parametrize("key", ["llm.model", "llm.api_key_env", "llm.model_path", "llm.batch.completion_window"])
+def test_an_empty_string_setting_is_refused_in_one_line(key):
+    assert error(with_(key, "")).endswith(f"{key}: String should have at least 1 character")
+
+
 def test_language_weights_without_custom_mode_are_refused():
     # they would be ignored: the run would silently use the paper's mix
     message = error(with_("languages", {"weights": {"English": 1, "Thai": 1}}))

@@ -137,7 +137,7 @@ def test_shard_parse_accepts(text, expected):
     assert (shard.k, shard.n) == expected
 
 
-@pytest.mark.parametrize("text", ["4/4", "x", "1/0", "-1/4", "1/2/3", "a/b", "2"])
+@pytest.mark.parametrize("text", ["4/4", "x", "1/0", "-1/4", "1/2/3", "a/b", "2", ""])
 def test_shard_parse_rejects(text):
     with pytest.raises(ValueError, match="--shard"):
         Shard.parse(text)
