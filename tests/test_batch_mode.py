@@ -75,7 +75,8 @@ def test_a_batch_run_gives_the_same_examples_and_rejects_as_an_online_run(make_s
     expected = reference(**CONTENT_FAULTS)
     srv = make_server(**CONTENT_FAULTS)
     run = tmp_path / "run"
-    r = CliRunner().invoke(app, ["generate", "-c", str(_write(tmp_path / "b.toml", srv.base_url)), "-o", str(run), "-q"])
+    cfg = _write(tmp_path / "b.toml", srv.base_url)
+    r = CliRunner().invoke(app, ["generate", "-c", str(cfg), "-o", str(run), "-q"])
     assert r.exit_code == 0, r.output
     assert _records(run) == expected
     store = _store(srv)
@@ -221,7 +222,8 @@ def test_cost_in_run_json_is_at_batch_prices(make_server, tmp_path):
 def test_stats_shows_each_batch(make_server, tmp_path):
     srv = make_server()
     run = tmp_path / "run"
-    r = CliRunner().invoke(app, ["generate", "-c", str(_write(tmp_path / "b.toml", srv.base_url)), "-o", str(run), "-q"])
+    cfg = _write(tmp_path / "b.toml", srv.base_url)
+    r = CliRunner().invoke(app, ["generate", "-c", str(cfg), "-o", str(run), "-q"])
     assert r.exit_code == 0, r.output
     import json
 
@@ -280,3 +282,86 @@ def test_a_file_list_with_junk_entries_is_searched_past(tmp_path):
         r = CliRunner().invoke(app, ["generate", "-c", str(cfg), "-o", str(tmp_path / "run"), "-q"])
     assert r.exit_code == 1, r.output
     assert "Batch API call files.create failed: HTTP 500" in r.output and "Traceback" not in r.output, r.output
+
+
+def _counting(status_after: int, answer):
+    """A handler answering `answer(request)` until called `status_after` times, then HTTP 500."""
+    calls = []
+
+    async def handler(request: web.Request) -> web.Response:
+        calls.append(1)
+        if len(calls) > status_after:
+            return web.json_response({"error": {"message": "enough"}}, status=500)
+        return web.json_response(answer(request))
+    return handler
+
+
+def test_a_file_list_that_always_has_more_is_not_listed_forever(tmp_path):
+    # has_more true with `after` ignored: the same page was listed forever (a hang)
+    page = {"object": "list", "data": [{"id": "file-a", "object": "file", "filename": "x", "bytes": 1}],
+            "has_more": True}
+    app_ = web.Application()
+    app_.router.add_get("/v1/files", _counting(50, lambda _: page))
+    with serve_app(app_) as url:
+        cfg = _write(tmp_path / "b.toml", url)
+        cfg.write_text(cfg.read_text().replace('mode = "batch"', 'mode = "batch"\nmax_attempts = 1'))
+        r = CliRunner().invoke(app, ["generate", "-c", str(cfg), "-o", str(tmp_path / "run"), "-q"])
+    assert r.exit_code == 1, r.output
+    assert "Batch API call files.create failed" in r.output and "Traceback" not in r.output, r.output
+
+
+def test_a_batch_status_synthgen_does_not_know_is_not_polled_forever(tmp_path):
+    empty = {"object": "list", "data": [], "has_more": False}
+    batch = {"id": "batch_x", "object": "batch", "input_file_id": "file-a", "status": "paused",
+             "expires_at": 1, "request_counts": {"total": 1, "completed": 0, "failed": 0}}
+    app_ = web.Application()
+    app_.router.add_get("/v1/files", _counting(99, lambda _: empty))
+    app_.router.add_post("/v1/files", _counting(99, lambda _: {"id": "file-a", "object": "file"}))
+    app_.router.add_get("/v1/batches", _counting(99, lambda _: empty))
+    app_.router.add_post("/v1/batches", _counting(99, lambda _: batch))
+    app_.router.add_get("/v1/batches/batch_x", _counting(50, lambda _: batch))
+    with serve_app(app_) as url:
+        cfg = _write(tmp_path / "b.toml", url)
+        cfg.write_text(cfg.read_text().replace('mode = "batch"', 'mode = "batch"\nmax_attempts = 1'))
+        r = CliRunner().invoke(app, ["generate", "-c", str(cfg), "-o", str(tmp_path / "run"), "-q"])
+    assert r.exit_code == 1, r.output
+    assert "batch batch_x has status 'paused', unknown to synthgen" in r.output, r.output
+    assert "Traceback" not in r.output and len(r.output.strip().splitlines()) == 1, r.output
+
+
+def test_a_file_list_failing_on_a_later_page_fails_in_one_line(tmp_path):
+    # the SDK fetches page 2 on its own, outside the call that was guarded: a traceback
+    def page(request):
+        n = int(request.query.get("after", "file-0").removeprefix("file-")) + 1
+        return {"object": "list", "data": [{"id": f"file-{n}", "object": "file"}], "has_more": True}
+    app_ = web.Application()
+    app_.router.add_get("/v1/files", _counting(3, page))
+    with serve_app(app_) as url:
+        cfg = _write(tmp_path / "b.toml", url)
+        cfg.write_text(cfg.read_text().replace('mode = "batch"', 'mode = "batch"\nmax_attempts = 1'))
+        r = CliRunner().invoke(app, ["generate", "-c", str(cfg), "-o", str(tmp_path / "run"), "-q"])
+    assert r.exit_code == 1, r.output
+    assert "Batch API call files.list failed: HTTP 500" in r.output and "Traceback" not in r.output, r.output
+
+
+def test_a_file_id_batches_create_does_not_know_is_not_reused_by_the_rerun(make_server, reference, tmp_path):
+    # the rejected file id stayed in the journal: every rerun, also against a new base_url, 404ed again
+    empty = {"object": "list", "data": [], "has_more": False}
+    app_ = web.Application()
+    app_.router.add_get("/v1/files", _counting(99, lambda _: empty))
+    app_.router.add_post("/v1/files", _counting(99, lambda _: {"id": "file-gone", "object": "file"}))
+    app_.router.add_get("/v1/batches", _counting(99, lambda _: empty))
+    async def refuse(request: web.Request) -> web.Response:
+        return web.json_response({"error": {"message": "No such File object"}}, status=404)
+    app_.router.add_post("/v1/batches", refuse)
+    run = tmp_path / "run"
+    with serve_app(app_) as url:
+        cfg = _write(tmp_path / "b.toml", url)
+        r = CliRunner().invoke(app, ["generate", "-c", str(cfg), "-o", str(run), "-q"])
+    assert r.exit_code == 1 and "batches.create failed: HTTP 404" in r.output, r.output
+    expected = reference()
+    srv = make_server()
+    cfg = _write(tmp_path / "b.toml", srv.base_url)
+    r = CliRunner().invoke(app, ["generate", "-c", str(cfg), "-o", str(run), "-q"])
+    assert r.exit_code == 0, r.output
+    assert _records(run) == expected

@@ -33,6 +33,7 @@ from .ingest import REJECTED, TOO_LARGE, ingest_lines
 from .ledger import Job, Ledger
 
 TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
+KNOWN = TERMINAL | {"validating", "in_progress", "finalizing", "cancelling"}
 CHUNK = 500  # downloaded lines handed to the journal at a time
 
 
@@ -209,9 +210,14 @@ class BatchWaves:
 
     async def _find(self, fn, want: dict, **kw):
         """The first object listed with the `want`ed attributes (made before a crash lost its id)."""
-        async for obj in await self._call(fn, **kw):
-            if all(getattr(obj, k, None) == v for k, v in want.items()):  # a server may list junk
-                return obj
+        seen = set()  # a server saying has_more and ignoring `after` lists the same page forever
+        with _one_line(fn.__qualname__.removeprefix("Async").lower()):  # a later page failing too
+            async for obj in await self._call(fn, **kw):
+                if (key := getattr(obj, "id", None) or repr(obj)) in seen:
+                    return None
+                seen.add(key)
+                if all(getattr(obj, k, None) == v for k, v in want.items()):  # a server may list junk
+                    return obj
         return None
 
     async def _submit(self, job: Job) -> None:
@@ -225,10 +231,14 @@ class BatchWaves:
         if job.batch_id is None:
             batch = await self._find(self.sdk.batches.list, {"input_file_id": job.file_id}, limit=100)
             if batch is None:
-                batch = await self._call(self.sdk.batches.create, input_file_id=job.file_id,
-                                         endpoint="/v1/chat/completions",
-                                         completion_window=self.cfg.llm.batch.completion_window,
-                                         metadata={"synthgen_job": job.name})
+                try:
+                    batch = await self._call(self.sdk.batches.create, input_file_id=job.file_id,
+                                             endpoint="/v1/chat/completions",
+                                             completion_window=self.cfg.llm.batch.completion_window,
+                                             metadata={"synthgen_job": job.name})
+                except FatalLLMError:  # the file deleted, or another base_url's: the rerun finds it again
+                    self.ledger.update(job, file_id=None, status="written")  # (by name), else uploads it
+                    raise
             self.ledger.update(job, batch_id=batch.id, status=batch.status, expires_at=batch.expires_at)
 
     async def _wait(self, jobs: list[Job]) -> list:
@@ -240,6 +250,9 @@ class BatchWaves:
                 if job.batch_id in batches and batches[job.batch_id].status in TERMINAL:
                     continue
                 b = batches[job.batch_id] = await self._call(self.sdk.batches.retrieve, job.batch_id)
+                if b.status not in KNOWN and (b.expires_at or 0) < time.time():  # else polled forever
+                    raise FatalLLMError(f"batch {b.id} has status {redact(str(b.status))[:40]!r}, unknown to "
+                                        "synthgen, past its window; rerun the same command once it ends")
                 counts = b.request_counts
                 self.ledger.update(job, status=b.status, completed=counts.completed if counts else 0,
                                    failed=counts.failed if counts else 0)
