@@ -204,3 +204,37 @@ def test_an_answer_line_over_the_cap_is_rejected_as_online_not_journaled(make_se
     journal = Journal(run)
     assert journal.responses_for(item) == []  # not journaled: the rerun cannot be fed it either
     journal.close()
+
+
+def test_a_key_the_engine_echoes_in_its_answers_reaches_no_file_of_the_run(make_server, tmp_path, monkeypatch):
+    # the engine elsewhere was given the user's key (or logged it into its answers): batch-ingest and
+    # the batch-export that commits send nothing, but they mask it as online runs do
+    key = "Zq8-ECHOED-KEY-7731-abcdef"
+    monkeypatch.setenv("OPENAI_API_KEY", key)
+    cluster = make_server()
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(CONFIG.format(url="http://127.0.0.1:9/v1"))
+    run, outbox = tmp_path / "run", tmp_path / "outbox"
+    export = ["batch-export", "-c", str(cfg), "-o", str(run), "--dir", str(outbox), "-q"]
+    assert CliRunner().invoke(app, export).exit_code == 0
+    (req,) = outbox.glob("*.jsonl")
+    answers = tmp_path / "answers.jsonl"
+    subprocess.run([sys.executable, str(STANDIN), "-i", str(req), "-o", str(answers), "--url", cluster.base_url],
+                   check=True, timeout=120)
+    echoed = []
+    for line in answers.read_bytes().splitlines():
+        rec = orjson.loads(line)
+        message = rec["response"]["body"]["choices"][0]["message"]
+        fields = orjson.loads(message["content"])
+        fields["S1"] = f"{fields['S1']} {key}"
+        message["content"] = orjson.dumps(fields).decode()
+        echoed.append(orjson.dumps(rec))
+    answers.write_bytes(b"\n".join(echoed) + b"\n")
+    r = CliRunner().invoke(app, ["batch-ingest", "-c", str(cfg), "-o", str(run), str(answers)])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(app, export)
+    assert r.exit_code == 0 and "generate: " in r.output, r.output
+    examples = read_jsonl(run / "examples")
+    assert examples and any("[redacted]" in ex["S1"] for ex in examples)
+    leaked = [p for p in run.rglob("*") if p.is_file() and key.encode() in p.read_bytes()]
+    assert leaked == [] and key not in r.output

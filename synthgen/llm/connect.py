@@ -58,6 +58,12 @@ def resolve_endpoint(cfg: RunConfig) -> tuple[list[str], str]:
     return urls, key
 
 
+def register_env_key(cfg: RunConfig) -> None:
+    """batch-export and batch-ingest send nothing, but the engine that answered may echo the
+    user's key: it is masked in answers there too."""
+    register_secret(os.environ.get(cfg.llm.api_key_env, "").strip())
+
+
 @asynccontextmanager
 async def connect(cfg: RunConfig, concurrency: int | None = None, offline: bool = False):
     """A client for the run's endpoint. `offline` (batch export): no key is needed."""
@@ -71,6 +77,8 @@ async def connect(cfg: RunConfig, concurrency: int | None = None, offline: bool 
                                response_format=lambda schema, name, mode: response_format_for(
                                    schema, name, cfg.brainstorm.min_task_words))
         else:
+            if offline:
+                register_env_key(cfg)
             urls, key = (llm.base_urls() or [OPENAI_URL], "offline") if offline else resolve_endpoint(cfg)
             for url in urls if offline else ():  # batch-export sends nothing, but its client parses them
                 check_url(url)
