@@ -99,8 +99,7 @@ def merge(out: Path, parts: list[Path], allow_partial: bool = False) -> dict:
             shutil.copytree(tasks_dir, out / "tasks", ignore=shutil.ignore_patterns("*.tmp"))
         summary = {
             "synthgen_manifest": 1, "merged_from": [str(p) for p in parts],
-            "fingerprint": manifests[0]["fingerprint"], "shard": "merged",
-            "tasks": manifests[0].get("tasks"),
+            "fingerprint": manifests[0]["fingerprint"], "shard": "merged", "tasks": manifests[0].get("tasks"),
             "accepted": accepted, "cross_part_rejects": cross,
             "tokens": {k: sum(m.get("tokens", {}).get(k, 0) for m in manifests)
                        for k in ("prompt_tokens", "completion_tokens", "responses")},

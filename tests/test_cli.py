@@ -336,7 +336,7 @@ def test_a_bad_local_model_path_is_refused_before_the_run_directory_is_made(tmp_
     text.write_text("not a model\n")
     out, cfg = tmp_path / "r", tmp_path / "local.toml"
     for path, needle in [(tmp_path / "nope.gguf", "not found"), (tmp_path, "not a file"), (fifo, "not a file"),
-                         (text, "not a GGUF model file"), ("", "not a file")]:
+                         (text, "not a GGUF model file")]:
         cfg.write_text(quickstart.replace('# model_path = "/path/to/any-model.gguf"', f'model_path = "{path}"'))
         r = run_cmd("run", "-c", str(cfg), "-o", str(out))
         line = _one_clean_line(r.stderr)
