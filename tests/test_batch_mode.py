@@ -276,10 +276,7 @@ def test_a_file_list_with_junk_entries_is_searched_past(tmp_path):
 
     app_ = web.Application()
     app_.router.add_route("*", "/v1/files", files)
-    with serve_app(app_) as url:
-        cfg = _write(tmp_path / "b.toml", url)
-        cfg.write_text(cfg.read_text().replace('mode = "batch"', 'mode = "batch"\nmax_attempts = 1'))
-        r = CliRunner().invoke(app, ["generate", "-c", str(cfg), "-o", str(tmp_path / "run"), "-q"])
+    r = _generate_once(app_, tmp_path)
     assert r.exit_code == 1, r.output
     assert "Batch API call files.create failed: HTTP 500" in r.output and "Traceback" not in r.output, r.output
 
@@ -296,16 +293,21 @@ def _counting(status_after: int, answer):
     return handler
 
 
+def _generate_once(app_: web.Application, tmp_path: Path):
+    """`synthgen generate` in batch mode against `app_`, each call tried once (max_attempts = 1)."""
+    with serve_app(app_) as url:
+        cfg = _write(tmp_path / "b.toml", url)
+        cfg.write_text(cfg.read_text().replace('mode = "batch"', 'mode = "batch"\nmax_attempts = 1'))
+        return CliRunner().invoke(app, ["generate", "-c", str(cfg), "-o", str(tmp_path / "run"), "-q"])
+
+
 def test_a_file_list_that_always_has_more_is_not_listed_forever(tmp_path):
     # has_more true with `after` ignored: the same page was listed forever (a hang)
     page = {"object": "list", "data": [{"id": "file-a", "object": "file", "filename": "x", "bytes": 1}],
             "has_more": True}
     app_ = web.Application()
     app_.router.add_get("/v1/files", _counting(50, lambda _: page))
-    with serve_app(app_) as url:
-        cfg = _write(tmp_path / "b.toml", url)
-        cfg.write_text(cfg.read_text().replace('mode = "batch"', 'mode = "batch"\nmax_attempts = 1'))
-        r = CliRunner().invoke(app, ["generate", "-c", str(cfg), "-o", str(tmp_path / "run"), "-q"])
+    r = _generate_once(app_, tmp_path)
     assert r.exit_code == 1, r.output
     assert "Batch API call files.create failed" in r.output and "Traceback" not in r.output, r.output
 
@@ -320,10 +322,7 @@ def test_a_batch_status_synthgen_does_not_know_is_not_polled_forever(tmp_path):
     app_.router.add_get("/v1/batches", _counting(99, lambda _: empty))
     app_.router.add_post("/v1/batches", _counting(99, lambda _: batch))
     app_.router.add_get("/v1/batches/batch_x", _counting(50, lambda _: batch))
-    with serve_app(app_) as url:
-        cfg = _write(tmp_path / "b.toml", url)
-        cfg.write_text(cfg.read_text().replace('mode = "batch"', 'mode = "batch"\nmax_attempts = 1'))
-        r = CliRunner().invoke(app, ["generate", "-c", str(cfg), "-o", str(tmp_path / "run"), "-q"])
+    r = _generate_once(app_, tmp_path)
     assert r.exit_code == 1, r.output
     assert "batch batch_x has status 'paused', unknown to synthgen" in r.output, r.output
     assert "Traceback" not in r.output and len(r.output.strip().splitlines()) == 1, r.output
@@ -336,10 +335,7 @@ def test_a_file_list_failing_on_a_later_page_fails_in_one_line(tmp_path):
         return {"object": "list", "data": [{"id": f"file-{n}", "object": "file"}], "has_more": True}
     app_ = web.Application()
     app_.router.add_get("/v1/files", _counting(3, page))
-    with serve_app(app_) as url:
-        cfg = _write(tmp_path / "b.toml", url)
-        cfg.write_text(cfg.read_text().replace('mode = "batch"', 'mode = "batch"\nmax_attempts = 1'))
-        r = CliRunner().invoke(app, ["generate", "-c", str(cfg), "-o", str(tmp_path / "run"), "-q"])
+    r = _generate_once(app_, tmp_path)
     assert r.exit_code == 1, r.output
     assert "Batch API call files.list failed: HTTP 500" in r.output and "Traceback" not in r.output, r.output
 
