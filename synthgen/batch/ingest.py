@@ -14,7 +14,7 @@ from ..config import RunConfig
 from ..errors import RunError
 from ..journal import Journal
 from ..llm.client import is_completion, read_completion
-from ..llm.connect import register_env_key
+from ..llm.connect import env_key
 from ..plan import Shard
 from ..redact import redact
 from ..run_dir import open_run
@@ -83,7 +83,7 @@ def ingest_files(cfg: RunConfig, out: Path, files: list[Path], stage: str = "gen
     if not (Path(out) / "journal").is_dir():  # a mistyped --out: a new run has no requests out there
         raise RunError(f"--out {out} is not a run that batch-export wrote to (no journal there)")
     total: Counter = Counter()
-    register_env_key(cfg)
+    env_key(cfg)  # an engine that echoes the key: masked in what is journaled
     with open_run(cfg, out, stage, shard if stage == "generate" else Shard(), force) as journal:
         ours = _exported_ids(journal, stage)
         for f in files:

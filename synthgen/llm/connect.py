@@ -44,7 +44,7 @@ def resolve_endpoint(cfg: RunConfig) -> tuple[list[str], str]:
     urls = cfg.llm.base_urls() or [os.environ.get("OPENAI_BASE_URL") or OPENAI_URL]
     for url in urls:
         check_url(url, "llm.base_url" if cfg.llm.base_urls() else "OPENAI_BASE_URL")
-    key = os.environ.get(cfg.llm.api_key_env, "").strip()  # a secret file's trailing newline, say
+    key = env_key(cfg)
     if not (key.isascii() and key.isprintable()):  # the header would fail in the HTTP stack
         raise EndpointError(f"{cfg.llm.api_key_env} holds a character an API key cannot (non-ASCII, e.g. "
                             "a pasted quote, or a control character)")
@@ -54,14 +54,16 @@ def resolve_endpoint(cfg: RunConfig) -> tuple[list[str], str]:
         else:
             raise EndpointError(
                 f"no API key: set {cfg.llm.api_key_env} (or llm.api_key_env) for {urls[0]}")
-    register_secret(key)
     return urls, key
 
 
-def register_env_key(cfg: RunConfig) -> None:
-    """batch-export and batch-ingest send nothing, but the engine that answered may echo the
-    user's key: it is masked in answers there too."""
-    register_secret(os.environ.get(cfg.llm.api_key_env, "").strip())
+def env_key(cfg: RunConfig) -> str:
+    """The key `llm.api_key_env` names (a secret file's trailing newline stripped), registered with
+    `redact` at once: batch-export and batch-ingest send nothing, but the engine that answered may
+    echo it, and online runs mask it in everything a server says."""
+    key = os.environ.get(cfg.llm.api_key_env, "").strip()
+    register_secret(key)
+    return key
 
 
 @asynccontextmanager
@@ -78,7 +80,7 @@ async def connect(cfg: RunConfig, concurrency: int | None = None, offline: bool 
                                    schema, name, cfg.brainstorm.min_task_words))
         else:
             if offline:
-                register_env_key(cfg)
+                env_key(cfg)
             urls, key = (llm.base_urls() or [OPENAI_URL], "offline") if offline else resolve_endpoint(cfg)
             for url in urls if offline else ():  # batch-export sends nothing, but its client parses them
                 check_url(url)
