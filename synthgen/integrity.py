@@ -123,11 +123,8 @@ def check_run_journal(run_dir: Path) -> None:
 
 
 def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
     with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def part_problem(path: Path, size: int, sha256: str) -> str | None:
