@@ -4,6 +4,7 @@ and merge can tell a lost or cut part."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -88,10 +89,8 @@ def _versions() -> dict[str, str]:
 
     out = {"synthgen": __version__, "python": platform.python_version()}
     for pkg in ("openai", "pydantic", "aiohttp"):
-        try:
+        with contextlib.suppress(PackageNotFoundError):
             out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            pass
     return out
 
 
