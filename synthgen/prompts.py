@@ -99,6 +99,9 @@ def check_templates(groups: Iterable[str], root: Path | None = None) -> None:
             if unknown:
                 raise PromptError(f"template {template.name!r} uses unknown placeholder {{{unknown[0]}}}; "
                                   f"available: {', '.join(sorted(allowed)) or 'none'}")
+            if stage == "generate" and g.brainstorm and "task" not in template.placeholders:
+                # its examples would be recorded (and trained) with tasks their prompts never named
+                raise PromptError(f"template {template.name!r} never uses {{task}}, the brainstormed task")
 
 
 def brainstorm_schema() -> dict:
