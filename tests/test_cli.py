@@ -355,3 +355,20 @@ def test_ctrl_c_while_the_cli_still_imports_is_one_line_and_130() -> None:
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
     assert (proc.returncode, err) == (130, "synthgen: interrupted\n")
+
+
+def test_tasks_from_a_run_json_of_another_shape_is_one_line(tmp_path, server, write_config):
+    # another tool's run.json (a list, tables where synthgen's has none, odd part entries) was a
+    # traceback: AttributeError, TypeError
+    cfg = write_config(server.base_url)
+    shapes = {"list": ([], 2), "stages": ({"stages": [], "config": 7}, 2),
+              "parts": ({"config": {"seed": 7}, "stages": {"brainstorm": {"status": "complete"}},
+                         "parts": {"tasks": [{"name": 5}]}}, 1)}
+    for name, (data, code) in shapes.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "run.json").write_text(json.dumps(data))
+        r = run_cmd("generate", "-q", "-c", str(cfg), "-o", str(tmp_path / f"g-{name}"), "--tasks-from",
+                    str(tmp_path / name))
+        line = _one_clean_line(r.stderr)
+        assert r.returncode == code and line.startswith("synthgen: error:") and str(tmp_path / name) in line, name
+    assert server.requests == 0
