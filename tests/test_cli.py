@@ -188,6 +188,8 @@ def test_boolean_options_are_shown_and_taken_as_flags(tmp_path, server, write_co
     (("generate", "--bogus"), "No such option: --bogus"),
     (("generate", "--concurrency", "many"), "'--concurrency'"),
     (("generate", "--concurrency", "0"), "'--concurrency'"),
+    (("generate", "--limit", "1" + "0" * 25), "'--limit'"),  # was islice's ValueError, a traceback
+    (("brainstorm", "--limit", "1" + "0" * 25), "'--limit'"),
     (("stats",), "Missing argument"),
     (("nosuch",), "No such command"),
 ])
