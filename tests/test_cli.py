@@ -374,3 +374,13 @@ def test_tasks_from_a_run_json_of_another_shape_is_one_line(tmp_path, server, wr
         line = _one_clean_line(r.stderr)
         assert r.returncode == code and line.startswith("synthgen: error:") and str(tmp_path / name) in line, name
     assert server.requests == 0
+
+
+def test_estimate_tasks_from_a_run_that_lost_its_task_part_names_the_part(tmp_path, server, write_config):
+    # it said "no brainstormed tasks for group ... (none passed stage 1's checks)"
+    cfg = write_config(server.base_url)
+    assert run_cmd("brainstorm", "-q", "-c", str(cfg), "-o", str(tmp_path / "b")).returncode == 0
+    part = next((tmp_path / "b" / "tasks").glob("part-*.jsonl"))
+    part.unlink()
+    r = run_cmd("estimate", "--config", str(cfg), "--tasks-from", str(tmp_path / "b"))
+    assert r.returncode == 1 and f"{part} is missing" in _one_clean_line(r.stderr)
