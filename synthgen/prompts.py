@@ -72,7 +72,7 @@ def load_template(stage: str, group: str, root: Path | None = None) -> Template:
     name = _group(group).name
     path = Path(root if root is not None else prompts_dir()) / stage / f"{name}.txt"
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a BOM (Windows editors) is not sent to the model
     except FileNotFoundError:
         raise PromptError(f"prompt template not found: {path}") from None
     except (OSError, UnicodeDecodeError) as exc:

@@ -269,3 +269,11 @@ def test_a_generate_template_without_task_is_refused(edited_prompts: Path) -> No
     path.write_text(path.read_text().replace("{task}", "a matching task"))
     with pytest.raises(PromptError, match=r"generate/long-long.*never uses \{task\}"):
         check_templates(["long-long"], root=edited_prompts)
+
+
+def test_a_template_saved_with_a_bom_is_sent_without_it(edited_prompts: Path) -> None:
+    path = edited_prompts / "brainstorm" / "long-short.txt"
+    text = path.read_text()
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    template = load_template("brainstorm", "long-short", edited_prompts)
+    assert template.text == text and template.sha256 == load_template("brainstorm", "long-short").sha256
