@@ -87,7 +87,7 @@ ConcOpt = typer.Option(None, "--concurrency", min=1, help="requests in flight (o
 CostOpt = typer.Option(None, "--max-cost", min=0.0, help="stop (exit 3) once this many USD are spent")
 ReqOpt = typer.Option(None, "--max-requests", min=1, help="stop (exit 3) after this many requests")
 ShardOpt = typer.Option(None, "--shard", help="K/N: take this shard of the plan (items whose index is K mod N)")
-LimitOpt = typer.Option(None, "--limit", min=0, help="only the first N examples of the plan (a quick slice)")
+LimitOpt = typer.Option(None, "--limit", min=0, max=sys.maxsize, help="only the first N examples of the plan (a quick slice)")
 TasksFromOpt = typer.Option(None, "--tasks-from", help="use stage 1 tasks from another run directory")
 JsonOpt = typer.Option(False, "--json", help="print JSON")
 RunDirArg = typer.Argument(..., help="a run directory")
@@ -171,7 +171,7 @@ def _shard(text):
 def brainstorm(config: Optional[str] = ConfigOpt, out: Optional[Path] = OutOpt, force: bool = ForceOpt,
                quiet: bool = QuietOpt, concurrency: Optional[int] = ConcOpt,
                max_cost: Optional[float] = CostOpt, max_requests: Optional[int] = ReqOpt,
-               limit: Optional[int] = typer.Option(None, "--limit", min=0, help="only the first N calls")) -> None:
+               limit: Optional[int] = typer.Option(None, "--limit", min=0, max=sys.maxsize, help="only the first N calls")) -> None:
     """Stage 1: brainstorm retrieval tasks for each group that has a brainstorm step."""
     cfg, name = resolve_config(config)
     opts = _options(out, name, force=force, quiet=quiet, concurrency=concurrency,

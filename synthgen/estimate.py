@@ -9,7 +9,9 @@ from pathlib import Path
 import typer
 
 from .config import RunConfig
+from .integrity import verify_parts
 from .llm.tokens import count_message_tokens
+from .manifest import read_manifest
 from .plan import brainstorm_items, generate_items
 from .run_dir import load_tasks
 from .taxonomy import GROUPS
@@ -44,6 +46,8 @@ def estimate_run(cfg: RunConfig, tasks_from: Path | None = None, reject_rate: fl
     b_calls = sum(cfg.brainstorm_calls(g) for g in brainstorming)
     b_tokens = sum(_sum_tokens((i for i in brainstorm_items(cfg) if i.group == g), model,
                                cfg.brainstorm_calls(g))[0] for g in brainstorming)
+    if tasks_from is not None and (tasks_from / "run.json").exists():  # a lost part is no "no tasks"
+        verify_parts(tasks_from, read_manifest(tasks_from))
     tasks = (load_tasks(tasks_from) if tasks_from is not None
              else {g: [PLACEHOLDER_TASK] for g in cfg.active_groups()})
     groups, extrapolated = {}, False

@@ -145,12 +145,17 @@ def verify_parts(run_dir: Path, manifest: dict) -> None:
     listed = manifest.get("parts")
     if not isinstance(listed, dict):
         return  # a run.json from before parts were listed
+    entries = [p for parts in listed.values() for p in (parts if isinstance(parts, list) else [None])]
+    if not all(isinstance(p, dict) and isinstance(p.get("name"), str) and isinstance(p.get("bytes"), int)
+               and isinstance(p.get("sha256"), str) for p in entries):  # another tool's run.json
+        raise StorageError(f"cannot read {Path(run_dir) / 'run.json'}: not a synthgen run.json (its parts); "
+                           "rerun the command that made the run to rewrite it from the journal")
     for kind, parts in listed.items():
-        for p in parts if isinstance(parts, list) else []:
+        for p in parts:
             path = Path(run_dir) / kind / p["name"]
             why = part_problem(path, p["bytes"], p["sha256"])
             if why is not None:
-                raise StorageError(f"{path} {why}: run.json lists {p['records']} records; rerun "
+                raise StorageError(f"{path} {why}: run.json lists {p.get('records')} records; rerun "
                                    "the command that made it (same config and --out) to rebuild it from the journal")
     _refuse_strays(Path(run_dir), manifest, listed)
 

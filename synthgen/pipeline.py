@@ -128,10 +128,12 @@ def _summary(s: StageSession) -> StageOutcome:
             msg += (f"; no usable task for {', '.join(empty)} (see rejects/); "
                     "try another model or prompts with a new --out")
             return StageOutcome(EXIT_FAILED, msg)
-        fewer = [f"{g} {kept.get(g, 0)}/{cfg.groups[g].tasks}" for g in groups
-                 if kept.get(g, 0) < (cfg.groups[g].tasks or 0)]
-        if fewer:
-            msg += "; fewer distinct tasks than asked: " + ", ".join(fewer)
+        short = {g: {"accepted": kept.get(g, 0), "target": cfg.groups[g].tasks} for g in groups
+                 if kept.get(g, 0) < (cfg.groups[g].tasks or 0)}
+        s.journal.set_meta("shortfall:brainstorm", json.dumps(short, sort_keys=True))
+        if short:
+            msg += "; fewer distinct tasks than asked: " + ", ".join(
+                f"{g} {v['accepted']}/{v['target']}" for g, v in short.items())
     if s.name == "generate" and s.opts.limit is None:
         short = {g: {"accepted": a, "target": t} for g, t in s.targets.items()
                  if (a := s.stage.accepted.get(g, 0)) < t}

@@ -72,7 +72,7 @@ def load_template(stage: str, group: str, root: Path | None = None) -> Template:
     name = _group(group).name
     path = Path(root if root is not None else prompts_dir()) / stage / f"{name}.txt"
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a BOM (Windows editors) is not sent to the model
     except FileNotFoundError:
         raise PromptError(f"prompt template not found: {path}") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -99,6 +99,9 @@ def check_templates(groups: Iterable[str], root: Path | None = None) -> None:
             if unknown:
                 raise PromptError(f"template {template.name!r} uses unknown placeholder {{{unknown[0]}}}; "
                                   f"available: {', '.join(sorted(allowed)) or 'none'}")
+            if stage == "generate" and g.brainstorm and "task" not in template.placeholders:
+                # its examples would be recorded (and trained) with tasks their prompts never named
+                raise PromptError(f"template {template.name!r} never uses {{task}}, the brainstormed task")
 
 
 def brainstorm_schema() -> dict:

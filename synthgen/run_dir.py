@@ -68,6 +68,13 @@ def open_run(cfg: RunConfig, out: Path, stage: str = "generate", shard: Shard = 
             journal.close()
 
 
+def _get(data: object, *keys: str) -> object:
+    """data[k1][k2]..., None where a level is missing or not a table (another tool's run.json)."""
+    for key in keys:
+        data = data.get(key) if isinstance(data, dict) else None
+    return data
+
+
 def check_stage1(cfg: RunConfig, tasks_dir: Path, journal: Journal | None, own: bool) -> None:
     """Stage 2 needs stage 1 whole: a partial task list would change every item after it. `own`:
     the run's own directory (its journal, None before it is made), else --tasks-from's run.json."""
@@ -75,12 +82,13 @@ def check_stage1(cfg: RunConfig, tasks_dir: Path, journal: Journal | None, own: 
         try:
             data = json.loads((tasks_dir / "run.json").read_text())
         except (OSError, ValueError):
-            raise RunError(f"--tasks-from {tasks_dir}: no readable run.json there") from None
-        status = data.get("stages", {}).get("brainstorm", {}).get("status")
-        seed = data.get("config", {}).get("seed")
+            data = None
+        if not isinstance(data, dict):
+            raise RunError(f"--tasks-from {tasks_dir}: no readable run.json there")
+        status, seed = _get(data, "stages", "brainstorm", "status"), _get(data, "config", "seed")
         if seed != cfg.seed:
             raise RunError(f"--tasks-from {tasks_dir} was made with seed {seed}, not {cfg.seed}")
-        verify_parts(tasks_dir, {"parts": {"tasks": data.get("parts", {}).get("tasks", [])}})  # no part cut
+        verify_parts(tasks_dir, {"parts": {"tasks": _get(data, "parts", "tasks") or []}})  # no part cut
     else:
         status = journal.get_meta("status:brainstorm") if journal else None
     if status != "complete":

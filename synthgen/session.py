@@ -101,7 +101,8 @@ class StageSession:
 
     def _decide(self, earlier: list[dict[str, list[int]]]) -> dict[str, list[int]]:
         """{group: [first call or slot, how many]}. Stage 1: enough calls for the tasks a group
-        lacks. Stage 2: a group short by s that accepted a share p of its items so far gets
+        lacks, at the new tasks per call it has yielded so far (at least MIN_RATE of
+        tasks_per_call; tasks_per_call while it has none). Stage 2: a group short by s that accepted a share p of its items so far gets
         ceil(s / p) items (p at least MIN_RATE); all rounds together add at most
         `generate.max_extra_share` of the planned items, served in taxonomy order."""
         cfg = self.cfg
@@ -109,11 +110,13 @@ class StageSession:
         def start(g: str, first: int) -> int:  # where g's numbers continue after earlier rounds
             return max([first] + [sum(d[g]) for d in earlier if g in d])
 
+        counts = self.journal.counters().get(self.name, {})
         if self.name == "brainstorm":
             per_call = cfg.brainstorm.tasks_per_call
-            return {g: [start(g, cfg.brainstorm_calls(g)), math.ceil(n / per_call)]
+            got = {g: c["accepted"] / c["items"] for g, c in counts.items() if c.get("accepted")}
+            return {g: [start(g, cfg.brainstorm_calls(g)),
+                        math.ceil(n / min(per_call, max(MIN_RATE * per_call, got.get(g, per_call))))]
                     for g, n in self.stage.missing().items()}
-        counts = self.journal.counters().get("generate", {})
         spent = sum(n for d in earlier for _, n in d.values())
         left = math.floor(cfg.generate.max_extra_share * sum(self.targets.values())) - spent
         plan = {}

@@ -188,6 +188,8 @@ def test_boolean_options_are_shown_and_taken_as_flags(tmp_path, server, write_co
     (("generate", "--bogus"), "No such option: --bogus"),
     (("generate", "--concurrency", "many"), "'--concurrency'"),
     (("generate", "--concurrency", "0"), "'--concurrency'"),
+    (("generate", "--limit", "1" + "0" * 25), "'--limit'"),  # was islice's ValueError, a traceback
+    (("brainstorm", "--limit", "1" + "0" * 25), "'--limit'"),
     (("stats",), "Missing argument"),
     (("nosuch",), "No such command"),
 ])
@@ -355,3 +357,30 @@ def test_ctrl_c_while_the_cli_still_imports_is_one_line_and_130() -> None:
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
     assert (proc.returncode, err) == (130, "synthgen: interrupted\n")
+
+
+def test_tasks_from_a_run_json_of_another_shape_is_one_line(tmp_path, server, write_config):
+    # another tool's run.json (a list, tables where synthgen's has none, odd part entries) was a
+    # traceback: AttributeError, TypeError
+    cfg = write_config(server.base_url)
+    shapes = {"list": ([], 2), "stages": ({"stages": [], "config": 7}, 2),
+              "parts": ({"config": {"seed": 7}, "stages": {"brainstorm": {"status": "complete"}},
+                         "parts": {"tasks": [{"name": 5}]}}, 1)}
+    for name, (data, code) in shapes.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "run.json").write_text(json.dumps(data))
+        r = run_cmd("generate", "-q", "-c", str(cfg), "-o", str(tmp_path / f"g-{name}"), "--tasks-from",
+                    str(tmp_path / name))
+        line = _one_clean_line(r.stderr)
+        assert r.returncode == code and line.startswith("synthgen: error:") and str(tmp_path / name) in line, name
+    assert server.requests == 0
+
+
+def test_estimate_tasks_from_a_run_that_lost_its_task_part_names_the_part(tmp_path, server, write_config):
+    # it said "no brainstormed tasks for group ... (none passed stage 1's checks)"
+    cfg = write_config(server.base_url)
+    assert run_cmd("brainstorm", "-q", "-c", str(cfg), "-o", str(tmp_path / "b")).returncode == 0
+    part = next((tmp_path / "b" / "tasks").glob("part-*.jsonl"))
+    part.unlink()
+    r = run_cmd("estimate", "--config", str(cfg), "--tasks-from", str(tmp_path / "b"))
+    assert r.returncode == 1 and f"{part} is missing" in _one_clean_line(r.stderr)

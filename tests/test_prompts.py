@@ -261,3 +261,19 @@ def test_generate_schema_lists_exactly_the_taxonomy_keys(group: str) -> None:
     assert all(p == {"type": "string"} for p in schema["properties"].values())
     assert schema["required"] == list(keys)
     assert schema["additionalProperties"] is False
+
+
+def test_a_generate_template_without_task_is_refused(edited_prompts: Path) -> None:
+    # the brainstorm calls would be paid for, and each example recorded with a task it never saw
+    path = edited_prompts / "generate" / "long-long.txt"
+    path.write_text(path.read_text().replace("{task}", "a matching task"))
+    with pytest.raises(PromptError, match=r"generate/long-long.*never uses \{task\}"):
+        check_templates(["long-long"], root=edited_prompts)
+
+
+def test_a_template_saved_with_a_bom_is_sent_without_it(edited_prompts: Path) -> None:
+    path = edited_prompts / "brainstorm" / "long-short.txt"
+    text = path.read_text()
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    template = load_template("brainstorm", "long-short", edited_prompts)
+    assert template.text == text and template.sha256 == load_template("brainstorm", "long-short").sha256

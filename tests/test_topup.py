@@ -182,3 +182,57 @@ def test_estimate_prints_the_batch_cost_beside_the_online_one(tmp_path):
     assert est["cost_usd_max_batch"] == round(est["cost_usd_max"] / 2, 4) > 0
     r = CliRunner().invoke(app, ["estimate", "-c", str(path)])
     assert f"${est['cost_usd_max_batch']} in all" in r.output and f"${est['cost_usd_max']} in all" in r.output
+
+
+STAGE1 = """
+seed = 5
+prompts_dir = "{prompts}"
+[llm]
+model = "scripted"
+base_url = "{url}"
+concurrency = 4
+[groups.short-long]
+tasks = 45
+examples = 2
+[brainstorm]
+max_rounds = {rounds}
+[languages]
+mode = "custom"
+[languages.weights]
+English = 1
+"""
+
+
+def _few_tasks_per_call(tmp_path, url: str, rounds: int):
+    """A config whose brainstorm prompt asks for about 3 tasks a call, with tasks_per_call 20: a
+    model that answers with far fewer tasks than it is asked for."""
+    import shutil
+    from synthgen.prompts import prompts_dir
+    shutil.copytree(prompts_dir(), tmp_path / "p")
+    template = tmp_path / "p" / "brainstorm" / "short-long.txt"
+    template.write_text(template.read_text().replace("about {num_tasks} elements", "about 3 elements"))
+    path = tmp_path / "c.toml"
+    path.write_text(STAGE1.format(prompts=tmp_path / "p", url=url, rounds=rounds))
+    return path
+
+
+def test_brainstorm_rounds_are_sized_by_the_tasks_a_call_yields_and_reach_the_quota(make_server, tmp_path):
+    srv = make_server()
+    run = tmp_path / "run"
+    r = CliRunner().invoke(app, ["brainstorm", "-c", str(_few_tasks_per_call(tmp_path, srv.base_url, 3)),
+                                 "-o", str(run), "-q"])
+    assert r.exit_code == 0, r.output
+    assert "fewer distinct tasks" not in r.output
+    assert len(read_jsonl(run / "tasks")) == 45
+    assert manifest(run)["stages"]["brainstorm"]["shortfall"] == {}
+
+
+def test_a_brainstorm_short_of_its_quota_is_in_run_json(make_server, tmp_path):
+    srv = make_server()
+    run = tmp_path / "run"
+    r = CliRunner().invoke(app, ["brainstorm", "-c", str(_few_tasks_per_call(tmp_path, srv.base_url, 0)),
+                                 "-o", str(run), "-q"])
+    assert r.exit_code == 0, r.output
+    got = len(read_jsonl(run / "tasks"))
+    assert got < 45 and f"short-long {got}/45" in r.output
+    assert manifest(run)["stages"]["brainstorm"]["shortfall"] == {"short-long": {"accepted": got, "target": 45}}
