@@ -102,6 +102,14 @@ class ShardWriter:
 
     def _recover(self) -> None:
         """Bring the open part back to what the journal says was committed."""
+        # a part numbered past the open one was written after the journal's last commit, which a
+        # crash never loses: the journal is older than the outputs (its data are paid for)
+        late = sorted(p for p in self.dir.glob("part-*.jsonl*")
+                      if p.name[5:10].isdigit() and int(p.name[5:10]) > self.part)
+        if late:
+            raise StorageError(f"{late[0]} was written after the journal's last commit (a journal restored from "
+                               f"an older copy, or its -wal file lost?): move it and the later parts out of "
+                               f"{self.dir} to continue from the journal, or start again with a new --out")
         final = self.dir / part_name(self.part)
         if final.exists():  # renamed without the journal's knowing (an older synthgen's finalize)
             if self.tmp_path.exists():
@@ -119,14 +127,6 @@ class ShardWriter:
                 raise _unrecoverable(self.tmp_path, why)
             _write_file(self.tmp_path, data)
             sys.stderr.write(f"synthgen: {self.tmp_path} {why}: written again from the journal\n")
-        # parts numbered past the open one were never committed
-        for stray in self.dir.glob("part-*.jsonl*"):
-            try:
-                n = int(stray.name[5:10])
-            except ValueError:
-                continue
-            if n > self.part:
-                stray.unlink()
 
     def add(self, record: dict) -> None:
         self._pending.append(dumps(record))

@@ -186,7 +186,9 @@ def test_a_renamed_part_with_uncommitted_bytes_is_reopened_and_cut(tmp_path):
     journal.close()
 
 
-def test_parts_past_the_open_one_are_removed_on_recovery(tmp_path):
+def test_parts_past_the_open_one_are_refused_not_removed_on_recovery(tmp_path):
+    """Only a journal older than the outputs has them (a crash never loses a commit): their data
+    are paid for, so they are named, not deleted."""
     journal, w = open_writer(tmp_path)
     commit(journal, w, [rec(0)])
     d = tmp_path / "examples"
@@ -195,8 +197,14 @@ def test_parts_past_the_open_one_are_removed_on_recovery(tmp_path):
     (d / "notes.txt").write_text("not a part")
     journal.close()
 
-    journal, w = open_writer(tmp_path)
-    assert sorted(p.name for p in d.iterdir()) == ["notes.txt", "part-00000.jsonl.tmp"]
+    journal = Journal(tmp_path)
+    with pytest.raises(StorageError, match=r"part-00001.jsonl was written after the journal's last commit"):
+        ShardWriter(tmp_path, "examples", journal, 100)
+    assert sorted(p.name for p in d.iterdir()) == ["notes.txt", "part-00000.jsonl.tmp", "part-00001.jsonl",
+                                                   "part-00002.jsonl.tmp"]
+    (d / part_name(1)).unlink()
+    (d / (part_name(2) + ".tmp")).unlink()
+    w = ShardWriter(tmp_path, "examples", journal, 100)
     assert list(iter_records(d)) == [rec(0)]
     journal.close()
 

@@ -314,6 +314,35 @@ def test_an_open_part_cut_short_after_a_crash_is_rebuilt_by_the_rerun(server, tm
                    str(cut), "the journal cannot rebuild it", "backup")
 
 
+def test_a_journal_older_than_the_outputs_is_refused_and_no_part_is_deleted(server, tmp_path):
+    """A journal restored from an older copy (or that lost its -wal file) does not know the parts
+    published after it: the rerun names the first one instead of deleting them and buying again."""
+    cfg = write_cfg(tmp_path, server.base_url, sl=240, sts=60, shard_size=25)
+    run = tmp_path / "run"
+    r = synthgen("run", "--config", str(cfg), "--out", str(run), "--quiet", "--max-requests", "60")
+    assert r.returncode == 3, r.stderr
+    journal = run / "journal" / "state.sqlite"
+    backup = journal.read_bytes()  # closed cleanly: the WAL is checkpointed into the file
+    assert synthgen("run", "--config", str(cfg), "--out", str(run), "--quiet").returncode == 0
+    made, before = parts(run), server.requests
+    journal.write_bytes(backup)
+    with closing(sqlite3.connect(journal)) as db:
+        open_part = dict(db.execute("SELECT kind, part FROM writers").fetchall())
+    late = sorted(p for p in run.glob("*/part-*.jsonl") if int(p.name[5:10]) > open_part[p.parent.name])
+    assert late
+
+    err = one_line_error(synthgen("run", "--config", str(cfg), "--out", str(run), "--quiet"),
+                         "after the journal's last commit", "move it")
+    assert any(str(p) in err for p in late), err
+    assert parts(run) == made and server.requests == before
+    moved = tmp_path / "moved"  # the way out the line names: move them aside, the rerun continues
+    for p in late:
+        (moved / p.parent.name).mkdir(parents=True, exist_ok=True)
+        p.rename(moved / p.parent.name / p.name)
+    assert synthgen("run", "--config", str(cfg), "--out", str(run), "--quiet").returncode == 0
+    assert parts(run) == made  # the scripted server answers alike: the same parts again
+
+
 def test_a_damaged_line_in_a_part_no_checksum_covers_is_named_with_its_line(finished, tmp_path):
     run = copy_of(finished, tmp_path)
     manifest = json.loads((run / "run.json").read_text())
