@@ -178,8 +178,12 @@ class _ItemMaker:
         else:
             values["language"] = self.langs.one(rng)
         task = self.tasks[group][k % len(self.tasks[group])] if g.brainstorm else None
-        prompt = self.templates[group].render(values if task is None else {**values, "task": task})
-        return _item("generate", group, k, index, rng, prompt, task=task, placeholders=values)
+        template = self.templates[group]
+        prompt = template.render(values if task is None else {**values, "task": task})
+        # only the values the prompt states are recorded (and checked): an edited template that
+        # writes "in English" must not have its answers judged against a sampled language
+        asked = {name: v for name, v in values.items() if name in template.placeholders}
+        return _item("generate", group, k, index, rng, prompt, task=task, placeholders=asked)
 
 
 def shard_targets(cfg: RunConfig, shard: Shard) -> dict[str, int]:

@@ -335,3 +335,24 @@ def test_once_an_item_fails_every_attempt_the_items_behind_it_send_nothing(make_
         outcome = run_stage("generate", load_config(cfg), RunOptions(out=run, quiet=True))
     assert outcome.code == 1 and "503" in outcome.message and "rerun the same command" in outcome.message
     assert len(calls) < 20  # the 30 items of the plan, two attempts each, were 60
+
+
+def test_an_edited_template_that_fixes_a_value_is_not_checked_against_the_sampled_one(
+        server, write_config, tmp_path):
+    """A user's template asking for English and 30 words: answers are judged by that prompt, not
+    rejected as too short for a sampled num_words (or in the wrong language) it never stated."""
+    import shutil
+
+    from synthgen.prompts import prompts_dir
+
+    mine = tmp_path / "prompts"
+    shutil.copytree(prompts_dir(), mine)
+    path = mine / "generate" / "short-long.txt"
+    path.write_text(path.read_text().replace("{num_words}", "30").replace("{language}", "English"))
+    cfg = write_config(server.base_url)
+    cfg.write_text(f'prompts_dir = "{mine}"\n'.replace("\\", "/") + cfg.read_text())
+    _run(cfg, tmp_path / "run")
+    recs = [r for r in examples(tmp_path / "run") if r["group"] == "short-long"]
+    assert len(recs) == 10
+    assert all(set(r["placeholders"]) == {"query_type", "query_length", "clarity", "difficulty"} for r in recs)
+    assert not [r for r in rejects(tmp_path / "run") if r["group"] == "short-long" and r["stage"] == "generate"]
