@@ -82,7 +82,7 @@ GROUPS: dict[str, Group] = {g.name: g for g in (
 
 GROUP_NAMES: tuple[str, ...] = tuple(GROUPS)
 
-# Examples per group in the paper, in thousands (docs/method.md, "Scale and results").
+# Examples per group in the paper, in thousands (docs/method.md, "Taxonomy").
 PAPER_EXAMPLES_K = {"short-long": 167, "long-short": 122, "sts": 99, "bitext": 89, "long-long": 17,
                     "short-short": 13}
 

@@ -89,3 +89,11 @@ def test_the_project_cites_only_itself_and_the_paper():
               if p.suffix in (".md", ".py", ".toml", ".txt") and p.resolve() != this
               and "REFERENCE.md" in p.read_text(encoding="utf-8", errors="replace")]
     assert not citing, f"files citing REFERENCE.md, which users do not have: {citing}"
+
+
+def test_sections_of_method_md_named_in_the_project_exist():
+    sections = set(re.findall(r"^#+ (.+)$", METHOD, re.M))
+    named = [(str(p.relative_to(ROOT)), title) for p in _project_files() if p.suffix in (".py", ".toml", ".md")
+             for title in re.findall(r'docs/method\.md, "([^"]+)"', p.read_text(encoding="utf-8", errors="replace"))]
+    assert named, "no file names a section of docs/method.md"
+    assert [(f, t) for f, t in named if t not in sections] == []
