@@ -117,6 +117,8 @@ def _stopped(s: StageSession) -> StageOutcome | None:
 def _summary(s: StageSession) -> StageOutcome:
     c, st, cfg = s.c, s.stats, s.cfg
     msg = f"{s.name}: {c.done}/{c.total} items, {c.accepted} accepted, {c.rejected} rejected"
+    if s.name == "generate" and c.done > c.accepted + c.rejected:  # items = accepted + rejected + surplus
+        msg += f", {c.done - c.accepted - c.rejected} surplus (good, past the target; in rejects/)"
     if getattr(s.stage, "notice", ""):
         msg += f"; note: {s.stage.notice}"
     if s.name == "brainstorm" and s.opts.limit is None:

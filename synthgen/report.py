@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .integrity import check_run_journal, verify_parts
@@ -121,11 +122,11 @@ def render_text(report: dict) -> None:
     """Rich tables on the terminal, one per question a reader asks of a run."""
     console = Console()
     st = report["status"]
-    console.print(f"[bold]{report['run_dir']}[/bold]  fingerprint {report['fingerprint']}  shard {report['shard']}  "
+    console.print(f"[bold]{escape(report['run_dir'])}[/bold]  fingerprint {report['fingerprint']}  shard {report['shard']}  "
                   f"brainstorm: {st['brainstorm']}  generate: {st['generate']}"
                   + (f"  elapsed {report['elapsed_s']}s" if report["elapsed_s"] is not None else ""))
     for w in report["warnings"]:
-        console.print(f"[yellow]warning:[/yellow] {w}")
+        console.print(f"[yellow]warning:[/yellow] {escape(w)}")
     for g, v in report["generate"]["shortfall"].items():
         console.print(f"[yellow]short of target:[/yellow] {g} has {v['accepted']} of {v['target']} accepted "
                       "examples after the top-up rounds")
@@ -182,7 +183,7 @@ def _render_guidelines(report: dict, console: Console) -> None:
 def _render_languages(report: dict, console: Console) -> None:
     langs = list(report["generate"]["by_language"].items())
     keys = ("items", "accepted", "rejected", *(("surplus",) if report["generate"]["surplus"] else ()))
-    rows = [(lang, *(c[k] for k in keys), _top(c["rejected_by_reason"], 2))
+    rows = [(escape(lang), *(c[k] for k in keys), _top(c["rejected_by_reason"], 2))
             for lang, c in langs[:MAX_LANGUAGES]]
     if len(langs) > MAX_LANGUAGES:
         rest = langs[MAX_LANGUAGES:]

@@ -67,7 +67,7 @@ def _judge_all(run_dir: Path, checker: ExampleChecker, journal: Journal,
                     task=rec.get("task"), placeholders=rec["placeholders"], output=obj,
                     model=rec.get("model"), item_index=rec.get("item_index"), attempts=rec.get("attempts", 0),
                 ).model_dump(exclude_none=True))
-        if checked % COMMIT_EVERY == 0:
+        if checked % COMMIT_EVERY == 0 or any(w.full for w in writers.values()):  # parts of shard_size
             commit_copy(journal, writers, finalize=False)
             journal.begin()
     commit_copy(journal, writers, finalize=True)

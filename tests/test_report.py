@@ -163,6 +163,16 @@ def test_text_tables(run_dir):
 
 
 
+
+def test_a_run_directory_with_square_brackets_in_its_name(run_dir, tmp_path):
+    # rich read "[/x]" as a closing markup tag (a MarkupError traceback) and dropped "[bold]"
+    for name in ("exp[/x]", "exp[bold]2"):
+        copy = tmp_path / name / "run"
+        shutil.copytree(run_dir, copy)
+        r = stats_cli(str(copy))
+        assert r.exit_code == 0, r.stderr
+        assert str(copy) in r.stdout.replace("\n", "")
+
 def test_items_add_up_with_the_surplus_of_the_top_up_rounds(tmp_path, make_server, write_config):
     # good examples past a group's target are neither accepted nor rejected: every table counts
     # them, so items = accepted + rejected + surplus for each group and language

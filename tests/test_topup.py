@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -38,6 +39,11 @@ def test_a_run_with_short_answers_reaches_every_groups_target_exactly(make_serve
     assert m["stages"]["generate"]["items_committed"] > sum(cfg.groups[g].examples for g in cfg.active_groups())
     assert m["stages"]["generate"]["shortfall"] == {}
     assert "short of target" not in outcomes[-1].message
+    # the stage's last line adds up: items = accepted + rejected + surplus (the surplus was left out)
+    surplus = sum(x["stage"] == "generate" and x["reason"] == "surplus" for x in rejects(run))
+    done, accepted, rejected, n = map(int, re.match(r"generate: (\d+)/\d+ items, (\d+) accepted, (\d+) rejected, "
+                                                    r"(\d+) surplus", outcomes[-1].message).groups())
+    assert done == accepted + rejected + n and n == surplus > 0
 
 
 CONFIG = """

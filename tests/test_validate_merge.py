@@ -13,6 +13,7 @@ from synthgen.config import load_config
 from synthgen.errors import RunError
 from synthgen.pipeline import RunOptions, run_all, run_stage
 from synthgen.plan import Shard
+from synthgen.revalidate import revalidate
 from synthgen.run_dir import load_tasks
 
 from helpers import examples, read_jsonl, rejects
@@ -47,6 +48,13 @@ def test_validate_with_tighter_rule_filters_a_copy(tmp_path, server, write_confi
     assert sorted(p.read_bytes() for p in (tmp_path / "run" / "examples").glob("*.jsonl")) == before
 
 
+
+def test_the_filtered_copy_keeps_the_runs_shard_size(tmp_path, server, write_config):
+    # its parts held up to 1000 records (one per commit batch) whatever output.shard_size said
+    run_all(load_config(write_config(server.base_url, sl=20, shard_size=4)), RunOptions(out=tmp_path / "run", quiet=True))
+    report = revalidate(tmp_path / "run", out=tmp_path / "copy")
+    sizes = [len(p.read_text().splitlines()) for p in sorted((tmp_path / "copy" / "examples").glob("part-*.jsonl"))]
+    assert sum(sizes) == report["passed"] > 8 and set(sizes[:-1]) == {4} and 0 < sizes[-1] <= 4, sizes
 
 def test_the_filtered_copy_is_a_run_that_stats_export_merge_and_validate_read(tmp_path, server, write_config):
     run_all(load_config(write_config(server.base_url, sl=20)), RunOptions(out=tmp_path / "run", quiet=True))
