@@ -4,6 +4,7 @@ run.json adds tokens, cost, status and timing; where the two disagree, a warning
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -118,9 +119,14 @@ def _table(title: str, columns: Sequence[str], rows: Iterable[Sequence], whole_f
     return t
 
 
+PIPED_WIDTH = 132  # wide enough for every table of `stats`, reject reasons included
+
+
 def render_text(report: dict) -> None:
     """Rich tables on the terminal, one per question a reader asks of a run."""
     console = Console()
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console = Console(width=PIPED_WIDTH)  # a CI log or a file: rich's 80 columns cut the figures
     st = report["status"]
     console.print(f"[bold]{escape(report['run_dir'])}[/bold]  fingerprint {report['fingerprint']}  shard {report['shard']}  "
                   f"brainstorm: {st['brainstorm']}  generate: {st['generate']}"

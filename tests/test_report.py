@@ -164,6 +164,19 @@ def test_text_tables(run_dir):
 
 
 
+def test_piped_tables_are_not_cut_to_80_columns(run_dir, monkeypatch):
+    # a CI log or `stats RUN > file`: rich's default 80 columns printed "accept…" and "too_s… 3"
+    monkeypatch.delenv("COLUMNS", raising=False)
+    report = json.loads(stats_cli(str(run_dir), "--json").stdout)
+    lines = stats_cli(str(run_dir)).stdout.splitlines()
+    header = next(line for line in lines if line.startswith("┃ group "))
+    assert all(f" {name} " in header for name in ("accepted", "rejected", "top reject reasons"))
+    for group, c in report["generate"]["by_group"].items():
+        reason, n = next(iter(c["rejected_by_reason"].items()), ("", ""))
+        row = next(line for line in lines if line.startswith(f"│ {group} "))
+        assert f"{reason} {n}" in row, row
+
+
 def test_a_run_directory_with_square_brackets_in_its_name(run_dir, tmp_path):
     # rich read "[/x]" as a closing markup tag (a MarkupError traceback) and dropped "[bold]"
     for name in ("exp[/x]", "exp[bold]2"):
