@@ -452,3 +452,23 @@ def test_a_429_for_an_account_out_of_credit_stops_at_once():
         with pytest.raises(FatalLLMError, match="HTTP 429: .*exceeded your current quota"):
             chat(url, max_attempts=3)
     assert len(calls) == 1
+
+
+@pytest.mark.parametrize("broken", [b"\\ud800", b"\xff\xfe"])
+def test_an_answer_with_a_lone_surrogate_or_bytes_not_utf8_is_read_with_a_replacement_character(broken):
+    # a token cut in half (llama.cpp, a proxy re-encoding) made the whole completion "not a chat
+    # completion": asked again with the same seed it came back the same, and the run stopped for good
+    calls = []
+
+    async def broken_text(request: web.Request) -> web.Response:
+        calls.append(1)
+        body = b'{"choices": [{"message": {"content": "{\\"a\\": \\"x' + broken + b'y\\"}"}, "finish_reason": "stop"}]}'
+        return web.Response(body=body, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", broken_text)
+    with serve_app(app) as url:
+        client, [result] = chat(url, max_attempts=2)
+    assert len(calls) == 1 and client.retries == 0
+    assert result.content.startswith('{"a": "x\ufffd') and result.content.endswith('y"}')
+    result.content.encode("utf-8")  # what the journal and the output files must hold
