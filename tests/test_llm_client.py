@@ -472,3 +472,17 @@ def test_an_answer_with_a_lone_surrogate_or_bytes_not_utf8_is_read_with_a_replac
     assert len(calls) == 1 and client.retries == 0
     assert result.content.startswith('{"a": "x\ufffd') and result.content.endswith('y"}')
     result.content.encode("utf-8")  # what the journal and the output files must hold
+
+
+def test_a_200_holding_an_error_says_the_servers_message():
+    # a proxy passing on an upstream failure as a 200: the run stopped on "89 bytes of
+    # application/json that are not a chat completion", hiding what the server said
+    async def error_200(request: web.Request) -> web.Response:
+        return web.json_response({"error": {"message": "Upstream provider overloaded", "code": 502}})
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", error_200)
+    with serve_app(app) as url:
+        with pytest.raises(RequestFailed) as err:
+            chat(url, max_attempts=2)
+    assert "HTTP 200 with an error in its body: Upstream provider overloaded (tried 2 times)" in str(err.value)

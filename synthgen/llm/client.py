@@ -81,6 +81,9 @@ async def post_chat(client: openai.AsyncOpenAI, body: dict[str, Any], timeout: f
         what = f"{len(raw)} bytes of {kind} that are not a chat completion"
         if not raw.strip():
             what = "an empty body"
+        error = data.get("error") if isinstance(data, dict) else None
+        if error:  # some proxies (OpenRouter, LiteLLM) send an upstream failure as a 200
+            what = f"an error in its body: {error.get('message', error) if isinstance(error, dict) else error}"
         raise BadAnswer(f"HTTP {response.status_code} with {what}", headers)
     return headers, data
 
