@@ -486,3 +486,17 @@ def test_a_200_holding_an_error_says_the_servers_message():
         with pytest.raises(RequestFailed) as err:
             chat(url, max_attempts=2)
     assert "HTTP 200 with an error in its body: Upstream provider overloaded (tried 2 times)" in str(err.value)
+
+
+def test_a_refusal_is_kept_as_the_raw_text_of_its_reject(make_server, write_config, tmp_path):
+    # content null beside `refusal`: the reject said bad_json "no JSON object" and kept no text at all
+    def refuse(answer: dict, _) -> None:
+        if '"tasks"' not in answer["choices"][0]["message"]["content"]:  # stage 1 gives the tasks
+            answer["choices"][0]["message"].update(content=None, refusal="I can't help with that.")
+
+    with serve_app(rewriting_proxy(make_server().base_url, refuse)) as url:
+        run_all(load_config(write_config(url)), RunOptions(out=tmp_path / "run", quiet=True))
+    rejects = [json.loads(line) for f in (tmp_path / "run" / "rejects").glob("*.jsonl")
+               for line in f.read_text().splitlines()]
+    generate = [r for r in rejects if r["stage"] == "generate"]
+    assert generate and {(r["reason"], r["raw"]) for r in generate} == {("bad_json", "I can't help with that.")}

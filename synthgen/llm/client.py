@@ -120,7 +120,9 @@ def read_completion(data: dict, model: str, latency_s: float, endpoint: str,
     server left out or garbled is counted here and marked estimated; the prompt's only when
     `messages` are at hand. A message that is not text reads as no content (the item is asked again)."""
     choice = data["choices"][0]
-    content = _field(choice, "message").get("content")
+    message = _field(choice, "message")
+    # a refusal (OpenAI's structured outputs) in place of the answer: kept, as its reject's raw text
+    content = message.get("content") or message.get("refusal")
     content = drop_secrets(content) if isinstance(content, str) else None  # a server echoing the key
     usage = _field(data, "usage")
     # a count past 2**32 is garbled too (and one past 2**63 would not fit the journal's INTEGER)
