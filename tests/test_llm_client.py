@@ -500,3 +500,18 @@ def test_a_refusal_is_kept_as_the_raw_text_of_its_reject(make_server, write_conf
                for line in f.read_text().splitlines()]
     generate = [r for r in rejects if r["stage"] == "generate"]
     assert generate and {(r["reason"], r["raw"]) for r in generate} == {("bad_json", "I can't help with that.")}
+
+
+def test_an_answer_held_back_by_a_content_filter_says_so_in_its_reject(make_server, write_config, tmp_path):
+    # Azure's output filter: no content, finish_reason content_filter; the reject said only "no JSON object"
+    def filtered(answer: dict, _) -> None:
+        choice = answer["choices"][0]
+        if '"tasks"' not in choice["message"]["content"]:  # stage 1 gives the tasks
+            choice.update(finish_reason="content_filter", message={"role": "assistant", "content": None})
+
+    with serve_app(rewriting_proxy(make_server().base_url, filtered)) as url:
+        run_all(load_config(write_config(url)), RunOptions(out=tmp_path / "run", quiet=True))
+    rejects = [json.loads(line) for f in (tmp_path / "run" / "rejects").glob("*.jsonl")
+               for line in f.read_text().splitlines()]
+    details = {r["detail"] for r in rejects if r["stage"] == "generate"}
+    assert details == {"no JSON object in output (finish_reason=content_filter)"}
