@@ -219,7 +219,11 @@ def test_an_answer_with_a_garbled_message_or_usage_is_read_not_a_crash():
     # a server with its own idea of the format: the message a string, usage a list, counts as text
     answers = iter([{"choices": [{"message": "ok", "finish_reason": 3}], "usage": ["1", "2"], "model": 5},
                     {"choices": [{"message": {"content": "fine"}}],
-                     "usage": {"prompt_tokens": "12", "completion_tokens": True}}])
+                     "usage": {"prompt_tokens": "12", "completion_tokens": True}},
+                    # content parts (Mistral's Magistral) were read as no content: a bad_json for every answer
+                    {"choices": [{"message": {"content": [
+                        {"type": "thinking", "thinking": [{"type": "text", "text": "hm"}]},
+                        {"type": "text", "text": '{"a": '}, {"type": "text", "text": "1}"}, 7]}}]}])
 
     async def chat_odd(request: web.Request) -> web.Response:
         return web.json_response(next(answers))
@@ -227,9 +231,10 @@ def test_an_answer_with_a_garbled_message_or_usage_is_read_not_a_crash():
     app = web.Application()
     app.router.add_post("/v1/chat/completions", chat_odd)
     with serve_app(app) as url:
-        _, [first, second] = chat(url, seeds=(1, 2))
+        _, [first, second, parts] = chat(url, seeds=(1, 2, 3))
     assert (first.content, first.finish_reason, first.model) == (None, None, None)
     assert second.content == "fine" and second.usage_estimated and second.completion_tokens == 1
+    assert parts.content == '{"a": 1}'
 
 
 def test_a_run_against_a_server_reporting_absurd_usage_finishes(make_server, write_config, tmp_path):

@@ -118,11 +118,14 @@ def read_completion(data: dict, model: str, latency_s: float, endpoint: str,
                     messages: list[dict] | None = None) -> ChatResult:
     """The first choice of a completion that `is_completion` (online or from a batch file). Usage a
     server left out or garbled is counted here and marked estimated; the prompt's only when
-    `messages` are at hand. A message that is not text reads as no content (the item is asked again)."""
+    `messages` are at hand. A message that is not text (or text parts) reads as no content (asked again)."""
     choice = data["choices"][0]
     message = _field(choice, "message")
     # a refusal (OpenAI's structured outputs) in place of the answer: kept, as its reject's raw text
     content = message.get("content") or message.get("refusal")
+    if isinstance(content, list):  # content parts (Mistral's reasoning models: thinking, then text)
+        content = "".join(p["text"] for p in content if isinstance(p, dict) and p.get("type") == "text"
+                          and isinstance(p.get("text"), str)) or None
     content = drop_secrets(content) if isinstance(content, str) else None  # a server echoing the key
     usage = _field(data, "usage")
     # a count past 2**32 is garbled too (and one past 2**63 would not fit the journal's INTEGER)
