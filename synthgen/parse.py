@@ -22,6 +22,9 @@ _PY_LIST_START = re.compile(r"""\[\s*['"\]]""")
 # Chatter holds a few stray brackets, not hundreds; past these, the text is not an answer.
 _MAX_FAILED_DECODES = 64
 _MAX_LITERAL_TRIES = 8
+# a reasoning model's thoughts ahead of its answer (DeepSeek-R1, QwQ, Qwen3 without a reasoning
+# parser; the opening tag may be in the prompt): its drafts are no answer, however large
+_THINK = re.compile(r"\s*(?:<think>)?.*?</think>", re.DOTALL)
 
 
 class ParseError(ValueError):
@@ -92,6 +95,8 @@ def parse_json_value(text: str, want: type) -> object:
 
 def _largest_value(text: str, want: type) -> object:
     text = text.strip()
+    if "</think>" in text and not text.startswith(("{", "[")):  # a JSON answer may speak of "</think>"
+        text = _THINK.sub("", text, count=1).strip()
     opener = "{" if want is dict else "["
     for cand in (text, *(m.group(1).strip() for m in _FENCE.finditer(text))):
         for loads in (orjson.loads, json.loads):  # orjson: the common answer; json takes what it refuses

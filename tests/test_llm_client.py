@@ -219,7 +219,11 @@ def test_an_answer_with_a_garbled_message_or_usage_is_read_not_a_crash():
     # a server with its own idea of the format: the message a string, usage a list, counts as text
     answers = iter([{"choices": [{"message": "ok", "finish_reason": 3}], "usage": ["1", "2"], "model": 5},
                     {"choices": [{"message": {"content": "fine"}}],
-                     "usage": {"prompt_tokens": "12", "completion_tokens": True}}])
+                     "usage": {"prompt_tokens": "12", "completion_tokens": True}},
+                    # content parts (Mistral's Magistral) were read as no content: a bad_json for every answer
+                    {"choices": [{"message": {"content": [
+                        {"type": "thinking", "thinking": [{"type": "text", "text": "hm"}]},
+                        {"type": "text", "text": '{"a": '}, {"type": "text", "text": "1}"}, 7]}}]}])
 
     async def chat_odd(request: web.Request) -> web.Response:
         return web.json_response(next(answers))
@@ -227,9 +231,10 @@ def test_an_answer_with_a_garbled_message_or_usage_is_read_not_a_crash():
     app = web.Application()
     app.router.add_post("/v1/chat/completions", chat_odd)
     with serve_app(app) as url:
-        _, [first, second] = chat(url, seeds=(1, 2))
+        _, [first, second, parts] = chat(url, seeds=(1, 2, 3))
     assert (first.content, first.finish_reason, first.model) == (None, None, None)
     assert second.content == "fine" and second.usage_estimated and second.completion_tokens == 1
+    assert parts.content == '{"a": 1}'
 
 
 def test_a_run_against_a_server_reporting_absurd_usage_finishes(make_server, write_config, tmp_path):
@@ -452,3 +457,66 @@ def test_a_429_for_an_account_out_of_credit_stops_at_once():
         with pytest.raises(FatalLLMError, match="HTTP 429: .*exceeded your current quota"):
             chat(url, max_attempts=3)
     assert len(calls) == 1
+
+
+@pytest.mark.parametrize("broken", [b"\\ud800", b"\xff\xfe"])
+def test_an_answer_with_a_lone_surrogate_or_bytes_not_utf8_is_read_with_a_replacement_character(broken):
+    # a token cut in half (llama.cpp, a proxy re-encoding) made the whole completion "not a chat
+    # completion": asked again with the same seed it came back the same, and the run stopped for good
+    calls = []
+
+    async def broken_text(request: web.Request) -> web.Response:
+        calls.append(1)
+        body = b'{"choices": [{"message": {"content": "{\\"a\\": \\"x' + broken + b'y\\"}"}, "finish_reason": "stop"}]}'
+        return web.Response(body=body, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", broken_text)
+    with serve_app(app) as url:
+        client, [result] = chat(url, max_attempts=2)
+    assert len(calls) == 1 and client.retries == 0
+    assert result.content.startswith('{"a": "x\ufffd') and result.content.endswith('y"}')
+    result.content.encode("utf-8")  # what the journal and the output files must hold
+
+
+def test_a_200_holding_an_error_says_the_servers_message():
+    # a proxy passing on an upstream failure as a 200: the run stopped on "89 bytes of
+    # application/json that are not a chat completion", hiding what the server said
+    async def error_200(request: web.Request) -> web.Response:
+        return web.json_response({"error": {"message": "Upstream provider overloaded", "code": 502}})
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", error_200)
+    with serve_app(app) as url:
+        with pytest.raises(RequestFailed) as err:
+            chat(url, max_attempts=2)
+    assert "HTTP 200 with an error in its body: Upstream provider overloaded (tried 2 times)" in str(err.value)
+
+
+def test_a_refusal_is_kept_as_the_raw_text_of_its_reject(make_server, write_config, tmp_path):
+    # content null beside `refusal`: the reject said bad_json "no JSON object" and kept no text at all
+    def refuse(answer: dict, _) -> None:
+        if '"tasks"' not in answer["choices"][0]["message"]["content"]:  # stage 1 gives the tasks
+            answer["choices"][0]["message"].update(content=None, refusal="I can't help with that.")
+
+    with serve_app(rewriting_proxy(make_server().base_url, refuse)) as url:
+        run_all(load_config(write_config(url)), RunOptions(out=tmp_path / "run", quiet=True))
+    rejects = [json.loads(line) for f in (tmp_path / "run" / "rejects").glob("*.jsonl")
+               for line in f.read_text().splitlines()]
+    generate = [r for r in rejects if r["stage"] == "generate"]
+    assert generate and {(r["reason"], r["raw"]) for r in generate} == {("bad_json", "I can't help with that.")}
+
+
+def test_an_answer_held_back_by_a_content_filter_says_so_in_its_reject(make_server, write_config, tmp_path):
+    # Azure's output filter: no content, finish_reason content_filter; the reject said only "no JSON object"
+    def filtered(answer: dict, _) -> None:
+        choice = answer["choices"][0]
+        if '"tasks"' not in choice["message"]["content"]:  # stage 1 gives the tasks
+            choice.update(finish_reason="content_filter", message={"role": "assistant", "content": None})
+
+    with serve_app(rewriting_proxy(make_server().base_url, filtered)) as url:
+        run_all(load_config(write_config(url)), RunOptions(out=tmp_path / "run", quiet=True))
+    rejects = [json.loads(line) for f in (tmp_path / "run" / "rejects").glob("*.jsonl")
+               for line in f.read_text().splitlines()]
+    details = {r["detail"] for r in rejects if r["stage"] == "generate"}
+    assert details == {"no JSON object in output (finish_reason=content_filter)"}

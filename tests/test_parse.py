@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -168,3 +169,14 @@ def test_a_number_of_thousands_of_digits_is_a_parse_error_not_a_crash(text):
 
 def test_a_runaway_number_in_the_chatter_does_not_hide_the_answer():
     assert parse_object('{"score": 1' + "1" * 5000 + '} no, this: {"score": 3}') == {"score": 3}
+
+
+@pytest.mark.parametrize("opening", ["<think>\n", ""])  # R1's template puts <think> in the prompt
+def test_a_reasoning_models_thoughts_are_not_taken_for_its_answer(opening):
+    # a draft in the thoughts larger than the answer was taken as the answer (and rejected)
+    draft = {k: "a long first draft " * 20 for k in EXAMPLE}
+    text = f"{opening}Let me draft it: {json.dumps(draft)} too long.\n</think>\n\n{json.dumps(EXAMPLE)}"
+    assert parse_object(text) == EXAMPLE
+    assert parse_task_list(f"{opening}maybe [\"x\"]? </think>\n{json.dumps({'tasks': TASKS})}") == TASKS
+    about_tags = {"user_query": "what closes a think tag", "positive_document": "The </think> tag closes it."}
+    assert parse_object(json.dumps(about_tags)) == about_tags

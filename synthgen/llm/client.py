@@ -6,6 +6,8 @@ A 400 about `response_format` (with `auto`) or `max_tokens` changes that paramet
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import time
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
@@ -26,6 +28,7 @@ from .retry import (RAW_HTTP_ERRORS, AnswerTooLarge, BadAnswer, RequestTimeout, 
 from .tokens import count_message_tokens, count_tokens
 
 _MODES = ("json_schema", "json_object", "off")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class RequestFailed(RuntimeError):
@@ -72,17 +75,32 @@ async def post_chat(client: openai.AsyncOpenAI, body: dict[str, Any], timeout: f
     finally:
         await response.aclose()
     raw = b"".join(parts)
-    try:
-        data = orjson.loads(raw.removeprefix(b"\xef\xbb\xbf"))  # a BOM (.NET servers), as the SDK allows
-    except orjson.JSONDecodeError:
-        data = None
+    data = decode_body(raw.removeprefix(b"\xef\xbb\xbf"))  # a BOM (.NET servers), as the SDK allows
     if not is_completion(data):
         kind = headers.get("content-type", "no content type").split(";")[0]
         what = f"{len(raw)} bytes of {kind} that are not a chat completion"
         if not raw.strip():
             what = "an empty body"
+        error = data.get("error") if isinstance(data, dict) else None
+        if error:  # some proxies (OpenRouter, LiteLLM) send an upstream failure as a 200
+            what = f"an error in its body: {error.get('message', error) if isinstance(error, dict) else error}"
         raise BadAnswer(f"HTTP {response.status_code} with {what}", headers)
     return headers, data
+
+
+def decode_body(raw: bytes) -> object:
+    """The JSON of a body, or None. Bytes that are not UTF-8 or a lone "\\ud800" escape (a token
+    cut in half) in one string are read as U+FFFD, as the SDK's `response.text` does: refused, the
+    same answer came back on every retry (same seed) and the run stopped there for good."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        text = json.dumps(json.loads(raw.decode("utf-8", "replace")), ensure_ascii=False, allow_nan=False)
+        return orjson.loads(_SURROGATE.sub("\ufffd", text))
+    except (ValueError, RecursionError):  # not JSON (NaN and ints past 64 bits included)
+        return None
 
 
 def is_completion(data: object) -> bool:
@@ -100,9 +118,14 @@ def read_completion(data: dict, model: str, latency_s: float, endpoint: str,
                     messages: list[dict] | None = None) -> ChatResult:
     """The first choice of a completion that `is_completion` (online or from a batch file). Usage a
     server left out or garbled is counted here and marked estimated; the prompt's only when
-    `messages` are at hand. A message that is not text reads as no content (the item is asked again)."""
+    `messages` are at hand. A message that is not text (or text parts) reads as no content (asked again)."""
     choice = data["choices"][0]
-    content = _field(choice, "message").get("content")
+    message = _field(choice, "message")
+    # a refusal (OpenAI's structured outputs) in place of the answer: kept, as its reject's raw text
+    content = message.get("content") or message.get("refusal")
+    if isinstance(content, list):  # content parts (Mistral's reasoning models: thinking, then text)
+        content = "".join(p["text"] for p in content if isinstance(p, dict) and p.get("type") == "text"
+                          and isinstance(p.get("text"), str)) or None
     content = drop_secrets(content) if isinstance(content, str) else None  # a server echoing the key
     usage = _field(data, "usage")
     # a count past 2**32 is garbled too (and one past 2**63 would not fit the journal's INTEGER)

@@ -131,8 +131,7 @@ class Engine:
         self._tasks: dict[int, asyncio.Task] = {}
         self._durable: asyncio.Future | None = None
         self._may_replay = False
-        self._gathered = 0  # item commits held in memory, not yet written
-        self._last = -1  # plan index of the last of them
+        self._gathered, self._last = 0, -1  # item commits held in memory, not yet written; the last's index
         self._left = COMMIT_SLICE
 
     def cancel_in_flight(self) -> None:
@@ -212,8 +211,9 @@ class Engine:
                 continue
             try:
                 result.parsed = self.stage.parse(r.content or "")
-            except ValueError as exc:
-                result.error, result.detail = "bad_json", str(exc)[:200]
+            except ValueError as exc:  # a finish_reason other than stop (content_filter) says why
+                why = "" if r.finish_reason in (None, "stop") else f" (finish_reason={r.finish_reason})"
+                result.error, result.detail = "bad_json", str(exc)[:200] + why
                 continue
             result.error, result.detail = None, ""
             result.pre = await self.stage.prepare(result)
