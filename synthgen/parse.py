@@ -96,7 +96,10 @@ def parse_json_value(text: str, want: type) -> object:
 def _largest_value(text: str, want: type) -> object:
     text = text.strip()
     if "</think>" in text and not text.startswith(("{", "[")):  # a JSON answer may speak of "</think>"
-        text = _THINK.sub("", text, count=1).strip()
+        try:
+            return _largest_value(_THINK.sub("", text, count=1), want)
+        except ParseError:
+            pass  # the "</think>" was inside the answer, which lies across it
     opener = "{" if want is dict else "["
     for cand in (text, *(m.group(1).strip() for m in _FENCE.finditer(text))):
         for loads in (orjson.loads, json.loads):  # orjson: the common answer; json takes what it refuses

@@ -180,3 +180,4 @@ def test_a_reasoning_models_thoughts_are_not_taken_for_its_answer(opening):
     assert parse_task_list(f"{opening}maybe [\"x\"]? </think>\n{json.dumps({'tasks': TASKS})}") == TASKS
     about_tags = {"user_query": "what closes a think tag", "positive_document": "The </think> tag closes it."}
     assert parse_object(json.dumps(about_tags)) == about_tags
+    assert parse_object(f"Here it is: {json.dumps(about_tags)}") == about_tags  # no thoughts, chatter first
