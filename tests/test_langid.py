@@ -62,6 +62,14 @@ def test_close_neighbours_are_tolerated(checker: LanguageChecker) -> None:
     assert checker.check(croatian, "Polish") != "ok"
 
 
+def test_japanese_written_without_kana_is_not_read_as_chinese(checker: LanguageChecker) -> None:
+    # kanji-only names, titles and keyword queries were rejected as wrong_language (Chinese)
+    for text in ("経済産業省 中小企業庁 補助金申請", "日本国憲法第九条改正論議", "織田信長 豊臣秀吉 徳川家康 戦国時代"):
+        assert checker.check(text, "Japanese") == "unchecked", text
+    assert checker.check(SENTENCES["Japanese"], "Chinese") == "mismatch"  # kana: surely Japanese
+    assert checker.check(SENTENCES["English"], "Japanese") == "mismatch"
+
+
 def test_numbers_and_urls_are_not_judged(checker: LanguageChecker) -> None:
     assert checker.check("12345 67890 3.14159 2.71828 1.41421 0.57721 1.61803", "German") == "unchecked"
 

@@ -73,6 +73,10 @@ _NON_LETTERS = re.compile(f"(?:[^\\w{_INDIC_SEA}]|[\\d_\u0964\u0965])+")
 _DENSE = re.compile(r"[\u1100-\u11ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 
 _FRIENDS = {n: s for s in CONFUSABLE for n in s}
+# Japanese with no kana (a name, a title, keywords: 経済産業省 補助金申請) is written in characters
+# Chinese shares, and the detector reads it as Chinese: Japanese against Chinese is then no verdict.
+_KANA = re.compile(r"[\u3040-\u30ff]")
+_HAN_PAIR = frozenset({"Japanese", "Chinese"})
 _identifier = None
 _identifier_lock = threading.Lock()
 
@@ -162,4 +166,6 @@ class LanguageChecker:
         detected = name if conf >= MIN_CONFIDENCE else None
         if name in _FRIENDS.get(expected, {expected}):
             return "ok", detected
+        if {name, expected} == _HAN_PAIR and not _KANA.search(head(text)):
+            return "unchecked", detected
         return ("mismatch" if detected else "unchecked"), detected
