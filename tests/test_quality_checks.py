@@ -439,6 +439,18 @@ def test_a_shorter_threshold_makes_the_recurring_title_a_duplicate(tmp_path):
     assert verdicts[1].finding.reason == "duplicate" and verdicts[1].finding.field == "positive_document"
 
 
+def test_a_recurring_short_chinese_title_is_not_a_duplicate(tmp_path):
+    # 11 characters, 6 words: counted a word per character it was a long text, and the second
+    # paper citing the same title was rejected as a duplicate (an English title of 7 words was not)
+    first = {"input": "基于深度学习的图像识别", "positive_document": "卷积神经网络在计算机视觉中的应用综述"}
+    second = {"input": "基于深度学习的图像识别", "positive_document": "一种改进的目标检测算法研究"}
+    verdicts = _judge_mixed(tmp_path, [("A", "short-short", first), ("B", "short-short", second)])
+    assert [v.finding for v in verdicts] == [None, None]
+    longer = {"input": first["positive_document"], "positive_document": "基于深度学习的图像识别"}
+    verdicts = _judge_mixed(tmp_path, [("A", "short-short", first), ("C", "short-short", longer)])
+    assert verdicts[1].finding.reason == "duplicate"  # 18 characters, 9 words: long
+
+
 def test_short_texts_are_not_checked_for_near_copies(tmp_path):
     first = {"input": "Sequel to the famous mafia film, set partly in the fifties", "positive_document":
              "The Godfather Part II"}

@@ -124,6 +124,18 @@ def test_query_length_with_tolerance_is_a_flag():
     assert run("short-long", placeholders=at_least, user_query="honey bees winter") == (None, ["query_length"])
 
 
+def test_query_length_counts_chinese_and_japanese_words_not_characters():
+    # a word per character flagged nearly every CJK query as too long
+    short, middle = {"query_length": "less than 5 words"}, {"query_length": "5 to 15 words"}
+    assert run("short-long", placeholders=short, user_query="東京 おすすめ ラーメン 店") == (None, [])
+    assert run("short-long", placeholders=short, user_query="如何在家种植番茄") == (None, [])
+    assert run("short-long", placeholders=middle, user_query="在北京租一套两居室的公寓每个月大概需要多少钱") == (None, [])
+    assert run("short-long", placeholders=short, user_query="在北京租一套两居室的公寓每个月大概需要多少钱") == \
+        (None, ["query_length"])
+    assert run("short-long", placeholders={"query_length": "at least 10 words"},
+               user_query="北京租房价格") == (None, ["query_length"])
+
+
 def test_copied_query():
     copied = POSITIVE + " How do honey bees survive winter?"
     finding, _ = run("short-long", positive_document=copied)

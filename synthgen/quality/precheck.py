@@ -12,7 +12,7 @@ import hashlib
 from dataclasses import dataclass, field
 
 from ..taxonomy import GROUPS
-from ..validate import Finding, Rules, apply_policy, count_words, validate_example
+from ..validate import Finding, Rules, apply_policy, count_words_low, validate_example
 from .langid import LanguageChecker, identifier
 from .neardup import MinHasher
 from .textnorm import normalize
@@ -41,7 +41,7 @@ def dedup_keys(group: str, obj: dict, norm: dict[str, str], cfg: Rules):
     scope = group if cfg.dedup_scope == "group" else "*"
     keys = [(g.positive, f"pair/{scope}", normalized_hash(norm[g.query] + "\x1f" + norm[g.positive]))]
     long_texts = [(f, f"text/{scope}") for f in (g.query, g.positive)
-                  if count_words(obj[f]) >= cfg.dedup_min_words]
+                  if count_words_low(obj[f]) >= cfg.dedup_min_words]
     keys += [(f, ns, normalized_hash(norm[f])) for f, ns in long_texts]
     return keys, long_texts
 
