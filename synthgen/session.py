@@ -81,6 +81,7 @@ class StageSession:
         c.accepted, c.rejected = self.stage.accepted_total, self.stage.rejected_total
         c.in_flight, c.concurrency = client.in_flight, client.concurrency_limit
         c.rate_limited, c.retries = client.rate_limited, client.retries
+        c.cost = self.gate.cost_so_far  # batch waves bring theirs at once, as they are read
         self.progress.tick()
 
     async def _beat(self) -> None:

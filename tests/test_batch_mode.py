@@ -361,3 +361,19 @@ def test_a_file_id_batches_create_does_not_know_is_not_reused_by_the_rerun(make_
     r = CliRunner().invoke(app, ["generate", "-c", str(cfg), "-o", str(run), "-q"])
     assert r.exit_code == 0, r.output
     assert _records(run) == expected
+
+
+def test_max_cost_counts_what_the_earlier_waves_cost_before_sending_the_next(make_server, tmp_path):
+    """--max-cost reserves a wave's worst case on top of what the run has spent, the waves this
+    session already sent included (they were left out: a budget of $1.34 ended at $2.61, exit 0)."""
+    srv = make_server(rate_truncate=0.5)  # half the first answers asked again: waves 2 and 3, top-ups
+    cfg = _write(tmp_path / "b.toml", srv.base_url, per_file=50)
+    cfg.write_text(cfg.read_text().replace('mode = "batch"', 'mode = "batch"\nmax_tokens = 64')
+                   + "[prices.scripted]\ninput_per_1m = 0.0\noutput_per_1m = 1000.0\n")
+    budget = 40 * 64 * 500 / 1e6 * 1.05  # the first wave's worst case (40 requests) fits, no more
+    run = tmp_path / "run"
+    r = CliRunner().invoke(app, ["generate", "-c", str(cfg), "-o", str(run), "-q", "--max-cost", str(budget)])
+    assert r.exit_code == 3, r.output
+    m = manifest(run)
+    assert 0 < m["cost_usd"] <= budget
+    assert [b["wave"] for b in m["batches"]] == [1]

@@ -27,6 +27,7 @@ from ..journal import Journal
 from ..llm.client import RequestFailed
 from ..llm.retry import RAW_HTTP_ERRORS, AnswerTooLarge, describe as describe_failure, retrying
 from ..llm.tokens import count_message_tokens
+from ..manifest import cost_of
 from ..plan import Shard, WorkItem
 from ..redact import redact
 from .ingest import REJECTED, TOO_LARGE, ingest_lines
@@ -200,6 +201,8 @@ class BatchWaves:
                 if fid:
                     await self._download(fid, f"batch:{batch.id}")
             self.ledger.update(job, ingested=1)
+        # what the answers cost counts for the next wave's --max-cost reservation (and the progress line)
+        self.gate.cost_so_far = cost_of(self.cfg, self.journal)[0]
 
     async def _call(self, fn, *args, **kw):
         """One SDK call, retried as chat requests are (the SDK's own retries are off)."""
