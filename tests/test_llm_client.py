@@ -520,3 +520,33 @@ def test_an_answer_held_back_by_a_content_filter_says_so_in_its_reject(make_serv
                for line in f.read_text().splitlines()]
     details = {r["detail"] for r in rejects if r["stage"] == "generate"}
     assert details == {"no JSON object in output (finish_reason=content_filter)"}
+
+
+def test_prompts_refused_by_a_content_filter_before_any_answer_do_not_stop_the_run():
+    # Azure's prompt filter answers a 400 at once while answers take seconds: at concurrency 64, the
+    # 3 prompts of the first 64 it filtered (5%) came back first and stopped the run as "refused
+    # before any worked", each item in flight lost
+    async def filtered(request: web.Request) -> web.Response:
+        return web.json_response({"error": {
+            "message": "The response was filtered due to the prompt triggering Azure OpenAI's content "
+                       "management policy.", "type": None, "param": "prompt", "code": "content_filter",
+            "status": 400}}, status=400)
+
+    async def go(url: str) -> list[Exception]:
+        client = LLMClient(LLMConfig(model="scripted"), [url], "sk-test", sleep=FakeSleep())
+        outcomes: list[Exception] = []
+        try:
+            for seed in range(4):
+                with pytest.raises((RequestFailed, FatalLLMError)) as err:
+                    await client.chat(MESSAGES, seed=seed)
+                outcomes.append(err.value)
+        finally:
+            await client.aclose()
+        return outcomes
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", filtered)
+    with serve_app(app) as url:
+        outcomes = asyncio.run(go(url))
+    assert all(isinstance(e, RequestFailed) and e.permanent for e in outcomes), outcomes
+    assert "content management policy" in str(outcomes[-1])

@@ -219,7 +219,7 @@ class LLMClient:
         if isinstance(exc, AnswerTooLarge):
             return RequestFailed(describe(exc), permanent=True, reason="response_too_large")
         if isinstance(exc, openai.APIStatusError) and not is_transient(exc):
-            if self.succeeded == 0:
+            if self.succeeded == 0 and exc.code != "content_filter":  # Azure's filter: this prompt only
                 self.refused += 1
                 if self.refused >= 3:
                     # refused again and again before anything worked: the config is wrong
