@@ -300,7 +300,9 @@ class LLMClient:
                 return True
         if self._max_tokens_key not in body:  # another request switched it meanwhile
             return True
-        if "max_completion_tokens" in text and self._max_tokens_key == "max_tokens":
+        # OpenAI's "'max_tokens' is not supported ... Use 'max_completion_tokens'", not vLLM's
+        # "'max_tokens' or 'max_completion_tokens' is too large" (a prompt over the context)
+        if "max_completion_tokens" in text and "support" in text.lower() and self._max_tokens_key == "max_tokens":
             self._max_tokens_key = "max_completion_tokens"
             return True
         return False
