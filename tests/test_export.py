@@ -165,7 +165,10 @@ def test_parquet_loads_with_datasets_per_group_and_through_the_card(run, tmp_pat
     en_sl = sum(r["group"] == "short-long" and r["placeholders"]["language"] == "English" for r in records)
     assert any(line.startswith("| short-long | English |") and sum(map(int, line.split("|")[3:5])) == en_sl
                for line in card.splitlines())
-    assert "brainstorm: surplus" in card  # reject reasons of the run
+    rejects = card.split("## Rejected during generation")[1].split("##")[0]
+    # this run's only "rejects" are surplus tasks (good, past a target): no reject, named apart
+    assert "None." in rejects
+    assert "past their group's target: brainstorm: surplus" in rejects and "| brainstorm: surplus |" not in rejects
     assert "terms of use" in card
 
 

@@ -519,3 +519,14 @@ def test_labels_stay_out_of_the_text_whatever_the_case(client):
         out = _obj(client, prompt, seed)
         text = out["input_text"].lower()
         assert out["label"].lower() not in text and out["misleading_label"].lower() not in text, seed
+
+
+def test_help_says_which_faults_strike_only_a_requests_first_sight(capsys):
+    # `--rate-500 1.0` let a run finish: its retries were answered, and --help did not say so
+    with pytest.raises(SystemExit):
+        options_from_cli_args(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    helps = dict(re.findall(r"(--[a-z0-9-]+) FLOAT (.*?) \(default", text))
+    for flag in ("--rate-500", "--rate-429", "--rate-400"):
+        assert "the first time a request is seen" in helps[flag], flag
+    assert "first time" not in helps["--rate-short"]

@@ -275,8 +275,11 @@ def card_text(splits: dict[str, list[Example]], run_dir: Path, m: dict, opts: Ex
                     [(g, lang, counts[(g, lang, "train")], counts[(g, lang, "eval")]) for g, lang in keys])
     reasons = Counter(f"{rec.get('stage', '?')}: {rec.get('reason', '?')}"  # over the published parts
                       for rec in iter_records(run_dir / "rejects", include_open=False))
+    surplus = {k: reasons.pop(k) for k in [k for k in reasons if k.endswith(": surplus")]}  # not rejects
     lines += ["## Rejected during generation", ""]
     lines += _table(("stage: reason", "count"), sorted(reasons.items())) if reasons else ["None.", ""]
+    lines += [f"Also left out, as good but past their group's target: {', '.join(f'{k} {n}' for k, n in sorted(surplus.items()))}.",
+              ""] if surplus else []
     lines += ["## Licence", "", LICENCE_NOTE, "", "## Loading", "", "```python",
               "from datasets import load_dataset", "",
               f'ds = load_dataset("parquet", data_dir="{groups[0]}")',  # export_run refuses no examples

@@ -103,6 +103,8 @@ def options_from_cli_args(argv: Sequence[str] | None = None,
     parser.add_argument("--port", type=int, default=0, help="port; 0 picks a free one")
     for f in fields(FakeServerOptions):
         flag, help_text = "--" + f.name.replace("_", "-"), f.metadata["help"]
+        if f.name.removeprefix("rate_") in FIRST_SIGHT:
+            help_text += ", the first time a request is seen (its retry is answered)"
         if f.type == "bool" and f.default:
             parser.add_argument("--no-" + flag[2:], dest=f.name, action="store_false",
                                 help="do not " + help_text)
