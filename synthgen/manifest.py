@@ -126,8 +126,8 @@ def write_manifest(cfg: RunConfig, journal: Journal, run_dir: Path, session_elap
         "batches": Ledger(journal).summary(),
         "versions": dict(_versions()),
         "stages": stages,
-        "tokens": {k: sum(t[k] for t in tokens.values())
-                   for k in ("prompt_tokens", "completion_tokens", "responses")},
+        "tokens": {k: sum(t.get(k, 0) for t in tokens.values())
+                   for k in ("prompt_tokens", "completion_tokens", "responses", "estimated_usage_responses")},
         "request_failures": journal.failure_count(),
         "cost_usd": cost,
         "cost_by_model": cost_by_model,

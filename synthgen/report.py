@@ -76,6 +76,7 @@ def load_report(run_dir: Path) -> dict:
             "completion_tokens": tokens.get("completion_tokens", 0),
             "total": total_tokens,
             "responses": tokens.get("responses", 0),
+            "estimated_usage_responses": tokens.get("estimated_usage_responses", 0),  # no usage from the server
             "by_stage": {s: stages.get(s, {}).get("tokens", {}) for s in ("brainstorm", "generate")},
             "per_accepted": _ratio(total_tokens, gen["accepted"], 1),
             "in_accepted_examples": summary["accepted_usage"],
@@ -216,7 +217,9 @@ def _render_brainstorm_and_cost(report: dict, console: Console) -> None:
     tk = report["tokens"]
     cost, per = tk["cost_usd"], tk["cost_per_accepted_usd"]
     console.print(f"tokens: {tk['prompt_tokens']} prompt + {tk['completion_tokens']} completion in "
-                  f"{tk['responses']} responses; {tk['per_accepted'] or '-'} per accepted example; cost: "
+                  f"{tk['responses']} responses"
+                  + (f" ({n} without the server's usage: counted here)" if (n := tk["estimated_usage_responses"]) else "")
+                  + f"; {tk['per_accepted'] or '-'} per accepted example; cost: "
                   + (f"${cost:.4f} ({'no accepted examples' if per is None else f'${per:.6f} per accepted'})"
                      if cost is not None else "n/a (no price)")
                   + f"; request failures: {report['request_failures']}")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from synthgen.cli import app
 from synthgen.config import load_config
 from synthgen.pipeline import RunOptions, run_all, run_stage
 from synthgen.plan import Shard
@@ -234,6 +237,11 @@ def test_server_without_usage_gets_offline_token_estimates(make_server, write_co
     assert gen["prompt_tokens"] > 30 * 100 and gen["completion_tokens"] > 30 * 10
     rec = examples(tmp_path / "run")[0]
     assert rec["usage"]["prompt_tokens"] > 100
+    # and `stats` says the figures are estimates, not the server's
+    assert manifest(tmp_path / "run")["tokens"]["estimated_usage_responses"] == 30 + manifest(tmp_path / "run")[
+        "stages"]["brainstorm"]["tokens"]["estimated_usage_responses"]
+    out = CliRunner().invoke(app, ["stats", str(tmp_path / "run")], env={"COLUMNS": "200"}).stdout
+    assert re.search(r"in \d+ responses \(\d+ without the server's usage: counted here\)", out), out
 
 
 def test_edited_prompt_template_is_a_config_change(server, write_config, tmp_path):
