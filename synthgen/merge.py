@@ -101,11 +101,9 @@ def merge(out: Path, parts: list[Path], allow_partial: bool = False) -> dict:
             "synthgen_manifest": 1, "merged_from": [str(p) for p in parts],
             "fingerprint": manifests[0]["fingerprint"], "shard": "merged", "tasks": manifests[0].get("tasks"),
             "accepted": accepted, "cross_part_rejects": cross,
-            "tokens": {k: sum(m.get("tokens", {}).get(k, 0) for m in manifests)
-                       for k in ("prompt_tokens", "completion_tokens", "responses")},
-            "cost_usd": None if any(m.get("cost_usd") is None for m in manifests)
-            else round(sum(m["cost_usd"] for m in manifests), 6),
-            "stages": {"generate": {"status": "partial" if allow_partial else "complete",
+            **_spent(manifests),
+            "stages": {**_brainstorm_of(manifests[0], copied=tasks_dir.is_dir()),
+                       "generate": {"status": "partial" if allow_partial else "complete",
                                     "accepted": accepted,
                                     # the groups the shards together (after cross-part dedup) left short
                                     "shortfall": {g: {"accepted": per_group[g], "target": t}
@@ -115,3 +113,23 @@ def merge(out: Path, parts: list[Path], allow_partial: bool = False) -> dict:
         }
         atomic_write_json(out / "run.json", summary)
         return summary
+
+
+def _spent(manifests: list[dict]) -> dict:
+    """What the parts spent together: tokens, cost and cost per model (None if a part has no price)."""
+    by_model: dict[str, float] = {}
+    for m in manifests:
+        for model, c in (m.get("cost_by_model") or {}).items():
+            by_model[model] = round(by_model.get(model, 0.0) + c, 6)
+    return {"tokens": {k: sum(m.get("tokens", {}).get(k, 0) for m in manifests)
+                       for k in ("prompt_tokens", "completion_tokens", "responses", "estimated_usage_responses")},
+            "cost_usd": None if any(m.get("cost_usd") is None for m in manifests)
+            else round(sum(m["cost_usd"] for m in manifests), 6),
+            "cost_by_model": by_model}
+
+
+def _brainstorm_of(first: dict, copied: bool) -> dict:
+    """Stage 1 of the merged run: the parts share one task list (merge checks its digest), which is
+    copied from the first part; without it stats read "brainstorm: not started"."""
+    stage = (first.get("stages") or {}).get("brainstorm")
+    return {"brainstorm": stage} if copied and isinstance(stage, dict) else {}

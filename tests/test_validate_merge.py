@@ -16,7 +16,7 @@ from synthgen.plan import Shard
 from synthgen.revalidate import revalidate
 from synthgen.run_dir import load_tasks
 
-from helpers import examples, read_jsonl, rejects
+from helpers import examples, manifest, read_jsonl, rejects
 
 
 def synthgen(*args: str) -> subprocess.CompletedProcess:
@@ -106,6 +106,22 @@ def test_merge_of_shards_equals_single_machine_run(tmp_path, make_server, write_
     gen_rejects = [r for r in rejects(tmp_path / "merged") if r["stage"] in ("generate", "merge")]
     assert len(merged) + len(gen_rejects) == 40 + 6 + 3 + 3 + 4 + 4
 
+
+
+def test_a_merged_run_json_carries_stage_1_and_the_parts_costs(tmp_path, server, write_config):
+    # each CI job ran `synthgen run --shard K/2` (its own stage 1): stats of the merge read
+    # "brainstorm: not started" and run.json's cost_by_model was {}
+    extra = "[prices.scripted]\ninput_per_1m = 1.0\noutput_per_1m = 2.0\n"
+    cfg = load_config(write_config(server.base_url, extra=extra))
+    for k in range(2):
+        assert [o.code for o in run_all(cfg, RunOptions(out=tmp_path / f"p{k}", quiet=True, shard=Shard(k, 2)))] == [0, 0]
+    r = synthgen("merge", str(tmp_path / "m"), str(tmp_path / "p0"), str(tmp_path / "p1"))
+    assert r.returncode == 0, r.stderr
+    parts, merged = [manifest(tmp_path / f"p{k}") for k in range(2)], manifest(tmp_path / "m")
+    assert merged["stages"]["brainstorm"]["status"] == "complete"
+    assert merged["cost_by_model"]["scripted"] == pytest.approx(sum(m["cost_by_model"]["scripted"] for m in parts))
+    assert merged["cost_usd"] > 0 and merged["cost_usd"] == pytest.approx(sum(m["cost_usd"] for m in parts))
+    assert "brainstorm: complete" in synthgen("stats", str(tmp_path / "m")).stdout
 
 
 def test_a_merged_run_reports_the_groups_its_shards_left_short(tmp_path, make_server, write_config):
