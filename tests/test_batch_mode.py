@@ -377,3 +377,35 @@ def test_max_cost_counts_what_the_earlier_waves_cost_before_sending_the_next(mak
     m = manifest(run)
     assert 0 < m["cost_usd"] <= budget
     assert [b["wave"] for b in m["batches"]] == [1]
+
+
+def _scripted_app(middleware, **options) -> web.Application:
+    """The scripted server's chat and batch routes behind `middleware` (a fault of the test's own)."""
+    from synthgen.testing.app import FakeApp
+    from synthgen.testing.batches import add_batch_routes
+    from synthgen.testing.options import FakeServerOptions
+
+    fake = FakeApp(FakeServerOptions(**options))
+    app_ = fake.make()
+    app_.middlewares.append(middleware)
+    add_batch_routes(app_, fake)
+    return app_
+
+
+def test_an_output_file_download_failing_once_is_asked_again(make_server, reference, tmp_path):
+    # the download was the one Batch API call not retried: a single 500 ended the run (exit 1)
+    failed = []
+
+    @web.middleware
+    async def fail_first_download(request: web.Request, handler):
+        if request.path.endswith("/content") and not failed:
+            failed.append(request.path)
+            return web.json_response({"error": {"message": "upstream hiccup"}}, status=500)
+        return await handler(request)
+
+    expected = reference()
+    run = tmp_path / "run"
+    with serve_app(_scripted_app(fail_first_download)) as url:
+        r = CliRunner().invoke(app, ["generate", "-c", str(_write(tmp_path / "b.toml", url)), "-o", str(run), "-q"])
+    assert failed and r.exit_code == 0, r.output
+    assert _records(run) == expected

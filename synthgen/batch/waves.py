@@ -267,16 +267,19 @@ class BatchWaves:
             interval = min(self.cfg.llm.batch.max_poll_interval_s, interval * 1.5)
 
     async def _download(self, file_id: str, endpoint: str) -> None:
-        """Stream a result file into the journal, CHUNK lines at a time."""
-        chunk: list[str] = []
+        """Stream a result file into the journal, CHUNK lines at a time (all again after a failure
+        the retry policy asks again: an answer read twice is journaled once)."""
         with _one_line("files.content"):
-            async with self.sdk.files.with_streaming_response.content(file_id) as resp:
-                async for line in resp.iter_lines():
-                    chunk.append(line)
-                    if len(chunk) >= CHUNK:
-                        self._ingest(chunk, endpoint)
-                        chunk = []
-        self._ingest(chunk, endpoint)
+            async for attempt in retrying(self.cfg.llm.max_attempts):
+                with attempt:
+                    chunk: list[str] = []
+                    async with self.sdk.files.with_streaming_response.content(file_id) as resp:
+                        async for line in resp.iter_lines():
+                            chunk.append(line)
+                            if len(chunk) >= CHUNK:
+                                self._ingest(chunk, endpoint)
+                                chunk = []
+                    self._ingest(chunk, endpoint)
 
     def _ingest(self, lines: list[str], endpoint: str) -> None:
         ingest_lines(self.journal, lines, self.stage.name, endpoint, self.cfg.llm.model,
