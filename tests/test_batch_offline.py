@@ -238,3 +238,15 @@ def test_a_key_the_engine_echoes_in_its_answers_reaches_no_file_of_the_run(make_
     assert examples and any("[redacted]" in ex["S1"] for ex in examples)
     leaked = [p for p in run.rglob("*") if p.is_file() and key.encode() in p.read_bytes()]
     assert leaked == [] and key not in r.output
+
+
+def test_a_file_of_refused_lines_read_twice_counts_each_refusal_once(tmp_path):
+    # batch-ingest of the same file twice (or a download asked again) doubled run.json's request_failures
+    journal = Journal(tmp_path)
+    lines = [orjson.dumps({"custom_id": f"g{n}-0", "response": {"status_code": 400, "body": {"error": {
+        "message": "no"}}}}) for n in range(2)] + [
+        orjson.dumps({"custom_id": "g2-0", "pad": "x" * 200})]
+    for _ in range(2):
+        assert ingest_lines(journal, lines, "generate", "file:out.jsonl", "m", max_bytes=100) == {"refused": 3}
+    assert journal.failure_count() == 3
+    journal.close()
