@@ -409,3 +409,19 @@ def test_an_output_file_download_failing_once_is_asked_again(make_server, refere
         r = CliRunner().invoke(app, ["generate", "-c", str(_write(tmp_path / "b.toml", url)), "-o", str(run), "-q"])
     assert failed and r.exit_code == 0, r.output
     assert _records(run) == expected
+
+
+def test_max_requests_sends_a_wave_of_what_it_leaves_and_commits_those_answers(make_server, reference, tmp_path):
+    # a wave larger than --max-requests was not sent at all (0 of 10 allowed), and the answers of a
+    # wave before the budget stopped the run were never committed while the budget stood
+    expected = reference()
+    srv = make_server()
+    cfg, run = _write(tmp_path / "b.toml", srv.base_url), tmp_path / "run"
+    r = CliRunner().invoke(app, ["generate", "-c", str(cfg), "-o", str(run), "-q", "--max-requests", "10"])
+    assert r.exit_code == 3 and "budget reached: max_requests=10" in r.output, r.output
+    assert [b["requests"] for b in manifest(run)["batches"]] == [10]
+    assert manifest(run)["stages"]["generate"]["items_committed"] == 10
+    r = CliRunner().invoke(app, ["generate", "-c", str(cfg), "-o", str(run), "-q"])
+    assert r.exit_code == 0, r.output
+    assert _records(run) == expected
+    assert _store(srv).snapshot()["repeated_custom_ids"] == 0

@@ -7,6 +7,7 @@ the server's lists again: a rerun re-attaches.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 import os
 import shutil
@@ -94,6 +95,7 @@ class BatchWaves:
         self.prefix = cfg.fingerprint()[:8] + (f"-s{shard.k}of{shard.n}" if shard.n > 1 else "")
         self.export_dir = Path(export_dir) if export_dir is not None else None
         self.why = ""  # why the last batch that failed as a whole did (its first error), for `missing`
+        self.budget: BudgetExhausted | None = None  # the wave it stopped: what was answered is committed
 
     def _refusal(self, item: WorkItem, attempt: int) -> tuple[str, str] | None:
         """(kind, message) if the server refused this very request (HTTP 4xx) or its answer was too large."""
@@ -101,13 +103,15 @@ class BatchWaves:
             "SELECT kind, message FROM failures WHERE item_id=? AND attempt=? AND kind IN (?, ?)",
             (item.id, attempt, REJECTED, TOO_LARGE)).fetchone()
 
-    def missing(self, item: WorkItem, attempt: int) -> RequestFailed:
+    def missing(self, item: WorkItem, attempt: int) -> Exception:
         """Why the journal holds no answer for (item, attempt): for the engine's commit pass."""
         refusal = self._refusal(item, attempt)
         if refusal is not None:
             kind, message = refusal
             return RequestFailed(message, permanent=True,
                                  reason="response_too_large" if kind == TOO_LARGE else "request_failed")
+        if self.budget is not None:
+            return self.budget
         return RequestFailed(f"no answer after {self.cfg.llm.batch.max_waves} batch waves{self.why}; rerun to "
                              "submit the rest again")
 
@@ -156,6 +160,9 @@ class BatchWaves:
         limits = self.cfg.llm.batch
         self._worst = 0.0  # added up by _line, for --max-cost
         lines = (self._line(item, attempt) for item, attempt in self._pending(items))
+        g = self.gate  # --max-requests: a wave of what it leaves (when it leaves none, _reserve stops)
+        if g.max_requests is not None and g.max_requests > g.requests_so_far + g.sent:
+            lines = itertools.islice(lines, g.max_requests - g.requests_so_far - g.sent)
         prefix = f"{self.prefix}-{key.replace('#', '-r')}-w{wave}"
         files = write_files(self.dir, prefix, lines, limits.max_requests, limits.max_bytes)
         self._reserve(sum(n for _, n, _ in files))  # before the ledger knows the wave: never submitted
