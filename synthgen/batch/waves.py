@@ -123,6 +123,8 @@ class BatchWaves:
             self._export(unsent)  # exported again, never submitted
         await self._finish(left)
         first = self.ledger.next_wave(key)
+        if self.export_dir is not None:
+            self._export_again(key, first - 1)
         for wave in range(first, first + self.cfg.llm.batch.max_waves):
             jobs = self._write_wave(key, wave, make_items())
             if not jobs:
@@ -130,6 +132,16 @@ class BatchWaves:
             if self.export_dir is not None:
                 self._export(jobs)
             await self._finish(jobs)
+
+    def _export_again(self, key: str, wave: int) -> None:
+        """A wave exported with nothing ingested since (the command run twice) goes out again as it
+        was: a new wave would have written every one of its requests a second time."""
+        jobs = [j for j in self.ledger.jobs("key=? AND wave=?", (key, wave)) if j.status == "exported"]
+        since = min((j.created for j in jobs), default=None)
+        if since is not None and self.journal.db.execute(
+                "SELECT 1 FROM responses WHERE stage=? AND created>=? UNION ALL "
+                "SELECT 1 FROM failures WHERE created>=? LIMIT 1", (self.stage.name, since, since)).fetchone() is None:
+            self._export(jobs)
 
     def _export(self, jobs: list[Job]) -> None:
         try:
