@@ -269,3 +269,6 @@ def test_batch_export_run_twice_before_any_ingest_writes_no_request_twice(make_s
     assert CliRunner().invoke(app, ["batch-ingest", "-c", str(cfg), "-o", str(run), str(answers)]).exit_code == 0
     r = CliRunner().invoke(app, export)
     assert r.exit_code == 0 and "generate: 50/" in r.output, r.output  # then a top-up round
+    # the first wave's answers ingested once more are no answers to the top-up round's requests
+    assert CliRunner().invoke(app, ["batch-ingest", "-c", str(cfg), "-o", str(run), str(answers)]).exit_code == 0
+    assert CliRunner().invoke(app, export).output == r.output

@@ -134,14 +134,21 @@ class BatchWaves:
             await self._finish(jobs)
 
     def _export_again(self, key: str, wave: int) -> None:
-        """A wave exported with nothing ingested since (the command run twice) goes out again as it
-        was: a new wave would have written every one of its requests a second time."""
+        """A wave exported with no answer to any of its requests ingested since (the command run
+        twice) goes out again as it was: a new wave would have written each request a second time."""
         jobs = [j for j in self.ledger.jobs("key=? AND wave=?", (key, wave)) if j.status == "exported"]
-        since = min((j.created for j in jobs), default=None)
-        if since is not None and self.journal.db.execute(
-                "SELECT 1 FROM responses WHERE stage=? AND created>=? UNION ALL "
-                "SELECT 1 FROM failures WHERE created>=? LIMIT 1", (self.stage.name, since, since)).fetchone() is None:
+        if jobs and not any(map(self._answered, jobs)):
             self._export(jobs)
+
+    def _answered(self, job: Job) -> bool:
+        sql = "SELECT 1 FROM responses WHERE item_id=? AND attempt=? UNION ALL SELECT 1 FROM failures " \
+              "WHERE item_id=? AND attempt=?"
+        try:
+            with open(job.path, "rb") as fh:
+                keys = [orjson.loads(line)["custom_id"].rpartition("-")[::2] for line in fh]
+        except OSError:  # its file is gone: a new wave
+            return True
+        return any(self.journal.db.execute(sql, (i, int(n), i, int(n))).fetchone() for i, n in keys)
 
     def _export(self, jobs: list[Job]) -> None:
         try:
