@@ -165,8 +165,8 @@ class StageSession:
             except asyncio.CancelledError:
                 if not self.interrupted:
                     raise
-            except BudgetExhausted as exc:
-                engine.request_stop(str(exc))
+            except BudgetExhausted as exc:  # the engine commits the answers in hand, up to the first absent
+                self.waves.budget = exc
             except Exported as exc:
                 self.exported = str(exc)
                 engine.request_stop("exported")

@@ -377,3 +377,51 @@ def test_max_cost_counts_what_the_earlier_waves_cost_before_sending_the_next(mak
     m = manifest(run)
     assert 0 < m["cost_usd"] <= budget
     assert [b["wave"] for b in m["batches"]] == [1]
+
+
+def _scripted_app(middleware, **options) -> web.Application:
+    """The scripted server's chat and batch routes behind `middleware` (a fault of the test's own)."""
+    from synthgen.testing.app import FakeApp
+    from synthgen.testing.batches import add_batch_routes
+    from synthgen.testing.options import FakeServerOptions
+
+    fake = FakeApp(FakeServerOptions(**options))
+    app_ = fake.make()
+    app_.middlewares.append(middleware)
+    add_batch_routes(app_, fake)
+    return app_
+
+
+def test_an_output_file_download_failing_once_is_asked_again(make_server, reference, tmp_path):
+    # the download was the one Batch API call not retried: a single 500 ended the run (exit 1)
+    failed = []
+
+    @web.middleware
+    async def fail_first_download(request: web.Request, handler):
+        if request.path.endswith("/content") and not failed:
+            failed.append(request.path)
+            return web.json_response({"error": {"message": "upstream hiccup"}}, status=500)
+        return await handler(request)
+
+    expected = reference()
+    run = tmp_path / "run"
+    with serve_app(_scripted_app(fail_first_download)) as url:
+        r = CliRunner().invoke(app, ["generate", "-c", str(_write(tmp_path / "b.toml", url)), "-o", str(run), "-q"])
+    assert failed and r.exit_code == 0, r.output
+    assert _records(run) == expected
+
+
+def test_max_requests_sends_a_wave_of_what_it_leaves_and_commits_those_answers(make_server, reference, tmp_path):
+    # a wave larger than --max-requests was not sent at all (0 of 10 allowed), and the answers of a
+    # wave before the budget stopped the run were never committed while the budget stood
+    expected = reference()
+    srv = make_server()
+    cfg, run = _write(tmp_path / "b.toml", srv.base_url), tmp_path / "run"
+    r = CliRunner().invoke(app, ["generate", "-c", str(cfg), "-o", str(run), "-q", "--max-requests", "10"])
+    assert r.exit_code == 3 and "budget reached: max_requests=10" in r.output, r.output
+    assert [b["requests"] for b in manifest(run)["batches"]] == [10]
+    assert manifest(run)["stages"]["generate"]["items_committed"] == 10
+    r = CliRunner().invoke(app, ["generate", "-c", str(cfg), "-o", str(run), "-q"])
+    assert r.exit_code == 0, r.output
+    assert _records(run) == expected
+    assert _store(srv).snapshot()["repeated_custom_ids"] == 0

@@ -238,3 +238,37 @@ def test_a_key_the_engine_echoes_in_its_answers_reaches_no_file_of_the_run(make_
     assert examples and any("[redacted]" in ex["S1"] for ex in examples)
     leaked = [p for p in run.rglob("*") if p.is_file() and key.encode() in p.read_bytes()]
     assert leaked == [] and key not in r.output
+
+
+def test_a_file_of_refused_lines_read_twice_counts_each_refusal_once(tmp_path):
+    # batch-ingest of the same file twice (or a download asked again) doubled run.json's request_failures
+    journal = Journal(tmp_path)
+    lines = [orjson.dumps({"custom_id": f"g{n}-0", "response": {"status_code": 400, "body": {"error": {
+        "message": "no"}}}}) for n in range(2)] + [
+        orjson.dumps({"custom_id": "g2-0", "pad": "x" * 200})]
+    for _ in range(2):
+        assert ingest_lines(journal, lines, "generate", "file:out.jsonl", "m", max_bytes=100) == {"refused": 3}
+    assert journal.failure_count() == 3
+    journal.close()
+
+
+def test_batch_export_run_twice_before_any_ingest_writes_no_request_twice(make_server, tmp_path):
+    # the second export wrote every request again as wave 2: the cluster would answer each one twice
+    cluster = make_server()
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(CONFIG.format(url="http://127.0.0.1:9/v1"))
+    run, outbox = tmp_path / "run", tmp_path / "outbox"
+    export = ["batch-export", "-c", str(cfg), "-o", str(run), "--dir", str(outbox), "-q"]
+    first = CliRunner().invoke(app, export)
+    again = CliRunner().invoke(app, export)
+    assert first.exit_code == again.exit_code == 0 and first.output == again.output, again.output
+    (req,) = outbox.glob("*.jsonl")
+    answers = tmp_path / "answers.jsonl"
+    subprocess.run([sys.executable, str(STANDIN), "-i", str(req), "-o", str(answers), "--url", cluster.base_url],
+                   check=True, timeout=120)
+    assert CliRunner().invoke(app, ["batch-ingest", "-c", str(cfg), "-o", str(run), str(answers)]).exit_code == 0
+    r = CliRunner().invoke(app, export)
+    assert r.exit_code == 0 and "generate: 50/" in r.output, r.output  # then a top-up round
+    # the first wave's answers ingested once more are no answers to the top-up round's requests
+    assert CliRunner().invoke(app, ["batch-ingest", "-c", str(cfg), "-o", str(run), str(answers)]).exit_code == 0
+    assert CliRunner().invoke(app, export).output == r.output

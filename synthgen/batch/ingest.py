@@ -32,6 +32,13 @@ def _message(rec: dict, body: object) -> str:
     return redact(str(err))[:300]
 
 
+def _refuse(journal: Journal, key: tuple[str, int], kind: str, message: str) -> None:
+    """Journal a refusal once: a file read again (ingested twice, a download retried) adds none."""
+    if journal.db.execute("SELECT 1 FROM failures WHERE item_id=? AND attempt=? AND kind=?",
+                          (*key, kind)).fetchone() is None:
+        journal.record_failure(*key, kind, message)
+
+
 def ingest_lines(journal: Journal, lines: Iterable[bytes | str], stage: str, endpoint: str,
                  model: str, ours: set[str] | None = None, max_bytes: int | None = None) -> Counter:
     """Journal every answer in `lines` (whose custom_id is in `ours`, if given). Counts: answered;
@@ -52,8 +59,8 @@ def ingest_lines(journal: Journal, lines: Iterable[bytes | str], stage: str, end
             continue
         key = (item_id, int(attempt))
         if max_bytes is not None and len(line) > max_bytes:  # online, it would not have been read
-            journal.record_failure(*key, TOO_LARGE, f"answer of {len(line)} bytes is over "
-                                   f"llm.max_response_bytes ({max_bytes})")
+            _refuse(journal, key, TOO_LARGE, f"answer of {len(line)} bytes is over "
+                    f"llm.max_response_bytes ({max_bytes})")
             out["refused"] += 1
             continue
         resp = rec.get("response") if isinstance(rec.get("response"), dict) else {}
@@ -66,7 +73,7 @@ def ingest_lines(journal: Journal, lines: Iterable[bytes | str], stage: str, end
             if out["answered"] % FLUSH_EVERY == 0:
                 journal.flush_responses()
         elif isinstance(status, int) and 400 <= status < 500 and status not in (408, 409, 429):
-            journal.record_failure(*key, REJECTED, f"HTTP {status}: {_message(rec, body)}")
+            _refuse(journal, key, REJECTED, f"HTTP {status}: {_message(rec, body)}")
             out["refused"] += 1
         else:
             out["failed"] += 1

@@ -7,6 +7,7 @@ the server's lists again: a rerun re-attaches.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 import os
 import shutil
@@ -94,6 +95,7 @@ class BatchWaves:
         self.prefix = cfg.fingerprint()[:8] + (f"-s{shard.k}of{shard.n}" if shard.n > 1 else "")
         self.export_dir = Path(export_dir) if export_dir is not None else None
         self.why = ""  # why the last batch that failed as a whole did (its first error), for `missing`
+        self.budget: BudgetExhausted | None = None  # the wave it stopped: what was answered is committed
 
     def _refusal(self, item: WorkItem, attempt: int) -> tuple[str, str] | None:
         """(kind, message) if the server refused this very request (HTTP 4xx) or its answer was too large."""
@@ -101,13 +103,15 @@ class BatchWaves:
             "SELECT kind, message FROM failures WHERE item_id=? AND attempt=? AND kind IN (?, ?)",
             (item.id, attempt, REJECTED, TOO_LARGE)).fetchone()
 
-    def missing(self, item: WorkItem, attempt: int) -> RequestFailed:
+    def missing(self, item: WorkItem, attempt: int) -> Exception:
         """Why the journal holds no answer for (item, attempt): for the engine's commit pass."""
         refusal = self._refusal(item, attempt)
         if refusal is not None:
             kind, message = refusal
             return RequestFailed(message, permanent=True,
                                  reason="response_too_large" if kind == TOO_LARGE else "request_failed")
+        if self.budget is not None:
+            return self.budget
         return RequestFailed(f"no answer after {self.cfg.llm.batch.max_waves} batch waves{self.why}; rerun to "
                              "submit the rest again")
 
@@ -119,6 +123,8 @@ class BatchWaves:
             self._export(unsent)  # exported again, never submitted
         await self._finish(left)
         first = self.ledger.next_wave(key)
+        if self.export_dir is not None:
+            self._export_again(key, first - 1)
         for wave in range(first, first + self.cfg.llm.batch.max_waves):
             jobs = self._write_wave(key, wave, make_items())
             if not jobs:
@@ -126,6 +132,23 @@ class BatchWaves:
             if self.export_dir is not None:
                 self._export(jobs)
             await self._finish(jobs)
+
+    def _export_again(self, key: str, wave: int) -> None:
+        """A wave exported with no answer to any of its requests ingested since (the command run
+        twice) goes out again as it was: a new wave would have written each request a second time."""
+        jobs = [j for j in self.ledger.jobs("key=? AND wave=?", (key, wave)) if j.status == "exported"]
+        if jobs and not any(map(self._answered, jobs)):
+            self._export(jobs)
+
+    def _answered(self, job: Job) -> bool:
+        sql = "SELECT 1 FROM responses WHERE item_id=? AND attempt=? UNION ALL SELECT 1 FROM failures " \
+              "WHERE item_id=? AND attempt=?"
+        try:
+            with open(job.path, "rb") as fh:
+                keys = [orjson.loads(line)["custom_id"].rpartition("-")[::2] for line in fh]
+        except OSError:  # its file is gone: a new wave
+            return True
+        return any(self.journal.db.execute(sql, (i, int(n), i, int(n))).fetchone() for i, n in keys)
 
     def _export(self, jobs: list[Job]) -> None:
         try:
@@ -156,6 +179,9 @@ class BatchWaves:
         limits = self.cfg.llm.batch
         self._worst = 0.0  # added up by _line, for --max-cost
         lines = (self._line(item, attempt) for item, attempt in self._pending(items))
+        g = self.gate  # --max-requests: a wave of what it leaves (when it leaves none, _reserve stops)
+        if g.max_requests is not None and g.max_requests > g.requests_so_far + g.sent:
+            lines = itertools.islice(lines, g.max_requests - g.requests_so_far - g.sent)
         prefix = f"{self.prefix}-{key.replace('#', '-r')}-w{wave}"
         files = write_files(self.dir, prefix, lines, limits.max_requests, limits.max_bytes)
         self._reserve(sum(n for _, n, _ in files))  # before the ledger knows the wave: never submitted
@@ -267,16 +293,19 @@ class BatchWaves:
             interval = min(self.cfg.llm.batch.max_poll_interval_s, interval * 1.5)
 
     async def _download(self, file_id: str, endpoint: str) -> None:
-        """Stream a result file into the journal, CHUNK lines at a time."""
-        chunk: list[str] = []
+        """Stream a result file into the journal, CHUNK lines at a time (all again after a failure
+        the retry policy asks again: an answer read twice is journaled once)."""
         with _one_line("files.content"):
-            async with self.sdk.files.with_streaming_response.content(file_id) as resp:
-                async for line in resp.iter_lines():
-                    chunk.append(line)
-                    if len(chunk) >= CHUNK:
-                        self._ingest(chunk, endpoint)
-                        chunk = []
-        self._ingest(chunk, endpoint)
+            async for attempt in retrying(self.cfg.llm.max_attempts):
+                with attempt:
+                    chunk: list[str] = []
+                    async with self.sdk.files.with_streaming_response.content(file_id) as resp:
+                        async for line in resp.iter_lines():
+                            chunk.append(line)
+                            if len(chunk) >= CHUNK:
+                                self._ingest(chunk, endpoint)
+                                chunk = []
+                    self._ingest(chunk, endpoint)
 
     def _ingest(self, lines: list[str], endpoint: str) -> None:
         ingest_lines(self.journal, lines, self.stage.name, endpoint, self.cfg.llm.model,
