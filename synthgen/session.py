@@ -105,7 +105,7 @@ class StageSession:
         lacks, at the new tasks per call it has yielded so far (at least MIN_RATE of
         tasks_per_call; tasks_per_call while it has none). Stage 2: a group short by s that accepted a share p of its items so far gets
         ceil(s / p) items (p at least MIN_RATE); all rounds together add at most
-        `generate.max_extra_share` of the planned items, served in taxonomy order."""
+        `generate.max_extra_share` of the planned items, the groups needing the fewest served first."""
         cfg = self.cfg
 
         def start(g: str, first: int) -> int:  # where g's numbers continue after earlier rounds
@@ -120,15 +120,18 @@ class StageSession:
                     for g, n in self.stage.missing().items()}
         spent = sum(n for d in earlier for _, n in d.values())
         left = math.floor(cfg.generate.max_extra_share * sum(self.targets.values())) - spent
-        plan = {}
+        want = {}
         for g, target in self.targets.items():
             c = counts.get(g, {})
             short = target - c.get("accepted", 0)
-            if short <= 0 or left <= 0:
-                continue
             rate = max(MIN_RATE, c.get("accepted", 0) / c["items"]) if c.get("items") else 1.0
-            plan[g] = [start(g, 0), min(left, math.ceil(short / rate))]
-            left -= plan[g][1]
+            if short > 0:
+                want[g] = math.ceil(short / rate)
+        plan = {}
+        for g in sorted(want, key=want.get):  # fewest calls first: a hopeless group starves no other
+            if left > 0:
+                plan[g] = [start(g, 0), min(left, want[g])]
+                left -= plan[g][1]
         return plan
 
     def _round(self, r: int):

@@ -242,3 +242,36 @@ def test_a_brainstorm_short_of_its_quota_is_in_run_json(make_server, tmp_path):
     got = len(read_jsonl(run / "tasks"))
     assert got < 45 and f"short-long {got}/45" in r.output
     assert manifest(run)["stages"]["brainstorm"]["shortfall"] == {"short-long": {"accepted": got, "target": 45}}
+
+
+def test_surplus_holds_only_examples_that_pass_the_checks(make_server, tmp_path):
+    # most answers too short: a round sized by the low accept rate runs far past the target, and
+    # the answers past it that fail a check are rejects, not "good examples past the target"
+    from synthgen.validate import count_words, required_words
+    srv = make_server(rate_short=0.7)
+    path = tmp_path / "c.toml"
+    path.write_text(CONFIG.format(url=srv.base_url, share=5.0))
+    run = tmp_path / "run"
+    r = CliRunner().invoke(app, ["run", "-c", str(path), "-o", str(run), "-q"])
+    assert r.exit_code == 0, r.output
+    surplus = [x for x in rejects(run) if x["stage"] == "generate" and x["reason"] == "surplus"]
+    assert surplus and any(x["reason"] == "too_short" for x in rejects(run))
+    for x in surplus:
+        doc = "positive_document" if x["group"] == "short-long" else "S2"
+        need = required_words(x["group"], doc, x["placeholders"]) or 0
+        assert count_words(x["output"][doc]) >= need, x
+
+
+def test_a_group_always_rejected_does_not_take_the_extra_calls_another_group_needs(make_server, tmp_path):
+    # short-long accepts nothing (it would take all 22 extra calls the share allows: 10 / 10%);
+    # sts lost a few answers and needs a few calls: it is served first and reaches its target
+    srv = make_server(rate_copy_query=1.0, rate_wrong_language=0.3)
+    path = tmp_path / "c.toml"
+    path.write_text(CONFIG.format(url=srv.base_url, share=1.0))
+    run = tmp_path / "run"
+    r = CliRunner().invoke(app, ["run", "-c", str(path), "-o", str(run), "-q"])
+    assert r.exit_code == 0, r.output
+    assert any(x["group"] == "sts" and x["reason"] == "wrong_language" for x in rejects(run))
+    assert _accepted(run) == {"sts": 12}
+    assert manifest(run)["stages"]["generate"]["shortfall"] == {"short-long": {"accepted": 0, "target": 10}}
+    assert manifest(run)["stages"]["generate"]["items_committed"] == 22 + 22

@@ -24,10 +24,11 @@ class ExampleChecker:
         self._near = NearDupStore(journal, cfg.near_duplicate_threshold) if self.pre.near_on else None
 
     def check_example(self, group: str, obj: dict, placeholders: dict[str, str], item_id: str,
-                      pre: Precheck | None = None) -> Precheck:
+                      pre: Precheck | None = None, claim: bool = True) -> Precheck:
         """Run every check in order; claims dedup entries only for what it accepts (or flags).
         `pre`: the order-free checks already done for this example (precheck.py), else done here.
-        The answer's `duplicate_of` names the earlier copy of a (near-)duplicate."""
+        The answer's `duplicate_of` names the earlier copy of a (near-)duplicate. `claim=False`:
+        checked, but nothing stored for later ones to be compared with (a surplus example)."""
         if pre is None:
             pre = self.pre.run([(group, obj, placeholders)])[0]
         if pre.finding:
@@ -54,8 +55,8 @@ class ExampleChecker:
             if reject:
                 return Precheck(reject, flags, pre.langid, duplicate_of=prior)
             flags += [m for m in more if m not in flags]
-        for signed in fresh:
+        for signed in fresh if claim else ():
             self._near.add(item_id, signed)
-        for _, ns, h in pre.hashes:
+        for _, ns, h in pre.hashes if claim else ():
             self.journal.claim(ns, h, item_id)
         return Precheck(None, flags, pre.langid)

@@ -101,15 +101,16 @@ class GenerateStage(OutputStage):
         if result.error:
             self._reject(result, Finding(result.error, result.detail))
             return
-        if self.accepted.get(item.group, 0) >= self.targets.get(item.group, 1 << 62):
-            self._reject(result, Finding("surplus", "group already has its accepted target"))
-            return
         obj = result.parsed
         assert isinstance(obj, dict)
-        verdict = self.checker.check_example(item.group, obj, item.placeholders, item.id, result.pre)
+        # past the target only a good example is surplus (checked, claiming no dedup entry)
+        full = self.accepted.get(item.group, 0) >= self.targets.get(item.group, 1 << 62)
+        verdict = self.checker.check_example(item.group, obj, item.placeholders, item.id, result.pre,
+                                             claim=not full)
         flags = verdict.flags
-        if verdict.finding:
-            self._reject(result, verdict.finding, duplicate_of=verdict.duplicate_of)
+        if verdict.finding or full:
+            self._reject(result, verdict.finding or Finding("surplus", "group already has its accepted target"),
+                         duplicate_of=verdict.duplicate_of)
             return
         values = {k: obj[k] for k in GROUPS[item.group].output_keys}  # strings: check_shape said so
         values.update(
