@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from pathlib import Path
 
 from typer.testing import CliRunner
 
@@ -69,12 +70,17 @@ shard_size = 7
 """
 
 
+def _run(srv, tmp_path: Path, share: float, *args: str):
+    """`synthgen run` of CONFIG against `srv` with this max_extra_share: (run dir, CLI result)."""
+    path = tmp_path / "c.toml"
+    path.write_text(CONFIG.format(url=srv.base_url, share=share))
+    run = tmp_path / "run"
+    return run, CliRunner().invoke(app, ["run", "-c", str(path), "-o", str(run), "-q", *args])
+
+
 def test_a_group_always_rejected_stops_at_the_round_bound_and_is_reported_short(make_server, tmp_path):
     srv = make_server(rate_copy_query=1.0)  # every short-long answer copies its query: rejected
-    path = tmp_path / "c.toml"
-    path.write_text(CONFIG.format(url=srv.base_url, share=5.0))
-    run = tmp_path / "run"
-    r = CliRunner().invoke(app, ["run", "-c", str(path), "-o", str(run), "-q"])
+    run, r = _run(srv, tmp_path, 5.0)
     assert r.exit_code == 0, r.output
     assert "short of target after the top-up rounds: short-long 0/10" in r.output
     assert _accepted(run) == {"sts": 12}
@@ -90,10 +96,7 @@ def test_a_group_always_rejected_stops_at_the_round_bound_and_is_reported_short(
 
 def test_extra_calls_are_bounded_by_the_configured_share(make_server, tmp_path):
     srv = make_server(rate_copy_query=1.0)
-    path = tmp_path / "c.toml"
-    path.write_text(CONFIG.format(url=srv.base_url, share=0.5))
-    run = tmp_path / "run"
-    r = CliRunner().invoke(app, ["run", "-c", str(path), "-o", str(run), "-q"])
+    run, r = _run(srv, tmp_path, 0.5)
     assert r.exit_code == 0, r.output
     m = manifest(run)
     planned = 22
@@ -102,10 +105,7 @@ def test_extra_calls_are_bounded_by_the_configured_share(make_server, tmp_path):
 
 def test_limit_keeps_its_meaning_no_top_up(make_server, tmp_path):
     srv = make_server(rate_copy_query=1.0)
-    path = tmp_path / "c.toml"
-    path.write_text(CONFIG.format(url=srv.base_url, share=5.0))
-    run = tmp_path / "run"
-    r = CliRunner().invoke(app, ["run", "-c", str(path), "-o", str(run), "-q", "--limit", "6"])
+    run, r = _run(srv, tmp_path, 5.0, "--limit", "6")
     assert r.exit_code == 0, r.output
     assert manifest(run)["stages"]["generate"]["items_committed"] == 6
 
@@ -210,8 +210,8 @@ English = 1
 
 
 def _few_tasks_per_call(tmp_path, url: str, rounds: int):
-    """A config whose brainstorm prompt asks for about 3 tasks a call, with tasks_per_call 20: a
-    model that answers with far fewer tasks than it is asked for."""
+    """`synthgen brainstorm` with a prompt asking for about 3 tasks a call, tasks_per_call 20: a
+    model that answers with far fewer tasks than it is asked for. (run dir, CLI result)"""
     import shutil
     from synthgen.prompts import prompts_dir
     shutil.copytree(prompts_dir(), tmp_path / "p")
@@ -219,14 +219,12 @@ def _few_tasks_per_call(tmp_path, url: str, rounds: int):
     template.write_text(template.read_text().replace("about {num_tasks} elements", "about 3 elements"))
     path = tmp_path / "c.toml"
     path.write_text(STAGE1.format(prompts=tmp_path / "p", url=url, rounds=rounds))
-    return path
+    run = tmp_path / "run"
+    return run, CliRunner().invoke(app, ["brainstorm", "-c", str(path), "-o", str(run), "-q"])
 
 
 def test_brainstorm_rounds_are_sized_by_the_tasks_a_call_yields_and_reach_the_quota(make_server, tmp_path):
-    srv = make_server()
-    run = tmp_path / "run"
-    r = CliRunner().invoke(app, ["brainstorm", "-c", str(_few_tasks_per_call(tmp_path, srv.base_url, 3)),
-                                 "-o", str(run), "-q"])
+    run, r = _few_tasks_per_call(tmp_path, make_server().base_url, 3)
     assert r.exit_code == 0, r.output
     assert "fewer distinct tasks" not in r.output
     assert len(read_jsonl(run / "tasks")) == 45
@@ -234,10 +232,7 @@ def test_brainstorm_rounds_are_sized_by_the_tasks_a_call_yields_and_reach_the_qu
 
 
 def test_a_brainstorm_short_of_its_quota_is_in_run_json(make_server, tmp_path):
-    srv = make_server()
-    run = tmp_path / "run"
-    r = CliRunner().invoke(app, ["brainstorm", "-c", str(_few_tasks_per_call(tmp_path, srv.base_url, 0)),
-                                 "-o", str(run), "-q"])
+    run, r = _few_tasks_per_call(tmp_path, make_server().base_url, 0)
     assert r.exit_code == 0, r.output
     got = len(read_jsonl(run / "tasks"))
     assert got < 45 and f"short-long {got}/45" in r.output
@@ -249,10 +244,7 @@ def test_surplus_holds_only_examples_that_pass_the_checks(make_server, tmp_path)
     # the answers past it that fail a check are rejects, not "good examples past the target"
     from synthgen.validate import count_words, required_words
     srv = make_server(rate_short=0.7)
-    path = tmp_path / "c.toml"
-    path.write_text(CONFIG.format(url=srv.base_url, share=5.0))
-    run = tmp_path / "run"
-    r = CliRunner().invoke(app, ["run", "-c", str(path), "-o", str(run), "-q"])
+    run, r = _run(srv, tmp_path, 5.0)
     assert r.exit_code == 0, r.output
     surplus = [x for x in rejects(run) if x["stage"] == "generate" and x["reason"] == "surplus"]
     assert surplus and any(x["reason"] == "too_short" for x in rejects(run))
@@ -266,10 +258,7 @@ def test_a_group_always_rejected_does_not_take_the_extra_calls_another_group_nee
     # short-long accepts nothing (it would take all 22 extra calls the share allows: 10 / 10%);
     # sts lost a few answers and needs a few calls: it is served first and reaches its target
     srv = make_server(rate_copy_query=1.0, rate_wrong_language=0.3)
-    path = tmp_path / "c.toml"
-    path.write_text(CONFIG.format(url=srv.base_url, share=1.0))
-    run = tmp_path / "run"
-    r = CliRunner().invoke(app, ["run", "-c", str(path), "-o", str(run), "-q"])
+    run, r = _run(srv, tmp_path, 1.0)
     assert r.exit_code == 0, r.output
     assert any(x["group"] == "sts" and x["reason"] == "wrong_language" for x in rejects(run))
     assert _accepted(run) == {"sts": 12}
