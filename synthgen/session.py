@@ -103,9 +103,10 @@ class StageSession:
     def _decide(self, earlier: list[dict[str, list[int]]]) -> dict[str, list[int]]:
         """{group: [first call or slot, how many]}. Stage 1: enough calls for the tasks a group
         lacks, at the new tasks per call it has yielded so far (at least MIN_RATE of
-        tasks_per_call; tasks_per_call while it has none). Stage 2: a group short by s that accepted a share p of its items so far gets
-        ceil(s / p) items (p at least MIN_RATE); all rounds together add at most
-        `generate.max_extra_share` of the planned items, the groups needing the fewest served first."""
+        tasks_per_call; tasks_per_call while it has none). Stage 2: a group short by s that
+        accepted a share p of its items so far gets ceil(s / p) items (p at least MIN_RATE); all
+        rounds together add at most `generate.max_extra_share` of the planned items, the groups
+        needing the fewest served first."""
         cfg = self.cfg
 
         def start(g: str, first: int) -> int:  # where g's numbers continue after earlier rounds
