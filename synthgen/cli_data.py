@@ -49,7 +49,8 @@ def batch_ingest(files: list[Path] = typer.Argument(..., help="batch output file
     n = ingest_files(cfg, opts.out, files, stage, _shard(shard), force)
     typer.echo(f"synthgen: journaled {n['answered']} answers from {len(files)} file(s) ({n['refused']} "
                f"refused, {n['failed']} failed, {n['unknown']} unreadable or not ours); run "
-               f"`synthgen {stage}` with the same config and --out to commit them", err=True)
+               f"`synthgen batch-export --stage {stage}` (or `synthgen {stage}` online) with the same "
+               "config and --out to commit them", err=True)
 
 
 @app.command()

@@ -68,6 +68,7 @@ def test_export_answer_elsewhere_ingest_commit_equals_the_online_run(make_server
                                      *[str(p.with_suffix(".out.jsonl")) for p in new]])
         assert r.exit_code == 0, r.output
         assert "journaled" in r.output
+        assert "run `synthgen batch-export --stage" in r.output  # the next step of this workflow
     assert waves >= 2, "truncated answers should have needed a second wave"
     assert "generate: " in r.output and "accepted" in r.output
     assert _records(run) == _records(ref)
