@@ -59,6 +59,10 @@ def atomic_write_json(path: Path, data: dict) -> None:
         os.replace(tmp, path)
 
 
+# the run-wide token counts run.json carries (a merged run sums its parts')
+TOKEN_KEYS = ("prompt_tokens", "completion_tokens", "responses", "estimated_usage_responses")
+
+
 def parts_of(journal: Journal) -> dict[str, list[dict]]:
     out: dict[str, list[dict]] = {}
     for kind, part, records, size, sha in published(journal):
@@ -126,8 +130,7 @@ def write_manifest(cfg: RunConfig, journal: Journal, run_dir: Path, session_elap
         "batches": Ledger(journal).summary(),
         "versions": dict(_versions()),
         "stages": stages,
-        "tokens": {k: sum(t.get(k, 0) for t in tokens.values())
-                   for k in ("prompt_tokens", "completion_tokens", "responses", "estimated_usage_responses")},
+        "tokens": {k: sum(t.get(k, 0) for t in tokens.values()) for k in TOKEN_KEYS},
         "request_failures": journal.failure_count(),
         "cost_usd": cost,
         "cost_by_model": cost_by_model,

@@ -16,7 +16,7 @@ from .errors import RunError
 from .export import iter_run_records
 from .integrity import check_run_journal, disk_faults, verify_parts
 from .journal import Journal
-from .manifest import atomic_write_json, parts_of, read_manifest
+from .manifest import TOKEN_KEYS, atomic_write_json, parts_of, read_manifest
 from .quality.checks import ExampleChecker
 from .records import RejectRecord
 from .revalidate import commit_copy, fresh_out
@@ -121,8 +121,7 @@ def _spent(manifests: list[dict]) -> dict:
     for m in manifests:
         for model, c in (m.get("cost_by_model") or {}).items():
             by_model[model] = round(by_model.get(model, 0.0) + c, 6)
-    return {"tokens": {k: sum(m.get("tokens", {}).get(k, 0) for m in manifests)
-                       for k in ("prompt_tokens", "completion_tokens", "responses", "estimated_usage_responses")},
+    return {"tokens": {k: sum(m.get("tokens", {}).get(k, 0) for m in manifests) for k in TOKEN_KEYS},
             "cost_usd": None if any(m.get("cost_usd") is None for m in manifests)
             else round(sum(m["cost_usd"] for m in manifests), 6),
             "cost_by_model": by_model}

@@ -114,6 +114,13 @@ def _stopped(s: StageSession) -> StageOutcome | None:
     return StageOutcome(code, msg)
 
 
+def _shortfall(s: StageSession, targets: dict[str, int], words: str) -> str:
+    """The groups short of their targets, journaled for run.json; the stage line's clause on them."""
+    short = {g: {"accepted": a, "target": t} for g, t in targets.items() if (a := s.stage.accepted.get(g, 0)) < t}
+    s.journal.set_meta(f"shortfall:{s.name}", json.dumps(short, sort_keys=True))
+    return f"; {words}: " + ", ".join(f"{g} {v['accepted']}/{v['target']}" for g, v in short.items()) if short else ""
+
+
 def _summary(s: StageSession) -> StageOutcome:
     c, st, cfg = s.c, s.stats, s.cfg
     msg = f"{s.name}: {c.done}/{c.total} items, {c.accepted} accepted, {c.rejected} rejected"
@@ -130,19 +137,9 @@ def _summary(s: StageSession) -> StageOutcome:
             msg += (f"; no usable task for {', '.join(empty)} (see rejects/); "
                     "try another model or prompts with a new --out")
             return StageOutcome(EXIT_FAILED, msg)
-        short = {g: {"accepted": kept.get(g, 0), "target": cfg.groups[g].tasks} for g in groups
-                 if kept.get(g, 0) < (cfg.groups[g].tasks or 0)}
-        s.journal.set_meta("shortfall:brainstorm", json.dumps(short, sort_keys=True))
-        if short:
-            msg += "; fewer distinct tasks than asked: " + ", ".join(
-                f"{g} {v['accepted']}/{v['target']}" for g, v in short.items())
+        msg += _shortfall(s, {g: cfg.groups[g].tasks or 0 for g in groups}, "fewer distinct tasks than asked")
     if s.name == "generate" and s.opts.limit is None:
-        short = {g: {"accepted": a, "target": t} for g, t in s.targets.items()
-                 if (a := s.stage.accepted.get(g, 0)) < t}
-        s.journal.set_meta("shortfall:generate", json.dumps(short, sort_keys=True))
-        if short:
-            msg += "; short of target after the top-up rounds: " + ", ".join(
-                f"{g} {v['accepted']}/{v['target']}" for g, v in short.items())
+        msg += _shortfall(s, s.targets, "short of target after the top-up rounds")
     if st.rejected_failed:
         msg += f"; {st.rejected_failed} request(s) refused by the server (rejects: request_failed)"
     return StageOutcome(EXIT_OK, msg)

@@ -278,8 +278,8 @@ def card_text(splits: dict[str, list[Example]], run_dir: Path, m: dict, opts: Ex
     surplus = {k: reasons.pop(k) for k in [k for k in reasons if k.endswith(": surplus")]}  # not rejects
     lines += ["## Rejected during generation", ""]
     lines += _table(("stage: reason", "count"), sorted(reasons.items())) if reasons else ["None.", ""]
-    lines += [f"Also left out, as good but past their group's target: {', '.join(f'{k} {n}' for k, n in sorted(surplus.items()))}.",
-              ""] if surplus else []
+    past = ", ".join(f"{k} {n}" for k, n in sorted(surplus.items()))
+    lines += [f"Also left out, as good but past their group's target: {past}.", ""] if surplus else []
     lines += ["## Licence", "", LICENCE_NOTE, "", "## Loading", "", "```python",
               "from datasets import load_dataset", "",
               f'ds = load_dataset("parquet", data_dir="{groups[0]}")',  # export_run refuses no examples
